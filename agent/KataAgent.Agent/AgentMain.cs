@@ -1,0 +1,114 @@
+using KataAgent.Agent.Config;
+using KataAgent.Agent.Server;
+using System.Runtime.InteropServices;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KataAgent.Agent;
+
+/// <summary>The agent's entry point: read the configuration, serve until told to stop.</summary>
+public static class AgentMain
+{
+    /// <summary>Exit code for a bad command line or configuration.</summary>
+    public const int UsageError = 2;
+
+    /// <summary>Exit code when the server cannot start (e.g. the address cannot be bound).</summary>
+    public const int StartFailure = 1;
+
+    public static int Run(string[] args)
+    {
+        AgentArguments arguments;
+        AgentConfig config;
+        try
+        {
+            arguments = AgentArguments.Parse(args);
+            if (arguments.ShowHelp)
+            {
+                Console.Out.WriteLine(AgentArguments.Usage);
+                return 0;
+            }
+            if (arguments.ShowVersion)
+            {
+                Console.Out.WriteLine($"kata-agent {AgentVersion.Agent} (Kata agent API {AgentVersion.Api})");
+                return 0;
+            }
+            config = AgentConfigLoader.Load(arguments, Environment.GetEnvironmentVariable, ReadKernelCommandLine());
+        }
+        catch (AgentConfigException e)
+        {
+            Console.Error.WriteLine($"kata-agent: {e.Message}");
+            return UsageError;
+        }
+
+        WebApplication app;
+        try
+        {
+            app = AgentServer.Build(config);
+        }
+        catch (AgentConfigException e)
+        {
+            Console.Error.WriteLine($"kata-agent: {e.Message}");
+            return UsageError;
+        }
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("kata-agent");
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Stop(context, lifetime, logger));
+        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Stop(context, lifetime, logger));
+        foreach (string option in config.UnknownKernelOptions)
+        {
+            logger.LogInformation("ignoring unknown kernel command-line option {Option}", option);
+        }
+        try
+        {
+            app.StartAsync().GetAwaiter().GetResult();
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"kata-agent: cannot serve on {config.ServerAddress}: {Describe(e)}");
+            return StartFailure;
+        }
+        logger.LogInformation("kata-agent {Version} serving the Kata agent API on {Address} (pid {Pid})", AgentVersion.Agent, config.ServerAddress, Environment.ProcessId);
+        app.WaitForShutdownAsync().GetAwaiter().GetResult();
+        logger.LogInformation("kata-agent stopped");
+        // Disposing the host flushes the console logger's queue.
+        app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return 0;
+    }
+
+    /// <summary>SIGTERM/SIGINT: drain and stop serving, then return from Run.</summary>
+    private static void Stop(PosixSignalContext context, IHostApplicationLifetime lifetime, ILogger logger)
+    {
+        context.Cancel = true;
+        logger.LogInformation("{Signal}: stopping", context.Signal);
+        lifetime.StopApplication();
+    }
+
+    private static string? ReadKernelCommandLine()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/cmdline");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The messages of an exception chain, outermost first, without repeats.</summary>
+    private static string Describe(Exception e)
+    {
+        var messages = new List<string>();
+        for (Exception? current = e; current is not null; current = current.InnerException)
+        {
+            if (!messages.Contains(current.Message))
+            {
+                messages.Add(current.Message);
+            }
+        }
+        return string.Join(": ", messages);
+    }
+}

@@ -1,0 +1,43 @@
+using KataAgent.Linux.Addressing;
+using Microsoft.Extensions.Logging;
+
+namespace KataAgent.Agent.Config;
+
+/// <summary>
+/// The agent's settings. Sources, lowest to highest precedence: defaults, <c>agent.*</c> options
+/// on the kernel command line, environment (<c>KATA_AGENT_SERVER_ADDR</c>, <c>KATA_AGENT_LOG_LEVEL</c>),
+/// then the agent's own command-line flags.
+/// </summary>
+public sealed record AgentConfig
+{
+    /// <summary>Where the API is served.</summary>
+    public AgentAddress ServerAddress { get; init; } = AgentAddress.DefaultServer;
+
+    /// <summary>Minimum log level (agent.log= / KATA_AGENT_LOG_LEVEL / --log).</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>vsock port to send logs to (0: console only).</summary>
+    public uint LogVport { get; init; }
+
+    /// <summary>Start a debug shell (agent.debug_console).</summary>
+    public bool DebugConsole { get; init; }
+
+    /// <summary>vsock port of the debug console (agent.debug_console_vport=).</summary>
+    public uint DebugConsoleVport { get; init; }
+
+    /// <summary>How long to wait for hot-plugged devices (agent.hotplug_timeout=, seconds).</summary>
+    public TimeSpan HotplugTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Size of container stdout/stderr pipes, 0 for the kernel default (agent.container_pipe_size=).</summary>
+    public int ContainerPipeSize { get; init; }
+
+    /// <summary>Allow core dumps (agent.devmode).</summary>
+    public bool DevMode { get; init; }
+
+    /// <summary>Largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.
+    /// 4 MiB is ttrpc's frame limit, so a Kata runtime never sends more.</summary>
+    public int MaxReceiveMessageSize { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Kernel command-line options that were not understood (logged at start).</summary>
+    public IReadOnlyList<string> UnknownKernelOptions { get; init; } = [];
+}

@@ -1,0 +1,3 @@
+using KataAgent.Agent;
+
+return AgentMain.Run(args);

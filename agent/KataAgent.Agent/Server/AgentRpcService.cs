@@ -1,0 +1,29 @@
+using Grpc.Core;
+using KataAgent.Agent.Guest;
+using KataAgent.Agent.Guest.Metrics;
+using KataAgent.Protocols.Agent;
+using Microsoft.Extensions.Logging;
+
+namespace KataAgent.Agent.Server;
+
+/// <summary>
+/// grpc.AgentService. One partial file per concern; each handler validates its request, then
+/// calls the subsystem that does the work. RPCs not overridden here answer UNIMPLEMENTED
+/// (see <see cref="UnimplementedInterceptor"/>).
+/// </summary>
+internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
+{
+    private readonly ILogger<AgentRpcService> _logger;
+    private readonly MetricsCollector _metrics;
+    private readonly GuestSystem _guest;
+
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest)
+    {
+        _logger = logger;
+        _metrics = metrics;
+        _guest = guest;
+    }
+
+    private static RpcException InvalidArgument(string field, string problem) =>
+        new(new Status(StatusCode.InvalidArgument, $"{field}: {problem}"));
+}

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Sockets;
+using KataAgent.Agent.Config;
+using KataAgent.Agent.Guest;
+using KataAgent.Agent.Guest.Metrics;
+using KataAgent.Agent.Transport;
+using KataAgent.Linux.Addressing;
+using KataAgent.Linux.Interop;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace KataAgent.Agent.Server;
+
+/// <summary>Kestrel serving grpc.AgentService and grpc.Health over cleartext HTTP/2 on the configured address.</summary>
+public static class AgentServer
+{
+    /// <summary>Builds the web application for <paramref name="config"/> (not started).</summary>
+    public static WebApplication Build(AgentConfig config)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(options =>
+        {
+            options.SingleLine = true;
+            options.TimestampFormat = "HH:mm:ss.fff ";
+            options.UseUtcTimestamp = true;
+        });
+        builder.Logging.AddFilter((category, level) =>
+            level >= (category?.StartsWith("Microsoft.", StringComparison.Ordinal) == true ? Max(config.LogLevel, LogLevel.Warning) : config.LogLevel));
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            Listen(kestrel, config.ServerAddress, listen => listen.Protocols = HttpProtocols.Http2);
+        });
+
+        builder.Services.AddSingleton<IConnectionListenerFactory, AgentTransportFactory>();
+        builder.Services.AddSingleton(new MetricsCollector());
+        builder.Services.AddSingleton(new GuestSystem());
+        builder.Services.AddGrpc(options =>
+        {
+            options.MaxReceiveMessageSize = config.MaxReceiveMessageSize;
+            options.Interceptors.Add<RpcErrorInterceptor>();
+        });
+
+        var app = builder.Build();
+        app.MapGrpcService<HealthService>();
+        app.MapGrpcService<AgentRpcService>();
+        return app;
+    }
+
+    private static LogLevel Max(LogLevel a, LogLevel b) => a > b ? a : b;
+
+    private static void Listen(KestrelServerOptions kestrel, AgentAddress address, Action<ListenOptions> configure)
+    {
+        switch (address.Kind)
+        {
+            case AgentAddressKind.Unix:
+                if (address.IsAbstractUnix)
+                {
+                    kestrel.Listen(new UnixDomainSocketEndPoint("\0" + address.Path![1..]), configure);
+                }
+                else
+                {
+                    RemoveStaleSocket(address.Path!);
+                    kestrel.ListenUnixSocket(address.Path!, configure);
+                }
+                break;
+            case AgentAddressKind.Tcp:
+                kestrel.Listen(new IPEndPoint(address.Host!, (int)address.Port), configure);
+                break;
+            case AgentAddressKind.Vsock:
+                kestrel.Listen(new VsockEndPoint(address), configure);
+                break;
+            case AgentAddressKind.Serial:
+                kestrel.Listen(new SerialEndPoint(address), configure);
+                break;
+            default:
+                throw new AgentConfigException($"{address}: the agent cannot serve on a {address.Kind} address; use vsock://, serial://, unix:// or tcp://");
+        }
+    }
+
+    /// <summary>
+    /// A socket file left by an agent that died keeps bind from working. Remove it only when
+    /// nothing answers on it, so a second agent never steals a live one's address.
+    /// </summary>
+    private static void RemoveStaleSocket(string path)
+    {
+        int? type = Libc.FileType(path);
+        if (type is null)
+        {
+            return;
+        }
+        if (type != Libc.S_IFSOCK)
+        {
+            throw new AgentConfigException($"unix://{path}: the path exists and is not a socket");
+        }
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            File.Delete(path);
+            return;
+        }
+        throw new AgentConfigException($"unix://{path}: another process is serving on this socket");
+    }
+}

@@ -1,0 +1,124 @@
+using System.Net;
+using KataAgent.Linux.Interop;
+using KataAgent.Linux.IO;
+using KataAgent.Linux.Terminals;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace KataAgent.Agent.Transport;
+
+/// <summary>
+/// Serves one HTTP/2 connection at a time over a virtio-serial port. The port is a single byte
+/// stream with no connection concept beyond "host side open": the device reads EOF and polls
+/// POLLHUP while the host end (qemu's chardev socket) is closed. So: open the device when the host
+/// is there, hand it to Kestrel, and when that connection ends, close it and wait for the next.
+/// </summary>
+internal sealed class SerialConnectionListener : IConnectionListener
+{
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(50);
+    private readonly SerialEndPoint _endPoint;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _unbind = new();
+    private StreamConnection? _current;
+    private string? _lastProblem;
+
+    public SerialConnectionListener(SerialEndPoint endPoint, ILogger logger)
+    {
+        _endPoint = endPoint;
+        _logger = logger;
+    }
+
+    public EndPoint EndPoint => _endPoint;
+
+    public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _unbind.Token);
+        try
+        {
+            if (_current is not null)
+            {
+                await _current.Disposed.WaitAsync(linked.Token).ConfigureAwait(false);
+                _logger.LogInformation("{Address}: connection {Id} ended; waiting for the host to connect again", _endPoint, _current.ConnectionId);
+                _current = null;
+            }
+            while (true)
+            {
+                int fd = TryOpenWhenHostConnected();
+                if (fd >= 0)
+                {
+                    _current = new StreamConnection(new FileDescriptorStream(fd, ownsFd: true), "serial", _endPoint);
+                    _lastProblem = null;
+                    _logger.LogInformation("{Address}: host connected ({Id})", _endPoint, _current.ConnectionId);
+                    return _current;
+                }
+                await Task.Delay(RetryInterval, linked.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_unbind.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+    {
+        _unbind.Cancel();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _unbind.Cancel();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Opens the device if it exists and its host side is connected; -1 otherwise.</summary>
+    private unsafe int TryOpenWhenHostConnected()
+    {
+        string? path = _endPoint.Address.Path ?? SerialPortResolver.Resolve(_endPoint.Address.SerialPortName!);
+        if (path is null)
+        {
+            Note($"no virtio-serial port named '{_endPoint.Address.SerialPortName}' yet");
+            return -1;
+        }
+        int fd = Libc.Open(path, Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
+        if (fd < 0)
+        {
+            Note(LinuxException.FromLastError($"open {path}").Message);
+            return -1;
+        }
+        try
+        {
+            // A terminal (hvc console, or a pty standing in for the port) must pass bytes untouched.
+            if (PseudoTerminal.IsTerminal(fd))
+            {
+                PseudoTerminal.MakeRaw(fd);
+            }
+            var poll = new Libc.PollFd { Fd = fd, Events = Libc.POLLIN };
+            int ready = Libc.Poll(&poll, 1, 0);
+            if (ready > 0 && (poll.Revents & Libc.POLLHUP) != 0 && (poll.Revents & Libc.POLLIN) == 0)
+            {
+                Note($"{path}: host side not connected");
+                Libc.Close(fd);
+                return -1;
+            }
+            return fd;
+        }
+        catch (LinuxException e)
+        {
+            Note(e.Message);
+            Libc.Close(fd);
+            return -1;
+        }
+    }
+
+    /// <summary>Logs why the port is not usable yet, once per distinct reason (this loop polls).</summary>
+    private void Note(string problem)
+    {
+        if (problem != _lastProblem)
+        {
+            _lastProblem = problem;
+            _logger.LogDebug("{Address}: {Problem}; retrying", _endPoint, problem);
+        }
+    }
+}

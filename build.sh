@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# KataAgent build entry point.
+#   ./build.sh          restore, build, publish out/kata-agent and out/kactl (Native AOT)
+#   ./build.sh test     the above, then every test; ends with "N passed, N failed"
+#   ./build.sh bench    the above, then the benchmarks (see docs/BENCHMARKS.md)
+#   ./build.sh pack     the above, then the KataAgent.Host NuGet package into out/packages
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OUT="$ROOT/out"
+CONFIGURATION="${CONFIGURATION:-Release}"
+RID="${RID:-linux-x64}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the build and the tests need, as "command:package" pairs.
+REQUIRED_TOOLS=(
+  "clang:clang"          # Native AOT links with clang
+  "ip:iproute2"
+  "setsid:util-linux"
+)
+REQUIRED_PACKAGES=(zlib1g-dev)
+
+ensure_dependencies() {
+  command -v dotnet >/dev/null 2>&1 || die "the .NET SDK 10 is missing: install dotnet-sdk-10.0 (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run again"
+  local missing=()
+  local pair
+  for pair in "${REQUIRED_TOOLS[@]}"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  local package
+  for package in "${REQUIRED_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${missing[*]}"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    die "missing Debian packages: ${missing[*]} (as root: apt-get install ${missing[*]})"
+  fi
+}
+
+build() {
+  ensure_dependencies
+  log "restore and build"
+  dotnet build "$ROOT/KataAgent.sln" -c "$CONFIGURATION" -nologo -v quiet -clp:ErrorsOnly
+  mkdir -p "$OUT"
+  log "publish kata-agent (Native AOT)"
+  dotnet publish "$ROOT/agent/KataAgent.Agent/KataAgent.Agent.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/agent"
+  install -m 0755 "$OUT/publish/agent/kata-agent" "$OUT/kata-agent"
+  log "publish kactl (Native AOT)"
+  dotnet publish "$ROOT/hostlib/kactl/kactl.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/kactl"
+  install -m 0755 "$OUT/publish/kactl/kactl" "$OUT/kactl"
+  log "out/kata-agent $(stat -c %s "$OUT/kata-agent") bytes, out/kactl $(stat -c %s "$OUT/kactl") bytes"
+}
+
+run_tests() {
+  local results="$OUT/test-results"
+  rm -rf "$results" && mkdir -p "$results"
+  log "tests"
+  set +e
+  dotnet test "$ROOT/KataAgent.sln" -c "$CONFIGURATION" --no-build -nologo \
+    --logger "console;verbosity=normal" --logger "trx;LogFilePrefix=results" --results-directory "$results" 2>&1 | tee "$results/console.log"
+  local status=${PIPESTATUS[0]}
+  set -e
+  summarize "$results"
+  return "$status"
+}
+
+# Sums the counters of every TRX file into the one closing line CI reads.
+summarize() {
+  local passed=0 failed=0 skipped=0 file counters
+  for file in "$1"/*.trx "$1"/**/*.trx; do
+    [ -f "$file" ] || continue
+    counters=$(grep -o '<Counters [^>]*>' "$file" | head -1)
+    passed=$((passed + $(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")))
+    failed=$((failed + $(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")))
+    skipped=$((skipped + $(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters")))
+  done
+  if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+  else
+    echo "$passed passed, $failed failed"
+  fi
+}
+
+case "${1:-build}" in
+  build) build ;;
+  test) build; run_tests ;;
+  bench) build; dotnet run --project "$ROOT/tests/KataAgent.Bench/KataAgent.Bench.csproj" -c "$CONFIGURATION" -- "$ROOT" ;;
+  pack) build; dotnet pack "$ROOT/hostlib/KataAgent.Host/KataAgent.Host.csproj" -c "$CONFIGURATION" -nologo -v quiet -o "$OUT/packages"; ls -l "$OUT/packages" ;;
+  *) die "unknown command '$1' (build, test, bench, pack)" ;;
+esac

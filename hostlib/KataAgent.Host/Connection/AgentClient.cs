@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Grpc.Net.Client;
+using KataAgent.Host.Transport;
+using KataAgent.Linux.Addressing;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Host;
+
+/// <summary>
+/// A connection to one agent: gRPC over HTTP/2 over whichever byte stream the address names.
+/// Every AgentService RPC is a typed async method (partial files by concern); the generated
+/// clients are there too (<see cref="Agent"/>, <see cref="Health"/>) for anything beyond.
+/// Failed calls throw <see cref="RpcException"/> with the agent's status and message.
+/// </summary>
+public sealed partial class AgentClient : IAsyncDisposable, IDisposable
+{
+    private readonly IAgentConnector _connector;
+    private readonly AgentClientOptions _options;
+    private readonly SocketsHttpHandler _handler;
+    private readonly GrpcChannel _channel;
+    private Exception? _lastTransportError;
+
+    private AgentClient(IAgentConnector connector, AgentClientOptions options)
+    {
+        _connector = connector;
+        _options = options;
+        _handler = new SocketsHttpHandler
+        {
+            ConnectCallback = ConnectAsync,
+            // One long-lived HTTP/2 connection; a virtio-serial port cannot carry a second one.
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            EnableMultipleHttp2Connections = false,
+        };
+        _channel = GrpcChannel.ForAddress("http://kata-agent", new GrpcChannelOptions
+        {
+            HttpHandler = _handler,
+            DisposeHttpClient = true,
+            MaxReceiveMessageSize = options.MaxReceiveMessageSize,
+            MaxSendMessageSize = null,
+        });
+        Agent = new AgentService.AgentServiceClient(_channel);
+        Health = new Health.HealthClient(_channel);
+    }
+
+    /// <summary>What this client is connected to (the address as written, or a custom description).</summary>
+    public string Address => _connector.Description;
+
+    /// <summary>The generated grpc.AgentService client on this connection.</summary>
+    public AgentService.AgentServiceClient Agent { get; }
+
+    /// <summary>The generated grpc.Health client on this connection.</summary>
+    public Health.HealthClient Health { get; }
+
+    /// <summary>The underlying channel, for extension services (kataagent.v1).</summary>
+    public CallInvoker CallInvoker => _channel.CreateCallInvoker();
+
+    /// <summary>
+    /// Connects to the agent at <paramref name="address"/> (vsock://, hvsock://, serial:///PATH,
+    /// unix://, tcp://), retrying until it answers Health.Check or
+    /// <see cref="AgentClientOptions.ConnectTimeout"/> passes.
+    /// </summary>
+    /// <exception cref="FormatException">The address is malformed.</exception>
+    /// <exception cref="ArgumentException">The address cannot be reached from the host (e.g. serial://NAME).</exception>
+    /// <exception cref="AgentConnectException">The agent did not answer in time.</exception>
+    public static Task<AgentClient> ConnectAsync(string address, AgentClientOptions? options = null, CancellationToken cancellationToken = default) =>
+        ConnectAsync(AgentAddress.Parse(address), options, cancellationToken);
+
+    /// <inheritdoc cref="ConnectAsync(string, AgentClientOptions?, CancellationToken)"/>
+    public static Task<AgentClient> ConnectAsync(AgentAddress address, AgentClientOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new AgentClientOptions();
+        return ConnectAsync(AgentConnectors.For(address, options), options, cancellationToken);
+    }
+
+    /// <summary>Connects over streams from <paramref name="connector"/> (custom transports, tests).</summary>
+    public static async Task<AgentClient> ConnectAsync(IAgentConnector connector, AgentClientOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var client = new AgentClient(connector, options ?? new AgentClientOptions());
+        try
+        {
+            await client.WaitUntilServingAsync(cancellationToken).ConfigureAwait(false);
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Closes the connection.</summary>
+    public void Dispose()
+    {
+        _channel.Dispose();
+        _handler.Dispose();
+    }
+
+    /// <summary>Closes the connection.</summary>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task WaitUntilServingAsync(CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        int attempts = 0;
+        Exception? lastError = null;
+        while (clock.Elapsed < _options.ConnectTimeout)
+        {
+            attempts++;
+            TimeSpan remaining = _options.ConnectTimeout - clock.Elapsed;
+            TimeSpan attemptTimeout = remaining < _options.CheckAttemptTimeout ? remaining : _options.CheckAttemptTimeout;
+            _lastTransportError = null;
+            try
+            {
+                var response = await Health.CheckAsync(new CheckRequest(), deadline: DateTime.UtcNow + attemptTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (response.Status == HealthCheckResponse.Types.ServingStatus.Serving)
+                {
+                    return;
+                }
+                lastError = new InvalidOperationException($"the agent answered Check with {response.Status}");
+            }
+            catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                lastError = _lastTransportError ?? e;
+                if (_lastTransportError is not null && _connector.IsPermanent(_lastTransportError))
+                {
+                    break;
+                }
+                if (_lastTransportError is null && e.StatusCode is not (StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown))
+                {
+                    // Something answered with a definite status: retrying will not change it.
+                    break;
+                }
+            }
+            remaining = _options.ConnectTimeout - clock.Elapsed;
+            if (remaining <= TimeSpan.Zero)
+            {
+                break;
+            }
+            await Task.Delay(remaining < _options.RetryInterval ? remaining : _options.RetryInterval, cancellationToken).ConfigureAwait(false);
+        }
+        throw new AgentConnectException(_connector.Description, attempts, clock.Elapsed, lastError);
+    }
+
+    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _connector.ConnectAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _lastTransportError = e;
+            throw;
+        }
+    }
+
+    /// <summary>Call options for an ordinary call: the default deadline plus the caller's token.</summary>
+    private CallOptions Call(CancellationToken cancellationToken) =>
+        new(deadline: _options.DefaultCallTimeout is { } timeout ? DateTime.UtcNow + timeout : null, cancellationToken: cancellationToken);
+
+    /// <summary>Call options for a long poll (WaitProcess, ReadStdout, GetOOMEvent): no deadline.</summary>
+    private static CallOptions LongPoll(CancellationToken cancellationToken) => new(cancellationToken: cancellationToken);
+}

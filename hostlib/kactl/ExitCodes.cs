@@ -1,0 +1,20 @@
+namespace KataAgent.Kactl;
+
+/// <summary>kactl's process exit codes (also listed in README.md).</summary>
+public static class ExitCodes
+{
+    /// <summary>The command did what was asked.</summary>
+    public const int Success = 0;
+
+    /// <summary>The agent answered with a gRPC error (status other than OK), or Health.Check did not say SERVING.</summary>
+    public const int RpcFailed = 1;
+
+    /// <summary>The command line was wrong: unknown option or RPC, malformed address, bad or unreadable request JSON.</summary>
+    public const int Usage = 2;
+
+    /// <summary>The agent could not be reached before the connect timeout.</summary>
+    public const int ConnectFailed = 3;
+
+    /// <summary>Interrupted (SIGINT/SIGTERM) before the command finished.</summary>
+    public const int Interrupted = 130;
+}

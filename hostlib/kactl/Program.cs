@@ -1,0 +1,3 @@
+using KataAgent.Kactl;
+
+return await KactlCommands.RunAsync(args);

@@ -1,0 +1,251 @@
+using KataAgent.Linux.Interop;
+
+namespace KataAgent.Linux.IO;
+
+/// <summary>
+/// A full-duplex <see cref="Stream"/> over a character device or pty fd (virtio-serial ports,
+/// terminals), where .NET's FileStream neither allows a concurrent read and write nor lets a
+/// blocked read be woken. The fd is switched to non-blocking; each call polls the fd together with
+/// an eventfd that <see cref="Dispose(bool)"/> signals, so a pending read ends promptly.
+/// </summary>
+/// <remarks>
+/// End of stream is a read of 0 bytes, and also EIO: that is how a pty slave reports that its
+/// master went away, and the virtio-serial port how it reports that the host side closed.
+/// </remarks>
+public sealed unsafe class FileDescriptorStream : Stream
+{
+    private readonly bool _ownsFd;
+    private readonly int _wakeFd;
+    private int _fd;
+    private int _disposed;
+    private int _activeCalls;
+
+    public FileDescriptorStream(int fd, bool ownsFd)
+    {
+        _fd = fd;
+        _ownsFd = ownsFd;
+        int flags = Libc.Check(Libc.Fcntl(fd, Libc.F_GETFL, 0), "fcntl(F_GETFL)");
+        Libc.Check(Libc.Fcntl(fd, Libc.F_SETFL, flags | Libc.O_NONBLOCK), "fcntl(F_SETFL, O_NONBLOCK)");
+        _wakeFd = Libc.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
+    }
+
+    /// <summary>The underlying fd (-1 after dispose).</summary>
+    public int Fd => _fd;
+
+    public override bool CanRead => _disposed == 0;
+
+    public override bool CanWrite => _disposed == 0;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (buffer.IsEmpty)
+        {
+            return 0;
+        }
+        Enter();
+        try
+        {
+            while (true)
+            {
+                nint n;
+                fixed (byte* p = buffer)
+                {
+                    n = Libc.Read(_fd, p, (nuint)buffer.Length);
+                }
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+                var error = LinuxException.FromLastError("read");
+                switch (error.Errno)
+                {
+                    case Errno.EAGAIN:
+                        if (!WaitFor(Libc.POLLIN))
+                        {
+                            return 0;
+                        }
+                        break;
+                    case Errno.EINTR:
+                        break;
+                    case Errno.EIO:
+                        return 0;
+                    default:
+                        throw error;
+                }
+            }
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        Enter();
+        try
+        {
+            while (!buffer.IsEmpty)
+            {
+                nint n;
+                fixed (byte* p = buffer)
+                {
+                    n = Libc.Write(_fd, p, (nuint)buffer.Length);
+                }
+                if (n >= 0)
+                {
+                    buffer = buffer[(int)n..];
+                    continue;
+                }
+                var error = LinuxException.FromLastError("write");
+                switch (error.Errno)
+                {
+                    case Errno.EAGAIN:
+                        if (!WaitFor(Libc.POLLOUT))
+                        {
+                            throw new IOException("write: the stream was closed");
+                        }
+                        break;
+                    case Errno.EINTR:
+                        break;
+                    default:
+                        throw error;
+                }
+            }
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ValueTask<int>(RunBlocking(() => Read(buffer.Span), cancellationToken));
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        // Most writes complete at once; only a full device buffer makes one wait in poll.
+        return new ValueTask(RunBlocking(() =>
+        {
+            Write(buffer.Span);
+            return 0;
+        }, cancellationToken));
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+        Wake();
+        // Calls in flight see the wake-up and leave; only then may the fds go.
+        SpinWait spin = default;
+        while (Volatile.Read(ref _activeCalls) > 0)
+        {
+            spin.SpinOnce();
+        }
+        int fd = Interlocked.Exchange(ref _fd, -1);
+        if (_ownsFd && fd >= 0)
+        {
+            Libc.Close(fd);
+        }
+        Libc.Close(_wakeFd);
+        base.Dispose(disposing);
+    }
+
+    private Task<int> RunBlocking(Func<int> operation, CancellationToken cancellationToken)
+    {
+        // A cancelled read or write leaves the stream in an unknown state, as with sockets: close it.
+        var registration = cancellationToken.CanBeCanceled ? cancellationToken.Register(static s => ((FileDescriptorStream)s!).Dispose(), this) : default;
+        return Task.Run(() =>
+        {
+            using (registration)
+            {
+                try
+                {
+                    return operation();
+                }
+                catch (ObjectDisposedException) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw new OperationCanceledException(cancellationToken);
+                }
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>Waits until the fd is ready for <paramref name="events"/>; false once the stream is disposed.</summary>
+    private bool WaitFor(short events)
+    {
+        Libc.PollFd* fds = stackalloc Libc.PollFd[2];
+        while (true)
+        {
+            fds[0] = new Libc.PollFd { Fd = _fd, Events = events };
+            fds[1] = new Libc.PollFd { Fd = _wakeFd, Events = Libc.POLLIN };
+            int ready = Libc.Poll(fds, 2, -1);
+            if (ready < 0)
+            {
+                var error = LinuxException.FromLastError("poll");
+                if (error.Errno == Errno.EINTR)
+                {
+                    continue;
+                }
+                throw error;
+            }
+            if (fds[1].Revents != 0)
+            {
+                return false;
+            }
+            // POLLHUP/POLLERR: let the next read or write report what happened.
+            return true;
+        }
+    }
+
+    private void Wake()
+    {
+        ulong one = 1;
+        Libc.Write(_wakeFd, (byte*)&one, sizeof(ulong));
+    }
+
+    private void Enter()
+    {
+        Interlocked.Increment(ref _activeCalls);
+        if (Volatile.Read(ref _disposed) == 1)
+        {
+            Interlocked.Decrement(ref _activeCalls);
+            throw new ObjectDisposedException(nameof(FileDescriptorStream));
+        }
+    }
+
+    private void Exit() => Interlocked.Decrement(ref _activeCalls);
+}

@@ -1,0 +1,16 @@
+using System.Runtime.InteropServices;
+
+namespace KataAgent.Linux.Interop;
+
+public static unsafe partial class Libc
+{
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TimeVal
+    {
+        public long Seconds;
+        public long Microseconds;
+    }
+
+    [LibraryImport(Library, EntryPoint = "settimeofday", SetLastError = true)]
+    public static partial int SetTimeOfDay(TimeVal* time, void* timezone);
+}

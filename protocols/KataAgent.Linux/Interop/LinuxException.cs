@@ -1,0 +1,25 @@
+using System.Runtime.InteropServices;
+
+namespace KataAgent.Linux.Interop;
+
+/// <summary>A failed system call: which operation, the errno and the kernel's text for it.</summary>
+public sealed class LinuxException : IOException
+{
+    public LinuxException(string operation, int errno)
+        : base($"{operation}: {Marshal.GetPInvokeErrorMessage(errno)} ({Interop.Errno.Name(errno)})")
+    {
+        Operation = operation;
+        Errno = errno;
+        HResult = errno;
+    }
+
+    /// <summary>The call that failed, with enough context to act on (e.g. "bind vsock://-1:1024").</summary>
+    public string Operation { get; }
+
+    /// <summary>The errno the call set.</summary>
+    public int Errno { get; }
+
+    /// <summary>Builds the exception from the errno of the last P/Invoke on this thread.</summary>
+    public static LinuxException FromLastError(string operation) =>
+        new(operation, Marshal.GetLastPInvokeError());
+}

@@ -1,0 +1,84 @@
+using System.Text;
+using KataAgent.Linux.Interop;
+
+namespace KataAgent.Linux.Terminals;
+
+/// <summary>A pty pair: the master fd (owned) and the path of its slave.</summary>
+public sealed unsafe class PseudoTerminal : IDisposable
+{
+    private int _masterFd;
+
+    private PseudoTerminal(int masterFd, string slavePath)
+    {
+        _masterFd = masterFd;
+        SlavePath = slavePath;
+    }
+
+    /// <summary>The master side fd; -1 once released or disposed.</summary>
+    public int MasterFd => _masterFd;
+
+    /// <summary>/dev/pts/N.</summary>
+    public string SlavePath { get; }
+
+    /// <summary>Opens a new pty pair (posix_openpt, grantpt, unlockpt).</summary>
+    public static PseudoTerminal Open()
+    {
+        int fd = Libc.Check(Libc.PosixOpenPt(Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC), "posix_openpt");
+        try
+        {
+            Libc.Check(Libc.GrantPt(fd), "grantpt");
+            Libc.Check(Libc.UnlockPt(fd), "unlockpt");
+            byte* name = stackalloc byte[256];
+            int error = Libc.PtsNameR(fd, name, 256);
+            if (error != 0)
+            {
+                throw new LinuxException("ptsname_r", error);
+            }
+            return new PseudoTerminal(fd, Encoding.UTF8.GetString(name, IndexOfNul(name)));
+        }
+        catch
+        {
+            Libc.Close(fd);
+            throw;
+        }
+    }
+
+    /// <summary>Transfers ownership of the master fd to the caller.</summary>
+    public int ReleaseMaster()
+    {
+        int fd = _masterFd;
+        _masterFd = -1;
+        return fd;
+    }
+
+    /// <summary>Puts the terminal behind <paramref name="fd"/> in raw mode: no echo, no line editing, no CR/LF mapping.</summary>
+    public static void MakeRaw(int fd)
+    {
+        byte* termios = stackalloc byte[Libc.TermiosSize];
+        Libc.Check(Libc.TcGetAttr(fd, termios), "tcgetattr");
+        Libc.CfMakeRaw(termios);
+        Libc.Check(Libc.TcSetAttr(fd, Libc.TCSANOW, termios), "tcsetattr");
+    }
+
+    /// <summary>True if <paramref name="fd"/> is a terminal.</summary>
+    public static bool IsTerminal(int fd) => Libc.IsATty(fd) == 1;
+
+    public void Dispose()
+    {
+        int fd = Interlocked.Exchange(ref _masterFd, -1);
+        if (fd >= 0)
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    private static int IndexOfNul(byte* s)
+    {
+        int i = 0;
+        while (s[i] != 0)
+        {
+            i++;
+        }
+        return i;
+    }
+}

@@ -1,0 +1,82 @@
+using System.Net.Sockets;
+using KataAgent.Linux.Interop;
+
+namespace KataAgent.Linux.Vsock;
+
+/// <summary>
+/// AF_VSOCK sockets made with raw syscalls: .NET's <see cref="Socket"/> has no vsock endpoint type,
+/// but it can carry the I/O of a socket made here (it wraps any stream fd).
+/// </summary>
+public static unsafe class VsockSocket
+{
+    /// <summary>Creates, binds and listens on an AF_VSOCK stream socket; returns the listening fd.</summary>
+    /// <exception cref="LinuxException">The kernel refused (e.g. EAFNOSUPPORT without the vsock module,
+    /// EADDRNOTAVAIL when no transport provides the CID).</exception>
+    public static int Listen(uint cid, uint port, int backlog)
+    {
+        string where = $"vsock://{FormatCid(cid)}:{port}";
+        int fd = Libc.Check(Libc.Socket(Libc.AF_VSOCK, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0), $"socket(AF_VSOCK) for {where}");
+        try
+        {
+            var address = new VsockAddress(cid, port);
+            Libc.Check(Libc.Bind(fd, &address, (uint)sizeof(VsockAddress)), $"bind {where}");
+            Libc.Check(Libc.Listen(fd, backlog), $"listen {where}");
+            return fd;
+        }
+        catch
+        {
+            Libc.Close(fd);
+            throw;
+        }
+    }
+
+    /// <summary>Accepts one connection on a listening vsock fd; blocks. Returns the connected fd (CLOEXEC).</summary>
+    public static int Accept(int listenFd, out uint peerCid, out uint peerPort)
+    {
+        while (true)
+        {
+            VsockAddress peer = default;
+            uint length = (uint)sizeof(VsockAddress);
+            int fd = Libc.Accept4(listenFd, &peer, &length, Libc.SOCK_CLOEXEC);
+            if (fd >= 0)
+            {
+                peerCid = peer.Cid;
+                peerPort = peer.Port;
+                return fd;
+            }
+            var error = LinuxException.FromLastError("accept on vsock listener");
+            // Transient per-connection failures must not stop the listener.
+            if (error.Errno is Errno.EINTR or Errno.ECONNRESET or Errno.EAGAIN)
+            {
+                continue;
+            }
+            throw error;
+        }
+    }
+
+    /// <summary>Connects to (cid, port); blocks up to the kernel's vsock connect timeout. Returns the connected fd (CLOEXEC).</summary>
+    /// <exception cref="LinuxException">EAFNOSUPPORT without vsock support, ENODEV/EHOSTUNREACH without a
+    /// transport for that CID, ECONNRESET/ECONNREFUSED when nothing listens on the port.</exception>
+    public static int Connect(uint cid, uint port)
+    {
+        string where = $"vsock://{FormatCid(cid)}:{port}";
+        int fd = Libc.Check(Libc.Socket(Libc.AF_VSOCK, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0), $"socket(AF_VSOCK) for {where}");
+        var address = new VsockAddress(cid, port);
+        while (Libc.Connect(fd, &address, (uint)sizeof(VsockAddress)) != 0)
+        {
+            var error = LinuxException.FromLastError($"connect {where}");
+            if (error.Errno != Errno.EINTR)
+            {
+                Libc.Close(fd);
+                throw error;
+            }
+        }
+        return fd;
+    }
+
+    /// <summary>Hands a connected stream fd to a <see cref="Socket"/> (which then owns and closes it).</summary>
+    public static Socket Wrap(int fd) => new(new SafeSocketHandle((IntPtr)fd, ownsHandle: true));
+
+    /// <summary>Formats a CID the way addresses write it: VMADDR_CID_ANY as -1.</summary>
+    public static string FormatCid(uint cid) => cid == VsockAddress.AnyCid ? "-1" : cid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
