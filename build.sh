@@ -51,10 +51,10 @@ build() {
   mkdir -p "$OUT"
   log "publish kata-agent (Native AOT)"
   dotnet publish "$ROOT/agent/KataAgent.Agent/KataAgent.Agent.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/agent"
-  install -m 0755 "$OUT/publish/agent/kata-agent" "$OUT/kata-agent"
+  rm -f "$OUT/kata-agent" && install -m 0755 "$OUT/publish/agent/kata-agent" "$OUT/kata-agent"
   log "publish kactl (Native AOT)"
   dotnet publish "$ROOT/hostlib/kactl/kactl.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/kactl"
-  install -m 0755 "$OUT/publish/kactl/kactl" "$OUT/kactl"
+  rm -f "$OUT/kactl" && install -m 0755 "$OUT/publish/kactl/kactl" "$OUT/kactl"
   log "out/kata-agent $(stat -c %s "$OUT/kata-agent") bytes, out/kactl $(stat -c %s "$OUT/kactl") bytes"
 }
 

@@ -9,13 +9,22 @@ namespace KataAgent.Agent.Transport;
 /// <summary>
 /// A Kestrel connection over any byte <see cref="Stream"/>: how the agent serves HTTP/2 over
 /// transports Kestrel's socket transport cannot take (virtio-serial char devices, AF_VSOCK).
+/// Two pumps move bytes between the stream and Kestrel's pipes, as Kestrel's socket transport
+/// does: when the peer goes away (EOF, or a write that fails because the host end of a serial
+/// port closed) the connection is reported closed and both pumps end, so Kestrel lets go of it.
 /// </summary>
 internal sealed class StreamConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature
 {
+    private const int ReadBufferSize = 64 * 1024;
     private static long s_nextId;
     private readonly Stream _stream;
+    private readonly Pipe _input = new(new PipeOptions(useSynchronizationContext: false));
+    private readonly Pipe _output = new(new PipeOptions(useSynchronizationContext: false));
     private readonly CancellationTokenSource _closed = new();
     private readonly TaskCompletionSource _disposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _receiving;
+    private readonly Task _sending;
+    private int _streamClosed;
     private int _isDisposed;
 
     public StreamConnection(Stream stream, string transportName, EndPoint localEndPoint)
@@ -23,15 +32,15 @@ internal sealed class StreamConnection : ConnectionContext, IConnectionIdFeature
         _stream = stream;
         ConnectionId = $"{transportName}-{Interlocked.Increment(ref s_nextId)}";
         LocalEndPoint = localEndPoint;
-        var input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
-        var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
-        Transport = new DuplexPipe(input, output);
+        Transport = new DuplexPipe(_input.Reader, _output.Writer);
         Features = new FeatureCollection();
         Features.Set<IConnectionIdFeature>(this);
         Features.Set<IConnectionTransportFeature>(this);
         Features.Set<IConnectionItemsFeature>(this);
         Features.Set<IConnectionLifetimeFeature>(this);
         ConnectionClosed = _closed.Token;
+        _receiving = Task.Run(ReceiveAsync);
+        _sending = Task.Run(SendAsync);
     }
 
     public override string ConnectionId { get; set; }
@@ -49,7 +58,7 @@ internal sealed class StreamConnection : ConnectionContext, IConnectionIdFeature
 
     public override void Abort(ConnectionAbortedException abortReason)
     {
-        // Disposing the stream wakes a pending read, which ends the connection's read loop.
+        _output.Reader.CancelPendingRead();
         CloseStream();
     }
 
@@ -59,15 +68,86 @@ internal sealed class StreamConnection : ConnectionContext, IConnectionIdFeature
         {
             return;
         }
-        await Transport.Input.CompleteAsync().ConfigureAwait(false);
-        await Transport.Output.CompleteAsync().ConfigureAwait(false);
+        await _input.Reader.CompleteAsync().ConfigureAwait(false);
+        await _output.Writer.CompleteAsync().ConfigureAwait(false);
         CloseStream();
+        await Task.WhenAll(_receiving, _sending).ConfigureAwait(false);
+        FireClosed();
         _closed.Dispose();
         _disposed.TrySetResult();
     }
 
-    private void CloseStream()
+    private async Task ReceiveAsync()
     {
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                Memory<byte> buffer = _input.Writer.GetMemory(ReadBufferSize);
+                int read = await _stream.ReadAsync(buffer).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+                _input.Writer.Advance(read);
+                FlushResult result = await _input.Writer.FlushAsync().ConfigureAwait(false);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The stream was closed under the read (abort or dispose), or the device failed.
+            error = e is IOException ? new ConnectionResetException(e.Message, e) : null;
+        }
+        await _input.Writer.CompleteAsync(error).ConfigureAwait(false);
+        FireClosed();
+    }
+
+    private async Task SendAsync()
+    {
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await _output.Reader.ReadAsync().ConfigureAwait(false);
+                if (result.IsCanceled)
+                {
+                    break;
+                }
+                foreach (ReadOnlyMemory<byte> segment in result.Buffer)
+                {
+                    await _stream.WriteAsync(segment).ConfigureAwait(false);
+                }
+                _output.Reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The peer is gone (EIO/EPIPE on a port whose host end closed): stop, and say so.
+            error = new ConnectionAbortedException(e.Message, e);
+        }
+        await _output.Reader.CompleteAsync(error).ConfigureAwait(false);
+        if (error is not null)
+        {
+            CloseStream();
+        }
+    }
+
+    private void FireClosed()
+    {
+        if (_closed.IsCancellationRequested)
+        {
+            return;
+        }
         try
         {
             _closed.Cancel();
@@ -75,7 +155,15 @@ internal sealed class StreamConnection : ConnectionContext, IConnectionIdFeature
         catch (ObjectDisposedException)
         {
         }
-        _stream.Dispose();
+    }
+
+    private void CloseStream()
+    {
+        if (Interlocked.Exchange(ref _streamClosed, 1) == 0)
+        {
+            // Wakes a pending read, which ends the receive pump.
+            _stream.Dispose();
+        }
     }
 
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe

@@ -20,6 +20,7 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
     private readonly SocketsHttpHandler _handler;
     private readonly GrpcChannel _channel;
     private Exception? _lastTransportError;
+    private int _transportErrors;
 
     private AgentClient(IAgentConnector connector, AgentClientOptions options)
     {
@@ -114,7 +115,7 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
             attempts++;
             TimeSpan remaining = _options.ConnectTimeout - clock.Elapsed;
             TimeSpan attemptTimeout = remaining < _options.CheckAttemptTimeout ? remaining : _options.CheckAttemptTimeout;
-            _lastTransportError = null;
+            int transportErrorsBefore = Volatile.Read(ref _transportErrors);
             try
             {
                 var response = await Health.CheckAsync(new CheckRequest(), deadline: DateTime.UtcNow + attemptTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -126,12 +127,15 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
             }
             catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
             {
+                bool transportFailed = Volatile.Read(ref _transportErrors) != transportErrorsBefore;
+                // "Error connecting" or a deadline says less than why the stream could not be
+                // opened; keep the transport's own reason, even from an earlier attempt.
                 lastError = _lastTransportError ?? e;
-                if (_lastTransportError is not null && _connector.IsPermanent(_lastTransportError))
+                if (transportFailed && _connector.IsPermanent(_lastTransportError!))
                 {
                     break;
                 }
-                if (_lastTransportError is null && e.StatusCode is not (StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown))
+                if (!transportFailed && e.StatusCode is not (StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown))
                 {
                     // Something answered with a definite status: retrying will not change it.
                     break;
@@ -153,9 +157,10 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
         {
             return await _connector.ConnectAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             _lastTransportError = e;
+            Interlocked.Increment(ref _transportErrors);
             throw;
         }
     }

@@ -1,0 +1,125 @@
+using System.CommandLine;
+using System.Text;
+using Grpc.Core;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Kactl;
+
+/// <summary>kactl's command tree (check, version, call, rpcs) and how failures become exit codes.</summary>
+public static class KactlCommands
+{
+    /// <summary>Parses <paramref name="args"/> and runs the command; returns the exit code.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        RootCommand root = Build();
+        ParseResult parseResult = root.Parse(args);
+        if (parseResult.Errors.Count > 0)
+        {
+            // System.CommandLine would print the help and exit 1; kactl keeps 1 for RPC failures.
+            foreach (var error in parseResult.Errors)
+            {
+                await Console.Error.WriteLineAsync($"kactl: {error.Message}").ConfigureAwait(false);
+            }
+            await Console.Error.WriteLineAsync("Try 'kactl --help' for usage.").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+        return await parseResult.InvokeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The command tree.</summary>
+    public static RootCommand Build()
+    {
+        var global = new GlobalOptions();
+        var root = new RootCommand("kactl: talk to a KataAgent (or any Kata Containers agent) over gRPC, like Kata's agent-ctl.");
+        global.AddTo(root);
+
+        var check = new Command("check", "Call Health.Check and print the serving status (e.g. SERVING)");
+        check.SetAction(Guard(async (parseResult, cancellationToken) =>
+        {
+            await using var client = await global.ConnectAsync(parseResult, cancellationToken).ConfigureAwait(false);
+            HealthCheckResponse response;
+            try
+            {
+                response = await client.Health.CheckAsync(new CheckRequest(), new CallOptions(deadline: global.CallDeadline(parseResult, false), cancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+            catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw RpcFailure("Health.Check", e);
+            }
+            string status = HealthCheckResponse.Descriptor.FindFieldByNumber(HealthCheckResponse.StatusFieldNumber).EnumType
+                .FindValueByNumber((int)response.Status)?.Name ?? ((int)response.Status).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await Console.Out.WriteLineAsync(status).ConfigureAwait(false);
+            return response.Status == HealthCheckResponse.Types.ServingStatus.Serving ? ExitCodes.Success : ExitCodes.RpcFailed;
+        }));
+
+        var version = new Command("version", "Call Health.Version and print the agent version and the agent API version");
+        version.SetAction(Guard(async (parseResult, cancellationToken) =>
+        {
+            await using var client = await global.ConnectAsync(parseResult, cancellationToken).ConfigureAwait(false);
+            VersionCheckResponse response;
+            try
+            {
+                response = await client.Health.VersionAsync(new CheckRequest(), new CallOptions(deadline: global.CallDeadline(parseResult, false), cancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+            catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw RpcFailure("Health.Version", e);
+            }
+            await Console.Out.WriteLineAsync($"agent version: {response.AgentVersion}\napi version:   {response.GrpcVersion}").ConfigureAwait(false);
+            return ExitCodes.Success;
+        }));
+
+        var rpcs = new Command("rpcs", "List the RPCs 'kactl call' accepts, with their request and response types");
+        rpcs.SetAction(_ =>
+        {
+            Console.Out.Write(DescribeRpcs());
+            return ExitCodes.Success;
+        });
+
+        root.Add(check);
+        root.Add(version);
+        root.Add(new CallCommand(global).Command);
+        root.Add(rpcs);
+        return root;
+    }
+
+    /// <summary>One line per RPC: name, request type -> response type.</summary>
+    public static string DescribeRpcs()
+    {
+        int width = RpcCatalog.All.Max(e => e.Name.Length);
+        var text = new StringBuilder();
+        foreach (var rpc in RpcCatalog.All.OrderBy(e => e.Name, StringComparer.Ordinal))
+        {
+            text.Append(rpc.Name.PadRight(width)).Append("  ")
+                .Append(rpc.InputType.FullName).Append(" -> ").Append(rpc.OutputType.FullName)
+                .Append(rpc.IsLongPoll ? "  (long poll)" : "").Append('\n');
+        }
+        return text.ToString();
+    }
+
+    /// <summary>The exception for a failed call: <c>RPC failed: Code (n): detail</c>, exit 1.</summary>
+    public static KactlException RpcFailure(string rpcName, RpcException e) =>
+        new(ExitCodes.RpcFailed, $"{rpcName} failed: {e.StatusCode} ({(int)e.StatusCode}): {OneLine(e.Status.Detail)}", e);
+
+    /// <summary>Wraps an action so that every failure ends as one line on stderr and a documented exit code.</summary>
+    public static Func<ParseResult, CancellationToken, Task<int>> Guard(Func<ParseResult, CancellationToken, Task<int>> action) =>
+        async (parseResult, cancellationToken) =>
+        {
+            try
+            {
+                return await action(parseResult, cancellationToken).ConfigureAwait(false);
+            }
+            catch (KactlException e) when (!(e.ExitCode == ExitCodes.ConnectFailed && cancellationToken.IsCancellationRequested))
+            {
+                await Console.Error.WriteLineAsync($"kactl: {OneLine(e.Message)}").ConfigureAwait(false);
+                return e.ExitCode;
+            }
+            catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException or KactlException)
+            {
+                await Console.Error.WriteLineAsync("kactl: interrupted").ConfigureAwait(false);
+                return ExitCodes.Interrupted;
+            }
+        };
+
+    private static string OneLine(string text) => string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+}
