@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using CliWrap;
+using KataAgent.Host;
+using KataAgent.Host.Transport;
+
+namespace KataAgent.Bench;
+
+/// <summary>
+/// The foundation's benchmarks: Check round-trip latency over a unix socket beside a raw unix
+/// socket ping-pong moving the same bytes per round trip; the agent's idle RSS; its binary size.
+/// Prints a Markdown table and writes it to out/bench/foundation.md.
+/// </summary>
+internal static class BenchRunner
+{
+    private const int Warmup = 500;
+    private const int Iterations = 5000;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        string root = args.Length > 0 ? args[0] : Directory.GetCurrentDirectory();
+        string agentBinary = Path.Combine(root, "out", "kata-agent");
+        string scratch = Directory.CreateTempSubdirectory("ka-bench-").FullName;
+        string socketPath = Path.Combine(scratch, "agent.sock");
+        using var kill = new CancellationTokenSource();
+        var agent = Cli.Wrap(agentBinary).WithArguments(["--server-addr", $"unix://{socketPath}", "--log", "warn"])
+            .WithValidation(CommandResultValidation.None).ExecuteAsync(kill.Token);
+        var rows = new List<(string Name, string Value, string Note)>();
+        try
+        {
+            var connector = new DelegateConnector(async ct =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
+                return new CountingStream(new NetworkStream(socket, ownsSocket: true));
+            }, $"unix://{socketPath}");
+            var startClock = Stopwatch.StartNew();
+            await using var client = await AgentClient.ConnectAsync(connector, new AgentClientOptions { RetryInterval = TimeSpan.FromMilliseconds(2) });
+            double readyMs = startClock.Elapsed.TotalMilliseconds;
+            await Task.Delay(1000);
+            long idleRss = RssKiB(agent.ProcessId);
+
+            for (int i = 0; i < Warmup; i++)
+            {
+                await client.CheckAsync();
+            }
+            long written = Interlocked.Read(ref CountingStream.BytesWritten);
+            long read = Interlocked.Read(ref CountingStream.BytesRead);
+            var grpc = new List<double>(Iterations);
+            for (int i = 0; i < Iterations; i++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                await client.CheckAsync();
+                grpc.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            }
+            int requestBytes = (int)((Interlocked.Read(ref CountingStream.BytesWritten) - written) / Iterations);
+            int responseBytes = (int)((Interlocked.Read(ref CountingStream.BytesRead) - read) / Iterations);
+            long busyRss = RssKiB(agent.ProcessId);
+
+            var raw = await RawPingPongAsync(scratch, requestBytes, responseBytes);
+
+            rows.Add(("Check round trip, gRPC/HTTP2 over unix socket (p50 / p99)", $"{Percentiles.Of(grpc, 50):0} µs / {Percentiles.Of(grpc, 99):0} µs", $"{Iterations} calls after {Warmup} warm-up, one connection, host library client"));
+            rows.Add(("Raw unix-socket ping-pong of the same bytes (p50 / p99)", $"{Percentiles.Of(raw, 50):0} µs / {Percentiles.Of(raw, 99):0} µs", $"{requestBytes} B up, {responseBytes} B down per round trip, measured from the Check traffic"));
+            rows.Add(("Ratio gRPC / raw (p50)", $"{Percentiles.Of(grpc, 50) / Percentiles.Of(raw, 50):0.0}×", ""));
+            rows.Add(("Agent start to first Check answered", $"{readyMs:0} ms", "process start, Kestrel up, connect and Check from this client"));
+            rows.Add(("Agent idle RSS", $"{idleRss / 1024.0:0.0} MiB", "1 s after the first Check, one client connected"));
+            rows.Add(("Agent RSS after the latency run", $"{busyRss / 1024.0:0.0} MiB", $"after {Warmup + Iterations} Checks"));
+            rows.Add(("Agent binary size (out/kata-agent)", $"{new FileInfo(agentBinary).Length / 1024.0 / 1024.0:0.0} MiB", "Native AOT, stripped, linux-x64"));
+        }
+        finally
+        {
+            kill.Cancel();
+            try
+            {
+                await agent;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            Directory.Delete(scratch, recursive: true);
+        }
+
+        var table = new StringBuilder();
+        table.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.MachineName} ({Environment.ProcessorCount} cores), `./build.sh bench`");
+        table.AppendLine();
+        table.AppendLine("| measure | result | how |");
+        table.AppendLine("|---|---|---|");
+        foreach (var (name, value, note) in rows)
+        {
+            table.AppendLine($"| {name} | {value} | {note} |");
+        }
+        Console.WriteLine(table);
+        string outDirectory = Path.Combine(root, "out", "bench");
+        Directory.CreateDirectory(outDirectory);
+        await File.WriteAllTextAsync(Path.Combine(outDirectory, "foundation.md"), table.ToString());
+        return 0;
+    }
+
+    /// <summary>Request of <paramref name="up"/> bytes, reply of <paramref name="down"/> bytes, over a unix socket to an echo-like server thread.</summary>
+    private static async Task<List<double>> RawPingPongAsync(string scratch, int up, int down)
+    {
+        string path = Path.Combine(scratch, "raw.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        var server = Task.Run(async () =>
+        {
+            using Socket peer = await listener.AcceptAsync();
+            var request = new byte[up];
+            var reply = new byte[down];
+            while (true)
+            {
+                int got = 0;
+                while (got < up)
+                {
+                    int n = await peer.ReceiveAsync(request.AsMemory(got));
+                    if (n == 0)
+                    {
+                        return;
+                    }
+                    got += n;
+                }
+                await peer.SendAsync(reply);
+            }
+        });
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await client.ConnectAsync(new UnixDomainSocketEndPoint(path));
+        var send = new byte[up];
+        var receive = new byte[down];
+        var samples = new List<double>(Iterations);
+        for (int i = 0; i < Warmup + Iterations; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            await client.SendAsync(send);
+            int got = 0;
+            while (got < down)
+            {
+                got += await client.ReceiveAsync(receive.AsMemory(got));
+            }
+            if (i >= Warmup)
+            {
+                samples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            }
+        }
+        client.Shutdown(SocketShutdown.Both);
+        await server;
+        return samples;
+    }
+
+    private static long RssKiB(int pid)
+    {
+        string line = File.ReadAllLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+    }
+}

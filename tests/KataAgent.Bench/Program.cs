@@ -1,0 +1,3 @@
+using KataAgent.Bench;
+
+return await BenchRunner.RunAsync(args);
