@@ -3,7 +3,7 @@
 #   ./build.sh          restore, build, publish out/kata-agent and out/kactl (Native AOT)
 #   ./build.sh test     the above, then every test; ends with "N passed, N failed"
 #   ./build.sh bench    the above, then the benchmarks (see docs/BENCHMARKS.md)
-#   ./build.sh pack     the above, then the KataAgent.Host NuGet package into out/packages
+#   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the two it depends on) into out/packages
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -92,6 +92,12 @@ case "${1:-build}" in
   build) build ;;
   test) build; run_tests ;;
   bench) build; dotnet run --project "$ROOT/tests/KataAgent.Bench/KataAgent.Bench.csproj" -c "$CONFIGURATION" -- "$ROOT" ;;
-  pack) build; dotnet pack "$ROOT/hostlib/KataAgent.Host/KataAgent.Host.csproj" -c "$CONFIGURATION" -nologo -v quiet -o "$OUT/packages"; ls -l "$OUT/packages" ;;
+  pack)
+    build
+    # KataAgent.Host depends on the two shared projects, which ship as packages of their own.
+    for project in protocols/KataAgent.Linux/KataAgent.Linux.csproj protocols/KataAgent.Protocols/KataAgent.Protocols.csproj hostlib/KataAgent.Host/KataAgent.Host.csproj; do
+      dotnet pack "$ROOT/$project" -c "$CONFIGURATION" -nologo -v quiet -o "$OUT/packages"
+    done
+    ls -l "$OUT/packages" ;;
   *) die "unknown command '$1' (build, test, bench, pack)" ;;
 esac
