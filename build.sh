@@ -21,7 +21,7 @@ REQUIRED_TOOLS=(
   "ip:iproute2"
   "setsid:util-linux"
 )
-REQUIRED_PACKAGES=(zlib1g-dev)
+REQUIRED_PACKAGES=(zlib1g-dev busybox-static)
 
 ensure_dependencies() {
   command -v dotnet >/dev/null 2>&1 || die "the .NET SDK 10 is missing: install dotnet-sdk-10.0 (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run again"

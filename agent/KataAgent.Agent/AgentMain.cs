@@ -1,4 +1,5 @@
 using KataAgent.Agent.Config;
+using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Server;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Builder;
@@ -19,6 +20,12 @@ public static class AgentMain
 
     public static int Run(string[] args)
     {
+        // The init helper modes come first: nothing may start a thread or touch the console there.
+        if (args.Length == 1 && args[0] is ContainerInit.StageOne or ContainerInit.StageTwo)
+        {
+            return ContainerInit.Run(args[0]);
+        }
+
         AgentArguments arguments;
         AgentConfig config;
         try

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using KataAgent.Agent.Containers;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Protocols.Agent;
@@ -16,12 +17,14 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly ILogger<AgentRpcService> _logger;
     private readonly MetricsCollector _metrics;
     private readonly GuestSystem _guest;
+    private readonly ContainerManager _containers;
 
-    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest)
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers)
     {
         _logger = logger;
         _metrics = metrics;
         _guest = guest;
+        _containers = containers;
     }
 
     private static RpcException InvalidArgument(string field, string problem) =>

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using KataAgent.Agent.Config;
+using KataAgent.Agent.Containers;
+using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Transport;
@@ -41,6 +43,8 @@ public static class AgentServer
         builder.Services.AddSingleton<IConnectionListenerFactory, AgentTransportFactory>();
         builder.Services.AddSingleton(new MetricsCollector());
         builder.Services.AddSingleton(new GuestSystem());
+        builder.Services.AddSingleton<ProcessReaper>();
+        builder.Services.AddSingleton<ContainerManager>();
         builder.Services.AddGrpc(options =>
         {
             options.MaxReceiveMessageSize = config.MaxReceiveMessageSize;
@@ -50,6 +54,8 @@ public static class AgentServer
         var app = builder.Build();
         app.MapGrpcService<HealthService>();
         app.MapGrpcService<AgentRpcService>();
+        // The reaper must be running before the first container starts.
+        app.Services.GetRequiredService<ProcessReaper>();
         return app;
     }
 

@@ -115,7 +115,12 @@ public class AgentBinaryTests
     [Fact]
     public async Task Every_rpc_not_yet_implemented_answers_UNIMPLEMENTED_naming_itself()
     {
-        string[] implemented = ["GetGuestDetails", "SetGuestDateTime", "ReseedRandomDev", "GetMetrics"];
+        string[] implemented =
+        [
+            "GetGuestDetails", "SetGuestDateTime", "ReseedRandomDev", "GetMetrics",
+            "CreateContainer", "StartContainer", "RemoveContainer", "ExecProcess", "SignalProcess", "WaitProcess",
+            "WriteStdin", "ReadStdout", "ReadStderr", "CloseStdin", "TtyWinResize",
+        ];
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
         var service = AgentReflection.Descriptor.Services.Single(s => s.FullName == "grpc.AgentService");

@@ -54,8 +54,10 @@ public class KataUpstreamClientTests
         metrics.Metrics_.Should().Contain("# TYPE kata_agent_scrape_count counter");
         Agent.MetricsCollectorTests.Value(metrics.Metrics_, "kata_guest_meminfo{item=\"mem_total\"}").Should().BeGreaterThan(0);
 
-        // A Kata message we do not implement yet still arrives intact and gets a clear status.
-        var create = async () => await service.CreateContainerAsync(new Upstream.CreateContainerRequest { ContainerId = "c1", OCI = new Upstream.Spec { Version = "1.0.2" } });
-        (await create.Should().ThrowAsync<Grpc.Core.RpcException>()).Which.StatusCode.Should().Be(Grpc.Core.StatusCode.Unimplemented);
+        // A Kata CreateContainer arrives intact: the agent reads its spec and names the missing field.
+        var create = async () => await service.CreateContainerAsync(new Upstream.CreateContainerRequest { ContainerId = "c1", OCI = new Upstream.Spec { Version = "1.0.2", Root = new Upstream.Root { Path = "/nonexistent/rootfs" } } });
+        var error = (await create.Should().ThrowAsync<Grpc.Core.RpcException>()).Which;
+        error.StatusCode.Should().Be(Grpc.Core.StatusCode.InvalidArgument);
+        error.Status.Detail.Should().Be("OCI.Root.Path: the rootfs '/nonexistent/rootfs' does not exist");
     }
 }

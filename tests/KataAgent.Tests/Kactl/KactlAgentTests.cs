@@ -166,13 +166,13 @@ public sealed class KactlAgentTests(KactlAgentFixture fixture) : IClassFixture<K
     }
 
     [Fact]
-    public async Task Unimplemented_rpc_reports_the_grpc_status()
+    public async Task Failed_rpc_reports_the_grpc_status_and_detail()
     {
         var result = await Kactl("call", "StartContainer", "--json", """{"containerId":"x"}""");
 
         result.ExitCode.Should().Be(RpcFailed, KactlRunner.Describe(result));
         result.StandardOutput.Should().BeEmpty();
-        result.StandardError.Should().StartWith("kactl: StartContainer failed: Unimplemented (12): ");
+        result.StandardError.Should().StartWith("kactl: StartContainer failed: NotFound (5): container_id: no container 'x'");
         result.StandardError.Trim().Should().NotContain("\n", "the error is one line");
     }
 

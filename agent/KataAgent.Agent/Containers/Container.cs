@@ -1,0 +1,50 @@
+using System.Collections.Concurrent;
+using KataAgent.Agent.Containers.Processes;
+
+namespace KataAgent.Agent.Containers;
+
+/// <summary>
+/// One container: its init process, its exec'd processes, its state. State changes take the
+/// container's own lock, held only for bookkeeping and never across a wait, so one slow RPC
+/// never blocks another.
+/// </summary>
+public sealed class Container
+{
+    private readonly ConcurrentDictionary<string, ContainerProcess> _processes = new();
+
+    internal Container(string id, string rootfs, ContainerProcess init, int namespaceFlags)
+    {
+        Id = id;
+        Rootfs = rootfs;
+        Init = init;
+        NamespaceFlags = namespaceFlags;
+        _processes[init.ExecId] = init;
+    }
+
+    public string Id { get; }
+
+    public string Rootfs { get; }
+
+    public ContainerProcess Init { get; }
+
+    /// <summary>CLONE_NEW* flags an exec joins through the init's pidfd.</summary>
+    public int NamespaceFlags { get; }
+
+    public ContainerState State { get; internal set; } = ContainerState.Created;
+
+    public IEnumerable<ContainerProcess> Processes => _processes.Values;
+
+    /// <summary>The process with <paramref name="execId"/>; an empty id is the init process, as in Kata.</summary>
+    public ContainerProcess? Find(string execId) =>
+        execId.Length == 0 ? Init : _processes.TryGetValue(execId, out var process) ? process : null;
+
+    internal bool TryAdd(ContainerProcess process) => _processes.TryAdd(process.ExecId, process);
+
+    internal async Task DisposeProcessesAsync()
+    {
+        foreach (var process in _processes.Values)
+        {
+            await process.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

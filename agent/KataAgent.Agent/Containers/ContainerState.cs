@@ -1,0 +1,9 @@
+namespace KataAgent.Agent.Containers;
+
+public enum ContainerState
+{
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}

@@ -1,0 +1,343 @@
+using System.Text;
+using KataAgent.Agent.Containers.Init;
+using KataAgent.Linux.Interop;
+using KataAgent.Linux.IO;
+using KataAgent.Linux.Processes;
+using KataAgent.Linux.Terminals;
+
+namespace KataAgent.Agent.Containers.Processes;
+
+/// <summary>
+/// One process of a container (its init or an exec), from spawn to exit: the init helper chain,
+/// the sync protocol (see <see cref="ContainerInit"/>), stdio with bounded buffers that outlive
+/// the process, signals through a pidfd, and the exit status from the reaper.
+/// </summary>
+public sealed class ContainerProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan SetupTimeout = TimeSpan.FromSeconds(60);
+    private readonly FileDescriptorStream _sync;
+    private readonly FileDescriptorStream? _stdin;
+    private readonly FileDescriptorStream? _terminal;
+    private readonly List<Task> _pumps = [];
+    private readonly object _stdinGate = new();
+    private bool _stdinClosed;
+    private int _pidfd = -1;
+
+    private ContainerProcess(string execId, FileDescriptorStream sync, FileDescriptorStream? stdin, FileDescriptorStream? terminal)
+    {
+        ExecId = execId;
+        _sync = sync;
+        _stdin = stdin;
+        _terminal = terminal;
+    }
+
+    public string ExecId { get; }
+
+    /// <summary>The process's pid in the agent's PID namespace.</summary>
+    public int Pid { get; private set; }
+
+    public OutputBuffer Stdout { get; } = new();
+
+    public OutputBuffer Stderr { get; } = new();
+
+    /// <summary>Exit status: the exit code, or 128 + signal.</summary>
+    public Task<int> Exited { get; private set; } = Task.FromResult(-1);
+
+    public bool HasExited => Exited.IsCompleted;
+
+    /// <summary>
+    /// Spawns the helper chain and runs it up to the point where it waits for "start" (create)
+    /// or through exec (exec). <paramref name="join"/> places the workload's pid (e.g. in the
+    /// container's cgroup) before it does anything.
+    /// </summary>
+    public static async Task<ContainerProcess> SpawnAsync(string execId, InitConfig config, (ushort Rows, ushort Columns) consoleSize, ProcessReaper reaper, Action<int> join, CancellationToken cancellationToken)
+    {
+        var childFds = new List<int>();
+        int[] stdio = new int[3];
+        FileDescriptorStream? stdin = null;
+        FileDescriptorStream? terminal = null;
+        FileDescriptorStream? stdout = null;
+        FileDescriptorStream? stderr = null;
+        try
+        {
+            if (config.Terminal)
+            {
+                using var pty = PseudoTerminal.Open();
+                SetWindowSize(pty.MasterFd, consoleSize.Rows, consoleSize.Columns);
+                int slave = Libc.Check(Libc.Open(pty.SlavePath, Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC), $"open {pty.SlavePath}");
+                childFds.Add(slave);
+                stdio = [slave, slave, slave];
+                terminal = new FileDescriptorStream(pty.ReleaseMaster(), ownsFd: true);
+            }
+            else
+            {
+                var (stdinRead, stdinWrite) = Pipe();
+                var (stdoutRead, stdoutWrite) = Pipe();
+                var (stderrRead, stderrWrite) = Pipe();
+                childFds.AddRange([stdinRead, stdoutWrite, stderrWrite]);
+                stdio = [stdinRead, stdoutWrite, stderrWrite];
+                stdin = new FileDescriptorStream(stdinWrite, ownsFd: true);
+                stdout = new FileDescriptorStream(stdoutRead, ownsFd: true);
+                stderr = new FileDescriptorStream(stderrRead, ownsFd: true);
+            }
+
+            var (agentEnd, helperEnd) = SyncSocketPair();
+            var sync = new FileDescriptorStream(agentEnd, ownsFd: true);
+            childFds.Add(helperEnd);
+            int configFd = WriteConfig(config);
+            childFds.Add(configFd);
+
+            var process = new ContainerProcess(execId, sync, stdin, terminal);
+            if (terminal is not null)
+            {
+                process._pumps.Add(Pump(terminal, process.Stdout, ownsStream: false));
+                process.Stderr.Complete();
+            }
+            else
+            {
+                process._pumps.Add(Pump(stdout!, process.Stdout, ownsStream: true));
+                process._pumps.Add(Pump(stderr!, process.Stderr, ownsStream: true));
+            }
+            stdout = stderr = null;
+
+            var (helperPid, helperExit) = reaper.SpawnWatched(() =>
+                ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", ContainerInit.StageOne], [], [stdio[0], stdio[1], stdio[2], helperEnd, configFd]));
+            foreach (int fd in childFds)
+            {
+                Libc.Close(fd);
+            }
+            childFds.Clear();
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(SetupTimeout);
+            string message = await process.ReceiveAsync(timeout.Token).ConfigureAwait(false) ?? throw new ContainerProcessException($"the init helper (pid {helperPid}) exited with status {await helperExit.ConfigureAwait(false)} before starting the process");
+            if (!message.StartsWith("pid ", StringComparison.Ordinal) || !int.TryParse(message.AsSpan(4), out int pid))
+            {
+                throw new ContainerProcessException(message);
+            }
+            process.Pid = pid;
+            process.Exited = reaper.Watch(pid);
+            process._pidfd = Libc.PidfdOpen(pid);
+            join(pid);
+            await process.SendAsync("joined").ConfigureAwait(false);
+            if (config.Mode == "create")
+            {
+                string? ready = await process.ReceiveAsync(timeout.Token).ConfigureAwait(false);
+                if (ready != "ready")
+                {
+                    throw new ContainerProcessException(ready ?? "the container's init exited during setup");
+                }
+            }
+            else
+            {
+                await process.StartAsync(timeout.Token).ConfigureAwait(false);
+            }
+            return process;
+        }
+        catch
+        {
+            foreach (int fd in childFds)
+            {
+                Libc.Close(fd);
+            }
+            stdin?.Dispose();
+            terminal?.Dispose();
+            stdout?.Dispose();
+            stderr?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Lets the process exec its workload; returns once the exec happened (the sync socket closed).</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await SendAsync("start").ConfigureAwait(false);
+        string? reply = await ReceiveAsync(cancellationToken).ConfigureAwait(false);
+        if (reply is not null)
+        {
+            throw new ContainerProcessException(reply);
+        }
+    }
+
+    /// <summary>Sends a signal through the pidfd (immune to pid reuse); false when the process has already exited.</summary>
+    public bool Signal(int signal)
+    {
+        if (HasExited)
+        {
+            return false;
+        }
+        long result = _pidfd >= 0 ? Libc.Syscall(Libc.SYS_pidfd_send_signal, _pidfd, signal, 0, 0, 0) : Libc.Kill(Pid, signal);
+        if (result != 0)
+        {
+            var error = LinuxException.FromLastError($"signal {signal} to pid {Pid}");
+            return error.Errno == Errno.ESRCH ? false : throw error;
+        }
+        return true;
+    }
+
+    public async Task<int> WriteStdinAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        Stream stream = (Stream?)_terminal ?? _stdin ?? throw new ContainerProcessException("the process has no stdin");
+        lock (_stdinGate)
+        {
+            if (_stdinClosed)
+            {
+                throw new ContainerProcessException("stdin is closed");
+            }
+        }
+        await stream.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+        return data.Length;
+    }
+
+    public void CloseStdin()
+    {
+        lock (_stdinGate)
+        {
+            if (_stdinClosed)
+            {
+                return;
+            }
+            _stdinClosed = true;
+        }
+        if (_terminal is not null)
+        {
+            // A terminal has no half-close: send EOF (^D) the way a user would.
+            _terminal.Write([4]);
+        }
+        else
+        {
+            _stdin?.Dispose();
+        }
+    }
+
+    public void Resize(uint rows, uint columns)
+    {
+        if (_terminal is null)
+        {
+            throw new ContainerProcessException("the process has no terminal");
+        }
+        SetWindowSize(_terminal.Fd, (ushort)rows, (ushort)columns);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _sync.Dispose();
+        _stdin?.Dispose();
+        if (_terminal is not null)
+        {
+            _terminal.Dispose();
+        }
+        try
+        {
+            await Task.WhenAll(_pumps).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        if (_pidfd >= 0)
+        {
+            Libc.Close(_pidfd);
+            _pidfd = -1;
+        }
+    }
+
+    private async Task SendAsync(string message) => await _sync.WriteAsync(Encoding.UTF8.GetBytes(message)).ConfigureAwait(false);
+
+    private async Task<string?> ReceiveAsync(CancellationToken cancellationToken)
+    {
+        var buffer = new byte[4096];
+        int n;
+        try
+        {
+            n = await _sync.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        if (n == 0)
+        {
+            return null;
+        }
+        string message = Encoding.UTF8.GetString(buffer, 0, n);
+        return message.StartsWith("error ", StringComparison.Ordinal) ? throw new ContainerProcessException(message[6..]) : message;
+    }
+
+    private static Task Pump(FileDescriptorStream source, OutputBuffer target, bool ownsStream) => Task.Run(async () =>
+    {
+        var buffer = new byte[32 * 1024];
+        try
+        {
+            while (true)
+            {
+                int n = await source.ReadAsync(buffer).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+                await target.WriteAsync(buffer.AsMemory(0, n), CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            target.Complete();
+            if (ownsStream)
+            {
+                source.Dispose();
+            }
+        }
+    });
+
+    private static unsafe (int AgentEnd, int HelperEnd) SyncSocketPair()
+    {
+        int* pair = stackalloc int[2];
+        Libc.Check(Libc.SocketPair(Libc.AF_UNIX, Libc.SOCK_SEQPACKET | Libc.SOCK_CLOEXEC, 0, pair), "socketpair for the init helper");
+        return (pair[0], pair[1]);
+    }
+
+    private static unsafe (int Read, int Write) Pipe()
+    {
+        int* fds = stackalloc int[2];
+        Libc.Check(Libc.Pipe2(fds, Libc.O_CLOEXEC), "pipe2");
+        return (fds[0], fds[1]);
+    }
+
+    private static unsafe int WriteConfig(InitConfig config)
+    {
+        byte[] json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(config, InitConfigJsonContext.Default.InitConfig);
+        int fd = Libc.Check(Libc.MemfdCreate("kata-agent-init", Libc.MFD_CLOEXEC), "memfd_create");
+        fixed (byte* p = json)
+        {
+            int written = 0;
+            while (written < json.Length)
+            {
+                nint n = Libc.Write(fd, p + written, (nuint)(json.Length - written));
+                if (n < 0)
+                {
+                    Libc.Close(fd);
+                    throw LinuxException.FromLastError("write init config");
+                }
+                written += (int)n;
+            }
+        }
+        return fd;
+    }
+
+    private static unsafe void SetWindowSize(int fd, ushort rows, ushort columns)
+    {
+        if (rows == 0 && columns == 0)
+        {
+            return;
+        }
+        // struct winsize { unsigned short ws_row, ws_col, ws_xpixel, ws_ypixel; }
+        ushort* size = stackalloc ushort[4];
+        size[0] = rows;
+        size[1] = columns;
+        size[2] = 0;
+        size[3] = 0;
+        Libc.Check(Libc.Ioctl(fd, Libc.TIOCSWINSZ, size), "ioctl(TIOCSWINSZ)");
+    }
+}

@@ -1,0 +1,123 @@
+using System.Runtime.InteropServices;
+using KataAgent.Linux.Interop;
+using Microsoft.Extensions.Logging;
+
+namespace KataAgent.Agent.Containers.Processes;
+
+/// <summary>
+/// The one place that reaps children. The agent is PID 1 in the guest (and a child subreaper
+/// when stand-alone), so orphans from every container land here. On SIGCHLD (and on a slow timer
+/// for a lost signal) it collects every exited child with waitid(P_ALL) and hands the status of
+/// the processes the agent started to their waiters; orphans are simply reaped. Nothing else may
+/// call wait*, or it would steal statuses.
+/// </summary>
+public sealed unsafe class ProcessReaper : IDisposable
+{
+    private readonly ILogger<ProcessReaper> _logger;
+    private readonly object _gate = new();
+    private readonly Dictionary<int, TaskCompletionSource<int>> _watched = [];
+    private readonly SemaphoreSlim _childExited = new(0, int.MaxValue);
+    private readonly PosixSignalRegistration _sigchld;
+    private readonly Thread _thread;
+    private volatile bool _disposed;
+
+    public ProcessReaper(ILogger<ProcessReaper> logger)
+    {
+        _logger = logger;
+        if (Environment.ProcessId != 1 && Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+        {
+            _logger.LogWarning("{Error}: orphaned container processes will not be reaped by the agent", LinuxException.FromLastError("prctl(PR_SET_CHILD_SUBREAPER)").Message);
+        }
+        _sigchld = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, context =>
+        {
+            context.Cancel = true;
+            _childExited.Release();
+        });
+        _thread = new Thread(Loop) { IsBackground = true, Name = "reaper" };
+        _thread.Start();
+    }
+
+    /// <summary>
+    /// Starts a process with <paramref name="spawn"/> and watches it, atomically with respect to
+    /// reaping, so an exit that comes before the watch is registered is not lost.
+    /// </summary>
+    public (int Pid, Task<int> Exit) SpawnWatched(Func<int> spawn)
+    {
+        lock (_gate)
+        {
+            int pid = spawn();
+            var exit = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _watched[pid] = exit;
+            return (pid, exit.Task);
+        }
+    }
+
+    /// <summary>Watches a process the agent did not spawn itself but will be reaped here (e.g. stage 2 of the init helper).</summary>
+    public Task<int> Watch(int pid)
+    {
+        lock (_gate)
+        {
+            if (!_watched.TryGetValue(pid, out var exit))
+            {
+                exit = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _watched[pid] = exit;
+            }
+            // It may already have been reaped as an orphan before we knew it.
+            if (_early.Remove(pid, out int status))
+            {
+                _watched.Remove(pid);
+                exit.TrySetResult(status);
+            }
+            return exit.Task;
+        }
+    }
+
+    /// <summary>Statuses of unwatched children, kept briefly so a watch that arrives just after the exit still gets it.</summary>
+    private readonly Dictionary<int, int> _early = [];
+    private readonly Queue<int> _earlyOrder = new();
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _childExited.Release();
+        _sigchld.Dispose();
+    }
+
+    private void Loop()
+    {
+        while (!_disposed)
+        {
+            _childExited.Wait(TimeSpan.FromSeconds(1));
+            ReapAll();
+        }
+    }
+
+    private void ReapAll()
+    {
+        while (true)
+        {
+            Libc.SigInfo info = default;
+            lock (_gate)
+            {
+                if (Libc.WaitId(Libc.P_ALL, 0, &info, Libc.WEXITED | Libc.WNOHANG) != 0 || info.Pid == 0)
+                {
+                    return;
+                }
+                int status = info.Code == Libc.CLD_EXITED ? info.Status : 128 + info.Status;
+                if (_watched.Remove(info.Pid, out var exit))
+                {
+                    exit.TrySetResult(status);
+                }
+                else
+                {
+                    _early[info.Pid] = status;
+                    _earlyOrder.Enqueue(info.Pid);
+                    while (_earlyOrder.Count > 1024)
+                    {
+                        _early.Remove(_earlyOrder.Dequeue());
+                    }
+                }
+            }
+        }
+    }
+}

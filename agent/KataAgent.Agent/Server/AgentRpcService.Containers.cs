@@ -1,0 +1,35 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Agent.Server;
+
+/// <summary>Container lifecycle RPCs.</summary>
+internal sealed partial class AgentRpcService
+{
+    public override async Task<Empty> CreateContainer(CreateContainerRequest request, ServerCallContext context)
+    {
+        if (request.Devices.Count > 0)
+        {
+            throw InvalidArgument("devices", "device handlers are not available in this agent yet");
+        }
+        if (request.Storages.Count > 0)
+        {
+            throw InvalidArgument("storages", "storage handlers are not available in this agent yet");
+        }
+        await _containers.CreateAsync(request.ContainerId, request.ExecId, request.OCI, context.CancellationToken).ConfigureAwait(false);
+        return new Empty();
+    }
+
+    public override async Task<Empty> StartContainer(StartContainerRequest request, ServerCallContext context)
+    {
+        await _containers.StartAsync(request.ContainerId, context.CancellationToken).ConfigureAwait(false);
+        return new Empty();
+    }
+
+    public override async Task<Empty> RemoveContainer(RemoveContainerRequest request, ServerCallContext context)
+    {
+        await _containers.RemoveAsync(request.ContainerId, TimeSpan.FromSeconds(request.Timeout), context.CancellationToken).ConfigureAwait(false);
+        return new Empty();
+    }
+}

@@ -1,0 +1,88 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using KataAgent.Linux.Interop;
+
+namespace KataAgent.Linux.Seccomp;
+
+/// <summary>
+/// Loads a <see cref="SeccompProgram"/> into the kernel for the calling thread with
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags, &amp;sock_fprog). It does not set no_new_privs: the
+/// caller either holds CAP_SYS_ADMIN or has done prctl(PR_SET_NO_NEW_PRIVS, 1) itself.
+/// </summary>
+public static unsafe class SeccompInstaller
+{
+    private const long SECCOMP_SET_MODE_FILTER = 1;
+    private const long SECCOMP_GET_ACTION_AVAIL = 2;
+
+    /// <summary>
+    /// Installs <paramref name="program"/> on the calling thread (every thread with TSYNC).
+    /// Allocates nothing and throws nothing, so it is safe right before execve on a thread
+    /// that must not run the GC or unwind: the buffer is pinned with <c>fixed</c> only for
+    /// the call and the syscall stub was bound when the program was compiled.
+    /// </summary>
+    /// <returns>0 on success, else the errno (EINVAL when the program is for another machine;
+    /// ESRCH when TSYNC could not synchronise another thread).</returns>
+    public static int TryInstall(SeccompProgram program)
+    {
+        if (!program.IsNative)
+        {
+            return Errno.EINVAL;
+        }
+        fixed (byte* filter = program.Buffer)
+        {
+            SockFprog prog;
+            prog.Length = (ushort)program.InstructionCount;
+            prog.Filter = (SockFilter*)filter;
+            var result = SeccompNative.Syscall3(
+                program.SeccompSyscallNumber, SECCOMP_SET_MODE_FILTER, (long)(uint)program.Flags, (long)&prog);
+            if (result == 0)
+            {
+                return 0;
+            }
+            // With TSYNC the kernel reports a thread it could not synchronise by returning that
+            // thread's id instead of -1.
+            return result > 0 ? Errno.ESRCH : Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>As <see cref="TryInstall"/>, throwing <see cref="LinuxException"/> on failure.</summary>
+    public static void Install(SeccompProgram program)
+    {
+        var errno = TryInstall(program);
+        if (errno != 0)
+        {
+            throw new LinuxException("seccomp(SECCOMP_SET_MODE_FILTER)", errno);
+        }
+    }
+
+    /// <summary>
+    /// Does the one-time work a first call would otherwise do inside <see cref="TryInstall"/>:
+    /// binds the syscall() import and JIT-compiles TryInstall (a no-op under Native AOT).
+    /// <see cref="SeccompCompiler.Compile"/> calls it for native programs; idempotent.
+    /// </summary>
+    public static void Prepare()
+    {
+        IsActionAvailable(SeccompReturnValues.Allow);
+        RuntimeHelpers.PrepareMethod(typeof(SeccompInstaller).GetMethod(nameof(TryInstall))!.MethodHandle);
+    }
+
+    /// <summary>
+    /// seccomp(SECCOMP_GET_ACTION_AVAIL): whether the kernel knows the SECCOMP_RET_* action
+    /// <paramref name="action"/> (e.g. <see cref="SeccompReturnValues.KillProcess"/>, Linux 4.14+).
+    /// Harmless: it installs nothing.
+    /// </summary>
+    public static bool IsActionAvailable(uint action)
+    {
+        var number = SeccompCompiler.NativeArchitecture switch
+        {
+            SeccompArchitecture.X86_64 => 317L,
+            SeccompArchitecture.Aarch64 => 277L,
+            _ => -1L,
+        };
+        if (number < 0)
+        {
+            return false;
+        }
+        return SeccompNative.Syscall3(number, SECCOMP_GET_ACTION_AVAIL, 0, (long)&action) == 0;
+    }
+}

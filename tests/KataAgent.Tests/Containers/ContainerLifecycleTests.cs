@@ -1,0 +1,121 @@
+using System.Text;
+using FluentAssertions;
+using Google.Protobuf;
+using Grpc.Core;
+using KataAgent.Host;
+using KataAgent.Protocols.Agent;
+using KataAgent.Tests.Infrastructure;
+using Xunit;
+
+namespace KataAgent.Tests.Containers;
+
+/// <summary>Containers created by the published agent (as root, stand-alone) from a busybox rootfs.</summary>
+public class ContainerLifecycleTests
+{
+    [Fact]
+    public async Task Shell_runs_as_pid_1_with_its_hostname_and_every_byte_of_output_survives_its_exit()
+    {
+        using var rootfs = await BusyboxRootfs.CreateAsync();
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using var client = await agent.ConnectAsync();
+        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "echo pid=$$; hostname; seq 1 20000 | wc -l; echo oops >&2; exit 3");
+
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "c1", OCI = spec });
+        await client.StartContainerAsync(new StartContainerRequest { ContainerId = "c1" });
+        var status = await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "c1" });
+        status.Status.Should().Be(3, agent.Output);
+
+        string stdout = await ReadAllAsync(client, "c1", "", stderr: false);
+        stdout.Should().Be("pid=1\ncontainer\n20000\n");
+        (await ReadAllAsync(client, "c1", "", stderr: true)).Should().Be("oops\n");
+
+        await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "c1", Timeout = 10 });
+        var again = async () => await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "c1" });
+        (await again.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Exec_joins_the_running_container_and_signals_reach_it()
+    {
+        using var rootfs = await BusyboxRootfs.CreateAsync();
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using var client = await agent.ConnectAsync();
+        var spec = OciSpecs.Default(rootfs.Path, "sleep", "300");
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "web", OCI = spec });
+        await client.StartContainerAsync(new StartContainerRequest { ContainerId = "web" });
+
+        var exec = new Process { Args = { "sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; read line; echo got:$line" }, Env = { "PATH=/bin" }, Cwd = "/" };
+        await client.ExecProcessAsync(new ExecProcessRequest { ContainerId = "web", ExecId = "probe", Process = exec });
+        await client.WriteStdinAsync(new WriteStreamRequest { ContainerId = "web", ExecId = "probe", Data = ByteString.CopyFromUtf8("hello\n") });
+        await client.CloseStdinAsync(new CloseStdinRequest { ContainerId = "web", ExecId = "probe" });
+        (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "web", ExecId = "probe" })).Status.Should().Be(0);
+        (await ReadAllAsync(client, "web", "probe", stderr: false)).Should().Be("container\nsleep 300 \ngot:hello\n");
+
+        await client.SignalProcessAsync(new SignalProcessRequest { ContainerId = "web", Signal = 9 });
+        (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "web" })).Status.Should().Be(128 + 9);
+        var late = async () => await client.SignalProcessAsync(new SignalProcessRequest { ContainerId = "web", ExecId = "probe", Signal = 15 });
+        (await late.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.FailedPrecondition);
+        await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "web" });
+    }
+
+    [Fact]
+    public async Task Bad_requests_are_refused_with_the_field_and_nothing_is_left_behind()
+    {
+        using var rootfs = await BusyboxRootfs.CreateAsync();
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using var client = await agent.ConnectAsync();
+
+        async Task Expect(CreateContainerRequest request, StatusCode code, string detail)
+        {
+            var create = async () => await client.CreateContainerAsync(request);
+            var error = (await create.Should().ThrowAsync<RpcException>()).Which;
+            error.StatusCode.Should().Be(code, error.Status.Detail);
+            error.Status.Detail.Should().Contain(detail);
+        }
+
+        await Expect(new CreateContainerRequest { ContainerId = "../escape", OCI = OciSpecs.Default(rootfs.Path, "true") }, StatusCode.InvalidArgument, "container_id:");
+        await Expect(new CreateContainerRequest { ContainerId = new string('a', 200), OCI = OciSpecs.Default(rootfs.Path, "true") }, StatusCode.InvalidArgument, "container_id:");
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = OciSpecs.Default("/nonexistent/rootfs", "true") }, StatusCode.InvalidArgument, "OCI.Root.Path");
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = OciSpecs.Default("../../etc", "true") }, StatusCode.InvalidArgument, "escapes the bundle");
+
+        var relative = OciSpecs.Default(rootfs.Path, "true");
+        relative.Mounts.Add(new Mount { Destination = "tmp", Type = "tmpfs", Source = "tmpfs" });
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = relative }, StatusCode.InvalidArgument, "OCI.Mounts[6].destination");
+
+        var unknownNs = OciSpecs.Default(rootfs.Path, "true");
+        unknownNs.Linux.Namespaces.Add(new LinuxNamespace { Type = "bogus" });
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = unknownNs }, StatusCode.InvalidArgument, "OCI.Linux.Namespaces[4].Type");
+
+        var badCap = OciSpecs.Default(rootfs.Path, "true");
+        badCap.Process.Capabilities.Bounding.Add("CAP_FLY");
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = badCap }, StatusCode.InvalidArgument, "CAP_FLY");
+
+        var missingProgram = OciSpecs.Default(rootfs.Path, "/bin/does-not-exist");
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "c", OCI = missingProgram });
+        var start = async () => await client.StartContainerAsync(new StartContainerRequest { ContainerId = "c" });
+        (await start.Should().ThrowAsync<RpcException>()).Which.Status.Detail.Should().Contain("does-not-exist");
+        await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "c", Timeout = 10 });
+
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "dup", OCI = OciSpecs.Default(rootfs.Path, "sleep", "60") });
+        await Expect(new CreateContainerRequest { ContainerId = "dup", OCI = OciSpecs.Default(rootfs.Path, "true") }, StatusCode.AlreadyExists, "dup");
+        var unknownExec = async () => await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "dup", ExecId = "nope" });
+        (await unknownExec.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
+        await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "dup", Timeout = 10 });
+        (await client.CheckAsync()).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
+    }
+
+    internal static async Task<string> ReadAllAsync(AgentClient client, string containerId, string execId, bool stderr)
+    {
+        var text = new StringBuilder();
+        while (true)
+        {
+            var request = new ReadStreamRequest { ContainerId = containerId, ExecId = execId, Len = 4096 };
+            var chunk = stderr ? await client.ReadStderrAsync(request) : await client.ReadStdoutAsync(request);
+            if (chunk.Data.IsEmpty)
+            {
+                return text.ToString();
+            }
+            text.Append(chunk.Data.ToStringUtf8());
+        }
+    }
+}
