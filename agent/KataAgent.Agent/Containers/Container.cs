@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using KataAgent.Agent.Containers.Cgroups;
 using KataAgent.Agent.Containers.Processes;
 
 namespace KataAgent.Agent.Containers;
@@ -12,14 +13,21 @@ public sealed class Container
 {
     private readonly ConcurrentDictionary<string, ContainerProcess> _processes = new();
 
-    internal Container(string id, string rootfs, ContainerProcess init, int namespaceFlags)
+    internal Container(string id, string rootfs, ContainerProcess init, int namespaceFlags, CgroupV2Manager? cgroup, OomWatcher? oomWatcher)
     {
         Id = id;
         Rootfs = rootfs;
         Init = init;
         NamespaceFlags = namespaceFlags;
+        Cgroup = cgroup;
+        OomWatcher = oomWatcher;
         _processes[init.ExecId] = init;
     }
+
+    /// <summary>The container's cgroup; null where the kernel has no cgroup2 hierarchy.</summary>
+    public CgroupV2Manager? Cgroup { get; }
+
+    internal OomWatcher? OomWatcher { get; }
 
     public string Id { get; }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
+using KataAgent.Agent.Containers.Cgroups;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Containers.Spec;
@@ -14,6 +15,10 @@ namespace KataAgent.Agent.Containers;
 /// </summary>
 public sealed class ContainerManager(ProcessReaper reaper, ILogger<ContainerManager> logger)
 {
+    /// <summary>The cgroup2 mount (/sys/fs/cgroup in the guest); null when there is none.</summary>
+    private readonly string? _cgroupRoot = Cgroup2Mount.Find();
+    private readonly System.Threading.Channels.Channel<string> _oomEvents = System.Threading.Channels.Channel.CreateUnbounded<string>();
+
     /// <summary>Where Kata's runtime lays out bundles in the guest: /run/kata-containers/ID/rootfs.</summary>
     public const string BundleRoot = "/run/kata-containers";
 
@@ -45,13 +50,23 @@ public sealed class ContainerManager(ProcessReaper reaper, ILogger<ContainerMana
         {
             throw new RpcException(new Status(StatusCode.AlreadyExists, $"container_id: container '{containerId}' already exists"));
         }
+        CgroupV2Manager? cgroup = null;
+        OomWatcher? oomWatcher = null;
         try
         {
+            cgroup = CreateCgroup(containerId, spec.Linux);
+            oomWatcher = WatchOom(containerId, cgroup);
             var consoleSize = ((ushort)(spec.Process.ConsoleSize?.Height ?? 0), (ushort)(spec.Process.ConsoleSize?.Width ?? 0));
-            var init = await Spawn(execId, config, consoleSize, cancellationToken).ConfigureAwait(false);
-            var container = new Container(containerId, rootfs, init, ExecNamespaces | (config.UnshareFlags & Libc.CLONE_NEWNET));
+            var init = await Spawn(execId, config, consoleSize, cgroup, cancellationToken).ConfigureAwait(false);
+            var container = new Container(containerId, rootfs, init, ExecNamespaces | (config.UnshareFlags & Libc.CLONE_NEWNET), cgroup, oomWatcher);
             _containers[containerId] = container;
             logger.LogInformation("container {Id} created, init pid {Pid}", containerId, init.Pid);
+        }
+        catch
+        {
+            oomWatcher?.Dispose();
+            DestroyCgroup(cgroup);
+            throw;
         }
         finally
         {
@@ -102,7 +117,7 @@ public sealed class ContainerManager(ProcessReaper reaper, ILogger<ContainerMana
         config.JoinPid = container.Init.Pid;
         config.JoinPidFlags = container.NamespaceFlags;
         var consoleSize = ((ushort)(process.ConsoleSize?.Height ?? 0), (ushort)(process.ConsoleSize?.Width ?? 0));
-        var spawned = await Spawn(execId, config, consoleSize, cancellationToken).ConfigureAwait(false);
+        var spawned = await Spawn(execId, config, consoleSize, container.Cgroup, cancellationToken).ConfigureAwait(false);
         if (!container.TryAdd(spawned))
         {
             spawned.Signal(Libc.SIGKILL);
@@ -168,9 +183,140 @@ public sealed class ContainerManager(ProcessReaper reaper, ILogger<ContainerMana
             throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"container '{containerId}': processes still running after {timeout.TotalSeconds:0} s"));
         }
         _containers.TryRemove(containerId, out _);
+        container.OomWatcher?.Dispose();
         await container.DisposeProcessesAsync().ConfigureAwait(false);
+        DestroyCgroup(container.Cgroup);
         logger.LogInformation("container {Id} removed", containerId);
     }
+
+    /// <summary>Applies new resource limits to a running container's cgroup.</summary>
+    public void Update(string containerId, Protocols.Agent.LinuxResources? resources)
+    {
+        if (resources is null)
+        {
+            throw Invalid("resources", "is missing");
+        }
+        var cgroup = RequireCgroup(Get(containerId));
+        foreach (string warning in Cgroups(() => cgroup.Update(resources)))
+        {
+            logger.LogInformation("container {Id}: {Warning}", containerId, warning);
+        }
+    }
+
+    public Protocols.Agent.CgroupStats Stats(string containerId) => Cgroups(RequireCgroup(Get(containerId)).Stats);
+
+    public void Pause(string containerId)
+    {
+        var container = Get(containerId);
+        lock (container)
+        {
+            if (container.State != ContainerState.Running)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"container_id: container '{containerId}' is {container.State.ToString().ToLowerInvariant()}, not running"));
+            }
+            Cgroups(() => RequireCgroup(container).Freeze());
+            container.State = ContainerState.Paused;
+        }
+    }
+
+    public void Resume(string containerId)
+    {
+        var container = Get(containerId);
+        lock (container)
+        {
+            if (container.State != ContainerState.Paused)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"container_id: container '{containerId}' is {container.State.ToString().ToLowerInvariant()}, not paused"));
+            }
+            Cgroups(() => RequireCgroup(container).Thaw());
+            container.State = ContainerState.Running;
+        }
+    }
+
+    /// <summary>Long poll: the id of the next container with an OOM kill.</summary>
+    public async Task<string> NextOomEventAsync(CancellationToken cancellationToken) =>
+        await _oomEvents.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+
+    private CgroupV2Manager? CreateCgroup(string containerId, Protocols.Agent.Linux? linux)
+    {
+        if (_cgroupRoot is null)
+        {
+            if (linux?.Resources is not null)
+            {
+                throw Invalid("OCI.Linux.Resources", "this kernel has no cgroup2 hierarchy to apply them to");
+            }
+            return null;
+        }
+        var cgroup = Cgroups(() => CgroupV2Manager.ForContainer(containerId, linux?.CgroupsPath is { Length: > 0 } path ? path : null, _cgroupRoot));
+        Cgroups(cgroup.Create);
+        if (linux?.Resources is { } resources)
+        {
+            try
+            {
+                foreach (string warning in Cgroups(() => cgroup.Apply(resources)))
+                {
+                    logger.LogInformation("container {Id}: {Warning}", containerId, warning);
+                }
+            }
+            catch
+            {
+                DestroyCgroup(cgroup);
+                throw;
+            }
+        }
+        return cgroup;
+    }
+
+    private OomWatcher? WatchOom(string containerId, CgroupV2Manager? cgroup)
+    {
+        if (cgroup is null || !File.Exists(Path.Combine(cgroup.CgroupDirectory, "memory.events")))
+        {
+            return null;
+        }
+        return cgroup.WatchOom(containerId, id => _oomEvents.Writer.TryWrite(id));
+    }
+
+    private void DestroyCgroup(CgroupV2Manager? cgroup)
+    {
+        if (cgroup is null)
+        {
+            return;
+        }
+        try
+        {
+            cgroup.Destroy();
+        }
+        catch (CgroupException e)
+        {
+            logger.LogWarning("removing cgroup {Path}: {Error}", cgroup.CgroupDirectory, e.Message);
+        }
+    }
+
+    private static CgroupV2Manager RequireCgroup(Container container) =>
+        container.Cgroup ?? throw new RpcException(new Status(StatusCode.FailedPrecondition, $"container '{container.Id}' has no cgroup (no cgroup2 hierarchy in this kernel)"));
+
+    /// <summary>Cgroup failures become FAILED_PRECONDITION (a controller this kernel lacks) or INVALID_ARGUMENT (a bad path or value).</summary>
+    private static T Cgroups<T>(Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (CgroupException e)
+        {
+            throw new RpcException(new Status(e.Errno is Errno.EINVAL or Errno.ERANGE ? StatusCode.InvalidArgument : StatusCode.FailedPrecondition, e.Message));
+        }
+        catch (ArgumentException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+    }
+
+    private static void Cgroups(Action action) => Cgroups(() =>
+    {
+        action();
+        return 0;
+    });
 
     public Container Get(string containerId)
     {
@@ -183,11 +329,11 @@ public sealed class ContainerManager(ProcessReaper reaper, ILogger<ContainerMana
     private static ContainerProcess GetProcess(Container container, string execId) =>
         container.Find(execId) ?? throw new RpcException(new Status(StatusCode.NotFound, $"exec_id: no process '{execId}' in container '{container.Id}'"));
 
-    private async Task<ContainerProcess> Spawn(string execId, InitConfig config, (ushort, ushort) consoleSize, CancellationToken cancellationToken)
+    private async Task<ContainerProcess> Spawn(string execId, InitConfig config, (ushort, ushort) consoleSize, CgroupV2Manager? cgroup, CancellationToken cancellationToken)
     {
         try
         {
-            return await ContainerProcess.SpawnAsync(execId, config, consoleSize, reaper, _ => { }, cancellationToken).ConfigureAwait(false);
+            return await ContainerProcess.SpawnAsync(execId, config, consoleSize, reaper, pid => Cgroups(() => cgroup?.AddProcess(pid)), cancellationToken).ConfigureAwait(false);
         }
         catch (ContainerProcessException e)
         {

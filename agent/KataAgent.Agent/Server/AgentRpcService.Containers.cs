@@ -32,4 +32,28 @@ internal sealed partial class AgentRpcService
         await _containers.RemoveAsync(request.ContainerId, TimeSpan.FromSeconds(request.Timeout), context.CancellationToken).ConfigureAwait(false);
         return new Empty();
     }
+
+    public override Task<Empty> UpdateContainer(UpdateContainerRequest request, ServerCallContext context)
+    {
+        _containers.Update(request.ContainerId, request.Resources);
+        return Task.FromResult(new Empty());
+    }
+
+    public override Task<StatsContainerResponse> StatsContainer(StatsContainerRequest request, ServerCallContext context) =>
+        Task.FromResult(new StatsContainerResponse { CgroupStats = _containers.Stats(request.ContainerId) });
+
+    public override Task<Empty> PauseContainer(PauseContainerRequest request, ServerCallContext context)
+    {
+        _containers.Pause(request.ContainerId);
+        return Task.FromResult(new Empty());
+    }
+
+    public override Task<Empty> ResumeContainer(ResumeContainerRequest request, ServerCallContext context)
+    {
+        _containers.Resume(request.ContainerId);
+        return Task.FromResult(new Empty());
+    }
+
+    public override async Task<OOMEvent> GetOOMEvent(GetOOMEventRequest request, ServerCallContext context) =>
+        new() { ContainerId = await _containers.NextOomEventAsync(context.CancellationToken).ConfigureAwait(false) };
 }

@@ -20,6 +20,7 @@ public static class Errno
     public const int ENOTDIR = 20;
     public const int EINVAL = 22;
     public const int ENOSPC = 28;
+    public const int ERANGE = 34;
     public const int EPIPE = 32;
     public const int ENOSYS = 38;
     public const int ENOTSOCK = 88;
@@ -54,6 +55,7 @@ public static class Errno
         ENOTDIR => "ENOTDIR",
         EINVAL => "EINVAL",
         ENOSPC => "ENOSPC",
+        ERANGE => "ERANGE",
         EPIPE => "EPIPE",
         ENOSYS => "ENOSYS",
         ENOTSOCK => "ENOTSOCK",

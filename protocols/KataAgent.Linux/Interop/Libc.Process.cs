@@ -70,6 +70,9 @@ public static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "pipe2", SetLastError = true)]
     public static partial int Pipe2(int* fds, int flags);
 
+    [LibraryImport(Library, EntryPoint = "dup2", SetLastError = true)]
+    public static partial int Dup2(int fd, int newFd);
+
     [LibraryImport(Library, EntryPoint = "dup", SetLastError = true)]
     public static partial int Dup(int fd);
 

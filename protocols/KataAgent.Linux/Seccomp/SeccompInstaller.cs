@@ -45,7 +45,44 @@ public static unsafe class SeccompInstaller
         }
     }
 
-    /// <summary>As <see cref="TryInstall"/>, throwing <see cref="LinuxException"/> on failure.</summary>
+    /// <summary>
+    /// Installs a native program given as its raw struct sock_filter bytes and seccomp flags: the
+    /// form in which a compiled program crosses a process boundary (the container init helper
+    /// receives it from the agent). Same contract as <see cref="TryInstall(SeccompProgram)"/>.
+    /// </summary>
+    public static int TryInstall(ReadOnlySpan<byte> filterBytes, uint flags)
+    {
+        long number = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => 317,
+            Architecture.Arm64 => 277,
+            _ => -1,
+        };
+        if (number < 0 || filterBytes.IsEmpty || filterBytes.Length % 8 != 0 || filterBytes.Length / 8 > ushort.MaxValue)
+        {
+            return Errno.EINVAL;
+        }
+        fixed (byte* filter = filterBytes)
+        {
+            SockFprog prog;
+            prog.Length = (ushort)(filterBytes.Length / 8);
+            prog.Filter = (SockFilter*)filter;
+            var result = SeccompNative.Syscall3(number, SECCOMP_SET_MODE_FILTER, flags, (long)&prog);
+            return result == 0 ? 0 : result > 0 ? Errno.ESRCH : Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>As <see cref="TryInstall(ReadOnlySpan{byte}, uint)"/>, throwing <see cref="LinuxException"/> on failure.</summary>
+    public static void Install(ReadOnlySpan<byte> filterBytes, uint flags)
+    {
+        var errno = TryInstall(filterBytes, flags);
+        if (errno != 0)
+        {
+            throw new LinuxException("seccomp(SECCOMP_SET_MODE_FILTER)", errno);
+        }
+    }
+
+    /// <summary>As <see cref="TryInstall(SeccompProgram)"/>, throwing <see cref="LinuxException"/> on failure.</summary>
     public static void Install(SeccompProgram program)
     {
         var errno = TryInstall(program);
@@ -63,7 +100,7 @@ public static unsafe class SeccompInstaller
     public static void Prepare()
     {
         IsActionAvailable(SeccompReturnValues.Allow);
-        RuntimeHelpers.PrepareMethod(typeof(SeccompInstaller).GetMethod(nameof(TryInstall))!.MethodHandle);
+        RuntimeHelpers.PrepareMethod(((Func<SeccompProgram, int>)TryInstall).Method.MethodHandle);
     }
 
     /// <summary>

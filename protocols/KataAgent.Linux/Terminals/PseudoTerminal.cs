@@ -60,6 +60,22 @@ public sealed unsafe class PseudoTerminal : IDisposable
         Libc.Check(Libc.TcSetAttr(fd, Libc.TCSANOW, termios), "tcsetattr");
     }
 
+    /// <summary>Sets the window size of the terminal behind <paramref name="fd"/> (TIOCSWINSZ); 0×0 leaves it as it is.</summary>
+    public static void SetWindowSize(int fd, ushort rows, ushort columns)
+    {
+        if (rows == 0 && columns == 0)
+        {
+            return;
+        }
+        // struct winsize { unsigned short ws_row, ws_col, ws_xpixel, ws_ypixel; }
+        ushort* size = stackalloc ushort[4];
+        size[0] = rows;
+        size[1] = columns;
+        size[2] = 0;
+        size[3] = 0;
+        Libc.Check(Libc.Ioctl(fd, Libc.TIOCSWINSZ, size), "ioctl(TIOCSWINSZ)");
+    }
+
     /// <summary>True if <paramref name="fd"/> is a terminal.</summary>
     public static bool IsTerminal(int fd) => Libc.IsATty(fd) == 1;
 

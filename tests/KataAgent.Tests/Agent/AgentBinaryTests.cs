@@ -120,6 +120,7 @@ public class AgentBinaryTests
             "GetGuestDetails", "SetGuestDateTime", "ReseedRandomDev", "GetMetrics",
             "CreateContainer", "StartContainer", "RemoveContainer", "ExecProcess", "SignalProcess", "WaitProcess",
             "WriteStdin", "ReadStdout", "ReadStderr", "CloseStdin", "TtyWinResize",
+            "UpdateContainer", "StatsContainer", "PauseContainer", "ResumeContainer", "GetOOMEvent",
         ];
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();

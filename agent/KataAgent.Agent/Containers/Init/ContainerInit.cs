@@ -10,7 +10,8 @@ namespace KataAgent.Agent.Containers.Init;
 /// new PID namespace: it builds the rootfs, waits for the agent's "start", applies credentials,
 /// capabilities, no_new_privs and seccomp, and execs the workload. Protocol on fd 3 (see
 /// <see cref="SyncChannel"/>): stage 1 sends "pid N"; the agent answers "joined" once stage 2 is
-/// in its cgroup; stage 2 sends "ready", the agent "start"; a failure is sent as "error TEXT";
+/// in its cgroup; with a terminal, stage 2 sends "console" carrying the pty master (SCM_RIGHTS);
+/// stage 2 sends "ready", the agent "start"; a failure is sent as "error TEXT";
 /// a successful exec closes fd 3 (CLOEXEC), which the agent reads as EOF.
 /// After unshare(CLONE_NEWPID) stage 1 must not start a thread: only raw calls happen there.
 /// </summary>
@@ -109,7 +110,15 @@ internal static class ContainerInit
             {
                 Credentials.SetHostname(hostname);
             }
+            if (config.Terminal)
+            {
+                ConsoleSetup.CreateAndSend(config);
+            }
             SyncChannel.Send("ready");
+        }
+        else if (config.Terminal)
+        {
+            ConsoleSetup.CreateAndSend(config);
         }
         SyncChannel.Expect("start");
         Credentials.ApplyAndExec(config);

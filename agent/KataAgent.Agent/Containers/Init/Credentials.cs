@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using KataAgent.Linux.Interop;
+using KataAgent.Linux.Seccomp;
 
 namespace KataAgent.Agent.Containers.Init;
 
@@ -14,8 +15,6 @@ internal static unsafe class Credentials
 {
     private const uint LinuxCapabilityVersion3 = 0x20080522;
     private const int LastCapability = 63;
-    private const int SYS_seccomp = 317;
-    private const int SECCOMP_SET_MODE_FILTER = 1;
 
     public static void SetHostname(string hostname)
     {
@@ -48,7 +47,7 @@ internal static unsafe class Credentials
         // Without no_new_privs the filter must go in while we still hold CAP_SYS_ADMIN.
         if (config.SeccompProgram is { } early && !config.NoNewPrivileges)
         {
-            InstallSeccomp(early, config.SeccompFlags);
+            SeccompInstaller.Install(early, config.SeccompFlags);
         }
 
         var caps = config.Capabilities;
@@ -93,7 +92,7 @@ internal static unsafe class Credentials
             Libc.Check(Libc.Prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
             if (config.SeccompProgram is { } late)
             {
-                InstallSeccomp(late, config.SeccompFlags);
+                SeccompInstaller.Install(late, config.SeccompFlags);
             }
         }
 
@@ -121,25 +120,6 @@ internal static unsafe class Credentials
         if (Libc.Syscall(Libc.SYS_capset, (long)header, (long)data, 0, 0, 0) != 0)
         {
             throw LinuxException.FromLastError("capset");
-        }
-    }
-
-    private static void InstallSeccomp(byte[] program, uint flags)
-    {
-        if (program.Length == 0 || program.Length % 8 != 0)
-        {
-            throw new InitException($"seccomp program of {program.Length} bytes is not a whole number of instructions");
-        }
-        fixed (byte* filter = program)
-        {
-            // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
-            byte* fprog = stackalloc byte[16];
-            *(ushort*)fprog = (ushort)(program.Length / 8);
-            *(byte**)(fprog + 8) = filter;
-            if (Libc.Syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, (long)fprog, 0, 0) != 0)
-            {
-                throw LinuxException.FromLastError("seccomp(SECCOMP_SET_MODE_FILTER)");
-            }
         }
     }
 

@@ -57,7 +57,12 @@ public sealed class InitConfig
 
     public List<uint> AdditionalGids { get; set; } = [];
 
+    /// <summary>Give the process a terminal: stage 2 creates it in the container's own devpts and passes the master to the agent.</summary>
     public bool Terminal { get; set; }
+
+    public ushort ConsoleRows { get; set; }
+
+    public ushort ConsoleColumns { get; set; }
 
     public List<RlimitConfig> Rlimits { get; set; } = [];
 

@@ -17,18 +17,17 @@ public sealed class ContainerProcess : IAsyncDisposable
     private static readonly TimeSpan SetupTimeout = TimeSpan.FromSeconds(60);
     private readonly FileDescriptorStream _sync;
     private readonly FileDescriptorStream? _stdin;
-    private readonly FileDescriptorStream? _terminal;
+    private FileDescriptorStream? _terminal;
     private readonly List<Task> _pumps = [];
     private readonly object _stdinGate = new();
     private bool _stdinClosed;
     private int _pidfd = -1;
 
-    private ContainerProcess(string execId, FileDescriptorStream sync, FileDescriptorStream? stdin, FileDescriptorStream? terminal)
+    private ContainerProcess(string execId, FileDescriptorStream sync, FileDescriptorStream? stdin)
     {
         ExecId = execId;
         _sync = sync;
         _stdin = stdin;
-        _terminal = terminal;
     }
 
     public string ExecId { get; }
@@ -62,12 +61,12 @@ public sealed class ContainerProcess : IAsyncDisposable
         {
             if (config.Terminal)
             {
-                using var pty = PseudoTerminal.Open();
-                SetWindowSize(pty.MasterFd, consoleSize.Rows, consoleSize.Columns);
-                int slave = Libc.Check(Libc.Open(pty.SlavePath, Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC), $"open {pty.SlavePath}");
-                childFds.Add(slave);
-                stdio = [slave, slave, slave];
-                terminal = new FileDescriptorStream(pty.ReleaseMaster(), ownsFd: true);
+                // Stage 2 makes the terminal inside the container; until then stdio is /dev/null.
+                config.ConsoleRows = consoleSize.Rows;
+                config.ConsoleColumns = consoleSize.Columns;
+                int devNull = Libc.Check(Libc.Open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC), "open /dev/null");
+                childFds.Add(devNull);
+                stdio = [devNull, devNull, devNull];
             }
             else
             {
@@ -87,13 +86,8 @@ public sealed class ContainerProcess : IAsyncDisposable
             int configFd = WriteConfig(config);
             childFds.Add(configFd);
 
-            var process = new ContainerProcess(execId, sync, stdin, terminal);
-            if (terminal is not null)
-            {
-                process._pumps.Add(Pump(terminal, process.Stdout, ownsStream: false));
-                process.Stderr.Complete();
-            }
-            else
+            var process = new ContainerProcess(execId, sync, stdin);
+            if (!config.Terminal)
             {
                 process._pumps.Add(Pump(stdout!, process.Stdout, ownsStream: true));
                 process._pumps.Add(Pump(stderr!, process.Stderr, ownsStream: true));
@@ -120,6 +114,13 @@ public sealed class ContainerProcess : IAsyncDisposable
             process._pidfd = Libc.PidfdOpen(pid);
             join(pid);
             await process.SendAsync("joined").ConfigureAwait(false);
+            if (config.Terminal)
+            {
+                terminal = await process.ReceiveConsoleAsync(timeout.Token).ConfigureAwait(false);
+                process._terminal = terminal;
+                process._pumps.Add(Pump(terminal, process.Stdout, ownsStream: false));
+                process.Stderr.Complete();
+            }
             if (config.Mode == "create")
             {
                 string? ready = await process.ReceiveAsync(timeout.Token).ConfigureAwait(false);
@@ -216,7 +217,7 @@ public sealed class ContainerProcess : IAsyncDisposable
         {
             throw new ContainerProcessException("the process has no terminal");
         }
-        SetWindowSize(_terminal.Fd, (ushort)rows, (ushort)columns);
+        PseudoTerminal.SetWindowSize(_terminal.Fd, (ushort)rows, (ushort)columns);
     }
 
     public async ValueTask DisposeAsync()
@@ -239,6 +240,26 @@ public sealed class ContainerProcess : IAsyncDisposable
             Libc.Close(_pidfd);
             _pidfd = -1;
         }
+    }
+
+    /// <summary>Receives the "console" message and the pty master it carries.</summary>
+    private async Task<FileDescriptorStream> ReceiveConsoleAsync(CancellationToken cancellationToken)
+    {
+        var (message, fd) = await Task.Run(() =>
+        {
+            var buffer = new byte[4096];
+            int n = FdPassing.Receive(_sync.Fd, buffer, (int)SetupTimeout.TotalMilliseconds, out int received);
+            return (Encoding.UTF8.GetString(buffer, 0, n), received);
+        }, cancellationToken).ConfigureAwait(false);
+        if (message != "console" || fd < 0)
+        {
+            if (fd >= 0)
+            {
+                Libc.Close(fd);
+            }
+            throw new ContainerProcessException(message.StartsWith("error ", StringComparison.Ordinal) ? message[6..] : message.Length == 0 ? "the init helper exited before making the terminal" : $"expected the terminal, got '{message}'");
+        }
+        return new FileDescriptorStream(fd, ownsFd: true);
     }
 
     private async Task SendAsync(string message) => await _sync.WriteAsync(Encoding.UTF8.GetBytes(message)).ConfigureAwait(false);
@@ -324,20 +345,5 @@ public sealed class ContainerProcess : IAsyncDisposable
             }
         }
         return fd;
-    }
-
-    private static unsafe void SetWindowSize(int fd, ushort rows, ushort columns)
-    {
-        if (rows == 0 && columns == 0)
-        {
-            return;
-        }
-        // struct winsize { unsigned short ws_row, ws_col, ws_xpixel, ws_ypixel; }
-        ushort* size = stackalloc ushort[4];
-        size[0] = rows;
-        size[1] = columns;
-        size[2] = 0;
-        size[3] = 0;
-        Libc.Check(Libc.Ioctl(fd, Libc.TIOCSWINSZ, size), "ioctl(TIOCSWINSZ)");
     }
 }

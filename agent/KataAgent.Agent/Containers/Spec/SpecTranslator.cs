@@ -133,7 +133,7 @@ public static class SpecTranslator
         }
         if (linux.Seccomp is { } seccomp)
         {
-            (config.SeccompProgram, config.SeccompFlags) = SeccompCompiler.Compile(seccomp);
+            (config.SeccompProgram, config.SeccompFlags) = SeccompProfileMapper.Compile(seccomp);
         }
         return config;
     }
