@@ -25,6 +25,14 @@ public static class AgentMain
         {
             return ContainerInit.Run(args[0]);
         }
+        if (args.Length == 1 && args[0] == SandboxHelpers.PauseMode)
+        {
+            return SandboxHelpers.Pause();
+        }
+        if (args.Length == 3 && args[0] == SandboxHelpers.NamespacesMode)
+        {
+            return SandboxHelpers.CreateNamespaces(args[1], args[2]);
+        }
 
         AgentArguments arguments;
         AgentConfig config;

@@ -4,6 +4,7 @@ using KataAgent.Agent.Containers.Cgroups;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Containers.Spec;
+using KataAgent.Agent.Sandbox;
 using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -13,7 +14,7 @@ namespace KataAgent.Agent.Containers;
 /// The sandbox's containers: create, start, exec, signal, wait, remove. Validation happens before
 /// any side effect; a failed create leaves nothing behind.
 /// </summary>
-public sealed class ContainerManager(ProcessReaper reaper, ILogger<ContainerManager> logger)
+public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces sandbox, ILogger<ContainerManager> logger)
 {
     /// <summary>The cgroup2 mount (/sys/fs/cgroup in the guest); null when there is none.</summary>
     private readonly string? _cgroupRoot = Cgroup2Mount.Find();
@@ -45,7 +46,7 @@ public sealed class ContainerManager(ProcessReaper reaper, ILogger<ContainerMana
         {
             throw Invalid("OCI.Root.Path", $"the rootfs '{rootfs}' does not exist");
         }
-        InitConfig config = Translate(() => SpecTranslator.ForCreate(spec, rootfs));
+        InitConfig config = Translate(() => SpecTranslator.ForCreate(spec, rootfs, sandbox));
         if (_containers.ContainsKey(containerId) || !_creating.TryAdd(containerId, 0))
         {
             throw new RpcException(new Status(StatusCode.AlreadyExists, $"container_id: container '{containerId}' already exists"));
@@ -187,6 +188,15 @@ public sealed class ContainerManager(ProcessReaper reaper, ILogger<ContainerMana
         await container.DisposeProcessesAsync().ConfigureAwait(false);
         DestroyCgroup(container.Cgroup);
         logger.LogInformation("container {Id} removed", containerId);
+    }
+
+    /// <summary>Removes every container (DestroySandbox).</summary>
+    public async Task RemoveAllAsync(CancellationToken cancellationToken)
+    {
+        foreach (string id in _containers.Keys.ToList())
+        {
+            await RemoveAsync(id, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Applies new resource limits to a running container's cgroup.</summary>

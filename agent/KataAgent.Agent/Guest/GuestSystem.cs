@@ -18,7 +18,7 @@ public sealed unsafe class GuestSystem(string sysfsMemoryDirectory = "/sys/devic
     public static IReadOnlyList<string> DeviceHandlers { get; } = [];
 
     /// <summary>Storage drivers this agent handles (see <see cref="DeviceHandlers"/>).</summary>
-    public static IReadOnlyList<string> StorageHandlers { get; } = [];
+    public static IReadOnlyList<string> StorageHandlers => Sandbox.SandboxStorage.Drivers;
 
     public AgentDetails AgentDetails()
     {
@@ -26,7 +26,7 @@ public sealed unsafe class GuestSystem(string sysfsMemoryDirectory = "/sys/devic
         {
             Version = AgentVersion.Agent,
             InitDaemon = Environment.ProcessId == 1,
-            SupportsSeccomp = false,
+            SupportsSeccomp = true,
         };
         details.DeviceHandlers.AddRange(DeviceHandlers);
         details.StorageHandlers.AddRange(StorageHandlers);

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Guest;
+using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Protocols.Agent;
 using Microsoft.Extensions.Logging;
@@ -18,9 +19,11 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly MetricsCollector _metrics;
     private readonly GuestSystem _guest;
     private readonly ContainerManager _containers;
+    private readonly SandboxManager _sandbox;
 
-    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers)
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox)
     {
+        _sandbox = sandbox;
         _logger = logger;
         _metrics = metrics;
         _guest = guest;

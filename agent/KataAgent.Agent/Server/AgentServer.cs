@@ -4,6 +4,7 @@ using KataAgent.Agent.Config;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Guest;
+using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
@@ -45,6 +46,8 @@ public static class AgentServer
         builder.Services.AddSingleton(new GuestSystem());
         builder.Services.AddSingleton<ProcessReaper>();
         builder.Services.AddSingleton<ContainerManager>();
+        builder.Services.AddSingleton<SandboxNamespaces>();
+        builder.Services.AddSingleton<SandboxManager>();
         builder.Services.AddGrpc(options =>
         {
             options.MaxReceiveMessageSize = config.MaxReceiveMessageSize;
@@ -54,6 +57,7 @@ public static class AgentServer
         var app = builder.Build();
         app.MapGrpcService<HealthService>();
         app.MapGrpcService<AgentRpcService>();
+        app.MapGrpcService<StreamingService>();
         // The reaper must be running before the first container starts.
         app.Services.GetRequiredService<ProcessReaper>();
         return app;

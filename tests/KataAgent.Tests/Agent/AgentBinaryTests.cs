@@ -26,7 +26,8 @@ public class AgentBinaryTests
             var details = await client.GetGuestDetailsAsync(new GuestDetailsRequest { MemBlockSize = true, MemHotplugProbe = true });
             details.AgentDetails.Version.Should().Be(version.AgentVersion);
             details.AgentDetails.InitDaemon.Should().BeFalse();
-            details.AgentDetails.StorageHandlers.Should().BeEmpty();
+            details.AgentDetails.StorageHandlers.Should().Equal("ephemeral", "local");
+            details.AgentDetails.SupportsSeccomp.Should().BeTrue();
             details.AgentDetails.DeviceHandlers.Should().BeEmpty();
             string blockSizeFile = "/sys/devices/system/memory/block_size_bytes";
             ulong expectedBlockSize = File.Exists(blockSizeFile) ? Convert.ToUInt64(File.ReadAllText(blockSizeFile).Trim(), 16) : 0;
@@ -121,6 +122,7 @@ public class AgentBinaryTests
             "CreateContainer", "StartContainer", "RemoveContainer", "ExecProcess", "SignalProcess", "WaitProcess",
             "WriteStdin", "ReadStdout", "ReadStderr", "CloseStdin", "TtyWinResize",
             "UpdateContainer", "StatsContainer", "PauseContainer", "ResumeContainer", "GetOOMEvent",
+            "CreateSandbox", "DestroySandbox",
         ];
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();

@@ -36,12 +36,13 @@ public class GuestSystemTests
     }
 
     [Fact]
-    public void Agent_details_report_no_handlers_until_they_exist()
+    public void Agent_details_report_the_handlers_that_exist()
     {
         var details = new GuestSystem().AgentDetails();
         details.Version.Should().NotBeNullOrEmpty();
         details.InitDaemon.Should().BeFalse("the test host's PID 1 is not the agent");
         details.DeviceHandlers.Should().BeEmpty();
-        details.StorageHandlers.Should().BeEmpty();
+        details.StorageHandlers.Should().Equal("ephemeral", "local");
+        details.SupportsSeccomp.Should().BeTrue();
     }
 }

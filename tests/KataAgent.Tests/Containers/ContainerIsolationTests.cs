@@ -9,6 +9,7 @@ using Xunit;
 namespace KataAgent.Tests.Containers;
 
 /// <summary>What the container sees of its isolation, checked from inside it.</summary>
+[Collection(HostMountTableCollection.Name)]
 public class ContainerIsolationTests
 {
     [Fact]

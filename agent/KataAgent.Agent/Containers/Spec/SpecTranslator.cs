@@ -1,4 +1,5 @@
 using KataAgent.Agent.Containers.Init;
+using KataAgent.Agent.Sandbox;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Agent;
 
@@ -13,7 +14,7 @@ public static class SpecTranslator
 {
     private const int NamespacesAlwaysNew = Libc.CLONE_NEWNS;
 
-    public static InitConfig ForCreate(Protocols.Agent.Spec spec, string rootfs)
+    public static InitConfig ForCreate(Protocols.Agent.Spec spec, string rootfs, SandboxNamespaces? sandbox = null)
     {
         var linux = spec.Linux ?? new Protocols.Agent.Linux();
         var config = ForProcess(spec.Process ?? throw new SpecException("OCI.Process", "is missing"), "OCI.Process", "create");
@@ -23,6 +24,7 @@ public static class SpecTranslator
 
         int unshare = NamespacesAlwaysNew;
         bool newUts = false;
+        bool sandboxUts = false;
         for (int i = 0; i < linux.Namespaces.Count; i++)
         {
             var ns = linux.Namespaces[i];
@@ -58,6 +60,12 @@ public static class SpecTranslator
                 }
                 config.Join.Add(new NamespaceJoin { Type = flag, Path = ns.Path });
             }
+            else if (SharedPath(sandbox, flag) is { } shared)
+            {
+                // As Kata: a container's uts, ipc (and, with sandbox_pidns, pid) namespace is the sandbox's.
+                config.Join.Add(new NamespaceJoin { Type = flag, Path = shared });
+                sandboxUts |= flag == Libc.CLONE_NEWUTS;
+            }
             else
             {
                 unshare |= flag;
@@ -65,7 +73,7 @@ public static class SpecTranslator
             }
         }
         config.UnshareFlags = unshare;
-        if (spec.Hostname.Length > 0)
+        if (spec.Hostname.Length > 0 && !sandboxUts)
         {
             if (!newUts)
             {
@@ -137,6 +145,14 @@ public static class SpecTranslator
         }
         return config;
     }
+
+    private static string? SharedPath(SandboxNamespaces? sandbox, int flag) => flag switch
+    {
+        Libc.CLONE_NEWUTS => sandbox?.UtsPath,
+        Libc.CLONE_NEWIPC => sandbox?.IpcPath,
+        Libc.CLONE_NEWPID => sandbox?.PidPath,
+        _ => null,
+    };
 
     /// <summary>The process part, shared by create and exec.</summary>
     public static InitConfig ForProcess(Process process, string field, string mode)

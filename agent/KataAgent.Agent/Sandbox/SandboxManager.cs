@@ -1,0 +1,215 @@
+using System.Text;
+using Grpc.Core;
+using KataAgent.Agent.Containers;
+using KataAgent.Agent.Containers.Init;
+using KataAgent.Agent.Containers.Processes;
+using KataAgent.Linux.Interop;
+using KataAgent.Linux.IO;
+using KataAgent.Linux.Processes;
+using KataAgent.Protocols.Agent;
+using Microsoft.Extensions.Logging;
+
+namespace KataAgent.Agent.Sandbox;
+
+/// <summary>
+/// CreateSandbox and DestroySandbox: the pod-wide state shared by its containers — hostname in a
+/// shared UTS namespace, a shared IPC namespace, optionally a shared PID namespace held by a pause
+/// process, DNS for resolv.conf, and sandbox storages.
+/// </summary>
+public sealed class SandboxManager(ContainerManager containers, SandboxNamespaces namespaces, ProcessReaper reaper, ILogger<SandboxManager> logger)
+{
+    /// <summary>Where the shared namespaces are pinned (as Kata: /run/sandbox-ns).</summary>
+    public const string NamespaceDirectory = "/run/sandbox-ns";
+
+    /// <summary>The sandbox's own files (resolv.conf).</summary>
+    public const string SandboxDirectory = "/run/kata-containers/sandbox";
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly List<string> _mounts = [];
+    private ContainerProcess? _pause;
+    private bool _created;
+
+    public string? SandboxId { get; private set; }
+
+    public async Task CreateAsync(CreateSandboxRequest request, CancellationToken cancellationToken)
+    {
+        string hostname = request.Hostname.Length > 64 ? request.Hostname[..64] : request.Hostname;
+        if (hostname.Contains('/') || hostname.Contains('\0'))
+        {
+            throw Invalid("hostname", $"'{request.Hostname}' is not a host name");
+        }
+        for (int i = 0; i < request.Dns.Count; i++)
+        {
+            if (request.Dns[i].Contains('\n') || request.Dns[i].Contains('\0'))
+            {
+                throw Invalid($"dns[{i}]", "must be a single resolv.conf line");
+            }
+        }
+        if (request.KernelModules.Count > 0)
+        {
+            throw Invalid("kernel_modules", "loading kernel modules is not supported by this agent yet");
+        }
+        SandboxStorage.Validate(request.Storages, "storages");
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_created)
+            {
+                throw new RpcException(new Status(StatusCode.AlreadyExists, $"sandbox '{SandboxId}' already exists"));
+            }
+            try
+            {
+                await CreateNamespacesAsync(hostname, cancellationToken).ConfigureAwait(false);
+                Directory.CreateDirectory(SandboxDirectory);
+                if (request.Dns.Count > 0)
+                {
+                    await File.WriteAllTextAsync(Path.Combine(SandboxDirectory, "resolv.conf"), string.Join('\n', request.Dns) + "\n", cancellationToken).ConfigureAwait(false);
+                }
+                foreach (var storage in request.Storages)
+                {
+                    if (SandboxStorage.Apply(storage))
+                    {
+                        _mounts.Add(storage.MountPoint);
+                    }
+                }
+                if (request.SandboxPidns)
+                {
+                    await StartPauseAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch
+            {
+                await TearDownAsync().ConfigureAwait(false);
+                throw;
+            }
+            _created = true;
+            SandboxId = request.SandboxId;
+            logger.LogInformation("sandbox {Id} created (hostname {Hostname}, shared pid namespace: {Pidns})", request.SandboxId, hostname, request.SandboxPidns);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async Task DestroyAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await containers.RemoveAllAsync(cancellationToken).ConfigureAwait(false);
+            await TearDownAsync().ConfigureAwait(false);
+            logger.LogInformation("sandbox {Id} destroyed", SandboxId);
+            _created = false;
+            SandboxId = null;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task CreateNamespacesAsync(string hostname, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(NamespaceDirectory);
+        // An agent that died without DestroySandbox leaves its pins mounted: clear them first.
+        foreach (string kind in new[] { "uts", "ipc" })
+        {
+            UnmountAll(Path.Combine(NamespaceDirectory, kind));
+        }
+        var (stderrRead, stderrWrite) = Pipe();
+        int devNull = Libc.Check(Libc.Open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC), "open /dev/null");
+        Task<int> exit;
+        try
+        {
+            (_, exit) = reaper.SpawnWatched(() => ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", SandboxHelpers.NamespacesMode, NamespaceDirectory, hostname], [], [devNull, devNull, stderrWrite]));
+        }
+        finally
+        {
+            Libc.Close(devNull);
+            Libc.Close(stderrWrite);
+        }
+        using var stderr = new FileDescriptorStream(stderrRead, ownsFd: true);
+        using var reader = new StreamReader(stderr, Encoding.UTF8);
+        string error = await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+        if (await exit.WaitAsync(cancellationToken).ConfigureAwait(false) != 0)
+        {
+            throw new RpcException(new Status(StatusCode.Internal, $"creating the sandbox namespaces: {error.Trim()}"));
+        }
+        namespaces.UtsPath = Path.Combine(NamespaceDirectory, "uts");
+        namespaces.IpcPath = Path.Combine(NamespaceDirectory, "ipc");
+    }
+
+    private async Task StartPauseAsync(CancellationToken cancellationToken)
+    {
+        var config = new InitConfig
+        {
+            Mode = "create",
+            UnshareFlags = Libc.CLONE_NEWNS | Libc.CLONE_NEWPID,
+            Join = [new NamespaceJoin { Type = Libc.CLONE_NEWUTS, Path = namespaces.UtsPath! }, new NamespaceJoin { Type = Libc.CLONE_NEWIPC, Path = namespaces.IpcPath! }],
+            Args = ["/proc/self/exe", SandboxHelpers.PauseMode],
+        };
+        try
+        {
+            _pause = await ContainerProcess.SpawnAsync("pause", config, (0, 0), reaper, _ => { }, cancellationToken).ConfigureAwait(false);
+            await _pause.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContainerProcessException e)
+        {
+            throw new RpcException(new Status(StatusCode.Internal, $"starting the sandbox's pause process: {e.Message}"));
+        }
+        namespaces.PidPath = $"/proc/{_pause.Pid}/ns/pid";
+    }
+
+    private async Task TearDownAsync()
+    {
+        if (_pause is not null)
+        {
+            _pause.Signal(Libc.SIGKILL);
+            await _pause.Exited.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await _pause.DisposeAsync().ConfigureAwait(false);
+            _pause = null;
+        }
+        foreach (string mount in _mounts)
+        {
+            UnmountAll(mount);
+        }
+        _mounts.Clear();
+        foreach (string path in new[] { namespaces.UtsPath, namespaces.IpcPath })
+        {
+            if (path is not null)
+            {
+                UnmountAll(path);
+                File.Delete(path);
+            }
+        }
+        namespaces.Clear();
+    }
+
+    /// <summary>Unmounts every layer mounted on <paramref name="path"/>; a path with none is fine.</summary>
+    private void UnmountAll(string path)
+    {
+        for (int layer = 0; layer < 64; layer++)
+        {
+            if (Libc.Umount2(path, Libc.MNT_DETACH) != 0)
+            {
+                var error = LinuxException.FromLastError($"umount {path}");
+                if (error.Errno is not (Errno.EINVAL or Errno.ENOENT))
+                {
+                    logger.LogWarning("{Error}", error.Message);
+                }
+                return;
+            }
+        }
+    }
+
+    private static unsafe (int Read, int Write) Pipe()
+    {
+        int* fds = stackalloc int[2];
+        Libc.Check(Libc.Pipe2(fds, Libc.O_CLOEXEC), "pipe2");
+        return (fds[0], fds[1]);
+    }
+
+    private static RpcException Invalid(string field, string problem) => new(new Status(StatusCode.InvalidArgument, $"{field}: {problem}"));
+}

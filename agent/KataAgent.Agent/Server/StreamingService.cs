@@ -1,0 +1,94 @@
+using Google.Protobuf;
+using Grpc.Core;
+using KataAgent.Agent.Containers;
+using KataAgent.Agent.Containers.Processes;
+using KataAgent.Protocols.Extensions;
+
+namespace KataAgent.Agent.Server;
+
+/// <summary>
+/// kataagent.v1.Streaming: a process's stdio on one bidirectional stream. Output chunks go out
+/// as soon as the process writes them; the exit status follows once both outputs are drained,
+/// so nothing the process wrote is lost.
+/// </summary>
+internal sealed class StreamingService(ContainerManager containers) : Streaming.StreamingBase
+{
+    private const int ChunkSize = 256 * 1024;
+
+    public override async Task Attach(IAsyncStreamReader<AttachRequest> requestStream, IServerStreamWriter<AttachResponse> responseStream, ServerCallContext context)
+    {
+        if (!await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false) || requestStream.Current.KindCase != AttachRequest.KindOneofCase.Start)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "start: the first request of Attach must name the process"));
+        }
+        var start = requestStream.Current.Start;
+        ContainerProcess process = containers.Process(start.ContainerId, start.ExecId);
+        using var writeGate = new SemaphoreSlim(1, 1);
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+
+        async Task Send(AttachResponse response)
+        {
+            await writeGate.WaitAsync(done.Token).ConfigureAwait(false);
+            try
+            {
+                await responseStream.WriteAsync(response, done.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                writeGate.Release();
+            }
+        }
+
+        async Task Forward(OutputBuffer buffer, bool stderr)
+        {
+            while (true)
+            {
+                byte[] chunk = await buffer.ReadAsync(ChunkSize, done.Token).ConfigureAwait(false);
+                if (chunk.Length == 0)
+                {
+                    return;
+                }
+                var data = UnsafeByteOperations.UnsafeWrap(chunk);
+                await Send(stderr ? new AttachResponse { Stderr = data } : new AttachResponse { Stdout = data }).ConfigureAwait(false);
+            }
+        }
+
+        var input = Task.Run(async () =>
+        {
+            while (await requestStream.MoveNext(done.Token).ConfigureAwait(false))
+            {
+                var request = requestStream.Current;
+                switch (request.KindCase)
+                {
+                    case AttachRequest.KindOneofCase.Stdin:
+                        await process.WriteStdinAsync(request.Stdin.Memory, done.Token).ConfigureAwait(false);
+                        break;
+                    case AttachRequest.KindOneofCase.CloseStdin:
+                        process.CloseStdin();
+                        break;
+                    case AttachRequest.KindOneofCase.Resize:
+                        process.Resize(request.Resize.Rows, request.Resize.Columns);
+                        break;
+                    default:
+                        throw new RpcException(new Status(StatusCode.InvalidArgument, $"kind: {request.KindCase} is only allowed as the first request"));
+                }
+            }
+        });
+
+        await Task.WhenAll(Forward(process.Stdout, stderr: false), Forward(process.Stderr, stderr: true)).ConfigureAwait(false);
+        int status = await process.Exited.WaitAsync(done.Token).ConfigureAwait(false);
+        await Send(new AttachResponse { Exit = new ProcessExit { Status = status } }).ConfigureAwait(false);
+        done.Cancel();
+        try
+        {
+            await input.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (ContainerProcessException)
+        {
+            // Input after the process is gone has nowhere to go; the exit was already sent.
+        }
+    }
+}
