@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # KataAgent build entry point.
-#   ./build.sh          restore, build, publish out/kata-agent and out/kactl (Native AOT)
+#   ./build.sh          restore, build, publish out/kata-agent, out/kactl and out/kata-rootfs (Native AOT),
+#                       then the guest image: out/vmlinuz and out/initrd.img
 #   ./build.sh test     the above, then every test; ends with "N passed, N failed"
 #   ./build.sh bench    the above, then the benchmarks (see docs/BENCHMARKS.md)
 #   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the two it depends on) into out/packages
@@ -20,6 +21,8 @@ REQUIRED_TOOLS=(
   "clang:clang"          # Native AOT links with clang
   "ip:iproute2"
   "setsid:util-linux"
+  "cpio:cpio"                              # the rootfs tests compare our cpio writer with GNU cpio
+  "qemu-system-x86_64:qemu-system-x86"     # guest boot tests (TCG without /dev/kvm)
 )
 REQUIRED_PACKAGES=(zlib1g-dev busybox-static)
 
@@ -55,6 +58,11 @@ build() {
   log "publish kactl (Native AOT)"
   dotnet publish "$ROOT/hostlib/kactl/kactl.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/kactl"
   rm -f "$OUT/kactl" && install -m 0755 "$OUT/publish/kactl/kactl" "$OUT/kactl"
+  log "publish kata-rootfs (Native AOT)"
+  dotnet publish "$ROOT/rootfs/kata-rootfs/kata-rootfs.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/kata-rootfs"
+  rm -f "$OUT/kata-rootfs" && install -m 0755 "$OUT/publish/kata-rootfs/kata-rootfs" "$OUT/kata-rootfs"
+  log "guest image (Debian cloud kernel, fetched once into ~/.cache/kataagent/kernel)"
+  "$OUT/kata-rootfs" build --agent "$OUT/kata-agent" --out "$OUT/initrd.img" --kernel-out "$OUT/vmlinuz" --busybox /bin/busybox
   log "out/kata-agent $(stat -c %s "$OUT/kata-agent") bytes, out/kactl $(stat -c %s "$OUT/kactl") bytes"
 }
 

@@ -1,0 +1,187 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using KataAgent.Rootfs.Compression;
+using KataAgent.Rootfs.Cpio;
+using KataAgent.Rootfs.Elf;
+using KataAgent.Rootfs.Kernel;
+
+namespace KataAgent.Rootfs.Image;
+
+/// <summary>
+/// Assembles the guest initrd, mbuto-style but with no host tools: the agent at <c>/init</c>; the ELF
+/// interpreter and every shared library it needs at the paths ld.so looks in; the kernel modules it needs,
+/// with their dependencies, under <c>/lib/modules/KVER</c> plus <c>kataagent.modules</c> (absolute paths in load
+/// order, for PID 1's <c>finit_module</c> loop) and a modules.dep for them; optionally a static busybox at
+/// <c>/bin/busybox</c> with <c>/bin/sh</c>; the directory skeleton; <c>/dev/console</c> and <c>/dev/null</c>; and
+/// <c>/etc/kataagent-image</c>. Output: a cpio newc archive, gzip-compressed by default.
+/// </summary>
+public sealed class InitrdBuilder
+{
+    private readonly InitrdOptions _options;
+    private IReadOnlyList<SharedLibrary> _libraries = [];
+    private IReadOnlyList<KernelModule> _modules = [];
+    private IReadOnlyList<string> _builtIn = [];
+    private long _modulesSize;
+    private long _busyboxSize;
+
+    public InitrdBuilder(InitrdOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+    }
+
+    /// <summary>The image as a tree of entries, not yet written.</summary>
+    /// <exception cref="SharedLibraryNotFoundException">A library the agent (or busybox) needs is missing.</exception>
+    /// <exception cref="KernelModuleNotFoundException">A wanted module is not in the kernel's tree.</exception>
+    public async Task<ImageTree> AssembleAsync(CancellationToken cancellationToken = default)
+    {
+        var options = _options;
+        if (!File.Exists(options.AgentPath))
+        {
+            throw new FileNotFoundException($"the agent binary {options.AgentPath} does not exist (./build.sh publishes out/kata-agent)", options.AgentPath);
+        }
+        var tree = new ImageTree();
+        foreach (string directory in ImageLayout.Directories)
+        {
+            tree.AddDirectory(directory, directory == "/tmp" ? 0x3FF /* 1777 */ : 0x1ED);
+        }
+        foreach (var (path, major, minor, permissions) in ImageLayout.DeviceNodes)
+        {
+            tree.AddCharacterDevice(path, major, minor, permissions);
+        }
+
+        var resolver = new ElfDependencies(sysroot: options.LibraryRoot);
+        tree.AddFile(options.AgentImagePath, options.AgentPath, 0x1ED);
+        var libraries = new List<SharedLibrary>(resolver.Resolve(options.AgentPath, ImageTree.Normalize(options.AgentImagePath)));
+
+        if (options.BusyboxPath is { } busybox)
+        {
+            tree.AddFile(ImageLayout.Busybox, busybox, 0x1ED);
+            tree.AddSymlink(ImageLayout.Shell, "busybox");
+            _busyboxSize = new FileInfo(busybox).Length;
+            foreach (var library in resolver.Resolve(busybox, ImageLayout.Busybox))
+            {
+                if (!libraries.Any(l => l.Path == library.Path))
+                {
+                    libraries.Add(library);
+                }
+            }
+        }
+        foreach (var library in libraries)
+        {
+            // Copied as regular files (symlinks followed), like mbuto's cp --parents.
+            tree.AddFile(library.Path, library.HostPath, 0x1ED);
+        }
+        _libraries = libraries;
+
+        if (options.Kernel is { } kernel)
+        {
+            _modules = kernel.Resolve(options.ModuleNames);
+            _builtIn = options.ModuleNames.Select(KernelModules.NormalizeName).Where(kernel.IsBuiltIn).Distinct().ToArray();
+            string moduleDirectory = ImageLayout.ModulesDirectory(kernel.KernelVersion);
+            tree.AddDirectory(moduleDirectory);
+            _modulesSize = 0;
+            foreach (var module in _modules)
+            {
+                string imagePath = $"{moduleDirectory}/{module.ImageRelativePath}";
+                if (module.RelativePath == module.ImageRelativePath)
+                {
+                    tree.AddFile(imagePath, module.HostPath, 0x1A4);
+                    _modulesSize += new FileInfo(module.HostPath).Length;
+                }
+                else
+                {
+                    byte[] content = await KernelModuleFile.ReadAllBytesAsync(module.HostPath, cancellationToken).ConfigureAwait(false);
+                    tree.AddFile(imagePath, content, 0x1A4);
+                    _modulesSize += content.Length;
+                }
+            }
+            tree.AddTextFile(ImageLayout.ModulesList(kernel.KernelVersion),
+                string.Concat(_modules.Select(m => $"{moduleDirectory}/{m.ImageRelativePath}\n")));
+            tree.AddTextFile($"{moduleDirectory}/modules.dep", KernelModules.FormatModulesDep(_modules));
+        }
+
+        tree.AddTextFile(ImageLayout.BuildInfo, BuildInfo(options));
+        options.Customize?.Invoke(tree);
+        return tree;
+    }
+
+    /// <summary>Assembles the image and writes it to <paramref name="outputPath"/> (atomically: a temporary file renamed).</summary>
+    public async Task<InitrdResult> BuildAsync(string outputPath, CancellationToken cancellationToken = default)
+    {
+        var tree = await AssembleAsync(cancellationToken).ConfigureAwait(false);
+        string output = Path.GetFullPath(outputPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        string temporary = $"{output}.{Environment.ProcessId}.tmp";
+        long uncompressed;
+        int entries;
+        try
+        {
+            await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                (uncompressed, entries) = WriteArchive(tree, file, _options.Compression, _options.ModificationTime);
+            }
+            File.Move(temporary, output, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+        return new InitrdResult
+        {
+            Path = output,
+            CompressedSize = new FileInfo(output).Length,
+            UncompressedSize = uncompressed,
+            Compression = _options.Compression,
+            EntryCount = entries,
+            KernelVersion = _options.Kernel?.KernelVersion,
+            AgentSize = new FileInfo(_options.AgentPath).Length,
+            Libraries = _libraries,
+            LibrariesSize = _libraries.Sum(l => new FileInfo(l.HostPath).Length),
+            Modules = _modules,
+            ModulesSize = _modulesSize,
+            BuiltInModules = _builtIn,
+            BusyboxSize = _busyboxSize,
+        };
+    }
+
+    /// <summary>Writes <paramref name="tree"/> as a (compressed) newc archive to <paramref name="output"/>, which is closed after. Returns the uncompressed size and entry count.</summary>
+    public static (long UncompressedSize, int Entries) WriteArchive(ImageTree tree, Stream output, InitrdCompression compression, long modificationTime)
+    {
+        using var compressed = InitrdCompressor.Wrap(output, compression);
+        using var writer = new CpioNewcWriter(compressed, modificationTime, leaveOpen: true);
+        tree.WriteTo(writer);
+        writer.Finish();
+        return (writer.BytesWritten, writer.EntryCount);
+    }
+
+    private string BuildInfo(InitrdOptions options)
+    {
+        string agentHash;
+        using (var agent = File.OpenRead(options.AgentPath))
+        {
+            agentHash = Convert.ToHexStringLower(SHA256.HashData(agent));
+        }
+        var text = new StringBuilder();
+        void Line(string key, string value) => text.Append(key).Append('=').Append(value).Append('\n');
+        text.Append("# KataAgent guest image, written by kata-rootfs\n");
+        Line("format", "1");
+        Line("builder", $"kata-rootfs {typeof(InitrdBuilder).Assembly.GetName().Version?.ToString(3) ?? "0"}");
+        Line("built", DateTimeOffset.FromUnixTimeSeconds(options.ModificationTime).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
+        Line("agent", ImageTree.Normalize(options.AgentImagePath));
+        Line("agent_size", new FileInfo(options.AgentPath).Length.ToString(CultureInfo.InvariantCulture));
+        Line("agent_sha256", agentHash);
+        Line("libraries", string.Join(' ', _libraries.Select(l => l.Path)));
+        if (options.Kernel is { } kernel)
+        {
+            Line("kernel_version", kernel.KernelVersion);
+            Line("modules_file", ImageLayout.ModulesList(kernel.KernelVersion));
+            Line("modules", string.Join(' ', _modules.Select(m => m.Name)));
+            Line("modules_builtin", string.Join(' ', _builtIn));
+        }
+        Line("busybox", options.BusyboxPath is null ? "" : ImageLayout.Busybox);
+        Line("compression", options.Compression.ToString().ToLowerInvariant());
+        return text.ToString();
+    }
+}

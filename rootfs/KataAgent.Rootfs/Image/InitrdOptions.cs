@@ -1,0 +1,38 @@
+using KataAgent.Rootfs.Compression;
+using KataAgent.Rootfs.Kernel;
+
+namespace KataAgent.Rootfs.Image;
+
+/// <summary>What goes into an initrd.</summary>
+public sealed class InitrdOptions
+{
+    /// <summary>The agent binary (normally <c>out/kata-agent</c>). Its shared libraries and interpreter come along.</summary>
+    public required string AgentPath { get; init; }
+
+    /// <summary>Where the agent goes in the image; <c>/init</c> makes it PID 1.</summary>
+    public string AgentImagePath { get; init; } = ImageLayout.Init;
+
+    /// <summary>The kernel's module tree, or null for a kernel with everything built in (no modules in the image).</summary>
+    public KernelModules? Kernel { get; init; }
+
+    /// <summary>The modules wanted; their dependencies come along. Ignored without <see cref="Kernel"/>.</summary>
+    public IReadOnlyList<string> ModuleNames { get; init; } = KernelModules.DefaultSet;
+
+    /// <summary>A busybox to put at <c>/bin/busybox</c> (with <c>/bin/sh</c> linking to it) for the debug console; null for none. A static one needs nothing else.</summary>
+    public string? BusyboxPath { get; init; }
+
+    /// <summary>The compression of the output.</summary>
+    public InitrdCompression Compression { get; init; } = InitrdCompression.Gzip;
+
+    /// <summary>The mtime of every entry: <c>SOURCE_DATE_EPOCH</c> when set, else 0. Same inputs, same bytes.</summary>
+    public long ModificationTime { get; init; } = DefaultModificationTime();
+
+    /// <summary>The host directory shared libraries are copied from (the image's <c>/</c>); <c>/</c> for the build host.</summary>
+    public string LibraryRoot { get; init; } = "/";
+
+    /// <summary>Runs last, before the archive is written: adds or replaces what the caller wants (tests put a script at <c>/init</c>).</summary>
+    public Action<ImageTree>? Customize { get; init; }
+
+    private static long DefaultModificationTime() =>
+        long.TryParse(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"), out long epoch) && epoch is >= 0 and <= uint.MaxValue ? epoch : 0;
+}

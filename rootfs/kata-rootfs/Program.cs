@@ -1,0 +1,3 @@
+using KataAgent.RootfsCli;
+
+return await RootfsCommands.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,134 @@
+using FluentAssertions;
+using KataAgent.Rootfs.Compression;
+using KataAgent.Rootfs.Image;
+using KataAgent.Rootfs.Kernel;
+using KataAgent.Rootfs.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace KataAgent.Rootfs.Tests.Image;
+
+/// <summary>Full initrds from out/kata-agent and Debian's cloud kernel, unpacked again with GNU cpio.</summary>
+[Collection(DebianKernelCollection.Name)]
+public sealed class InitrdBuilderTests(DebianKernelFixture kernel, ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task The_image_holds_the_agent_as_init_its_libraries_the_modules_and_the_skeleton()
+    {
+        string agent = RepoPaths.AgentBinary;
+        string image = _temp.File("initrd.img");
+
+        var result = await new InitrdBuilder(new InitrdOptions { AgentPath = agent, Kernel = kernel.Modules, BusyboxPath = RepoPaths.Busybox }).BuildAsync(image);
+
+        output.WriteLine(result.Describe());
+        string root = _temp.CreateDirectory("x");
+        string listing = await HostTools.ExtractCpioAsync(image, root);
+        output.WriteLine(listing);
+
+        // The agent is /init, byte for byte, executable.
+        (await File.ReadAllBytesAsync(Path.Join(root, "init"))).Should().Equal(await File.ReadAllBytesAsync(agent));
+        File.GetUnixFileMode(Path.Join(root, "init")).Should().HaveFlag(UnixFileMode.UserExecute);
+        // The interpreter and the libraries, where ld.so looks, as regular files.
+        foreach (string library in (string[])["/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6"])
+        {
+            string extracted = Path.Join(root, library);
+            new FileInfo(extracted).LinkTarget.Should().BeNull();
+            (await File.ReadAllBytesAsync(extracted)).Should().Equal(await File.ReadAllBytesAsync(library), library);
+        }
+        result.Libraries.Select(l => l.Path).Should().BeEquivalentTo("/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6");
+        // The modules, and the list PID 1 loads them from, in order.
+        string kver = kernel.Package.KernelVersion;
+        string[] list = await File.ReadAllLinesAsync(Path.Join(root, $"lib/modules/{kver}/kataagent.modules"));
+        list.Should().HaveCount(17);
+        list.Should().Equal(result.Modules.Select(m => $"/lib/modules/{kver}/{m.RelativePath}"));
+        foreach (var module in result.Modules)
+        {
+            (await File.ReadAllBytesAsync(Path.Join(root, $"lib/modules/{kver}", module.RelativePath))).Should().Equal(await File.ReadAllBytesAsync(module.HostPath));
+        }
+        File.ReadAllText(Path.Join(root, $"lib/modules/{kver}/modules.dep")).Should().Contain("kernel/drivers/virtio/virtio_pci.ko: ");
+        // Busybox and its shell link.
+        new FileInfo(Path.Join(root, "bin/sh")).LinkTarget.Should().Be("busybox");
+        new FileInfo(Path.Join(root, "bin/busybox")).Length.Should().Be(new FileInfo(RepoPaths.Busybox).Length);
+        // The skeleton and the device nodes.
+        foreach (string directory in ImageLayout.Directories)
+        {
+            Directory.Exists(Path.Join(root, directory)).Should().BeTrue(directory);
+        }
+        File.GetUnixFileMode(Path.Join(root, "tmp")).Should().Be((UnixFileMode)0x3FF);
+        var stat = await HostTools.RunAsync("stat", ["-c", "%F %t:%T", Path.Join(root, "dev/console"), Path.Join(root, "dev/null")]);
+        stat.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal("character special file 5:1", "character special file 1:3");
+        // The build information.
+        string info = await File.ReadAllTextAsync(Path.Join(root, "etc/kataagent-image"));
+        info.Should().Contain("agent=/init\n").And.Contain($"kernel_version={kver}\n").And.Contain($"modules_file=/lib/modules/{kver}/kataagent.modules\n")
+            .And.Contain("busybox=/bin/busybox\n").And.Contain("modules=virtio_ring ");
+        // Sizes.
+        result.CompressedSize.Should().Be(new FileInfo(image).Length);
+        result.CompressedSize.Should().BeLessThan(result.UncompressedSize);
+        result.UncompressedSize.Should().BeGreaterThan(result.AgentSize + result.LibrariesSize + result.ModulesSize + result.BusyboxSize);
+        result.KernelVersion.Should().Be(kver);
+    }
+
+    [Fact]
+    public async Task The_same_inputs_give_the_same_bytes()
+    {
+        var options = new InitrdOptions { AgentPath = RepoPaths.AgentBinary, Kernel = kernel.Modules, ModificationTime = 1_700_000_000 };
+
+        await new InitrdBuilder(options).BuildAsync(_temp.File("a.img"));
+        await new InitrdBuilder(options).BuildAsync(_temp.File("b.img"));
+
+        (await File.ReadAllBytesAsync(_temp.File("a.img"))).Should().Equal(await File.ReadAllBytesAsync(_temp.File("b.img")));
+    }
+
+    [Fact]
+    public async Task Without_a_kernel_there_are_no_modules_and_without_compression_it_is_a_plain_cpio()
+    {
+        string image = _temp.File("plain.cpio");
+
+        var result = await new InitrdBuilder(new InitrdOptions { AgentPath = RepoPaths.AgentBinary, Compression = InitrdCompression.None }).BuildAsync(image);
+
+        (await File.ReadAllBytesAsync(image)).AsSpan(0, 6).ToArray().Should().Equal("070701"u8.ToArray());
+        result.CompressedSize.Should().Be(result.UncompressedSize);
+        result.Modules.Should().BeEmpty();
+        string root = _temp.CreateDirectory("plain");
+        await HostTools.ExtractCpioAsync(image, root);
+        Directory.Exists(Path.Join(root, "lib/modules")).Should().BeFalse();
+        File.ReadAllText(Path.Join(root, "etc/kataagent-image")).Should().NotContain("kernel_version");
+    }
+
+    [Fact]
+    public async Task A_module_the_kernel_lacks_fails_the_build_and_leaves_no_file()
+    {
+        string image = _temp.File("never.img");
+        var options = new InitrdOptions { AgentPath = RepoPaths.AgentBinary, Kernel = kernel.Modules, ModuleNames = ["virtio_pci", "9p"] };
+
+        await FluentActions.Awaiting(() => new InitrdBuilder(options).BuildAsync(image))
+            .Should().ThrowAsync<KernelModuleNotFoundException>().WithMessage($"*'9p'*{kernel.Package.KernelVersion}*");
+        File.Exists(image).Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task The_agent_can_go_elsewhere_and_the_caller_can_add_files()
+    {
+        var tree = await new InitrdBuilder(new InitrdOptions
+        {
+            AgentPath = RepoPaths.AgentBinary,
+            AgentImagePath = "/usr/bin/kata-agent",
+            ModuleNames = [],
+            Customize = t => t.AddTextFile("/init", "#!/bin/sh\nexec /usr/bin/kata-agent\n", 0x1ED),
+        }).AssembleAsync();
+
+        tree.Find("/usr/bin/kata-agent")!.HostPath.Should().Be(Path.GetFullPath(RepoPaths.AgentBinary));
+        tree.Find("/init")!.Content.Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task A_missing_agent_is_a_clear_error()
+    {
+        await FluentActions.Awaiting(() => new InitrdBuilder(new InitrdOptions { AgentPath = _temp.File("kata-agent") }).BuildAsync(_temp.File("x.img")))
+            .Should().ThrowAsync<FileNotFoundException>().WithMessage("*kata-agent does not exist*");
+    }
+}

@@ -1,0 +1,31 @@
+namespace KataAgent.Rootfs.Tests.Infrastructure;
+
+/// <summary>Where the build puts things, found from the test assembly's location.</summary>
+public static class RepoPaths
+{
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>The Native-AOT agent that ./build.sh publishes.</summary>
+    public static string AgentBinary => Require(Path.Combine(Root, "out", "kata-agent"));
+
+    /// <summary>Debian's static busybox (package busybox-static, which build.sh installs).</summary>
+    public static string Busybox => Require("/bin/busybox");
+
+    /// <summary>The kata-rootfs CLI, built next to the tests through the project reference.</summary>
+    public static string CliAssembly => Require(Path.Combine(AppContext.BaseDirectory, "kata-rootfs.dll"));
+
+    public static string Require(string path) =>
+        File.Exists(path) ? path : throw new InvalidOperationException($"{path} is missing: run ./build.sh first (./build.sh test does)");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "KataAgent.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException($"no KataAgent.sln above {AppContext.BaseDirectory}");
+    }
+}
