@@ -1,5 +1,6 @@
 using KataAgent.Agent.Config;
 using KataAgent.Agent.Containers.Init;
+using KataAgent.Agent.Init;
 using KataAgent.Agent.Server;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Builder;
@@ -19,6 +20,28 @@ public static class AgentMain
     public const int StartFailure = 1;
 
     public static int Run(string[] args)
+    {
+        if (!GuestInit.IsPid1)
+        {
+            return RunAgent(args, []);
+        }
+        // PID 1 must never exit (the kernel would panic): whatever ends the agent ends the VM, cleanly.
+        int code;
+        try
+        {
+            code = RunAgent(args, GuestInit.Prepare());
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"kata-agent: fatal: {e}");
+            code = StartFailure;
+        }
+        Console.Error.WriteLine($"kata-agent: stopped (code {code}); powering off");
+        GuestInit.PowerOff();
+        return code;
+    }
+
+    private static int RunAgent(string[] args, List<string> initProblems)
     {
         // The init helper modes come first: nothing may start a thread or touch the console there.
         if (args.Length == 1 && args[0] is ContainerInit.StageOne or ContainerInit.StageTwo)
@@ -72,6 +95,10 @@ public static class AgentMain
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Stop(context, lifetime, logger));
         using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Stop(context, lifetime, logger));
+        foreach (string problem in initProblems)
+        {
+            logger.LogWarning("guest init: {Problem}", problem);
+        }
         foreach (string option in config.UnknownKernelOptions)
         {
             logger.LogInformation("ignoring unknown kernel command-line option {Option}", option);

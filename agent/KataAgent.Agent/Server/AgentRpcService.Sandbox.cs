@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using KataAgent.Agent.Init;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Agent.Server;
@@ -13,11 +14,16 @@ internal sealed partial class AgentRpcService
         return new Empty();
     }
 
-    /// <summary>Removes every container and the sandbox's shared state. The agent keeps serving
-    /// (as PID 1 in a VM, the VM issue adds sync and power-off here).</summary>
+    /// <summary>Removes every container and the sandbox's shared state. Stand-alone the agent keeps
+    /// serving; as PID 1 of a VM it then stops, which syncs and powers the VM off (AgentMain).</summary>
     public override async Task<Empty> DestroySandbox(DestroySandboxRequest request, ServerCallContext context)
     {
         await _sandbox.DestroyAsync(context.CancellationToken).ConfigureAwait(false);
+        if (GuestInit.IsPid1)
+        {
+            // Answer first; the power-off follows once the response is on its way.
+            _ = Task.Delay(TimeSpan.FromMilliseconds(200)).ContinueWith(_ => _lifetime.StopApplication(), TaskScheduler.Default);
+        }
         return new Empty();
     }
 }

@@ -4,6 +4,7 @@ using KataAgent.Agent.Guest;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Protocols.Agent;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Server;
@@ -20,9 +21,11 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly GuestSystem _guest;
     private readonly ContainerManager _containers;
     private readonly SandboxManager _sandbox;
+    private readonly IHostApplicationLifetime _lifetime;
 
-    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox)
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime)
     {
+        _lifetime = lifetime;
         _sandbox = sandbox;
         _logger = logger;
         _metrics = metrics;

@@ -32,7 +32,11 @@ public static class AgentServer
             options.UseUtcTimestamp = true;
         });
         builder.Logging.AddFilter((category, level) =>
-            level >= (category?.StartsWith("Microsoft.", StringComparison.Ordinal) == true ? Max(config.LogLevel, LogLevel.Warning) : config.LogLevel));
+            // Hosting diagnostics logging, when enabled, makes ASP.NET create an Activity per
+            // request, whose static constructor needs the CRNG: early in a guest's boot that can
+            // fail every request. The agent logs its own RPC failures instead.
+            category != "Microsoft.AspNetCore.Hosting.Diagnostics"
+            && level >= (category?.StartsWith("Microsoft.", StringComparison.Ordinal) == true ? Max(config.LogLevel, LogLevel.Warning) : config.LogLevel));
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
         builder.WebHost.ConfigureKestrel(kestrel =>

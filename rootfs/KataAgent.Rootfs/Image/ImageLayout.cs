@@ -27,6 +27,8 @@ public static class ImageLayout
     [
         ("/dev/console", 5, 1, 0x180 /* 0600 */),
         ("/dev/null", 1, 3, 0x1B6 /* 0666 */),
+        // The runtime may read randomness before PID 1 has mounted devtmpfs over /dev.
+        ("/dev/urandom", 1, 9, 0x1B6 /* 0666 */),
     ];
 
     /// <summary><c>/lib/modules/KVER</c> in the image.</summary>

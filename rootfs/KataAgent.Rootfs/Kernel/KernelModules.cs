@@ -12,10 +12,12 @@ public sealed class KernelModules
     /// <summary>
     /// What the guest needs from Debian's cloud kernel, where all of it is modular: virtio over PCI, the
     /// virtio console/serial ports, block, net, vsock (virtio transport, plus loopback for in-guest tests),
+    /// virtio-rng (without an entropy source the guest CRNG may not be ready for a long time under TCG, and
+    /// getrandom(), which glibc's arc4random and so every .NET process start use, blocks until it is),
     /// overlayfs and virtio-fs (with fuse).
     /// </summary>
     public static IReadOnlyList<string> DefaultSet { get; } =
-        ["virtio_pci", "virtio_console", "virtio_blk", "virtio_net", "vmw_vsock_virtio_transport", "vsock_loopback", "overlay", "fuse", "virtiofs"];
+        ["virtio_pci", "virtio_console", "virtio_blk", "virtio_net", "virtio_rng", "vmw_vsock_virtio_transport", "vsock_loopback", "overlay", "fuse", "virtiofs"];
 
     private readonly Dictionary<string, KernelModule> _modules;
     private readonly HashSet<string> _builtIn;

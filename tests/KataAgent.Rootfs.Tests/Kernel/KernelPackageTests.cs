@@ -97,7 +97,7 @@ public sealed class KernelPackageTests(ITestOutputHelper output)
         File.Exists(package.VmlinuzPath).Should().BeTrue();
         File.Exists(Path.Join(package.ModulesDirectory, "modules.dep")).Should().BeTrue();
         Directory.EnumerateFiles(Path.Join(temp.Path, package.PackageName!), "*.deb", SearchOption.AllDirectories).Should().BeEmpty("only the unpacked tree is kept");
-        (await package.LoadModulesAsync()).Resolve(KernelModules.DefaultSet).Should().HaveCount(17);
+        (await package.LoadModulesAsync()).Resolve(KernelModules.DefaultSet).Should().HaveCount(18);
         Directory.Exists(previous).Should().BeFalse("the kernel it replaces is pruned from the cache");
         (await File.ReadAllTextAsync(temp.File(KernelPackage.DebianCloudMetaPackage + ".current"))).Trim().Should().Be(package.PackageName);
     }

@@ -1,0 +1,121 @@
+using KataAgent.Linux.Interop;
+
+namespace KataAgent.Agent.Init;
+
+/// <summary>
+/// PID 1 duties before the server starts: the kernel gives /init nothing but the initramfs, so
+/// mount the API filesystems (proc first: everything else reads it), devtmpfs (the Debian cloud
+/// kernel does not mount it), devpts, shm, run, tmp and cgroup2, then load the kernel modules the
+/// image lists, in dependency order, with finit_module. Failures are reported and the agent goes
+/// on: a missing optional module must not cost the guest its agent.
+/// </summary>
+public static class GuestInit
+{
+    private const ulong NoSuidNoDevNoExec = Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC;
+
+    public static bool IsPid1 => Environment.ProcessId == 1;
+
+    /// <summary>Mounts and modules; returns what went wrong (to log once logging exists).</summary>
+    public static List<string> Prepare()
+    {
+        var problems = new List<string>();
+        Mount(problems, "proc", "/proc", "proc", NoSuidNoDevNoExec, null);
+        Mount(problems, "sysfs", "/sys", "sysfs", NoSuidNoDevNoExec, null);
+        Mount(problems, "devtmpfs", "/dev", "devtmpfs", Libc.MS_NOSUID, "mode=0755");
+        Mount(problems, "devpts", "/dev/pts", "devpts", Libc.MS_NOSUID | Libc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+        Mount(problems, "shm", "/dev/shm", "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=1777");
+        Mount(problems, "tmpfs", "/run", "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=0755");
+        Mount(problems, "tmpfs", "/tmp", "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=1777");
+        Mount(problems, "cgroup2", "/sys/fs/cgroup", "cgroup2", NoSuidNoDevNoExec, "nsdelegate");
+        foreach (var (link, target) in new[] { ("/dev/fd", "/proc/self/fd"), ("/dev/stdin", "/proc/self/fd/0"), ("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2") })
+        {
+            if (Libc.FileType(link) is null)
+            {
+                Libc.Symlink(target, link);
+            }
+        }
+        LoadModules(problems);
+        Environment.SetEnvironmentVariable("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        return problems;
+    }
+
+    /// <summary>Never returns: flush, then power the VM off (PID 1 must not exit: that panics the kernel).</summary>
+    public static void PowerOff()
+    {
+        Libc.Sync();
+        Libc.Reboot(Libc.RB_POWER_OFF);
+        while (true)
+        {
+            Thread.Sleep(Timeout.Infinite);
+        }
+    }
+
+    private static void Mount(List<string> problems, string source, string target, string type, ulong flags, string? data)
+    {
+        try
+        {
+            Directory.CreateDirectory(target);
+            if (Libc.Mount(source, target, type, flags, data) != 0)
+            {
+                var error = LinuxException.FromLastError($"mount {type} on {target}");
+                if (error.Errno != Errno.EBUSY)
+                {
+                    problems.Add(error.Message);
+                }
+            }
+        }
+        catch (IOException e)
+        {
+            problems.Add($"mount {type} on {target}: {e.Message}");
+        }
+    }
+
+    /// <summary>The image's module list (see rootfs/README.md): absolute paths, one per line, load order.</summary>
+    private static void LoadModules(List<string> problems)
+    {
+        string? list = ModuleListPath();
+        if (list is null)
+        {
+            return;
+        }
+        foreach (string line in File.ReadAllLines(list))
+        {
+            string path = line.Trim();
+            if (path.Length == 0 || path.StartsWith('#'))
+            {
+                continue;
+            }
+            int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC);
+            if (fd < 0)
+            {
+                problems.Add(LinuxException.FromLastError($"open module {path}").Message);
+                continue;
+            }
+            if (Libc.FinitModule(fd) != 0)
+            {
+                var error = LinuxException.FromLastError($"finit_module {path}");
+                if (error.Errno != Errno.EEXIST)
+                {
+                    problems.Add(error.Message);
+                }
+            }
+            Libc.Close(fd);
+        }
+    }
+
+    private static string? ModuleListPath()
+    {
+        const string imageInfo = "/etc/kataagent-image";
+        if (File.Exists(imageInfo))
+        {
+            foreach (string line in File.ReadAllLines(imageInfo))
+            {
+                if (line.StartsWith("modules_file=", StringComparison.Ordinal))
+                {
+                    return line["modules_file=".Length..];
+                }
+            }
+        }
+        return null;
+    }
+}
