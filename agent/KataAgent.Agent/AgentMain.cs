@@ -21,6 +21,21 @@ public static class AgentMain
 
     public static int Run(string[] args)
     {
+        // The helper modes come first: the container init's stage 2 and the pause process are PID 1
+        // of their own PID namespace, and nothing may start a thread or touch the console there.
+        if (args.Length == 1 && args[0] is ContainerInit.StageOne or ContainerInit.StageTwo)
+        {
+            return ContainerInit.Run(args[0]);
+        }
+        if (args.Length == 1 && args[0] == SandboxHelpers.PauseMode)
+        {
+            return SandboxHelpers.Pause();
+        }
+        if (args.Length == 3 && args[0] == SandboxHelpers.NamespacesMode)
+        {
+            return SandboxHelpers.CreateNamespaces(args[1], args[2]);
+        }
+
         if (!GuestInit.IsPid1)
         {
             return RunAgent(args, []);
@@ -43,19 +58,6 @@ public static class AgentMain
 
     private static int RunAgent(string[] args, List<string> initProblems)
     {
-        // The init helper modes come first: nothing may start a thread or touch the console there.
-        if (args.Length == 1 && args[0] is ContainerInit.StageOne or ContainerInit.StageTwo)
-        {
-            return ContainerInit.Run(args[0]);
-        }
-        if (args.Length == 1 && args[0] == SandboxHelpers.PauseMode)
-        {
-            return SandboxHelpers.Pause();
-        }
-        if (args.Length == 3 && args[0] == SandboxHelpers.NamespacesMode)
-        {
-            return SandboxHelpers.CreateNamespaces(args[1], args[2]);
-        }
 
         AgentArguments arguments;
         AgentConfig config;
@@ -79,6 +81,11 @@ public static class AgentMain
             Console.Error.WriteLine($"kata-agent: {e.Message}");
             return UsageError;
         }
+
+        // Device and pipe streams wait in poll on pool threads; on a 1-vCPU guest the pool starts
+        // with one thread, and one waiting read would starve everything else until it grows.
+        ThreadPool.GetMinThreads(out int workers, out int completionPorts);
+        ThreadPool.SetMinThreads(Math.Max(workers, 16), completionPorts);
 
         WebApplication app;
         try

@@ -1,6 +1,10 @@
 namespace KataAgent.Kactl;
 
-/// <summary>kactl's process exit codes (also listed in README.md).</summary>
+/// <summary>
+/// kactl's process exit codes (also listed in README.md). <c>run</c> and <c>exec</c> exit with the
+/// container process's own status (0..255, 128 + N for signal N) once it ran; these codes are for
+/// kactl's own failures.
+/// </summary>
 public static class ExitCodes
 {
     /// <summary>The command did what was asked.</summary>
@@ -9,7 +13,7 @@ public static class ExitCodes
     /// <summary>The agent answered with a gRPC error (status other than OK), or Health.Check did not say SERVING.</summary>
     public const int RpcFailed = 1;
 
-    /// <summary>The command line was wrong: unknown option or RPC, malformed address, bad or unreadable request JSON.</summary>
+    /// <summary>The command line was wrong: unknown option or RPC, malformed address, bad or unreadable request JSON, an invalid OCI bundle.</summary>
     public const int Usage = 2;
 
     /// <summary>The agent could not be reached before the connect timeout.</summary>

@@ -5,7 +5,7 @@ using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Kactl;
 
-/// <summary>kactl's command tree (check, version, call, rpcs) and how failures become exit codes.</summary>
+/// <summary>kactl's command tree (check, version, call, rpcs, run, exec) and how failures become exit codes.</summary>
 public static class KactlCommands
 {
     /// <summary>Parses <paramref name="args"/> and runs the command; returns the exit code.</summary>
@@ -23,7 +23,12 @@ public static class KactlCommands
             await Console.Error.WriteLineAsync("Try 'kactl --help' for usage.").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
-        return await parseResult.InvokeAsync().ConfigureAwait(false);
+        // run and exec pass SIGINT/SIGTERM on to the container and clean up (InterruptSignals);
+        // System.CommandLine's own handling would end kactl 2 s into that.
+        InvocationConfiguration? invocation = parseResult.CommandResult.Command.Name is RunCommand.Name or ExecCommand.Name && parseResult.CommandResult.Command.Parents.Contains(root)
+            ? new InvocationConfiguration { ProcessTerminationTimeout = null }
+            : null;
+        return await parseResult.InvokeAsync(invocation).ConfigureAwait(false);
     }
 
     /// <summary>The command tree.</summary>
@@ -80,6 +85,8 @@ public static class KactlCommands
         root.Add(version);
         root.Add(new CallCommand(global).Command);
         root.Add(rpcs);
+        root.Add(new RunCommand(global).Command);
+        root.Add(new ExecCommand(global).Command);
         return root;
     }
 
@@ -100,6 +107,22 @@ public static class KactlCommands
     /// <summary>The exception for a failed call: <c>RPC failed: Code (n): detail</c>, exit 1.</summary>
     public static KactlException RpcFailure(string rpcName, RpcException e) =>
         new(ExitCodes.RpcFailed, $"{rpcName} failed: {e.StatusCode} ({(int)e.StatusCode}): {OneLine(e.Status.Detail)}", e);
+
+    /// <summary>Reports an interrupt that came before anything was created; returns <see cref="ExitCodes.Interrupted"/>.</summary>
+    public static int Interrupted()
+    {
+        Console.Error.WriteLine("kactl: interrupted");
+        return ExitCodes.Interrupted;
+    }
+
+    /// <summary>Prints each warning as one <c>kactl: warning: …</c> line on stderr.</summary>
+    public static async Task WarnAsync(IEnumerable<string> warnings)
+    {
+        foreach (string warning in warnings)
+        {
+            await Console.Error.WriteLineAsync($"kactl: warning: {OneLine(warning)}").ConfigureAwait(false);
+        }
+    }
 
     /// <summary>Wraps an action so that every failure ends as one line on stderr and a documented exit code.</summary>
     public static Func<ParseResult, CancellationToken, Task<int>> Guard(Func<ParseResult, CancellationToken, Task<int>> action) =>

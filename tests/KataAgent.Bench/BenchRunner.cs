@@ -95,6 +95,7 @@ internal static class BenchRunner
         string outDirectory = Path.Combine(root, "out", "bench");
         Directory.CreateDirectory(outDirectory);
         await File.WriteAllTextAsync(Path.Combine(outDirectory, "foundation.md"), table.ToString());
+        await ContainerBench.RunAsync(root);
         return 0;
     }
 

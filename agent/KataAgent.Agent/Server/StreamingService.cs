@@ -3,6 +3,7 @@ using Grpc.Core;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Protocols.Extensions;
+using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Server;
 
@@ -11,7 +12,7 @@ namespace KataAgent.Agent.Server;
 /// as soon as the process writes them; the exit status follows once both outputs are drained,
 /// so nothing the process wrote is lost.
 /// </summary>
-internal sealed class StreamingService(ContainerManager containers) : Streaming.StreamingBase
+internal sealed class StreamingService(ContainerManager containers, ILogger<StreamingService> logger) : Streaming.StreamingBase
 {
     private const int ChunkSize = 256 * 1024;
 
@@ -58,19 +59,15 @@ internal sealed class StreamingService(ContainerManager containers) : Streaming.
             while (await requestStream.MoveNext(done.Token).ConfigureAwait(false))
             {
                 var request = requestStream.Current;
-                switch (request.KindCase)
+                try
                 {
-                    case AttachRequest.KindOneofCase.Stdin:
-                        await process.WriteStdinAsync(request.Stdin.Memory, done.Token).ConfigureAwait(false);
-                        break;
-                    case AttachRequest.KindOneofCase.CloseStdin:
-                        process.CloseStdin();
-                        break;
-                    case AttachRequest.KindOneofCase.Resize:
-                        process.Resize(request.Resize.Rows, request.Resize.Columns);
-                        break;
-                    default:
-                        throw new RpcException(new Status(StatusCode.InvalidArgument, $"kind: {request.KindCase} is only allowed as the first request"));
+                    await ApplyAsync(request, process, done.Token).ConfigureAwait(false);
+                }
+                catch (ContainerProcessException e)
+                {
+                    // One request that cannot apply (a resize without a terminal, stdin after close)
+                    // must not end the stream: later input still flows.
+                    logger.LogInformation("Attach {Container}/{Exec}: {Request}: {Error}", start.ContainerId, start.ExecId, request.KindCase, e.Message);
                 }
             }
         });
@@ -86,9 +83,23 @@ internal sealed class StreamingService(ContainerManager containers) : Streaming.
         catch (OperationCanceledException)
         {
         }
-        catch (ContainerProcessException)
+    }
+
+    private static async Task ApplyAsync(AttachRequest request, ContainerProcess process, CancellationToken cancellationToken)
+    {
+        switch (request.KindCase)
         {
-            // Input after the process is gone has nowhere to go; the exit was already sent.
+            case AttachRequest.KindOneofCase.Stdin:
+                await process.WriteStdinAsync(request.Stdin.Memory, cancellationToken).ConfigureAwait(false);
+                break;
+            case AttachRequest.KindOneofCase.CloseStdin:
+                process.CloseStdin();
+                break;
+            case AttachRequest.KindOneofCase.Resize:
+                process.Resize(request.Resize.Rows, request.Resize.Columns);
+                break;
+            default:
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"kind: {request.KindCase} is only allowed as the first request"));
         }
     }
 }

@@ -15,7 +15,7 @@ namespace KataAgent.Agent.Transport;
 /// </summary>
 internal sealed class SerialConnectionListener : IConnectionListener
 {
-    private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(100);
     private readonly SerialEndPoint _endPoint;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _unbind = new();
@@ -38,8 +38,18 @@ internal sealed class SerialConnectionListener : IConnectionListener
             if (_current is not null)
             {
                 await _current.Disposed.WaitAsync(linked.Token).ConfigureAwait(false);
-                _logger.LogInformation("{Address}: connection {Id} ended; waiting for the host to connect again", _endPoint, _current.ConnectionId);
+                bool silent = _current.BytesReceived == 0;
+                if (!silent)
+                {
+                    _logger.LogInformation("{Address}: connection {Id} ended; waiting for the host to connect again", _endPoint, _current.ConnectionId);
+                }
                 _current = null;
+                // A port whose host end is closed can open fine and read EOF at once: without a
+                // pause this would spin. A real host sends its HTTP/2 preface at once.
+                if (silent)
+                {
+                    await Task.Delay(RetryInterval, linked.Token).ConfigureAwait(false);
+                }
             }
             while (true)
             {
@@ -48,7 +58,7 @@ internal sealed class SerialConnectionListener : IConnectionListener
                 {
                     _current = new StreamConnection(new FileDescriptorStream(fd, ownsFd: true), "serial", _endPoint);
                     _lastProblem = null;
-                    _logger.LogInformation("{Address}: host connected ({Id})", _endPoint, _current.ConnectionId);
+                    _logger.LogDebug("{Address}: port open ({Id})", _endPoint, _current.ConnectionId);
                     return _current;
                 }
                 await Task.Delay(RetryInterval, linked.Token).ConfigureAwait(false);

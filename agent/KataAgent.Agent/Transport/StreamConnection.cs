@@ -26,6 +26,7 @@ internal sealed class StreamConnection : ConnectionContext, IConnectionIdFeature
     private readonly Task _sending;
     private int _streamClosed;
     private int _isDisposed;
+    private long _bytesReceived;
 
     public StreamConnection(Stream stream, string transportName, EndPoint localEndPoint)
     {
@@ -55,6 +56,9 @@ internal sealed class StreamConnection : ConnectionContext, IConnectionIdFeature
 
     /// <summary>Completes once Kestrel is done with the connection and the stream is closed.</summary>
     public Task Disposed => _disposed.Task;
+
+    /// <summary>Bytes read from the peer so far.</summary>
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
 
     public override void Abort(ConnectionAbortedException abortReason)
     {
@@ -90,6 +94,7 @@ internal sealed class StreamConnection : ConnectionContext, IConnectionIdFeature
                 {
                     break;
                 }
+                Interlocked.Add(ref _bytesReceived, read);
                 _input.Writer.Advance(read);
                 FlushResult result = await _input.Writer.FlushAsync().ConfigureAwait(false);
                 if (result.IsCompleted || result.IsCanceled)

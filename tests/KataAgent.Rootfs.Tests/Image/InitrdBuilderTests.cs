@@ -43,7 +43,7 @@ public sealed class InitrdBuilderTests(DebianKernelFixture kernel, ITestOutputHe
         // The modules, and the list PID 1 loads them from, in order.
         string kver = kernel.Package.KernelVersion;
         string[] list = await File.ReadAllLinesAsync(Path.Join(root, $"lib/modules/{kver}/kataagent.modules"));
-        list.Should().HaveCount(17);
+        list.Should().HaveCount(18);
         list.Should().Equal(result.Modules.Select(m => $"/lib/modules/{kver}/{m.RelativePath}"));
         foreach (var module in result.Modules)
         {

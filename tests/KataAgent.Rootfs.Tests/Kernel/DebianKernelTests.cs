@@ -15,7 +15,7 @@ public sealed class DebianKernelTests(DebianKernelFixture kernel, ITestOutputHel
     private static readonly string[] ExpectedClosure =
     [
         "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio", "virtio_pci", "virtio_console", "virtio_blk",
-        "failover", "net_failover", "virtio_net", "vsock", "vmw_vsock_virtio_transport_common", "vmw_vsock_virtio_transport",
+        "failover", "net_failover", "virtio_net", "virtio_rng", "vsock", "vmw_vsock_virtio_transport_common", "vmw_vsock_virtio_transport",
         "vsock_loopback", "overlay", "fuse", "virtiofs",
     ];
 
@@ -46,7 +46,7 @@ public sealed class DebianKernelTests(DebianKernelFixture kernel, ITestOutputHel
     }
 
     [Fact]
-    public void The_default_set_closes_over_17_plain_ko_modules_in_load_order()
+    public void The_default_set_closes_over_18_plain_ko_modules_in_load_order()
     {
         var modules = kernel.Modules.Resolve(KernelModules.DefaultSet);
 

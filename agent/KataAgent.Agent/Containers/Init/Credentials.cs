@@ -81,9 +81,16 @@ internal static unsafe class Credentials
             Libc.Prctl(Libc.PR_CAP_AMBIENT, Libc.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
             for (int cap = 0; cap <= LastCapability; cap++)
             {
-                if ((caps.Ambient & (1UL << cap)) != 0)
+                // A capability can be ambient only if it is also permitted and inheritable; specs
+                // (crun's default among them) list ambient capabilities without the inheritable ones,
+                // and runc and crun skip those. So do we.
+                if ((caps.Ambient & (1UL << cap)) != 0 && Libc.Prctl(Libc.PR_CAP_AMBIENT, Libc.PR_CAP_AMBIENT_RAISE, (nuint)cap, 0, 0) != 0)
                 {
-                    Libc.Check(Libc.Prctl(Libc.PR_CAP_AMBIENT, Libc.PR_CAP_AMBIENT_RAISE, (nuint)cap, 0, 0), $"raise ambient capability {cap}");
+                    var error = LinuxException.FromLastError($"raise ambient capability {cap}");
+                    if (error.Errno != Errno.EPERM)
+                    {
+                        throw error;
+                    }
                 }
             }
         }

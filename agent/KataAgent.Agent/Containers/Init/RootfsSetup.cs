@@ -21,6 +21,7 @@ internal static class RootfsSetup
         Libc.Umask(0);
         ulong propagation = config.RootPropagation == 0 ? Libc.MS_SLAVE | Libc.MS_REC : config.RootPropagation;
         Check(Libc.Mount(null, "/", null, propagation, null), "make / non-propagating");
+        MakeParentMountPrivate(rootfs);
         Check(Libc.Mount(rootfs, rootfs, null, Libc.MS_BIND | Libc.MS_REC, null), $"bind the rootfs {rootfs} on itself");
 
         foreach (var mount in config.Mounts)
@@ -32,21 +33,18 @@ internal static class RootfsSetup
 
         Libc.Check(Libc.Chdir(rootfs), $"chdir {rootfs}");
         Check(Libc.PivotRoot(".", "."), "pivot_root");
+        // The old root is now stacked on "."; as a slave its detach cannot unmount anything in the
+        // host's namespace through a shared peer (as runc and Kata's rustjail do).
+        Check(Libc.Mount(null, ".", null, Libc.MS_SLAVE | Libc.MS_REC, null), "make the old root a slave");
         Check(Libc.Umount2(".", Libc.MNT_DETACH), "detach the old root");
         Libc.Check(Libc.Chdir("/"), "chdir /");
+        // Only now can a shared root propagation be applied without reaching the host's mounts.
+        if ((propagation & (Libc.MS_SHARED | Libc.MS_SLAVE | Libc.MS_UNBINDABLE)) != 0)
+        {
+            Check(Libc.Mount(null, "/", null, propagation, null), "apply the root propagation");
+        }
 
-        foreach (string path in config.MaskedPaths)
-        {
-            Mask(path);
-        }
-        foreach (string path in config.ReadonlyPaths)
-        {
-            MakeReadonly(path);
-        }
-        if (config.RootfsReadonly)
-        {
-            Check(Libc.Mount(null, "/", null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY, null), "remount / read-only");
-        }
+        // Before masked and read-only paths: the usual spec makes /proc/sys read-only.
         foreach (var (key, value) in config.Sysctls)
         {
             string file = "/proc/sys/" + key.Replace('.', '/');
@@ -59,7 +57,52 @@ internal static class RootfsSetup
                 throw new InitException($"sysctl {key}={value}: {e.Message}");
             }
         }
+        foreach (string path in config.MaskedPaths)
+        {
+            Mask(path);
+        }
+        foreach (string path in config.ReadonlyPaths)
+        {
+            MakeReadonly(path);
+        }
+        if (config.RootfsReadonly)
+        {
+            Check(Libc.Mount(null, "/", null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY, null), "remount / read-only");
+        }
     }
+
+    /// <summary>
+    /// Makes the mount holding the rootfs private if it is shared (runc's rootfsParentMountPrivate):
+    /// pivot_root refuses a shared parent, and binding the rootfs under a shared mount would
+    /// propagate that bind, and every mount made on it, to the host.
+    /// </summary>
+    private static void MakeParentMountPrivate(string rootfs)
+    {
+        string parent = "/";
+        bool shared = false;
+        foreach (string line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            // ID PARENT MAJ:MIN ROOT MOUNT-POINT OPTIONS [OPTIONAL-FIELDS...] - TYPE SOURCE SUPER-OPTIONS
+            string[] fields = line.Split(' ');
+            string point = UnescapeMountInfo(fields[4]);
+            bool holds = point == "/" || rootfs == point || rootfs.StartsWith(point + "/", StringComparison.Ordinal);
+            if (holds && point.Length >= parent.Length)
+            {
+                parent = point;
+                shared = fields.Skip(6).TakeWhile(f => f != "-").Any(f => f.StartsWith("shared:", StringComparison.Ordinal));
+            }
+        }
+        if (shared)
+        {
+            Check(Libc.Mount(null, parent, null, Libc.MS_PRIVATE, null), $"make {parent}, the mount holding the rootfs, private");
+        }
+    }
+
+    /// <summary>mountinfo writes space, tab, newline and backslash as \ooo.</summary>
+    private static string UnescapeMountInfo(string field) =>
+        field.Contains('\\')
+            ? System.Text.RegularExpressions.Regex.Replace(field, @"\\([0-7]{3})", m => ((char)Convert.ToInt32(m.Groups[1].Value, 8)).ToString())
+            : field;
 
     private static void MountOne(string rootfs, MountConfig mount)
     {

@@ -1,0 +1,227 @@
+using System.Security.Cryptography;
+using Grpc.Core;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Host.Containers;
+
+/// <summary>
+/// A container in an agent, driven through an <see cref="AgentClient"/>: create it from an OCI
+/// <see cref="Spec"/> (e.g. <see cref="OciBundle.Spec"/>), start it, exec processes into it, read
+/// its stats, pause, resume, update and remove it. Its processes are <see cref="ContainerProcess"/>
+/// objects with stdio as .NET streams.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var agent = await AgentClient.ConnectAsync("unix:///run/kata/agent.sock");
+/// await using var container = await Container.CreateAsync(agent, "c1", OciBundle.Load("/bundles/c1").Spec);
+/// var copy = container.InitProcess.Stdout.CopyToAsync(Console.OpenStandardOutput());
+/// await container.StartAsync();
+/// int status = await container.InitProcess.WaitAsync();
+/// await copy;
+/// await container.RemoveAsync();
+/// </code>
+/// </example>
+public sealed class Container : IAsyncDisposable
+{
+    private readonly object _gate = new();
+    private readonly List<ContainerProcess> _processes = [];
+    private readonly bool _owned;
+    private bool _removed;
+    private bool _disposed;
+
+    private Container(AgentClient client, string id, string initExecId, bool useStreaming, bool owned, ContainerOptions options)
+    {
+        Client = client;
+        Id = id;
+        Options = options;
+        UsesStreaming = useStreaming;
+        _owned = owned;
+        InitProcess = new ContainerProcess(this, initExecId, useStreaming, options);
+        _processes.Add(InitProcess);
+    }
+
+    /// <summary>The connection to the agent.</summary>
+    public AgentClient Client { get; }
+
+    /// <summary>The container id.</summary>
+    public string Id { get; }
+
+    /// <summary>The options this container was created or opened with.</summary>
+    public ContainerOptions Options { get; }
+
+    /// <summary>True when its processes' stdio goes over the streaming Attach extension.</summary>
+    public bool UsesStreaming { get; }
+
+    /// <summary>The container's init process (the spec's Process); it runs once <see cref="StartAsync"/> has been called.</summary>
+    public ContainerProcess InitProcess { get; }
+
+    /// <summary>
+    /// CreateContainer with <paramref name="spec"/>; the init process waits for
+    /// <see cref="StartAsync"/>. Its stdio is attached right away (see
+    /// <see cref="ContainerOptions.AttachStdio"/>), so not a byte of its output is missed. The
+    /// init process gets the container id as its exec id, as Kata's runtime does.
+    /// </summary>
+    /// <exception cref="RpcException">The agent refused (e.g. INVALID_ARGUMENT naming the spec field, ALREADY_EXISTS).</exception>
+    public static Task<Container> CreateAsync(AgentClient client, string id, Spec spec, ContainerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        ArgumentNullException.ThrowIfNull(spec);
+        return CreateAsync(client, new CreateContainerRequest { ContainerId = id, ExecId = id, OCI = spec }, options, cancellationToken);
+    }
+
+    /// <summary>CreateContainer with a full request (devices, storages, shared mounts, …).
+    /// An empty <see cref="CreateContainerRequest.ExecId"/> is replaced by the container id.</summary>
+    /// <inheritdoc cref="CreateAsync(AgentClient, string, Spec, ContainerOptions?, CancellationToken)"/>
+    public static async Task<Container> CreateAsync(AgentClient client, CreateContainerRequest request, ContainerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(request);
+        options ??= new ContainerOptions();
+        if (request.ExecId.Length == 0)
+        {
+            request = request.Clone();
+            request.ExecId = request.ContainerId;
+        }
+        bool streaming = await UseStreamingAsync(client, options, cancellationToken).ConfigureAwait(false);
+        await client.CreateContainerAsync(request, cancellationToken).ConfigureAwait(false);
+        var container = new Container(client, request.ContainerId, request.ExecId, streaming, owned: true, options);
+        if (options.AttachStdio)
+        {
+            container.InitProcess.Attach();
+        }
+        return container;
+    }
+
+    /// <summary>
+    /// A handle on a container that already exists in the agent (created by someone else), to
+    /// exec into it, signal, pause or stats it. Nothing is sent to the agent here; the init
+    /// process's exec id is empty and its stdio is attached only when used. Disposing the handle
+    /// does not remove the container (<see cref="RemoveAsync"/> does).
+    /// </summary>
+    public static async Task<Container> OpenAsync(AgentClient client, string id, ContainerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        options ??= new ContainerOptions();
+        bool streaming = await UseStreamingAsync(client, options, cancellationToken).ConfigureAwait(false);
+        return new Container(client, id, "", streaming, owned: false, options);
+    }
+
+    /// <summary>A random exec id: "exec-" and 12 hex digits.</summary>
+    public static string NewExecId() => "exec-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+
+    /// <summary>StartContainer: runs the init process. Its WaitProcess starts here, so its status is kept even if the container is removed right after.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        _ = InitProcess.BeginWait();
+        await Client.StartContainerAsync(new StartContainerRequest { ContainerId = Id }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>ExecProcess: starts <paramref name="process"/> in the running container as <paramref name="execId"/>
+    /// and attaches its stdio right after (see <see cref="ContainerOptions.AttachStdio"/>).</summary>
+    /// <exception cref="RpcException">The agent refused (e.g. FAILED_PRECONDITION: not running, ALREADY_EXISTS: the exec id is taken).</exception>
+    public async Task<ContainerProcess> ExecAsync(string execId, Process process, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(execId);
+        ArgumentNullException.ThrowIfNull(process);
+        await Client.ExecProcessAsync(new ExecProcessRequest { ContainerId = Id, ExecId = execId, Process = process }, cancellationToken).ConfigureAwait(false);
+        var started = new ContainerProcess(this, execId, UsesStreaming, Options);
+        lock (_gate)
+        {
+            _processes.Add(started);
+        }
+        _ = started.BeginWait();
+        if (Options.AttachStdio)
+        {
+            started.Attach();
+        }
+        return started;
+    }
+
+    /// <summary>ExecProcess with a new random exec id (<see cref="NewExecId"/>).</summary>
+    public Task<ContainerProcess> ExecAsync(Process process, CancellationToken cancellationToken = default) => ExecAsync(NewExecId(), process, cancellationToken);
+
+    /// <summary>SignalProcess with an empty exec id: signal <paramref name="signal"/> to every process of the container.</summary>
+    public async Task SignalAsync(int signal, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(signal);
+        await Client.SignalProcessAsync(new SignalProcessRequest { ContainerId = Id, ExecId = "", Signal = (uint)signal }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>StatsContainer: the container's cgroup (and network) statistics.</summary>
+    public Task<StatsContainerResponse> StatsAsync(CancellationToken cancellationToken = default) =>
+        Client.StatsContainerAsync(new StatsContainerRequest { ContainerId = Id }, cancellationToken);
+
+    /// <summary>PauseContainer: freezes the container's cgroup.</summary>
+    public Task PauseAsync(CancellationToken cancellationToken = default) =>
+        Client.PauseContainerAsync(new PauseContainerRequest { ContainerId = Id }, cancellationToken);
+
+    /// <summary>ResumeContainer: thaws the container's cgroup.</summary>
+    public Task ResumeAsync(CancellationToken cancellationToken = default) =>
+        Client.ResumeContainerAsync(new ResumeContainerRequest { ContainerId = Id }, cancellationToken);
+
+    /// <summary>UpdateContainer: applies new cgroup limits to the running container.</summary>
+    public Task UpdateAsync(LinuxResources resources, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(resources);
+        return Client.UpdateContainerAsync(new UpdateContainerRequest { ContainerId = Id, Resources = resources }, cancellationToken);
+    }
+
+    /// <summary>
+    /// RemoveContainer: the agent kills every process of the container, waits up to
+    /// <paramref name="timeout"/> (rounded up to whole seconds; <see cref="TimeSpan.Zero"/> waits
+    /// for ever; default <see cref="ContainerOptions.RemoveTimeout"/>) and releases it. Output the
+    /// processes wrote before they died still arrives on their streams.
+    /// </summary>
+    /// <exception cref="RpcException">The agent refused (e.g. DEADLINE_EXCEEDED: processes still running after the timeout, NOT_FOUND).</exception>
+    public async Task RemoveAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        TimeSpan wait = timeout ?? Options.RemoveTimeout;
+        ArgumentOutOfRangeException.ThrowIfLessThan(wait, TimeSpan.Zero, nameof(timeout));
+        uint seconds = (uint)Math.Min(uint.MaxValue, Math.Ceiling(wait.TotalSeconds));
+        await Client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = Id, Timeout = seconds }, cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            _removed = true;
+        }
+    }
+
+    /// <summary>
+    /// Removes the container if this object created it and it has not been removed (best effort:
+    /// an agent error is not thrown, call <see cref="RemoveAsync"/> to see it), then detaches every
+    /// process's stdio.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        ContainerProcess[] processes;
+        bool remove;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            remove = _owned && !_removed;
+            processes = [.. _processes];
+        }
+        if (remove)
+        {
+            try
+            {
+                await RemoveAsync().ConfigureAwait(false);
+            }
+            catch (RpcException)
+            {
+                // Already gone, or the agent is unreachable: nothing more to do from here.
+            }
+        }
+        foreach (var process in processes)
+        {
+            await process.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<bool> UseStreamingAsync(AgentClient client, ContainerOptions options, CancellationToken cancellationToken) =>
+        options.UseStreaming && await StreamingSupport.IsAvailableAsync(client, cancellationToken).ConfigureAwait(false);
+}

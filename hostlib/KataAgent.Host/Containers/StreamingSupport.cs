@@ -1,0 +1,50 @@
+using System.Runtime.CompilerServices;
+using Grpc.Core;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Host.Containers;
+
+/// <summary>
+/// Whether an agent serves KataAgent's <c>kataagent.v1</c> extensions (the streaming
+/// <c>Attach</c> among them): <c>Health.Check</c> with service "kataagent.v1" answers SERVING on
+/// an agent that has them; any other agent answers NOT_FOUND or UNIMPLEMENTED. Asked once per
+/// <see cref="AgentClient"/> and remembered for as long as that client lives.
+/// </summary>
+public static class StreamingSupport
+{
+    /// <summary>The health-check service name of KataAgent's extension package.</summary>
+    public const string ServiceName = "kataagent.v1";
+
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(30);
+    private static readonly ConditionalWeakTable<AgentClient, Task<bool>> Cache = new();
+
+    /// <summary>True when the agent behind <paramref name="client"/> serves kataagent.v1.</summary>
+    /// <exception cref="RpcException">The probe failed for another reason (e.g. the agent is unreachable); not remembered.</exception>
+    public static Task<bool> IsAvailableAsync(AgentClient client, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        Task<bool> probe;
+        lock (Cache)
+        {
+            if (!Cache.TryGetValue(client, out probe!) || probe.IsFaulted || probe.IsCanceled)
+            {
+                probe = ProbeAsync(client);
+                Cache.AddOrUpdate(client, probe);
+            }
+        }
+        return probe.WaitAsync(cancellationToken);
+    }
+
+    private static async Task<bool> ProbeAsync(AgentClient client)
+    {
+        try
+        {
+            var response = await client.Health.CheckAsync(new CheckRequest { Service = ServiceName }, deadline: DateTime.UtcNow + ProbeTimeout).ConfigureAwait(false);
+            return response.Status == HealthCheckResponse.Types.ServingStatus.Serving;
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.NotFound or StatusCode.Unimplemented)
+        {
+            return false;
+        }
+    }
+}

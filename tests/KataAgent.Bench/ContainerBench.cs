@@ -1,0 +1,344 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using CliWrap;
+using KataAgent.Host;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Bench;
+
+/// <summary>
+/// Container benchmarks against the published agent, stand-alone over a unix socket: a container
+/// run to completion (create, start, wait, remove) beside `crun run` of the same bundle; exec
+/// latency into a running container; stdout throughput through ReadStdout beside a raw
+/// unix-socket copy. Prints a Markdown table and writes it to out/bench/containers.md.
+/// </summary>
+internal static class ContainerBench
+{
+    private const int Warmup = 10;
+    private const int Runs = 100;
+    private const long StreamBytes = 256L * 1024 * 1024;
+    private const int ReadLength = 1024 * 1024;
+
+    public static async Task RunAsync(string root)
+    {
+        string agentBinary = Path.Combine(root, "out", "kata-agent");
+        string scratch = Directory.CreateTempSubdirectory("ka-cbench-").FullName;
+        string socketPath = Path.Combine(scratch, "agent.sock");
+        var rows = new List<(string Name, string Value, string Note)>();
+        using var kill = new CancellationTokenSource();
+        var agent = Cli.Wrap(agentBinary).WithArguments(["--server-addr", $"unix://{socketPath}", "--log", "warn"])
+            .WithValidation(CommandResultValidation.None).ExecuteAsync(kill.Token);
+        try
+        {
+            string rootfs = await BenchRootfs.CreateAsync(scratch);
+            await using var client = await AgentClient.ConnectAsync($"unix://{socketPath}", new AgentClientOptions { ConnectTimeout = TimeSpan.FromSeconds(20) });
+
+            var agentRuns = await RunToCompletionAsync(client, rootfs);
+            rows.Add(("Container run to completion, `/bin/true`, through the agent (p50 / p99)", $"{Percentiles.Of(agentRuns, 50):0.0} ms / {Percentiles.Of(agentRuns, 99):0.0} ms",
+                $"CreateContainer + StartContainer + WaitProcess + RemoveContainer over one unix-socket connection, {Runs} runs after {Warmup} warm-up, busybox rootfs, pid/ipc/uts/mount namespaces, cgroup v2"));
+            await AddCrunRowsAsync(rows, scratch, rootfs, agentRuns);
+
+            var exec = await ExecLatencyAsync(client, rootfs);
+            rows.Add(("Exec of `/bin/true` into a running container (p50 / p99)", $"{Percentiles.Of(exec, 50):0.0} ms / {Percentiles.Of(exec, 99):0.0} ms",
+                $"ExecProcess + WaitProcess into a `sleep` container, {Runs} execs after {Warmup} warm-up"));
+
+            var (agentMiBs, reads) = await StdoutThroughputAsync(client, rootfs);
+            double rawMiBs = await RawSocketCopyAsync(scratch);
+            double headMiBs = await HeadIntoPipeAsync(rootfs);
+            rows.Add(("Container stdout through ReadStdout", $"{agentMiBs:0} MiB/s", $"`head -c {StreamBytes} /dev/zero` in the container, ReadStdout len {ReadLength} in a loop until EOF, timed from StartContainer; {reads} calls, {StreamBytes / 1024.0 / reads:0} KiB per reply on average"));
+            rows.Add(("Raw unix-socket copy of the same bytes", $"{rawMiBs:0} MiB/s", $"{StreamBytes / 1024 / 1024} MiB in 1 MiB writes and reads, in this process"));
+            rows.Add(("Ratio raw / ReadStdout", $"{rawMiBs / agentMiBs:0.0}×", ""));
+            rows.Add(("The same busybox `head` into a pipe read by this process, no container", $"{headMiBs:0} MiB/s", "the writer's own ceiling: busybox copies in 4 KiB writes"));
+        }
+        finally
+        {
+            kill.Cancel();
+            try
+            {
+                await agent;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            Directory.Delete(scratch, recursive: true);
+        }
+
+        var table = new StringBuilder();
+        table.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.MachineName} ({Environment.ProcessorCount} cores), `./build.sh bench`, agent stand-alone (no VM)");
+        table.AppendLine();
+        table.AppendLine("| measure | result | how |");
+        table.AppendLine("|---|---|---|");
+        foreach (var (name, value, note) in rows)
+        {
+            table.AppendLine($"| {name} | {value} | {note} |");
+        }
+        Console.WriteLine(table);
+        string outDirectory = Path.Combine(root, "out", "bench");
+        Directory.CreateDirectory(outDirectory);
+        await File.WriteAllTextAsync(Path.Combine(outDirectory, "containers.md"), table.ToString());
+    }
+
+    /// <summary>Milliseconds per container, create to removed.</summary>
+    private static async Task<List<double>> RunToCompletionAsync(AgentClient client, string rootfs)
+    {
+        var samples = new List<double>(Runs);
+        for (int i = 0; i < Warmup + Runs; i++)
+        {
+            string id = $"run{i}";
+            long start = Stopwatch.GetTimestamp();
+            await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = id, OCI = BenchRootfs.AgentSpec(rootfs, "/bin/true") });
+            await client.StartContainerAsync(new StartContainerRequest { ContainerId = id });
+            int status = (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = id })).Status;
+            await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = id, Timeout = 10 });
+            double elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            if (status != 0)
+            {
+                throw new InvalidOperationException($"container {id} exited with {status}");
+            }
+            if (i >= Warmup)
+            {
+                samples.Add(elapsed);
+            }
+        }
+        return samples;
+    }
+
+    /// <summary>`crun run` of the same container, when crun is installed.</summary>
+    private static async Task AddCrunRowsAsync(List<(string, string, string)> rows, string scratch, string rootfs, List<double> agentRuns)
+    {
+        if (FindInPath("crun") is null)
+        {
+            rows.Add(("`crun run` of the same bundle", "not measured", "crun is not installed (Debian package crun)"));
+            return;
+        }
+        string bundle = Directory.CreateDirectory(Path.Combine(scratch, "bundle")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), BenchRootfs.CrunConfig(rootfs, "/bin/true"));
+        string state = Directory.CreateDirectory(Path.Combine(scratch, "crun-state")).FullName;
+        await using var launcher = await CrunLauncher.StartAsync();
+
+        var crun = new List<double>(Runs);
+        var launch = new List<double>(Runs);
+        for (int i = 0; i < Warmup + Runs; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            await launcher.Command("crun", "--root", state, "run", "--bundle", bundle, $"crun{i}").ExecuteAsync();
+            double elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            start = Stopwatch.GetTimestamp();
+            await launcher.Command(Path.Combine(rootfs, "bin", "true")).ExecuteAsync();
+            double launchElapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            if (i >= Warmup)
+            {
+                crun.Add(elapsed);
+                launch.Add(launchElapsed);
+            }
+        }
+        rows.Add(("`crun run` of the same bundle (p50 / p99)", $"{Percentiles.Of(crun, 50):0.0} ms / {Percentiles.Of(crun, 99):0.0} ms",
+            $"{await CrunVersionAsync()}, one process per run started with CliWrap and timed around it, {Runs} runs after {Warmup} warm-up{launcher.Note}"));
+        rows.Add(("Process launch alone, same way (p50)", $"{Percentiles.Of(launch, 50):0.0} ms", $"busybox `true` started exactly as crun is{(launcher.Note.Length > 0 ? " (through nsenter)" : "")}: the part of the crun figure that is not crun"));
+        rows.Add(("Ratio agent / crun (p50)", $"{Percentiles.Of(agentRuns, 50) / Percentiles.Of(crun, 50):0.00}×", "the agent's figure includes four gRPC round trips"));
+    }
+
+    /// <summary>Milliseconds per exec, ExecProcess to exit status.</summary>
+    private static async Task<List<double>> ExecLatencyAsync(AgentClient client, string rootfs)
+    {
+        const string Id = "execbench";
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = Id, OCI = BenchRootfs.AgentSpec(rootfs, "sleep", "3600") });
+        await client.StartContainerAsync(new StartContainerRequest { ContainerId = Id });
+        var samples = new List<double>(Runs);
+        try
+        {
+            for (int i = 0; i < Warmup + Runs; i++)
+            {
+                string execId = $"e{i}";
+                long start = Stopwatch.GetTimestamp();
+                await client.ExecProcessAsync(new ExecProcessRequest { ContainerId = Id, ExecId = execId, Process = new KataAgent.Protocols.Agent.Process { Args = { "/bin/true" }, Env = { "PATH=/bin" }, Cwd = "/" } });
+                int status = (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = Id, ExecId = execId })).Status;
+                double elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                if (status != 0)
+                {
+                    throw new InvalidOperationException($"exec {execId} exited with {status}");
+                }
+                if (i >= Warmup)
+                {
+                    samples.Add(elapsed);
+                }
+            }
+        }
+        finally
+        {
+            await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = Id, Timeout = 10 });
+        }
+        return samples;
+    }
+
+    /// <summary>MiB/s of a container's stdout read back with ReadStdout, start to end of stream.</summary>
+    private static async Task<(double MiBs, int Reads)> StdoutThroughputAsync(AgentClient client, string rootfs)
+    {
+        await StreamOnceAsync(client, rootfs, "warm", 16L * 1024 * 1024);
+        return await StreamOnceAsync(client, rootfs, "stream", StreamBytes);
+    }
+
+    /// <summary>MiB/s of the rootfs's busybox writing <see cref="StreamBytes"/> into a pipe this process drains.</summary>
+    private static async Task<double> HeadIntoPipeAsync(string rootfs)
+    {
+        long start = Stopwatch.GetTimestamp();
+        await Cli.Wrap(Path.Combine(rootfs, "bin", "busybox")).WithArguments(["head", "-c", StreamBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), "/dev/zero"])
+            .WithStandardOutputPipe(PipeTarget.ToStream(Stream.Null)).ExecuteAsync();
+        return StreamBytes / 1024.0 / 1024.0 / Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    private static async Task<(double MiBs, int Reads)> StreamOnceAsync(AgentClient client, string rootfs, string id, long bytes)
+    {
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = id, OCI = BenchRootfs.AgentSpec(rootfs, "head", "-c", bytes.ToString(System.Globalization.CultureInfo.InvariantCulture), "/dev/zero") });
+        try
+        {
+            long start = Stopwatch.GetTimestamp();
+            await client.StartContainerAsync(new StartContainerRequest { ContainerId = id });
+            long total = 0;
+            int reads = 0;
+            while (true)
+            {
+                var chunk = await client.ReadStdoutAsync(new ReadStreamRequest { ContainerId = id, Len = ReadLength });
+                if (chunk.Data.IsEmpty)
+                {
+                    break;
+                }
+                total += chunk.Data.Length;
+                reads++;
+            }
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            int status = (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = id })).Status;
+            if (total != bytes || status != 0)
+            {
+                throw new InvalidOperationException($"stdout of {id}: {total} bytes of {bytes}, exit status {status}");
+            }
+            return (total / 1024.0 / 1024.0 / seconds, reads);
+        }
+        finally
+        {
+            await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = id, Timeout = 10 });
+        }
+    }
+
+    /// <summary>MiB/s of <see cref="StreamBytes"/> sent over a unix socket between two tasks of this process.</summary>
+    private static async Task<double> RawSocketCopyAsync(string scratch)
+    {
+        string path = Path.Combine(scratch, "copy.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        var sender = Task.Run(async () =>
+        {
+            using Socket peer = await listener.AcceptAsync();
+            var block = new byte[ReadLength];
+            for (long sent = 0; sent < StreamBytes; sent += block.Length)
+            {
+                await peer.SendAsync(block);
+            }
+            peer.Shutdown(SocketShutdown.Send);
+        });
+        using var receiver = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        long start = Stopwatch.GetTimestamp();
+        await receiver.ConnectAsync(new UnixDomainSocketEndPoint(path));
+        var buffer = new byte[ReadLength];
+        long total = 0;
+        int n;
+        while ((n = await receiver.ReceiveAsync(buffer)) > 0)
+        {
+            total += n;
+        }
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        await sender;
+        return total / 1024.0 / 1024.0 / seconds;
+    }
+
+    private static async Task<string> CrunVersionAsync()
+    {
+        var result = await CliWrap.Buffered.BufferedCommandExtensions.ExecuteBufferedAsync(Cli.Wrap("crun").WithArguments("--version"));
+        return result.StandardOutput.Split('\n')[0].Trim();
+    }
+
+    private static string? FindInPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, program)).FirstOrDefault(File.Exists);
+
+    /// <summary>
+    /// Starts crun where it can run. crun refuses a cgroup v1/v2 hybrid host ("cgroups in hybrid
+    /// mode not supported"); there it runs in a private mount namespace, held open by a
+    /// `sleep`, where the same cgroup2 hierarchy the agent uses is mounted on /sys/fs/cgroup, and
+    /// each run goes through nsenter.
+    /// </summary>
+    private sealed class CrunLauncher : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource? _kill;
+        private readonly CommandTask<CommandResult>? _holder;
+
+        private CrunLauncher(CancellationTokenSource? kill, CommandTask<CommandResult>? holder)
+        {
+            _kill = kill;
+            _holder = holder;
+        }
+
+        public string Note => _holder is null ? "" : "; this host is cgroup-hybrid, which crun refuses, so each run goes through `nsenter -m` into a mount namespace with the cgroup2 hierarchy on /sys/fs/cgroup";
+
+        public static async Task<CrunLauncher> StartAsync()
+        {
+            bool unified = File.ReadLines("/proc/self/mounts").Any(line => line.Split(' ') is [_, "/sys/fs/cgroup", "cgroup2", ..]);
+            if (unified)
+            {
+                return new CrunLauncher(null, null);
+            }
+            var kill = new CancellationTokenSource();
+            var holder = Cli.Wrap("unshare").WithArguments(["--mount", "--propagation", "private", "sleep", "3600"])
+                .WithValidation(CommandResultValidation.None).ExecuteAsync(kill.Token);
+            var launcher = new CrunLauncher(kill, holder);
+            string ownNamespace = new FileInfo("/proc/self/ns/mnt").LinkTarget ?? "";
+            for (int attempt = 0; ; attempt++)
+            {
+                string? theirs = null;
+                try
+                {
+                    theirs = new FileInfo($"/proc/{holder.ProcessId}/ns/mnt").LinkTarget;
+                }
+                catch (IOException)
+                {
+                }
+                if (theirs is not null && theirs != ownNamespace)
+                {
+                    break;
+                }
+                if (attempt == 200)
+                {
+                    await launcher.DisposeAsync();
+                    throw new InvalidOperationException("unshare --mount did not come up");
+                }
+                await Task.Delay(10);
+            }
+            await launcher.Command("mount", "-t", "cgroup2", "cgroup2", "/sys/fs/cgroup").ExecuteAsync();
+            return launcher;
+        }
+
+        public Command Command(string program, params string[] arguments) =>
+            _holder is null
+                ? Cli.Wrap(program).WithArguments(arguments)
+                : Cli.Wrap("nsenter").WithArguments(["-t", _holder.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), "-m", program, .. arguments]);
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_kill is null || _holder is null)
+            {
+                return;
+            }
+            _kill.Cancel();
+            try
+            {
+                await _holder;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            _kill.Dispose();
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using KataAgent.Host;
+using KataAgent.Tests.Infrastructure;
+using Xunit;
+
+namespace KataAgent.Tests.HostContainers;
+
+/// <summary>One published agent (stand-alone, as root) and one busybox rootfs shared by a test class.</summary>
+public sealed class ContainerAgentFixture : IAsyncLifetime
+{
+    private AgentProcess? _agent;
+    private BusyboxRootfs? _rootfs;
+    private AgentClient? _client;
+    private int _next;
+
+    public AgentProcess Agent => _agent ?? throw new InvalidOperationException("the agent is not started");
+
+    public string RootfsPath => (_rootfs ?? throw new InvalidOperationException("no rootfs")).Path;
+
+    /// <summary>A client shared by the tests (the streaming probe is cached per client).</summary>
+    public AgentClient Client => _client ?? throw new InvalidOperationException("not connected");
+
+    /// <summary>A container id no other test of this fixture uses.</summary>
+    public string NewId(string prefix) => $"{prefix}-{Interlocked.Increment(ref _next)}";
+
+    public async Task InitializeAsync()
+    {
+        _rootfs = await BusyboxRootfs.CreateAsync();
+        _agent = AgentProcess.StartOnUnixSocket();
+        _client = await _agent.ConnectAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            await _client.DisposeAsync();
+        }
+        if (_agent is not null)
+        {
+            await _agent.DisposeAsync();
+        }
+        _rootfs?.Dispose();
+    }
+}
