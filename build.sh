@@ -23,6 +23,9 @@ REQUIRED_TOOLS=(
   "setsid:util-linux"
   "cpio:cpio"                              # the rootfs tests compare our cpio writer with GNU cpio
   "qemu-system-x86_64:qemu-system-x86"     # guest boot tests (TCG without /dev/kvm)
+  "crun:crun"                              # the benchmark's baseline
+  "nsenter:util-linux"
+  "mount:mount"
 )
 REQUIRED_PACKAGES=(zlib1g-dev busybox-static)
 

@@ -41,7 +41,14 @@ internal static unsafe class Credentials
         }
         if (config.OomScoreAdj is { } score)
         {
-            File.WriteAllText("/proc/self/oom_score_adj", score.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            try
+            {
+                File.WriteAllText("/proc/self/oom_score_adj", score.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new InitException($"oom_score_adj {score}: refused by the kernel{(score < 0 ? " (lowering it needs CAP_SYS_RESOURCE)" : "")}");
+            }
         }
 
         // Without no_new_privs the filter must go in while we still hold CAP_SYS_ADMIN.
