@@ -82,19 +82,7 @@ internal static class BenchRunner
             Directory.Delete(scratch, recursive: true);
         }
 
-        var table = new StringBuilder();
-        table.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.MachineName} ({Environment.ProcessorCount} cores), `./build.sh bench`");
-        table.AppendLine();
-        table.AppendLine("| measure | result | how |");
-        table.AppendLine("|---|---|---|");
-        foreach (var (name, value, note) in rows)
-        {
-            table.AppendLine($"| {name} | {value} | {note} |");
-        }
-        Console.WriteLine(table);
-        string outDirectory = Path.Combine(root, "out", "bench");
-        Directory.CreateDirectory(outDirectory);
-        await File.WriteAllTextAsync(Path.Combine(outDirectory, "foundation.md"), table.ToString());
+        await BenchReport.WriteAsync(root, "foundation", "", rows);
         await ContainerBench.RunAsync(root);
         return 0;
     }

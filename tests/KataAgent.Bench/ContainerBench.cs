@@ -66,19 +66,7 @@ internal static class ContainerBench
             Directory.Delete(scratch, recursive: true);
         }
 
-        var table = new StringBuilder();
-        table.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.MachineName} ({Environment.ProcessorCount} cores), `./build.sh bench`, agent stand-alone (no VM)");
-        table.AppendLine();
-        table.AppendLine("| measure | result | how |");
-        table.AppendLine("|---|---|---|");
-        foreach (var (name, value, note) in rows)
-        {
-            table.AppendLine($"| {name} | {value} | {note} |");
-        }
-        Console.WriteLine(table);
-        string outDirectory = Path.Combine(root, "out", "bench");
-        Directory.CreateDirectory(outDirectory);
-        await File.WriteAllTextAsync(Path.Combine(outDirectory, "containers.md"), table.ToString());
+        await BenchReport.WriteAsync(root, "containers", ", agent stand-alone (no VM)", rows);
     }
 
     /// <summary>Milliseconds per container, create to removed.</summary>

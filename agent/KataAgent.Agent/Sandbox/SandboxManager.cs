@@ -118,7 +118,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         {
             UnmountAll(Path.Combine(NamespaceDirectory, kind));
         }
-        var (stderrRead, stderrWrite) = Pipe();
+        var (stderrRead, stderrWrite) = Libc.Pipe();
         int devNull = Libc.Check(Libc.Open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC), "open /dev/null");
         Task<int> exit;
         try
@@ -202,13 +202,6 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
                 return;
             }
         }
-    }
-
-    private static unsafe (int Read, int Write) Pipe()
-    {
-        int* fds = stackalloc int[2];
-        Libc.Check(Libc.Pipe2(fds, Libc.O_CLOEXEC), "pipe2");
-        return (fds[0], fds[1]);
     }
 
     private static RpcException Invalid(string field, string problem) => new(new Status(StatusCode.InvalidArgument, $"{field}: {problem}"));

@@ -113,6 +113,14 @@ public static unsafe partial class Libc
     public const uint MFD_CLOEXEC = 1;
     public const int TIOCSCTTY = 0x540E;
 
+    /// <summary>A close-on-exec pipe: (read end, write end).</summary>
+    public static (int Read, int Write) Pipe()
+    {
+        int* fds = stackalloc int[2];
+        Check(Pipe2(fds, O_CLOEXEC), "pipe2");
+        return (fds[0], fds[1]);
+    }
+
     /// <summary>pidfd_open(2): an fd that refers to the process, immune to pid reuse.</summary>
     public static int PidfdOpen(int pid) => (int)Syscall(SYS_pidfd_open, pid, 0, 0, 0, 0);
 }

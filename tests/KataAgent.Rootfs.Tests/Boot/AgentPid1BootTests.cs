@@ -14,8 +14,10 @@ namespace KataAgent.Rootfs.Tests.Boot;
 /// <summary>
 /// The real thing: the published agent as /init of the image, booted under qemu (TCG), serving
 /// the agent API on a virtio-serial port; the host library connects through qemu's chardev
-/// socket. The agent mounts the guest's filesystems, loads the image's modules and reads its
-/// configuration from the kernel command line.
+/// socket. The agent mounts the guest's filesystems, loads the image's modules, reads its
+/// configuration from the kernel command line, spawns its helpers (the reaper must see their
+/// exits as PID 1, where .NET would otherwise reap them itself) and powers the VM off after
+/// DestroySandbox.
 /// </summary>
 [Collection(DebianKernelCollection.Name)]
 public sealed class AgentPid1BootTests(DebianKernelFixture kernel, ITestOutputHelper output) : IDisposable
@@ -26,7 +28,7 @@ public sealed class AgentPid1BootTests(DebianKernelFixture kernel, ITestOutputHe
     public void Dispose() => _temp.Dispose();
 
     [Fact]
-    public async Task Agent_boots_as_pid_1_and_answers_over_virtio_serial()
+    public async Task Agent_boots_as_pid_1_answers_over_virtio_serial_and_powers_off_after_DestroySandbox()
     {
         string qemu = HostTools.Require("qemu-system-x86_64", "qemu-system-x86");
         string image = _temp.File("initrd.img");
@@ -64,9 +66,14 @@ public sealed class AgentPid1BootTests(DebianKernelFixture kernel, ITestOutputHe
                 string metrics = (await client.GetMetricsAsync(new GetMetricsRequest())).Metrics_;
                 metrics.Should().Contain("kata_guest_meminfo{item=\"mem_total\"}");
                 (await client.VersionAsync()).AgentVersion.Should().Be(details.AgentDetails.Version);
+                await client.CreateSandboxAsync(new CreateSandboxRequest { Hostname = "vm-pod", SandboxId = "vm", SandboxPidns = true });
+                await client.DestroySandboxAsync(new DestroySandboxRequest());
             }
+            var exited = await vm.Task.WaitAsync(TimeSpan.FromSeconds(60));
             output.WriteLine(console.ToString());
+            exited.ExitCode.Should().Be(0, "the agent powers the VM off after DestroySandbox");
             string log = console.ToString();
+            log.Should().Contain("sandbox vm created").And.Contain("powering off");
             log.Should().Contain("ignoring unknown kernel command-line option agent.frobnicate");
             log.Should().Contain("serving the Kata agent API on serial://agent.channel.0 (pid 1)");
             log.Should().NotContain("Kernel panic");

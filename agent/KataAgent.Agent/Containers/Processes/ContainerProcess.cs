@@ -70,9 +70,9 @@ public sealed class ContainerProcess : IAsyncDisposable
             }
             else
             {
-                var (stdinRead, stdinWrite) = Pipe();
-                var (stdoutRead, stdoutWrite) = Pipe();
-                var (stderrRead, stderrWrite) = Pipe();
+                var (stdinRead, stdinWrite) = Libc.Pipe();
+                var (stdoutRead, stdoutWrite) = Libc.Pipe();
+                var (stderrRead, stderrWrite) = Libc.Pipe();
                 childFds.AddRange([stdinRead, stdoutWrite, stderrWrite]);
                 stdio = [stdinRead, stdoutWrite, stderrWrite];
                 stdin = new FileDescriptorStream(stdinWrite, ownsFd: true);
@@ -317,13 +317,6 @@ public sealed class ContainerProcess : IAsyncDisposable
         int* pair = stackalloc int[2];
         Libc.Check(Libc.SocketPair(Libc.AF_UNIX, Libc.SOCK_SEQPACKET | Libc.SOCK_CLOEXEC, 0, pair), "socketpair for the init helper");
         return (pair[0], pair[1]);
-    }
-
-    private static unsafe (int Read, int Write) Pipe()
-    {
-        int* fds = stackalloc int[2];
-        Libc.Check(Libc.Pipe2(fds, Libc.O_CLOEXEC), "pipe2");
-        return (fds[0], fds[1]);
     }
 
     private static unsafe int WriteConfig(InitConfig config)

@@ -33,6 +33,14 @@ public sealed unsafe class ProcessReaper : IDisposable
             context.Cancel = true;
             _childExited.Release();
         });
+        if (Environment.ProcessId == 1)
+        {
+            // As PID 1, .NET's native signal loop reaps every child itself (waitpid(-1)) unless a
+            // SIGCHLD callback is registered — which would steal every status from this reaper.
+            // Registering ours turns that off; the reaper then sees every exit, as stand-alone.
+            s_instance = this;
+            RegisterForSigChld(&OnSigChld);
+        }
         _thread = new Thread(Loop) { IsBackground = true, Name = "reaper" };
         _thread.Start();
     }
@@ -70,6 +78,18 @@ public sealed unsafe class ProcessReaper : IDisposable
             }
             return exit.Task;
         }
+    }
+
+    private static ProcessReaper? s_instance;
+
+    [DllImport("libSystem.Native", EntryPoint = "SystemNative_RegisterForSigChld")]
+    private static extern void RegisterForSigChld(delegate* unmanaged<int, int, int> callback);
+
+    [UnmanagedCallersOnly]
+    private static int OnSigChld(int reapAll, int configureConsole)
+    {
+        s_instance?._childExited.Release();
+        return 0;
     }
 
     /// <summary>Statuses of unwatched children, kept briefly so a watch that arrives just after the exit still gets it.</summary>
