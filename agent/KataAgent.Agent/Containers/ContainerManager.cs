@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
+using KataAgent.Agent.Server;
 using KataAgent.Agent.Containers.Cgroups;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
@@ -39,12 +40,12 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         }
         if (spec is null)
         {
-            throw Invalid("OCI", "is missing");
+            throw RpcErrors.InvalidArgument("OCI", "is missing");
         }
         string rootfs = ResolveRootfs(containerId, spec.Root?.Path ?? "");
         if (!Directory.Exists(rootfs))
         {
-            throw Invalid("OCI.Root.Path", $"the rootfs '{rootfs}' does not exist");
+            throw RpcErrors.InvalidArgument("OCI.Root.Path", $"the rootfs '{rootfs}' does not exist");
         }
         InitConfig config = Translate(() => SpecTranslator.ForCreate(spec, rootfs, sandbox));
         if (_containers.ContainsKey(containerId) || !_creating.TryAdd(containerId, 0))
@@ -104,7 +105,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         var container = Get(containerId);
         if (process is null)
         {
-            throw Invalid("process", "is missing");
+            throw RpcErrors.InvalidArgument("process", "is missing");
         }
         if (container.State != ContainerState.Running || container.Init.HasExited)
         {
@@ -133,7 +134,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     {
         if (signal is 0 or > 64)
         {
-            throw Invalid("signal", $"{signal} is not a signal number (1..64)");
+            throw RpcErrors.InvalidArgument("signal", $"{signal} is not a signal number (1..64)");
         }
         var container = Get(containerId);
         if (execId.Length == 0)
@@ -204,7 +205,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     {
         if (resources is null)
         {
-            throw Invalid("resources", "is missing");
+            throw RpcErrors.InvalidArgument("resources", "is missing");
         }
         var cgroup = RequireCgroup(Get(containerId));
         foreach (string warning in Cgroups(() => cgroup.Update(resources)))
@@ -253,7 +254,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         {
             if (linux?.Resources is not null)
             {
-                throw Invalid("OCI.Linux.Resources", "this kernel has no cgroup2 hierarchy to apply them to");
+                throw RpcErrors.InvalidArgument("OCI.Linux.Resources", "this kernel has no cgroup2 hierarchy to apply them to");
             }
             return null;
         }
@@ -356,17 +357,17 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     {
         if (rootPath.Length == 0)
         {
-            throw Invalid("OCI.Root.Path", "is empty");
+            throw RpcErrors.InvalidArgument("OCI.Root.Path", "is empty");
         }
         if (rootPath.Contains('\0'))
         {
-            throw Invalid("OCI.Root.Path", "contains a NUL byte");
+            throw RpcErrors.InvalidArgument("OCI.Root.Path", "contains a NUL byte");
         }
         string bundle = Path.Combine(BundleRoot, containerId);
         string full = Path.GetFullPath(rootPath.StartsWith('/') ? rootPath : Path.Combine(bundle, rootPath));
         if (!rootPath.StartsWith('/') && !full.StartsWith(bundle + "/", StringComparison.Ordinal))
         {
-            throw Invalid("OCI.Root.Path", $"'{rootPath}' escapes the bundle directory {bundle}");
+            throw RpcErrors.InvalidArgument("OCI.Root.Path", $"'{rootPath}' escapes the bundle directory {bundle}");
         }
         return full;
     }
@@ -387,9 +388,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     {
         if (ContainerId.Problem(id) is { } problem)
         {
-            throw Invalid(field, problem);
+            throw RpcErrors.InvalidArgument(field, problem);
         }
     }
-
-    private static RpcException Invalid(string field, string problem) => new(new Status(StatusCode.InvalidArgument, $"{field}: {problem}"));
 }

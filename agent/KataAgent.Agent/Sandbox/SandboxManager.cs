@@ -1,5 +1,6 @@
 using System.Text;
 using Grpc.Core;
+using KataAgent.Agent.Server;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
@@ -36,18 +37,18 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         string hostname = request.Hostname.Length > 64 ? request.Hostname[..64] : request.Hostname;
         if (hostname.Contains('/') || hostname.Contains('\0'))
         {
-            throw Invalid("hostname", $"'{request.Hostname}' is not a host name");
+            throw RpcErrors.InvalidArgument("hostname", $"'{request.Hostname}' is not a host name");
         }
         for (int i = 0; i < request.Dns.Count; i++)
         {
             if (request.Dns[i].Contains('\n') || request.Dns[i].Contains('\0'))
             {
-                throw Invalid($"dns[{i}]", "must be a single resolv.conf line");
+                throw RpcErrors.InvalidArgument($"dns[{i}]", "must be a single resolv.conf line");
             }
         }
         if (request.KernelModules.Count > 0)
         {
-            throw Invalid("kernel_modules", "loading kernel modules is not supported by this agent yet");
+            throw RpcErrors.InvalidArgument("kernel_modules", "loading kernel modules is not supported by this agent yet");
         }
         SandboxStorage.Validate(request.Storages, "storages");
 
@@ -176,7 +177,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
             UnmountAll(mount);
         }
         _mounts.Clear();
-        foreach (string path in new[] { namespaces.UtsPath, namespaces.IpcPath })
+        foreach (string? path in new[] { namespaces.UtsPath, namespaces.IpcPath })
         {
             if (path is not null)
             {
@@ -203,6 +204,4 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
             }
         }
     }
-
-    private static RpcException Invalid(string field, string problem) => new(new Status(StatusCode.InvalidArgument, $"{field}: {problem}"));
 }

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using KataAgent.Agent.Server;
 using KataAgent.Agent.Containers.Spec;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Agent;
@@ -25,20 +26,20 @@ public static class SandboxStorage
             string at = $"{field}[{i}]";
             if (!Drivers.Contains(storage.Driver))
             {
-                throw Invalid($"{at}.driver", $"'{storage.Driver}' is not supported; this agent handles {string.Join(", ", Drivers)}");
+                throw RpcErrors.InvalidArgument($"{at}.driver", $"'{storage.Driver}' is not supported; this agent handles {string.Join(", ", Drivers)}");
             }
             string point = storage.MountPoint;
             if (!point.StartsWith('/') || Path.GetFullPath(point) != point.TrimEnd('/') || point.Contains('\0'))
             {
-                throw Invalid($"{at}.mount_point", $"'{point}' is not a normalised absolute path");
+                throw RpcErrors.InvalidArgument($"{at}.mount_point", $"'{point}' is not a normalised absolute path");
             }
             if (!point.StartsWith(AllowedRoot, StringComparison.Ordinal))
             {
-                throw Invalid($"{at}.mount_point", $"'{point}' is not under {AllowedRoot}");
+                throw RpcErrors.InvalidArgument($"{at}.mount_point", $"'{point}' is not under {AllowedRoot}");
             }
             if (storage.Driver == "ephemeral" && storage.Fstype is not ("" or "tmpfs"))
             {
-                throw Invalid($"{at}.fstype", $"'{storage.Fstype}': ephemeral storage is tmpfs");
+                throw RpcErrors.InvalidArgument($"{at}.fstype", $"'{storage.Fstype}': ephemeral storage is tmpfs");
             }
         }
     }
@@ -66,6 +67,4 @@ public static class SandboxStorage
         }
         return false;
     }
-
-    private static RpcException Invalid(string field, string problem) => new(new Status(StatusCode.InvalidArgument, $"{field}: {problem}"));
 }

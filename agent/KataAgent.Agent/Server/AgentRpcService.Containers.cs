@@ -11,11 +11,11 @@ internal sealed partial class AgentRpcService
     {
         if (request.Devices.Count > 0)
         {
-            throw InvalidArgument("devices", "device handlers are not available in this agent yet");
+            throw RpcErrors.InvalidArgument("devices", "device handlers are not available in this agent yet");
         }
         if (request.Storages.Count > 0)
         {
-            throw InvalidArgument("storages", "storage handlers are not available in this agent yet");
+            throw RpcErrors.InvalidArgument("storages", "storage handlers are not available in this agent yet");
         }
         await _containers.CreateAsync(request.ContainerId, request.ExecId, request.OCI, context.CancellationToken).ConfigureAwait(false);
         return new Empty();

@@ -33,6 +33,4 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
         _containers = containers;
     }
 
-    private static RpcException InvalidArgument(string field, string problem) =>
-        new(new Status(StatusCode.InvalidArgument, $"{field}: {problem}"));
 }

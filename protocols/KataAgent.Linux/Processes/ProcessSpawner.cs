@@ -28,7 +28,7 @@ public static unsafe class ProcessSpawner
             // that a later dup2 still needs, and source != target always clears FD_CLOEXEC.
             for (int i = 0; i < fds.Count; i++)
             {
-                int temporary = Libc.Fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
+                int temporary = Libc.Fcntl(fds[i], Libc.F_DUPFD_CLOEXEC, 64);
                 if (temporary < 0)
                 {
                     throw LinuxException.FromLastError($"fcntl(F_DUPFD_CLOEXEC) of fd {fds[i]} for {path}");
@@ -66,8 +66,6 @@ public static unsafe class ProcessSpawner
             NativeStrings.Free(allocations);
         }
     }
-
-    private const int F_DUPFD_CLOEXEC = 1030;
 
     private static void Check(int error, string operation)
     {

@@ -14,6 +14,14 @@ public static unsafe class SeccompInstaller
     private const long SECCOMP_SET_MODE_FILTER = 1;
     private const long SECCOMP_GET_ACTION_AVAIL = 2;
 
+    /// <summary>__NR_seccomp of this machine (glibc has no wrapper); -1 where we have no table.</summary>
+    private static readonly long NativeSeccompSyscall = SeccompCompiler.NativeArchitecture switch
+    {
+        SeccompArchitecture.X86_64 => 317,
+        SeccompArchitecture.Aarch64 => 277,
+        _ => -1,
+    };
+
     /// <summary>
     /// Installs <paramref name="program"/> on the calling thread (every thread with TSYNC).
     /// Allocates nothing and throws nothing, so it is safe right before execve on a thread
@@ -22,28 +30,8 @@ public static unsafe class SeccompInstaller
     /// </summary>
     /// <returns>0 on success, else the errno (EINVAL when the program is for another machine;
     /// ESRCH when TSYNC could not synchronise another thread).</returns>
-    public static int TryInstall(SeccompProgram program)
-    {
-        if (!program.IsNative)
-        {
-            return Errno.EINVAL;
-        }
-        fixed (byte* filter = program.Buffer)
-        {
-            SockFprog prog;
-            prog.Length = (ushort)program.InstructionCount;
-            prog.Filter = (SockFilter*)filter;
-            var result = SeccompNative.Syscall3(
-                program.SeccompSyscallNumber, SECCOMP_SET_MODE_FILTER, (long)(uint)program.Flags, (long)&prog);
-            if (result == 0)
-            {
-                return 0;
-            }
-            // With TSYNC the kernel reports a thread it could not synchronise by returning that
-            // thread's id instead of -1.
-            return result > 0 ? Errno.ESRCH : Marshal.GetLastPInvokeError();
-        }
-    }
+    public static int TryInstall(SeccompProgram program) =>
+        program.IsNative ? TryInstall(program.Buffer, (uint)program.Flags) : Errno.EINVAL;
 
     /// <summary>
     /// Installs a native program given as its raw struct sock_filter bytes and seccomp flags: the
@@ -52,12 +40,7 @@ public static unsafe class SeccompInstaller
     /// </summary>
     public static int TryInstall(ReadOnlySpan<byte> filterBytes, uint flags)
     {
-        long number = RuntimeInformation.ProcessArchitecture switch
-        {
-            Architecture.X64 => 317,
-            Architecture.Arm64 => 277,
-            _ => -1,
-        };
+        long number = NativeSeccompSyscall;
         if (number < 0 || filterBytes.IsEmpty || filterBytes.Length % 8 != 0 || filterBytes.Length / 8 > ushort.MaxValue)
         {
             return Errno.EINVAL;
@@ -67,7 +50,9 @@ public static unsafe class SeccompInstaller
             SockFprog prog;
             prog.Length = (ushort)(filterBytes.Length / 8);
             prog.Filter = (SockFilter*)filter;
-            var result = SeccompNative.Syscall3(number, SECCOMP_SET_MODE_FILTER, flags, (long)&prog);
+            var result = Libc.Syscall(number, SECCOMP_SET_MODE_FILTER, flags, (long)&prog, 0, 0);
+            // With TSYNC the kernel reports a thread it could not synchronise by returning that
+            // thread's id instead of -1.
             return result == 0 ? 0 : result > 0 ? Errno.ESRCH : Marshal.GetLastPInvokeError();
         }
     }
@@ -110,16 +95,6 @@ public static unsafe class SeccompInstaller
     /// </summary>
     public static bool IsActionAvailable(uint action)
     {
-        var number = SeccompCompiler.NativeArchitecture switch
-        {
-            SeccompArchitecture.X86_64 => 317L,
-            SeccompArchitecture.Aarch64 => 277L,
-            _ => -1L,
-        };
-        if (number < 0)
-        {
-            return false;
-        }
-        return SeccompNative.Syscall3(number, SECCOMP_GET_ACTION_AVAIL, 0, (long)&action) == 0;
+        return NativeSeccompSyscall >= 0 && Libc.Syscall(NativeSeccompSyscall, SECCOMP_GET_ACTION_AVAIL, 0, (long)&action, 0, 0) == 0;
     }
 }

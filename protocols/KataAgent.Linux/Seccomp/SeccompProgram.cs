@@ -25,12 +25,6 @@ public sealed class SeccompProgram
         Abis = abis;
         UnknownSyscalls = unknownSyscalls;
         IsNative = isNative;
-        SeccompSyscallNumber = architecture switch
-        {
-            SeccompArchitecture.X86_64 => 317,
-            SeccompArchitecture.Aarch64 => 277,
-            _ => -1,
-        };
     }
 
     /// <summary>The program as struct sock_filter bytes; the length is 8 * <see cref="InstructionCount"/>.</summary>
@@ -59,9 +53,6 @@ public sealed class SeccompProgram
 
     /// <summary>True when compiled for the machine this process runs on, so it can be installed here.</summary>
     internal bool IsNative { get; }
-
-    /// <summary>__NR_seccomp of <see cref="Architecture"/>, precomputed so installing does no lookup.</summary>
-    internal long SeccompSyscallNumber { get; }
 
     /// <summary>The program buffer itself, for the installer to pin.</summary>
     internal byte[] Buffer => _bytes;

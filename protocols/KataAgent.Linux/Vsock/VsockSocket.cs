@@ -1,11 +1,10 @@
-using System.Net.Sockets;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Linux.Vsock;
 
 /// <summary>
-/// AF_VSOCK sockets made with raw syscalls: .NET's <see cref="Socket"/> has no vsock endpoint type,
-/// but it can carry the I/O of a socket made here (it wraps any stream fd).
+/// AF_VSOCK sockets made with raw syscalls: .NET's Socket has no vsock endpoint type. Their fds
+/// are carried by <see cref="IO.FileDescriptorStream"/>.
 /// </summary>
 public static unsafe class VsockSocket
 {
@@ -30,30 +29,6 @@ public static unsafe class VsockSocket
         }
     }
 
-    /// <summary>Accepts one connection on a listening vsock fd; blocks. Returns the connected fd (CLOEXEC).</summary>
-    public static int Accept(int listenFd, out uint peerCid, out uint peerPort)
-    {
-        while (true)
-        {
-            VsockAddress peer = default;
-            uint length = (uint)sizeof(VsockAddress);
-            int fd = Libc.Accept4(listenFd, &peer, &length, Libc.SOCK_CLOEXEC);
-            if (fd >= 0)
-            {
-                peerCid = peer.Cid;
-                peerPort = peer.Port;
-                return fd;
-            }
-            var error = LinuxException.FromLastError("accept on vsock listener");
-            // Transient per-connection failures must not stop the listener.
-            if (error.Errno is Errno.EINTR or Errno.ECONNRESET or Errno.EAGAIN)
-            {
-                continue;
-            }
-            throw error;
-        }
-    }
-
     /// <summary>Connects to (cid, port); blocks up to the kernel's vsock connect timeout. Returns the connected fd (CLOEXEC).</summary>
     /// <exception cref="LinuxException">EAFNOSUPPORT without vsock support, ENODEV/EHOSTUNREACH without a
     /// transport for that CID, ECONNRESET/ECONNREFUSED when nothing listens on the port.</exception>
@@ -73,9 +48,6 @@ public static unsafe class VsockSocket
         }
         return fd;
     }
-
-    /// <summary>Hands a connected stream fd to a <see cref="Socket"/> (which then owns and closes it).</summary>
-    public static Socket Wrap(int fd) => new(new SafeSocketHandle((IntPtr)fd, ownsHandle: true));
 
     /// <summary>Formats a CID the way addresses write it: VMADDR_CID_ANY as -1.</summary>
     public static string FormatCid(uint cid) => cid == VsockAddress.AnyCid ? "-1" : cid.ToString(System.Globalization.CultureInfo.InvariantCulture);

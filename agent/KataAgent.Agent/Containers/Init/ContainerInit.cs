@@ -129,9 +129,7 @@ internal static class ContainerInit
 
     private static void SetCloseOnExec(int fd)
     {
-        const int F_SETFD = 2;
-        const int FD_CLOEXEC = 1;
-        Libc.Check(Libc.Fcntl(fd, F_SETFD, FD_CLOEXEC), $"fcntl(FD_CLOEXEC) on fd {fd}");
+        Libc.Check(Libc.Fcntl(fd, Libc.F_SETFD, Libc.FD_CLOEXEC), $"fcntl(FD_CLOEXEC) on fd {fd}");
     }
 
     private static void TrySend(string message)

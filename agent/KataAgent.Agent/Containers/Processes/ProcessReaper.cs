@@ -16,6 +16,9 @@ public sealed unsafe class ProcessReaper : IDisposable
     private readonly ILogger<ProcessReaper> _logger;
     private readonly object _gate = new();
     private readonly Dictionary<int, TaskCompletionSource<int>> _watched = [];
+    /// <summary>Statuses of unwatched children, kept briefly so a watch that arrives just after the exit still gets it.</summary>
+    private readonly Dictionary<int, int> _early = [];
+    private readonly Queue<int> _earlyOrder = new();
     private readonly SemaphoreSlim _childExited = new(0, int.MaxValue);
     private readonly PosixSignalRegistration _sigchld;
     private readonly Thread _thread;
@@ -91,10 +94,6 @@ public sealed unsafe class ProcessReaper : IDisposable
         s_instance?._childExited.Release();
         return 0;
     }
-
-    /// <summary>Statuses of unwatched children, kept briefly so a watch that arrives just after the exit still gets it.</summary>
-    private readonly Dictionary<int, int> _early = [];
-    private readonly Queue<int> _earlyOrder = new();
 
     public void Dispose()
     {
