@@ -38,6 +38,9 @@ public sealed record AgentConfig
     /// 4 MiB is ttrpc's frame limit, so a Kata runtime never sends more.</summary>
     public int MaxReceiveMessageSize { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>Where sysfs is (KATA_AGENT_SYSFS_ROOT): tests point the blk storage driver at a fake tree.</summary>
+    public string SysfsRoot { get; init; } = "/sys";
+
     /// <summary>Kernel command-line options that were not understood (logged at start).</summary>
     public IReadOnlyList<string> UnknownKernelOptions { get; init; } = [];
 }

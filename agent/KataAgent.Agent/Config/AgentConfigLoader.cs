@@ -9,6 +9,7 @@ public static class AgentConfigLoader
 {
     public const string ServerAddrEnvironmentVariable = "KATA_AGENT_SERVER_ADDR";
     public const string LogLevelEnvironmentVariable = "KATA_AGENT_LOG_LEVEL";
+    public const string SysfsRootEnvironmentVariable = "KATA_AGENT_SYSFS_ROOT";
 
     /// <summary>
     /// Loads the configuration. <paramref name="kernelCommandLine"/> is the text of /proc/cmdline
@@ -25,6 +26,10 @@ public static class AgentConfigLoader
         if (environment(LogLevelEnvironmentVariable) is { Length: > 0 } envLevel)
         {
             config = config with { LogLevel = ParseLogLevel(envLevel, LogLevelEnvironmentVariable) };
+        }
+        if (environment(SysfsRootEnvironmentVariable) is { Length: > 0 } sysfsRoot)
+        {
+            config = config with { SysfsRoot = sysfsRoot.StartsWith('/') ? sysfsRoot : throw new AgentConfigException($"{SysfsRootEnvironmentVariable}: '{sysfsRoot}' is not an absolute path") };
         }
         if (arguments.ServerAddress is not null)
         {

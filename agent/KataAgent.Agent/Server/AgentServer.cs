@@ -5,6 +5,7 @@ using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Sandbox;
+using KataAgent.Agent.Storage;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
@@ -51,6 +52,8 @@ public static class AgentServer
         builder.Services.AddSingleton<ProcessReaper>();
         builder.Services.AddSingleton<ContainerManager>();
         builder.Services.AddSingleton<SandboxNamespaces>();
+        builder.Services.AddSingleton(config);
+        builder.Services.AddSingleton<StorageManager>();
         builder.Services.AddSingleton<SandboxManager>();
         builder.Services.AddGrpc(options =>
         {
