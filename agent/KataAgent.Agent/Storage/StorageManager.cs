@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Grpc.Core;
 using KataAgent.Agent.Config;
 using KataAgent.Agent.Containers.Spec;
@@ -20,7 +19,7 @@ namespace KataAgent.Agent.Storage;
 /// sandbox is torn down). The lock is held for bookkeeping and the mount call, never while waiting
 /// for a device.
 /// </summary>
-public sealed partial class StorageManager
+public sealed class StorageManager
 {
     public const string AllowedRoot = "/run/kata-containers/";
 
@@ -273,7 +272,7 @@ public sealed partial class StorageManager
         {
             throw RpcErrors.InvalidArgument($"{at}.source", error);
         }
-        if (storage.Fstype.Length > 0 && !FilesystemName().IsMatch(storage.Fstype))
+        if (storage.Fstype.Length > 0 && !IsFilesystemName(storage.Fstype))
         {
             throw RpcErrors.InvalidArgument($"{at}.fstype", $"'{storage.Fstype}' is not a filesystem type name");
         }
@@ -286,8 +285,10 @@ public sealed partial class StorageManager
 
     private static string Normalise(string mountPoint) => mountPoint.TrimEnd('/');
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9._+-]{0,31}$")]
-    private static partial Regex FilesystemName();
+    /// <summary>Kernel filesystem type names: ext4, xfs, fuse.sshfs, 9p …</summary>
+    private static bool IsFilesystemName(string name) =>
+        name.Length <= 32 && name[0] is (>= 'a' and <= 'z') or (>= '0' and <= '9')
+        && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '_' or '+' or '-');
 
     private sealed class MountEntry
     {
