@@ -26,6 +26,8 @@ REQUIRED_TOOLS=(
   "crun:crun"                              # the benchmark's baseline
   "nsenter:util-linux"
   "mount:mount"
+  "losetup:mount"                          # blk storage tests: a loop device stands in for virtio-blk
+  "mkfs.ext4:e2fsprogs"                    # ext4 disk images (blk storage tests, the Sandbox API)
 )
 REQUIRED_PACKAGES=(zlib1g-dev busybox-static)
 
