@@ -20,12 +20,12 @@ public static unsafe class ProcessSpawner
     /// <paramref name="terminal"/> (a pty slave), opened as its fds 0, 1 and 2. glibc's child calls
     /// setsid before the file actions, and a session leader without a controlling terminal that
     /// opens a terminal without O_NOCTTY acquires it: the TIOCSCTTY a shell needs for job control
-    /// and ^C, with no managed code in the child.
+    /// and ^C, with no managed code in the child. It starts in <paramref name="workingDirectory"/>.
     /// </summary>
-    public static int SpawnOnTerminal(string path, IReadOnlyList<string> argv, IReadOnlyList<string> environment, string terminal) =>
-        Spawn(path, argv, environment, [], terminal);
+    public static int SpawnOnTerminal(string path, IReadOnlyList<string> argv, IReadOnlyList<string> environment, string terminal, string workingDirectory = "/") =>
+        Spawn(path, argv, environment, [], terminal, workingDirectory);
 
-    private static int Spawn(string path, IReadOnlyList<string> argv, IReadOnlyList<string> environment, IReadOnlyList<int> fds, string? terminal)
+    private static int Spawn(string path, IReadOnlyList<string> argv, IReadOnlyList<string> environment, IReadOnlyList<int> fds, string? terminal, string? workingDirectory = null)
     {
         var allocations = new List<nint>();
         var temporaries = new List<int>();
@@ -58,6 +58,10 @@ public static unsafe class ProcessSpawner
                 inherited = 3;
             }
             Check(Libc.PosixSpawnFileActionsAddCloseFrom(actions, inherited), "posix_spawn_file_actions_addclosefrom_np");
+            if (workingDirectory is not null)
+            {
+                Check(Libc.PosixSpawnFileActionsAddChdir(actions, workingDirectory), "posix_spawn_file_actions_addchdir_np");
+            }
 
             Libc.SigEmptySet(emptySet);
             Libc.SigFillSet(fullSet);

@@ -24,30 +24,30 @@ public class DebugConsoleTests
         await using (var console = await TextSocketSession.ConnectAsync(port.ChardevSocketPath, Wait))
         {
             await console.SendAsync("echo $((6*7))\n");
-            await WaitOrExplain(console, agent, "^42\r?$");
-            await console.SendAsync("echo \"E=$TERM:$HOME:$PATH\"\n");
-            (await WaitOrExplain(console, agent, @"^E=(\S*)\r?$")).Groups[1].Value.Should().Be("vt100:/:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+            await WaitOrExplain(console, agent, "(?<![0-9])42\r?$");
+            await console.SendAsync("echo \"E\"\"=$TERM:$HOME:$PATH:$PWD\"\n");
+            (await WaitOrExplain(console, agent, @"E=(\S*)\r?$")).Groups[1].Value.Should().Be("vt100:/:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/");
             // /proc/PID/stat: pid (comm) state ppid pgrp session tty_nr … — a session leader with a terminal.
-            await console.SendAsync("read -r p c s pp pg sid tty rest < /proc/$$/stat; echo \"S=$((sid == p)):$((tty != 0))\"\n");
-            (await WaitOrExplain(console, agent, @"^S=(\d:\d)\r?$")).Groups[1].Value.Should().Be("1:1");
-            await console.SendAsync("echo \"P=$$\"\n");
-            firstShell = (await WaitOrExplain(console, agent, @"^P=(\d+)\r?$")).Groups[1].Value;
+            await console.SendAsync("read -r p c s pp pg sid tty rest < /proc/$$/stat; echo \"S\"\"=$((sid == p)):$((tty != 0))\"\n");
+            (await WaitOrExplain(console, agent, @"S=(\d:\d)\r?$")).Groups[1].Value.Should().Be("1:1");
+            await console.SendAsync("echo \"P\"\"=$$\"\n");
+            firstShell = (await WaitOrExplain(console, agent, @"P=(\d+)\r?$")).Groups[1].Value;
         }
 
         // The host end goes away and comes back: the same shell is still there.
         await using (var console = await TextSocketSession.ConnectAsync(port.ChardevSocketPath, Wait))
         {
-            await console.SendAsync("echo \"P=$$\"\n");
-            (await WaitOrExplain(console, agent, @"^P=(\d+)\r?$")).Groups[1].Value.Should().Be(firstShell);
+            await console.SendAsync("echo \"P\"\"=$$\"\n");
+            (await WaitOrExplain(console, agent, @"P=(\d+)\r?$")).Groups[1].Value.Should().Be(firstShell);
 
             // The shell exits: a new one takes its place on the same port.
             // Input sent before the old shell is gone would go to it; the agent says when it is.
             await console.SendAsync("exit\n");
             await WaitForAgentOutput(agent, "exited; starting a new one");
-            await console.SendAsync("echo \"P=$$\"\n");
-            (await WaitOrExplain(console, agent, @"^P=(\d+)\r?$")).Groups[1].Value.Should().NotBe(firstShell);
+            await console.SendAsync("echo \"P\"\"=$$\"\n");
+            (await WaitOrExplain(console, agent, @"P=(\d+)\r?$")).Groups[1].Value.Should().NotBe(firstShell);
             await console.SendAsync("echo $((6*7))\n");
-            await WaitOrExplain(console, agent, "^42\r?$");
+            await WaitOrExplain(console, agent, "(?<![0-9])42\r?$");
         }
         port.Connections.Should().Be(2);
     }
@@ -63,14 +63,14 @@ public class DebugConsoleTests
         await using (var console = await TextSocketSession.ConnectAsync(socket, Wait))
         {
             await console.SendAsync("echo $((6*7))\n");
-            await WaitOrExplain(console, agent, "^42\r?$");
-            await console.SendAsync("echo \"P=$$\"\n");
-            firstShell = (await WaitOrExplain(console, agent, @"^P=(\d+)\r?$")).Groups[1].Value;
+            await WaitOrExplain(console, agent, "(?<![0-9])42\r?$");
+            await console.SendAsync("echo \"P\"\"=$$\"\n");
+            firstShell = (await WaitOrExplain(console, agent, @"P=(\d+)\r?$")).Groups[1].Value;
         }
         await using (var console = await TextSocketSession.ConnectAsync(socket, Wait))
         {
-            await console.SendAsync("echo \"P=$$\"\n");
-            (await WaitOrExplain(console, agent, @"^P=(\d+)\r?$")).Groups[1].Value.Should().NotBe(firstShell);
+            await console.SendAsync("echo \"P\"\"=$$\"\n");
+            (await WaitOrExplain(console, agent, @"P=(\d+)\r?$")).Groups[1].Value.Should().NotBe(firstShell);
         }
         // The first connection's shell was hung up when its connection closed.
         for (int i = 0; i < 100 && Directory.Exists($"/proc/{firstShell}"); i++)

@@ -54,6 +54,8 @@ public class LogChannelTests
             channel.Write(line);
         }
 
+        // The writer thread drops what the port cannot take; the writes above returned regardless.
+        await WaitForDropsAsync(channel);
         channel.Dropped.Should().BeGreaterThan(0);
     }
 
@@ -73,6 +75,7 @@ public class LogChannelTests
         {
             channel.Write(line);
         }
+        await WaitForDropsAsync(channel);
         channel.Dropped.Should().BeGreaterThan(0, "the stuck reader's socket buffer is far smaller than 4 MB");
         for (int i = 0; i < 100 && !reader.Received.Contains("after-the-flood"); i++)
         {
@@ -80,5 +83,13 @@ public class LogChannelTests
             await Task.Delay(50);
         }
         await reader.WaitForAsync("after-the-flood", Wait);
+    }
+
+    private static async Task WaitForDropsAsync(LogChannel channel)
+    {
+        for (int i = 0; i < 400 && channel.Dropped == 0; i++)
+        {
+            await Task.Delay(50);
+        }
     }
 }
