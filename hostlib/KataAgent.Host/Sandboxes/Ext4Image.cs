@@ -37,8 +37,8 @@ public static class Ext4Image
         long size = RoundUp(bytes + bytes / 4 + Headroom, MiB);
         // Twice the tree's inodes, at least 16 Ki: writes in the container need inodes as much as blocks.
         long inodeCount = Math.Max(16 * 1024, inodes * 2);
-        File.Delete(imagePath);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(imagePath))!);
+        File.Delete(imagePath);
         var result = await Cli.Wrap(mkfs)
             .WithArguments([
                 "-q", "-F",

@@ -1,0 +1,114 @@
+using System.Text;
+using FluentAssertions;
+using KataAgent.Host.Sandboxes;
+using KataAgent.Rootfs.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace KataAgent.Rootfs.Tests.Sandboxes;
+
+/// <summary>
+/// The Sandbox API end to end on qemu (TCG): out/vmlinuz and out/initrd.img (./build.sh), a busybox rootfs
+/// directory packed into ext4, hot-plugged, mounted by the agent's blk storage driver, a container run in it.
+/// </summary>
+[Collection(DebianKernelCollection.Name)]
+public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Runs_a_container_from_a_rootfs_directory_and_destroy_leaves_no_qemu_or_state()
+    {
+        HostTools.Require("qemu-system-x86_64", "qemu-system-x86");
+        string state = _temp.File("sandbox");
+        var sandbox = await Sandbox.StartAsync(Options(state, "sb1"));
+        int pid = sandbox.Vm.ProcessId;
+        await using (sandbox)
+        {
+            output.WriteLine($"boot to ready: {sandbox.BootToReady.TotalSeconds:0.0} s");
+            var spec = ContainerSpecs.Default(["sh", "-c", "echo hello from $(hostname); grep ' / ' /proc/mounts | cut -d' ' -f3; exit 3"], terminal: false);
+            await using var container = await sandbox.CreateContainerAsync("c1", BusyboxRootfs(), spec);
+            var stdout = ReadAllAsync(container.InitProcess.Stdout);
+            var stderr = ReadAllAsync(container.InitProcess.Stderr!);
+            await container.StartAsync();
+
+            int status = await container.InitProcess.WaitAsync().WaitAsync(Limit);
+
+            output.WriteLine(await stderr);
+            status.Should().Be(3);
+            (await stdout.WaitAsync(Limit)).Should().Be("hello from container\next4\n");
+            spec.Root.Path.Should().Be("rootfs", "the caller's spec is left as it was");
+        }
+
+        ProcessState.IsRunning(pid).Should().BeFalse("destroying the sandbox ends its VM");
+        Directory.Exists(state).Should().BeFalse("and removes its state directory");
+    }
+
+    [Fact]
+    public async Task A_detached_sandbox_is_attached_again_runs_containers_and_is_destroyed_from_there()
+    {
+        HostTools.Require("qemu-system-x86_64", "qemu-system-x86");
+        string state = _temp.File("detached");
+        int pid;
+        await using (var started = await Sandbox.StartAsync(Options(state, "sb2") with { Detached = true }))
+        {
+            pid = started.Vm.ProcessId;
+        }
+        ProcessState.IsRunning(pid).Should().BeTrue("a detached sandbox outlives its starter");
+
+        var sandbox = await Sandbox.AttachAsync(state);
+        sandbox.Id.Should().Be("sb2");
+        var container = await sandbox.CreateContainerAsync("c2", BusyboxRootfs(), ContainerSpecs.Default(["cat", "/etc/marker"], terminal: false));
+        var stdout = ReadAllAsync(container.InitProcess.Stdout);
+        await container.StartAsync();
+        (await container.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(0);
+        (await stdout.WaitAsync(Limit)).Should().Be("packed into ext4\n");
+        var bad = async () => await sandbox.CreateContainerAsync("../c3", BusyboxRootfs(), ContainerSpecs.Default(["true"], terminal: false));
+        (await bad.Should().ThrowAsync<ArgumentException>()).Which.ParamName.Should().Be("containerId");
+
+        await sandbox.DestroyAsync();
+
+        ProcessState.IsRunning(pid).Should().BeFalse();
+        Directory.Exists(state).Should().BeFalse();
+    }
+
+    private static SandboxOptions Options(string state, string id) => new()
+    {
+        KernelPath = RepoPaths.Require(Path.Combine(RepoPaths.Root, "out", "vmlinuz")),
+        InitrdPath = RepoPaths.Require(Path.Combine(RepoPaths.Root, "out", "initrd.img")),
+        StateDirectory = state,
+        Id = id,
+        Hostname = "container",
+        KernelArguments = ["agent.log=debug"],
+    };
+
+    /// <summary>A busybox rootfs directory: the static binary, the applets the tests use, /etc/marker.</summary>
+    private string BusyboxRootfs()
+    {
+        string root = _temp.File("rootfs");
+        if (Directory.Exists(root))
+        {
+            return root;
+        }
+        foreach (string directory in new[] { "bin", "proc", "sys", "dev", "tmp", "etc" })
+        {
+            Directory.CreateDirectory(Path.Combine(root, directory));
+        }
+        File.Copy(RepoPaths.Busybox, Path.Combine(root, "bin", "busybox"));
+        foreach (string applet in new[] { "sh", "echo", "cat", "grep", "cut", "hostname", "true" })
+        {
+            File.CreateSymbolicLink(Path.Combine(root, "bin", applet), "busybox");
+        }
+        File.WriteAllText(Path.Combine(root, "etc", "marker"), "packed into ext4\n");
+        return root;
+    }
+
+    private static async Task<string> ReadAllAsync(Stream stream)
+    {
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return await reader.ReadToEndAsync();
+    }
+}
