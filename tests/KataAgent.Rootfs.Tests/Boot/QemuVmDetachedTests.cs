@@ -43,17 +43,25 @@ public sealed class QemuVmDetachedTests(DebianKernelFixture kernel, ITestOutputH
         }
 
         ProcessState.IsRunning(pid).Should().BeTrue("disposing the starter leaves a detached VM running");
-        await using (var attached = await QemuVm.AttachAsync(state))
+        try
         {
-            attached.ProcessId.Should().Be(pid);
-            attached.Detached.Should().BeTrue();
-            (await attached.Agent.GetGuestDetailsAsync(new GuestDetailsRequest())).AgentDetails.InitDaemon.Should().BeTrue();
-            (await attached.Qmp.ExecuteAsync("query-status")).GetProperty("status").GetString().Should().Be("running");
+            await using (var attached = await QemuVm.AttachAsync(state))
+            {
+                attached.ProcessId.Should().Be(pid);
+                attached.Detached.Should().BeTrue();
+                (await attached.Agent.GetGuestDetailsAsync(new GuestDetailsRequest())).AgentDetails.InitDaemon.Should().BeTrue();
+                (await attached.Qmp.ExecuteAsync("query-status")).GetProperty("status").GetString().Should().Be("running");
 
-            await attached.StopAsync(TimeSpan.Zero);
+                await attached.StopAsync(TimeSpan.Zero);
 
-            attached.IsRunning.Should().BeFalse();
-            ProcessState.IsRunning(pid).Should().BeFalse("StopAsync returns once qemu is gone");
+                attached.IsRunning.Should().BeFalse();
+                ProcessState.IsRunning(pid).Should().BeFalse("StopAsync returns once qemu is gone");
+            }
+        }
+        finally
+        {
+            // A detached VM outlives the test unless something stops it.
+            ProcessState.Kill(pid, state);
         }
 
         Directory.Exists(state).Should().BeFalse("disposing a stopped VM removes its state directory, sockets included");

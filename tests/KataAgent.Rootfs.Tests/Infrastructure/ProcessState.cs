@@ -25,4 +25,23 @@ public static class ProcessState
         string stat = File.ReadAllText($"/proc/{pid}/stat");
         return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
     }
+
+    /// <summary>SIGKILL for a test's leftover qemu, if it still runs and its command line names <paramref name="stateDirectory"/> (not a recycled pid).</summary>
+    public static void Kill(int pid, string stateDirectory)
+    {
+        string commandLine;
+        try
+        {
+            commandLine = File.ReadAllText($"/proc/{pid}/cmdline");
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
+        {
+            return;
+        }
+        if (IsRunning(pid) && commandLine.Contains(stateDirectory, StringComparison.Ordinal))
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            process.Kill();
+        }
+    }
 }

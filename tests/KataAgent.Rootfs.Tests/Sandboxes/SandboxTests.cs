@@ -59,17 +59,31 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
         }
         ProcessState.IsRunning(pid).Should().BeTrue("a detached sandbox outlives its starter");
 
-        var sandbox = await Sandbox.AttachAsync(state);
-        sandbox.Id.Should().Be("sb2");
-        var container = await sandbox.CreateContainerAsync("c2", BusyboxRootfs(), ContainerSpecs.Default(["cat", "/etc/marker"], terminal: false));
-        var stdout = ReadAllAsync(container.InitProcess.Stdout);
-        await container.StartAsync();
-        (await container.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(0);
-        (await stdout.WaitAsync(Limit)).Should().Be("packed into ext4\n");
-        var bad = async () => await sandbox.CreateContainerAsync("../c3", BusyboxRootfs(), ContainerSpecs.Default(["true"], terminal: false));
-        (await bad.Should().ThrowAsync<ArgumentException>()).Which.ParamName.Should().Be("containerId");
-
-        await sandbox.DestroyAsync();
+        Sandbox? sandbox = null;
+        try
+        {
+            sandbox = await Sandbox.AttachAsync(state);
+            sandbox.Id.Should().Be("sb2");
+            var container = await sandbox.CreateContainerAsync("c2", BusyboxRootfs(), ContainerSpecs.Default(["cat", "/etc/marker"], terminal: false));
+            var stdout = ReadAllAsync(container.InitProcess.Stdout);
+            await container.StartAsync();
+            (await container.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(0);
+            (await stdout.WaitAsync(Limit)).Should().Be("packed into ext4\n");
+            var bad = async () => await sandbox.CreateContainerAsync("../c3", BusyboxRootfs(), ContainerSpecs.Default(["true"], terminal: false));
+            (await bad.Should().ThrowAsync<ArgumentException>()).Which.ParamName.Should().Be("containerId");
+        }
+        finally
+        {
+            // Destroyed from here whether the checks passed or not: a detached VM outlives the test otherwise.
+            if (sandbox is not null)
+            {
+                await sandbox.DestroyAsync();
+            }
+            else
+            {
+                ProcessState.Kill(pid, state);
+            }
+        }
 
         ProcessState.IsRunning(pid).Should().BeFalse();
         Directory.Exists(state).Should().BeFalse();

@@ -1,3 +1,4 @@
+using KataAgent.Host.Sandboxes;
 using FluentAssertions;
 using Grpc.Core;
 using KataAgent.Protocols.Agent;
@@ -28,7 +29,7 @@ public class BlockContainerTests
         string id = $"blk{Environment.ProcessId}";
         string mountPoint = $"/run/kata-containers/{id}/rootfs";
 
-        var request = new CreateContainerRequest { ContainerId = id, OCI = OciSpecs.Default(mountPoint, "sh", "-c", "cat /marker; grep ' / ' /proc/self/mounts | cut -d' ' -f3") };
+        var request = new CreateContainerRequest { ContainerId = id, OCI = ContainerSpecs.Default(mountPoint, ["sh", "-c", "cat /marker; grep ' / ' /proc/self/mounts | cut -d' ' -f3"]) };
         request.Storages.Add(new Storage { Driver = "blk", Source = "10/00", MountPoint = mountPoint, Options = { "noatime" } });
         await client.CreateContainerAsync(request);
         File.ReadAllText("/proc/self/mounts").Should().Contain($"{disk.DevicePath} {mountPoint} ext4 rw,noatime");
