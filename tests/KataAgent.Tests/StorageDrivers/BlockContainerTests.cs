@@ -57,7 +57,7 @@ public class BlockContainerTests
         string mountPoint = $"/run/kata-containers/{id}/rootfs";
 
         // The disk mounts, but the rootfs is not on it: the create fails and the mount goes again.
-        var request = new CreateContainerRequest { ContainerId = id, OCI = OciSpecs.Default(mountPoint + "/not-there", "true") };
+        var request = new CreateContainerRequest { ContainerId = id, OCI = ContainerSpecs.Default(mountPoint + "/not-there", ["true"]) };
         request.Storages.Add(new Storage { Driver = "blk", Source = "06", MountPoint = mountPoint });
         var create = async () => await client.CreateContainerAsync(request);
         (await create.Should().ThrowAsync<RpcException>()).Which.Status.Detail.Should().StartWith("OCI.Root.Path: ");
