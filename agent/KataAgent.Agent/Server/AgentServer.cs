@@ -4,6 +4,7 @@ using KataAgent.Agent.Config;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Guest;
+using KataAgent.Agent.Network;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Transport;
@@ -52,6 +53,7 @@ public static class AgentServer
         builder.Services.AddSingleton<ContainerManager>();
         builder.Services.AddSingleton<SandboxNamespaces>();
         builder.Services.AddSingleton<SandboxManager>();
+        builder.Services.AddSingleton(services => new GuestNetwork(services.GetRequiredService<ILogger<GuestNetwork>>(), config.HotplugTimeout));
         builder.Services.AddGrpc(options =>
         {
             options.MaxReceiveMessageSize = config.MaxReceiveMessageSize;
