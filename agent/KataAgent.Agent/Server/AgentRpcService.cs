@@ -1,6 +1,7 @@
 using Grpc.Core;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Guest;
+using KataAgent.Agent.Network;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Protocols.Agent;
@@ -22,9 +23,11 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly ContainerManager _containers;
     private readonly SandboxManager _sandbox;
     private readonly IHostApplicationLifetime _lifetime;
+    private readonly GuestNetwork _network;
 
-    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime)
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network)
     {
+        _network = network;
         _lifetime = lifetime;
         _sandbox = sandbox;
         _logger = logger;

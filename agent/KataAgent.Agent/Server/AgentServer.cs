@@ -6,6 +6,7 @@ using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.DebugConsole;
 using KataAgent.Agent.Logging;
 using KataAgent.Agent.Guest;
+using KataAgent.Agent.Network;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Storage;
 using KataAgent.Agent.Guest.Metrics;
@@ -61,6 +62,7 @@ public static class AgentServer
         builder.Services.AddSingleton<StorageManager>();
         builder.Services.AddSingleton<SandboxManager>();
         builder.Services.AddHostedService<DebugConsoleService>();
+        builder.Services.AddSingleton(services => new GuestNetwork(services.GetRequiredService<ILogger<GuestNetwork>>(), config.HotplugTimeout));
         builder.Services.AddGrpc(options =>
         {
             options.MaxReceiveMessageSize = config.MaxReceiveMessageSize;

@@ -24,6 +24,8 @@ public static class Errno
     public const int EPIPE = 32;
     public const int ENOSYS = 38;
     public const int ENOTSOCK = 88;
+    public const int EMSGSIZE = 90;
+    public const int ENOPROTOOPT = 92;
     public const int EPROTONOSUPPORT = 93;
     public const int EOPNOTSUPP = 95;
     public const int EAFNOSUPPORT = 97;
@@ -32,6 +34,7 @@ public static class Errno
     public const int ENETUNREACH = 101;
     public const int ECONNABORTED = 103;
     public const int ECONNRESET = 104;
+    public const int ENOBUFS = 105;
     public const int ETIMEDOUT = 110;
     public const int ECONNREFUSED = 111;
     public const int EHOSTUNREACH = 113;
@@ -60,6 +63,8 @@ public static class Errno
         EPIPE => "EPIPE",
         ENOSYS => "ENOSYS",
         ENOTSOCK => "ENOTSOCK",
+        EMSGSIZE => "EMSGSIZE",
+        ENOPROTOOPT => "ENOPROTOOPT",
         EPROTONOSUPPORT => "EPROTONOSUPPORT",
         EOPNOTSUPP => "EOPNOTSUPP",
         EAFNOSUPPORT => "EAFNOSUPPORT",
@@ -68,6 +73,7 @@ public static class Errno
         ENETUNREACH => "ENETUNREACH",
         ECONNABORTED => "ECONNABORTED",
         ECONNRESET => "ECONNRESET",
+        ENOBUFS => "ENOBUFS",
         ETIMEDOUT => "ETIMEDOUT",
         ECONNREFUSED => "ECONNREFUSED",
         EHOSTUNREACH => "EHOSTUNREACH",

@@ -33,4 +33,20 @@ public static unsafe partial class Libc
 
     [LibraryImport(Library, EntryPoint = "shutdown", SetLastError = true)]
     public static partial int Shutdown(int fd, int how);
+
+    [LibraryImport(Library, EntryPoint = "setsockopt", SetLastError = true)]
+    public static partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
+
+    [LibraryImport(Library, EntryPoint = "getsockname", SetLastError = true)]
+    public static partial int GetSockName(int fd, void* address, uint* addressLength);
+
+    [LibraryImport(Library, EntryPoint = "sendto", SetLastError = true)]
+    public static partial nint SendTo(int fd, void* buffer, nuint length, int flags, void* address, uint addressLength);
+
+    [LibraryImport(Library, EntryPoint = "recv", SetLastError = true)]
+    public static partial nint Recv(int fd, void* buffer, nuint length, int flags);
+
+    public const int MSG_PEEK = 0x2;
+    public const int MSG_TRUNC = 0x20;
+    public const int SO_RCVBUF = 8;
 }

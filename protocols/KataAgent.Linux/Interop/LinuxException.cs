@@ -6,10 +6,19 @@ namespace KataAgent.Linux.Interop;
 public sealed class LinuxException : IOException
 {
     public LinuxException(string operation, int errno)
-        : base($"{operation}: {Marshal.GetPInvokeErrorMessage(errno)} ({Interop.Errno.Name(errno)})")
+        : this(operation, errno, null)
+    {
+    }
+
+    /// <summary>With the kernel's own explanation, e.g. a netlink extended acknowledgement
+    /// ("Nexthop has invalid gateway"), appended to the message.</summary>
+    public LinuxException(string operation, int errno, string? kernelMessage)
+        : base($"{operation}: {Marshal.GetPInvokeErrorMessage(errno)} ({Interop.Errno.Name(errno)})"
+            + (string.IsNullOrEmpty(kernelMessage) ? "" : $": {kernelMessage}"))
     {
         Operation = operation;
         Errno = errno;
+        KernelMessage = string.IsNullOrEmpty(kernelMessage) ? null : kernelMessage;
         HResult = errno;
     }
 
@@ -18,6 +27,9 @@ public sealed class LinuxException : IOException
 
     /// <summary>The errno the call set.</summary>
     public int Errno { get; }
+
+    /// <summary>The kernel's explanation beyond the errno (netlink extended ack), when it gave one.</summary>
+    public string? KernelMessage { get; }
 
     /// <summary>Builds the exception from the errno of the last P/Invoke on this thread.</summary>
     public static LinuxException FromLastError(string operation) =>

@@ -123,6 +123,7 @@ public class AgentBinaryTests
             "WriteStdin", "ReadStdout", "ReadStderr", "CloseStdin", "TtyWinResize",
             "UpdateContainer", "StatsContainer", "PauseContainer", "ResumeContainer", "GetOOMEvent",
             "CreateSandbox", "DestroySandbox",
+            "UpdateInterface", "UpdateRoutes", "ListInterfaces", "ListRoutes", "AddARPNeighbors",
         ];
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();

@@ -16,12 +16,14 @@ public sealed partial class AgentProcess : IAsyncDisposable
     private readonly CommandTask<CommandResult> _task;
     private readonly TempDirectory? _ownedDirectory;
 
-    private AgentProcess(string address, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment, TempDirectory? ownedDirectory)
+    private AgentProcess(string address, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment, TempDirectory? ownedDirectory, string? networkNamespace = null)
     {
         Address = address;
         _ownedDirectory = ownedDirectory;
-        var command = Cli.Wrap(RepoPaths.AgentBinary)
-            .WithArguments(arguments)
+        // ip netns exec enters the namespace and execs the agent: the pid stays the agent's.
+        var command = (networkNamespace is null
+                ? Cli.Wrap(RepoPaths.AgentBinary).WithArguments(arguments)
+                : Cli.Wrap("ip").WithArguments(["netns", "exec", networkNamespace, RepoPaths.AgentBinary, .. arguments]))
             .WithEnvironmentVariables(environment ?? new Dictionary<string, string?>())
             .WithStandardOutputPipe(PipeTarget.ToDelegate(Append))
             .WithStandardErrorPipe(PipeTarget.ToDelegate(Append))
@@ -54,6 +56,14 @@ public sealed partial class AgentProcess : IAsyncDisposable
         var directory = new TempDirectory();
         string address = $"unix://{directory.File("agent.sock")}";
         return new AgentProcess(address, ["--server-addr", address, "--log", "debug"], environment, directory);
+    }
+
+    /// <summary>Starts the agent on a fresh unix socket inside the named network namespace (ip netns).</summary>
+    public static AgentProcess StartOnUnixSocketInNetworkNamespace(string networkNamespace)
+    {
+        var directory = new TempDirectory();
+        string address = $"unix://{directory.File("agent.sock")}";
+        return new AgentProcess(address, ["--server-addr", address, "--log", "debug"], null, directory, networkNamespace);
     }
 
     /// <summary>Starts the agent with exactly these arguments; <paramref name="address"/> is what clients use.</summary>

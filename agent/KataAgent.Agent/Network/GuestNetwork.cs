@@ -1,0 +1,66 @@
+using KataAgent.Linux.Interop;
+using KataAgent.Linux.Netlink.Route;
+using Microsoft.Extensions.Logging;
+
+namespace KataAgent.Agent.Network;
+
+/// <summary>
+/// The guest's interfaces, routes and neighbours as the agent API sees them, over our rtnetlink
+/// codec. One request at a time: each one validates everything first, then applies its steps
+/// with a <see cref="RollbackLog"/>, so nothing is left half-configured. One partial file per RPC
+/// family.
+/// </summary>
+public sealed partial class GuestNetwork : IDisposable
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ILogger _logger;
+    private readonly TimeSpan _hotplugTimeout;
+    private readonly PciNetInterfaceLocator _pci;
+    private Rtnetlink? _rtnl;
+
+    public GuestNetwork(ILogger<GuestNetwork> logger, TimeSpan hotplugTimeout, PciNetInterfaceLocator? pci = null)
+    {
+        _logger = logger;
+        _hotplugTimeout = hotplugTimeout;
+        _pci = pci ?? new PciNetInterfaceLocator();
+    }
+
+    /// <summary>The netlink handle, opened on first use in the agent's own network namespace.</summary>
+    private Rtnetlink Rtnl => _rtnl ??= Rtnetlink.Open();
+
+    public void Dispose()
+    {
+        _rtnl?.Dispose();
+        _gate.Dispose();
+    }
+
+    private async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await work().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Runs one step of a change. The kernel refusing what the request asked for (a bad MTU, an
+    /// unreachable gateway) is the caller's error: it becomes <see cref="NetworkConfigException"/>
+    /// for <paramref name="field"/>, with the kernel's words.
+    /// </summary>
+    private static void Step(string field, Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (LinuxException e) when (e.Errno is Errno.EINVAL or Errno.ERANGE or Errno.EEXIST or Errno.ENETUNREACH or Errno.ENODEV or Errno.EADDRNOTAVAIL or Errno.ENOENT)
+        {
+            throw new NetworkConfigException(field, e.Message);
+        }
+    }
+}
