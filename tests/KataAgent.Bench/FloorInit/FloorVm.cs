@@ -22,7 +22,7 @@ namespace KataAgent.Bench.FloorInit;
 public static class FloorVm
 {
     private const string ReadyLine = "ready";
-    private const string MeminfoPrefix = "meminfo ";
+    private const string ReportPrefix = "floor ";
 
     /// <summary>QemuVm.Launch's qemu command line for <paramref name="options"/>, the channel's socket at <paramref name="agentSocket"/>.</summary>
     public static string[] QemuArguments(QemuOptions options, string agentSocket, string consoleLog, string pidFile, bool useKvm)
@@ -48,7 +48,7 @@ public static class FloorVm
     }
 
     /// <summary>
-    /// Boots <paramref name="options"/>' image, waits for "ready" and the memory line, then kills qemu and
+    /// Boots <paramref name="options"/>' image, waits for "ready" and the report line after it, then kills qemu and
     /// removes the state directory. Throws <see cref="QemuBootException"/> with the console tail when the
     /// line does not come within <see cref="QemuOptions.AgentTimeout"/> or qemu exits first.
     /// </summary>
@@ -95,7 +95,7 @@ public static class FloorVm
         }
     }
 
-    /// <summary>Connects as soon as qemu has made the socket, then reads "ready" (timed) and the memory line.</summary>
+    /// <summary>Connects as soon as qemu has made the socket, then reads "ready" (timed) and the report line.</summary>
     private static async Task<FloorBoot> ReadLinesAsync(string agentSocket, Stopwatch clock, CancellationToken cancellationToken)
     {
         using var socket = await ConnectAsync(agentSocket, cancellationToken);
@@ -107,13 +107,13 @@ public static class FloorVm
             {
                 ready = clock.Elapsed;
             }
-            else if (ready is { } toReady && line.StartsWith(MeminfoPrefix, StringComparison.Ordinal))
+            else if (ready is { } toReady && line.StartsWith(ReportPrefix, StringComparison.Ordinal))
             {
-                var fields = line[MeminfoPrefix.Length..].Split(' ').Select(f => f.Split('=')).ToDictionary(f => f[0], f => long.Parse(f[1], CultureInfo.InvariantCulture));
-                return new FloorBoot(toReady, fields["MemTotal"], fields["MemAvailable"]);
+                var fields = line[ReportPrefix.Length..].Split(' ').Select(f => f.Split('=')).ToDictionary(f => f[0], f => long.Parse(f[1], CultureInfo.InvariantCulture));
+                return new FloorBoot(toReady, TimeSpan.FromMilliseconds(fields["UptimeMs"]), fields["MemTotal"], fields["MemAvailable"]);
             }
         }
-        throw new IOException($"the agent channel closed before the floor init wrote \"{ReadyLine}\" and its memory line");
+        throw new IOException($"the agent channel closed before the floor init wrote \"{ReadyLine}\" and its report line");
     }
 
     private static async Task<Socket> ConnectAsync(string path, CancellationToken cancellationToken)

@@ -8,8 +8,9 @@
  * Everything the real agent does beyond this (the .NET runtime starting, Kestrel, HTTP/2, gRPC,
  * the other mounts and modules) is what boot-to-ready costs over this floor.
  *
- * After "ready" (so outside the measured time) it mounts /proc and writes one more line with the
- * guest's MemTotal and MemAvailable, the memory baseline without the agent. Then it sleeps forever:
+ * After "ready" (so outside the measured time) it mounts /proc and writes one more line: the guest's
+ * uptime (how much of the host-measured time the kernel itself saw; the rest is qemu and firmware)
+ * and MemTotal and MemAvailable, the memory baseline without the agent. Then it sleeps forever:
  * PID 1 exiting would panic the kernel. On any failure it says why on the console and powers the
  * VM off, so the host sees qemu exit at once instead of waiting for a timeout.
  *
@@ -161,11 +162,19 @@ static void write_all(int fd, const char *text)
     }
 }
 
-/* "meminfo MemTotal=N MemAvailable=N" in kB, from /proc/meminfo. */
-static void report_memory(int port)
+/* "floor UptimeMs=N MemTotal=N MemAvailable=N" (kB), from /proc/uptime and /proc/meminfo. */
+static void report_guest(int port)
 {
     if (mount("proc", "/proc", "proc", 0, NULL) != 0)
         fail("mount /proc");
+    /* Uptime first: it is read as close to "ready" as this can be. */
+    FILE *uptime = fopen("/proc/uptime", "r");
+    if (uptime == NULL)
+        fail("/proc/uptime");
+    double seconds = -1;
+    if (fscanf(uptime, "%lf", &seconds) != 1)
+        seconds = -1;
+    fclose(uptime);
     FILE *meminfo = fopen("/proc/meminfo", "r");
     if (meminfo == NULL)
         fail("/proc/meminfo");
@@ -176,8 +185,8 @@ static void report_memory(int port)
         sscanf(line, "MemAvailable: %ld kB", &available);
     }
     fclose(meminfo);
-    char report[128];
-    snprintf(report, sizeof report, "meminfo MemTotal=%ld MemAvailable=%ld\n", total, available);
+    char report[160];
+    snprintf(report, sizeof report, "floor UptimeMs=%ld MemTotal=%ld MemAvailable=%ld\n", (long)(seconds * 1000), total, available);
     write_all(port, report);
 }
 
@@ -191,6 +200,6 @@ int main(void)
     load_modules();
     int port = open_port();
     write_all(port, "ready\n");
-    report_memory(port);
+    report_guest(port);
     sleep_forever();
 }

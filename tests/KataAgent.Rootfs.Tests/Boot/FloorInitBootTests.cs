@@ -10,7 +10,7 @@ namespace KataAgent.Rootfs.Tests.Boot;
 /// <summary>
 /// The boot benchmark's floor (tests/KataAgent.Bench/FloorInit): its C /init compiles statically,
 /// packs with only the virtio-serial modules, and, booted with QemuVm's command line, loads them,
-/// finds the agent channel by name and writes "ready" and the guest's memory to it.
+/// finds the agent channel by name and writes "ready", then the guest's uptime and memory, to it.
 /// </summary>
 [Collection(DebianKernelCollection.Name)]
 public sealed class FloorInitBootTests(DebianKernelFixture kernel, ITestOutputHelper output) : IDisposable
@@ -39,9 +39,10 @@ public sealed class FloorInitBootTests(DebianKernelFixture kernel, ITestOutputHe
             AgentTimeout = TimeSpan.FromSeconds(120),
         });
 
-        output.WriteLine($"floor ready after {boot.ToReady.TotalSeconds:0.00} s; MemTotal {boot.MemTotalKiB} kB, MemAvailable {boot.MemAvailableKiB} kB");
+        output.WriteLine($"floor ready after {boot.ToReady.TotalSeconds:0.00} s (guest uptime {boot.GuestUptime.TotalSeconds:0.00} s); MemTotal {boot.MemTotalKiB} kB, MemAvailable {boot.MemAvailableKiB} kB");
         boot.MemTotalKiB.Should().BeInRange(256 * 1024, 512 * 1024, "the VM has 512 MiB, less what the kernel reserves");
         boot.MemAvailableKiB.Should().BeInRange(1, boot.MemTotalKiB);
+        boot.GuestUptime.Should().BePositive("the floor init read /proc/uptime after mounting /proc");
         Directory.Exists(state).Should().BeFalse("the floor VM is stopped and its state removed");
     }
 }
