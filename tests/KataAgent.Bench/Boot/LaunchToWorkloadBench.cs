@@ -45,7 +45,7 @@ internal static class LaunchToWorkloadBench
                 }, CancellationToken.None);
                 double ready = clock.Elapsed.TotalMilliseconds;
                 var spec = ContainerSpecs.Default(["/bin/echo", Marker], terminal: false);
-                await using var container = await sandbox.CreateContainerAsync("workload", rootfs, spec, cancellationToken: CancellationToken.None);
+                var container = await sandbox.CreateContainerAsync("workload", rootfs, spec, cancellationToken: CancellationToken.None);
                 double created = clock.Elapsed.TotalMilliseconds;
                 await container.StartAsync();
                 var first = new byte[1];
@@ -67,7 +67,9 @@ internal static class LaunchToWorkloadBench
                     toCreated.Add(created - ready);
                     toOutput.Add(output);
                 }
-                await sandbox.DestroyAsync(CancellationToken.None);
+                // Removed while the agent is there to do it; disposing the sandbox then destroys it.
+                await container.RemoveAsync();
+                await container.DisposeAsync();
             }
         }
         finally
