@@ -3,7 +3,10 @@
 #   ./build.sh          restore, build, publish out/kata-agent, out/kactl and out/kata-rootfs (Native AOT),
 #                       then the guest image: out/vmlinuz and out/initrd.img
 #   ./build.sh test     the above, then every test; ends with "N passed, N failed"
-#   ./build.sh bench    the above, then the benchmarks (see docs/BENCHMARKS.md)
+#   ./build.sh bench [SECTION…]
+#                       the above, then the benchmarks (see docs/BENCHMARKS.md); sections: foundation,
+#                       containers, boot (VM boot beside the floor, memory, image size, launch-to-workload),
+#                       workload (launch-to-workload alone); all when none is named
 #   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the two it depends on) into out/packages
 set -euo pipefail
 
@@ -24,6 +27,7 @@ REQUIRED_TOOLS=(
   "cpio:cpio"                              # the rootfs tests compare our cpio writer with GNU cpio
   "qemu-system-x86_64:qemu-system-x86"     # guest boot tests (TCG without /dev/kvm)
   "crun:crun"                              # the benchmark's baseline
+  "gcc:gcc"                                # the boot benchmark compiles its floor /init (static C)
   "nsenter:util-linux"
   "mount:mount"
   "losetup:mount"                          # blk storage tests: a loop device stands in for virtio-blk
@@ -31,7 +35,8 @@ REQUIRED_TOOLS=(
 )
 # e2fsprogs: Sandbox packs container rootfs directories into ext4 images (mkfs.ext4 -d); checked as a package
 # because mkfs.ext4 lives in /sbin, which a non-root PATH lacks.
-REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs)
+# libc6-dev: the static glibc of the benchmark's floor /init.
+REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs libc6-dev)
 
 ensure_dependencies() {
   command -v dotnet >/dev/null 2>&1 || die "the .NET SDK 10 is missing: install dotnet-sdk-10.0 (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run again"
@@ -106,7 +111,7 @@ summarize() {
 case "${1:-build}" in
   build) build ;;
   test) build; run_tests ;;
-  bench) build; dotnet run --project "$ROOT/tests/KataAgent.Bench/KataAgent.Bench.csproj" -c "$CONFIGURATION" -- "$ROOT" ;;
+  bench) build; dotnet run --project "$ROOT/tests/KataAgent.Bench/KataAgent.Bench.csproj" -c "$CONFIGURATION" -- "$ROOT" "${@:2}" ;;
   pack)
     build
     # KataAgent.Host depends on the two shared projects, which ship as packages of their own.
