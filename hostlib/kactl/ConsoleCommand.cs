@@ -50,8 +50,13 @@ public sealed class ConsoleCommand
             socket.Dispose();
             return KactlCommands.Interrupted();
         }
-        await Console.Error.WriteLineAsync($"kactl: connected to the debug console of sandbox '{entry.Id}'; {ConsoleSession.DetachKeyName} detaches").ConfigureAwait(false);
-        var end = await new ConsoleSession { Socket = socket, Signals = signals }.RunAsync().ConfigureAwait(false);
+        var session = new ConsoleSession
+        {
+            Socket = socket,
+            Signals = signals,
+            Banner = $"kactl: connected to the debug console of sandbox '{entry.Id}'; {ConsoleSession.DetachKeyName} detaches",
+        };
+        var end = await session.RunAsync().ConfigureAwait(false);
         // The terminal is back in its own mode here; the guest's last output may have left the cursor mid-line.
         string message = end switch
         {

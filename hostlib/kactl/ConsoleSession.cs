@@ -21,6 +21,9 @@ public sealed class ConsoleSession
     /// <summary>The connected console socket (owned: disposed at the end).</summary>
     public required Socket Socket { get; init; }
 
+    /// <summary>A line for stderr once the terminal is raw (so that a script sees it only when typing is safe).</summary>
+    public string? Banner { get; init; }
+
     /// <summary>SIGINT/SIGTERM, registered by the command.</summary>
     public required InterruptSignals Signals { get; init; }
 
@@ -34,6 +37,11 @@ public sealed class ConsoleSession
             if (LocalTerminal.IsTerminal(StandardStreams.Stdin))
             {
                 raw = LocalTerminal.MakeRaw(StandardStreams.Stdin);
+            }
+            if (Banner is not null)
+            {
+                // A raw terminal does not turn \n into a new line at column 0.
+                StandardStreams.WriteAll(StandardStreams.Stderr, System.Text.Encoding.UTF8.GetBytes(Banner + (raw is null ? "\n" : "\r\n")));
             }
             using var interrupt = Signals.First.Register(() => end.TrySetResult(ConsoleEnd.Interrupted));
             var output = CopyOutAsync(end);

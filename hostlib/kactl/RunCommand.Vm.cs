@@ -36,7 +36,7 @@ public sealed partial class RunCommand
         RequireFile(request.InitrdPath, "initrd", "--initrd", VmDefaults.InitrdVariable, "out/initrd.img");
         if (!Directory.Exists(request.RootfsDirectory))
         {
-            throw new KactlException(ExitCodes.Usage, $"the rootfs directory {request.RootfsDirectory} does not exist (./build.sh makes out/rootfs, a busybox one; or give --rootfs DIR or ${VmDefaults.RootfsVariable})");
+            throw new KactlException(ExitCodes.Usage, $"the rootfs directory {request.RootfsDirectory} does not exist (./build.sh makes out/rootfs; or give --rootfs DIR or ${VmDefaults.RootfsVariable})");
         }
         if (request.Detach && request.Terminal)
         {

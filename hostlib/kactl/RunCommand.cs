@@ -108,21 +108,9 @@ public sealed partial class RunCommand
         _global = global;
         _stopTimeout = StopTimeoutOption();
         _noStreaming = NoStreamingOption();
-        _cpus.Validators.Add(result =>
-        {
-            int cpus = result.GetValueOrDefault<int>();
-            if (cpus is < 1 or > MaximumCpus)
-            {
-                result.AddError($"--cpus must be between 1 and {MaximumCpus}, not {cpus.ToString(CultureInfo.InvariantCulture)}");
-            }
-        });
-        _id.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<string?>() is { } id && !Sandboxes.RunDirectory.IsValidId(id))
-            {
-                result.AddError($"--id '{id}' is not a valid id (up to 64 letters, digits, '-', '_' and '.', not starting with '.')");
-            }
-        });
+        OptionChecks.Add(_cpus, cpus => cpus is < 1 or > MaximumCpus
+            ? $"--cpus must be between 1 and {MaximumCpus}, not {cpus.ToString(CultureInfo.InvariantCulture)}"
+            : null);
         Command = new Command(Name, "Boot a VM and run CMD in a container there (kactl run [options] -- CMD…), or run an OCI bundle on an agent (kactl --addr ADDR run --bundle DIR); stdio attached, exit with the container's status")
         {
             _command,
@@ -156,14 +144,9 @@ public sealed partial class RunCommand
             HelpName = "SECONDS",
             DefaultValueFactory = _ => 10,
         };
-        option.Validators.Add(result =>
-        {
-            double value = result.GetValueOrDefault<double>();
-            if (!(value >= 0) || double.IsInfinity(value))
-            {
-                result.AddError($"--stop-timeout must be 0 or a positive number of seconds, not {value.ToString(CultureInfo.InvariantCulture)}");
-            }
-        });
+        OptionChecks.Add(option, value => !(value >= 0) || double.IsInfinity(value)
+            ? $"--stop-timeout must be 0 or a positive number of seconds, not {value.ToString(CultureInfo.InvariantCulture)}"
+            : null);
         return option;
     }
 
@@ -195,6 +178,11 @@ public sealed partial class RunCommand
         if (Given(result, _global.Address))
         {
             result.AddError("--addr is for --bundle (an agent that already runs); 'kactl run -- CMD' boots a VM of its own");
+        }
+        // A sandbox id names a directory; a bundle's container id is the agent's to judge.
+        if (result.GetValue(_id) is { } id && !Sandboxes.RunDirectory.IsValidId(id))
+        {
+            result.AddError($"--id '{id}' is not a valid sandbox id (up to 64 letters, digits, '-', '_' and '.', not starting with '.')");
         }
         if (result.GetValue(_command) is not { Length: > 0 })
         {
