@@ -26,6 +26,8 @@ REQUIRED_TOOLS=(
   "crun:crun"                              # the benchmark's baseline
   "nsenter:util-linux"
   "mount:mount"
+  "losetup:mount"                          # blk storage tests: a loop device stands in for virtio-blk
+  "mkfs.ext4:e2fsprogs"                    # ext4 disk images (blk storage tests, the Sandbox API)
 )
 # e2fsprogs: Sandbox packs container rootfs directories into ext4 images (mkfs.ext4 -d); checked as a package
 # because mkfs.ext4 lives in /sbin, which a non-root PATH lacks.
