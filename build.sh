@@ -28,8 +28,12 @@ REQUIRED_TOOLS=(
   "crun:crun"                              # the benchmark's baseline
   "nsenter:util-linux"
   "mount:mount"
+  "losetup:mount"                          # blk storage tests: a loop device stands in for virtio-blk
+  "mkfs.ext4:e2fsprogs"                    # ext4 disk images (blk storage tests, the Sandbox API)
 )
-REQUIRED_PACKAGES=(zlib1g-dev busybox-static)
+# e2fsprogs: Sandbox packs container rootfs directories into ext4 images (mkfs.ext4 -d); checked as a package
+# because mkfs.ext4 lives in /sbin, which a non-root PATH lacks.
+REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs)
 
 ensure_dependencies() {
   command -v dotnet >/dev/null 2>&1 || die "the .NET SDK 10 is missing: install dotnet-sdk-10.0 (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run again"

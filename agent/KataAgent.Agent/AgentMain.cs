@@ -1,6 +1,7 @@
 using KataAgent.Agent.Config;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Init;
+using KataAgent.Agent.Logging;
 using KataAgent.Agent.Server;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Builder;
@@ -106,6 +107,10 @@ public static class AgentMain
         {
             logger.LogWarning("guest init: {Problem}", problem);
         }
+        if (app.Services.GetRequiredService<LogChannel>().ListenProblem is { } logProblem)
+        {
+            logger.LogWarning("{Problem}", logProblem);
+        }
         foreach (string option in config.UnknownKernelOptions)
         {
             logger.LogInformation("ignoring unknown kernel command-line option {Option}", option);
@@ -121,9 +126,12 @@ public static class AgentMain
         }
         logger.LogInformation("kata-agent {Version} serving the Kata agent API on {Address} (pid {Pid})", AgentVersion.Agent, config.ServerAddress, Environment.ProcessId);
         app.WaitForShutdownAsync().GetAwaiter().GetResult();
+        GuestShutdown.Run(app.Services, logger, GuestInit.IsPid1);
         logger.LogInformation("kata-agent stopped");
-        // Disposing the host flushes the console logger's queue.
+        var logChannel = app.Services.GetRequiredService<LogChannel>();
+        // Disposing the host flushes the console logger's queue; the log channel sends what it holds.
         app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        logChannel.Dispose();
         return 0;
     }
 

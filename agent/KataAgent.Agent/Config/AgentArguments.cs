@@ -7,12 +7,19 @@ public sealed record AgentArguments
 
     public string? LogLevel { get; init; }
 
+    public string? DebugConsoleAddress { get; init; }
+
+    public string? LogPortAddress { get; init; }
+
+    public string? LogListenAddress { get; init; }
+
     public bool ShowHelp { get; init; }
 
     public bool ShowVersion { get; init; }
 
     public const string Usage = """
-        Usage: kata-agent [--server-addr ADDRESS] [--log LEVEL]
+        Usage: kata-agent [--server-addr ADDRESS] [--log LEVEL] [--debug-console ADDRESS]
+                          [--log-port ADDRESS|none] [--log-listen ADDRESS|none]
                kata-agent --version | --help
 
         Serves the Kata Containers agent API (gRPC over HTTP/2).
@@ -23,6 +30,16 @@ public sealed record AgentArguments
                                  and agent.server_addr= on the kernel command line)
           --log LEVEL            critical, error, warn, info, debug or trace
                                  (also KATA_AGENT_LOG_LEVEL and agent.log=)
+          --debug-console ADDRESS
+                                 serve a shell: serial://PORT (one shell, respawned),
+                                 vsock://-1:PORT or unix:///PATH (a shell per connection)
+                                 (also KATA_AGENT_DEBUG_CONSOLE; agent.debug_console and
+                                 agent.debug_console_vport= use serial://agent.debug_console.0
+                                 or vsock://-1:N)
+          --log-port ADDRESS     copy log lines to this serial port when it exists
+                                 (default serial://agent.log.0; also KATA_AGENT_LOG_PORT)
+          --log-listen ADDRESS   send log lines to whoever connects: vsock://-1:PORT or
+                                 unix:///PATH (also KATA_AGENT_LOG_LISTEN; agent.log_vport=N)
         """;
 
     /// <summary>Parses flags; throws <see cref="AgentConfigException"/> naming a bad flag.</summary>
@@ -55,6 +72,9 @@ public sealed record AgentArguments
             {
                 "--server-addr" => result with { ServerAddress = Value() },
                 "--log" => result with { LogLevel = Value() },
+                "--debug-console" => result with { DebugConsoleAddress = Value() },
+                "--log-port" => result with { LogPortAddress = Value() },
+                "--log-listen" => result with { LogListenAddress = Value() },
                 "-h" or "--help" => result with { ShowHelp = true },
                 "--version" => result with { ShowVersion = true },
                 _ => throw new AgentConfigException($"unknown argument '{args[i]}' (see --help)"),

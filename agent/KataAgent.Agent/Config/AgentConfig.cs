@@ -25,6 +25,25 @@ public sealed record AgentConfig
     /// <summary>vsock port of the debug console (agent.debug_console_vport=).</summary>
     public uint DebugConsoleVport { get; init; }
 
+    /// <summary>
+    /// Where the debug console is served, null when it is off: the serial port
+    /// <c>agent.debug_console.0</c> with <c>agent.debug_console</c>, vsock port N with
+    /// <c>agent.debug_console_vport=N</c> too; <c>--debug-console</c> / <c>KATA_AGENT_DEBUG_CONSOLE</c> override.
+    /// </summary>
+    public AgentAddress? DebugConsoleAddress { get; init; }
+
+    /// <summary>The serial port that gets a copy of every log line when it exists (null: none).</summary>
+    public AgentAddress? LogPortAddress { get; init; } = AgentAddress.Parse("serial://" + LogPortName);
+
+    /// <summary>Where log readers connect (vsock port <c>agent.log_vport</c>), null for none.</summary>
+    public AgentAddress? LogListenAddress { get; init; }
+
+    /// <summary>The virtio-serial port name of the debug console.</summary>
+    public const string DebugConsolePortName = "agent.debug_console.0";
+
+    /// <summary>The virtio-serial port name of the log channel.</summary>
+    public const string LogPortName = "agent.log.0";
+
     /// <summary>How long to wait for hot-plugged devices (agent.hotplug_timeout=, seconds).</summary>
     public TimeSpan HotplugTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
@@ -37,6 +56,9 @@ public sealed record AgentConfig
     /// <summary>Largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.
     /// 4 MiB is ttrpc's frame limit, so a Kata runtime never sends more.</summary>
     public int MaxReceiveMessageSize { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Where sysfs is (KATA_AGENT_SYSFS_ROOT): tests point the blk storage driver at a fake tree.</summary>
+    public string SysfsRoot { get; init; } = "/sys";
 
     /// <summary>Kernel command-line options that were not understood (logged at start).</summary>
     public IReadOnlyList<string> UnknownKernelOptions { get; init; } = [];

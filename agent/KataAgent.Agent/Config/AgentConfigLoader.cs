@@ -9,6 +9,10 @@ public static class AgentConfigLoader
 {
     public const string ServerAddrEnvironmentVariable = "KATA_AGENT_SERVER_ADDR";
     public const string LogLevelEnvironmentVariable = "KATA_AGENT_LOG_LEVEL";
+    public const string SysfsRootEnvironmentVariable = "KATA_AGENT_SYSFS_ROOT";
+    public const string DebugConsoleEnvironmentVariable = "KATA_AGENT_DEBUG_CONSOLE";
+    public const string LogPortEnvironmentVariable = "KATA_AGENT_LOG_PORT";
+    public const string LogListenEnvironmentVariable = "KATA_AGENT_LOG_LISTEN";
 
     /// <summary>
     /// Loads the configuration. <paramref name="kernelCommandLine"/> is the text of /proc/cmdline
@@ -25,6 +29,34 @@ public static class AgentConfigLoader
         if (environment(LogLevelEnvironmentVariable) is { Length: > 0 } envLevel)
         {
             config = config with { LogLevel = ParseLogLevel(envLevel, LogLevelEnvironmentVariable) };
+        }
+        if (environment(SysfsRootEnvironmentVariable) is { Length: > 0 } sysfsRoot)
+        {
+            config = config with { SysfsRoot = sysfsRoot.StartsWith('/') ? sysfsRoot : throw new AgentConfigException($"{SysfsRootEnvironmentVariable}: '{sysfsRoot}' is not an absolute path") };
+        }
+        if (environment(DebugConsoleEnvironmentVariable) is { Length: > 0 } envConsole)
+        {
+            config = config with { DebugConsole = true, DebugConsoleAddress = ParseChannelAddress(envConsole, DebugConsoleEnvironmentVariable, ConsoleKinds) };
+        }
+        if (environment(LogPortEnvironmentVariable) is { Length: > 0 } envLogPort)
+        {
+            config = config with { LogPortAddress = ParseOptionalAddress(envLogPort, LogPortEnvironmentVariable, [AgentAddressKind.Serial]) };
+        }
+        if (environment(LogListenEnvironmentVariable) is { Length: > 0 } envLogListen)
+        {
+            config = config with { LogListenAddress = ParseOptionalAddress(envLogListen, LogListenEnvironmentVariable, ListenKinds) };
+        }
+        if (arguments.DebugConsoleAddress is not null)
+        {
+            config = config with { DebugConsole = true, DebugConsoleAddress = ParseChannelAddress(arguments.DebugConsoleAddress, "--debug-console", ConsoleKinds) };
+        }
+        if (arguments.LogPortAddress is not null)
+        {
+            config = config with { LogPortAddress = ParseOptionalAddress(arguments.LogPortAddress, "--log-port", [AgentAddressKind.Serial]) };
+        }
+        if (arguments.LogListenAddress is not null)
+        {
+            config = config with { LogListenAddress = ParseOptionalAddress(arguments.LogListenAddress, "--log-listen", ListenKinds) };
         }
         if (arguments.ServerAddress is not null)
         {
@@ -63,7 +95,34 @@ public static class AgentConfigLoader
                 _ => Remember(config, unknown, token),
             };
         }
-        return config with { UnknownKernelOptions = unknown };
+        return config with
+        {
+            UnknownKernelOptions = unknown,
+            DebugConsoleAddress = !config.DebugConsole ? null
+                : config.DebugConsoleVport > 0 ? VsockAny(config.DebugConsoleVport)
+                : AgentAddress.Parse("serial://" + AgentConfig.DebugConsolePortName),
+            LogListenAddress = config.LogVport > 0 ? VsockAny(config.LogVport) : null,
+        };
+    }
+
+    private static readonly AgentAddressKind[] ConsoleKinds = [AgentAddressKind.Serial, AgentAddressKind.Vsock, AgentAddressKind.Unix];
+    private static readonly AgentAddressKind[] ListenKinds = [AgentAddressKind.Vsock, AgentAddressKind.Unix];
+
+    private static AgentAddress VsockAny(uint port) => AgentAddress.Parse($"vsock://-1:{port}");
+
+    /// <summary>An address of one of <paramref name="kinds"/>, or null for "none".</summary>
+    private static AgentAddress? ParseOptionalAddress(string text, string source, AgentAddressKind[] kinds) =>
+        text == "none" ? null : ParseChannelAddress(text, source, kinds);
+
+    private static AgentAddress ParseChannelAddress(string text, string source, AgentAddressKind[] kinds)
+    {
+        var address = ParseAddress(text, source);
+        if (!kinds.Contains(address.Kind))
+        {
+            string schemes = string.Join(", ", kinds.Select(k => k.ToString().ToLowerInvariant() + "://"));
+            throw new AgentConfigException($"{source}: {address} is not one of {schemes}");
+        }
+        return address;
     }
 
     private static AgentConfig Remember(AgentConfig config, List<string> unknown, string token)

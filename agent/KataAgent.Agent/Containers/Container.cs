@@ -13,8 +13,9 @@ public sealed class Container
 {
     private readonly ConcurrentDictionary<string, ContainerProcess> _processes = new();
 
-    internal Container(string id, string rootfs, ContainerProcess init, int namespaceFlags, CgroupV2Manager? cgroup, OomWatcher? oomWatcher)
+    internal Container(string id, string rootfs, ContainerProcess init, int namespaceFlags, CgroupV2Manager? cgroup, OomWatcher? oomWatcher, IReadOnlyList<string> storages)
     {
+        Storages = storages;
         Id = id;
         Rootfs = rootfs;
         Init = init;
@@ -28,6 +29,9 @@ public sealed class Container
     public CgroupV2Manager? Cgroup { get; }
 
     internal OomWatcher? OomWatcher { get; }
+
+    /// <summary>Mount points of the container's storages, released when it is removed.</summary>
+    internal IReadOnlyList<string> Storages { get; }
 
     public string Id { get; }
 

@@ -6,6 +6,7 @@ using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Containers.Spec;
 using KataAgent.Agent.Sandbox;
+using KataAgent.Agent.Storage;
 using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -15,7 +16,7 @@ namespace KataAgent.Agent.Containers;
 /// The sandbox's containers: create, start, exec, signal, wait, remove. Validation happens before
 /// any side effect; a failed create leaves nothing behind.
 /// </summary>
-public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces sandbox, ILogger<ContainerManager> logger)
+public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces sandbox, StorageManager storage, ILogger<ContainerManager> logger)
 {
     /// <summary>The cgroup2 mount (/sys/fs/cgroup in the guest); null when there is none.</summary>
     private readonly string? _cgroupRoot = Cgroup2Mount.Find();
@@ -31,7 +32,11 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
 
     public int Count => _containers.Count;
 
-    public async Task CreateAsync(string containerId, string execId, Protocols.Agent.Spec? spec, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates a container: its storages are mounted first (the rootfs may be one of them), and
+    /// released again when anything after that fails.
+    /// </summary>
+    public async Task CreateAsync(string containerId, string execId, Protocols.Agent.Spec? spec, IReadOnlyList<Protocols.Agent.Storage> storages, CancellationToken cancellationToken)
     {
         RequireId("container_id", containerId);
         if (execId.Length > 0)
@@ -43,24 +48,27 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
             throw RpcErrors.InvalidArgument("OCI", "is missing");
         }
         string rootfs = ResolveRootfs(containerId, spec.Root?.Path ?? "");
-        if (!Directory.Exists(rootfs))
-        {
-            throw RpcErrors.InvalidArgument("OCI.Root.Path", $"the rootfs '{rootfs}' does not exist");
-        }
+        StorageManager.Validate(storages, "storages");
         InitConfig config = Translate(() => SpecTranslator.ForCreate(spec, rootfs, sandbox));
         if (_containers.ContainsKey(containerId) || !_creating.TryAdd(containerId, 0))
         {
             throw new RpcException(new Status(StatusCode.AlreadyExists, $"container_id: container '{containerId}' already exists"));
         }
+        IReadOnlyList<string> mounted = [];
         CgroupV2Manager? cgroup = null;
         OomWatcher? oomWatcher = null;
         try
         {
+            mounted = await storage.MountAsync(storages, "storages", cancellationToken).ConfigureAwait(false);
+            if (!Directory.Exists(rootfs))
+            {
+                throw RpcErrors.InvalidArgument("OCI.Root.Path", $"the rootfs '{rootfs}' does not exist");
+            }
             cgroup = CreateCgroup(containerId, spec.Linux);
             oomWatcher = WatchOom(containerId, cgroup);
             var consoleSize = ((ushort)(spec.Process.ConsoleSize?.Height ?? 0), (ushort)(spec.Process.ConsoleSize?.Width ?? 0));
             var init = await Spawn(execId, config, consoleSize, cgroup, cancellationToken).ConfigureAwait(false);
-            var container = new Container(containerId, rootfs, init, ExecNamespaces | (config.UnshareFlags & Libc.CLONE_NEWNET), cgroup, oomWatcher);
+            var container = new Container(containerId, rootfs, init, ExecNamespaces | (config.UnshareFlags & Libc.CLONE_NEWNET), cgroup, oomWatcher, mounted);
             _containers[containerId] = container;
             logger.LogInformation("container {Id} created, init pid {Pid}", containerId, init.Pid);
         }
@@ -68,6 +76,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         {
             oomWatcher?.Dispose();
             DestroyCgroup(cgroup);
+            storage.Release(mounted);
             throw;
         }
         finally
@@ -188,6 +197,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         container.OomWatcher?.Dispose();
         await container.DisposeProcessesAsync().ConfigureAwait(false);
         DestroyCgroup(container.Cgroup);
+        storage.Release(container.Storages);
         logger.LogInformation("container {Id} removed", containerId);
     }
 

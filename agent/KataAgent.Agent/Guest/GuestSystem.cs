@@ -18,7 +18,7 @@ public sealed unsafe class GuestSystem(string sysfsMemoryDirectory = "/sys/devic
     public static IReadOnlyList<string> DeviceHandlers { get; } = [];
 
     /// <summary>Storage drivers this agent handles (see <see cref="DeviceHandlers"/>).</summary>
-    public static IReadOnlyList<string> StorageHandlers => Sandbox.SandboxStorage.Drivers;
+    public static IReadOnlyList<string> StorageHandlers => Storage.StorageDrivers.All;
 
     public AgentDetails AgentDetails()
     {

@@ -39,15 +39,69 @@ public static class GuestInit
         return problems;
     }
 
-    /// <summary>Never returns: flush, then power the VM off (PID 1 must not exit: that panics the kernel).</summary>
+    /// <summary>
+    /// Never returns: flush, unmount what is left on block devices (a clean journal for the next
+    /// user of the disk image), flush again, then power the VM off (PID 1 must not exit: that
+    /// panics the kernel).
+    /// </summary>
     public static void PowerOff()
     {
+        Libc.Sync();
+        UnmountBlockFilesystems();
         Libc.Sync();
         Libc.Reboot(Libc.RB_POWER_OFF);
         while (true)
         {
             Thread.Sleep(Timeout.Infinite);
         }
+    }
+
+    /// <summary>Every mount whose source is a device node, newest first; a busy one is detached.</summary>
+    private static void UnmountBlockFilesystems()
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines("/proc/self/mounts");
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        foreach (string line in lines.Reverse())
+        {
+            string[] fields = line.Split(' ');
+            if (fields.Length < 2 || !fields[0].StartsWith("/dev/", StringComparison.Ordinal) || fields[1] == "/")
+            {
+                continue;
+            }
+            // /proc/self/mounts escapes spaces and the like as octal (\040).
+            string target = System.Text.RegularExpressions.Regex.Unescape(fields[1]);
+            if (Libc.Umount2(target, 0) != 0)
+            {
+                Libc.Umount2(target, Libc.MNT_DETACH);
+            }
+        }
+    }
+
+    /// <summary>/proc/self/mounts writes space, tab, newline and backslash as octal escapes (\\040).</summary>
+    private static string UnescapeMountField(string field)
+    {
+        var text = new System.Text.StringBuilder(field.Length);
+        for (int i = 0; i < field.Length; i++)
+        {
+            if (field[i] == '\\' && i + 3 < field.Length
+                && field[i + 1] is >= '0' and <= '7' && field[i + 2] is >= '0' and <= '7' && field[i + 3] is >= '0' and <= '7')
+            {
+                text.Append((char)(((field[i + 1] - '0') << 6) | ((field[i + 2] - '0') << 3) | (field[i + 3] - '0')));
+                i += 3;
+            }
+            else
+            {
+                text.Append(field[i]);
+            }
+        }
+        return text.ToString();
     }
 
     private static void Mount(List<string> problems, string source, string target, string type, ulong flags, string? data)

@@ -4,6 +4,7 @@ using KataAgent.Agent.Server;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
+using KataAgent.Agent.Storage;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.IO;
 using KataAgent.Linux.Processes;
@@ -17,7 +18,7 @@ namespace KataAgent.Agent.Sandbox;
 /// shared UTS namespace, a shared IPC namespace, optionally a shared PID namespace held by a pause
 /// process, DNS for resolv.conf, and sandbox storages.
 /// </summary>
-public sealed class SandboxManager(ContainerManager containers, SandboxNamespaces namespaces, ProcessReaper reaper, ILogger<SandboxManager> logger)
+public sealed class SandboxManager(ContainerManager containers, SandboxNamespaces namespaces, StorageManager storage, ProcessReaper reaper, ILogger<SandboxManager> logger)
 {
     /// <summary>Where the shared namespaces are pinned (as Kata: /run/sandbox-ns).</summary>
     public const string NamespaceDirectory = "/run/sandbox-ns";
@@ -26,7 +27,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
     public const string SandboxDirectory = "/run/kata-containers/sandbox";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly List<string> _mounts = [];
+    private IReadOnlyList<string> _storages = [];
     private ContainerProcess? _pause;
     private bool _created;
 
@@ -50,7 +51,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         {
             throw RpcErrors.InvalidArgument("kernel_modules", "loading kernel modules is not supported by this agent yet");
         }
-        SandboxStorage.Validate(request.Storages, "storages");
+        StorageManager.Validate(request.Storages, "storages");
 
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -67,13 +68,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
                 {
                     await File.WriteAllTextAsync(Path.Combine(SandboxDirectory, "resolv.conf"), string.Join('\n', request.Dns) + "\n", cancellationToken).ConfigureAwait(false);
                 }
-                foreach (var storage in request.Storages)
-                {
-                    if (SandboxStorage.Apply(storage))
-                    {
-                        _mounts.Add(storage.MountPoint);
-                    }
-                }
+                _storages = await storage.MountAsync(request.Storages, "storages", cancellationToken).ConfigureAwait(false);
                 if (request.SandboxPidns)
                 {
                     await StartPauseAsync(cancellationToken).ConfigureAwait(false);
@@ -172,11 +167,8 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
             await _pause.DisposeAsync().ConfigureAwait(false);
             _pause = null;
         }
-        foreach (string mount in _mounts)
-        {
-            UnmountAll(mount);
-        }
-        _mounts.Clear();
+        storage.Release(_storages, includingShared: true);
+        _storages = [];
         foreach (string? path in new[] { namespaces.UtsPath, namespaces.IpcPath })
         {
             if (path is not null)

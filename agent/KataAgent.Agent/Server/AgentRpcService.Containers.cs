@@ -13,11 +13,7 @@ internal sealed partial class AgentRpcService
         {
             throw RpcErrors.InvalidArgument("devices", "device handlers are not available in this agent yet");
         }
-        if (request.Storages.Count > 0)
-        {
-            throw RpcErrors.InvalidArgument("storages", "storage handlers are not available in this agent yet");
-        }
-        await _containers.CreateAsync(request.ContainerId, request.ExecId, request.OCI, context.CancellationToken).ConfigureAwait(false);
+        await _containers.CreateAsync(request.ContainerId, request.ExecId, request.OCI, request.Storages, context.CancellationToken).ConfigureAwait(false);
         return new Empty();
     }
 

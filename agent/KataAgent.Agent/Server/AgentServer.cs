@@ -3,8 +3,11 @@ using System.Net.Sockets;
 using KataAgent.Agent.Config;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Processes;
+using KataAgent.Agent.DebugConsole;
+using KataAgent.Agent.Logging;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Sandbox;
+using KataAgent.Agent.Storage;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
@@ -31,6 +34,9 @@ public static class AgentServer
             options.TimestampFormat = "HH:mm:ss.fff ";
             options.UseUtcTimestamp = true;
         });
+        var logChannel = new LogChannel(config.LogPortAddress, config.LogListenAddress);
+        builder.Logging.AddProvider(new LogChannelLoggerProvider(logChannel));
+        builder.Services.AddSingleton(logChannel);
         builder.Logging.AddFilter((category, level) =>
             // Hosting diagnostics logging, when enabled, makes ASP.NET create an Activity per
             // request, whose static constructor needs the CRNG: early in a guest's boot that can
@@ -51,7 +57,10 @@ public static class AgentServer
         builder.Services.AddSingleton<ProcessReaper>();
         builder.Services.AddSingleton<ContainerManager>();
         builder.Services.AddSingleton<SandboxNamespaces>();
+        builder.Services.AddSingleton(config);
+        builder.Services.AddSingleton<StorageManager>();
         builder.Services.AddSingleton<SandboxManager>();
+        builder.Services.AddHostedService<DebugConsoleService>();
         builder.Services.AddGrpc(options =>
         {
             options.MaxReceiveMessageSize = config.MaxReceiveMessageSize;

@@ -1,7 +1,5 @@
 using System.Net;
-using KataAgent.Linux.Interop;
 using KataAgent.Linux.IO;
-using KataAgent.Linux.Terminals;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -83,43 +81,14 @@ internal sealed class SerialConnectionListener : IConnectionListener
     }
 
     /// <summary>Opens the device if it exists and its host side is connected; -1 otherwise.</summary>
-    private unsafe int TryOpenWhenHostConnected()
+    private int TryOpenWhenHostConnected()
     {
-        string? path = _endPoint.Address.Path ?? SerialPortResolver.Resolve(_endPoint.Address.SerialPortName!);
-        if (path is null)
-        {
-            Note($"no virtio-serial port named '{_endPoint.Address.SerialPortName}' yet");
-            return -1;
-        }
-        int fd = Libc.Open(path, Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
+        int fd = SerialPortDevice.TryOpen(_endPoint.Address, requireHost: true, out string? problem);
         if (fd < 0)
         {
-            Note(LinuxException.FromLastError($"open {path}").Message);
-            return -1;
+            Note(problem!);
         }
-        try
-        {
-            // A terminal (hvc console, or a pty standing in for the port) must pass bytes untouched.
-            if (PseudoTerminal.IsTerminal(fd))
-            {
-                PseudoTerminal.MakeRaw(fd);
-            }
-            var poll = new Libc.PollFd { Fd = fd, Events = Libc.POLLIN };
-            int ready = Libc.Poll(&poll, 1, 0);
-            if (ready > 0 && (poll.Revents & Libc.POLLHUP) != 0 && (poll.Revents & Libc.POLLIN) == 0)
-            {
-                Note($"{path}: host side not connected");
-                Libc.Close(fd);
-                return -1;
-            }
-            return fd;
-        }
-        catch (LinuxException e)
-        {
-            Note(e.Message);
-            Libc.Close(fd);
-            return -1;
-        }
+        return fd;
     }
 
     /// <summary>Logs why the port is not usable yet, once per distinct reason (this loop polls).</summary>

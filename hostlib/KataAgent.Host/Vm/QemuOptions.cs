@@ -1,6 +1,6 @@
 namespace KataAgent.Host.Vm;
 
-/// <summary>What <see cref="QemuVm"/> boots: kernel, initrd, size, and the agent's channel.</summary>
+/// <summary>What <see cref="QemuVm"/> boots: kernel, initrd, size, disks, consoles, and whether it outlives its caller.</summary>
 public sealed record QemuOptions
 {
     /// <summary>The guest kernel (bzImage), e.g. out/vmlinuz.</summary>
@@ -29,4 +29,30 @@ public sealed record QemuOptions
 
     /// <summary>How long <see cref="QemuVm.StartAsync"/> waits for the agent to answer.</summary>
     public TimeSpan AgentTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Disks attached at boot, each a virtio-blk device on its own pcie-root-port (PCI paths in <see cref="QemuVm.DiskPciPaths"/>).</summary>
+    public IReadOnlyList<QemuDisk> Disks { get; init; } = [];
+
+    /// <summary>Empty pcie-root-ports kept for <see cref="QemuVm.AddDiskAsync"/>: q35 cannot hot-plug onto its root bus, only into a root port.</summary>
+    public int HotplugSlots { get; init; } = 4;
+
+    /// <summary>Serve the guest's debug console: the agent.debug_console.0 port on <see cref="QemuVm.DebugConsoleSocketPath"/>, and <c>agent.debug_console</c> on the command line.</summary>
+    public bool DebugConsole { get; init; }
+
+    /// <summary>
+    /// qemu outlives the caller: started with <c>-daemonize</c> (its own session, no parent-death signal), found
+    /// again with <see cref="QemuVm.AttachAsync"/>, stopped only by <see cref="QemuVm.StopAsync"/> or a guest power-off.
+    /// </summary>
+    public bool Detached { get; init; }
+
+    /// <summary>How long the agent waits for a hot-plugged device (<c>agent.hotplug_timeout=</c>, whole seconds); generous because TCG is slow.</summary>
+    public TimeSpan HotplugTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long <see cref="QemuVm.RemoveDiskAsync"/> waits for the guest to let go of a disk (qemu's
+    /// <c>DEVICE_DELETED</c>): the guest has to answer the unplug request. With ACPI hot-plug (qemu 7.2's q35
+    /// root ports) that is quick, but native PCIe hot-plug makes Linux wait 5 s after the attention button,
+    /// and a busy TCG guest is slow on top of that.
+    /// </summary>
+    public TimeSpan UnplugTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

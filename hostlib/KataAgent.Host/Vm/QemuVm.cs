@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using CliWrap;
 using KataAgent.Host.Transport;
 
@@ -6,21 +7,32 @@ namespace KataAgent.Host.Vm;
 
 /// <summary>
 /// One qemu VM running the agent as PID 1: KVM when /dev/kvm exists, TCG otherwise; the agent on a
-/// virtio-serial port whose host end is a unix socket in the state directory; the serial console
-/// in a log file; virtio-rng for the guest's CRNG. qemu runs under <c>setpriv --pdeathsig KILL</c>,
-/// so it dies with the process that started it even if that process crashes; dispose stops it and
-/// removes the state directory.
+/// virtio-serial port whose host end is a unix socket in the state directory; the agent's log and
+/// (optionally) its debug console on two more ports; the serial console in a log file; virtio-rng for
+/// the guest's CRNG; QMP on a socket for hot-plug and shutdown; virtio-blk disks on pcie-root-ports.
+/// By default qemu runs under <c>setpriv --pdeathsig KILL</c>, so it dies with the process that started
+/// it even if that process crashes, and dispose stops it and removes the state directory. A
+/// <see cref="QemuOptions.Detached"/> VM is daemonized instead and outlives its caller; it is found again
+/// with <see cref="AttachAsync"/> from what vm.json in the state directory records.
 /// </summary>
-public sealed class QemuVm : IAsyncDisposable
+public sealed partial class QemuVm : IAsyncDisposable
 {
     private readonly QemuOptions _options;
     private readonly CancellationTokenSource _kill = new();
+    private readonly SemaphoreSlim _hotplugLock = new(1, 1);
     private CommandTask<CommandResult>? _qemu;
+    private QemuProcess? _process;
 
     private QemuVm(QemuOptions options)
     {
         _options = options;
     }
+
+    /// <summary>The state directory: sockets, logs, pid file, vm.json.</summary>
+    public string StateDirectory => _options.StateDirectory;
+
+    /// <summary>The options the VM was started with (paths absolute).</summary>
+    public QemuOptions Options => _options;
 
     /// <summary>The unix socket of the agent's virtio-serial port.</summary>
     public string AgentSocketPath => Path.Combine(_options.StateDirectory, "agent.sock");
@@ -28,56 +40,125 @@ public sealed class QemuVm : IAsyncDisposable
     /// <summary>The guest's serial console, as a file.</summary>
     public string ConsoleLogPath => Path.Combine(_options.StateDirectory, "console.log");
 
+    /// <summary>qemu's QMP socket.</summary>
+    public string QmpSocketPath => Path.Combine(_options.StateDirectory, "qmp.sock");
+
+    /// <summary>The unix socket of the agent.debug_console.0 port (only with <see cref="QemuOptions.DebugConsole"/>).</summary>
+    public string DebugConsoleSocketPath => Path.Combine(_options.StateDirectory, "console.sock");
+
+    /// <summary>The file qemu writes the agent.log.0 port into: a copy of the agent's log lines.</summary>
+    public string AgentLogPath => Path.Combine(_options.StateDirectory, "agent.log");
+
     /// <summary>The address the host library connects to.</summary>
     public string AgentAddress => $"serial://{AgentSocketPath}";
 
     /// <summary>Whether the VM runs under KVM.</summary>
     public bool UsesKvm { get; private set; }
 
-    /// <summary>The connected agent, once <see cref="StartAsync"/> returned.</summary>
+    /// <summary>qemu's pid.</summary>
+    public int ProcessId { get; private set; }
+
+    /// <summary>Whether qemu outlives this object's owner (see <see cref="QemuOptions.Detached"/>).</summary>
+    public bool Detached => _options.Detached;
+
+    /// <summary>The connected agent, once <see cref="StartAsync"/> or <see cref="AttachAsync"/> returned.</summary>
     public AgentClient Agent { get; private set; } = null!;
 
-    /// <summary>Time from starting qemu to the agent's first Check answer.</summary>
+    /// <summary>The VM's QMP connection.</summary>
+    public QmpClient Qmp { get; private set; } = null!;
+
+    /// <summary>The PCI paths (Kata's format, e.g. "10/00") of <see cref="QemuOptions.Disks"/>, in order.</summary>
+    public IReadOnlyList<string> DiskPciPaths { get; private set; } = [];
+
+    /// <summary>Time from starting qemu to the agent's first Check answer (zero for an attached VM).</summary>
     public TimeSpan BootToReady { get; private set; }
 
-    /// <summary>qemu's exit, once it has exited.</summary>
-    public Task<CommandResult> Exited => _qemu?.Task ?? throw new InvalidOperationException("not started");
+    /// <summary>Whether qemu is still running.</summary>
+    public bool IsRunning => _process?.IsRunning ?? false;
+
+    /// <summary>qemu's exit, once it has exited; only for a VM this process started and did not detach.</summary>
+    public Task<CommandResult> Exited => _qemu?.Task ?? throw new InvalidOperationException(
+        "qemu is not a child of this process (a detached or attached VM): use WaitForExitAsync");
+
+    private string PidFilePath => Path.Combine(_options.StateDirectory, "qemu.pid");
+
+    private string StateFilePath => Path.Combine(_options.StateDirectory, "vm.json");
 
     /// <summary>Boots the VM and connects to its agent; throws <see cref="QemuBootException"/> with the console tail on failure.</summary>
     public static async Task<QemuVm> StartAsync(QemuOptions options, CancellationToken cancellationToken = default)
     {
-        foreach (var (path, what) in new[] { (options.KernelPath, "kernel"), (options.InitrdPath, "initrd") })
-        {
-            if (!File.Exists(path))
-            {
-                throw new FileNotFoundException($"the {what} {path} does not exist (./build.sh makes out/vmlinuz and out/initrd.img)", path);
-            }
-        }
+        options = Validate(options);
         Directory.CreateDirectory(options.StateDirectory);
-        var vm = new QemuVm(options);
+        var vm = new QemuVm(options) { DiskPciPaths = [.. Enumerable.Range(0, options.Disks.Count).Select(PciPath)] };
+        // Cancelled when the start fails, so that a step qemu's exit overtook stops retrying in the background.
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            vm.Launch();
             var clock = Stopwatch.StartNew();
-            var connect = AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress), new AgentClientOptions { ConnectTimeout = options.AgentTimeout, RetryInterval = TimeSpan.FromMilliseconds(100) }, cancellationToken);
-            var finished = await Task.WhenAny(connect, vm._qemu!.Task).ConfigureAwait(false);
-            if (finished != connect)
-            {
-                throw new QemuBootException($"qemu exited with code {vm._qemu.Task.Result.ExitCode} before the agent answered", vm.ConsoleTail());
-            }
-            vm.Agent = await connect.ConfigureAwait(false);
+            await vm.LaunchAsync(abort.Token).ConfigureAwait(false);
+            vm.Qmp = await vm.UntilExitAsync(QmpClient.ConnectAsync(vm.QmpSocketPath, TimeSpan.FromSeconds(30), abort.Token), "its QMP socket accepted").ConfigureAwait(false);
+            await vm.SaveStateAsync(abort.Token).ConfigureAwait(false);
+            var connect = AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress), new AgentClientOptions { ConnectTimeout = options.AgentTimeout, RetryInterval = TimeSpan.FromMilliseconds(100) }, abort.Token);
+            vm.Agent = await vm.UntilExitAsync(connect, "the agent answered").ConfigureAwait(false);
             vm.BootToReady = clock.Elapsed;
             return vm;
         }
         catch (Exception e) when (e is not QemuBootException and not OperationCanceledException)
         {
+            abort.Cancel();
             string tail = vm.ConsoleTail();
-            await vm.DisposeAsync().ConfigureAwait(false);
+            await vm.AbandonAsync().ConfigureAwait(false);
             throw new QemuBootException($"the VM's agent did not come up: {e.Message}", tail, e);
         }
         catch
         {
-            await vm.DisposeAsync().ConfigureAwait(false);
+            abort.Cancel();
+            await vm.AbandonAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reconnects to a running VM (typically a <see cref="QemuOptions.Detached"/> one started by another
+    /// process) from its state directory: QMP and the agent. The agent's virtio-serial port serves one
+    /// connection at a time, so whoever else is connected to it must have let go.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No VM state there, or its qemu is no longer running.</exception>
+    public static async Task<QemuVm> AttachAsync(string stateDirectory, CancellationToken cancellationToken = default)
+    {
+        string stateFile = Path.Combine(Path.GetFullPath(stateDirectory), "vm.json");
+        QemuVmState state;
+        try
+        {
+            await using var stream = File.OpenRead(stateFile);
+            state = await JsonSerializer.DeserializeAsync(stream, QemuVmStateJsonContext.Default.QemuVmState, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"{stateFile} is empty");
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InvalidOperationException($"no VM in {stateDirectory}: {stateFile} does not exist", e);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidOperationException($"{stateFile} is not a VM state file: {e.Message}", e);
+        }
+        var vm = new QemuVm(state.Options) { UsesKvm = state.UsesKvm, DiskPciPaths = state.DiskPciPaths, ProcessId = state.ProcessId };
+        vm._process = QemuProcess.TryOpen(state.ProcessId);
+        if (vm._process is null || !vm.IsQemuOfThisVm())
+        {
+            vm._process?.Dispose();
+            throw new InvalidOperationException($"the VM in {stateDirectory} is not running (qemu pid {state.ProcessId} has exited)");
+        }
+        try
+        {
+            vm.Qmp = await QmpClient.ConnectAsync(vm.QmpSocketPath, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            vm.Agent = await AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress), new AgentClientOptions { ConnectTimeout = state.Options.AgentTimeout, RetryInterval = TimeSpan.FromMilliseconds(100) }, cancellationToken).ConfigureAwait(false);
+            return vm;
+        }
+        catch
+        {
+            await vm.DisconnectAsync().ConfigureAwait(false);
+            vm._process.Dispose();
             throw;
         }
     }
@@ -93,92 +174,120 @@ public sealed class QemuVm : IAsyncDisposable
         return string.Join('\n', text.Split('\n').TakeLast(lines));
     }
 
-    /// <summary>Stops qemu (if still running) and removes the state directory.</summary>
-    public async ValueTask DisposeAsync()
+    private static QemuOptions Validate(QemuOptions options)
     {
-        if (Agent is not null)
+        foreach (var (path, what) in new[] { (options.KernelPath, "kernel"), (options.InitrdPath, "initrd") })
         {
-            await Agent.DisposeAsync().ConfigureAwait(false);
-        }
-        if (_qemu is not null && !_qemu.Task.IsCompleted)
-        {
-            _kill.Cancel();
-        }
-        if (_qemu is not null)
-        {
-            try
+            if (!File.Exists(path))
             {
-                await _qemu.Task.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
+                throw new FileNotFoundException($"the {what} {path} does not exist (./build.sh makes out/vmlinuz and out/initrd.img)", path);
             }
         }
-        _kill.Dispose();
+        foreach (var disk in options.Disks)
+        {
+            if (!File.Exists(disk.ImagePath))
+            {
+                throw new FileNotFoundException($"the disk image {disk.ImagePath} does not exist", disk.ImagePath);
+            }
+        }
+        if (options.HotplugSlots < 0 || options.Disks.Count + options.HotplugSlots > MaxRootPorts)
+        {
+            throw new ArgumentException($"Disks ({options.Disks.Count}) plus HotplugSlots ({options.HotplugSlots}) must be between 0 and {MaxRootPorts}: each takes a pcie-root-port in slots 0x{FirstRootPortSlot:x2}..0x{FirstRootPortSlot + MaxRootPorts - 1:x2} of the root bus", nameof(options));
+        }
+        // qemu -daemonize changes to /, and vm.json must mean the same files from any working directory.
+        return options with
+        {
+            KernelPath = Path.GetFullPath(options.KernelPath),
+            InitrdPath = Path.GetFullPath(options.InitrdPath),
+            StateDirectory = Path.GetFullPath(options.StateDirectory),
+            Disks = [.. options.Disks.Select(d => d with { ImagePath = Path.GetFullPath(d.ImagePath) })],
+        };
+    }
+
+    private async Task SaveStateAsync(CancellationToken cancellationToken)
+    {
+        var state = new QemuVmState { Options = _options, ProcessId = ProcessId, UsesKvm = UsesKvm, DiskPciPaths = DiskPciPaths };
+        string temporary = StateFilePath + ".tmp";
+        await using (var stream = File.Create(temporary))
+        {
+            await JsonSerializer.SerializeAsync(stream, state, QemuVmStateJsonContext.Default.QemuVmState, cancellationToken).ConfigureAwait(false);
+        }
+        // Atomic: an attach racing with the start sees the whole file or none.
+        File.Move(temporary, StateFilePath, overwrite: true);
+    }
+
+    /// <summary>
+    /// Deletes the state directory of a VM whose qemu is no longer running and returns true; returns false and
+    /// leaves it while that qemu runs. This is what is left when the process that started a non-detached VM
+    /// dies without disposing it: qemu follows it (parent-death signal), but nobody removes the sockets, logs,
+    /// pid file and vm.json. Likewise after a detached VM's guest powered itself off. Not for a directory whose
+    /// VM is being started at this moment: before vm.json is written it looks stale.
+    /// </summary>
+    public static bool DeleteStaleState(string stateDirectory)
+    {
+        string directory = Path.GetFullPath(stateDirectory);
+        if (!Directory.Exists(directory))
+        {
+            return false;
+        }
+        string qmpSocket = Path.Combine(directory, "qmp.sock");
+        // vm.json is written once QMP answers; qemu.pid exists from qemu's start: either names the qemu to look for.
+        if (ReadRecordedPid(directory) is { } pid && IsQemuWithQmpSocket(pid, qmpSocket))
+        {
+            return false;
+        }
+        Directory.Delete(directory, recursive: true);
+        return true;
+    }
+
+    private static int? ReadRecordedPid(string directory)
+    {
         try
         {
-            Directory.Delete(_options.StateDirectory, recursive: true);
+            string json = File.ReadAllText(Path.Combine(directory, "vm.json"));
+            return JsonSerializer.Deserialize(json, QemuVmStateJsonContext.Default.QemuVmState)?.ProcessId;
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
         {
+        }
+        try
+        {
+            return int.Parse(File.ReadAllText(Path.Combine(directory, "qemu.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or FormatException or OverflowException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 
-    private void Launch()
+    /// <summary>The pid file's process really is this VM's qemu (not a recycled pid): its command line names our QMP socket.</summary>
+    private bool IsQemuOfThisVm() => IsQemuWithQmpSocket(ProcessId, QmpSocketPath);
+
+    private static bool IsQemuWithQmpSocket(int pid, string qmpSocketPath)
     {
-        UsesKvm = _options.AllowKvm && File.Exists("/dev/kvm");
-        string[] append = ["console=ttyS0", "panic=-1", "quiet", "agent.server_addr=serial://agent.channel.0", .. _options.KernelArguments];
-        string[] qemu =
-        [
-            _options.QemuPath,
-            "-machine", UsesKvm ? "q35,accel=kvm" : "q35,accel=tcg",
-            "-cpu", UsesKvm ? "host" : "max",
-            "-smp", _options.Cpus.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "-m", _options.MemoryMiB.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "-nodefaults", "-nographic", "-no-reboot",
-            "-kernel", _options.KernelPath, "-initrd", _options.InitrdPath,
-            "-append", string.Join(' ', append),
-            "-serial", $"file:{ConsoleLogPath}",
-            "-device", "virtio-rng-pci",
-            "-device", "virtio-serial-pci,id=vser0",
-            "-chardev", $"socket,id=agent,path={AgentSocketPath},server=on,wait=off",
-            "-device", "virtserialport,bus=vser0.0,chardev=agent,name=agent.channel.0",
-            "-pidfile", Path.Combine(_options.StateDirectory, "qemu.pid"),
-        ];
-        // The parent-death signal fires when the *thread* that started qemu ends, so start it from
-        // a thread that lives exactly as long as qemu does.
-        using var started = new ManualResetEventSlim();
-        Exception? failure = null;
-        var launcher = new Thread(() =>
+        try
         {
-            try
-            {
-                _qemu = Cli.Wrap("setpriv")
-                    .WithArguments(["--pdeathsig", "KILL", "--", .. qemu])
-                    .WithValidation(CommandResultValidation.None)
-                    .ExecuteAsync(_kill.Token);
-            }
-            catch (Exception e)
-            {
-                failure = e;
-                started.Set();
-                return;
-            }
-            started.Set();
-            try
-            {
-                _qemu.Task.Wait();
-            }
-            catch (AggregateException)
-            {
-            }
-        })
-        { IsBackground = true, Name = "qemu" };
-        launcher.Start();
-        started.Wait();
-        if (failure is not null)
-        {
-            throw new InvalidOperationException($"cannot start {_options.QemuPath} (through setpriv): {failure.Message}", failure);
+            // A zombie's cmdline is empty, so an exited but unreaped qemu does not count.
+            return File.ReadAllText($"/proc/{pid}/cmdline").Contains(qmpSocketPath, StringComparison.Ordinal);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Awaits <paramref name="step"/>, failing early if qemu exits first.</summary>
+    private async Task<T> UntilExitAsync<T>(Task<T> step, string what)
+    {
+        using var stop = new CancellationTokenSource();
+        var exited = _process!.WaitForExitAsync(stop.Token);
+        var first = await Task.WhenAny(step, exited).ConfigureAwait(false);
+        stop.Cancel();
+        if (first != step)
+        {
+            string code = _qemu is not null ? $" with code {(await _qemu.Task.ConfigureAwait(false)).ExitCode}" : "";
+            throw new QemuBootException($"qemu exited{code} before {what}", ConsoleTail());
+        }
+        return await step.ConfigureAwait(false);
     }
 }

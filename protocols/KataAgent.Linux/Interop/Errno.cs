@@ -30,6 +30,7 @@ public static class Errno
     public const int EADDRINUSE = 98;
     public const int EADDRNOTAVAIL = 99;
     public const int ENETUNREACH = 101;
+    public const int ECONNABORTED = 103;
     public const int ECONNRESET = 104;
     public const int ETIMEDOUT = 110;
     public const int ECONNREFUSED = 111;
@@ -65,6 +66,7 @@ public static class Errno
         EADDRINUSE => "EADDRINUSE",
         EADDRNOTAVAIL => "EADDRNOTAVAIL",
         ENETUNREACH => "ENETUNREACH",
+        ECONNABORTED => "ECONNABORTED",
         ECONNRESET => "ECONNRESET",
         ETIMEDOUT => "ETIMEDOUT",
         ECONNREFUSED => "ECONNREFUSED",

@@ -5,6 +5,7 @@ namespace KataAgent.Linux.Interop;
 public static unsafe partial class Libc
 {
     public const int SIGKILL = 9;
+    public const int SIGHUP = 1;
     public const int SIGTERM = 15;
     public const int SIGCHLD = 17;
 

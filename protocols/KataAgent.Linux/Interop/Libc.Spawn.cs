@@ -30,6 +30,12 @@ public static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "posix_spawn_file_actions_adddup2")]
     public static partial int PosixSpawnFileActionsAddDup2(void* fileActions, int fd, int newFd);
 
+    [LibraryImport(Library, EntryPoint = "posix_spawn_file_actions_addopen", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int PosixSpawnFileActionsAddOpen(void* fileActions, int fd, string path, int flags, uint mode);
+
+    [LibraryImport(Library, EntryPoint = "posix_spawn_file_actions_addchdir_np", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int PosixSpawnFileActionsAddChdir(void* fileActions, string path);
+
     [LibraryImport(Library, EntryPoint = "posix_spawn_file_actions_addclosefrom_np")]
     public static partial int PosixSpawnFileActionsAddCloseFrom(void* fileActions, int lowFd);
 

@@ -12,7 +12,20 @@ namespace KataAgent.Linux.Processes;
 public static unsafe class ProcessSpawner
 {
     /// <summary>Spawns <paramref name="path"/>; <paramref name="fds"/>[i] becomes fd i in the child. Returns the pid.</summary>
-    public static int Spawn(string path, IReadOnlyList<string> argv, IReadOnlyList<string> environment, IReadOnlyList<int> fds)
+    public static int Spawn(string path, IReadOnlyList<string> argv, IReadOnlyList<string> environment, IReadOnlyList<int> fds) =>
+        Spawn(path, argv, environment, fds, terminal: null);
+
+    /// <summary>
+    /// Spawns <paramref name="path"/> as the leader of a new session whose controlling terminal is
+    /// <paramref name="terminal"/> (a pty slave), opened as its fds 0, 1 and 2. glibc's child calls
+    /// setsid before the file actions, and a session leader without a controlling terminal that
+    /// opens a terminal without O_NOCTTY acquires it: the TIOCSCTTY a shell needs for job control
+    /// and ^C, with no managed code in the child. It starts in <paramref name="workingDirectory"/>.
+    /// </summary>
+    public static int SpawnOnTerminal(string path, IReadOnlyList<string> argv, IReadOnlyList<string> environment, string terminal, string workingDirectory = "/") =>
+        Spawn(path, argv, environment, [], terminal, workingDirectory);
+
+    private static int Spawn(string path, IReadOnlyList<string> argv, IReadOnlyList<string> environment, IReadOnlyList<int> fds, string? terminal, string? workingDirectory = null)
     {
         var allocations = new List<nint>();
         var temporaries = new List<int>();
@@ -36,13 +49,30 @@ public static unsafe class ProcessSpawner
                 temporaries.Add(temporary);
                 Check(Libc.PosixSpawnFileActionsAddDup2(actions, temporary, i), "posix_spawn_file_actions_adddup2");
             }
-            Check(Libc.PosixSpawnFileActionsAddCloseFrom(actions, fds.Count), "posix_spawn_file_actions_addclosefrom_np");
+            int inherited = fds.Count;
+            if (terminal is not null)
+            {
+                Check(Libc.PosixSpawnFileActionsAddOpen(actions, 0, terminal, Libc.O_RDWR, 0), "posix_spawn_file_actions_addopen");
+                Check(Libc.PosixSpawnFileActionsAddDup2(actions, 0, 1), "posix_spawn_file_actions_adddup2");
+                Check(Libc.PosixSpawnFileActionsAddDup2(actions, 0, 2), "posix_spawn_file_actions_adddup2");
+                inherited = 3;
+            }
+            Check(Libc.PosixSpawnFileActionsAddCloseFrom(actions, inherited), "posix_spawn_file_actions_addclosefrom_np");
+            if (workingDirectory is not null)
+            {
+                Check(Libc.PosixSpawnFileActionsAddChdir(actions, workingDirectory), "posix_spawn_file_actions_addchdir_np");
+            }
 
             Libc.SigEmptySet(emptySet);
             Libc.SigFillSet(fullSet);
             Check(Libc.PosixSpawnAttrSetSigMask(attributes, emptySet), "posix_spawnattr_setsigmask");
             Check(Libc.PosixSpawnAttrSetSigDefault(attributes, fullSet), "posix_spawnattr_setsigdefault");
-            Check(Libc.PosixSpawnAttrSetFlags(attributes, Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF), "posix_spawnattr_setflags");
+            short flags = Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF;
+            if (terminal is not null)
+            {
+                flags |= Libc.POSIX_SPAWN_SETSID;
+            }
+            Check(Libc.PosixSpawnAttrSetFlags(attributes, flags), "posix_spawnattr_setflags");
 
             byte* nativePath = NativeStrings.Utf8(path, allocations);
             byte** nativeArgv = NativeStrings.Utf8Array(argv, allocations);

@@ -59,6 +59,7 @@ public sealed class InitrdBuilder
         {
             tree.AddFile(ImageLayout.Busybox, busybox, 0x1ED);
             tree.AddSymlink(ImageLayout.Shell, "busybox");
+            await AddAppletLinksAsync(tree, busybox, cancellationToken).ConfigureAwait(false);
             _busyboxSize = new FileInfo(busybox).Length;
             foreach (var library in resolver.Resolve(busybox, ImageLayout.Busybox))
             {
@@ -105,6 +106,38 @@ public sealed class InitrdBuilder
         tree.AddTextFile(ImageLayout.BuildInfo, BuildInfo(options));
         options.Customize?.Invoke(tree);
         return tree;
+    }
+
+    /// <summary>
+    /// A link per applet where busybox's <c>--list-full</c> puts it (/bin/ls, /usr/bin/env, /sbin/ip …):
+    /// busybox's own shell finds its applets without them, but anything that runs a program by
+    /// path (env, xargs, find -exec, a script's #!) needs the file. Paths the image already has are
+    /// left alone. A busybox that cannot run here (another architecture) gets no links.
+    /// </summary>
+    private static async Task AddAppletLinksAsync(ImageTree tree, string busybox, CancellationToken cancellationToken)
+    {
+        Tools.ExternalToolResult list;
+        try
+        {
+            list = await Tools.ExternalTool.RunAsync(busybox, ["--list-full"], cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException)
+        {
+            return;
+        }
+        if (list.ExitCode != 0)
+        {
+            return;
+        }
+        foreach (string line in list.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            bool inBinaryDirectory = line.StartsWith("bin/", StringComparison.Ordinal) || line.StartsWith("sbin/", StringComparison.Ordinal)
+                || line.StartsWith("usr/bin/", StringComparison.Ordinal) || line.StartsWith("usr/sbin/", StringComparison.Ordinal);
+            if (inBinaryDirectory && !line.Contains("..", StringComparison.Ordinal) && tree.Find(line) is null)
+            {
+                tree.AddSymlink(line, ImageLayout.Busybox);
+            }
+        }
     }
 
     /// <summary>Assembles the image and writes it to <paramref name="outputPath"/> (atomically: a temporary file renamed).</summary>

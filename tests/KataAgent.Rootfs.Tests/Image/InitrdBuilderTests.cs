@@ -53,6 +53,12 @@ public sealed class InitrdBuilderTests(DebianKernelFixture kernel, ITestOutputHe
         // Busybox and its shell link.
         new FileInfo(Path.Join(root, "bin/sh")).LinkTarget.Should().Be("busybox");
         new FileInfo(Path.Join(root, "bin/busybox")).Length.Should().Be(new FileInfo(RepoPaths.Busybox).Length);
+        // A link per applet, so programs run by path work too (env, xargs, scripts), not only in busybox's shell.
+        new FileInfo(Path.Join(root, "bin/ls")).LinkTarget.Should().Be("/bin/busybox");
+        new FileInfo(Path.Join(root, "usr/bin/env")).LinkTarget.Should().Be("/bin/busybox");
+        var applet = await HostTools.RunAsync("chroot", [root, "/usr/bin/env", "-i", "ls", "/bin/busybox"]);
+        applet.StandardOutput.Trim().Should().Be("/bin/busybox", applet.StandardError);
+        new FileInfo(Path.Join(root, "init")).LinkTarget.Should().BeNull("the agent stays /init");
         // The skeleton and the device nodes.
         foreach (string directory in ImageLayout.Directories)
         {

@@ -56,6 +56,43 @@ public class AgentConfigTests
         fromFlags.LogLevel.Should().Be(LogLevel.Error);
     }
 
+    [Fact]
+    public void Debug_console_and_log_channel_addresses_follow_kata_options_and_flags_override_them()
+    {
+        var none = AgentConfigLoader.Load(new AgentArguments(), NoEnvironment, "quiet");
+        none.DebugConsoleAddress.Should().BeNull();
+        none.LogListenAddress.Should().BeNull();
+        none.LogPortAddress.Should().Be(AgentAddress.Parse("serial://agent.log.0"));
+
+        var serial = AgentConfigLoader.Load(new AgentArguments(), NoEnvironment, "agent.debug_console");
+        serial.DebugConsoleAddress.Should().Be(AgentAddress.Parse("serial://agent.debug_console.0"));
+
+        var vsock = AgentConfigLoader.Load(new AgentArguments(), NoEnvironment, "agent.debug_console agent.debug_console_vport=1026 agent.log_vport=1025");
+        vsock.DebugConsoleAddress.Should().Be(AgentAddress.Parse("vsock://-1:1026"));
+        vsock.LogListenAddress.Should().Be(AgentAddress.Parse("vsock://-1:1025"));
+
+        var environment = new Dictionary<string, string?> { ["KATA_AGENT_DEBUG_CONSOLE"] = "serial:///dev/pts/9", ["KATA_AGENT_LOG_PORT"] = "none" };
+        var fromEnvironment = AgentConfigLoader.Load(new AgentArguments(), k => environment.GetValueOrDefault(k), "quiet");
+        fromEnvironment.DebugConsole.Should().BeTrue();
+        fromEnvironment.DebugConsoleAddress!.Path.Should().Be("/dev/pts/9");
+        fromEnvironment.LogPortAddress.Should().BeNull();
+
+        var fromFlags = AgentConfigLoader.Load(AgentArguments.Parse(["--debug-console", "unix:///run/c.sock", "--log-listen", "unix:///run/l.sock", "--log-port", "serial://other.log"]), k => environment.GetValueOrDefault(k), "agent.debug_console");
+        fromFlags.DebugConsoleAddress!.Path.Should().Be("/run/c.sock");
+        fromFlags.LogListenAddress!.Path.Should().Be("/run/l.sock");
+        fromFlags.LogPortAddress!.SerialPortName.Should().Be("other.log");
+    }
+
+    [Theory]
+    [InlineData("--debug-console", "tcp://127.0.0.1:5", "--debug-console: tcp://127.0.0.1:5 is not one of serial://, vsock://, unix://")]
+    [InlineData("--log-listen", "serial://agent.log.0", "--log-listen: serial://agent.log.0 is not one of vsock://, unix://")]
+    [InlineData("--log-port", "vsock://-1:1025", "--log-port: vsock://-1:1025 is not one of serial://")]
+    public void Channel_addresses_of_the_wrong_kind_are_refused(string flag, string value, string message)
+    {
+        var load = () => AgentConfigLoader.Load(AgentArguments.Parse([flag, value]), NoEnvironment, null);
+        load.Should().Throw<AgentConfigException>().WithMessage(message);
+    }
+
     [Theory]
     [InlineData("agent.server_addr=vsock://x:1", "agent.server_addr", "CID 'x'")]
     [InlineData("agent.server_addr", "agent.server_addr", "needs a value")]

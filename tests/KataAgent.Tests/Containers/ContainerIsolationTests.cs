@@ -2,6 +2,7 @@ using FluentAssertions;
 using Google.Protobuf;
 using Grpc.Core;
 using KataAgent.Host;
+using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
@@ -18,7 +19,7 @@ public class ContainerIsolationTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Uid|Gid|Groups):' /proc/self/status; id -u; id -g");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Uid|Gid|Groups):' /proc/self/status; id -u; id -g"]);
         spec.Process.User = new User { UID = 1000, GID = 1001, AdditionalGids = { 2000, 2001 } };
         spec.Process.Capabilities = new LinuxCapabilities { Bounding = { "CAP_KILL", "CAP_NET_BIND_SERVICE" }, Effective = { "CAP_KILL" }, Permitted = { "CAP_KILL" }, Inheritable = { "CAP_KILL" }, Ambient = { "CAP_KILL" } };
 
@@ -43,7 +44,7 @@ public class ContainerIsolationTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "mkdir /tmp/denied; echo mkdir=$?; touch /tmp/allowed && echo touch=ok");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "mkdir /tmp/denied; echo mkdir=$?; touch /tmp/allowed && echo touch=ok"]);
         spec.Linux.Seccomp = new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW", Architectures = { "SCMP_ARCH_X86_64" } };
         spec.Linux.Seccomp.Syscalls.Add(new LinuxSyscall { Names = { "mkdir", "mkdirat" }, Action = "SCMP_ACT_ERRNO", Errnoret = 13 });
 
@@ -58,7 +59,7 @@ public class ContainerIsolationTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "true");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["true"]);
         spec.Linux.Seccomp = new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW" };
         spec.Linux.Seccomp.Syscalls.Add(new LinuxSyscall { Names = { "mkdir" }, Action = "SCMP_ACT_EXPLODE" });
 
@@ -74,7 +75,7 @@ public class ContainerIsolationTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "stty size; read go; stty size; tty");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "stty size; read go; stty size; tty"]);
         spec.Process.Terminal = true;
         spec.Process.ConsoleSize = new Box { Height = 40, Width = 120 };
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "tty", OCI = spec });
@@ -96,7 +97,7 @@ public class ContainerIsolationTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "p", OCI = OciSpecs.Default(rootfs.Path, "sh", "-c", "while true; do :; done") });
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "p", OCI = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "while true; do :; done"]) });
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "p" });
         int pid = ProcessOf(agent.ProcessId, "sh");
 
@@ -123,14 +124,14 @@ public class ContainerIsolationTests
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
         // Warm up once so lazily created agent state (thread pool, buffers) is not counted as a leak.
-        await RunToCompletionAsync(client, "warm", OciSpecs.Default(rootfs.Path, "true"), expectedStatus: 0);
+        await RunToCompletionAsync(client, "warm", ContainerSpecs.Default(rootfs.Path, ["true"]), expectedStatus: 0);
         int fdsBefore = Directory.GetFiles($"/proc/{agent.ProcessId}/fd").Length;
         string mountsBefore = File.ReadAllText("/proc/self/mountinfo");
         string? cgroupRoot = KataAgent.Agent.Containers.Cgroups.Cgroup2Mount.Find();
 
         for (int i = 0; i < 500; i++)
         {
-            await RunToCompletionAsync(client, $"n{i}", OciSpecs.Default(rootfs.Path, "true"), expectedStatus: 0);
+            await RunToCompletionAsync(client, $"n{i}", ContainerSpecs.Default(rootfs.Path, ["true"]), expectedStatus: 0);
         }
 
         Directory.GetFiles($"/proc/{agent.ProcessId}/fd").Length.Should().BeLessThanOrEqualTo(fdsBefore + 2);

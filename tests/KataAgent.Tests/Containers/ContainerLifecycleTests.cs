@@ -3,6 +3,7 @@ using FluentAssertions;
 using Google.Protobuf;
 using Grpc.Core;
 using KataAgent.Host;
+using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
@@ -18,7 +19,7 @@ public class ContainerLifecycleTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "echo pid=$$; hostname; seq 1 20000 | wc -l; echo oops >&2; exit 3");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "echo pid=$$; hostname; seq 1 20000 | wc -l; echo oops >&2; exit 3"]);
 
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "c1", OCI = spec });
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "c1" });
@@ -40,7 +41,7 @@ public class ContainerLifecycleTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sleep", "300");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sleep", "300"]);
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "web", OCI = spec });
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "web" });
 
@@ -73,31 +74,31 @@ public class ContainerLifecycleTests
             error.Status.Detail.Should().Contain(detail);
         }
 
-        await Expect(new CreateContainerRequest { ContainerId = "../escape", OCI = OciSpecs.Default(rootfs.Path, "true") }, StatusCode.InvalidArgument, "container_id:");
-        await Expect(new CreateContainerRequest { ContainerId = new string('a', 200), OCI = OciSpecs.Default(rootfs.Path, "true") }, StatusCode.InvalidArgument, "container_id:");
-        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = OciSpecs.Default("/nonexistent/rootfs", "true") }, StatusCode.InvalidArgument, "OCI.Root.Path");
-        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = OciSpecs.Default("../../etc", "true") }, StatusCode.InvalidArgument, "escapes the bundle");
+        await Expect(new CreateContainerRequest { ContainerId = "../escape", OCI = ContainerSpecs.Default(rootfs.Path, ["true"]) }, StatusCode.InvalidArgument, "container_id:");
+        await Expect(new CreateContainerRequest { ContainerId = new string('a', 200), OCI = ContainerSpecs.Default(rootfs.Path, ["true"]) }, StatusCode.InvalidArgument, "container_id:");
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = ContainerSpecs.Default("/nonexistent/rootfs", ["true"]) }, StatusCode.InvalidArgument, "OCI.Root.Path");
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = ContainerSpecs.Default("../../etc", ["true"]) }, StatusCode.InvalidArgument, "escapes the bundle");
 
-        var relative = OciSpecs.Default(rootfs.Path, "true");
+        var relative = ContainerSpecs.Default(rootfs.Path, ["true"]);
         relative.Mounts.Add(new Mount { Destination = "tmp", Type = "tmpfs", Source = "tmpfs" });
         await Expect(new CreateContainerRequest { ContainerId = "c", OCI = relative }, StatusCode.InvalidArgument, "OCI.Mounts[6].destination");
 
-        var unknownNs = OciSpecs.Default(rootfs.Path, "true");
+        var unknownNs = ContainerSpecs.Default(rootfs.Path, ["true"]);
         unknownNs.Linux.Namespaces.Add(new LinuxNamespace { Type = "bogus" });
         await Expect(new CreateContainerRequest { ContainerId = "c", OCI = unknownNs }, StatusCode.InvalidArgument, "OCI.Linux.Namespaces[4].Type");
 
-        var badCap = OciSpecs.Default(rootfs.Path, "true");
+        var badCap = ContainerSpecs.Default(rootfs.Path, ["true"]);
         badCap.Process.Capabilities.Bounding.Add("CAP_FLY");
         await Expect(new CreateContainerRequest { ContainerId = "c", OCI = badCap }, StatusCode.InvalidArgument, "CAP_FLY");
 
-        var missingProgram = OciSpecs.Default(rootfs.Path, "/bin/does-not-exist");
+        var missingProgram = ContainerSpecs.Default(rootfs.Path, ["/bin/does-not-exist"]);
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "c", OCI = missingProgram });
         var start = async () => await client.StartContainerAsync(new StartContainerRequest { ContainerId = "c" });
         (await start.Should().ThrowAsync<RpcException>()).Which.Status.Detail.Should().Contain("does-not-exist");
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "c", Timeout = 10 });
 
-        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "dup", OCI = OciSpecs.Default(rootfs.Path, "sleep", "60") });
-        await Expect(new CreateContainerRequest { ContainerId = "dup", OCI = OciSpecs.Default(rootfs.Path, "true") }, StatusCode.AlreadyExists, "dup");
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "dup", OCI = ContainerSpecs.Default(rootfs.Path, ["sleep", "60"]) });
+        await Expect(new CreateContainerRequest { ContainerId = "dup", OCI = ContainerSpecs.Default(rootfs.Path, ["true"]) }, StatusCode.AlreadyExists, "dup");
         var unknownExec = async () => await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "dup", ExecId = "nope" });
         (await unknownExec.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "dup", Timeout = 10 });

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using FluentAssertions;
 using Google.Protobuf;
 using KataAgent.Host;
+using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
@@ -19,7 +20,7 @@ public class ContainerProcessSettingsTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "pwd; ls; cat");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "pwd; ls; cat"]);
         spec.Process.Cwd = "/var";
         File.WriteAllText(Path.Combine(rootfs.Path, "var", "marker-in-var"), "");
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "cwd", OCI = spec });
@@ -46,7 +47,7 @@ public class ContainerProcessSettingsTests
         File.ReadAllText($"/proc/{agent.ProcessId}/environ").Should().Contain($"{Canary}=agent-secret-7f3a", "the agent itself must carry the canary for this test to mean anything");
 
         string[] env = ["PATH=/bin:/usr/bin", "A=1", "SPACES=a b  c", "EQUALS=x=y=z", "EMPTY=", "UTF8=héllo"];
-        var spec = OciSpecs.Default(rootfs.Path, "env");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["env"]);
         spec.Process.Env.Clear();
         spec.Process.Env.Add(env);
         var (status, stdout, stderr) = await ContainerRun.RunAsync(client, "env", spec);
@@ -54,7 +55,7 @@ public class ContainerProcessSettingsTests
         stdout.Should().Be(string.Join('\n', env) + "\n");
 
         // An exec gets its own environment, not the init's and not the agent's.
-        spec = OciSpecs.Default(rootfs.Path, "sleep", "300");
+        spec = ContainerSpecs.Default(rootfs.Path, ["sleep", "300"]);
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "env2", OCI = spec });
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "env2" });
         var (execStatus, execOut, _) = await ContainerRun.ExecAsync(client, "env2", "e", new Process { Args = { "/bin/env" }, Env = { "ONLY=exec" }, Cwd = "/" });
@@ -69,7 +70,7 @@ public class ContainerProcessSettingsTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "ulimit -n; ulimit -Hn; ulimit -Sc; grep -E '^Max (open files|core file size|pending signals)' /proc/self/limits");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "ulimit -n; ulimit -Hn; ulimit -Sc; grep -E '^Max (open files|core file size|pending signals)' /proc/self/limits"]);
         spec.Process.Rlimits.Add(new POSIXRlimit { Type = "RLIMIT_NOFILE", Soft = 1234, Hard = 2345 });
         spec.Process.Rlimits.Add(new POSIXRlimit { Type = "RLIMIT_CORE", Soft = 0, Hard = ulong.MaxValue });
         spec.Process.Rlimits.Add(new POSIXRlimit { Type = "RLIMIT_SIGPENDING", Soft = 77, Hard = 88 });
@@ -91,7 +92,7 @@ public class ContainerProcessSettingsTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "cat", "/proc/self/oom_score_adj");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["cat", "/proc/self/oom_score_adj"]);
         spec.Process.OOMScoreAdj = score;
 
         var (status, stdout, stderr) = await ContainerRun.RunAsync(client, "oom", spec);
@@ -111,7 +112,7 @@ public class ContainerProcessSettingsTests
         string wantedMsgmax = hostMsgmax == "12345" ? "23456" : "12345";
         string wantedForward = hostForward == "1" ? "0" : "1";
         // The default spec makes /proc/sys read-only: sysctls must still be applied (runc writes them first).
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "cat /proc/sys/kernel/msgmax /proc/sys/net/ipv4/ip_forward");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "cat /proc/sys/kernel/msgmax /proc/sys/net/ipv4/ip_forward"]);
         spec.Linux.Namespaces.Add(new LinuxNamespace { Type = "network" });
         spec.Linux.Sysctl["kernel.msgmax"] = wantedMsgmax;
         spec.Linux.Sysctl["net.ipv4.ip_forward"] = wantedForward;
@@ -132,12 +133,12 @@ public class ContainerProcessSettingsTests
         await using var client = await agent.ConnectAsync();
         foreach (int code in new[] { 0, 1, 42, 255 })
         {
-            var (status, _, stderr) = await ContainerRun.RunAsync(client, $"exit{code}", OciSpecs.Default(rootfs.Path, "sh", "-c", $"exit {code}"));
+            var (status, _, stderr) = await ContainerRun.RunAsync(client, $"exit{code}", ContainerSpecs.Default(rootfs.Path, ["sh", "-c", $"exit {code}"]));
             status.Should().Be(code, stderr);
         }
 
         // PID 1 of a PID namespace ignores signals it has no handler for, so signal an exec...
-        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "sig", OCI = OciSpecs.Default(rootfs.Path, "sleep", "300") });
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "sig", OCI = ContainerSpecs.Default(rootfs.Path, ["sleep", "300"]) });
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "sig" });
         (await ContainerRun.ExecAsync(client, "sig", "term", new Process { Args = { "sh", "-c", "kill -TERM $$; sleep 5" }, Env = { "PATH=/bin" }, Cwd = "/" })).Status.Should().Be(128 + 15);
         (await ContainerRun.ExecAsync(client, "sig", "kill", new Process { Args = { "sh", "-c", "kill -KILL $$; sleep 5" }, Env = { "PATH=/bin" }, Cwd = "/" })).Status.Should().Be(128 + 9);
@@ -145,7 +146,7 @@ public class ContainerProcessSettingsTests
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "sig", Timeout = 10 });
 
         // ...and an init that shares the agent's PID namespace, where it is not PID 1.
-        var shared = OciSpecs.Default(rootfs.Path, "sh", "-c", "kill -TERM $$; sleep 5");
+        var shared = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "kill -TERM $$; sleep 5"]);
         shared.Linux.Namespaces.Remove(shared.Linux.Namespaces.Single(n => n.Type == "pid"));
         var (sharedStatus, _, sharedErr) = await ContainerRun.RunAsync(client, "sigpid", shared);
         sharedStatus.Should().Be(128 + 15, sharedErr + agent.Output);
@@ -158,7 +159,7 @@ public class ContainerProcessSettingsTests
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
 
-        var (status, stdout, stderr) = await ContainerRun.RunAsync(client, "fds", OciSpecs.Default(rootfs.Path, "ls", "-l", "/proc/self/fd"));
+        var (status, stdout, stderr) = await ContainerRun.RunAsync(client, "fds", ContainerSpecs.Default(rootfs.Path, ["ls", "-l", "/proc/self/fd"]));
         status.Should().Be(0, stderr);
         var fds = ParseFdListing(stdout);
         fds.Keys.Should().BeEquivalentTo([0, 1, 2, 3], stdout);
@@ -166,7 +167,7 @@ public class ContainerProcessSettingsTests
         fds[3].Should().Match(v => v.Length == 0 || v.EndsWith("/fd"), "fd 3 is ls's own directory fd (closed by the time ls reads its link)");
 
         // The init itself, seen from an exec: exactly 0, 1, 2.
-        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "fds2", OCI = OciSpecs.Default(rootfs.Path, "sleep", "300") });
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "fds2", OCI = ContainerSpecs.Default(rootfs.Path, ["sleep", "300"]) });
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "fds2" });
         var (initStatus, initFds, _) = await ContainerRun.ExecAsync(client, "fds2", "init", new Process { Args = { "ls", "-l", "/proc/1/fd" }, Env = { "PATH=/bin" }, Cwd = "/" });
         initStatus.Should().Be(0);
@@ -189,7 +190,7 @@ public class ContainerProcessSettingsTests
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
         File.ReadAllText(Path.Combine(rootfs.Path, "etc", "passwd")).Should().NotContain("4242");
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "id -u; id -g; grep -E '^(Uid|Gid|Groups):' /proc/self/status");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "id -u; id -g; grep -E '^(Uid|Gid|Groups):' /proc/self/status"]);
         spec.Process.User = new User { UID = 4242, GID = 4343 };
 
         var (status, stdout, stderr) = await ContainerRun.RunAsync(client, "uid", spec);
@@ -208,7 +209,7 @@ public class ContainerProcessSettingsTests
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
         string hostHostname = File.ReadAllText("/proc/sys/kernel/hostname");
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "hostname; cat /proc/sys/kernel/hostname");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "hostname; cat /proc/sys/kernel/hostname"]);
         spec.Hostname = "kata-proc-settings";
 
         var (status, stdout, stderr) = await ContainerRun.RunAsync(client, "host", spec);
@@ -226,7 +227,7 @@ public class ContainerProcessSettingsTests
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
         // Random bytes, their digest on stderr, then the bytes on stdout as the very last thing the process does.
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", $"head -c {Size} /dev/urandom > /tmp/data; md5sum /tmp/data >&2; exec cat /tmp/data");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", $"head -c {Size} /dev/urandom > /tmp/data; md5sum /tmp/data >&2; exec cat /tmp/data"]);
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "big", OCI = spec });
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "big" });
 
@@ -246,7 +247,7 @@ public class ContainerProcessSettingsTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "cat", OCI = OciSpecs.Default(rootfs.Path, "cat") });
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "cat", OCI = ContainerSpecs.Default(rootfs.Path, ["cat"]) });
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "cat" });
 
         await client.WriteStdinAsync(new WriteStreamRequest { ContainerId = "cat", Data = ByteString.CopyFromUtf8("first line\n") });

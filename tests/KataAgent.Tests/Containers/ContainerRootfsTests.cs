@@ -1,4 +1,5 @@
 using FluentAssertions;
+using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
@@ -18,9 +19,9 @@ public class ContainerRootfsTests
         File.WriteAllText(Path.Combine(ro, "existing.txt"), "read-only content\n");
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c",
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c",
             "cat /data/rw/late.txt; echo inside > /data/rw/written.txt && echo rw=ok; cat /data/ro/existing.txt; " +
-            "touch /data/ro/nope; echo ro=$?; grep ' /data/ro ' /proc/mounts");
+            "touch /data/ro/nope; echo ro=$?; grep ' /data/ro ' /proc/mounts"]);
         spec.Mounts.Add(new Mount { Destination = "/data/rw", Type = "bind", Source = rw, Options = { "rbind", "rw" } });
         spec.Mounts.Add(new Mount { Destination = "/data/ro", Type = "bind", Source = ro, Options = { "bind", "ro", "nosuid" } });
 
@@ -50,7 +51,7 @@ public class ContainerRootfsTests
         File.WriteAllText(file, "key=value\n");
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "stat -c '%F' /etc/app/app.conf; cat /etc/app/app.conf; echo more >> /etc/app/app.conf; echo append=$?");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "stat -c '%F' /etc/app/app.conf; cat /etc/app/app.conf; echo more >> /etc/app/app.conf; echo append=$?"]);
         spec.Mounts.Add(new Mount { Destination = "/etc/app/app.conf", Type = "bind", Source = file, Options = { "rbind", "ro" } });
 
         var (status, stdout, stderr) = await ContainerRun.RunAsync(client, "file", spec);
@@ -67,7 +68,7 @@ public class ContainerRootfsTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "cat /proc/mounts; echo mode=$(stat -c %a /scratch); readlink /dev/ptmx; echo x > /scratch/f && echo scratch=ok");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "cat /proc/mounts; echo mode=$(stat -c %a /scratch); readlink /dev/ptmx; echo x > /scratch/f && echo scratch=ok"]);
         spec.Mounts.Add(new Mount { Destination = "/scratch", Type = "tmpfs", Source = "tmpfs", Options = { "nosuid", "nodev", "noexec", "size=2m", "mode=1770" } });
 
         var (status, stdout, stderr) = await ContainerRun.RunAsync(client, "tmpfs", spec);
@@ -98,7 +99,7 @@ public class ContainerRootfsTests
         string hostMountsBefore = File.ReadAllText("/proc/self/mountinfo");
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", $"grep -E '{unique}|{target}' /proc/mounts | cut -d' ' -f2,3; cat {target}/sub/marker; cat /tmp/{unique}.conf");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", $"grep -E '{unique}|{target}' /proc/mounts | cut -d' ' -f2,3; cat {target}/sub/marker; cat /tmp/{unique}.conf"]);
         spec.Mounts.Add(new Mount { Destination = $"/evil/tmp/{unique}", Type = "tmpfs", Source = "tmpfs" });
         spec.Mounts.Add(new Mount { Destination = $"/up/tmp/{unique}-rel", Type = "tmpfs", Source = "tmpfs" });
         spec.Mounts.Add(new Mount { Destination = "/hostlink/sub", Type = "bind", Source = source, Options = { "rbind" } });
@@ -122,7 +123,7 @@ public class ContainerRootfsTests
         MountLines(File.ReadAllText("/proc/self/mountinfo"), rootfs.Path, host.Path).Should().BeEquivalentTo(MountLines(hostMountsBefore, rootfs.Path, host.Path));
 
         // A destination that is a symlink loop is refused, not followed for ever.
-        var loop = OciSpecs.Default(rootfs.Path, "true");
+        var loop = ContainerSpecs.Default(rootfs.Path, ["true"]);
         loop.Mounts.Add(new Mount { Destination = "/tmp/loop/x", Type = "tmpfs", Source = "tmpfs" });
         var create = async () => await ContainerRun.RunAsync(client, "loop", loop);
         (await create.Should().ThrowAsync<Grpc.Core.RpcException>()).Which.Status.Detail.Should().Contain("too many levels of symbolic links");
@@ -137,10 +138,10 @@ public class ContainerRootfsTests
         File.WriteAllText(Path.Combine(rootfs.Path, "etc", "token"), "hidden\n");
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c",
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c",
             "echo kcore=$(cat /proc/kcore 2>/dev/null | wc -c); echo timer_list=$(cat /proc/timer_list | wc -c); echo keys=$(cat /proc/keys | wc -c); " +
             "echo token=$(cat /etc/token | wc -c); echo firmware=$(ls -A /sys/firmware | wc -l); echo secret=$(ls -A /secret | wc -l); " +
-            "touch /secret/new; echo touch=$?; echo x > /etc/token; echo token_write=$?");
+            "touch /secret/new; echo touch=$?; echo x > /etc/token; echo token_write=$?"]);
         spec.Linux.MaskedPaths.Add("/secret");
         spec.Linux.MaskedPaths.Add("/etc/token");
 
@@ -166,7 +167,7 @@ public class ContainerRootfsTests
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
         // Writing the hostname through /proc/sys would be harmless anyway: the container has its own UTS namespace.
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "cat /proc/sys/kernel/hostname; echo other > /proc/sys/kernel/hostname; echo sys=$?; touch /data/f; echo data=$?; touch /tmp/f && echo tmp=ok; hostname");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "cat /proc/sys/kernel/hostname; echo other > /proc/sys/kernel/hostname; echo sys=$?; touch /data/f; echo data=$?; touch /tmp/f && echo tmp=ok; hostname"]);
         spec.Linux.ReadonlyPaths.Add("/data");
 
         var (status, stdout, stderr) = await ContainerRun.RunAsync(client, "ro", spec);
@@ -183,7 +184,7 @@ public class ContainerRootfsTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "touch /newfile; echo root=$?; touch /tmp/ok && echo tmp=ok; echo dev > /dev/shm/x && echo shm=ok; grep -E '^\\S+ / ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "touch /newfile; echo root=$?; touch /tmp/ok && echo tmp=ok; echo dev > /dev/shm/x && echo shm=ok; grep -E '^\\S+ / ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1"]);
         spec.Root.Readonly = true;
         spec.Mounts.Add(new Mount { Destination = "/tmp", Type = "tmpfs", Source = "tmpfs", Options = { "nosuid", "nodev" } });
 
@@ -202,10 +203,10 @@ public class ContainerRootfsTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c",
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c",
             "for d in null zero full random urandom tty mydev myblk myfifo; do stat -c '%n %A %t,%T %u:%g' /dev/$d; done; " +
             "for l in fd stdin stdout stderr; do readlink /dev/$l; done; echo hi > /dev/null && echo null=ok; echo zero=$(head -c 5 /dev/zero | wc -c); " +
-            "ls /dev/fd/ | tr '\\n' ' '");
+            "ls /dev/fd/ | tr '\\n' ' '"]);
         spec.Linux.Devices.Add(new LinuxDevice { Path = "/dev/mydev", Type = "c", Major = 1, Minor = 11, FileMode = Convert.ToUInt32("620", 8), UID = 1000, GID = 5 });
         spec.Linux.Devices.Add(new LinuxDevice { Path = "/dev/myblk", Type = "b", Major = 7, Minor = 200, FileMode = Convert.ToUInt32("600", 8), UID = 0, GID = 6 });
         spec.Linux.Devices.Add(new LinuxDevice { Path = "/dev/myfifo", Type = "p", FileMode = Convert.ToUInt32("640", 8), UID = 12, GID = 34 });
@@ -256,7 +257,7 @@ public class ContainerRootfsTests
 
         foreach (string propagation in new[] { "", "rslave", "private", "rprivate", "shared", "rshared" })
         {
-            var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "touch /data/from-container && grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo");
+            var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "touch /data/from-container && grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo"]);
             spec.Linux.RootfsPropagation = propagation;
             spec.Mounts.Add(new Mount { Destination = "/data", Type = "bind", Source = source, Options = { "rbind" } });
             spec.Mounts.Add(new Mount { Destination = "/tmp", Type = "tmpfs", Source = "tmpfs" });

@@ -1,5 +1,6 @@
 using FluentAssertions;
 using Grpc.Core;
+using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
@@ -37,9 +38,9 @@ public class SandboxTests
         (await again.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.AlreadyExists);
 
         // The spec's own hostname yields to the sandbox's, as in Kata.
-        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "a", OCI = OciSpecs.Default(rootfs.Path, "sleep", "300") });
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "a", OCI = ContainerSpecs.Default(rootfs.Path, ["sleep", "300"]) });
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "a" });
-        var probe = OciSpecs.Default(rootfs.Path, "sh", "-c", "hostname; pid=$(pidof sleep); echo $pid; [ \"$(readlink /proc/self/ns/ipc)\" = \"$(readlink /proc/$pid/ns/ipc)\" ] && echo same-ipc; readlink /proc/self/ns/ipc; cat /proc/1/cmdline | tr '\\0' ' '");
+        var probe = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "hostname; pid=$(pidof sleep); echo $pid; [ \"$(readlink /proc/self/ns/ipc)\" = \"$(readlink /proc/$pid/ns/ipc)\" ] && echo same-ipc; readlink /proc/self/ns/ipc; cat /proc/1/cmdline | tr '\\0' ' '"]);
         string output = await ContainerIsolationTests.RunToCompletionAsync(client, "b", probe, expectedStatus: 0);
         var lines = output.Split('\n');
         lines[0].Should().Be("pod-1");

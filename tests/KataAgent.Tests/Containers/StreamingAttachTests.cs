@@ -2,6 +2,7 @@ using System.Text;
 using FluentAssertions;
 using Google.Protobuf;
 using Grpc.Core;
+using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Protocols.Extensions;
 using KataAgent.Tests.Infrastructure;
@@ -19,7 +20,7 @@ public class StreamingAttachTests
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
         (await client.Health.CheckAsync(new CheckRequest { Service = "kataagent.v1" })).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
-        var spec = OciSpecs.Default(rootfs.Path, "sh", "-c", "cat; echo done >&2; seq 1 100000; exit 5");
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "cat; echo done >&2; seq 1 100000; exit 5"]);
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "s", OCI = spec });
 
         var streaming = new Streaming.StreamingClient(client.CallInvoker);

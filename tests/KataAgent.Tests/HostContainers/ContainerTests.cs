@@ -3,6 +3,7 @@ using System.Text;
 using FluentAssertions;
 using Grpc.Core;
 using KataAgent.Host.Containers;
+using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
@@ -20,7 +21,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
     private static ContainerOptions Options(bool streaming) => new() { UseStreaming = streaming };
 
     private Task<Container> CreateAsync(bool streaming, params string[] args) =>
-        Container.CreateAsync(fixture.Client, fixture.NewId(streaming ? "s" : "u"), OciSpecs.Default(fixture.RootfsPath, args), Options(streaming));
+        Container.CreateAsync(fixture.Client, fixture.NewId(streaming ? "s" : "u"), ContainerSpecs.Default(fixture.RootfsPath, args), Options(streaming));
 
     [Fact]
     public async Task The_agent_is_detected_to_have_the_streaming_extension()
@@ -118,7 +119,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
     [InlineData(false)]
     public async Task A_terminal_process_has_one_output_and_follows_resizes(bool streaming)
     {
-        var spec = OciSpecs.Default(fixture.RootfsPath, "sh", "-c", "tty; stty size; read line; stty size");
+        var spec = ContainerSpecs.Default(fixture.RootfsPath, ["sh", "-c", "tty; stty size; read line; stty size"]);
         spec.Process.Terminal = true;
         spec.Process.ConsoleSize = new Box { Height = 24, Width = 80 };
         await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("tty"), spec, Options(streaming));
@@ -157,7 +158,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
     public async Task Output_written_before_anyone_reads_is_not_lost(bool streaming)
     {
         var options = new ContainerOptions { UseStreaming = streaming, AttachStdio = false };
-        await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("late"), OciSpecs.Default(fixture.RootfsPath, "sh", "-c", "seq 1 20000; echo done >&2"), options);
+        await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("late"), ContainerSpecs.Default(fixture.RootfsPath, ["sh", "-c", "seq 1 20000; echo done >&2"]), options);
         await container.StartAsync();
 
         (await container.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(0);
@@ -172,7 +173,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
     public async Task Streams_of_a_removed_container_end_and_its_status_stays_known(bool streaming)
     {
         var options = new ContainerOptions { UseStreaming = streaming, AttachStdio = false };
-        await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("gone"), OciSpecs.Default(fixture.RootfsPath, "sh", "-c", "echo unread; exit 9"), options);
+        await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("gone"), ContainerSpecs.Default(fixture.RootfsPath, ["sh", "-c", "echo unread; exit 9"]), options);
         await container.StartAsync();
         (await container.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(9);
 
@@ -269,7 +270,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
     [Fact]
     public async Task Create_failures_are_the_agents_RpcException()
     {
-        var create = async () => await Container.CreateAsync(fixture.Client, "bad/id", OciSpecs.Default(fixture.RootfsPath, "true"));
+        var create = async () => await Container.CreateAsync(fixture.Client, "bad/id", ContainerSpecs.Default(fixture.RootfsPath, ["true"]));
 
         (await create.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.InvalidArgument);
     }

@@ -5,6 +5,7 @@ using CliWrap.Buffered;
 using FluentAssertions;
 using Grpc.Core;
 using KataAgent.Host.Containers;
+using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.HostContainers;
 using KataAgent.Tests.Infrastructure;
@@ -155,7 +156,7 @@ public sealed partial class KactlRunTests(ContainerAgentFixture fixture) : IClas
     [InlineData(true)]
     public async Task Exec_runs_in_a_container_created_with_the_library_and_passes_the_exit_code(bool unary)
     {
-        await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("target"), OciSpecs.Default(fixture.RootfsPath, "sleep", "300"));
+        await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("target"), ContainerSpecs.Default(fixture.RootfsPath, ["sleep", "300"]));
         await container.StartAsync();
 
         var result = await Kactl("some input\n", ["exec", container.Id, "--exec-id", "probe", .. unary ? new[] { "--no-streaming" } : [], "--", "sh", "-c", "read x; echo got:$x; echo cwd:$(pwd) path:$PATH; cat /proc/1/cmdline | tr '\\0' ' '; echo oops >&2; exit 5"]);
@@ -169,7 +170,7 @@ public sealed partial class KactlRunTests(ContainerAgentFixture fixture) : IClas
     [Fact]
     public async Task Exec_takes_env_cwd_user_and_tty()
     {
-        await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("target"), OciSpecs.Default(fixture.RootfsPath, "sleep", "300"));
+        await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("target"), ContainerSpecs.Default(fixture.RootfsPath, ["sleep", "300"]));
         await container.StartAsync();
 
         var plain = await Kactl(null, "exec", container.Id, "-e", "GREETING=hi", "-w", "/tmp", "-u", "65534:65534", "--", "sh", "-c", "echo $GREETING $(pwd) $(id -u):$(id -g)");

@@ -1,0 +1,9 @@
+namespace KataAgent.Host.Sandboxes;
+
+/// <summary>What <see cref="Sandbox.AttachAsync"/> needs beyond the VM's own vm.json, kept as agent-sandbox.json in the state directory.</summary>
+internal sealed record SandboxState
+{
+    public required string Id { get; init; }
+
+    public required string Hostname { get; init; }
+}

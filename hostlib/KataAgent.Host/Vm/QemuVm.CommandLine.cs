@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace KataAgent.Host.Vm;
+
+public sealed partial class QemuVm
+{
+    /// <summary>The first pcie-root-port's slot on the root bus; the ports take consecutive slots from here.</summary>
+    internal const int FirstRootPortSlot = 0x10;
+
+    /// <summary>Slots 0x10..0x1e; 0x1f is q35's LPC/SATA/SMBus function group.</summary>
+    internal const int MaxRootPorts = 15;
+
+    /// <summary>qemu's command line (without the program). Cold disk i sits on root port rp{i}; hot-plug ports follow.</summary>
+    internal string[] BuildArguments()
+    {
+        string[] append =
+        [
+            "console=ttyS0", "panic=-1", "quiet", "agent.server_addr=serial://agent.channel.0",
+            $"agent.hotplug_timeout={Math.Max(1, (int)Math.Ceiling(_options.HotplugTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)}",
+            .. (_options.DebugConsole ? new[] { "agent.debug_console" } : []),
+            .. _options.KernelArguments,
+        ];
+        var arguments = new List<string>
+        {
+            "-machine", UsesKvm ? "q35,accel=kvm" : "q35,accel=tcg",
+            "-cpu", UsesKvm ? "host" : "max",
+            "-smp", _options.Cpus.ToString(CultureInfo.InvariantCulture),
+            "-m", _options.MemoryMiB.ToString(CultureInfo.InvariantCulture),
+            // -display none rather than -nographic: qemu refuses -nographic together with -daemonize.
+            "-nodefaults", "-display", "none", "-no-reboot",
+            "-kernel", _options.KernelPath, "-initrd", _options.InitrdPath,
+            "-append", string.Join(' ', append),
+            "-serial", $"file:{Escape(ConsoleLogPath)}",
+            "-qmp", $"unix:{Escape(QmpSocketPath)},server=on,wait=off",
+            "-device", "virtio-rng-pci",
+            "-device", "virtio-serial-pci,id=vser0",
+            "-chardev", $"socket,id=agent,path={Escape(AgentSocketPath)},server=on,wait=off",
+            "-device", "virtserialport,bus=vser0.0,chardev=agent,name=agent.channel.0",
+            "-chardev", $"file,id=agentlog,path={Escape(AgentLogPath)}",
+            "-device", "virtserialport,bus=vser0.0,chardev=agentlog,name=agent.log.0",
+        };
+        if (_options.DebugConsole)
+        {
+            arguments.AddRange([
+                "-chardev", $"socket,id=debugconsole,path={Escape(DebugConsoleSocketPath)},server=on,wait=off",
+                "-device", "virtserialport,bus=vser0.0,chardev=debugconsole,name=agent.debug_console.0",
+            ]);
+        }
+        for (int port = 0; port < _options.Disks.Count + _options.HotplugSlots; port++)
+        {
+            arguments.AddRange(["-device", $"pcie-root-port,id={RootPortId(port)},bus=pcie.0,chassis={port + 1},addr=0x{FirstRootPortSlot + port:x}"]);
+        }
+        for (int i = 0; i < _options.Disks.Count; i++)
+        {
+            // JSON syntax: image paths go through unescaped, whatever characters they hold.
+            arguments.AddRange(["-blockdev", BlockdevArguments(_options.Disks[i], DiskId(i)).ToJsonString()]);
+            arguments.AddRange(["-device", $"virtio-blk-pci,drive={DiskId(i)},id={DiskId(i)},bus={RootPortId(i)}"]);
+        }
+        arguments.AddRange(["-pidfile", PidFilePath]);
+        if (_options.Detached)
+        {
+            arguments.Add("-daemonize");
+        }
+        return [.. arguments];
+    }
+
+    /// <summary>The blockdev for a disk: the format driver over a file node, read-only at both levels when asked.</summary>
+    internal static JsonObject BlockdevArguments(QemuDisk disk, string nodeName) => new()
+    {
+        ["driver"] = disk.Format,
+        ["node-name"] = nodeName,
+        ["read-only"] = disk.ReadOnly,
+        ["file"] = new JsonObject
+        {
+            ["driver"] = "file",
+            ["filename"] = disk.ImagePath,
+            ["read-only"] = disk.ReadOnly,
+        },
+    };
+
+    /// <summary>Kata's PCI path of the device in slot 0 behind the root port at <paramref name="port"/>: root-bus slot, then device slot.</summary>
+    internal static string PciPath(int port) => $"{FirstRootPortSlot + port:x2}/00";
+
+    internal static string RootPortId(int port) => $"rp{port}";
+
+    internal static string DiskId(int port) => $"disk{port}";
+
+    /// <summary>qemu's option syntax ends a value at a comma; a doubled comma is a literal one.</summary>
+    private static string Escape(string value) => value.Replace(",", ",,", StringComparison.Ordinal);
+}

@@ -1,0 +1,229 @@
+using System.Globalization;
+using CliWrap;
+using CliWrap.Buffered;
+
+namespace KataAgent.Host.Vm;
+
+public sealed partial class QemuVm
+{
+    /// <summary>How long qemu gets to honour QMP <c>quit</c> before it is killed.</summary>
+    private static readonly TimeSpan QuitGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Stops qemu: waits up to <paramref name="grace"/> for it to exit by itself (the agent powers the guest off
+    /// after DestroySandbox), then asks it to <c>quit</c> over QMP, then kills it. Returns once it is gone.
+    /// The state directory stays until <see cref="DisposeAsync"/>.
+    /// </summary>
+    public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken = default)
+    {
+        if (_process is null)
+        {
+            return;
+        }
+        if (grace > TimeSpan.Zero && await ExitsWithinAsync(grace, cancellationToken).ConfigureAwait(false))
+        {
+            await ReapAsync().ConfigureAwait(false);
+            return;
+        }
+        if (IsRunning && Qmp is not null)
+        {
+            try
+            {
+                await Qmp.ExecuteAsync("quit", cancellationToken: cancellationToken).WaitAsync(QuitGrace, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or QmpException or TimeoutException)
+            {
+                // qemu may close the socket before its reply arrives; whether it really quit is checked next.
+            }
+        }
+        if (!await ExitsWithinAsync(QuitGrace, cancellationToken).ConfigureAwait(false))
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        await ReapAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Completes when qemu has exited, whoever started it.</summary>
+    public Task WaitForExitAsync(CancellationToken cancellationToken = default) =>
+        _process?.WaitForExitAsync(cancellationToken) ?? Task.CompletedTask;
+
+    /// <summary>
+    /// Lets go of the VM. One this process started (not <see cref="QemuOptions.Detached"/>) is stopped first. Once
+    /// qemu is gone, the state directory is removed; a detached VM that is still running keeps it, for a later
+    /// <see cref="AttachAsync"/>.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_options.Detached)
+        {
+            await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+        }
+        await DisconnectAsync().ConfigureAwait(false);
+        if (!IsRunning)
+        {
+            DeleteStateDirectory();
+        }
+        _process?.Dispose();
+        _kill.Dispose();
+        _hotplugLock.Dispose();
+    }
+
+    /// <summary>A start that failed half-way: kill whatever runs, detached or not, and remove the state.</summary>
+    private async Task AbandonAsync()
+    {
+        await DisconnectAsync().ConfigureAwait(false);
+        if (_process is not null)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            _process.Dispose();
+        }
+        else if (_qemu is not null && !_qemu.Task.IsCompleted)
+        {
+            _kill.Cancel();
+        }
+        await ReapAsync().ConfigureAwait(false);
+        DeleteStateDirectory();
+        _kill.Dispose();
+        _hotplugLock.Dispose();
+    }
+
+    private async Task DisconnectAsync()
+    {
+        if (Agent is not null)
+        {
+            await Agent.DisposeAsync().ConfigureAwait(false);
+            Agent = null!;
+        }
+        if (Qmp is not null)
+        {
+            await Qmp.DisposeAsync().ConfigureAwait(false);
+            Qmp = null!;
+        }
+    }
+
+    private async Task<bool> ExitsWithinAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _process!.WaitForExitAsync(cancellationToken).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Collects the exit of qemu when it is our child, so it does not linger as a zombie.</summary>
+    private async Task ReapAsync()
+    {
+        if (_qemu is null)
+        {
+            return;
+        }
+        try
+        {
+            await _qemu.Task.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
+        {
+        }
+    }
+
+    private void DeleteStateDirectory()
+    {
+        try
+        {
+            Directory.Delete(_options.StateDirectory, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private async Task LaunchAsync(CancellationToken cancellationToken)
+    {
+        UsesKvm = _options.AllowKvm && File.Exists("/dev/kvm");
+        if (_options.Detached)
+        {
+            await LaunchDetachedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            LaunchChild();
+        }
+        _process = QemuProcess.TryOpen(ProcessId)
+            ?? throw new QemuBootException($"qemu (pid {ProcessId}) exited at once", ConsoleTail());
+    }
+
+    /// <summary>
+    /// qemu daemonizes itself: the command returns once the VM is set up (or failed, with the reason on stderr),
+    /// and the pid file names the daemon. It is in its own session, so nothing of ours takes it down.
+    /// </summary>
+    private async Task LaunchDetachedAsync(CancellationToken cancellationToken)
+    {
+        BufferedCommandResult result;
+        try
+        {
+            result = await Cli.Wrap(_options.QemuPath).WithArguments(BuildArguments())
+                .WithValidation(CommandResultValidation.None)
+                .ExecuteBufferedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException($"cannot start {_options.QemuPath}: {e.Message}", e);
+        }
+        if (result.ExitCode != 0)
+        {
+            throw new QemuBootException($"qemu exited with code {result.ExitCode}: {result.StandardError.Trim()}", ConsoleTail());
+        }
+        ProcessId = int.Parse(File.ReadAllText(PidFilePath).Trim(), CultureInfo.InvariantCulture);
+    }
+
+    private void LaunchChild()
+    {
+        string[] qemu = [_options.QemuPath, .. BuildArguments()];
+        // The parent-death signal fires when the *thread* that started qemu ends, so start it from
+        // a thread that lives exactly as long as qemu does.
+        using var started = new ManualResetEventSlim();
+        Exception? failure = null;
+        var launcher = new Thread(() =>
+        {
+            try
+            {
+                _qemu = Cli.Wrap("setpriv")
+                    .WithArguments(["--pdeathsig", "KILL", "--", .. qemu])
+                    .WithValidation(CommandResultValidation.None)
+                    .ExecuteAsync(_kill.Token);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+                started.Set();
+                return;
+            }
+            started.Set();
+            try
+            {
+                _qemu.Task.Wait();
+            }
+            catch (AggregateException)
+            {
+            }
+        })
+        { IsBackground = true, Name = "qemu" };
+        launcher.Start();
+        started.Wait();
+        if (failure is not null)
+        {
+            throw new InvalidOperationException($"cannot start {_options.QemuPath} (through setpriv): {failure.Message}", failure);
+        }
+        // setpriv execs qemu: same pid.
+        ProcessId = _qemu!.ProcessId;
+    }
+}
