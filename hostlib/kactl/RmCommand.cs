@@ -1,22 +1,22 @@
 using System.CommandLine;
 using Grpc.Core;
+using KataAgent.Host;
+using KataAgent.Host.Sandboxes;
+using KataAgent.Host.Vm;
 using KataAgent.Kactl.Sandboxes;
-using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Kactl;
 
 /// <summary>
-/// <c>kactl rm [-f] ID…</c>: stops a sandbox's VM and deletes its state. A running VM is asked to
-/// go through its agent (DestroySandbox: the containers are stopped, the guest powers off, qemu
-/// exits); if it does not, or with <c>-f</c> at once, qemu is killed. A stopped one (its kactl or
-/// qemu died) only has its state deleted.
+/// <c>kactl rm [-f] ID…</c>: stops a sandbox's VM and deletes its state. A running VM is destroyed
+/// through the host library's <see cref="Sandbox.DestroyAsync"/> (DestroySandbox: the containers are
+/// stopped and the guest powers off; then QMP quit, then kill); if the sandbox cannot be attached
+/// (its agent or QMP does not answer), or with <c>-f</c> at once, qemu is killed by pid. A stopped
+/// one (its kactl or qemu died) only has its state deleted.
 /// </summary>
 public sealed class RmCommand
 {
     public const string Name = "rm";
-
-    /// <summary>How long the guest gets to power off after DestroySandbox (TCG is slow) before qemu is killed.</summary>
-    public static readonly TimeSpan PowerOffGrace = TimeSpan.FromSeconds(30);
 
     /// <summary>How long qemu gets after SIGTERM before SIGKILL.</summary>
     public static readonly TimeSpan KillGrace = TimeSpan.FromSeconds(5);
@@ -83,23 +83,39 @@ public sealed class RmCommand
                 await QemuTermination.KillAsync(pid, entry.Directory, KillGrace, cancellationToken).ConfigureAwait(false);
             }
         }
-        runDirectory.Remove(entry);
+        runDirectory.Remove(entry.Id);
     }
 
-    /// <summary>DestroySandbox, then the wait for the powered-off guest's qemu to exit; false when either did not happen.</summary>
+    /// <summary>Attaches to the sandbox and destroys it; false (with a warning) when it cannot be attached or destroyed.</summary>
     private static async Task<bool> DestroyThroughAgentAsync(SandboxEntry entry, TimeSpan connectTimeout, CancellationToken cancellationToken)
     {
+        // The attach waits for QMP and the agent; a hung guest must not hold rm for the library's long boot timeout.
+        using var attachLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attachLimit.CancelAfter(connectTimeout);
+        Sandbox sandbox;
         try
         {
-            await using var agent = await SandboxAgent.ConnectAsync(entry, connectTimeout, cancellationToken).ConfigureAwait(false);
-            await agent.DestroySandboxAsync(new DestroySandboxRequest(), cancellationToken).ConfigureAwait(false);
+            sandbox = await Sandbox.AttachAsync(entry.Directory, attachLimit.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is KactlException or RpcException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is InvalidOperationException or OperationCanceledException or AgentConnectException or QmpException or IOException or System.Net.Sockets.SocketException or TimeoutException)
         {
-            // The VM is going anyway: the agent's refusal is reported, qemu is killed.
-            await Console.Error.WriteLineAsync($"kactl: warning: sandbox '{entry.Id}': {(e is RpcException rpc ? $"DestroySandbox failed: {rpc.StatusCode}: {rpc.Status.Detail}" : e.Message)}; killing its VM").ConfigureAwait(false);
+            await WarnKillingAsync(entry, e is OperationCanceledException ? $"the VM did not answer within {connectTimeout.TotalSeconds:0.#} s" : e.Message).ConfigureAwait(false);
             return false;
         }
-        return await QemuTermination.WaitForExitAsync(entry.Record!.QemuPid, entry.Directory, PowerOffGrace, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await sandbox.DestroyAsync(cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is RpcException or QmpException or IOException or TimeoutException or InvalidOperationException)
+        {
+            await WarnKillingAsync(entry, e.Message).ConfigureAwait(false);
+            await sandbox.DisposeAsync().ConfigureAwait(false);
+            return false;
+        }
     }
+
+    private static Task WarnKillingAsync(SandboxEntry entry, string reason) =>
+        // The VM is going anyway: why the clean way failed is reported, and qemu is killed.
+        Console.Error.WriteLineAsync($"kactl: warning: sandbox '{entry.Id}': {reason.Split('\n')[0]}; killing its VM");
 }

@@ -182,7 +182,7 @@ public sealed partial class RunCommand
         // A sandbox id names a directory; a bundle's container id is the agent's to judge.
         if (result.GetValue(_id) is { } id && !Sandboxes.RunDirectory.IsValidId(id))
         {
-            result.AddError($"--id '{id}' is not a valid sandbox id (up to 64 letters, digits, '-', '_' and '.', not starting with '.')");
+            result.AddError($"--id '{id}' is not a valid sandbox id (up to 64 letters, digits, '-', '_' and '.', starting with a letter or digit)");
         }
         if (result.GetValue(_command) is not { Length: > 0 })
         {

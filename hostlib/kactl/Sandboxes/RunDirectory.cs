@@ -35,16 +35,25 @@ public sealed class RunDirectory
     public static RunDirectory FromEnvironment() =>
         new(Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } path ? path : DefaultPath);
 
-    /// <summary>Makes a fresh sandbox directory (mode 0700: it holds the VM's console) and returns its id.</summary>
-    /// <exception cref="KactlException">The run directory cannot be created or written.</exception>
-    public string CreateSandboxDirectory()
+    /// <summary>Makes a fresh sandbox directory (mode 0700: it holds the VM's console) and returns its id: <paramref name="id"/>, or a new random one.</summary>
+    /// <exception cref="KactlException">The id is taken (exit 2), or the run directory cannot be created or written.</exception>
+    public string CreateSandboxDirectory(string? id = null)
     {
         try
         {
             Directory.CreateDirectory(Path);
+            if (id is not null)
+            {
+                if (Directory.Exists(SandboxDirectory(id)))
+                {
+                    throw new KactlException(ExitCodes.Usage, $"a sandbox '{id}' exists already in {Path} ('kactl rm {id}' removes it)");
+                }
+                Directory.CreateDirectory(SandboxDirectory(id), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                return id;
+            }
             while (true)
             {
-                string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(IdBytes));
+                id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(IdBytes));
                 string directory = SandboxDirectory(id);
                 if (Directory.Exists(directory))
                 {
@@ -92,7 +101,7 @@ public sealed class RunDirectory
     {
         if (!IsValidId(idOrPrefix))
         {
-            throw new KactlException(ExitCodes.Usage, $"'{idOrPrefix}' is not a sandbox id (letters, digits, '-', '_' and '.', not starting with '.')");
+            throw new KactlException(ExitCodes.Usage, $"'{idOrPrefix}' is not a sandbox id (letters, digits, '-', '_' and '.', starting with a letter or digit)");
         }
         if (Directory.Exists(SandboxDirectory(idOrPrefix)))
         {
@@ -110,20 +119,20 @@ public sealed class RunDirectory
     }
 
     /// <summary>Deletes a sandbox's directory (sockets, logs, sandbox.json); a directory already gone is fine.</summary>
-    public void Remove(SandboxEntry entry)
+    public void Remove(string id)
     {
         try
         {
-            Directory.Delete(entry.Directory, recursive: true);
+            Directory.Delete(SandboxDirectory(id), recursive: true);
         }
         catch (DirectoryNotFoundException)
         {
         }
     }
 
-    /// <summary>Ids become path components: no separators, no '.' or '..'.</summary>
+    /// <summary>Ids become path components (no separators, no '.' or '..') and the agent's sandbox and container ids (its rule: no leading '-', '_' or '.').</summary>
     public static bool IsValidId(string id) =>
-        id.Length is > 0 and <= 64 && id[0] != '.' && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+        id.Length is > 0 and <= 64 && char.IsAsciiLetterOrDigit(id[0]) && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     private SandboxEntry Read(string id)
     {

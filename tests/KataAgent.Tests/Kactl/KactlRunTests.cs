@@ -188,7 +188,7 @@ public sealed partial class KactlRunTests(ContainerAgentFixture fixture) : IClas
     {
         // A sandbox directory as kactl run -d leaves it, whose agent.sock leads to the stand-alone
         // agent instead of a VM's virtio-serial port: the same host-side unix socket either way.
-        await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("sandboxed"), OciSpecs.Default(fixture.RootfsPath, "sleep", "300"));
+        await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("sandboxed"), ContainerSpecs.Default(fixture.RootfsPath, ["sleep", "300"]));
         await container.StartAsync();
         using var runDirectory = new TempDirectory();
         await using var sandbox = await FakeSandbox.CreateAsync(runDirectory, "5a4db0c5", running: true, containerId: container.Id);
