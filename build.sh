@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # KataAgent build entry point.
 #   ./build.sh          restore, build, publish out/kata-agent, out/kactl and out/kata-rootfs (Native AOT),
-#                       then the guest image: out/vmlinuz and out/initrd.img
+#                       then the guest image: out/vmlinuz and out/initrd.img, and kactl run's default
+#                       container rootfs: out/rootfs (busybox)
 #   ./build.sh test     the above, then every test; ends with "N passed, N failed"
 #   ./build.sh bench [SECTION…]
 #                       the above, then the benchmarks (see docs/BENCHMARKS.md); sections: foundation,
 #                       containers, boot (VM boot beside the floor, memory, image size, launch-to-workload),
 #                       workload (launch-to-workload alone); all when none is named
+#   ./build.sh demo     the above, then out/kactl run of a command that shows it ran in a VM's container
 #   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the two it depends on) into out/packages
 set -euo pipefail
 
@@ -75,6 +77,9 @@ build() {
   rm -f "$OUT/kata-rootfs" && install -m 0755 "$OUT/publish/kata-rootfs/kata-rootfs" "$OUT/kata-rootfs"
   log "guest image (Debian cloud kernel, fetched once into ~/.cache/kataagent/kernel)"
   "$OUT/kata-rootfs" build --agent "$OUT/kata-agent" --out "$OUT/initrd.img" --kernel-out "$OUT/vmlinuz" --busybox /bin/busybox
+  log "container rootfs out/rootfs (busybox-static), kactl run's default"
+  rm -rf "$OUT/rootfs"
+  "$OUT/kata-rootfs" busybox-rootfs --busybox /bin/busybox --out "$OUT/rootfs"
   log "out/kata-agent $(stat -c %s "$OUT/kata-agent") bytes, out/kactl $(stat -c %s "$OUT/kactl") bytes"
 }
 
@@ -89,6 +94,14 @@ run_tests() {
   set -e
   summarize "$results"
   return "$status"
+}
+
+# Runs a command in a container in a fresh VM: the kernel it reports is the guest's (Debian's cloud
+# kernel), not the host's, and the shell is PID 1 of its own pid namespace.
+demo() {
+  log "demo: host kernel $(uname -r); booting a VM with out/kactl run (TCG without /dev/kvm: a few seconds)"
+  # shellcheck disable=SC2016  # $$ and $(...) are for the guest's shell
+  "$OUT/kactl" run -- sh -c 'echo "guest kernel: $(uname -r)"; echo "pid 1: $(tr "\0" " " </proc/1/cmdline | cut -c1-40)..."; echo "pid $$, hostname $(hostname)"; ps -o pid,comm'
 }
 
 # Sums the counters of every TRX file into the one closing line CI reads.
@@ -111,6 +124,7 @@ summarize() {
 case "${1:-build}" in
   build) build ;;
   test) build; run_tests ;;
+  demo) build; demo ;;
   bench) build; dotnet run --project "$ROOT/tests/KataAgent.Bench/KataAgent.Bench.csproj" -c "$CONFIGURATION" -- "$ROOT" "${@:2}" ;;
   pack)
     build
@@ -119,5 +133,5 @@ case "${1:-build}" in
       dotnet pack "$ROOT/$project" -c "$CONFIGURATION" -nologo -v quiet -o "$OUT/packages"
     done
     ls -l "$OUT/packages" ;;
-  *) die "unknown command '$1' (build, test, bench, pack)" ;;
+  *) die "unknown command '$1' (build, test, demo, bench, pack)" ;;
 esac
