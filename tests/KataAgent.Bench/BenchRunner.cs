@@ -47,11 +47,7 @@ internal static class BenchRunner
         }
         if (sections.Contains(BenchSections.Workload))
         {
-#if HAVE_SANDBOX_API
             await Boot.LaunchToWorkloadBench.RunAsync(root);
-#else
-            Console.Error.WriteLine("bench: launch-to-workload not measured: it needs the Sandbox API (KataAgent.Host.Sandboxes, issue 4) in the tree; see Boot/LaunchToWorkloadBench.cs");
-#endif
         }
         return 0;
     }

@@ -9,10 +9,6 @@ namespace KataAgent.Bench.Boot;
 /// wait for the agent, CreateSandbox, pack the rootfs into an ext4 image, hot-plug it as virtio-blk,
 /// CreateContainer with a blk storage, StartContainer, read stdout). Prints a Markdown table and
 /// writes it to out/bench/workload.md.
-/// <para>
-/// Compiled only when the Sandbox API (KataAgent.Host.Sandboxes, branch wt-host, with the agent's blk
-/// storage from wt-agent) is in the tree: see KataAgent.Bench.csproj's HAVE_SANDBOX_API.
-/// </para>
 /// </summary>
 internal static class LaunchToWorkloadBench
 {
