@@ -145,8 +145,7 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
         if (!Directory.Exists(root))
         {
             await BusyboxRootfs.CreateAsync(root, RepoPaths.Busybox);
-            File.WriteAllText(Path.Combine(root, "etc", "marker"), "packed into ext4
-");
+            File.WriteAllText(Path.Combine(root, "etc", "marker"), "packed into ext4\n");
         }
         return root;
     }
