@@ -96,6 +96,22 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         (await Kactl(["ps", "-q"])).StandardOutput.Should().BeEmpty();
     }
 
+    [Fact]
+    public async Task A_kernel_qemu_cannot_load_fails_the_run_with_exit_1_and_leaves_no_state()
+    {
+        RequireGuestImage();
+        using var scratch = new TempDirectory();
+        string notAKernel = scratch.File("vmlinuz");
+        File.WriteAllText(notAKernel, "this is not a bzImage\n");
+
+        var result = await Kactl(["run", "--kernel", notAKernel, "--", "true"]);
+
+        result.ExitCode.Should().Be(1, KactlRunner.Describe(result));
+        result.StandardError.Should().Contain("kactl: the VM did not boot: ").And.Contain("kactl: the VM's last console lines:");
+        result.StandardOutput.Should().BeEmpty();
+        Directory.EnumerateFileSystemEntries(_runDirectory.Path).Should().BeEmpty("a failed boot leaves no state behind");
+    }
+
     private Task<BufferedCommandResult> Kactl(IReadOnlyList<string> arguments) =>
         KactlRunner.RunAsync(arguments, environment: new Dictionary<string, string?> { ["KACTL_RUN_DIR"] = _runDirectory.Path }, limit: Limit);
 
