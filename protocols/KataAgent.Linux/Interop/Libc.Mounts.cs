@@ -35,6 +35,9 @@ public static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "umount2", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Umount2(string target, int flags);
 
+    [LibraryImport(Library, EntryPoint = "chroot", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Chroot(string path);
+
     [LibraryImport(Library, EntryPoint = "mknod", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Mknod(string path, uint mode, ulong device);
 

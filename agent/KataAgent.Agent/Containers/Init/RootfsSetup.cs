@@ -5,7 +5,7 @@ namespace KataAgent.Agent.Containers.Init;
 /// <summary>
 /// Builds the container's root in runc's order: stop propagation to the host, bind the rootfs on
 /// itself, OCI mounts (destinations resolved inside the rootfs), devices, /dev links,
-/// pivot_root, masked and read-only paths, read-only root, sysctls.
+/// pivot_root (or, over an initramfs root, a move and chroot), masked and read-only paths, read-only root, sysctls.
 /// </summary>
 internal static class RootfsSetup
 {
@@ -32,11 +32,22 @@ internal static class RootfsSetup
         CreateDevLinks(rootfs);
 
         Libc.Check(Libc.Chdir(rootfs), $"chdir {rootfs}");
-        Check(Libc.PivotRoot(".", "."), "pivot_root");
-        // The old root is now stacked on "."; as a slave its detach cannot unmount anything in the
-        // host's namespace through a shared peer (as runc and Kata's rustjail do).
-        Check(Libc.Mount(null, ".", null, Libc.MS_SLAVE | Libc.MS_REC, null), "make the old root a slave");
-        Check(Libc.Umount2(".", Libc.MNT_DETACH), "detach the old root");
+        if (Libc.PivotRoot(".", ".") == 0)
+        {
+            // The old root is now stacked on "."; as a slave its detach cannot unmount anything in the
+            // host's namespace through a shared peer (as runc and Kata's rustjail do).
+            Check(Libc.Mount(null, ".", null, Libc.MS_SLAVE | Libc.MS_REC, null), "make the old root a slave");
+            Check(Libc.Umount2(".", Libc.MNT_DETACH), "detach the old root");
+        }
+        else
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno != Errno.EINVAL || !RootIsInitramfs())
+            {
+                throw new LinuxException("pivot_root", errno);
+            }
+            MoveRootOverInitramfs(rootfs);
+        }
         Libc.Check(Libc.Chdir("/"), "chdir /");
         // Only now can a shared root propagation be applied without reaching the host's mounts.
         if ((propagation & (Libc.MS_SHARED | Libc.MS_SLAVE | Libc.MS_UNBINDABLE)) != 0)
@@ -96,6 +107,37 @@ internal static class RootfsSetup
         {
             Check(Libc.Mount(null, parent, null, Libc.MS_PRIVATE, null), $"make {parent}, the mount holding the rootfs, private");
         }
+    }
+
+    /// <summary>Whether "/" is the initramfs (the agent is PID 1 of a guest booted from an initrd, as under <c>QemuVm</c>).</summary>
+    private static bool RootIsInitramfs() =>
+        File.ReadLines("/proc/self/mountinfo").Select(line => line.Split(' '))
+            .Any(fields => fields[4] == "/" && fields.SkipWhile(f => f != "-").Skip(1).FirstOrDefault() == "rootfs");
+
+    /// <summary>
+    /// The container's root when the guest's root is the initramfs: pivot_root refuses it (EINVAL; the initial
+    /// rootfs can never be unmounted, so there is no old root to put aside). As runc's <c>--no-pivot</c> and Kata's
+    /// <c>no_pivot_root</c> do: detach the namespace's full proc and sysfs mounts outside the rootfs, so they cannot
+    /// be reached from beneath, move the rootfs over "/" and chroot into it (what switch_root does at boot).
+    /// </summary>
+    private static void MoveRootOverInitramfs(string rootfs)
+    {
+        var exposed = File.ReadLines("/proc/self/mountinfo").Select(line => line.Split(' '))
+            .Where(fields => fields[3] == "/" && fields.SkipWhile(f => f != "-").Skip(1).FirstOrDefault() is "proc" or "sysfs")
+            .Select(fields => UnescapeMountInfo(fields[4]))
+            .Where(point => point != rootfs && !point.StartsWith(rootfs + "/", StringComparison.Ordinal))
+            .OrderByDescending(point => point.Length)
+            .ToList();
+        foreach (string point in exposed)
+        {
+            Check(Libc.Mount(null, point, null, Libc.MS_SLAVE | Libc.MS_REC, null), $"make {point} a slave");
+            if (Libc.Umount2(point, Libc.MNT_DETACH) != 0)
+            {
+                Check(Libc.Mount("tmpfs", point, "tmpfs", 0, null), $"cover {point}");
+            }
+        }
+        Check(Libc.Mount(rootfs, "/", null, Libc.MS_MOVE, null), $"move the rootfs {rootfs} over the initramfs root");
+        Check(Libc.Chroot("."), "chroot into the rootfs");
     }
 
     /// <summary>mountinfo writes space, tab, newline and backslash as \ooo.</summary>
