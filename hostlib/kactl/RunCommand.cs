@@ -40,6 +40,7 @@ public sealed class RunCommand
 
     private readonly Option<double> _stopTimeout;
     private readonly Option<bool> _noStreaming;
+    private readonly NetworkOptions _network = new();
 
     public RunCommand(GlobalOptions global)
     {
@@ -54,6 +55,7 @@ public sealed class RunCommand
             _stopTimeout,
             _noStreaming,
         };
+        _network.AddTo(Command);
         Command.SetAction(KactlCommands.Guard(RunAsync));
     }
 
@@ -89,6 +91,11 @@ public sealed class RunCommand
     private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         using var signals = InterruptSignals.Register();
+        if (_network.AnyGiven(parseResult))
+        {
+            // A bundle runs on an agent that is already up: there is no VM to wire a pod network into.
+            throw new KactlException(ExitCodes.Usage, "--netns, --net and -p need a VM sandbox (kactl run without --addr/--bundle)");
+        }
         string bundleDirectory = parseResult.GetRequiredValue(_bundle);
         Spec spec;
         try

@@ -47,4 +47,13 @@ public sealed record QemuOptions
 
     /// <summary>How long the agent waits for a hot-plugged device (<c>agent.hotplug_timeout=</c>, whole seconds); generous because TCG is slow.</summary>
     public TimeSpan HotplugTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The network namespace qemu runs in (a path such as /var/run/netns/NAME, as CNI leaves it), so its
+    /// taps and sockets are the pod's; null keeps the caller's namespace.
+    /// </summary>
+    public string? NetworkNamespacePath { get; init; }
+
+    /// <summary>NICs attached at boot, each on its own pcie-root-port after the disk and hot-plug ports.</summary>
+    public IReadOnlyList<QemuNetworkDevice> NetworkDevices { get; init; } = [];
 }
