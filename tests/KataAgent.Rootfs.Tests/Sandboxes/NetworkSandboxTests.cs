@@ -78,7 +78,7 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
             nodeServer.Kill();
             await nodeServer.WaitForExitAsync();
         }
-        pod.Snapshot().Should().Be(before, "destroying the sandbox restores the pod netns");
+        pod.DifferencesFrom(before).Should().BeEmpty("destroying the sandbox restores the pod netns");
     }
 
     /// <summary>wget from the node netns, retried until the deadline: the guest's httpd starts asynchronously.</summary>

@@ -35,7 +35,7 @@ public sealed class CniLikePodNetwork : IDisposable
                 Run("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
                 Ip("-n", ns, "link", "set", "lo", "up");
             }
-            Ip("-n", NodeName, "link", "add", "cni0", "type", "bridge");
+            Ip("-n", NodeName, "link", "add", "cni0", "type", "bridge", "forward_delay", "0");
             Ip("-n", NodeName, "addr", "add", NodeAddress + "/24", "dev", "cni0");
             Ip("-n", NodeName, "link", "set", "cni0", "up");
             Ip("-n", NodeName, "link", "add", NodeVeth, "type", "veth", "peer", "name", "eth0", "netns", PodName);
@@ -45,11 +45,26 @@ public sealed class CniLikePodNetwork : IDisposable
             Ip("-n", PodName, "link", "set", "eth0", "up");
             Ip("-n", PodName, "route", "add", "default", "via", NodeAddress, "dev", "eth0");
             Ip("-n", PodName, "neigh", "add", NeighbourAddress, "lladdr", NeighbourMac, "dev", "eth0", "nud", "permanent");
+            WaitForBridgeUp();
         }
         catch
         {
             Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The bridge's operstate goes from UNKNOWN to UP on its own once its port forwards; snapshots must not see that happen.</summary>
+    private void WaitForBridgeUp()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!Ip("-n", NodeName, "-j", "link", "show", "cni0").Contains("\"operstate\":\"UP\"", StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException("the node's bridge cni0 did not come up within 30 s");
+            }
+            Thread.Sleep(50);
         }
     }
 
@@ -90,8 +105,27 @@ public sealed class CniLikePodNetwork : IDisposable
             text.AppendLine(Run("tc", "-n", PodName, "-j", "filter", "show", "dev", dev, "ingress"));
         }
         text.AppendLine(Run("ip", "netns", "exec", PodName, "cat", "/proc/sys/net/ipv4/ping_group_range"));
-        text.AppendLine(Ip("-n", NodeName, "-d", "-j", "link", "show"));
+        // Without -d: the bridge's details carry running timers.
+        text.AppendLine(Ip("-n", NodeName, "-j", "link", "show"));
         return text.ToString();
+    }
+
+    /// <summary>The lines of <see cref="Snapshot"/> that differ from <paramref name="before"/> ("-" before, "+" now); empty when none.</summary>
+    public string DifferencesFrom(string before)
+    {
+        string[] was = before.Split('\n');
+        string[] now = Snapshot().Split('\n');
+        var differences = new StringBuilder();
+        for (int i = 0; i < Math.Max(was.Length, now.Length); i++)
+        {
+            string a = i < was.Length ? was[i] : "";
+            string b = i < now.Length ? now[i] : "";
+            if (a != b)
+            {
+                differences.Append("- ").AppendLine(a).Append("+ ").AppendLine(b);
+            }
+        }
+        return differences.ToString();
     }
 
     /// <summary>ip ARGS; a failure throws with ip's stderr.</summary>

@@ -16,7 +16,7 @@ public sealed class PodNetworkScannerTests : IDisposable
     public void Links_with_addresses_routes_not_from_the_kernel_and_permanent_neighbours_are_found()
     {
         _pod.AddSecondInterface();
-        CniLikePodNetwork.Ip("-n", _pod.PodName, "link", "add", "dummy0", "type", "dummy"); // no address: skipped
+        CniLikePodNetwork.Ip("-n", _pod.PodName, "link", "add", "br9", "type", "bridge"); // no address: skipped
 
         var network = PodNetworkScanner.Scan(_pod.PodPath);
 

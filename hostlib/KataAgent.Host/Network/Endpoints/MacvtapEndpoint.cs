@@ -61,15 +61,15 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
         var routes = rtnl.ListRoutes().Where(r => r.OutputInterface == veth.Index && r.Protocol != LinuxRtnetlink.RTPROT_KERNEL).ToList();
         var neighbours = rtnl.ListNeighbours(veth.Index).Where(n => (n.State & LinuxNeighbour.NUD_PERMANENT) != 0).ToList();
 
+        // The veth gives up its MAC first: a macvtap may not take its lower device's MAC (EADDRINUSE).
+        // Undone in reverse: macvtap deleted, MAC back (which flushes neighbours), then the neighbours.
+        undo.Push($"restore the permanent neighbours of {veth.Name}", () => neighbours.ForEach(rtnl.ReplaceNeighbour));
+        rtnl.SetLinkAddress(veth.Index, RandomLocalMac());
+        undo.Push($"restore the MAC of {veth.Name}", () => rtnl.SetLinkAddress(veth.Index, vethMac));
         var macvtap = CreateWithFreeIndex(rtnl, tapName, veth.Index);
         undo.Push($"delete macvtap {tapName}", () => rtnl.DeleteLink(macvtap.Index));
         rtnl.SetLinkAddress(macvtap.Index, vethMac);
         rtnl.SetLinkMtu(macvtap.Index, veth.Mtu);
-
-        // Undone in reverse: the MAC comes back first (which flushes neighbours), then the neighbours.
-        undo.Push($"restore the permanent neighbours of {veth.Name}", () => neighbours.ForEach(rtnl.ReplaceNeighbour));
-        rtnl.SetLinkAddress(veth.Index, RandomLocalMac());
-        undo.Push($"restore the MAC of {veth.Name}", () => rtnl.SetLinkAddress(veth.Index, vethMac));
 
         // Routes after addresses (a gateway must be reachable again), direct routes before those via a gateway.
         undo.Push($"restore the routes of {veth.Name}", () =>
@@ -121,7 +121,7 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
         {
             return;
         }
-        rtnl.AddAddress(index, address.Address, address.PrefixLength, address.Broadcast);
+        rtnl.AddAddress(index, address.Address, address.PrefixLength, address.Broadcast, computeBroadcast: false);
     }
 
     /// <summary>A random unicast, locally administered MAC (bit 1 of the first octet set, bit 0 clear).</summary>

@@ -19,7 +19,8 @@ namespace KataAgent.Host.Network.Endpoints;
 /// <list type="bullet">
 /// <item>the template interface given (<c>-i</c>): without it, it refuses a netns with no default route;</item>
 /// <item>a directory the user it drops to owns: started as root it becomes nobody (65534) before it
-/// writes its pid file, so the pid file and socket live in a directory chowned to that user, under
+/// writes its pid file, so the pid file and socket live in a directory owned by nobody:root, 0770
+/// (the log file and socket are made earlier, as uid 0 without CAP_DAC_OVERRIDE), under
 /// /run/kataagent-passt/ (every ancestor searchable; a state directory under a 0700 temp directory
 /// would not be, and the socket path stays far below the 108 bytes of sun_path);</item>
 /// <item>ping sockets allowed for that group in the pod netns (a fresh netns allows none);</item>
@@ -82,7 +83,11 @@ public sealed class PasstEndpoint : NetworkEndpoint
         Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         if (root)
         {
-            Libc.Check(Libc.Chown(directory, PasstId, PasstId), $"chown {directory}");
+            // Owner nobody for the pid file (written after the switch); group root with write access for
+            // the log and socket, which passt opens while still uid 0 but already without CAP_DAC_OVERRIDE.
+            Libc.Check(Libc.Chown(directory, PasstId, 0), $"chown {directory}");
+            File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute);
         }
         string? originalRange = root ? AllowPing(network.NamespacePath) : null;
         try
