@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # KataAgent build entry point.
 #   ./build.sh          restore, build, publish out/kata-agent, out/kactl and out/kata-rootfs (Native AOT),
-#                       then the guest image: out/vmlinuz and out/initrd.img
+#                       then the guest image: out/vmlinuz and out/initrd.img, and kactl run's default
+#                       container rootfs: out/rootfs (busybox)
 #   ./build.sh test     the above, then every test; ends with "N passed, N failed"
-#   ./build.sh bench    the above, then the benchmarks (see docs/BENCHMARKS.md)
+#   ./build.sh bench [SECTION…]
+#                       the above, then the benchmarks (see docs/BENCHMARKS.md); sections: foundation,
+#                       containers, boot (VM boot beside the floor, memory, image size, launch-to-workload),
+#                       workload (launch-to-workload alone); all when none is named
+#   ./build.sh demo     the above, then out/kactl run of a command that shows it ran in a VM's container
 #   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the two it depends on) into out/packages
 set -euo pipefail
 
@@ -24,6 +29,7 @@ REQUIRED_TOOLS=(
   "cpio:cpio"                              # the rootfs tests compare our cpio writer with GNU cpio
   "qemu-system-x86_64:qemu-system-x86"     # guest boot tests (TCG without /dev/kvm)
   "crun:crun"                              # the benchmark's baseline
+  "gcc:gcc"                                # the boot benchmark compiles its floor /init (static C)
   "nsenter:util-linux"
   "mount:mount"
   "losetup:mount"                          # blk storage tests: a loop device stands in for virtio-blk
@@ -32,7 +38,8 @@ REQUIRED_TOOLS=(
 )
 # e2fsprogs: Sandbox packs container rootfs directories into ext4 images (mkfs.ext4 -d); checked as a package
 # because mkfs.ext4 lives in /sbin, which a non-root PATH lacks.
-REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs)
+# libc6-dev: the static glibc of the benchmark's floor /init.
+REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs libc6-dev)
 
 ensure_dependencies() {
   command -v dotnet >/dev/null 2>&1 || die "the .NET SDK 10 is missing: install dotnet-sdk-10.0 (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run again"
@@ -71,6 +78,9 @@ build() {
   rm -f "$OUT/kata-rootfs" && install -m 0755 "$OUT/publish/kata-rootfs/kata-rootfs" "$OUT/kata-rootfs"
   log "guest image (Debian cloud kernel, fetched once into ~/.cache/kataagent/kernel)"
   "$OUT/kata-rootfs" build --agent "$OUT/kata-agent" --out "$OUT/initrd.img" --kernel-out "$OUT/vmlinuz" --busybox /bin/busybox
+  log "container rootfs out/rootfs (busybox-static), kactl run's default"
+  rm -rf "$OUT/rootfs"
+  "$OUT/kata-rootfs" busybox-rootfs --busybox /bin/busybox --out "$OUT/rootfs"
   log "out/kata-agent $(stat -c %s "$OUT/kata-agent") bytes, out/kactl $(stat -c %s "$OUT/kactl") bytes"
 }
 
@@ -85,6 +95,14 @@ run_tests() {
   set -e
   summarize "$results"
   return "$status"
+}
+
+# Runs a command in a container in a fresh VM: the kernel it reports is the guest's (Debian's cloud
+# kernel), not the host's, and the shell is PID 1 of its own pid namespace.
+demo() {
+  log "demo: host kernel $(uname -r); booting a VM with out/kactl run (TCG without /dev/kvm: a few seconds)"
+  # shellcheck disable=SC2016  # $$ and $(...) are for the guest's shell
+  "$OUT/kactl" run -- sh -c 'echo "guest kernel: $(uname -r)"; echo "pid 1: $(tr "\0" " " </proc/1/cmdline | cut -c1-40)..."; echo "pid $$, hostname $(hostname)"; ps -o pid,comm'
 }
 
 # Sums the counters of every TRX file into the one closing line CI reads.
@@ -107,7 +125,8 @@ summarize() {
 case "${1:-build}" in
   build) build ;;
   test) build; run_tests ;;
-  bench) build; dotnet run --project "$ROOT/tests/KataAgent.Bench/KataAgent.Bench.csproj" -c "$CONFIGURATION" -- "$ROOT" ;;
+  demo) build; demo ;;
+  bench) build; dotnet run --project "$ROOT/tests/KataAgent.Bench/KataAgent.Bench.csproj" -c "$CONFIGURATION" -- "$ROOT" "${@:2}" ;;
   pack)
     build
     # KataAgent.Host depends on the two shared projects, which ship as packages of their own.
@@ -115,5 +134,5 @@ case "${1:-build}" in
       dotnet pack "$ROOT/$project" -c "$CONFIGURATION" -nologo -v quiet -o "$OUT/packages"
     done
     ls -l "$OUT/packages" ;;
-  *) die "unknown command '$1' (build, test, bench, pack)" ;;
+  *) die "unknown command '$1' (build, test, demo, bench, pack)" ;;
 esac

@@ -7,8 +7,9 @@ using KataAgent.Protocols.Agent;
 namespace KataAgent.Kactl;
 
 /// <summary>
-/// <c>kactl exec CONTAINER [--tty] [--exec-id ID] -- CMD…</c>: runs a process in a running
-/// container with kactl's stdio attached and exits with its status.
+/// <c>kactl exec ID [--tty] [--exec-id ID] -- CMD…</c>: runs a process in a running container
+/// with kactl's stdio attached and exits with its status. ID is a sandbox kactl booted
+/// (<c>kactl run -d</c>; its container), or with an agent address a container on that agent.
 /// </summary>
 public sealed class ExecCommand
 {
@@ -20,9 +21,9 @@ public sealed class ExecCommand
 
     private readonly GlobalOptions _global;
 
-    private readonly Argument<string> _container = new("CONTAINER")
+    private readonly Argument<string> _container = new("ID")
     {
-        Description = "Id of the running container",
+        Description = "A sandbox id (or unique prefix) as 'kactl ps' lists them; with --addr, a container id on that agent",
     };
 
     private readonly Argument<string[]> _command = new("CMD")
@@ -135,7 +136,7 @@ public sealed class ExecCommand
         AgentClient client;
         try
         {
-            client = await _global.ConnectAsync(parseResult, signals.First).ConfigureAwait(false);
+            (client, containerId) = await ConnectAsync(parseResult, containerId, signals.First).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (signals.Interrupted)
         {
@@ -173,6 +174,38 @@ public sealed class ExecCommand
             await KactlCommands.WarnAsync(session.Warnings).ConfigureAwait(false);
             return status;
         }
+    }
+
+    /// <summary>
+    /// The agent and container to exec in. An explicit --addr means a container on that agent; else a
+    /// sandbox of that id in the run directory; else $KATA_AGENT_ADDR's agent (so an exported
+    /// address does not hide the sandboxes).
+    /// </summary>
+    private async Task<(AgentClient Client, string ContainerId)> ConnectAsync(ParseResult parseResult, string id, CancellationToken cancellationToken)
+    {
+        if (parseResult.GetResult(_global.Address) is null)
+        {
+            var runDirectory = Sandboxes.RunDirectory.FromEnvironment();
+            Sandboxes.SandboxEntry? entry = null;
+            try
+            {
+                entry = runDirectory.Find(id);
+            }
+            catch (KactlException) when (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(GlobalOptions.AddressVariable)))
+            {
+            }
+            catch (KactlException e)
+            {
+                throw new KactlException(e.ExitCode, $"{e.Message}; for a container on an agent that already runs, pass --addr ADDR", e);
+            }
+            if (entry is not null)
+            {
+                var timeout = TimeSpan.FromSeconds(parseResult.GetValue(_global.ConnectTimeout));
+                var client = await Sandboxes.SandboxAgent.ConnectAsync(entry, timeout, cancellationToken).ConfigureAwait(false);
+                return (client, entry.Record!.ContainerId);
+            }
+        }
+        return (await _global.ConnectAsync(parseResult, cancellationToken).ConfigureAwait(false), id);
     }
 
     private static (uint Uid, uint Gid)? ParseUser(string text)

@@ -13,7 +13,10 @@ public static class ExitCodes
     /// <summary>The agent answered with a gRPC error (status other than OK), or Health.Check did not say SERVING.</summary>
     public const int RpcFailed = 1;
 
-    /// <summary>The command line was wrong: unknown option or RPC, malformed address, bad or unreadable request JSON, an invalid OCI bundle.</summary>
+    /// <summary>A VM failed (same code as <see cref="RpcFailed"/>): it did not boot, its console closed, it would not stop, its log is missing.</summary>
+    public const int VmFailed = 1;
+
+    /// <summary>The command line was wrong: unknown option or RPC, malformed address, bad or unreadable request JSON, an invalid OCI bundle, an unknown sandbox id, a missing kernel, initrd or rootfs.</summary>
     public const int Usage = 2;
 
     /// <summary>The agent could not be reached before the connect timeout.</summary>

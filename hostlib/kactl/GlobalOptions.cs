@@ -41,22 +41,12 @@ public sealed class GlobalOptions
 
     public GlobalOptions()
     {
-        ConnectTimeout.Validators.Add(result =>
-        {
-            double value = result.GetValueOrDefault<double>();
-            if (!(value > 0) || double.IsInfinity(value))
-            {
-                result.AddError($"--timeout must be a positive number of seconds, not {value.ToString(CultureInfo.InvariantCulture)}");
-            }
-        });
-        CallTimeout.Validators.Add(result =>
-        {
-            double? value = result.GetValueOrDefault<double?>();
-            if (value is { } seconds && (!(seconds >= 0) || double.IsInfinity(seconds)))
-            {
-                result.AddError($"--call-timeout must be 0 or a positive number of seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}");
-            }
-        });
+        OptionChecks.Add(ConnectTimeout, value => !(value > 0) || double.IsInfinity(value)
+            ? $"--timeout must be a positive number of seconds, not {value.ToString(CultureInfo.InvariantCulture)}"
+            : null);
+        OptionChecks.Add(CallTimeout, value => value is { } seconds && (!(seconds >= 0) || double.IsInfinity(seconds))
+            ? $"--call-timeout must be 0 or a positive number of seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}"
+            : null);
     }
 
     /// <summary>Adds the options to <paramref name="root"/> (recursive: they work after a subcommand too).</summary>

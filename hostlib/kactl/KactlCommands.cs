@@ -5,7 +5,7 @@ using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Kactl;
 
-/// <summary>kactl's command tree (check, version, call, rpcs, run, exec) and how failures become exit codes.</summary>
+/// <summary>kactl's command tree (check, version, call, rpcs, run, exec, ps, logs, rm, console) and how failures become exit codes.</summary>
 public static class KactlCommands
 {
     /// <summary>Parses <paramref name="args"/> and runs the command; returns the exit code.</summary>
@@ -23,9 +23,9 @@ public static class KactlCommands
             await Console.Error.WriteLineAsync("Try 'kactl --help' for usage.").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
-        // run and exec pass SIGINT/SIGTERM on to the container and clean up (InterruptSignals);
+        // run, exec and console pass SIGINT/SIGTERM on to the container and clean up (InterruptSignals);
         // System.CommandLine's own handling would end kactl 2 s into that.
-        InvocationConfiguration? invocation = parseResult.CommandResult.Command.Name is RunCommand.Name or ExecCommand.Name && parseResult.CommandResult.Command.Parents.Contains(root)
+        InvocationConfiguration? invocation = parseResult.CommandResult.Command.Name is RunCommand.Name or ExecCommand.Name or ConsoleCommand.Name && parseResult.CommandResult.Command.Parents.Contains(root)
             ? new InvocationConfiguration { ProcessTerminationTimeout = null }
             : null;
         return await parseResult.InvokeAsync(invocation).ConfigureAwait(false);
@@ -35,7 +35,7 @@ public static class KactlCommands
     public static RootCommand Build()
     {
         var global = new GlobalOptions();
-        var root = new RootCommand("kactl: talk to a KataAgent (or any Kata Containers agent) over gRPC, like Kata's agent-ctl.");
+        var root = new RootCommand("kactl: run a command in a container in a VM of its own (run, ps, exec, logs, console, rm), or talk to a KataAgent (or any Kata Containers agent) over gRPC, like Kata's agent-ctl.");
         global.AddTo(root);
 
         var check = new Command("check", "Call Health.Check and print the serving status (e.g. SERVING)");
@@ -87,6 +87,10 @@ public static class KactlCommands
         root.Add(rpcs);
         root.Add(new RunCommand(global).Command);
         root.Add(new ExecCommand(global).Command);
+        root.Add(new PsCommand().Command);
+        root.Add(new LogsCommand().Command);
+        root.Add(new RmCommand(global).Command);
+        root.Add(new ConsoleCommand().Command);
         return root;
     }
 

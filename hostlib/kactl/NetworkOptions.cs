@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using KataAgent.Host.Network;
 using KataAgent.Host.Sandboxes;
 
@@ -51,6 +52,9 @@ public sealed class NetworkOptions
         });
     }
 
+    /// <summary>The three options (a bundle run refuses them: there is no VM to wire).</summary>
+    public IReadOnlyList<Option> Options => [_netns, _model, _publish];
+
     /// <summary>Adds the three options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
@@ -59,12 +63,23 @@ public sealed class NetworkOptions
         command.Options.Add(_publish);
     }
 
-    /// <summary>Whether any of the options was given (they mean nothing without a VM).</summary>
-    public bool AnyGiven(ParseResult parseResult) =>
-        parseResult.GetResult(_netns) is { Implicit: false } || parseResult.GetResult(_model) is { Implicit: false } || parseResult.GetResult(_publish) is { Implicit: false };
+    /// <summary>Parse-time checks of the VM form: --net and -p need --netns, -p needs passt.</summary>
+    public void Validate(CommandResult result)
+    {
+        bool netns = result.GetResult(_netns) is { Implicit: false };
+        bool model = result.GetResult(_model) is { Implicit: false };
+        bool ports = result.GetValue(_publish) is { Length: > 0 };
+        if (!netns && (model || ports))
+        {
+            result.AddError("--net and -p need --netns PATH (the pod's network namespace)");
+        }
+        else if (ports && result.GetValue(_model) != "passt")
+        {
+            result.AddError($"-p needs --net passt; with {result.GetValue(_model)} the guest answers at the pod IP itself");
+        }
+    }
 
-    /// <summary>The sandbox options with the pod network asked for on the command line.</summary>
-    /// <exception cref="KactlException">-p without passt, or --net/-p without --netns.</exception>
+    /// <summary>The sandbox options with the pod network asked for on the command line (checked by <see cref="Validate"/>).</summary>
     public SandboxOptions ApplyTo(ParseResult parseResult, SandboxOptions options)
     {
         string? netns = parseResult.GetValue(_netns);
@@ -76,14 +91,6 @@ public sealed class NetworkOptions
             _ => NetworkModel.TcFilter,
         };
         var ports = (parseResult.GetValue(_publish) ?? []).Select(PortForward.Parse).ToList();
-        if (netns is null && (parseResult.GetResult(_model) is { Implicit: false } || ports.Count > 0))
-        {
-            throw new KactlException(ExitCodes.Usage, "--net and -p need --netns PATH (the pod's network namespace)");
-        }
-        if (ports.Count > 0 && model != NetworkModel.Passt)
-        {
-            throw new KactlException(ExitCodes.Usage, $"-p needs --net passt; with {parseResult.GetValue(_model)} the guest answers at the pod IP itself");
-        }
         return options with { NetworkNamespacePath = netns, NetworkModel = model, PortForwards = ports };
     }
 }

@@ -1,41 +1,103 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
-using System.Security.Cryptography;
-using Grpc.Core;
-using KataAgent.Host;
-using KataAgent.Host.Containers;
-using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Kactl;
 
 /// <summary>
-/// <c>kactl run --bundle DIR [--id ID] [--tty]</c>: runs an OCI bundle to completion — create,
-/// attach stdio, start, wait, remove — and exits with the container's status.
+/// <c>kactl run</c>, in two forms. <c>kactl run [VM options] -- CMD…</c> boots a VM of its own and
+/// runs CMD in a container from a rootfs directory (RunCommand.Vm.cs). <c>kactl --addr ADDR run
+/// --bundle DIR</c> runs an OCI bundle on an agent that already runs (RunCommand.Bundle.cs). Both
+/// attach kactl's stdio and exit with the container's status.
 /// </summary>
-public sealed class RunCommand
+public sealed partial class RunCommand
 {
     /// <summary>The command's name; it handles SIGINT/SIGTERM itself (see <see cref="InterruptSignals"/>).</summary>
     public const string Name = "run";
 
+    /// <summary>vCPUs of a VM unless <c>--cpus</c> says otherwise.</summary>
+    public const int DefaultCpus = 1;
+
+    /// <summary>Guest memory unless <c>--memory</c> says otherwise.</summary>
+    public const int DefaultMemoryMiB = 512;
+
+    // qemu's q35 machine takes up to 288 vCPUs; a byte keeps typos like --cpus 1000 out.
+    private const int MaximumCpus = 255;
+
     private readonly GlobalOptions _global;
 
-    private readonly Option<string> _bundle = new("--bundle", "-b")
+    private readonly Option<string?> _bundle = new("--bundle", "-b")
     {
-        Description = "The OCI bundle directory: config.json (as 'runc spec' / 'crun spec' write it) and the root filesystem",
+        Description = "Run this OCI bundle (config.json as 'runc spec' / 'crun spec' write it, and its root filesystem) on the agent at --addr instead of booting a VM",
         HelpName = "DIR",
-        Required = true,
     };
 
     private readonly Option<string?> _id = new("--id")
     {
-        Description = "Container id (default: 12 random hex digits)",
+        Description = "Container id with --bundle, sandbox id for a VM (default: random hex digits, 12 and 8)",
         HelpName = "ID",
     };
 
     private readonly Option<bool?> _tty = new("--tty", "-t")
     {
-        Description = "Give the process a terminal (overrides process.terminal; --tty=false for none). The local terminal is put in raw mode when stdin is one",
+        Description = "Give the process a terminal (with --bundle it overrides process.terminal; --tty=false for none). The local terminal is put in raw mode when stdin is one",
         Arity = ArgumentArity.ZeroOrOne,
+    };
+
+    private readonly Option<int> _cpus = new("--cpus")
+    {
+        Description = "vCPUs of the VM",
+        HelpName = "N",
+        DefaultValueFactory = _ => DefaultCpus,
+    };
+
+    private readonly Option<int> _memory = new("--memory", "-m")
+    {
+        Description = $"Memory of the VM: 512M, 1G, … (a bare number is MiB; default {DefaultMemoryMiB}M)",
+        HelpName = "SIZE",
+        CustomParser = result =>
+        {
+            var (mebibytes, error) = MemorySize.Parse(result.Tokens.Count == 1 ? result.Tokens[0].Value : "");
+            if (error is not null)
+            {
+                result.AddError(error);
+            }
+            return mebibytes;
+        },
+    };
+
+    private readonly Option<string?> _rootfs = new("--rootfs")
+    {
+        Description = $"The container's root filesystem, a directory (default: rootfs next to kactl, i.e. out/rootfs, or ${VmDefaults.RootfsVariable})",
+        HelpName = "DIR",
+    };
+
+    private readonly Option<bool> _detach = new("--detach", "-d")
+    {
+        Description = "Leave the VM running: print the sandbox id and exit once the container started (then: kactl ps, exec, logs, console, rm)",
+    };
+
+    private readonly Option<string?> _kernel = new("--kernel")
+    {
+        Description = $"The guest kernel (default: vmlinuz next to kactl, i.e. out/vmlinuz, or ${VmDefaults.KernelVariable})",
+        HelpName = "FILE",
+    };
+
+    private readonly Option<string?> _initrd = new("--initrd")
+    {
+        Description = $"The guest initrd with the agent as /init (default: initrd.img next to kactl, i.e. out/initrd.img, or ${VmDefaults.InitrdVariable})",
+        HelpName = "FILE",
+    };
+
+    private readonly Option<bool> _quiet = new("--quiet", "-q")
+    {
+        Description = "No progress lines on stderr (booting, agent ready, container started)",
+    };
+
+    private readonly Argument<string[]> _command = new("CMD")
+    {
+        Description = "The program to run in the VM's container and its arguments (put them after --)",
+        Arity = ArgumentArity.ZeroOrMore,
     };
 
     private readonly Option<double> _stopTimeout;
@@ -47,16 +109,29 @@ public sealed class RunCommand
         _global = global;
         _stopTimeout = StopTimeoutOption();
         _noStreaming = NoStreamingOption();
-        Command = new Command(Name, "Run an OCI bundle to completion: create the container, attach stdio, start it, wait, remove it; exit with its status")
+        OptionChecks.Add(_cpus, cpus => cpus is < 1 or > MaximumCpus
+            ? $"--cpus must be between 1 and {MaximumCpus}, not {cpus.ToString(CultureInfo.InvariantCulture)}"
+            : null);
+        Command = new Command(Name, "Boot a VM and run CMD in a container there (kactl run [options] -- CMD…), or run an OCI bundle on an agent (kactl --addr ADDR run --bundle DIR); stdio attached, exit with the container's status")
         {
-            _bundle,
-            _id,
+            _command,
+            _cpus,
+            _memory,
+            _rootfs,
             _tty,
+            _detach,
+            _kernel,
+            _initrd,
+            _quiet,
+            _id,
+            _bundle,
             _stopTimeout,
             _noStreaming,
         };
         _network.AddTo(Command);
-        Command.SetAction(KactlCommands.Guard(RunAsync));
+        Command.Validators.Add(ValidateForm);
+        Command.SetAction(KactlCommands.Guard((parseResult, cancellationToken) =>
+            parseResult.GetValue(_bundle) is null ? RunVmAsync(parseResult, cancellationToken) : RunBundleAsync(parseResult, cancellationToken)));
     }
 
     /// <summary>The System.CommandLine command.</summary>
@@ -71,14 +146,9 @@ public sealed class RunCommand
             HelpName = "SECONDS",
             DefaultValueFactory = _ => 10,
         };
-        option.Validators.Add(result =>
-        {
-            double value = result.GetValueOrDefault<double>();
-            if (!(value >= 0) || double.IsInfinity(value))
-            {
-                result.AddError($"--stop-timeout must be 0 or a positive number of seconds, not {value.ToString(CultureInfo.InvariantCulture)}");
-            }
-        });
+        OptionChecks.Add(option, value => !(value >= 0) || double.IsInfinity(value)
+            ? $"--stop-timeout must be 0 or a positive number of seconds, not {value.ToString(CultureInfo.InvariantCulture)}"
+            : null);
         return option;
     }
 
@@ -88,120 +158,40 @@ public sealed class RunCommand
         Description = "Carry stdio with Kata's unary calls (ReadStdout/WriteStdin) even when the agent has the kataagent.v1 streaming extension",
     };
 
-    private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    /// <summary>The two forms do not mix: a bundle brings its own command and needs an agent; a VM run needs a command.</summary>
+    private void ValidateForm(CommandResult result)
     {
-        using var signals = InterruptSignals.Register();
-        if (_network.AnyGiven(parseResult))
+        bool bundle = Given(result, _bundle);
+        if (bundle)
         {
-            // A bundle runs on an agent that is already up: there is no VM to wire a pod network into.
-            throw new KactlException(ExitCodes.Usage, "--netns, --net and -p need a VM sandbox (kactl run without --addr/--bundle)");
-        }
-        string bundleDirectory = parseResult.GetRequiredValue(_bundle);
-        Spec spec;
-        try
-        {
-            spec = (await OciBundle.LoadAsync(bundleDirectory, cancellationToken).ConfigureAwait(false)).Spec;
-        }
-        catch (OciBundleException e)
-        {
-            throw new KactlException(ExitCodes.Usage, $"invalid bundle: {e.Message}", e);
-        }
-        if (spec.Process is null || spec.Process.Args.Count == 0)
-        {
-            throw new KactlException(ExitCodes.Usage, $"invalid bundle: {Path.Combine(Path.GetFullPath(bundleDirectory), OciBundle.ConfigFileName)}: $.process.args is missing or empty: nothing to run");
-        }
-        bool terminal = parseResult.GetValue(_tty) switch
-        {
-            { } given => given,
-            // --tty alone parses as "present, no value".
-            null when parseResult.GetResult(_tty) is not null => true,
-            null => spec.Process.Terminal,
-        };
-        spec.Process.Terminal = terminal;
-        if (terminal && LocalTerminal.Size() is { } size)
-        {
-            spec.Process.ConsoleSize = new Box { Height = size.Rows, Width = size.Columns };
-        }
-        string id = parseResult.GetValue(_id) ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
-        var options = new ContainerOptions { UseStreaming = !parseResult.GetValue(_noStreaming) };
-
-        AgentClient client;
-        try
-        {
-            client = await _global.ConnectAsync(parseResult, signals.First).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (signals.Interrupted)
-        {
-            return KactlCommands.Interrupted();
-        }
-        await using (client.ConfigureAwait(false))
-        {
-            Container container;
-            try
+            if (result.GetValue(_command) is { Length: > 0 } command)
             {
-                container = await Container.CreateAsync(client, id, spec, options).ConfigureAwait(false);
+                result.AddError($"--bundle runs the bundle's own process.args; drop the command ('{string.Join(' ', command)}') or --bundle");
             }
-            catch (RpcException e)
+            foreach (Option vmOnly in (Option[])[_cpus, _memory, _rootfs, _detach, _kernel, _initrd, .. _network.Options])
             {
-                throw KactlCommands.RpcFailure("CreateContainer", e);
+                if (Given(result, vmOnly))
+                {
+                    result.AddError($"{vmOnly.Name} is for a VM run (kactl run -- CMD); --bundle uses the agent at --addr");
+                }
             }
-            bool removed = false;
-            try
-            {
-                if (signals.Interrupted)
-                {
-                    return KactlCommands.Interrupted();
-                }
-                var session = new ProcessSession
-                {
-                    Process = container.InitProcess,
-                    Terminal = terminal,
-                    Signals = signals,
-                    StopTimeout = TimeSpan.FromSeconds(parseResult.GetValue(_stopTimeout)),
-                    Start = async () =>
-                    {
-                        try
-                        {
-                            await container.StartAsync().ConfigureAwait(false);
-                        }
-                        catch (RpcException e)
-                        {
-                            throw KactlCommands.RpcFailure("StartContainer", e);
-                        }
-                    },
-                    Kill = async () =>
-                    {
-                        removed = true;
-                        await container.RemoveAsync().ConfigureAwait(false);
-                    },
-                };
-                int status;
-                try
-                {
-                    status = await session.RunAsync().ConfigureAwait(false);
-                }
-                catch (RpcException e)
-                {
-                    throw KactlCommands.RpcFailure("WaitProcess", e);
-                }
-                await KactlCommands.WarnAsync(session.Warnings).ConfigureAwait(false);
-                return status;
-            }
-            finally
-            {
-                if (!removed)
-                {
-                    try
-                    {
-                        await container.RemoveAsync().ConfigureAwait(false);
-                    }
-                    catch (RpcException e)
-                    {
-                        await Console.Error.WriteLineAsync($"kactl: RemoveContainer of '{id}' failed: {e.StatusCode} ({(int)e.StatusCode}): {e.Status.Detail}").ConfigureAwait(false);
-                    }
-                }
-                await container.DisposeAsync().ConfigureAwait(false);
-            }
+            return;
+        }
+        _network.Validate(result);
+        if (Given(result, _global.Address))
+        {
+            result.AddError("--addr is for --bundle (an agent that already runs); 'kactl run -- CMD' boots a VM of its own");
+        }
+        // A sandbox id names a directory; a bundle's container id is the agent's to judge.
+        if (result.GetValue(_id) is { } id && !Sandboxes.RunDirectory.IsValidId(id))
+        {
+            result.AddError($"--id '{id}' is not a valid sandbox id (up to 64 letters, digits, '-', '_' and '.', starting with a letter or digit)");
+        }
+        if (result.GetValue(_command) is not { Length: > 0 })
+        {
+            result.AddError("nothing to run: give a command after -- (e.g. kactl run -- sh -c 'uname -a'), or --bundle DIR with --addr");
         }
     }
+
+    private static bool Given(CommandResult result, Option option) => result.GetResult(option) is { Implicit: false };
 }

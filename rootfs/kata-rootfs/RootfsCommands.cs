@@ -1,4 +1,5 @@
 using System.CommandLine;
+using KataAgent.Rootfs.Busybox;
 using KataAgent.Rootfs.Compression;
 using KataAgent.Rootfs.Elf;
 using KataAgent.Rootfs.Image;
@@ -6,7 +7,8 @@ using KataAgent.Rootfs.Kernel;
 
 namespace KataAgent.RootfsCli;
 
-/// <summary>kata-rootfs's commands: <c>build</c> (kernel + initrd) and <c>kernel</c> (fetch the kernel, print where it is).</summary>
+/// <summary>kata-rootfs's commands: <c>build</c> (kernel + initrd), <c>kernel</c> (fetch the kernel, print where it is) and
+/// <c>busybox-rootfs</c> (a container rootfs, kactl run's default).</summary>
 public static class RootfsCommands
 {
     /// <summary>Exit codes: 0 success, 1 failure, 2 bad usage.</summary>
@@ -89,8 +91,24 @@ public static class RootfsCommands
             return Success;
         }));
 
+        var rootfsOut = new Option<string>("--out") { Description = "The rootfs directory to create (must not exist), e.g. out/rootfs", Required = true };
+        var rootfsBusybox = new Option<string>("--busybox") { Description = "The static busybox to copy in", DefaultValueFactory = _ => BusyboxRootfs.DefaultBusyboxPath };
+        var busyboxRootfs = new Command("busybox-rootfs", "Make a container root filesystem from a static busybox: /bin/busybox, a link per applet, /etc/passwd and group, /proc /sys /dev /tmp … (kactl run's default rootfs)")
+        {
+            rootfsOut,
+            rootfsBusybox,
+        };
+        busyboxRootfs.SetAction(Guard(async (parseResult, cancellationToken) =>
+        {
+            string directory = Path.GetFullPath(parseResult.GetValue(rootfsOut)!);
+            int applets = await BusyboxRootfs.CreateAsync(directory, parseResult.GetValue(rootfsBusybox)!, cancellationToken).ConfigureAwait(false);
+            Console.Out.WriteLine($"rootfs {directory}: busybox with {applets} applets");
+            return Success;
+        }));
+
         root.Add(build);
         root.Add(kernelCommand);
+        root.Add(busyboxRootfs);
         return root;
     }
 

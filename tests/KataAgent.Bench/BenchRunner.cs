@@ -9,18 +9,51 @@ using KataAgent.Host.Transport;
 namespace KataAgent.Bench;
 
 /// <summary>
-/// The foundation's benchmarks: Check round-trip latency over a unix socket beside a raw unix
-/// socket ping-pong moving the same bytes per round trip; the agent's idle RSS; its binary size.
-/// Prints a Markdown table and writes it to out/bench/foundation.md.
+/// Runs the selected sections (<see cref="BenchSections"/>). The foundation's own benchmarks:
+/// Check round-trip latency over a unix socket beside a raw unix socket ping-pong moving the same
+/// bytes per round trip; the agent's idle RSS; its binary size. Prints a Markdown table and
+/// writes it to out/bench/foundation.md.
 /// </summary>
 internal static class BenchRunner
 {
     private const int Warmup = 500;
     private const int Iterations = 5000;
 
+    /// <summary>args: the repository root, then the sections to run (<see cref="BenchSections"/>; all when none).</summary>
     public static async Task<int> RunAsync(string[] args)
     {
         string root = args.Length > 0 ? args[0] : Directory.GetCurrentDirectory();
+        ISet<string> sections;
+        try
+        {
+            sections = BenchSections.Select(args.Skip(1).ToArray());
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"bench: {e.Message}");
+            return 2;
+        }
+        if (sections.Contains(BenchSections.Foundation))
+        {
+            await FoundationAsync(root);
+        }
+        if (sections.Contains(BenchSections.Containers))
+        {
+            await ContainerBench.RunAsync(root);
+        }
+        if (sections.Contains(BenchSections.Boot))
+        {
+            await Boot.BootBench.RunAsync(root);
+        }
+        if (sections.Contains(BenchSections.Workload))
+        {
+            await Boot.LaunchToWorkloadBench.RunAsync(root);
+        }
+        return 0;
+    }
+
+    private static async Task FoundationAsync(string root)
+    {
         string agentBinary = Path.Combine(root, "out", "kata-agent");
         string scratch = Directory.CreateTempSubdirectory("ka-bench-").FullName;
         string socketPath = Path.Combine(scratch, "agent.sock");
@@ -83,8 +116,6 @@ internal static class BenchRunner
         }
 
         await BenchReport.WriteAsync(root, "foundation", "", rows);
-        await ContainerBench.RunAsync(root);
-        return 0;
     }
 
     /// <summary>Request of <paramref name="up"/> bytes, reply of <paramref name="down"/> bytes, over a unix socket to an echo-like server thread.</summary>

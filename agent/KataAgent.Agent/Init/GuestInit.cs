@@ -19,6 +19,7 @@ public static class GuestInit
     public static List<string> Prepare()
     {
         var problems = new List<string>();
+        LeaveInitramfsRoot(problems);
         Mount(problems, "proc", "/proc", "proc", NoSuidNoDevNoExec, null);
         Mount(problems, "sysfs", "/sys", "sysfs", NoSuidNoDevNoExec, null);
         Mount(problems, "devtmpfs", "/dev", "devtmpfs", Libc.MS_NOSUID, "mode=0755");
@@ -102,6 +103,28 @@ public static class GuestInit
             }
         }
         return text.ToString();
+    }
+
+    /// <summary>
+    /// pivot_root(2) refuses to move a mount namespace's root mount (EINVAL), and in an initramfs the
+    /// root PID 1 starts on is that mount: every container's pivot_root would fail. So, as switch_root
+    /// does, bind the initramfs onto a directory of itself, move that bind onto / and chroot into it.
+    /// Nothing is copied; from here on the root is a mount with a parent, which pivot_root accepts.
+    /// </summary>
+    private static void LeaveInitramfsRoot(List<string> problems)
+    {
+        const string bind = "/.initramfs";
+        Directory.CreateDirectory(bind);
+        if (Libc.Mount("/", bind, null, Libc.MS_BIND | Libc.MS_REC, null) != 0)
+        {
+            problems.Add(LinuxException.FromLastError($"bind / on {bind}").Message);
+            return;
+        }
+        if (Libc.Chdir(bind) != 0 || Libc.Mount(bind, "/", null, Libc.MS_MOVE, null) != 0 || Libc.Chroot(".") != 0)
+        {
+            problems.Add(LinuxException.FromLastError("move the initramfs bind onto / and chroot into it").Message);
+        }
+        Libc.Chdir("/");
     }
 
     private static void Mount(List<string> problems, string source, string target, string type, ulong flags, string? data)

@@ -56,6 +56,14 @@ public sealed class Container : IAsyncDisposable
     public ContainerProcess InitProcess { get; }
 
     /// <summary>
+    /// Run once, right after the agent has removed the container (in <see cref="RemoveAsync"/>, so also in
+    /// <see cref="DisposeAsync"/>): releases what the container used on the host side. A
+    /// <see cref="Sandboxes.Sandbox"/> sets it to hot-unplug the container's disk and delete its image; the
+    /// agent has unmounted the disk by then.
+    /// </summary>
+    internal Func<CancellationToken, Task>? AfterRemove { get; set; }
+
+    /// <summary>
     /// CreateContainer with <paramref name="spec"/>; the init process waits for
     /// <see cref="StartAsync"/>. Its stdio is attached right away (see
     /// <see cref="ContainerOptions.AttachStdio"/>), so not a byte of its output is missed. The
@@ -171,18 +179,27 @@ public sealed class Container : IAsyncDisposable
     /// RemoveContainer: the agent kills every process of the container, waits up to
     /// <paramref name="timeout"/> (rounded up to whole seconds; <see cref="TimeSpan.Zero"/> waits
     /// for ever; default <see cref="ContainerOptions.RemoveTimeout"/>) and releases it. Output the
-    /// processes wrote before they died still arrives on their streams.
+    /// processes wrote before they died still arrives on their streams. A container made by
+    /// <see cref="Sandboxes.Sandbox.CreateContainerAsync"/> then has its disk hot-unplugged and its image deleted.
     /// </summary>
     /// <exception cref="RpcException">The agent refused (e.g. DEADLINE_EXCEEDED: processes still running after the timeout, NOT_FOUND).</exception>
+    /// <exception cref="TimeoutException">A sandbox container's disk was not released by the guest in time (the container is removed).</exception>
     public async Task RemoveAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         TimeSpan wait = timeout ?? Options.RemoveTimeout;
         ArgumentOutOfRangeException.ThrowIfLessThan(wait, TimeSpan.Zero, nameof(timeout));
         uint seconds = (uint)Math.Min(uint.MaxValue, Math.Ceiling(wait.TotalSeconds));
         await Client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = Id, Timeout = seconds }, cancellationToken).ConfigureAwait(false);
+        Func<CancellationToken, Task>? afterRemove;
         lock (_gate)
         {
             _removed = true;
+            afterRemove = AfterRemove;
+            AfterRemove = null;
+        }
+        if (afterRemove is not null)
+        {
+            await afterRemove(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -211,9 +228,10 @@ public sealed class Container : IAsyncDisposable
             {
                 await RemoveAsync().ConfigureAwait(false);
             }
-            catch (RpcException)
+            catch (Exception e) when (e is RpcException or IOException or TimeoutException or InvalidOperationException or Vm.QmpException)
             {
-                // Already gone, or the agent is unreachable: nothing more to do from here.
+                // Already gone, the agent or qemu is unreachable, or the disk did not come out: dispose does not
+                // throw for it (RemoveAsync does), and a sandbox's destroy takes whatever is left with the VM.
             }
         }
         foreach (var process in processes)

@@ -10,7 +10,10 @@ namespace KataAgent.Host.Sandboxes;
 /// <summary>
 /// A Kata sandbox: one VM (<see cref="QemuVm"/>) whose agent has run CreateSandbox, and the containers in it,
 /// each on an ext4 disk packed from a rootfs directory, hot-plugged, and mounted by the agent's <c>blk</c>
-/// storage driver. Disposing destroys it (containers, sandbox, VM, state directory) unless it is detached.
+/// storage driver. Removing a container (<see cref="Container.RemoveAsync"/> on the handle, or
+/// <see cref="RemoveContainerAsync"/>) hot-unplugs its disk and deletes its image, so containers can come and go
+/// for ever in one sandbox; <see cref="SandboxOptions.HotplugSlots"/> only limits how many exist at once.
+/// Disposing destroys it (containers, sandbox, VM, state directory) unless it is detached.
 /// </summary>
 public sealed class Sandbox : IAsyncDisposable
 {
@@ -74,6 +77,7 @@ public sealed class Sandbox : IAsyncDisposable
                 Detached = options.Detached,
                 HotplugSlots = options.HotplugSlots,
                 HotplugTimeout = options.HotplugTimeout,
+                UnplugTimeout = options.UnplugTimeout,
                 AgentTimeout = options.AgentTimeout,
                 NetworkNamespacePath = options.NetworkNamespacePath,
                 NetworkDevices = network?.Devices ?? [],
@@ -175,13 +179,22 @@ public sealed class Sandbox : IAsyncDisposable
         ContainerIds.Validate(containerId, nameof(containerId));
         ArgumentNullException.ThrowIfNull(spec);
         ObjectDisposedException.ThrowIf(_destroyed, this);
-        string image = Path.Combine(Vm.StateDirectory, "disks", containerId + ".ext4");
+        string image = DiskImagePath(containerId);
         if (File.Exists(image))
         {
             throw new ArgumentException($"containerId '{containerId}' is already used in sandbox {Id}", nameof(containerId));
         }
         await Ext4Image.CreateAsync(rootfsDirectory, image, cancellationToken).ConfigureAwait(false);
-        string pciPath = await Vm.AddDiskAsync(new QemuDisk(image), cancellationToken).ConfigureAwait(false);
+        string pciPath;
+        try
+        {
+            pciPath = await Vm.AddDiskAsync(new QemuDisk(image), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            File.Delete(image);
+            throw;
+        }
         string mountPoint = RootfsMountPoint(containerId);
         var oci = spec.Clone();
         oci.Root ??= new Root();
@@ -193,7 +206,18 @@ public sealed class Sandbox : IAsyncDisposable
             OCI = oci,
             Storages = { new Storage { Driver = "blk", Source = pciPath, Fstype = "ext4", MountPoint = mountPoint } },
         };
-        var container = await Container.CreateAsync(Agent, request, options, cancellationToken).ConfigureAwait(false);
+        Container container;
+        try
+        {
+            container = await Container.CreateAsync(Agent, request, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The agent unmounts the storage of a container it failed to create: the disk's slot is reusable.
+            await ReleaseDiskQuietlyAsync(containerId).ConfigureAwait(false);
+            throw;
+        }
+        container.AfterRemove = ct => ReleaseDiskAsync(containerId, ct);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -207,6 +231,81 @@ public sealed class Sandbox : IAsyncDisposable
     }
 
     /// <summary>
+    /// A handle on container <paramref name="containerId"/> of this sandbox (see <see cref="Container.OpenAsync"/>),
+    /// e.g. one a detached sandbox's earlier owner created. If it was made by <see cref="CreateContainerAsync"/>
+    /// (its image is in the state directory's disks/), removing it through the handle releases its disk as well.
+    /// </summary>
+    public async Task<Container> OpenContainerAsync(string containerId, ContainerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ContainerIds.Validate(containerId, nameof(containerId));
+        ObjectDisposedException.ThrowIf(_destroyed, this);
+        var container = await Container.OpenAsync(Agent, containerId, options, cancellationToken).ConfigureAwait(false);
+        if (File.Exists(DiskImagePath(containerId)))
+        {
+            container.AfterRemove = ct => ReleaseDiskAsync(containerId, ct);
+        }
+        return container;
+    }
+
+    /// <summary>
+    /// RemoveContainer for <paramref name="containerId"/> (the agent kills its processes, waits up to
+    /// <paramref name="timeout"/>, unmounts its disk), then hot-unplugs the disk and deletes its image: the same
+    /// as <see cref="Container.RemoveAsync"/> on the handle <see cref="CreateContainerAsync"/> returned, for when
+    /// that handle is not at hand (an attached sandbox).
+    /// </summary>
+    /// <exception cref="RpcException">The agent refused (NOT_FOUND: no such container; DEADLINE_EXCEEDED: processes outlived the timeout).</exception>
+    /// <exception cref="TimeoutException">The guest did not release the disk in time (see <see cref="SandboxOptions.UnplugTimeout"/>).</exception>
+    public async Task RemoveContainerAsync(string containerId, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        await using var container = await OpenContainerAsync(containerId, new ContainerOptions { AttachStdio = false }, cancellationToken).ConfigureAwait(false);
+        await container.RemoveAsync(timeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    private string DiskImagePath(string containerId) => Path.Combine(Vm.StateDirectory, "disks", containerId + ".ext4");
+
+    /// <summary>
+    /// Unplugs container <paramref name="containerId"/>'s disk and deletes its image. The disk is found by its image
+    /// path in QMP's <c>query-block</c> rather than remembered, so this works for a sandbox attached by another
+    /// process, and the image name is unique per container. Skipped while the sandbox is destroyed: the VM goes
+    /// away with every disk, and the state directory with every image.
+    /// </summary>
+    private async Task ReleaseDiskAsync(string containerId, CancellationToken cancellationToken)
+    {
+        if (_destroyed)
+        {
+            return;
+        }
+        string image = DiskImagePath(containerId);
+        var disk = (await Vm.QueryDisksAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(d => d.ImagePath == image);
+        if (disk is not null)
+        {
+            await Vm.RemoveDiskAsync(disk.PciPath, cancellationToken).ConfigureAwait(false);
+        }
+        File.Delete(image);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _containers.RemoveAll(c => c.Id == containerId);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task ReleaseDiskQuietlyAsync(string containerId)
+    {
+        try
+        {
+            await ReleaseDiskAsync(containerId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException or QmpException or IOException)
+        {
+            // The caller's error is the one that matters; destroying the sandbox takes the disk with the VM.
+        }
+    }
+
+    /// <summary>
     /// Removes the containers this object created, sends DestroySandbox (after which the agent powers the guest
     /// off), waits for qemu to exit (quit, then kill, after a grace), and deletes the state directory.
     /// </summary>
@@ -217,7 +316,8 @@ public sealed class Sandbox : IAsyncDisposable
             return;
         }
         _destroyed = true;
-        foreach (var container in _containers)
+        // _destroyed is set, so removing a container leaves its disk to the VM's end (no slow unplug each).
+        foreach (var container in _containers.ToArray())
         {
             // Best effort: DestroySandbox removes whatever is left, and a dead VM takes everything with it.
             await container.DisposeAsync().ConfigureAwait(false);

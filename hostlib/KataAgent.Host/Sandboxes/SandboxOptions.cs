@@ -35,11 +35,14 @@ public sealed record SandboxOptions
     /// <summary>Extra kernel command-line words (agent.* options, for example).</summary>
     public IReadOnlyList<string> KernelArguments { get; init; } = [];
 
-    /// <summary>Free hot-plug slots, one per container created through <see cref="Sandbox.CreateContainerAsync"/>.</summary>
+    /// <summary>Free hot-plug slots: how many containers created through <see cref="Sandbox.CreateContainerAsync"/> can exist at once (a removed one frees its slot).</summary>
     public int HotplugSlots { get; init; } = 4;
 
     /// <summary>How long the agent waits for a container's disk to appear (see <see cref="Vm.QemuOptions.HotplugTimeout"/>).</summary>
     public TimeSpan HotplugTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long removing a container waits for the guest to release its disk (see <see cref="Vm.QemuOptions.UnplugTimeout"/>).</summary>
+    public TimeSpan UnplugTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How long the start waits for the agent to answer.</summary>
     public TimeSpan AgentTimeout { get; init; } = TimeSpan.FromSeconds(120);

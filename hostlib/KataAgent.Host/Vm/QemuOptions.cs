@@ -49,6 +49,14 @@ public sealed record QemuOptions
     public TimeSpan HotplugTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// How long <see cref="QemuVm.RemoveDiskAsync"/> waits for the guest to let go of a disk (qemu's
+    /// <c>DEVICE_DELETED</c>): the guest has to answer the unplug request. With ACPI hot-plug (qemu 7.2's q35
+    /// root ports) that is quick, but native PCIe hot-plug makes Linux wait 5 s after the attention button,
+    /// and a busy TCG guest is slow on top of that.
+    /// </summary>
+    public TimeSpan UnplugTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// The network namespace qemu runs in (a path such as /var/run/netns/NAME, as CNI leaves it), so its
     /// taps and sockets are the pod's; null keeps the caller's namespace.
     /// </summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -50,7 +51,115 @@ public sealed partial class QemuVm
         }
     }
 
-    /// <summary>The lowest hot-plug root port with nothing behind it.</summary>
+    /// <summary>
+    /// Hot-unplugs the disk at <paramref name="pciPath"/> (one <see cref="AddDiskAsync"/> returned, or one of
+    /// <see cref="DiskPciPaths"/>): QMP <c>device_del</c>, then waits for qemu's <c>DEVICE_DELETED</c> (the guest
+    /// has released the device), then <c>blockdev-del</c>, which closes the image. Its root port is free for
+    /// <see cref="AddDiskAsync"/> again (a cold-plugged disk's port stays unused: hot-plugs go to the hot-plug
+    /// ports). Whatever uses the disk in the guest should have let go first (the agent unmounts a container's
+    /// <c>blk</c> storage in RemoveContainer); the guest does not refuse, its users just lose the device.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="pciPath"/> is not the PCI path of one of this VM's root ports.</exception>
+    /// <exception cref="InvalidOperationException">There is no disk at <paramref name="pciPath"/>.</exception>
+    /// <exception cref="TimeoutException">The guest did not release the device within <see cref="QemuOptions.UnplugTimeout"/>.
+    /// qemu may still finish later; calling again then only closes the image.</exception>
+    public async Task RemoveDiskAsync(string pciPath, CancellationToken cancellationToken = default)
+    {
+        int port = RootPortOf(pciPath);
+        string id = DiskId(port);
+        await _hotplugLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Events carry qemu's wall-clock time: one left over from an earlier, timed-out unplug of the
+            // same port must not be taken for this one's.
+            var requested = DateTimeOffset.UtcNow.AddMilliseconds(-10);
+            bool deviceWasThere = true;
+            try
+            {
+                await Qmp.ExecuteAsync("device_del", new JsonObject { ["id"] = id }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (QmpException e) when (e.ErrorClass == "DeviceNotFound")
+            {
+                // Gone already (an earlier unplug finished after its wait timed out): only the image is left to close.
+                deviceWasThere = false;
+            }
+            catch (QmpException e) when (e.Description.Contains("already in the process of unplug", StringComparison.Ordinal))
+            {
+                // An earlier request is still pending in the guest: its DEVICE_DELETED is what to wait for.
+                requested = DateTimeOffset.MinValue;
+            }
+            if (deviceWasThere)
+            {
+                await WaitForDeviceDeletedAsync(id, pciPath, requested, cancellationToken).ConfigureAwait(false);
+            }
+            try
+            {
+                await Qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = id }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (QmpException e) when (!deviceWasThere)
+            {
+                throw new InvalidOperationException($"no disk at PCI path {pciPath}: neither device nor image node '{id}' exists", e);
+            }
+        }
+        finally
+        {
+            _hotplugLock.Release();
+        }
+    }
+
+    /// <summary>The disks attached right now (cold- and hot-plugged), from QMP <c>query-block</c>: the truth even for an attached VM.</summary>
+    public async Task<IReadOnlyList<QemuAttachedDisk>> QueryDisksAsync(CancellationToken cancellationToken = default)
+    {
+        var blocks = await Qmp.ExecuteAsync("query-block", cancellationToken: cancellationToken).ConfigureAwait(false);
+        var disks = new List<QemuAttachedDisk>();
+        foreach (var block in blocks.EnumerateArray())
+        {
+            // Our devices are /machine/peripheral/disk<port>/virtio-backend (the id DiskId gives them).
+            if (block.TryGetProperty("inserted", out var inserted) && block.TryGetProperty("qdev", out var qdev)
+                && qdev.GetString() is { } path && path.Split('/') is [_, "machine", "peripheral", var device, ..]
+                && device.StartsWith("disk", StringComparison.Ordinal)
+                && int.TryParse(device.AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture, out int port))
+            {
+                disks.Add(new QemuAttachedDisk(PciPath(port), inserted.GetProperty("file").GetString() ?? "", inserted.GetProperty("ro").GetBoolean()));
+            }
+        }
+        return [.. disks.OrderBy(d => d.PciPath, StringComparer.Ordinal)];
+    }
+
+    private async Task WaitForDeviceDeletedAsync(string id, string pciPath, DateTimeOffset requested, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.UnplugTimeout);
+        try
+        {
+            // qemu also reports the device's virtio backend, without a "device" member: matching the id skips it.
+            await Qmp.WaitForEventAsync("DEVICE_DELETED", e => e.DataString("device") == id && e.Timestamp >= requested, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the guest did not release the disk at PCI path {pciPath} (qemu device '{id}') within {_options.UnplugTimeout.TotalSeconds:0.#} s "
+                + "(QemuOptions.UnplugTimeout): no DEVICE_DELETED from qemu; the image stays open until RemoveDiskAsync is called again after the guest lets go");
+        }
+    }
+
+    /// <summary>The root port a PCI path of ours names: "XX/00" with XX one of our root ports' slots.</summary>
+    private int RootPortOf(string pciPath)
+    {
+        ArgumentNullException.ThrowIfNull(pciPath);
+        int ports = _options.Disks.Count + _options.HotplugSlots;
+        if (pciPath.Length == 5 && pciPath.EndsWith("/00", StringComparison.Ordinal)
+            && int.TryParse(pciPath.AsSpan(0, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int slot)
+            && slot - FirstRootPortSlot is var port && port >= 0 && port < ports)
+        {
+            return port;
+        }
+        throw new ArgumentException($"'{pciPath}' is not the PCI path of a disk of this VM: expected \"XX/00\" with XX one of the root port slots {PciPath(0)[..2]}..{PciPath(ports - 1)[..2]}", nameof(pciPath));
+    }
+
+    /// <summary>
+    /// The lowest hot-plug root port with nothing behind it and no image node left under its disk's name (one whose
+    /// unplug timed out and was not finished with <see cref="RemoveDiskAsync"/>: blockdev-add would refuse the name).
+    /// </summary>
     private async Task<int> FreeHotplugPortAsync(CancellationToken cancellationToken)
     {
         var buses = await Qmp.ExecuteAsync("query-pci", cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -66,10 +175,12 @@ public sealed partial class QemuVm
                 }
             }
         }
+        var nodes = await Qmp.ExecuteAsync("query-named-block-nodes", cancellationToken: cancellationToken).ConfigureAwait(false);
+        var nodeNames = nodes.EnumerateArray().Select(n => n.TryGetProperty("node-name", out var name) ? name.GetString() : null).ToHashSet(StringComparer.Ordinal);
         int first = _options.Disks.Count;
         for (int port = first; port < first + _options.HotplugSlots; port++)
         {
-            if (occupied.TryGetValue(RootPortId(port), out bool taken) && !taken)
+            if (occupied.TryGetValue(RootPortId(port), out bool taken) && !taken && !nodeNames.Contains(DiskId(port)))
             {
                 return port;
             }

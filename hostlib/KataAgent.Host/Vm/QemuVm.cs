@@ -224,14 +224,61 @@ public sealed partial class QemuVm : IAsyncDisposable
         File.Move(temporary, StateFilePath, overwrite: true);
     }
 
-    /// <summary>The pid file's process really is this VM's qemu (not a recycled pid): its command line names our QMP socket.</summary>
-    private bool IsQemuOfThisVm()
+    /// <summary>
+    /// Deletes the state directory of a VM whose qemu is no longer running and returns true; returns false and
+    /// leaves it while that qemu runs. This is what is left when the process that started a non-detached VM
+    /// dies without disposing it: qemu follows it (parent-death signal), but nobody removes the sockets, logs,
+    /// pid file and vm.json. Likewise after a detached VM's guest powered itself off. Not for a directory whose
+    /// VM is being started at this moment: before vm.json is written it looks stale.
+    /// </summary>
+    public static bool DeleteStaleState(string stateDirectory)
+    {
+        string directory = Path.GetFullPath(stateDirectory);
+        if (!Directory.Exists(directory))
+        {
+            return false;
+        }
+        string qmpSocket = Path.Combine(directory, "qmp.sock");
+        // vm.json is written once QMP answers; qemu.pid exists from qemu's start: either names the qemu to look for.
+        if (ReadRecordedPid(directory) is { } pid && IsQemuWithQmpSocket(pid, qmpSocket))
+        {
+            return false;
+        }
+        Directory.Delete(directory, recursive: true);
+        return true;
+    }
+
+    private static int? ReadRecordedPid(string directory)
     {
         try
         {
-            return File.ReadAllText($"/proc/{ProcessId}/cmdline").Contains(QmpSocketPath, StringComparison.Ordinal);
+            string json = File.ReadAllText(Path.Combine(directory, "vm.json"));
+            return JsonSerializer.Deserialize(json, QemuVmStateJsonContext.Default.QemuVmState)?.ProcessId;
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+        }
+        try
+        {
+            return int.Parse(File.ReadAllText(Path.Combine(directory, "qemu.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or FormatException or OverflowException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The pid file's process really is this VM's qemu (not a recycled pid): its command line names our QMP socket.</summary>
+    private bool IsQemuOfThisVm() => IsQemuWithQmpSocket(ProcessId, QmpSocketPath);
+
+    private static bool IsQemuWithQmpSocket(int pid, string qmpSocketPath)
+    {
+        try
+        {
+            // A zombie's cmdline is empty, so an exited but unreaped qemu does not count.
+            return File.ReadAllText($"/proc/{pid}/cmdline").Contains(qmpSocketPath, StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
         }

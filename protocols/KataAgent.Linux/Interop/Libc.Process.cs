@@ -95,6 +95,9 @@ public static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "chdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Chdir(string path);
 
+    [LibraryImport(Library, EntryPoint = "chroot", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Chroot(string path);
+
     [LibraryImport(Library, EntryPoint = "umask")]
     public static partial uint Umask(uint mask);
 

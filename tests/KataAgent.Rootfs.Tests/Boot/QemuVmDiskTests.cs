@@ -11,7 +11,8 @@ namespace KataAgent.Rootfs.Tests.Boot;
 
 /// <summary>
 /// Disks on a real qemu (TCG): cold-plugged ones on their own pcie-root-ports at the PCI paths the VM
-/// reports, hot-plugged ones through QMP into the free ports, seen by qemu where the paths say.
+/// reports, hot-plugged ones through QMP into the free ports, seen by qemu where the paths say; removed ones
+/// (the guest releases them) gone from qemu, their ports free for the next hot-plug.
 /// </summary>
 [Collection(DebianKernelCollection.Name)]
 public sealed class QemuVmDiskTests(DebianKernelFixture kernel, ITestOutputHelper output) : IDisposable
@@ -21,7 +22,7 @@ public sealed class QemuVmDiskTests(DebianKernelFixture kernel, ITestOutputHelpe
     public void Dispose() => _temp.Dispose();
 
     [Fact]
-    public async Task Cold_and_hot_plugged_disks_sit_behind_the_root_ports_their_PCI_paths_name()
+    public async Task Cold_and_hot_plugged_disks_sit_behind_the_root_ports_their_PCI_paths_name_and_removed_ones_free_their_port()
     {
         HostTools.Require("qemu-system-x86_64", "qemu-system-x86");
         string image = _temp.File("initrd.img");
@@ -61,6 +62,22 @@ public sealed class QemuVmDiskTests(DebianKernelFixture kernel, ITestOutputHelpe
             block["/machine/peripheral/disk2/virtio-backend"].GetProperty("ro").GetBoolean().Should().BeFalse();
             block["/machine/peripheral/disk2/virtio-backend"].GetProperty("file").GetString().Should().Be(disks[2]);
 
+            (await vm.QueryDisksAsync()).Should().Equal(
+                new QemuAttachedDisk("10/00", disks[0], false), new QemuAttachedDisk("11/00", disks[1], true),
+                new QemuAttachedDisk("12/00", disks[2], false), new QemuAttachedDisk("13/00", disks[3], true));
+
+            await vm.RemoveDiskAsync(first);
+            await vm.RemoveDiskAsync("10/00");
+
+            ImagesInQueryBlock(await vm.Qmp.ExecuteAsync("query-block")).Should().BeEquivalentTo([disks[1], disks[3]], "device_del and blockdev-del took the images out");
+            DisksByRootPortSlot(await vm.Qmp.ExecuteAsync("query-pci")).Should().Equal(new Dictionary<int, string> { [0x11] = "disk1", [0x13] = "disk3" });
+            var removedAgain = async () => await vm.RemoveDiskAsync(first);
+            (await removedAgain.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("no disk at PCI path 12/00");
+            var notOurs = async () => await vm.RemoveDiskAsync("14/00");
+            (await notOurs.Should().ThrowAsync<ArgumentException>()).Which.ParamName.Should().Be("pciPath");
+            (await vm.AddDiskAsync(new QemuDisk(disks[4]))).Should().Be("12/00", "the removed disk's root port is free again");
+            (await vm.QueryDisksAsync()).Select(d => d.ImagePath).Should().Equal(disks[1], disks[4], disks[3]);
+
             var missing = async () => await vm.AddDiskAsync(new QemuDisk(_temp.File("absent.img")));
             await missing.Should().ThrowAsync<FileNotFoundException>();
             (await vm.Agent.GetGuestDetailsAsync(new GuestDetailsRequest())).AgentDetails.InitDaemon.Should().BeTrue("the guest runs on through the hot-plugs");
@@ -79,6 +96,10 @@ public sealed class QemuVmDiskTests(DebianKernelFixture kernel, ITestOutputHelpe
         }
         return path;
     }
+
+    /// <summary>The image files of the block devices qemu has attached, in query-block's order.</summary>
+    private static List<string> ImagesInQueryBlock(JsonElement blocks) =>
+        [.. blocks.EnumerateArray().Where(b => b.TryGetProperty("inserted", out _)).Select(b => b.GetProperty("inserted").GetProperty("file").GetString()!)];
 
     /// <summary>Root-bus slot of each pcie-root-port → qdev id of the device behind it.</summary>
     private static Dictionary<int, string> DisksByRootPortSlot(JsonElement buses)

@@ -14,6 +14,13 @@ public static class RepoPaths
     /// <summary>The kata-rootfs CLI, built next to the tests through the project reference.</summary>
     public static string CliAssembly => Require(Path.Combine(AppContext.BaseDirectory, "kata-rootfs.dll"));
 
+    /// <summary>The test helper that owns a non-detached VM until it is killed, built next to the tests through the project reference.</summary>
+    public static string VmStarterAssembly => Require(Path.Combine(AppContext.BaseDirectory, "KataAgent.VmStarter.dll"));
+
+    /// <summary>The dotnet host running these tests, to run the helper assemblies with.</summary>
+    public static string DotnetHost =>
+        Path.GetFileName(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
+
     public static string Require(string path) =>
         File.Exists(path) ? path : throw new InvalidOperationException($"{path} is missing: run ./build.sh first (./build.sh test does)");
 

@@ -4,6 +4,7 @@ using FluentAssertions;
 using KataAgent.Host.Network;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
+using KataAgent.Rootfs.Busybox;
 using KataAgent.Rootfs.Tests.Infrastructure;
 using KataAgent.Tests.HostNetwork;
 using Xunit;
@@ -58,7 +59,7 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
                 output.WriteLine($"{model}: boot to ready {sandbox.BootToReady.TotalSeconds:0.0} s");
                 var spec = ContainerSpecs.Default(["sh", "-c",
                     $"httpd -p 80 -h /www && wget -q -T 20 -O - http://{CniLikePodNetwork.NodeAddress}:8000/node.html; ping -c 1 -W 10 {CniLikePodNetwork.NodeAddress} > /tmp/ping && echo pinged; echo fetched; exec sleep 600"], terminal: false);
-                await using var container = await sandbox.CreateContainerAsync("web", Rootfs(), spec);
+                await using var container = await sandbox.CreateContainerAsync("web", await RootfsAsync(), spec);
                 var stdout = new StringBuilder();
                 var lines = ReadLinesAsync(container.InitProcess.Stdout, stdout);
                 await container.StartAsync();
@@ -113,22 +114,12 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    private string Rootfs()
+    /// <summary>The shared busybox rootfs (every applet: httpd, wget, ping among them) with the page the container serves.</summary>
+    private async Task<string> RootfsAsync()
     {
         string root = _temp.File("rootfs");
-        if (Directory.Exists(root))
-        {
-            return root;
-        }
-        foreach (string directory in new[] { "bin", "proc", "sys", "dev", "tmp", "etc", "www" })
-        {
-            Directory.CreateDirectory(Path.Combine(root, directory));
-        }
-        File.Copy(RepoPaths.Busybox, Path.Combine(root, "bin", "busybox"));
-        foreach (string applet in new[] { "sh", "echo", "httpd", "wget", "sleep", "ping" })
-        {
-            File.CreateSymbolicLink(Path.Combine(root, "bin", applet), "busybox");
-        }
+        await BusyboxRootfs.CreateAsync(root, RepoPaths.Busybox);
+        Directory.CreateDirectory(Path.Combine(root, "www"));
         File.WriteAllText(Path.Combine(root, "www", "index.html"), "hello from the pod\n");
         return root;
     }

@@ -1,6 +1,10 @@
 using System.Text;
+using System.Text.Json;
 using FluentAssertions;
+using Grpc.Core;
+using KataAgent.Host.Containers;
 using KataAgent.Host.Sandboxes;
+using KataAgent.Rootfs.Busybox;
 using KataAgent.Rootfs.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -30,7 +34,7 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
         {
             output.WriteLine($"boot to ready: {sandbox.BootToReady.TotalSeconds:0.0} s");
             var spec = ContainerSpecs.Default(["sh", "-c", "echo hello from $(hostname); grep ' / ' /proc/mounts | cut -d' ' -f3; exit 3"], terminal: false);
-            await using var container = await sandbox.CreateContainerAsync("c1", BusyboxRootfs(), spec);
+            await using var container = await sandbox.CreateContainerAsync("c1", await RootfsAsync(), spec);
             var stdout = ReadAllAsync(container.InitProcess.Stdout);
             var stderr = ReadAllAsync(container.InitProcess.Stderr!);
             await container.StartAsync();
@@ -48,14 +52,41 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Runs_more_containers_one_after_another_than_there_are_hot_plug_slots_each_removal_unplugging_its_disk()
+    {
+        HostTools.Require("qemu-system-x86_64", "qemu-system-x86");
+        string state = _temp.File("sequence");
+        await using var sandbox = await Sandbox.StartAsync(Options(state, "sb3") with { HotplugSlots = 2 });
+
+        foreach (string id in new[] { "r1", "r2", "r3" })
+        {
+            string image = Path.Combine(state, "disks", id + ".ext4");
+            await using var container = await sandbox.CreateContainerAsync(id, await RootfsAsync(), ContainerSpecs.Default(["echo", id], terminal: false));
+            (await sandbox.Vm.QueryDisksAsync()).Select(d => d.ImagePath).Should().Equal([image], "only the running container's disk is attached");
+            var stdout = ReadAllAsync(container.InitProcess.Stdout);
+            await container.StartAsync();
+            (await container.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(0);
+            (await stdout.WaitAsync(Limit)).Should().Be(id + "\n");
+
+            await container.RemoveAsync();
+
+            ImagesInQueryBlock(await sandbox.Vm.Qmp.ExecuteAsync("query-block")).Should().NotContain(image, "removing {0} unplugs its disk", id);
+            File.Exists(image).Should().BeFalse("and deletes its image");
+        }
+    }
+
+    [Fact]
     public async Task A_detached_sandbox_is_attached_again_runs_containers_and_is_destroyed_from_there()
     {
         HostTools.Require("qemu-system-x86_64", "qemu-system-x86");
         string state = _temp.File("detached");
         int pid;
+        string leftImage = Path.Combine(state, "disks", "c3.ext4");
         await using (var started = await Sandbox.StartAsync(Options(state, "sb2") with { Detached = true }))
         {
             pid = started.Vm.ProcessId;
+            // Left to whoever attaches: only the sandbox's state on disk and qemu know which disk is c3's.
+            await started.CreateContainerAsync("c3", await RootfsAsync(), ContainerSpecs.Default(["true"], terminal: false), new ContainerOptions { AttachStdio = false });
         }
         ProcessState.IsRunning(pid).Should().BeTrue("a detached sandbox outlives its starter");
 
@@ -64,13 +95,21 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
         {
             sandbox = await Sandbox.AttachAsync(state);
             sandbox.Id.Should().Be("sb2");
-            var container = await sandbox.CreateContainerAsync("c2", BusyboxRootfs(), ContainerSpecs.Default(["cat", "/etc/marker"], terminal: false));
+            var container = await sandbox.CreateContainerAsync("c2", await RootfsAsync(), ContainerSpecs.Default(["cat", "/etc/marker"], terminal: false));
             var stdout = ReadAllAsync(container.InitProcess.Stdout);
             await container.StartAsync();
             (await container.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(0);
             (await stdout.WaitAsync(Limit)).Should().Be("packed into ext4\n");
-            var bad = async () => await sandbox.CreateContainerAsync("../c3", BusyboxRootfs(), ContainerSpecs.Default(["true"], terminal: false));
+            var bad = async () => await sandbox.CreateContainerAsync("../c3", await RootfsAsync(), ContainerSpecs.Default(["true"], terminal: false));
             (await bad.Should().ThrowAsync<ArgumentException>()).Which.ParamName.Should().Be("containerId");
+
+            File.Exists(leftImage).Should().BeTrue();
+            await sandbox.RemoveContainerAsync("c3");
+
+            ImagesInQueryBlock(await sandbox.Vm.Qmp.ExecuteAsync("query-block")).Should().NotContain(leftImage, "the attached sandbox finds c3's disk by its image");
+            File.Exists(leftImage).Should().BeFalse();
+            var gone = async () => await sandbox.RemoveContainerAsync("c3");
+            (await gone.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
         }
         finally
         {
@@ -99,26 +138,21 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
         KernelArguments = ["agent.log=debug"],
     };
 
-    /// <summary>A busybox rootfs directory: the static binary, the applets the tests use, /etc/marker.</summary>
-    private string BusyboxRootfs()
+    /// <summary>The shared busybox rootfs (as kactl's default), plus /etc/marker to tell it apart.</summary>
+    private async Task<string> RootfsAsync()
     {
         string root = _temp.File("rootfs");
-        if (Directory.Exists(root))
+        if (!Directory.Exists(root))
         {
-            return root;
+            await BusyboxRootfs.CreateAsync(root, RepoPaths.Busybox);
+            File.WriteAllText(Path.Combine(root, "etc", "marker"), "packed into ext4\n");
         }
-        foreach (string directory in new[] { "bin", "proc", "sys", "dev", "tmp", "etc" })
-        {
-            Directory.CreateDirectory(Path.Combine(root, directory));
-        }
-        File.Copy(RepoPaths.Busybox, Path.Combine(root, "bin", "busybox"));
-        foreach (string applet in new[] { "sh", "echo", "cat", "grep", "cut", "hostname", "true" })
-        {
-            File.CreateSymbolicLink(Path.Combine(root, "bin", applet), "busybox");
-        }
-        File.WriteAllText(Path.Combine(root, "etc", "marker"), "packed into ext4\n");
         return root;
     }
+
+    /// <summary>The image files of the block devices qemu has attached, straight from QMP.</summary>
+    private static List<string> ImagesInQueryBlock(JsonElement blocks) =>
+        [.. blocks.EnumerateArray().Where(b => b.TryGetProperty("inserted", out _)).Select(b => b.GetProperty("inserted").GetProperty("file").GetString()!)];
 
     private static async Task<string> ReadAllAsync(Stream stream)
     {

@@ -184,6 +184,25 @@ public sealed partial class KactlRunTests(ContainerAgentFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task Exec_by_sandbox_id_finds_the_agent_socket_and_container_in_the_run_directory()
+    {
+        // A sandbox directory as kactl run -d leaves it, whose agent.sock leads to the stand-alone
+        // agent instead of a VM's virtio-serial port: the same host-side unix socket either way.
+        await using var container = await Container.CreateAsync(fixture.Client, fixture.NewId("sandboxed"), ContainerSpecs.Default(fixture.RootfsPath, ["sleep", "300"]));
+        await container.StartAsync();
+        using var runDirectory = new TempDirectory();
+        await using var sandbox = await FakeSandbox.CreateAsync(runDirectory, "5a4db0c5", running: true, containerId: container.Id);
+        File.CreateSymbolicLink(Path.Combine(sandbox.Directory, "agent.sock"), fixture.Agent.Address["unix://".Length..]);
+
+        var result = await KactlRunner.RunAsync(["exec", "5a4d", "--", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; exit 3"],
+            environment: new Dictionary<string, string?> { ["KACTL_RUN_DIR"] = runDirectory.Path });
+
+        result.ExitCode.Should().Be(3, KactlRunner.Describe(result));
+        result.StandardOutput.Should().Be("sleep 300 ");
+        await container.RemoveAsync();
+    }
+
+    [Fact]
     public async Task Exec_into_a_missing_container_is_an_rpc_failure()
     {
         var result = await Kactl(null, "exec", "no-such-container", "--", "true");

@@ -1,6 +1,7 @@
 using KataAgent.Host.Sandboxes;
 using FluentAssertions;
 using Grpc.Core;
+using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Containers;
 using KataAgent.Tests.Infrastructure;

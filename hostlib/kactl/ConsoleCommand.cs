@@ -1,0 +1,76 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using KataAgent.Kactl.Sandboxes;
+
+namespace KataAgent.Kactl;
+
+/// <summary>
+/// <c>kactl console ID</c>: the guest's debug console (a shell the agent runs on a pty, on the
+/// agent.debug_console.0 port, which qemu serves as the sandbox's console.sock) on kactl's
+/// terminal. Ctrl-] detaches; the shell keeps running for the next attach.
+/// </summary>
+public sealed class ConsoleCommand
+{
+    public const string Name = "console";
+
+    private readonly Argument<string> _id = new("ID")
+    {
+        Description = "Sandbox id (or a unique prefix)",
+    };
+
+    public ConsoleCommand()
+    {
+        Command = new Command(Name, $"Attach kactl's terminal (raw mode) to a sandbox's debug console, a shell in the guest; {ConsoleSession.DetachKeyName} detaches")
+        {
+            _id,
+        };
+        Command.SetAction(KactlCommands.Guard(RunAsync));
+    }
+
+    /// <summary>The System.CommandLine command.</summary>
+    public Command Command { get; }
+
+    private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        using var signals = InterruptSignals.Register();
+        var entry = RunDirectory.FromEnvironment().Find(parseResult.GetRequiredValue(_id));
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(entry.ConsoleSocketPath), signals.First).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            SandboxAgent.RequireRunning(entry);
+            throw new KactlException(ExitCodes.VmFailed, $"cannot connect to the debug console of sandbox '{entry.Id}' at {entry.ConsoleSocketPath}: {e.Message}", e);
+        }
+        catch (OperationCanceledException)
+        {
+            socket.Dispose();
+            return KactlCommands.Interrupted();
+        }
+        var session = new ConsoleSession
+        {
+            Socket = socket,
+            Signals = signals,
+            Banner = $"kactl: connected to the debug console of sandbox '{entry.Id}'; {ConsoleSession.DetachKeyName} detaches",
+        };
+        var end = await session.RunAsync().ConfigureAwait(false);
+        // The terminal is back in its own mode here; the guest's last output may have left the cursor mid-line.
+        string message = end switch
+        {
+            ConsoleEnd.Detached => $"detached from sandbox '{entry.Id}'",
+            ConsoleEnd.InputEnded => $"end of input: detached from sandbox '{entry.Id}'",
+            ConsoleEnd.ClosedByRemote => $"the debug console of sandbox '{entry.Id}' closed (the VM stopped?)",
+            _ => "interrupted",
+        };
+        await Console.Error.WriteLineAsync($"\nkactl: {message}").ConfigureAwait(false);
+        return end switch
+        {
+            ConsoleEnd.Detached or ConsoleEnd.InputEnded => ExitCodes.Success,
+            ConsoleEnd.ClosedByRemote => ExitCodes.VmFailed,
+            _ => ExitCodes.Interrupted,
+        };
+    }
+}

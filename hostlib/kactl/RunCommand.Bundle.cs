@@ -1,0 +1,124 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using Grpc.Core;
+using KataAgent.Host;
+using KataAgent.Host.Containers;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Kactl;
+
+/// <summary><c>kactl run --bundle DIR</c>: an OCI bundle on an agent that already runs (<c>--addr</c>).</summary>
+public sealed partial class RunCommand
+{
+    private async Task<int> RunBundleAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        using var signals = InterruptSignals.Register();
+        string bundleDirectory = parseResult.GetValue(_bundle)!;
+        Spec spec;
+        try
+        {
+            spec = (await OciBundle.LoadAsync(bundleDirectory, cancellationToken).ConfigureAwait(false)).Spec;
+        }
+        catch (OciBundleException e)
+        {
+            throw new KactlException(ExitCodes.Usage, $"invalid bundle: {e.Message}", e);
+        }
+        if (spec.Process is null || spec.Process.Args.Count == 0)
+        {
+            throw new KactlException(ExitCodes.Usage, $"invalid bundle: {Path.Combine(Path.GetFullPath(bundleDirectory), OciBundle.ConfigFileName)}: $.process.args is missing or empty: nothing to run");
+        }
+        bool terminal = parseResult.GetValue(_tty) switch
+        {
+            { } given => given,
+            // --tty alone parses as "present, no value".
+            null when parseResult.GetResult(_tty) is not null => true,
+            null => spec.Process.Terminal,
+        };
+        spec.Process.Terminal = terminal;
+        if (terminal && LocalTerminal.Size() is { } size)
+        {
+            spec.Process.ConsoleSize = new Box { Height = size.Rows, Width = size.Columns };
+        }
+        string id = parseResult.GetValue(_id) ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        var options = new ContainerOptions { UseStreaming = !parseResult.GetValue(_noStreaming) };
+
+        AgentClient client;
+        try
+        {
+            client = await _global.ConnectAsync(parseResult, signals.First).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (signals.Interrupted)
+        {
+            return KactlCommands.Interrupted();
+        }
+        await using (client.ConfigureAwait(false))
+        {
+            Container container;
+            try
+            {
+                container = await Container.CreateAsync(client, id, spec, options).ConfigureAwait(false);
+            }
+            catch (RpcException e)
+            {
+                throw KactlCommands.RpcFailure("CreateContainer", e);
+            }
+            bool removed = false;
+            try
+            {
+                if (signals.Interrupted)
+                {
+                    return KactlCommands.Interrupted();
+                }
+                var session = new ProcessSession
+                {
+                    Process = container.InitProcess,
+                    Terminal = terminal,
+                    Signals = signals,
+                    StopTimeout = TimeSpan.FromSeconds(parseResult.GetValue(_stopTimeout)),
+                    Start = async () =>
+                    {
+                        try
+                        {
+                            await container.StartAsync().ConfigureAwait(false);
+                        }
+                        catch (RpcException e)
+                        {
+                            throw KactlCommands.RpcFailure("StartContainer", e);
+                        }
+                    },
+                    Kill = async () =>
+                    {
+                        removed = true;
+                        await container.RemoveAsync().ConfigureAwait(false);
+                    },
+                };
+                int status;
+                try
+                {
+                    status = await session.RunAsync().ConfigureAwait(false);
+                }
+                catch (RpcException e)
+                {
+                    throw KactlCommands.RpcFailure("WaitProcess", e);
+                }
+                await KactlCommands.WarnAsync(session.Warnings).ConfigureAwait(false);
+                return status;
+            }
+            finally
+            {
+                if (!removed)
+                {
+                    try
+                    {
+                        await container.RemoveAsync().ConfigureAwait(false);
+                    }
+                    catch (RpcException e)
+                    {
+                        await Console.Error.WriteLineAsync($"kactl: RemoveContainer of '{id}' failed: {e.StatusCode} ({(int)e.StatusCode}): {e.Status.Detail}").ConfigureAwait(false);
+                    }
+                }
+                await container.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+using System.CommandLine;
+using System.Globalization;
+using Grpc.Core;
+using KataAgent.Host.Containers;
+using KataAgent.Host.Network;
+using KataAgent.Host.Sandboxes;
+using KataAgent.Host.Vm;
+using KataAgent.Kactl.Sandboxes;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Kactl;
+
+/// <summary><c>kactl run [--cpus N] [--memory SIZE] [--rootfs DIR] [--tty] [-d] [--kernel K] [--initrd I] -- CMD…</c>: a VM of its own.</summary>
+public sealed partial class RunCommand
+{
+    private async Task<int> RunVmAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var request = ReadVmRequest(parseResult);
+        using var signals = InterruptSignals.Register();
+        var runDirectory = RunDirectory.FromEnvironment();
+        string id = runDirectory.CreateSandboxDirectory(request.Id);
+        var createdAt = DateTimeOffset.UtcNow;
+        Progress(request, $"booting VM {id} ({request.Cpus} vCPU, {request.MemoryMiB} MiB)…");
+        Sandbox sandbox;
+        try
+        {
+            sandbox = await Sandbox.StartAsync(_network.ApplyTo(parseResult, new SandboxOptions
+            {
+                KernelPath = request.KernelPath,
+                InitrdPath = request.InitrdPath,
+                StateDirectory = runDirectory.SandboxDirectory(id),
+                Id = id,
+                Cpus = request.Cpus,
+                MemoryMiB = request.MemoryMiB,
+                DebugConsole = true,
+                Detached = request.Detach,
+            }), signals.First).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is QemuBootException or OperationCanceledException or IOException or InvalidOperationException or ArgumentException or RpcException or PodNetworkException)
+        {
+            // The start cleans up after itself (qemu killed, state deleted); what is left is our directory.
+            runDirectory.Remove(id);
+            switch (e)
+            {
+                case OperationCanceledException when signals.Interrupted:
+                    return KactlCommands.Interrupted();
+                case QemuBootException boot:
+                    // The console's last lines say why (a panic, a missing module): worth more than one line.
+                    await Console.Error.WriteLineAsync($"kactl: the VM's last console lines:\n{boot.ConsoleTail}").ConfigureAwait(false);
+                    throw new KactlException(ExitCodes.VmFailed, $"the VM did not boot: {boot.Message.Split('\n')[0]}", e);
+                case RpcException rpc:
+                    throw KactlCommands.RpcFailure("CreateSandbox", rpc);
+                case OperationCanceledException:
+                    throw;
+                default:
+                    throw new KactlException(ExitCodes.VmFailed, $"the VM did not start: {e.Message}", e);
+            }
+        }
+        bool keep = false;
+        try
+        {
+            Progress(request, $"agent ready after {sandbox.BootToReady.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms ({(sandbox.Vm.UsesKvm ? "KVM" : "TCG")})");
+            runDirectory.Save(new SandboxRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Args = request.Args });
+            if (signals.Interrupted)
+            {
+                return KactlCommands.Interrupted();
+            }
+            var spec = ContainerSpecs.Default(request.Args, request.Terminal);
+            if (request.Terminal && LocalTerminal.Size() is { } size)
+            {
+                spec.Process.ConsoleSize = new Box { Height = size.Rows, Width = size.Columns };
+            }
+            // A detached container's output stays with the agent (bounded) until someone reads it: nobody attaches now.
+            var options = new ContainerOptions { UseStreaming = request.UseStreaming, AttachStdio = !request.Detach };
+            Container container;
+            try
+            {
+                container = await sandbox.CreateContainerAsync(id, request.RootfsDirectory, spec, options, signals.First).ConfigureAwait(false);
+            }
+            catch (RpcException e)
+            {
+                throw KactlCommands.RpcFailure("CreateContainer", e);
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException or QmpException)
+            {
+                throw new KactlException(ExitCodes.VmFailed, $"cannot give the container its rootfs {request.RootfsDirectory}: {e.Message}", e);
+            }
+            catch (OperationCanceledException) when (signals.Interrupted)
+            {
+                return KactlCommands.Interrupted();
+            }
+            if (request.Detach)
+            {
+                try
+                {
+                    await container.StartAsync().ConfigureAwait(false);
+                }
+                catch (RpcException e)
+                {
+                    throw KactlCommands.RpcFailure("StartContainer", e);
+                }
+                Progress(request, "container started");
+                keep = true;
+                // Not container.DisposeAsync(): that would remove the container this command leaves running.
+                await container.InitProcess.DisposeAsync().ConfigureAwait(false);
+                await Console.Out.WriteLineAsync(id).ConfigureAwait(false);
+                return ExitCodes.Success;
+            }
+            return await RunAttachedAsync(request, container, signals).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (keep)
+            {
+                await sandbox.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                try
+                {
+                    await sandbox.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is RpcException or QmpException or IOException or TimeoutException or InvalidOperationException)
+                {
+                    // The container's status is the answer; a VM that went down badly is worth a line, not the exit code.
+                    await Console.Error.WriteLineAsync($"kactl: warning: destroying sandbox '{id}': {e.Message.Split('\n')[0]}").ConfigureAwait(false);
+                }
+                runDirectory.Remove(id);
+            }
+        }
+    }
+
+    /// <summary>The container's init process with kactl's stdio, to its end; returns its status.</summary>
+    private static async Task<int> RunAttachedAsync(VmRunRequest request, Container container, InterruptSignals signals)
+    {
+        var session = new ProcessSession
+        {
+            Process = container.InitProcess,
+            Terminal = request.Terminal,
+            Signals = signals,
+            StopTimeout = request.StopTimeout,
+            Start = async () =>
+            {
+                try
+                {
+                    await container.StartAsync().ConfigureAwait(false);
+                }
+                catch (RpcException e)
+                {
+                    throw KactlCommands.RpcFailure("StartContainer", e);
+                }
+                // The terminal may be raw by now (ProcessSession makes it so before the start): no \n → new line there.
+                Progress(request, "container started", raw: request.Terminal && LocalTerminal.IsTerminal(StandardStreams.Stdin));
+            },
+            // The init process is PID 1 of its namespace: only SIGKILL is sure to end it. The sandbox's destroy follows.
+            Kill = () => container.InitProcess.SignalAsync(9),
+        };
+        int status;
+        try
+        {
+            status = await session.RunAsync().ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            throw KactlCommands.RpcFailure("WaitProcess", e);
+        }
+        await KactlCommands.WarnAsync(session.Warnings).ConfigureAwait(false);
+        return status;
+    }
+
+    /// <summary>A progress line on stderr (unless --quiet): <c>kactl: booting VM…</c>.</summary>
+    private static void Progress(VmRunRequest request, string message, bool raw = false)
+    {
+        if (request.Progress)
+        {
+            StandardStreams.WriteAll(StandardStreams.Stderr, System.Text.Encoding.UTF8.GetBytes($"kactl: {message}{(raw ? "\r\n" : "\n")}"));
+        }
+    }
+
+    /// <summary>The request from the command line, with every file checked before anything is booted.</summary>
+    /// <exception cref="KactlException">A kernel, initrd or rootfs that is not there (exit 2).</exception>
+    private VmRunRequest ReadVmRequest(ParseResult parseResult)
+    {
+        var request = new VmRunRequest
+        {
+            Args = parseResult.GetRequiredValue(_command),
+            KernelPath = VmDefaults.Kernel(parseResult.GetValue(_kernel)),
+            InitrdPath = VmDefaults.Initrd(parseResult.GetValue(_initrd)),
+            RootfsDirectory = VmDefaults.Rootfs(parseResult.GetValue(_rootfs)),
+            Cpus = parseResult.GetValue(_cpus),
+            MemoryMiB = parseResult.GetResult(_memory) is null ? DefaultMemoryMiB : parseResult.GetValue(_memory),
+            // --tty alone parses as "present, no value".
+            Terminal = parseResult.GetValue(_tty) ?? parseResult.GetResult(_tty) is not null,
+            Detach = parseResult.GetValue(_detach),
+            Id = parseResult.GetValue(_id),
+            Progress = !parseResult.GetValue(_quiet),
+            StopTimeout = TimeSpan.FromSeconds(parseResult.GetValue(_stopTimeout)),
+            UseStreaming = !parseResult.GetValue(_noStreaming),
+        };
+        RequireFile(request.KernelPath, "kernel", "--kernel", VmDefaults.KernelVariable, "out/vmlinuz");
+        RequireFile(request.InitrdPath, "initrd", "--initrd", VmDefaults.InitrdVariable, "out/initrd.img");
+        if (!Directory.Exists(request.RootfsDirectory))
+        {
+            throw new KactlException(ExitCodes.Usage, $"the rootfs directory {request.RootfsDirectory} does not exist (./build.sh makes out/rootfs; or give --rootfs DIR or ${VmDefaults.RootfsVariable})");
+        }
+        if (request.Detach && request.Terminal)
+        {
+            throw new KactlException(ExitCodes.Usage, "--tty and --detach do not go together: a detached container has no one at its terminal (use 'kactl exec ID --tty -- sh' or 'kactl console ID' later)");
+        }
+        return request;
+    }
+
+    private static void RequireFile(string path, string what, string option, string variable, string built)
+    {
+        if (!File.Exists(path))
+        {
+            throw new KactlException(ExitCodes.Usage, $"the {what} {path} does not exist (./build.sh makes {built}; or give {option} FILE or ${variable})");
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using KataAgent.Host;
+
+namespace KataAgent.Kactl.Sandboxes;
+
+/// <summary>Connects to the agent of a sandbox in the run directory, with errors that say which sandbox and why.</summary>
+public static class SandboxAgent
+{
+    /// <summary>Connects to <paramref name="entry"/>'s agent through its virtio-serial socket.</summary>
+    /// <exception cref="KactlException">The VM is gone (exit 1) or its agent does not answer in time (exit 3).</exception>
+    public static async Task<AgentClient> ConnectAsync(SandboxEntry entry, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        RequireRunning(entry);
+        try
+        {
+            return await AgentClient.ConnectAsync(entry.AgentAddress, new AgentClientOptions { ConnectTimeout = timeout }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AgentConnectException e)
+        {
+            throw new KactlException(ExitCodes.ConnectFailed, $"the agent of sandbox '{entry.Id}' does not answer: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Fails unless the sandbox's qemu is alive.</summary>
+    /// <exception cref="KactlException">Stopped or incomplete (exit 1).</exception>
+    public static void RequireRunning(SandboxEntry entry)
+    {
+        switch (entry.State)
+        {
+            case SandboxState.Stopped:
+                throw new KactlException(ExitCodes.VmFailed, $"sandbox '{entry.Id}' is stopped: its VM (qemu pid {entry.Record!.QemuPid}) is gone; 'kactl rm {entry.Id}' removes what is left");
+            case SandboxState.Incomplete:
+                throw new KactlException(ExitCodes.VmFailed, $"sandbox '{entry.Id}' is incomplete: it is still booting, or the kactl that booted it stopped before it was ready ('kactl rm {entry.Id}' removes it)");
+        }
+    }
+}

@@ -1,0 +1,33 @@
+namespace KataAgent.Kactl;
+
+/// <summary>What <c>kactl run -- CMD…</c> was asked for, checked and with the defaults filled in.</summary>
+public sealed record VmRunRequest
+{
+    public required IReadOnlyList<string> Args { get; init; }
+
+    public required string KernelPath { get; init; }
+
+    public required string InitrdPath { get; init; }
+
+    public required string RootfsDirectory { get; init; }
+
+    public required int Cpus { get; init; }
+
+    public required int MemoryMiB { get; init; }
+
+    /// <summary>Give the process a terminal.</summary>
+    public required bool Terminal { get; init; }
+
+    /// <summary>Leave the VM running and print its id.</summary>
+    public required bool Detach { get; init; }
+
+    /// <summary>The sandbox id asked for, or null for a fresh one.</summary>
+    public string? Id { get; init; }
+
+    /// <summary>Print progress lines on stderr.</summary>
+    public required bool Progress { get; init; }
+
+    public required TimeSpan StopTimeout { get; init; }
+
+    public required bool UseStreaming { get; init; }
+}

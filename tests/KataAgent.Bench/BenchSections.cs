@@ -1,0 +1,41 @@
+namespace KataAgent.Bench;
+
+/// <summary>
+/// The parts of `./build.sh bench [SECTION…]`, each its own table in out/bench/: all of them when
+/// none is named. Booting VMs under TCG takes minutes, so the VM sections can be run on their own.
+/// </summary>
+internal static class BenchSections
+{
+    /// <summary>Check latency, raw ping-pong, RSS and binary size (issue 2): out/bench/foundation.md.</summary>
+    public const string Foundation = "foundation";
+
+    /// <summary>Container run, exec and stdout throughput, agent stand-alone (issue 3): out/bench/containers.md.</summary>
+    public const string Containers = "containers";
+
+    /// <summary>VM boot-to-ready beside the floor, memory and image size (issue 4): out/bench/boot.md; then launch-to-workload.</summary>
+    public const string Boot = "boot";
+
+    /// <summary>Launch-to-workload through the Sandbox API alone (issue 4): out/bench/workload.md.</summary>
+    public const string Workload = "workload";
+
+    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload];
+
+    /// <summary>The sections named in <paramref name="names"/>, or all of them; an unknown name is an error naming the known ones.</summary>
+    public static ISet<string> Select(IReadOnlyList<string> names)
+    {
+        foreach (string name in names)
+        {
+            if (!All.Contains(name))
+            {
+                throw new ArgumentException($"unknown bench section '{name}' (known: {string.Join(", ", All)})");
+            }
+        }
+        var selected = new HashSet<string>(names.Count == 0 ? All : names, StringComparer.Ordinal);
+        // Launch-to-workload boots VMs too: it belongs with the boot numbers.
+        if (selected.Contains(Boot))
+        {
+            selected.Add(Workload);
+        }
+        return selected;
+    }
+}

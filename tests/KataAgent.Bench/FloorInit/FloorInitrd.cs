@@ -1,0 +1,59 @@
+using System.Reflection;
+using CliWrap;
+using CliWrap.Buffered;
+using KataAgent.Rootfs.Image;
+using KataAgent.Rootfs.Kernel;
+
+namespace KataAgent.Bench.FloorInit;
+
+/// <summary>
+/// The boot benchmark's floor image: floor-init.c (embedded in this assembly) compiled with
+/// <c>gcc -static -Os</c> and packed by our own <see cref="InitrdBuilder"/> as <c>/init</c>, with only the
+/// modules the agent channel needs. Going through the same builder as the agent's image keeps
+/// everything but /init identical: the same module files, list format, skeleton and compression.
+/// </summary>
+public static class FloorInitrd
+{
+    /// <summary>virtio-serial over PCI; their dependencies come along in load order from the kernel's modules.dep.</summary>
+    public static IReadOnlyList<string> ModuleNames { get; } = ["virtio_pci", "virtio_console"];
+
+    private const string SourceResource = "KataAgent.Bench.FloorInit.floor-init.c";
+
+    /// <summary>Compiles the floor init into <paramref name="directory"/>/floor-init and returns its path.</summary>
+    public static async Task<string> CompileAsync(string directory, CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(directory);
+        string source = Path.Combine(directory, "floor-init.c");
+        await using (var resource = Assembly.GetExecutingAssembly().GetManifestResourceStream(SourceResource)
+            ?? throw new InvalidOperationException($"resource {SourceResource} is missing from the bench assembly"))
+        await using (var file = File.Create(source))
+        {
+            await resource.CopyToAsync(file, cancellationToken);
+        }
+        string binary = Path.Combine(directory, "floor-init");
+        BufferedCommandResult result;
+        try
+        {
+            // -s: the symbols are of no use in the guest and would only make the image bigger.
+            result = await Cli.Wrap("gcc").WithArguments(["-static", "-Os", "-s", "-Wall", "-Wextra", "-o", binary, source])
+                .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(cancellationToken);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException("gcc is not installed: apt-get install gcc libc6-dev (build.sh installs them)", e);
+        }
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"gcc -static -Os {source} exited with {result.ExitCode} (a static glibc needs libc6-dev): {result.StandardError}");
+        }
+        return binary;
+    }
+
+    /// <summary>Compiles the floor init and writes the floor initrd to <paramref name="imagePath"/> for <paramref name="kernel"/>'s modules.</summary>
+    public static async Task<InitrdResult> BuildAsync(KernelModules kernel, string imagePath, string workDirectory, CancellationToken cancellationToken = default)
+    {
+        string init = await CompileAsync(workDirectory, cancellationToken);
+        return await new InitrdBuilder(new InitrdOptions { AgentPath = init, Kernel = kernel, ModuleNames = ModuleNames })
+            .BuildAsync(imagePath, cancellationToken);
+    }
+}

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using KataAgent.Tests.Infrastructure;
+
+namespace KataAgent.Tests.Kactl;
+
+/// <summary>
+/// A sandbox directory in a scratch run directory (KACTL_RUN_DIR) as kactl run -d leaves one:
+/// sandbox.json and, when asked, a fake qemu that makes it "running". No VM: for the commands
+/// that only read state or talk to sockets the test provides.
+/// </summary>
+public sealed class FakeSandbox : IAsyncDisposable
+{
+    private FakeSandbox(string runDirectory, string id, FakeQemuProcess? qemu)
+    {
+        RunDirectory = runDirectory;
+        Id = id;
+        Qemu = qemu;
+    }
+
+    public string RunDirectory { get; }
+
+    public string Id { get; }
+
+    public string Directory => Path.Combine(RunDirectory, Id);
+
+    public FakeQemuProcess? Qemu { get; }
+
+    /// <summary>Writes RUNDIR/ID/sandbox.json; with <paramref name="running"/> a fake qemu is started first and its pid recorded, else a pid no process has.</summary>
+    public static async Task<FakeSandbox> CreateAsync(TempDirectory runDirectory, string id, bool running, string containerId = "c1", string[]? args = null, DateTimeOffset? createdAt = null)
+    {
+        string directory = Path.Combine(runDirectory.Path, id);
+        System.IO.Directory.CreateDirectory(directory);
+        FakeQemuProcess? qemu = null;
+        if (running)
+        {
+            qemu = new FakeQemuProcess(directory);
+            await qemu.WaitUntilRunningAsync();
+        }
+        var record = new JsonObject
+        {
+            ["id"] = id,
+            ["containerId"] = containerId,
+            ["createdAt"] = (createdAt ?? DateTimeOffset.UtcNow).ToString("O"),
+            // pid_max is at most 2^22, so this pid is never a process.
+            ["qemuPid"] = qemu?.ProcessId ?? 1 << 30,
+            ["args"] = new JsonArray((args ?? ["sleep", "100"]).Select(a => (JsonNode)a!).ToArray()),
+        };
+        await File.WriteAllTextAsync(Path.Combine(directory, "sandbox.json"), record.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return new FakeSandbox(runDirectory.Path, id, qemu);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Qemu is not null)
+        {
+            await Qemu.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using System.Text.RegularExpressions;
+using CliWrap.Buffered;
+using FluentAssertions;
+using KataAgent.Kactl.Sandboxes;
+using KataAgent.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace KataAgent.Tests.Kactl;
+
+/// <summary>
+/// out/kactl booting real VMs (qemu, TCG without /dev/kvm) from out/vmlinuz, out/initrd.img and the default
+/// rootfs out/rootfs, all made by ./build.sh; state in a scratch KACTL_RUN_DIR. One VM per test: the attached
+/// run, and one detached sandbox that exec, logs, ps, console and rm share.
+/// </summary>
+public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
+{
+    // A boot under TCG on a loaded 2-core machine takes seconds to tens of seconds: a safety limit, not a measure.
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(5);
+
+    private readonly TempDirectory _runDirectory = new();
+
+    public void Dispose() => _runDirectory.Dispose();
+
+    [Fact]
+    public async Task Run_boots_a_vm_runs_the_command_as_pid_1_of_its_container_and_passes_output_and_exit_code_through()
+    {
+        RequireGuestImage();
+
+        var result = await Kactl(["run", "--memory", "512M", "--", "sh", "-c", "uname -r; echo pid $$; hostname; echo to-stderr >&2; exit 7"]);
+
+        output.WriteLine(KactlRunner.Describe(result));
+        result.ExitCode.Should().Be(7, KactlRunner.Describe(result));
+        var lines = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines.Should().HaveCount(3, KactlRunner.Describe(result));
+        lines[0].Should().EndWith("-cloud-amd64", "the guest runs Debian's cloud kernel").And.NotBe(HostKernel(), "not the host's kernel");
+        lines[1].Should().Be("pid 1");
+        var stderr = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        stderr.Should().ContainMatch("kactl: booting VM * (1 vCPU, 512 MiB)…")
+            .And.Contain(line => Regex.IsMatch(line, @"^kactl: agent ready after \d+ ms \((KVM|TCG)\)$"))
+            .And.Contain("kactl: container started")
+            .And.Contain("to-stderr");
+        Directory.EnumerateFileSystemEntries(_runDirectory.Path).Should().BeEmpty("an attached run leaves no state behind");
+    }
+
+    [Fact]
+    public async Task Detached_sandbox_takes_exec_logs_ps_and_console_and_rm_leaves_no_qemu_sockets_or_state()
+    {
+        RequireGuestImage();
+        var run = await Kactl(["run", "-d", "--", "sh", "-c", "echo started > /tmp/marker; exec sleep 100000"]);
+        output.WriteLine(KactlRunner.Describe(run));
+        run.ExitCode.Should().Be(0, KactlRunner.Describe(run));
+        string id = run.StandardOutput.Trim();
+        id.Should().MatchRegex("^[0-9a-f]{8}$");
+        var entry = new RunDirectory(_runDirectory.Path).Find(id);
+        int qemuPid = entry.Record!.QemuPid;
+        try
+        {
+            entry.State.Should().Be(SandboxState.Running);
+            File.Exists(Path.Combine(entry.Directory, "console.sock")).Should().BeTrue();
+
+            var ps = await Kactl(["ps"]);
+            ps.StandardOutput.Should().MatchRegex($@"(?m)^{id}\s+{id}\s+running\s+\d+[sm]\s+sh -c 'echo started > /tmp/marker; exec sleep 100000'$");
+
+            var exec = await Kactl(["exec", id, "--", "sh", "-c", "cat /tmp/marker; tr '\\0' ' ' < /proc/1/cmdline; exit 4"]);
+            exec.ExitCode.Should().Be(4, KactlRunner.Describe(exec));
+            exec.StandardOutput.Should().Be("started\nsleep 100000 ");
+
+            var logs = await Kactl(["logs", id]);
+            logs.ExitCode.Should().Be(0, KactlRunner.Describe(logs));
+            logs.StandardOutput.Should().Contain($"container {id} created", "the agent logged the container kactl created");
+
+            await using (var terminal = new PtyTerminal())
+            {
+                var console = terminal.Run(_runDirectory, "console", id);
+                await terminal.WaitForOutputAsync("Ctrl-] detaches", console);
+                // The arithmetic is done by the guest's shell: the typed text alone cannot contain the answer.
+                terminal.Type("echo console-$((6 * 7))\r");
+                await terminal.WaitForOutputAsync("console-42", console);
+                terminal.Type("\x1d");
+                var detached = await console.WaitAsync(Limit);
+                detached.ExitCode.Should().Be(0, terminal.Output);
+            }
+        }
+        finally
+        {
+            var rm = await Kactl(["rm", id]);
+            output.WriteLine(KactlRunner.Describe(rm));
+            rm.ExitCode.Should().Be(0, KactlRunner.Describe(rm));
+            rm.StandardOutput.Should().Be(id + "\n");
+        }
+
+        QemuProcessProbe.IsSandboxQemu(qemuPid, entry.Directory).Should().BeFalse("rm ends the VM");
+        File.Exists($"/proc/{qemuPid}/cmdline").Should().BeFalse("qemu has exited (it is not our child, so no zombie either)");
+        Directory.Exists(entry.Directory).Should().BeFalse("rm removes the sockets, logs and sandbox.json");
+        (await Kactl(["ps", "-q"])).StandardOutput.Should().BeEmpty();
+    }
+
+    private Task<BufferedCommandResult> Kactl(IReadOnlyList<string> arguments) =>
+        KactlRunner.RunAsync(arguments, environment: new Dictionary<string, string?> { ["KACTL_RUN_DIR"] = _runDirectory.Path }, limit: Limit);
+
+    private static void RequireGuestImage()
+    {
+        foreach (string built in new[] { "vmlinuz", "initrd.img", "rootfs/bin/busybox" })
+        {
+            string path = Path.Combine(RepoPaths.Root, "out", built);
+            if (!File.Exists(path))
+            {
+                throw new InvalidOperationException($"{path} is missing: run ./build.sh first");
+            }
+        }
+    }
+
+    private static string HostKernel() => File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+}
