@@ -57,6 +57,11 @@ public sealed class Sandbox : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ContainerIds.Validate(options.Id, nameof(options.Id));
+        if (options.Detached && options.NetworkNamespacePath is not null)
+        {
+            // The endpoint's undo steps live in this process only; an attached sandbox could not restore the netns.
+            throw new ArgumentException("a detached sandbox cannot have a pod network yet: its teardown state is not persisted for AttachAsync", nameof(options));
+        }
         string hostname = options.Hostname.Length > 0 ? options.Hostname : options.Id;
         // The endpoint comes first: qemu's command line names its taps, descriptors or passt socket.
         NetworkEndpoint? network = options.NetworkNamespacePath is { } netns

@@ -1,6 +1,7 @@
 using FluentAssertions;
 using KataAgent.Host.Network;
 using KataAgent.Host.Network.Endpoints;
+using KataAgent.Host.Sandboxes;
 using KataAgent.Linux.Interop;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
@@ -139,6 +140,12 @@ public sealed class NetworkEndpointTests : IDisposable
         await missing.Should().ThrowAsync<PodNetworkException>().WithMessage("*does not exist*");
         var ports = () => NetworkEndpoint.SetUpAsync(NetworkModel.TcFilter, _pod.PodPath, _state.Path, [new PortForward(8080, 80)]);
         await ports.Should().ThrowAsync<ArgumentException>().WithMessage("port forwards need the passt model*");
+        var detached = () => Sandbox.StartAsync(new SandboxOptions
+        {
+            KernelPath = "vmlinuz", InitrdPath = "initrd.img", StateDirectory = _state.File("sb"), Id = "sb",
+            Detached = true, NetworkNamespacePath = _pod.PodPath,
+        });
+        await detached.Should().ThrowAsync<ArgumentException>().WithMessage("a detached sandbox cannot have a pod network yet*");
         PortForward.Parse("8080:80").Should().Be(new PortForward(8080, 80));
         PortForward.Parse("53/udp").Should().Be(new PortForward(53, 53, "udp"));
         var badPort = () => PortForward.Parse("70000:80");
