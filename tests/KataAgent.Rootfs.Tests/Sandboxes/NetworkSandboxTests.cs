@@ -58,13 +58,16 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
             {
                 output.WriteLine($"{model}: boot to ready {sandbox.BootToReady.TotalSeconds:0.0} s");
                 var spec = ContainerSpecs.Default(["sh", "-c",
-                    $"httpd -p 80 -h /www && wget -q -T 20 -O - http://{CniLikePodNetwork.NodeAddress}:8000/node.html; ping -c 1 -W 10 {CniLikePodNetwork.NodeAddress} > /tmp/ping && echo pinged; echo fetched; exec sleep 600"], terminal: false);
+                    $"httpd -p 80 -h /www && timeout 30 wget -q -O - http://{CniLikePodNetwork.NodeAddress}:8000/node.html; ping -c 1 -W 10 {CniLikePodNetwork.NodeAddress} > /tmp/ping && echo pinged; echo fetched; exec sleep 600"], terminal: false);
                 await using var container = await sandbox.CreateContainerAsync("web", await RootfsAsync(), spec);
                 var stdout = new StringBuilder();
                 var lines = ReadLinesAsync(container.InitProcess.Stdout, stdout);
+                var stderr = new StringBuilder();
+                _ = ReadLinesAsync(container.InitProcess.Stderr!, stderr);
                 await container.StartAsync();
 
                 await lines.WaitAsync(Limit);
+                output.WriteLine($"container stderr: {stderr}");
                 stdout.ToString().Should().Be("hello from the node\npinged\nfetched\n", "the container reaches a server in the node netns, and ping works (passt: through its ping sockets)");
 
                 string page = await FetchFromNodeAsync(pod, $"http://{CniLikePodNetwork.PodAddress}:{podPort}/");
@@ -82,13 +85,13 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
         pod.DifferencesFrom(before).Should().BeEmpty("destroying the sandbox restores the pod netns");
     }
 
-    /// <summary>wget from the node netns, retried until the deadline: the guest's httpd starts asynchronously.</summary>
+    /// <summary>wget from the node netns (under timeout(1): busybox-static 1.35's wget -T crashes), retried until the deadline: the guest's httpd starts asynchronously.</summary>
     private async Task<string> FetchFromNodeAsync(CniLikePodNetwork pod, string url)
     {
         var deadline = DateTime.UtcNow + Limit;
         while (true)
         {
-            var result = await CliWrap.Cli.Wrap("ip").WithArguments(["netns", "exec", pod.NodeName, RepoPaths.Busybox, "wget", "-q", "-T", "10", "-O", "-", url])
+            var result = await CliWrap.Cli.Wrap("ip").WithArguments(["netns", "exec", pod.NodeName, "timeout", "15", RepoPaths.Busybox, "wget", "-q", "-O", "-", url])
                 .WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
             if (result.ExitCode == 0 || DateTime.UtcNow > deadline)
             {
