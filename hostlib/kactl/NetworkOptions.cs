@@ -77,9 +77,9 @@ public sealed class NetworkOptions
         {
             result.AddError("--net and -p need --netns PATH (the pod's network namespace)");
         }
-        else if (ports && result.GetValue(_model) != "passt")
+        else if (ports && (result.GetValue(_model) ?? "tcfilter") is var chosen && chosen != "passt")
         {
-            result.AddError($"-p needs --net passt; with {result.GetValue(_model)} the guest answers at the pod IP itself");
+            result.AddError($"-p needs --net passt; with {chosen} the guest answers at the pod IP itself");
         }
     }
 

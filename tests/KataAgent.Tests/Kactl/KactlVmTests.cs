@@ -104,7 +104,7 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         string before = pod.Snapshot();
 
         var result = await Kactl(["run", "-q", "--netns", pod.PodPath, "--net", "tcfilter", "--", "sh", "-c",
-            $"ip -o -4 addr show eth0 | tr -s ' ' | cut -d' ' -f4; ip route show default; ping -c 1 -W 10 {KataAgent.Tests.HostNetwork.CniLikePodNetwork.NodeAddress} > /tmp/ping && echo pinged"]);
+            $"ip -o -4 addr show eth0 | tr -s ' ' | cut -d' ' -f4; ip route | grep ^default; ping -c 1 -W 10 {KataAgent.Tests.HostNetwork.CniLikePodNetwork.NodeAddress} > /tmp/ping && echo pinged"]);
 
         output.WriteLine(KactlRunner.Describe(result));
         result.ExitCode.Should().Be(0, KactlRunner.Describe(result));
