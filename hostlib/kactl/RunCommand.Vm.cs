@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Grpc.Core;
 using KataAgent.Host.Containers;
+using KataAgent.Host.Network;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Host.Vm;
 using KataAgent.Kactl.Sandboxes;
@@ -23,7 +24,7 @@ public sealed partial class RunCommand
         Sandbox sandbox;
         try
         {
-            sandbox = await Sandbox.StartAsync(new SandboxOptions
+            sandbox = await Sandbox.StartAsync(_network.ApplyTo(parseResult, new SandboxOptions
             {
                 KernelPath = request.KernelPath,
                 InitrdPath = request.InitrdPath,
@@ -33,9 +34,9 @@ public sealed partial class RunCommand
                 MemoryMiB = request.MemoryMiB,
                 DebugConsole = true,
                 Detached = request.Detach,
-            }, signals.First).ConfigureAwait(false);
+            }), signals.First).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is QemuBootException or OperationCanceledException or IOException or InvalidOperationException or ArgumentException or RpcException)
+        catch (Exception e) when (e is QemuBootException or OperationCanceledException or IOException or InvalidOperationException or ArgumentException or RpcException or PodNetworkException)
         {
             // The start cleans up after itself (qemu killed, state deleted); what is left is our directory.
             runDirectory.Remove(id);

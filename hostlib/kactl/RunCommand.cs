@@ -102,6 +102,7 @@ public sealed partial class RunCommand
 
     private readonly Option<double> _stopTimeout;
     private readonly Option<bool> _noStreaming;
+    private readonly NetworkOptions _network = new();
 
     public RunCommand(GlobalOptions global)
     {
@@ -127,6 +128,7 @@ public sealed partial class RunCommand
             _stopTimeout,
             _noStreaming,
         };
+        _network.AddTo(Command);
         Command.Validators.Add(ValidateForm);
         Command.SetAction(KactlCommands.Guard((parseResult, cancellationToken) =>
             parseResult.GetValue(_bundle) is null ? RunVmAsync(parseResult, cancellationToken) : RunBundleAsync(parseResult, cancellationToken)));
@@ -166,7 +168,7 @@ public sealed partial class RunCommand
             {
                 result.AddError($"--bundle runs the bundle's own process.args; drop the command ('{string.Join(' ', command)}') or --bundle");
             }
-            foreach (Option vmOnly in (Option[])[_cpus, _memory, _rootfs, _detach, _kernel, _initrd])
+            foreach (Option vmOnly in (Option[])[_cpus, _memory, _rootfs, _detach, _kernel, _initrd, .. _network.Options])
             {
                 if (Given(result, vmOnly))
                 {
@@ -175,6 +177,7 @@ public sealed partial class RunCommand
             }
             return;
         }
+        _network.Validate(result, _detach);
         if (Given(result, _global.Address))
         {
             result.AddError("--addr is for --bundle (an agent that already runs); 'kactl run -- CMD' boots a VM of its own");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using KataAgent.Linux.Devices;
 using KataAgent.Linux.Netlink.Route;
 using KataAgent.Linux.Netlink.Uapi;
 using KataAgent.Protocols.Types;
@@ -56,9 +57,9 @@ public sealed partial class GuestNetwork
             throw new NetworkConfigException("interface.name", $"\"{request.Name}\" is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)");
         }
         PciPath? pciPath = null;
-        if (request.DevicePath.Length > 0 && !PciPath.TryParse(request.DevicePath, out pciPath))
+        if (request.DevicePath.Length > 0 && !PciPath.TryParse(request.DevicePath, out pciPath, out string? pciError))
         {
-            throw new NetworkConfigException("interface.devicePath", $"\"{request.DevicePath}\" is not a PCI path (hex slots joined by '/', e.g. \"02/01\")");
+            throw new NetworkConfigException("interface.devicePath", pciError);
         }
         if (mac is null && request.Name.Length == 0 && pciPath is null)
         {

@@ -35,8 +35,12 @@ internal sealed partial class AgentRpcService
         return Task.FromResult(new Empty());
     }
 
-    public override Task<StatsContainerResponse> StatsContainer(StatsContainerRequest request, ServerCallContext context) =>
-        Task.FromResult(new StatsContainerResponse { CgroupStats = _containers.Stats(request.ContainerId) });
+    public override async Task<StatsContainerResponse> StatsContainer(StatsContainerRequest request, ServerCallContext context)
+    {
+        var response = new StatsContainerResponse { CgroupStats = _containers.Stats(request.ContainerId) };
+        response.NetworkStats.AddRange(await _network.ListStatisticsAsync(context.CancellationToken).ConfigureAwait(false));
+        return response;
+    }
 
     public override Task<Empty> PauseContainer(PauseContainerRequest request, ServerCallContext context)
     {

@@ -12,6 +12,7 @@ using KataAgent.Agent.Storage;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
+using KataAgent.Linux.Devices;
 using KataAgent.Linux.Interop;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -62,7 +63,7 @@ public static class AgentServer
         builder.Services.AddSingleton<StorageManager>();
         builder.Services.AddSingleton<SandboxManager>();
         builder.Services.AddHostedService<DebugConsoleService>();
-        builder.Services.AddSingleton(services => new GuestNetwork(services.GetRequiredService<ILogger<GuestNetwork>>(), config.HotplugTimeout));
+        builder.Services.AddSingleton(services => new GuestNetwork(services.GetRequiredService<ILogger<GuestNetwork>>(), config.HotplugTimeout, new PciNetInterfaceLocator(new PciSysfs(config.SysfsRoot))));
         builder.Services.AddGrpc(options =>
         {
             options.MaxReceiveMessageSize = config.MaxReceiveMessageSize;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Grpc.Core;
 using KataAgent.Host.Containers;
+using KataAgent.Host.Network;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
 
@@ -25,11 +26,15 @@ public sealed class Sandbox : IAsyncDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private bool _destroyed;
 
-    private Sandbox(string id, QemuVm vm)
+    private Sandbox(string id, QemuVm vm, NetworkEndpoint? network = null)
     {
         Id = id;
         Vm = vm;
+        Network = network;
     }
+
+    /// <summary>The pod network wired into the VM, when <see cref="SandboxOptions.NetworkNamespacePath"/> was given.</summary>
+    public NetworkEndpoint? Network { get; }
 
     /// <summary>The sandbox id.</summary>
     public string Id { get; }
@@ -52,36 +57,93 @@ public sealed class Sandbox : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ContainerIds.Validate(options.Id, nameof(options.Id));
-        string hostname = options.Hostname.Length > 0 ? options.Hostname : options.Id;
-        var vm = await QemuVm.StartAsync(new QemuOptions
+        if (options.Detached && options.NetworkNamespacePath is not null)
         {
-            KernelPath = options.KernelPath,
-            InitrdPath = options.InitrdPath,
-            StateDirectory = options.StateDirectory,
-            Cpus = options.Cpus,
-            MemoryMiB = options.MemoryMiB,
-            KernelArguments = options.KernelArguments,
-            DebugConsole = options.DebugConsole,
-            Detached = options.Detached,
-            HotplugSlots = options.HotplugSlots,
-            HotplugTimeout = options.HotplugTimeout,
-            UnplugTimeout = options.UnplugTimeout,
-            AgentTimeout = options.AgentTimeout,
-        }, cancellationToken).ConfigureAwait(false);
+            // The endpoint's undo steps live in this process only; an attached sandbox could not restore the netns.
+            throw new ArgumentException("a detached sandbox cannot have a pod network yet: its teardown state is not persisted for AttachAsync", nameof(options));
+        }
+        string hostname = options.Hostname.Length > 0 ? options.Hostname : options.Id;
+        // The endpoint comes first: qemu's command line names its taps, descriptors or passt socket.
+        NetworkEndpoint? network = options.NetworkNamespacePath is { } netns
+            ? await NetworkEndpoint.SetUpAsync(options.NetworkModel, netns, options.StateDirectory, options.PortForwards, cancellationToken).ConfigureAwait(false)
+            : null;
+        QemuVm vm;
+        try
+        {
+            vm = await QemuVm.StartAsync(new QemuOptions
+            {
+                KernelPath = options.KernelPath,
+                InitrdPath = options.InitrdPath,
+                StateDirectory = options.StateDirectory,
+                Cpus = options.Cpus,
+                MemoryMiB = options.MemoryMiB,
+                KernelArguments = options.KernelArguments,
+                DebugConsole = options.DebugConsole,
+                Detached = options.Detached,
+                HotplugSlots = options.HotplugSlots,
+                HotplugTimeout = options.HotplugTimeout,
+                UnplugTimeout = options.UnplugTimeout,
+                AgentTimeout = options.AgentTimeout,
+                NetworkNamespacePath = options.NetworkNamespacePath,
+                NetworkDevices = network?.Devices ?? [],
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (network is not null)
+            {
+                await network.TearDownAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            throw;
+        }
         try
         {
             await vm.Agent.CreateSandboxAsync(new CreateSandboxRequest { Hostname = hostname, SandboxId = options.Id }, cancellationToken).ConfigureAwait(false);
+            if (network is not null)
+            {
+                await ConfigureGuestNetworkAsync(vm, network, cancellationToken).ConfigureAwait(false);
+            }
             await using (var stream = File.Create(Path.Combine(vm.StateDirectory, StateFileName)))
             {
                 await JsonSerializer.SerializeAsync(stream, new SandboxState { Id = options.Id, Hostname = hostname }, SandboxStateJsonContext.Default.SandboxState, cancellationToken).ConfigureAwait(false);
             }
-            return new Sandbox(options.Id, vm);
+            return new Sandbox(options.Id, vm, network);
         }
         catch
         {
             await vm.StopAsync(TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
             await vm.DisposeAsync().ConfigureAwait(false);
+            if (network is not null)
+            {
+                await network.TearDownAsync(CancellationToken.None).ConfigureAwait(false);
+            }
             throw;
+        }
+    }
+
+    /// <summary>
+    /// What Kata's runtime sends after the VM is up (configureGuestNetwork): each NIC by MAC and PCI path
+    /// (the agent waits for it) with the pod interface's name, addresses and MTU; then the routes, then
+    /// the static neighbours.
+    /// </summary>
+    private static async Task ConfigureGuestNetworkAsync(QemuVm vm, NetworkEndpoint network, CancellationToken cancellationToken)
+    {
+        foreach (var nic in network.AgentInterfaces(vm.NetworkPciPaths))
+        {
+            await vm.Agent.UpdateInterfaceAsync(new UpdateInterfaceRequest { Interface = nic }, cancellationToken).ConfigureAwait(false);
+        }
+        if (network.Nics.Count == 0)
+        {
+            return;
+        }
+        var routes = new Routes();
+        routes.Routes_.AddRange(network.AgentRoutes);
+        await vm.Agent.UpdateRoutesAsync(new UpdateRoutesRequest { Routes = routes }, cancellationToken).ConfigureAwait(false);
+        if (network.AgentNeighbours.Count > 0)
+        {
+            var neighbours = new ARPNeighbors();
+            neighbours.ARPNeighbors_.AddRange(network.AgentNeighbours);
+            await vm.Agent.AddARPNeighborsAsync(new AddARPNeighborsRequest { Neighbors = neighbours }, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -282,6 +344,11 @@ public sealed class Sandbox : IAsyncDisposable
         await Vm.StopAsync(agentAnswered ? PowerOffGrace : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
         string state = Vm.StateDirectory;
         await Vm.DisposeAsync().ConfigureAwait(false);
+        if (Network is not null)
+        {
+            // After qemu is gone: a tap it still held would not go away.
+            await Network.TearDownAsync(cancellationToken).ConfigureAwait(false);
+        }
         if (Directory.Exists(state))
         {
             Directory.Delete(state, recursive: true);

@@ -1,3 +1,5 @@
+using KataAgent.Host.Network;
+
 namespace KataAgent.Host.Sandboxes;
 
 /// <summary>What <see cref="Sandbox.StartAsync"/> boots: the VM's image and size, and the sandbox's identity.</summary>
@@ -44,4 +46,17 @@ public sealed record SandboxOptions
 
     /// <summary>How long the start waits for the agent to answer.</summary>
     public TimeSpan AgentTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// The pod's network namespace (/var/run/netns/NAME, as CNI leaves it). When set, qemu runs in it, the
+    /// pod's interfaces are wired into the VM with <see cref="NetworkModel"/>, and the agent is given their
+    /// addresses, routes and static neighbours. Null: no NIC, and qemu stays in the caller's netns.
+    /// </summary>
+    public string? NetworkNamespacePath { get; init; }
+
+    /// <summary>How the pod's interfaces reach the VM (default tcfilter, as Kata).</summary>
+    public NetworkModel NetworkModel { get; init; } = NetworkModel.TcFilter;
+
+    /// <summary>Inbound ports for <see cref="NetworkModel.Passt"/> (passt forwards none by default).</summary>
+    public IReadOnlyList<PortForward> PortForwards { get; init; } = [];
 }

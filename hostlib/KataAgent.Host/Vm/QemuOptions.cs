@@ -55,4 +55,13 @@ public sealed record QemuOptions
     /// and a busy TCG guest is slow on top of that.
     /// </summary>
     public TimeSpan UnplugTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The network namespace qemu runs in (a path such as /var/run/netns/NAME, as CNI leaves it), so its
+    /// taps and sockets are the pod's; null keeps the caller's namespace.
+    /// </summary>
+    public string? NetworkNamespacePath { get; init; }
+
+    /// <summary>NICs attached at boot, each on its own pcie-root-port after the disk and hot-plug ports.</summary>
+    public IReadOnlyList<QemuNetworkDevice> NetworkDevices { get; init; } = [];
 }

@@ -57,6 +57,17 @@ public sealed partial class QemuVm
             arguments.AddRange(["-blockdev", BlockdevArguments(_options.Disks[i], DiskId(i)).ToJsonString()]);
             arguments.AddRange(["-device", $"virtio-blk-pci,drive={DiskId(i)},id={DiskId(i)},bus={RootPortId(i)}"]);
         }
+        int firstNicPort = _options.Disks.Count + _options.HotplugSlots;
+        for (int i = 0; i < _options.NetworkDevices.Count; i++)
+        {
+            int port = firstNicPort + i;
+            arguments.AddRange(["-device", $"pcie-root-port,id={RootPortId(port)},bus=pcie.0,chassis={port + 1},addr=0x{FirstRootPortSlot + port:x}"]);
+            var nic = _options.NetworkDevices[i];
+            string netdev = nic.OpenFile is null ? nic.Netdev : $"{nic.Netdev},fd={FirstInheritedFd + OpenFiles().IndexOf(nic.OpenFile)}";
+            arguments.AddRange(["-netdev", $"{netdev},id={NicId(i)}"]);
+            // romfile= empty: no iPXE option ROM, which only costs boot time.
+            arguments.AddRange(["-device", $"virtio-net-pci,netdev={NicId(i)},id=nic{i},mac={nic.Mac},bus={RootPortId(port)},romfile="]);
+        }
         arguments.AddRange(["-pidfile", PidFilePath]);
         if (_options.Detached)
         {
@@ -64,6 +75,32 @@ public sealed partial class QemuVm
         }
         return [.. arguments];
     }
+
+    /// <summary>The first descriptor number the files of <see cref="QemuNetworkDevice.OpenFile"/> get.</summary>
+    internal const int FirstInheritedFd = 3;
+
+    /// <summary>
+    /// The words put before qemu: <c>nsenter --net=PATH</c> to run it in the pod's network namespace, and a
+    /// shell that opens the devices qemu takes as descriptors (fd 3, 4, …) and then execs it. Both exec, so
+    /// qemu keeps the pid the launcher saw and the parent-death signal setpriv armed.
+    /// </summary>
+    internal string[] LaunchPrefix()
+    {
+        var prefix = new List<string>();
+        if (_options.NetworkNamespacePath is { } netns)
+        {
+            prefix.AddRange(["nsenter", $"--net={netns}", "--"]);
+        }
+        var files = OpenFiles();
+        if (files.Count > 0)
+        {
+            string redirects = string.Join(' ', files.Select((file, i) => $"{FirstInheritedFd + i}<>'{file.Replace("'", "'\\''", StringComparison.Ordinal)}'"));
+            prefix.AddRange(["sh", "-c", $"exec \"$@\" {redirects}", "qemu"]);
+        }
+        return [.. prefix];
+    }
+
+    private List<string> OpenFiles() => [.. _options.NetworkDevices.Select(d => d.OpenFile).OfType<string>()];
 
     /// <summary>The blockdev for a disk: the format driver over a file node, read-only at both levels when asked.</summary>
     internal static JsonObject BlockdevArguments(QemuDisk disk, string nodeName) => new()
@@ -85,6 +122,8 @@ public sealed partial class QemuVm
     internal static string RootPortId(int port) => $"rp{port}";
 
     internal static string DiskId(int port) => $"disk{port}";
+
+    internal static string NicId(int index) => $"net{index}";
 
     /// <summary>qemu's option syntax ends a value at a comma; a doubled comma is a literal one.</summary>
     private static string Escape(string value) => value.Replace(",", ",,", StringComparison.Ordinal);

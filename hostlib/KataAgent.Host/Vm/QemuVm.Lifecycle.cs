@@ -170,7 +170,8 @@ public sealed partial class QemuVm
         BufferedCommandResult result;
         try
         {
-            result = await Cli.Wrap(_options.QemuPath).WithArguments(BuildArguments())
+            string[] command = [.. LaunchPrefix(), _options.QemuPath, .. BuildArguments()];
+            result = await Cli.Wrap(command[0]).WithArguments(command[1..])
                 .WithValidation(CommandResultValidation.None)
                 .ExecuteBufferedAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -187,7 +188,7 @@ public sealed partial class QemuVm
 
     private void LaunchChild()
     {
-        string[] qemu = [_options.QemuPath, .. BuildArguments()];
+        string[] qemu = [.. LaunchPrefix(), _options.QemuPath, .. BuildArguments()];
         // The parent-death signal fires when the *thread* that started qemu ends, so start it from
         // a thread that lives exactly as long as qemu does.
         using var started = new ManualResetEventSlim();

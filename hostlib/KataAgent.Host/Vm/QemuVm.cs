@@ -70,6 +70,9 @@ public sealed partial class QemuVm : IAsyncDisposable
     /// <summary>The PCI paths (Kata's format, e.g. "10/00") of <see cref="QemuOptions.Disks"/>, in order.</summary>
     public IReadOnlyList<string> DiskPciPaths { get; private set; } = [];
 
+    /// <summary>The PCI paths of <see cref="QemuOptions.NetworkDevices"/>, in order: what UpdateInterface's devicePath names.</summary>
+    public IReadOnlyList<string> NetworkPciPaths => [.. Enumerable.Range(_options.Disks.Count + _options.HotplugSlots, _options.NetworkDevices.Count).Select(PciPath)];
+
     /// <summary>Time from starting qemu to the agent's first Check answer (zero for an attached VM).</summary>
     public TimeSpan BootToReady { get; private set; }
 
@@ -190,9 +193,13 @@ public sealed partial class QemuVm : IAsyncDisposable
                 throw new FileNotFoundException($"the disk image {disk.ImagePath} does not exist", disk.ImagePath);
             }
         }
-        if (options.HotplugSlots < 0 || options.Disks.Count + options.HotplugSlots > MaxRootPorts)
+        if (options.NetworkNamespacePath is { } netns && !File.Exists(netns))
         {
-            throw new ArgumentException($"Disks ({options.Disks.Count}) plus HotplugSlots ({options.HotplugSlots}) must be between 0 and {MaxRootPorts}: each takes a pcie-root-port in slots 0x{FirstRootPortSlot:x2}..0x{FirstRootPortSlot + MaxRootPorts - 1:x2} of the root bus", nameof(options));
+            throw new FileNotFoundException($"the network namespace {netns} does not exist", netns);
+        }
+        if (options.HotplugSlots < 0 || options.Disks.Count + options.HotplugSlots + options.NetworkDevices.Count > MaxRootPorts)
+        {
+            throw new ArgumentException($"Disks ({options.Disks.Count}) plus HotplugSlots ({options.HotplugSlots}) plus NetworkDevices ({options.NetworkDevices.Count}) must be between 0 and {MaxRootPorts}: each takes a pcie-root-port in slots 0x{FirstRootPortSlot:x2}..0x{FirstRootPortSlot + MaxRootPorts - 1:x2} of the root bus", nameof(options));
         }
         // qemu -daemonize changes to /, and vm.json must mean the same files from any working directory.
         return options with
@@ -201,6 +208,7 @@ public sealed partial class QemuVm : IAsyncDisposable
             InitrdPath = Path.GetFullPath(options.InitrdPath),
             StateDirectory = Path.GetFullPath(options.StateDirectory),
             Disks = [.. options.Disks.Select(d => d with { ImagePath = Path.GetFullPath(d.ImagePath) })],
+            NetworkNamespacePath = options.NetworkNamespacePath is null ? null : Path.GetFullPath(options.NetworkNamespacePath),
         };
     }
 

@@ -178,7 +178,7 @@ public sealed class AgentNetworkRpcTests : IAsyncLifetime
         wrongFamily.IPAddresses[0].Family = IPFamily.V6;
         await Refused(UpdateInterface(wrongFamily), "interface.IPAddresses[0].family: is V6 but 10.88.0.6 is V4");
         await Refused(UpdateInterface(Eth0().Also(i => i.Mtu = 70000)), "interface.mtu: 70000 is not in *");
-        await Refused(UpdateInterface(new Interface { HwAddr = Mac, DevicePath = "zz/01" }), "interface.devicePath: \"zz/01\" is not a PCI path*");
+        await Refused(UpdateInterface(new Interface { HwAddr = Mac, DevicePath = "zz/01" }), "interface.devicePath: 'zz/01' is not a PCI path*");
         await Refused(UpdateInterface(new Interface { HwAddr = Mac, DevicePath = "1f/1f" }), "interface.devicePath: no network interface appeared at PCI path 1f/1f within 3 s");
         // The kernel refuses the second address part-way: the first one and everything else is rolled back.
         await Refused(UpdateInterface(Eth0(("10.66.0.5", "16"), ("ff02::1", "64")).Also(i => i.Name = "eth9")), "interface.IPAddresses[1]: add address ff02::1/64*");

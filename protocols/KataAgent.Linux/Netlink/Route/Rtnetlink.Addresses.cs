@@ -24,13 +24,17 @@ public sealed partial class Rtnetlink
     /// broadcast address (the given one, else the network's last address for prefixes up to /30),
     /// as Kata's runtime library does.
     /// </summary>
-    public void AddAddress(int interfaceIndex, IPAddress address, int prefixLength, IPAddress? broadcast = null, uint flags = 0)
+    /// <param name="computeBroadcast">False adds an IPv4 address without a broadcast when none is given (restoring one exactly as it was).</param>
+    public void AddAddress(int interfaceIndex, IPAddress address, int prefixLength, IPAddress? broadcast = null, uint flags = 0, bool computeBroadcast = true)
     {
         CheckPrefix(address, prefixLength, $"add address {address}/{prefixLength}");
         var request = AddressRequest(LinuxRtnetlink.RTM_NEWADDR, LinuxNetlink.NLM_F_CREATE | LinuxNetlink.NLM_F_EXCL, interfaceIndex, address, prefixLength);
         if (address.AddressFamily == AddressFamily.InterNetwork)
         {
-            broadcast ??= prefixLength < 31 ? BroadcastOf(address, prefixLength) : null;
+            if (computeBroadcast)
+            {
+                broadcast ??= prefixLength < 31 ? BroadcastOf(address, prefixLength) : null;
+            }
             if (broadcast is not null)
             {
                 request.Attribute(LinuxIfAddr.IFA_BROADCAST, broadcast);

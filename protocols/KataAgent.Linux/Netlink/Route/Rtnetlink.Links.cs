@@ -121,6 +121,28 @@ public sealed partial class Rtnetlink
         _socket.Execute(request, $"create veth \"{name}\" peer \"{peerName}\"");
     }
 
+    /// <summary>
+    /// Creates a macvtap in bridge mode on top of link <paramref name="lowerIndex"/>, with interface index
+    /// <paramref name="index"/> when non-zero (its character device is /dev/tap&lt;index&gt;, named by the index, so
+    /// the caller may want one that no other namespace uses). Returns the new link.
+    /// </summary>
+    public NetworkLink CreateMacvtap(string name, int lowerIndex, int index = 0)
+    {
+        CheckLinkName(name);
+        var request = new NetlinkMessageBuilder(LinuxRtnetlink.RTM_NEWLINK, LinuxNetlink.NLM_F_CREATE | LinuxNetlink.NLM_F_EXCL)
+            .Header(new IfInfoMsg { ifi_index = index })
+            .Attribute(LinuxIfLink.IFLA_IFNAME, name)
+            .Attribute(LinuxIfLink.IFLA_LINK, lowerIndex)
+            .BeginNested(LinuxIfLink.IFLA_LINKINFO)
+            .Attribute(LinuxIfLink.IFLA_INFO_KIND, "macvtap")
+            .BeginNested(LinuxIfLink.IFLA_INFO_DATA)
+            .Attribute(LinuxIfLink.IFLA_MACVLAN_MODE, LinuxIfLink.MACVLAN_MODE_BRIDGE)
+            .EndNested()
+            .EndNested();
+        _socket.Execute(request, $"create macvtap \"{name}\" on link {lowerIndex}" + (index == 0 ? "" : $" as index {index}"));
+        return GetLink(name);
+    }
+
     public void CreateBridge(string name) => CreateOfKind(name, "bridge");
 
     public void CreateDummy(string name) => CreateOfKind(name, "dummy");

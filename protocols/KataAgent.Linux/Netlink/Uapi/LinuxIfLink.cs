@@ -42,4 +42,10 @@ public static class LinuxIfLink
     /// <summary>linux/if_arp.h: ARPHRD_ETHER and ARPHRD_LOOPBACK, the link types a pod has.</summary>
     public const ushort ARPHRD_ETHER = 1;
     public const ushort ARPHRD_LOOPBACK = 772;
+
+    /// <summary>linux/if_link.h: inside IFLA_INFO_DATA of a macvlan or macvtap.</summary>
+    public const ushort IFLA_MACVLAN_MODE = 1;
+
+    /// <summary>enum macvlan_mode: frames between macvlans on the same lower device go through directly.</summary>
+    public const uint MACVLAN_MODE_BRIDGE = 4;
 }

@@ -1,0 +1,143 @@
+using System.Security.Cryptography;
+using KataAgent.Host.Vm;
+using KataAgent.Linux.Interop;
+using KataAgent.Linux.Netlink.Route;
+using KataAgent.Linux.Netlink.Uapi;
+
+namespace KataAgent.Host.Network.Endpoints;
+
+/// <summary>
+/// Kata's macvtap model (tapNetworkPair): per pod interface a macvtap <c>tap&lt;i&gt;_kata</c> in bridge
+/// mode on the veth, carrying the veth's MAC and MTU; the veth takes a random locally administered
+/// MAC and gives up its addresses (the guest owns them now), both up. qemu gets /dev/tap&lt;ifindex&gt;
+/// as a descriptor. The index is chosen at random from 8192 up because that device node lives in
+/// the host's one /dev, shared by every netns, whose own index counters all start at 1.
+/// Teardown gives the veth back its MAC, addresses, routes (the kernel flushed them with the last
+/// address) and permanent neighbours (flushed by the MAC change).
+/// </summary>
+public sealed class MacvtapEndpoint : NetworkEndpoint
+{
+    private const int FirstIndex = 8192;
+    private const int IndexAttempts = 128;
+
+    private readonly UndoStack _undo;
+    private readonly Rtnetlink _rtnl;
+
+    private MacvtapEndpoint(PodNetwork network, IReadOnlyList<EndpointNic> nics, UndoStack undo, Rtnetlink rtnl)
+        : base(network, nics)
+    {
+        _undo = undo;
+        _rtnl = rtnl;
+    }
+
+    public override NetworkModel Model => NetworkModel.Macvtap;
+
+    internal static MacvtapEndpoint SetUp(PodNetwork network)
+    {
+        var undo = new UndoStack();
+        var nics = new List<EndpointNic>();
+        var rtnl = PodNetworkScanner.Open(network.NamespacePath);
+        try
+        {
+            for (int i = 0; i < network.Interfaces.Count; i++)
+            {
+                nics.Add(Wire(rtnl, undo, network.Interfaces[i], TcFilterEndpoint.TapName(i)));
+            }
+        }
+        catch (Exception e)
+        {
+            TcFilterEndpoint.Undo(undo, e);
+            rtnl.Dispose();
+            throw;
+        }
+        return new MacvtapEndpoint(network, nics, undo, rtnl);
+    }
+
+    private static EndpointNic Wire(Rtnetlink rtnl, UndoStack undo, PodInterface pod, string tapName)
+    {
+        var veth = rtnl.GetLink(pod.Link.Index);
+        byte[] vethMac = veth.Address ?? throw new PodNetworkException($"{veth.Name} has no MAC address: macvtap needs an Ethernet link");
+        var addresses = rtnl.ListAddresses(veth.Index).Where(a => !a.Address.IsIPv6LinkLocal).ToList();
+        var routes = rtnl.ListRoutes().Where(r => r.OutputInterface == veth.Index && r.Protocol != LinuxRtnetlink.RTPROT_KERNEL).ToList();
+        var neighbours = rtnl.ListNeighbours(veth.Index).Where(n => (n.State & LinuxNeighbour.NUD_PERMANENT) != 0).ToList();
+
+        // The veth gives up its MAC first: a macvtap may not take its lower device's MAC (EADDRINUSE).
+        // Undone in reverse: macvtap deleted, MAC back (which flushes neighbours), then the neighbours.
+        undo.Push($"restore the permanent neighbours of {veth.Name}", () => neighbours.ForEach(rtnl.ReplaceNeighbour));
+        rtnl.SetLinkAddress(veth.Index, RandomLocalMac());
+        undo.Push($"restore the MAC of {veth.Name}", () => rtnl.SetLinkAddress(veth.Index, vethMac));
+        var macvtap = CreateWithFreeIndex(rtnl, tapName, veth.Index);
+        undo.Push($"delete macvtap {tapName}", () => rtnl.DeleteLink(macvtap.Index));
+        rtnl.SetLinkAddress(macvtap.Index, vethMac);
+        rtnl.SetLinkMtu(macvtap.Index, veth.Mtu);
+
+        // Routes after addresses (a gateway must be reachable again), direct routes before those via a gateway.
+        undo.Push($"restore the routes of {veth.Name}", () =>
+        {
+            foreach (var route in routes.OrderBy(r => r.Gateway is null ? 0 : 1))
+            {
+                rtnl.ReplaceRoute(route);
+            }
+        });
+        foreach (var address in addresses)
+        {
+            rtnl.DeleteAddress(veth.Index, address.Address, address.PrefixLength);
+            undo.Push($"restore {address} on {veth.Name}", () => RestoreAddress(rtnl, veth.Index, address));
+        }
+
+        if (!veth.IsUp)
+        {
+            rtnl.SetLinkUp(veth.Index, true);
+            undo.Push($"set {veth.Name} down again", () => rtnl.SetLinkUp(veth.Index, false));
+        }
+        rtnl.SetLinkUp(macvtap.Index, true);
+        return new EndpointNic(pod, new QemuNetworkDevice
+        {
+            Mac = MacAddress.Format(vethMac),
+            Netdev = "tap,vhost=off",
+            OpenFile = $"/dev/tap{macvtap.Index}",
+        }, "macvtap");
+    }
+
+    private static NetworkLink CreateWithFreeIndex(Rtnetlink rtnl, string name, int lowerIndex)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            int index = FirstIndex + RandomNumberGenerator.GetInt32(1 << 20);
+            try
+            {
+                return rtnl.CreateMacvtap(name, lowerIndex, index);
+            }
+            catch (LinuxException e) when (e.Errno is Errno.EBUSY or Errno.EEXIST && attempt < IndexAttempts && rtnl.FindLink(name) is null)
+            {
+                // That index is taken in this netns; another one.
+            }
+        }
+    }
+
+    private static void RestoreAddress(Rtnetlink rtnl, int index, InterfaceAddress address)
+    {
+        if (rtnl.ListAddresses(index).Any(a => a.Address.Equals(address.Address) && a.PrefixLength == address.PrefixLength))
+        {
+            return;
+        }
+        rtnl.AddAddress(index, address.Address, address.PrefixLength, address.Broadcast, computeBroadcast: false);
+    }
+
+    /// <summary>A random unicast, locally administered MAC (bit 1 of the first octet set, bit 0 clear).</summary>
+    internal static byte[] RandomLocalMac()
+    {
+        byte[] mac = RandomNumberGenerator.GetBytes(6);
+        mac[0] = (byte)((mac[0] & 0xfe) | 0x02);
+        return mac;
+    }
+
+    protected override Task TearDownCoreAsync(CancellationToken cancellationToken)
+    {
+        using (_rtnl)
+        {
+            _undo.UndoAll();
+        }
+        return Task.CompletedTask;
+    }
+}

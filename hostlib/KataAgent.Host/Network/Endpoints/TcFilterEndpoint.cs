@@ -1,0 +1,97 @@
+using KataAgent.Host.Vm;
+using KataAgent.Linux.Netlink.Route;
+using KataAgent.Linux.Tun;
+
+namespace KataAgent.Host.Network.Endpoints;
+
+/// <summary>
+/// Kata's default model (setupTCFiltering): per pod interface a tap <c>tap&lt;i&gt;_kata</c> with the
+/// interface's MTU, an ingress qdisc on both, and u32 match-all filters whose mirred action
+/// redirects every frame to the other's egress, in both directions. The guest NIC gets the veth's
+/// MAC, so the CNI bridge sees the MAC it learned; the veth keeps its addresses (it never answers:
+/// everything arriving on it is redirected before the stack sees it). The tap is persistent, so
+/// qemu (in the same netns) opens it by name.
+/// </summary>
+public sealed class TcFilterEndpoint : NetworkEndpoint
+{
+    private readonly UndoStack _undo;
+    private readonly Rtnetlink _rtnl;
+
+    private TcFilterEndpoint(PodNetwork network, IReadOnlyList<EndpointNic> nics, UndoStack undo, Rtnetlink rtnl)
+        : base(network, nics)
+    {
+        _undo = undo;
+        _rtnl = rtnl;
+    }
+
+    public override NetworkModel Model => NetworkModel.TcFilter;
+
+    public static string TapName(int index) => $"tap{index}_kata";
+
+    internal static TcFilterEndpoint SetUp(PodNetwork network)
+    {
+        var undo = new UndoStack();
+        var nics = new List<EndpointNic>();
+        // Kept open until teardown: bound to the pod netns, it also works after CNI unmounted the path.
+        var rtnl = PodNetworkScanner.Open(network.NamespacePath);
+        try
+        {
+            for (int i = 0; i < network.Interfaces.Count; i++)
+            {
+                var pod = network.Interfaces[i];
+                string tapName = TapName(i);
+                using (TapDevice.CreateInNamespace(network.NamespacePath, tapName, queues: 1, persist: true))
+                {
+                    // Persistent: the tap outlives these descriptors; qemu attaches to it by name.
+                }
+                undo.Push($"delete tap {tapName}", () => rtnl.DeleteLink(tapName));
+                var tap = rtnl.GetLink(tapName);
+                rtnl.SetLinkMtu(tap.Index, pod.Link.Mtu);
+                rtnl.SetLinkUp(tap.Index, true);
+
+                // The tap's qdisc and filters go with the tap; the veth's must be removed explicitly.
+                rtnl.AddIngressQdisc(tap.Index);
+                rtnl.AddIngressQdisc(pod.Link.Index);
+                int vethIndex = pod.Link.Index;
+                undo.Push($"delete the ingress qdisc of {pod.Name}", () => rtnl.DeleteIngressQdisc(vethIndex));
+                rtnl.AddRedirectFilter(pod.Link.Index, tap.Index);
+                rtnl.AddRedirectFilter(tap.Index, pod.Link.Index);
+
+                nics.Add(new EndpointNic(pod, new QemuNetworkDevice
+                {
+                    Mac = pod.Mac,
+                    Netdev = $"tap,ifname={tapName},script=no,downscript=no,vhost=off",
+                }, "tap"));
+            }
+        }
+        catch (Exception e)
+        {
+            Undo(undo, e);
+            rtnl.Dispose();
+            throw;
+        }
+        return new TcFilterEndpoint(network, nics, undo, rtnl);
+    }
+
+    protected override Task TearDownCoreAsync(CancellationToken cancellationToken)
+    {
+        using (_rtnl)
+        {
+            _undo.UndoAll();
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Undoes a failed setup; an undo failure is attached to the original error rather than hiding it.</summary>
+    internal static void Undo(UndoStack undo, Exception cause)
+    {
+        try
+        {
+            undo.UndoAll();
+        }
+        catch (PodNetworkException e)
+        {
+            cause.Data["undo"] = e.Message;
+        }
+    }
+}
