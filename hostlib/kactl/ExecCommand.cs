@@ -162,17 +162,7 @@ public sealed class ExecCommand
                 StopTimeout = TimeSpan.FromSeconds(parseResult.GetValue(_stopTimeout)),
                 Kill = () => started.SignalAsync(9),
             };
-            int status;
-            try
-            {
-                status = await session.RunAsync().ConfigureAwait(false);
-            }
-            catch (RpcException e)
-            {
-                throw KactlCommands.RpcFailure("WaitProcess", e);
-            }
-            await KactlCommands.WarnAsync(session.Warnings).ConfigureAwait(false);
-            return status;
+            return await KactlCommands.RunSessionAsync(session).ConfigureAwait(false);
         }
     }
 

@@ -128,6 +128,22 @@ public static class KactlCommands
         }
     }
 
+    /// <summary>Runs an attached session to the process's end: its exit status, a failed WaitProcess as a kactl error, then the session's warnings.</summary>
+    public static async Task<int> RunSessionAsync(ProcessSession session)
+    {
+        int status;
+        try
+        {
+            status = await session.RunAsync().ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            throw RpcFailure("WaitProcess", e);
+        }
+        await WarnAsync(session.Warnings).ConfigureAwait(false);
+        return status;
+    }
+
     /// <summary>Wraps an action so that every failure ends as one line on stderr and a documented exit code.</summary>
     public static Func<ParseResult, CancellationToken, Task<int>> Guard(Func<ParseResult, CancellationToken, Task<int>> action) =>
         async (parseResult, cancellationToken) =>

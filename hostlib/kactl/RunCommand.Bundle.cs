@@ -92,17 +92,7 @@ public sealed partial class RunCommand
                         await container.RemoveAsync().ConfigureAwait(false);
                     },
                 };
-                int status;
-                try
-                {
-                    status = await session.RunAsync().ConfigureAwait(false);
-                }
-                catch (RpcException e)
-                {
-                    throw KactlCommands.RpcFailure("WaitProcess", e);
-                }
-                await KactlCommands.WarnAsync(session.Warnings).ConfigureAwait(false);
-                return status;
+                return await KactlCommands.RunSessionAsync(session).ConfigureAwait(false);
             }
             finally
             {

@@ -155,17 +155,7 @@ public sealed partial class RunCommand
             // The init process is PID 1 of its namespace: only SIGKILL is sure to end it. The sandbox's destroy follows.
             Kill = () => container.InitProcess.SignalAsync(9),
         };
-        int status;
-        try
-        {
-            status = await session.RunAsync().ConfigureAwait(false);
-        }
-        catch (RpcException e)
-        {
-            throw KactlCommands.RpcFailure("WaitProcess", e);
-        }
-        await KactlCommands.WarnAsync(session.Warnings).ConfigureAwait(false);
-        return status;
+        return await KactlCommands.RunSessionAsync(session).ConfigureAwait(false);
     }
 
     /// <summary>A progress line on stderr (unless --quiet): <c>kactl: booting VM…</c>.</summary>

@@ -80,19 +80,19 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
     {
         HostTools.Require("qemu-system-x86_64", "qemu-system-x86");
         string state = _temp.File("detached");
-        int pid;
         string leftImage = Path.Combine(state, "disks", "c3.ext4");
-        await using (var started = await Sandbox.StartAsync(Options(state, "sb2") with { Detached = true }))
-        {
-            pid = started.Vm.ProcessId;
-            // Left to whoever attaches: only the sandbox's state on disk and qemu know which disk is c3's.
-            await started.CreateContainerAsync("c3", await RootfsAsync(), ContainerSpecs.Default(["true"], terminal: false), new ContainerOptions { AttachStdio = false });
-        }
-        ProcessState.IsRunning(pid).Should().BeTrue("a detached sandbox outlives its starter");
-
+        int pid = 0;
         Sandbox? sandbox = null;
         try
         {
+            await using (var started = await Sandbox.StartAsync(Options(state, "sb2") with { Detached = true }))
+            {
+                pid = started.Vm.ProcessId;
+                // Left to whoever attaches: only the sandbox's state on disk and qemu know which disk is c3's.
+                await started.CreateContainerAsync("c3", await RootfsAsync(), ContainerSpecs.Default(["true"], terminal: false), new ContainerOptions { AttachStdio = false });
+            }
+            ProcessState.IsRunning(pid).Should().BeTrue("a detached sandbox outlives its starter");
+
             sandbox = await Sandbox.AttachAsync(state);
             sandbox.Id.Should().Be("sb2");
             var container = await sandbox.CreateContainerAsync("c2", await RootfsAsync(), ContainerSpecs.Default(["cat", "/etc/marker"], terminal: false));
@@ -113,12 +113,12 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
         }
         finally
         {
-            // Destroyed from here whether the checks passed or not: a detached VM outlives the test otherwise.
+            // Destroyed from here whether the checks passed or not, from the start on: a detached VM outlives the test otherwise.
             if (sandbox is not null)
             {
                 await sandbox.DestroyAsync();
             }
-            else
+            else if (pid != 0)
             {
                 ProcessState.Kill(pid, state);
             }

@@ -55,7 +55,7 @@ public class KataUpstreamClientTests
         Agent.MetricsCollectorTests.Value(metrics.Metrics_, "kata_guest_meminfo{item=\"mem_total\"}").Should().BeGreaterThan(0);
 
         // A Kata CreateContainer arrives intact: the agent reads its spec and names the missing field.
-        var create = async () => await service.CreateContainerAsync(new Upstream.CreateContainerRequest { ContainerId = "c1", OCI = new Upstream.Spec { Version = "1.0.2", Root = new Upstream.Root { Path = "/nonexistent/rootfs" } } });
+        var create = async () => await service.CreateContainerAsync(new Upstream.CreateContainerRequest { ContainerId = "c1", OCI = new Upstream.Spec { Version = "1.0.2", Process = new Upstream.Process { Args = { "true" }, Cwd = "/" }, Root = new Upstream.Root { Path = "/nonexistent/rootfs" } } });
         var error = (await create.Should().ThrowAsync<Grpc.Core.RpcException>()).Which;
         error.StatusCode.Should().Be(Grpc.Core.StatusCode.InvalidArgument);
         error.Status.Detail.Should().Be("OCI.Root.Path: the rootfs '/nonexistent/rootfs' does not exist");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 
 namespace KataAgent.Tests.HostNetwork;
@@ -143,21 +142,5 @@ public sealed class CniLikePodNetwork : IDisposable
     }
 
     /// <summary>Runs a tool; a non-zero exit throws with its stderr.</summary>
-    public static string Run(string program, params string[] args)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', args)}: exit {process.ExitCode}: {stderr}");
-        }
-        return stdout.Result;
-    }
+    public static string Run(string program, params string[] args) => KataAgent.Tests.Netlink.ScratchNetworkNamespace.Run(program, args);
 }

@@ -91,9 +91,25 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         }
 
         QemuProcessProbe.IsSandboxQemu(qemuPid, entry.Directory).Should().BeFalse("rm ends the VM");
-        File.Exists($"/proc/{qemuPid}/cmdline").Should().BeFalse("qemu has exited (it is not our child, so no zombie either)");
+        ProcessesNaming(entry.Directory).Should().BeEmpty("no qemu (or anything else) uses the sandbox's files any more");
         Directory.Exists(entry.Directory).Should().BeFalse("rm removes the sockets, logs and sandbox.json");
         (await Kactl(["ps", "-q"])).StandardOutput.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task A_kernel_qemu_cannot_load_fails_the_run_with_exit_1_and_leaves_no_state()
+    {
+        RequireGuestImage();
+        using var scratch = new TempDirectory();
+        string notAKernel = scratch.File("vmlinuz");
+        File.WriteAllText(notAKernel, "this is not a bzImage\n");
+
+        var result = await Kactl(["run", "--kernel", notAKernel, "--", "true"]);
+
+        result.ExitCode.Should().Be(1, KactlRunner.Describe(result));
+        result.StandardError.Should().Contain("kactl: the VM did not boot: ").And.Contain("kactl: the VM's last console lines:");
+        result.StandardOutput.Should().BeEmpty();
+        Directory.EnumerateFileSystemEntries(_runDirectory.Path).Should().BeEmpty("a failed boot leaves no state behind");
     }
 
     [Fact]
@@ -128,6 +144,28 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
                 throw new InvalidOperationException($"{path} is missing: run ./build.sh first");
             }
         }
+    }
+
+    /// <summary>Live processes whose command line names <paramref name="path"/> (a zombie's is empty).</summary>
+    private static List<string> ProcessesNaming(string path)
+    {
+        var found = new List<string>();
+        foreach (string directory in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                string cmdline = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' ');
+                if (cmdline.Contains(path, StringComparison.Ordinal))
+                {
+                    found.Add($"{Path.GetFileName(directory)}: {cmdline}");
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Gone while we looked, or not a process directory.
+            }
+        }
+        return found;
     }
 
     private static string HostKernel() => File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
