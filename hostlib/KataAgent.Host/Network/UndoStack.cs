@@ -33,4 +33,17 @@ internal sealed class UndoStack
             throw new PodNetworkException("restoring the pod network namespace failed: " + string.Join("; ", failures), first);
         }
     }
+
+    /// <summary>Undoes a setup that failed with <paramref name="cause"/>; an undo failure is attached to the cause (Data["undo"]) rather than hiding it.</summary>
+    public void UndoAfter(Exception cause)
+    {
+        try
+        {
+            UndoAll();
+        }
+        catch (PodNetworkException e)
+        {
+            cause.Data["undo"] = e.Message;
+        }
+    }
 }

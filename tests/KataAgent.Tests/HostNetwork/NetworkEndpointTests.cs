@@ -123,7 +123,7 @@ public sealed class NetworkEndpointTests : IDisposable
         try
         {
             string stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+            return stat[(stat.LastIndexOf(')') + 2)..][0] is 'Z' or 'X';
         }
         catch (IOException)
         {

@@ -46,7 +46,7 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
         }
         catch (Exception e)
         {
-            TcFilterEndpoint.Undo(undo, e);
+            undo.UndoAfter(e);
             rtnl.Dispose();
             throw;
         }

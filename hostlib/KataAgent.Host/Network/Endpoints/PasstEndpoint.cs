@@ -198,7 +198,7 @@ public sealed class PasstEndpoint : NetworkEndpoint
         }
         _ = Libc.Kill(pid, Libc.SIGTERM);
         var deadline = DateTime.UtcNow + StopTimeout;
-        while (IsOurs(pid, socket))
+        while (!HasExited(pid))
         {
             if (DateTime.UtcNow > deadline)
             {
@@ -209,12 +209,29 @@ public sealed class PasstEndpoint : NetworkEndpoint
         }
     }
 
+    /// <summary>
+    /// Gone, or dead and waiting to be reaped (passt daemonized away from us: whoever adopted it reaps it, maybe
+    /// late). Its command line empties while it is still exiting, so that is no sign of the end.
+    /// </summary>
+    private static bool HasExited(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] is 'Z' or 'X';
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
+
     private static bool IsOurs(int pid, string socket)
     {
         try
         {
             string commandLine = File.ReadAllText($"/proc/{pid}/cmdline");
-            return commandLine.Contains(socket, StringComparison.Ordinal) && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal);
+            return commandLine.Contains(socket, StringComparison.Ordinal) && !HasExited(pid);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -66,7 +66,7 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
         }
         catch (Exception e)
         {
-            Undo(undo, e);
+            undo.UndoAfter(e);
             rtnl.Dispose();
             throw;
         }
@@ -80,18 +80,5 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
             _undo.UndoAll();
         }
         return Task.CompletedTask;
-    }
-
-    /// <summary>Undoes a failed setup; an undo failure is attached to the original error rather than hiding it.</summary>
-    internal static void Undo(UndoStack undo, Exception cause)
-    {
-        try
-        {
-            undo.UndoAll();
-        }
-        catch (PodNetworkException e)
-        {
-            cause.Data["undo"] = e.Message;
-        }
     }
 }
