@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 namespace KataAgent.Rootfs.Tests.Sandboxes;
 
 /// <summary>
-/// cgroup v2 limits enforced by the guest kernel. The development and CI hosts are cgroup-v1 hybrids
+/// Containers in the guest under limits and failures: cgroup v2 limits enforced by the guest kernel, and a crashing container. The development and CI hosts are cgroup-v1 hybrids
 /// (memory and pids are bound to v1, the unified hierarchy has no controllers), so these run where the
 /// agent really lives: as PID 1 of a VM, whose cgroup2 mount has every controller. One sandbox serves
 /// the whole class; each test runs its own container in it.
@@ -61,6 +61,25 @@ public sealed class ContainerLimitsInVmTests(ContainerLimitsInVmTests.SandboxFix
         status.Should().Be(2, "ash exits with 2 when a fork fails");
         var stats = await vm.Sandbox.Agent.StatsContainerAsync(new StatsContainerRequest { ContainerId = "pids" });
         stats.CgroupStats.PidsStats.Limit.Should().Be(4);
+    }
+
+    [Fact]
+    public async Task The_agent_survives_a_container_whose_init_crashes_and_runs_the_next_one()
+    {
+        await using (var crashing = await vm.Sandbox.CreateContainerAsync("crash", vm.Rootfs, ContainerSpecs.Default(["sh", "-c", "echo about to crash; sh -c 'kill -SEGV $$'; exit $?"], terminal: false)))
+        {
+            var stdout = ReadAllAsync(crashing.InitProcess.Stdout);
+            await crashing.StartAsync();
+            (await crashing.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(128 + 11, "the workload died of SIGSEGV (PID 1 of the namespace ignores a SIGSEGV it sends itself, so the crash is its child's, passed on)");
+            (await stdout).Should().Be("about to crash\n");
+        }
+
+        (await vm.Sandbox.Agent.CheckAsync()).Status.Should().Be(KataAgent.Protocols.Agent.HealthCheckResponse.Types.ServingStatus.Serving);
+        await using var next = await vm.Sandbox.CreateContainerAsync("after-crash", vm.Rootfs, ContainerSpecs.Default(["echo", "still serving"], terminal: false));
+        var nextOutput = ReadAllAsync(next.InitProcess.Stdout);
+        await next.StartAsync();
+        (await next.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(0);
+        (await nextOutput).Should().Be("still serving\n");
     }
 
     public sealed class SandboxFixture : IAsyncLifetime
