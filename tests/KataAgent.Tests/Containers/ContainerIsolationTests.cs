@@ -126,7 +126,7 @@ public class ContainerIsolationTests
         // Warm up once so lazily created agent state (thread pool, buffers) is not counted as a leak.
         await RunToCompletionAsync(client, "warm", ContainerSpecs.Default(rootfs.Path, ["true"]), expectedStatus: 0);
         int fdsBefore = Directory.GetFiles($"/proc/{agent.ProcessId}/fd").Length;
-        string mountsBefore = HostMountsWithoutNetns();
+        string mountsBefore = HostMountTable.ReadWithoutNetns();
         string? cgroupRoot = KataAgent.Agent.Containers.Cgroups.Cgroup2Mount.Find();
 
         for (int i = 0; i < 500; i++)
@@ -135,7 +135,7 @@ public class ContainerIsolationTests
         }
 
         Directory.GetFiles($"/proc/{agent.ProcessId}/fd").Length.Should().BeLessThanOrEqualTo(fdsBefore + 2);
-        HostMountsWithoutNetns().Should().Be(mountsBefore);
+        HostMountTable.ReadWithoutNetns().Should().Be(mountsBefore);
         ChildrenOf(agent.ProcessId).Should().BeEmpty("no zombie or stray process may remain");
         if (cgroupRoot is not null)
         {
@@ -144,14 +144,6 @@ public class ContainerIsolationTests
                 .Where(Directory.Exists).Should().BeEmpty();
         }
     }
-
-    /// <summary>
-    /// The host's mount table without /run/netns: the network tests (in this assembly and in the VM
-    /// suite, which runs in another process) add and delete named network namespaces meanwhile, and
-    /// the agent never mounts there.
-    /// </summary>
-    private static string HostMountsWithoutNetns() => string.Join('\n', File.ReadAllLines("/proc/self/mountinfo")
-        .Where(line => line.Split(' ') is [_, _, _, _, string mountPoint, ..] && mountPoint != "/run/netns" && !mountPoint.StartsWith("/run/netns/", StringComparison.Ordinal)));
 
     internal static async Task<string> RunToCompletionAsync(AgentClient client, string id, Spec spec, int expectedStatus, bool stderrToo = false)
     {

@@ -21,7 +21,7 @@ public class SandboxTests
     public async Task Sandbox_shares_hostname_ipc_and_pid_namespaces_and_destroy_leaves_nothing_behind()
     {
         using var rootfs = await BusyboxRootfs.CreateAsync();
-        string mountsBefore = File.ReadAllText("/proc/self/mountinfo");
+        string mountsBefore = HostMountTable.ReadWithoutNetns();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
 
@@ -52,7 +52,7 @@ public class SandboxTests
         await client.DestroySandboxAsync(new DestroySandboxRequest());
         var gone = async () => await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "a" });
         (await gone.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
-        File.ReadAllText("/proc/self/mountinfo").Should().Be(mountsBefore);
+        HostMountTable.ReadWithoutNetns().Should().Be(mountsBefore);
         File.Exists("/run/sandbox-ns/uts").Should().BeFalse();
         (await client.CheckAsync()).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving, "the agent keeps running after DestroySandbox when it is not PID 1");
 
@@ -67,7 +67,7 @@ public class SandboxTests
     [InlineData("ephemeral", "/run/kata-containers/../../etc", "storages[0].mount_point")]
     public async Task Bad_storages_are_refused_before_anything_is_mounted(string driver, string mountPoint, string field)
     {
-        string mountsBefore = File.ReadAllText("/proc/self/mountinfo");
+        string mountsBefore = HostMountTable.ReadWithoutNetns();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
         var request = new CreateSandboxRequest { Hostname = "pod" };
@@ -77,7 +77,7 @@ public class SandboxTests
         var error = (await create.Should().ThrowAsync<RpcException>()).Which;
         error.StatusCode.Should().Be(StatusCode.InvalidArgument);
         error.Status.Detail.Should().StartWith(field);
-        File.ReadAllText("/proc/self/mountinfo").Should().Be(mountsBefore);
+        HostMountTable.ReadWithoutNetns().Should().Be(mountsBefore);
         File.Exists("/run/sandbox-ns/uts").Should().BeFalse();
     }
 }
