@@ -1,3 +1,4 @@
+using KataAgent.Protocols;
 using System.Collections.Concurrent;
 using Grpc.Core;
 using KataAgent.Agent.Server;
@@ -396,7 +397,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
 
     private static void RequireId(string field, string id)
     {
-        if (ContainerId.Problem(id) is { } problem)
+        if (ContainerIds.Problem(id) is { } problem)
         {
             throw RpcErrors.InvalidArgument(field, problem);
         }

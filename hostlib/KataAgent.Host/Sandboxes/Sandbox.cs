@@ -1,3 +1,4 @@
+using KataAgent.Protocols;
 using System.Text.Json;
 using Grpc.Core;
 using KataAgent.Host.Containers;

@@ -1,7 +1,6 @@
 using FluentAssertions;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
-using KataAgent.Rootfs.Image;
 using KataAgent.Rootfs.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -26,8 +25,7 @@ public sealed class AgentPid1BootTests(DebianKernelFixture kernel, ITestOutputHe
     public async Task Agent_boots_as_pid_1_answers_over_virtio_serial_and_powers_off_after_DestroySandbox()
     {
         HostTools.Require("qemu-system-x86_64", "qemu-system-x86");
-        string image = _temp.File("initrd.img");
-        await new InitrdBuilder(new InitrdOptions { AgentPath = RepoPaths.AgentBinary, Kernel = kernel.Modules }).BuildAsync(image);
+        string image = await kernel.AgentInitrdAsync();
 
         await using var vm = await QemuVm.StartAsync(new QemuOptions
         {

@@ -1,7 +1,6 @@
 using FluentAssertions;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
-using KataAgent.Rootfs.Image;
 using KataAgent.Rootfs.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -20,8 +19,7 @@ public sealed class QemuVmDetachedTests(DebianKernelFixture kernel, ITestOutputH
     public async Task Detached_VM_survives_dispose_is_attached_again_and_StopAsync_leaves_no_qemu_sockets_or_state()
     {
         HostTools.Require("qemu-system-x86_64", "qemu-system-x86");
-        string image = _temp.File("initrd.img");
-        await new InitrdBuilder(new InitrdOptions { AgentPath = RepoPaths.AgentBinary, Kernel = kernel.Modules }).BuildAsync(image);
+        string image = await kernel.AgentInitrdAsync();
         string state = _temp.File("vm");
 
         int pid;

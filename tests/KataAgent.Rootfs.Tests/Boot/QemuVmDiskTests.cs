@@ -2,7 +2,6 @@ using System.Text.Json;
 using FluentAssertions;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
-using KataAgent.Rootfs.Image;
 using KataAgent.Rootfs.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -25,8 +24,7 @@ public sealed class QemuVmDiskTests(DebianKernelFixture kernel, ITestOutputHelpe
     public async Task Cold_and_hot_plugged_disks_sit_behind_the_root_ports_their_PCI_paths_name_and_removed_ones_free_their_port()
     {
         HostTools.Require("qemu-system-x86_64", "qemu-system-x86");
-        string image = _temp.File("initrd.img");
-        await new InitrdBuilder(new InitrdOptions { AgentPath = RepoPaths.AgentBinary, Kernel = kernel.Modules }).BuildAsync(image);
+        string image = await kernel.AgentInitrdAsync();
         string[] disks = [Disk("cold0.img"), Disk("cold1.img"), Disk("hot0.img"), Disk("hot1.img"), Disk("hot2.img")];
         string state = _temp.File("vm");
 

@@ -20,8 +20,7 @@ public sealed class QemuVmTests(DebianKernelFixture kernel, ITestOutputHelper ou
     public async Task Boots_to_a_connected_agent_and_dispose_leaves_no_qemu_or_state()
     {
         HostTools.Require("qemu-system-x86_64", "qemu-system-x86");
-        string image = _temp.File("initrd.img");
-        await new InitrdBuilder(new InitrdOptions { AgentPath = RepoPaths.AgentBinary, Kernel = kernel.Modules }).BuildAsync(image);
+        string image = await kernel.AgentInitrdAsync();
         string state = _temp.File("vm");
 
         var vm = await QemuVm.StartAsync(new QemuOptions { KernelPath = kernel.Package.VmlinuzPath, InitrdPath = image, StateDirectory = state });

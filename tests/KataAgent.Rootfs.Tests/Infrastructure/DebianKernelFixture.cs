@@ -1,3 +1,4 @@
+using KataAgent.Rootfs.Image;
 using KataAgent.Rootfs.Kernel;
 using Xunit;
 
@@ -9,6 +10,9 @@ namespace KataAgent.Rootfs.Tests.Infrastructure;
 /// </summary>
 public sealed class DebianKernelFixture : IAsyncLifetime
 {
+    private readonly TempDirectory _temp = new();
+    private Task<string>? _agentInitrd;
+
     public KernelPackage Package { get; private set; } = null!;
 
     public KernelModules Modules { get; private set; } = null!;
@@ -24,5 +28,19 @@ public sealed class DebianKernelFixture : IAsyncLifetime
         Modules = await Package.LoadModulesAsync();
     }
 
-    public Task DisposeAsync() => Task.CompletedTask;
+    /// <summary>An initrd with the published agent as /init and this kernel's modules, built once for the whole collection.</summary>
+    public Task<string> AgentInitrdAsync() => _agentInitrd ??= BuildAgentInitrdAsync();
+
+    public Task DisposeAsync()
+    {
+        _temp.Dispose();
+        return Task.CompletedTask;
+    }
+
+    private async Task<string> BuildAgentInitrdAsync()
+    {
+        string image = _temp.File("agent-initrd.img");
+        await new InitrdBuilder(new InitrdOptions { AgentPath = RepoPaths.AgentBinary, Kernel = Modules }).BuildAsync(image);
+        return image;
+    }
 }

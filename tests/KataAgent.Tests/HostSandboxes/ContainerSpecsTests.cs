@@ -1,3 +1,4 @@
+using KataAgent.Protocols;
 using FluentAssertions;
 using KataAgent.Host.Sandboxes;
 using Xunit;

@@ -1,10 +1,12 @@
 using System.Text.RegularExpressions;
 
-namespace KataAgent.Host.Sandboxes;
+namespace KataAgent.Protocols;
 
 /// <summary>
-/// Container and sandbox ids become host paths (disk images in the state directory) and guest paths
-/// (/run/kata-containers/ID): checked on the host with the agent's own rule before anything is written.
+/// The ids the agent accepts for containers, execs and sandboxes. They become path components on both
+/// sides (the agent's bundle directories and cgroup names, /run/kata-containers/ID; the host's disk
+/// images in a sandbox's state directory), so one rule, checked before anything touches a filesystem:
+/// a safe character set and a bounded length.
 /// </summary>
 public static partial class ContainerIds
 {
