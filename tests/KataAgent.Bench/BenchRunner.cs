@@ -49,6 +49,10 @@ internal static class BenchRunner
         {
             await Boot.LaunchToWorkloadBench.RunAsync(root);
         }
+        if (sections.Contains(BenchSections.Network))
+        {
+            await Network.NetworkBench.RunAsync(root);
+        }
         return 0;
     }
 

@@ -18,7 +18,10 @@ internal static class BenchSections
     /// <summary>Launch-to-workload through the Sandbox API alone (issue 4): out/bench/workload.md.</summary>
     public const string Workload = "workload";
 
-    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload];
+    /// <summary>TCP throughput and latency node → pod per endpoint model beside no VM (issue 5): out/bench/network.md.</summary>
+    public const string Network = "network";
+
+    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network];
 
     /// <summary>The sections named in <paramref name="names"/>, or all of them; an unknown name is an error naming the known ones.</summary>
     public static ISet<string> Select(IReadOnlyList<string> names)

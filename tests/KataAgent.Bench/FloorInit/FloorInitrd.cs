@@ -1,6 +1,3 @@
-using System.Reflection;
-using CliWrap;
-using CliWrap.Buffered;
 using KataAgent.Rootfs.Image;
 using KataAgent.Rootfs.Kernel;
 
@@ -20,34 +17,8 @@ public static class FloorInitrd
     private const string SourceResource = "KataAgent.Bench.FloorInit.floor-init.c";
 
     /// <summary>Compiles the floor init into <paramref name="directory"/>/floor-init and returns its path.</summary>
-    public static async Task<string> CompileAsync(string directory, CancellationToken cancellationToken = default)
-    {
-        Directory.CreateDirectory(directory);
-        string source = Path.Combine(directory, "floor-init.c");
-        await using (var resource = Assembly.GetExecutingAssembly().GetManifestResourceStream(SourceResource)
-            ?? throw new InvalidOperationException($"resource {SourceResource} is missing from the bench assembly"))
-        await using (var file = File.Create(source))
-        {
-            await resource.CopyToAsync(file, cancellationToken);
-        }
-        string binary = Path.Combine(directory, "floor-init");
-        BufferedCommandResult result;
-        try
-        {
-            // -s: the symbols are of no use in the guest and would only make the image bigger.
-            result = await Cli.Wrap("gcc").WithArguments(["-static", "-Os", "-s", "-Wall", "-Wextra", "-o", binary, source])
-                .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(cancellationToken);
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException("gcc is not installed: apt-get install gcc libc6-dev (build.sh installs them)", e);
-        }
-        if (result.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"gcc -static -Os {source} exited with {result.ExitCode} (a static glibc needs libc6-dev): {result.StandardError}");
-        }
-        return binary;
-    }
+    public static Task<string> CompileAsync(string directory, CancellationToken cancellationToken = default) =>
+        StaticProgram.CompileAsync(SourceResource, "floor-init", directory, "-Os", cancellationToken);
 
     /// <summary>Compiles the floor init and writes the floor initrd to <paramref name="imagePath"/> for <paramref name="kernel"/>'s modules.</summary>
     public static async Task<InitrdResult> BuildAsync(KernelModules kernel, string imagePath, string workDirectory, CancellationToken cancellationToken = default)
