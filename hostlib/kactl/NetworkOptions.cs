@@ -64,12 +64,8 @@ public sealed class NetworkOptions
     }
 
     /// <summary>Parse-time checks of the VM form: --net and -p need --netns, -p needs passt.</summary>
-    public void Validate(CommandResult result, Option<bool> detach)
+    public void Validate(CommandResult result)
     {
-        if (result.GetResult(_netns) is { Implicit: false } && result.GetValue(detach))
-        {
-            result.AddError("--netns cannot be combined with -d yet: a detached sandbox's network could not be torn down by kactl rm");
-        }
         bool netns = result.GetResult(_netns) is { Implicit: false };
         bool model = result.GetResult(_model) is { Implicit: false };
         bool ports = result.GetValue(_publish) is { Length: > 0 };

@@ -12,7 +12,8 @@ namespace KataAgent.Kactl;
 /// through the host library's <see cref="Sandbox.DestroyAsync"/> (DestroySandbox: the containers are
 /// stopped and the guest powers off; then QMP quit, then kill); if the sandbox cannot be attached
 /// (its agent or QMP does not answer), or with <c>-f</c> at once, qemu is killed by pid. A stopped
-/// one (its kactl or qemu died) only has its state deleted.
+/// one (its kactl or qemu died) only has its state deleted. Either way a pod network (<c>--netns</c>) is
+/// restored first, from the teardown journal in the sandbox's directory.
 /// </summary>
 public sealed class RmCommand
 {
@@ -82,6 +83,17 @@ public sealed class RmCommand
             {
                 await QemuTermination.KillAsync(pid, entry.Directory, KillGrace, cancellationToken).ConfigureAwait(false);
             }
+        }
+        // A VM that did not go through DestroySandbox (killed, stopped by itself, or its kactl died) leaves its
+        // pod netns wired; the journal in its directory says how to restore it. On failure the directory stays,
+        // so that another rm can try again.
+        try
+        {
+            await Sandbox.RestoreNetworkAsync(entry.Directory, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KataAgent.Host.Network.PodNetworkException e)
+        {
+            throw new KactlException(ExitCodes.VmFailed, $"sandbox '{entry.Id}': its VM is gone, but {e.Message}; its state stays in {entry.Directory} for another 'kactl rm'");
         }
         runDirectory.Remove(entry.Id);
     }

@@ -177,7 +177,7 @@ public sealed partial class RunCommand
             }
             return;
         }
-        _network.Validate(result, _detach);
+        _network.Validate(result);
         if (Given(result, _global.Address))
         {
             result.AddError("--addr is for --bundle (an agent that already runs); 'kactl run -- CMD' boots a VM of its own");

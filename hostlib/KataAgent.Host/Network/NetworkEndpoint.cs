@@ -1,4 +1,5 @@
 using KataAgent.Host.Network.Endpoints;
+using KataAgent.Host.Network.Teardown;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols.Types;
 
@@ -36,8 +37,13 @@ public abstract class NetworkEndpoint : IAsyncDisposable
     /// </summary>
     /// <param name="stateDirectory">Where passt keeps its socket and pid file.</param>
     /// <param name="portForwards">passt's inbound ports; refused for the other models (they expose the guest at the pod IP directly).</param>
+    /// <param name="journalPath">
+    /// Where every change is also written as it is made, with the way back, so that another process can restore
+    /// the netns with <see cref="TearDownFromJournalAsync"/> (a detached sandbox, or an owner that died); null to
+    /// keep it in this process only. Deleted once the teardown is complete.
+    /// </param>
     public static async Task<NetworkEndpoint> SetUpAsync(NetworkModel model, string namespacePath, string stateDirectory,
-        IReadOnlyList<PortForward>? portForwards = null, CancellationToken cancellationToken = default)
+        IReadOnlyList<PortForward>? portForwards = null, string? journalPath = null, CancellationToken cancellationToken = default)
     {
         portForwards ??= [];
         if (portForwards.Count > 0 && model != NetworkModel.Passt)
@@ -47,9 +53,9 @@ public abstract class NetworkEndpoint : IAsyncDisposable
         var network = PodNetworkScanner.Scan(namespacePath);
         return model switch
         {
-            NetworkModel.TcFilter => TcFilterEndpoint.SetUp(network),
-            NetworkModel.Macvtap => MacvtapEndpoint.SetUp(network),
-            NetworkModel.Passt => await PasstEndpoint.SetUpAsync(network, stateDirectory, portForwards, cancellationToken).ConfigureAwait(false),
+            NetworkModel.TcFilter => TcFilterEndpoint.SetUp(network, journalPath),
+            NetworkModel.Macvtap => MacvtapEndpoint.SetUp(network, journalPath),
+            NetworkModel.Passt => await PasstEndpoint.SetUpAsync(network, stateDirectory, portForwards, journalPath, cancellationToken).ConfigureAwait(false),
             NetworkModel.None => new NoneEndpoint(network),
             _ => throw new ArgumentOutOfRangeException(nameof(model), model, "unknown network model"),
         };
@@ -85,6 +91,29 @@ public abstract class NetworkEndpoint : IAsyncDisposable
     }
 
     protected abstract Task TearDownCoreAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Restores a pod netns from the journal an endpoint wrote (see <see cref="SetUpAsync"/>'s journalPath), in
+    /// a process that did not set it up. Only once the VM is gone: a tap qemu still holds is not freed. Every
+    /// step is idempotent, so running it again after a failure is safe; a netns whose path is gone has nothing
+    /// left to restore (helpers such as passt are still stopped). Returns false when there is no journal.
+    /// </summary>
+    /// <exception cref="PodNetworkException">Some steps failed (named in the message; the journal keeps them), or the file is not a journal.</exception>
+    public static Task<bool> TearDownFromJournalAsync(string journalPath, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(journalPath);
+        // Stopping passt waits for it to exit: off the caller's thread.
+        return Task.Run(() =>
+        {
+            if (UndoStack.Load(journalPath) is not { } undo)
+            {
+                return false;
+            }
+            using var context = new UndoContext(undo.NamespacePath);
+            undo.UndoAll(context);
+            return true;
+        }, cancellationToken);
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -23,6 +23,9 @@ public sealed class Sandbox : IAsyncDisposable
 
     private const string StateFileName = "agent-sandbox.json";
 
+    /// <summary>The pod network's teardown journal in the state directory (see <see cref="RestoreNetworkAsync"/>).</summary>
+    public const string NetworkJournalFileName = "network.json";
+
     private readonly List<Container> _containers = [];
     private readonly SemaphoreSlim _gate = new(1, 1);
     private bool _destroyed;
@@ -58,16 +61,17 @@ public sealed class Sandbox : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ContainerIds.Validate(options.Id, nameof(options.Id));
-        if (options.Detached && options.NetworkNamespacePath is not null)
-        {
-            // The endpoint's undo steps live in this process only; an attached sandbox could not restore the netns.
-            throw new ArgumentException("a detached sandbox cannot have a pod network yet: its teardown state is not persisted for AttachAsync", nameof(options));
-        }
         string hostname = options.Hostname.Length > 0 ? options.Hostname : options.Id;
-        // The endpoint comes first: qemu's command line names its taps, descriptors or passt socket.
-        NetworkEndpoint? network = options.NetworkNamespacePath is { } netns
-            ? await NetworkEndpoint.SetUpAsync(options.NetworkModel, netns, options.StateDirectory, options.PortForwards, cancellationToken).ConfigureAwait(false)
-            : null;
+        // The endpoint comes first: qemu's command line names its taps, descriptors or passt socket. Its changes
+        // are journaled in the state directory, so that whoever removes the sandbox can restore the netns: the
+        // process that attaches to a detached sandbox, or `kactl rm` after the owner died.
+        NetworkEndpoint? network = null;
+        if (options.NetworkNamespacePath is { } netns)
+        {
+            Directory.CreateDirectory(options.StateDirectory);
+            network = await NetworkEndpoint.SetUpAsync(options.NetworkModel, netns, options.StateDirectory, options.PortForwards,
+                Path.Combine(options.StateDirectory, NetworkJournalFileName), cancellationToken).ConfigureAwait(false);
+        }
         QemuVm vm;
         try
         {
@@ -344,18 +348,40 @@ public sealed class Sandbox : IAsyncDisposable
         }
         await Vm.StopAsync(agentAnswered ? PowerOffGrace : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
         string state = Vm.StateDirectory;
-        await Vm.DisposeAsync().ConfigureAwait(false);
-        if (Network is not null)
+        try
         {
-            // After qemu is gone: a tap it still held would not go away.
-            await Network.TearDownAsync(cancellationToken).ConfigureAwait(false);
+            // After qemu is gone (a tap it still held would not go away), and before the state directory
+            // goes: an attached sandbox has only the journal there.
+            if (Network is not null)
+            {
+                await Network.TearDownAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await RestoreNetworkAsync(state, cancellationToken).ConfigureAwait(false);
+            }
         }
-        if (Directory.Exists(state))
+        finally
         {
-            Directory.Delete(state, recursive: true);
+            await Vm.DisposeAsync().ConfigureAwait(false);
+            if (Directory.Exists(state))
+            {
+                Directory.Delete(state, recursive: true);
+            }
+            _gate.Dispose();
         }
-        _gate.Dispose();
     }
+
+    /// <summary>
+    /// Restores the pod netns of a sandbox whose VM is gone without <see cref="DestroyAsync"/> (killed, powered
+    /// off by itself, or its owner died), from the teardown journal in <paramref name="stateDirectory"/>: taps,
+    /// qdiscs and filters deleted, the veth's MAC, addresses, routes and neighbours back, passt stopped. Returns
+    /// false when the sandbox had no pod network (or it was restored already). Call it before deleting the state
+    /// directory, and never while the VM runs.
+    /// </summary>
+    /// <exception cref="PodNetworkException">Some steps failed; the message names them, and the journal keeps them for another try.</exception>
+    public static Task<bool> RestoreNetworkAsync(string stateDirectory, CancellationToken cancellationToken = default) =>
+        NetworkEndpoint.TearDownFromJournalAsync(Path.Combine(stateDirectory, NetworkJournalFileName), cancellationToken);
 
     /// <summary>Destroys the sandbox, or, for a detached one, only disconnects (the VM and its state stay).</summary>
     public async ValueTask DisposeAsync()

@@ -1,8 +1,8 @@
 using FluentAssertions;
 using KataAgent.Host.Network;
 using KataAgent.Host.Network.Endpoints;
-using KataAgent.Host.Sandboxes;
 using KataAgent.Linux.Interop;
+using KataAgent.Rootfs.Tests.Infrastructure;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
 
@@ -29,9 +29,12 @@ public sealed class NetworkEndpointTests : IDisposable
         CniLikePodNetwork.Ip("-n", _pod.PodName, "link", "set", "eth0", "mtu", "1450");
         string before = _pod.Snapshot();
 
-        var endpoint = await NetworkEndpoint.SetUpAsync(NetworkModel.TcFilter, _pod.PodPath, _state.Path);
+        string journal = _state.File("network.json");
+
+        var endpoint = await NetworkEndpoint.SetUpAsync(NetworkModel.TcFilter, _pod.PodPath, _state.Path, journalPath: journal);
 
         endpoint.Should().BeOfType<TcFilterEndpoint>();
+        File.ReadAllText(journal).Should().Contain("\"deleteLink\"").And.Contain("\"deleteIngressQdisc\"").And.Contain(_pod.PodPath);
         var nic = endpoint.Nics.Should().ContainSingle().Subject;
         nic.Device.Mac.Should().Be(CniLikePodNetwork.PodMac, "the guest NIC takes the veth's MAC");
         nic.Device.Netdev.Should().Be("tap,ifname=tap0_kata,script=no,downscript=no,vhost=off");
@@ -49,6 +52,7 @@ public sealed class NetworkEndpointTests : IDisposable
         await endpoint.TearDownAsync();
 
         _pod.DifferencesFrom(before).Should().BeEmpty();
+        File.Exists(journal).Should().BeFalse("a complete teardown leaves no journal");
     }
 
     [Fact]
@@ -112,23 +116,9 @@ public sealed class NetworkEndpointTests : IDisposable
 
         await endpoint.TearDownAsync();
 
-        Gone(endpoint.ProcessId).Should().BeTrue("passt is stopped");
+        ProcessState.IsRunning(endpoint.ProcessId).Should().BeFalse("passt is stopped");
         Directory.Exists(Path.GetDirectoryName(endpoint.SocketPath)).Should().BeFalse();
         _pod.DifferencesFrom(before).Should().BeEmpty();
-    }
-
-    /// <summary>passt daemonized away from us, so it may linger as a zombie until its new parent reaps it.</summary>
-    private static bool Gone(int pid)
-    {
-        try
-        {
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..][0] is 'Z' or 'X';
-        }
-        catch (IOException)
-        {
-            return true;
-        }
     }
 
     [Fact]
@@ -140,12 +130,6 @@ public sealed class NetworkEndpointTests : IDisposable
         await missing.Should().ThrowAsync<PodNetworkException>().WithMessage("*does not exist*");
         var ports = () => NetworkEndpoint.SetUpAsync(NetworkModel.TcFilter, _pod.PodPath, _state.Path, [new PortForward(8080, 80)]);
         await ports.Should().ThrowAsync<ArgumentException>().WithMessage("port forwards need the passt model*");
-        var detached = () => Sandbox.StartAsync(new SandboxOptions
-        {
-            KernelPath = "vmlinuz", InitrdPath = "initrd.img", StateDirectory = _state.File("sb"), Id = "sb",
-            Detached = true, NetworkNamespacePath = _pod.PodPath,
-        });
-        await detached.Should().ThrowAsync<ArgumentException>().WithMessage("a detached sandbox cannot have a pod network yet*");
         PortForward.Parse("8080:80").Should().Be(new PortForward(8080, 80));
         PortForward.Parse("53/udp").Should().Be(new PortForward(53, 53, "udp"));
         var badPort = () => PortForward.Parse("70000:80");

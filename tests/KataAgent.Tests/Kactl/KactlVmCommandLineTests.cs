@@ -57,7 +57,6 @@ public sealed class KactlVmCommandLineTests
     [InlineData(new[] { "run", "--netns", "/var/run/netns/x", "-p", "8080:80", "--", "true" }, "-p needs --net passt; with tcfilter")]
     [InlineData(new[] { "run", "--netns", "/var/run/netns/x", "--net", "passt", "-p", "70000:80", "--", "true" }, "-p '70000:80' is not a port forward")]
     [InlineData(new[] { "run", "--netns", "/var/run/netns/x", "--net", "slirp", "--", "true" }, "slirp")]
-    [InlineData(new[] { "run", "--netns", "/var/run/netns/x", "-d", "--", "true" }, "--netns cannot be combined with -d yet")]
     [InlineData(new[] { "run", "--bundle", "/b", "--netns", "/var/run/netns/x" }, "--netns is for a VM run")]
     [InlineData(new[] { "--timeout", "abc", "check" }, "Cannot parse argument 'abc' for option '--timeout'")]
     [InlineData(new[] { "exec", "abc" }, "Required argument missing for command: 'exec'")]

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using KataAgent.Host.Network.Teardown;
 using KataAgent.Host.Vm;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.Netlink.Route;
@@ -32,9 +33,9 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
 
     public override NetworkModel Model => NetworkModel.Macvtap;
 
-    internal static MacvtapEndpoint SetUp(PodNetwork network)
+    internal static MacvtapEndpoint SetUp(PodNetwork network, string? journalPath)
     {
-        var undo = new UndoStack();
+        var undo = new UndoStack(network.NamespacePath, NetworkModel.Macvtap, journalPath);
         var nics = new List<EndpointNic>();
         var rtnl = PodNetworkScanner.Open(network.NamespacePath);
         try
@@ -46,7 +47,10 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
         }
         catch (Exception e)
         {
-            undo.UndoAfter(e);
+            using (var context = new UndoContext(network.NamespacePath, rtnl))
+            {
+                undo.UndoAfter(e, context);
+            }
             rtnl.Dispose();
             throw;
         }
@@ -63,32 +67,26 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
 
         // The veth gives up its MAC first: a macvtap may not take its lower device's MAC (EADDRINUSE).
         // Undone in reverse: macvtap deleted, MAC back (which flushes neighbours), then the neighbours.
-        undo.Push($"restore the permanent neighbours of {veth.Name}", () => neighbours.ForEach(rtnl.ReplaceNeighbour));
+        undo.Push(new RestoreNeighboursStep(veth.Name, neighbours));
         rtnl.SetLinkAddress(veth.Index, RandomLocalMac());
-        undo.Push($"restore the MAC of {veth.Name}", () => rtnl.SetLinkAddress(veth.Index, vethMac));
+        undo.Push(new RestoreLinkAddressStep(veth.Index, veth.Name, MacAddress.Format(vethMac)));
         var macvtap = CreateWithFreeIndex(rtnl, tapName, veth.Index);
-        undo.Push($"delete macvtap {tapName}", () => rtnl.DeleteLink(macvtap.Index));
+        undo.Push(new DeleteLinkStep(macvtap.Index, tapName));
         rtnl.SetLinkAddress(macvtap.Index, vethMac);
         rtnl.SetLinkMtu(macvtap.Index, veth.Mtu);
 
         // Routes after addresses (a gateway must be reachable again), direct routes before those via a gateway.
-        undo.Push($"restore the routes of {veth.Name}", () =>
-        {
-            foreach (var route in routes.OrderBy(r => r.Gateway is null ? 0 : 1))
-            {
-                rtnl.ReplaceRoute(route);
-            }
-        });
+        undo.Push(new RestoreRoutesStep(veth.Name, routes));
         foreach (var address in addresses)
         {
             rtnl.DeleteAddress(veth.Index, address.Address, address.PrefixLength);
-            undo.Push($"restore {address} on {veth.Name}", () => RestoreAddress(rtnl, veth.Index, address));
+            undo.Push(new RestoreAddressStep(veth.Name, address));
         }
 
         if (!veth.IsUp)
         {
             rtnl.SetLinkUp(veth.Index, true);
-            undo.Push($"set {veth.Name} down again", () => rtnl.SetLinkUp(veth.Index, false));
+            undo.Push(new SetLinkDownStep(veth.Index, veth.Name));
         }
         rtnl.SetLinkUp(macvtap.Index, true);
         return new EndpointNic(pod, new QemuNetworkDevice
@@ -115,15 +113,6 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
         }
     }
 
-    private static void RestoreAddress(Rtnetlink rtnl, int index, InterfaceAddress address)
-    {
-        if (rtnl.ListAddresses(index).Any(a => a.Address.Equals(address.Address) && a.PrefixLength == address.PrefixLength))
-        {
-            return;
-        }
-        rtnl.AddAddress(index, address.Address, address.PrefixLength, address.Broadcast, computeBroadcast: false);
-    }
-
     /// <summary>A random unicast, locally administered MAC (bit 1 of the first octet set, bit 0 clear).</summary>
     internal static byte[] RandomLocalMac()
     {
@@ -135,8 +124,9 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
     protected override Task TearDownCoreAsync(CancellationToken cancellationToken)
     {
         using (_rtnl)
+        using (var context = new UndoContext(Network.NamespacePath, _rtnl))
         {
-            _undo.UndoAll();
+            _undo.UndoAll(context);
         }
         return Task.CompletedTask;
     }

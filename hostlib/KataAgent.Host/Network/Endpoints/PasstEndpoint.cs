@@ -1,6 +1,7 @@
 using System.Globalization;
 using CliWrap;
 using CliWrap.Buffered;
+using KataAgent.Host.Network.Teardown;
 using KataAgent.Host.Vm;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.Namespaces;
@@ -36,23 +37,20 @@ public sealed class PasstEndpoint : NetworkEndpoint
     /// <summary>passt's unprivileged user and group when started as root (bookworm: nobody/nogroup).</summary>
     public const uint PasstId = 65534;
 
-    private const string PingGroupRange = "/proc/sys/net/ipv4/ping_group_range";
-
     /// <summary>Where passt's files go when we are root (see the class remarks).</summary>
     public const string RootRuntimeDirectory = "/run/kataagent-passt";
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
 
     private readonly string _directory;
-    private readonly string? _originalPingGroupRange;
+    private readonly UndoStack _undo;
 
-    private PasstEndpoint(PodNetwork network, EndpointNic nic, string directory, int processId, string? originalPingGroupRange)
+    private PasstEndpoint(PodNetwork network, EndpointNic nic, string directory, int processId, UndoStack undo)
         : base(network, [nic])
     {
         _directory = directory;
         ProcessId = processId;
-        _originalPingGroupRange = originalPingGroupRange;
+        _undo = undo;
     }
 
     public override NetworkModel Model => NetworkModel.Passt;
@@ -66,7 +64,7 @@ public sealed class PasstEndpoint : NetworkEndpoint
     /// <summary>passt answers ARP itself; the pod's static neighbours name MACs the guest cannot reach.</summary>
     public override IReadOnlyList<ARPNeighbor> AgentNeighbours => [];
 
-    internal static async Task<PasstEndpoint> SetUpAsync(PodNetwork network, string stateDirectory, IReadOnlyList<PortForward> portForwards, CancellationToken cancellationToken)
+    internal static async Task<PasstEndpoint> SetUpAsync(PodNetwork network, string stateDirectory, IReadOnlyList<PortForward> portForwards, string? journalPath, CancellationToken cancellationToken)
     {
         var template = Template(network);
         bool root = Libc.GetEuid() == 0;
@@ -76,22 +74,28 @@ public sealed class PasstEndpoint : NetworkEndpoint
         string socket = Path.Combine(directory, "passt.sock");
         string pidFile = Path.Combine(directory, "passt.pid");
         string log = Path.Combine(directory, "passt.log");
-        if (root)
-        {
-            Directory.CreateDirectory(RootRuntimeDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
-        }
-        Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        if (root)
-        {
-            // Owner nobody for the pid file (written after the switch); group root with write access for
-            // the log and socket, which passt opens while still uid 0 but already without CAP_DAC_OVERRIDE.
-            Libc.Check(Libc.Chown(directory, PasstId, 0), $"chown {directory}");
-            File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
-                | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute);
-        }
-        string? originalRange = root ? AllowPing(network.NamespacePath) : null;
+        var undo = new UndoStack(network.NamespacePath, NetworkModel.Passt, journalPath);
+        using var context = new UndoContext(network.NamespacePath);
         try
         {
+            if (root)
+            {
+                Directory.CreateDirectory(RootRuntimeDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+            }
+            undo.Push(new DeleteDirectoryStep(directory));
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            if (root)
+            {
+                // Owner nobody for the pid file (written after the switch); group root with write access for
+                // the log and socket, which passt opens while still uid 0 but already without CAP_DAC_OVERRIDE.
+                Libc.Check(Libc.Chown(directory, PasstId, 0), $"chown {directory}");
+                File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                    | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute);
+                if (AllowPing(network.NamespacePath) is { } originalRange)
+                {
+                    undo.Push(new RestorePingGroupRangeStep(originalRange));
+                }
+            }
             var arguments = new List<string> { "--net=" + network.NamespacePath, "--", "passt", "-P", pidFile, "-s", socket, "-l", log, "-i", template.Name, "--no-map-gw" };
             if (root)
             {
@@ -105,6 +109,8 @@ public sealed class PasstEndpoint : NetworkEndpoint
                     arguments.AddRange([option, string.Join(',', ports)]);
                 }
             }
+            // Journaled before the start: a passt that started but was never waited for must still be stopped.
+            undo.Push(new StopPasstStep(pidFile, socket));
             // passt forks into the background at once; its pid file says when it listens.
             var result = await Cli.Wrap("nsenter").WithArguments(arguments).WithValidation(CommandResultValidation.None)
                 .ExecuteBufferedAsync(cancellationToken).ConfigureAwait(false);
@@ -118,16 +124,11 @@ public sealed class PasstEndpoint : NetworkEndpoint
                 Mac = MacAddress.Format(MacvtapEndpoint.RandomLocalMac()),
                 Netdev = $"stream,server=off,addr.type=unix,addr.path={socket.Replace(",", ",,", StringComparison.Ordinal)}",
             }, "passt");
-            return new PasstEndpoint(network, nic, directory, pid, originalRange);
+            return new PasstEndpoint(network, nic, directory, pid, undo);
         }
-        catch
+        catch (Exception e)
         {
-            StopPasst(pidFile, socket);
-            if (originalRange is not null)
-            {
-                NetworkNamespace.Run(network.NamespacePath, () => File.WriteAllText(PingGroupRange, originalRange));
-            }
-            DeleteDirectory(directory);
+            undo.UndoAfter(e, context);
             throw;
         }
     }
@@ -147,7 +148,7 @@ public sealed class PasstEndpoint : NetworkEndpoint
     /// <summary>Lets passt's group open ping sockets in the pod netns; returns the old range, or null when it already could.</summary>
     private static string? AllowPing(string namespacePath) => NetworkNamespace.Run(namespacePath, () =>
     {
-        string original = File.ReadAllText(PingGroupRange).Trim();
+        string original = File.ReadAllText(RestorePingGroupRangeStep.SysctlPath).Trim();
         string[] parts = original.Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
         uint low = uint.Parse(parts[0], CultureInfo.InvariantCulture);
         uint high = uint.Parse(parts[1], CultureInfo.InvariantCulture);
@@ -157,7 +158,7 @@ public sealed class PasstEndpoint : NetworkEndpoint
         }
         // The smallest change: widen an enabled range to take 65534 in, or allow just 65534.
         (low, high) = low > high ? (PasstId, PasstId) : (Math.Min(low, PasstId), Math.Max(high, PasstId));
-        File.WriteAllText(PingGroupRange, $"{low} {high}");
+        File.WriteAllText(RestorePingGroupRangeStep.SysctlPath, $"{low} {high}");
         return original;
     });
 
@@ -181,72 +182,11 @@ public sealed class PasstEndpoint : NetworkEndpoint
 
     protected override async Task TearDownCoreAsync(CancellationToken cancellationToken)
     {
-        await Task.Run(() => StopPasst(Path.Combine(_directory, "passt.pid"), Path.Combine(_directory, "passt.sock")), cancellationToken).ConfigureAwait(false);
-        if (_originalPingGroupRange is { } range && File.Exists(Network.NamespacePath))
+        // Stopping passt waits for it to exit: off the caller's thread.
+        await Task.Run(() =>
         {
-            NetworkNamespace.Run(Network.NamespacePath, () => File.WriteAllText(PingGroupRange, range));
-        }
-        DeleteDirectory(_directory);
-    }
-
-    /// <summary>Stops the passt whose pid file this is, if it is still that passt (its command line names our socket).</summary>
-    private static void StopPasst(string pidFile, string socket)
-    {
-        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || !IsOurs(pid, socket))
-        {
-            return;
-        }
-        _ = Libc.Kill(pid, Libc.SIGTERM);
-        var deadline = DateTime.UtcNow + StopTimeout;
-        while (!HasExited(pid))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                _ = Libc.Kill(pid, Libc.SIGKILL);
-                deadline = DateTime.MaxValue;
-            }
-            Thread.Sleep(20);
-        }
-    }
-
-    /// <summary>
-    /// Gone, or dead and waiting to be reaped (passt daemonized away from us: whoever adopted it reaps it, maybe
-    /// late). Its command line empties while it is still exiting, so that is no sign of the end.
-    /// </summary>
-    private static bool HasExited(int pid)
-    {
-        try
-        {
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..][0] is 'Z' or 'X';
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return true;
-        }
-    }
-
-    private static bool IsOurs(int pid, string socket)
-    {
-        try
-        {
-            string commandLine = File.ReadAllText($"/proc/{pid}/cmdline");
-            return commandLine.Contains(socket, StringComparison.Ordinal) && !HasExited(pid);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
-
-    private static void DeleteDirectory(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
+            using var context = new UndoContext(Network.NamespacePath);
+            _undo.UndoAll(context);
+        }, cancellationToken).ConfigureAwait(false);
     }
 }

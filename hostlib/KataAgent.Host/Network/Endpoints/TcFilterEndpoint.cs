@@ -1,3 +1,4 @@
+using KataAgent.Host.Network.Teardown;
 using KataAgent.Host.Vm;
 using KataAgent.Linux.Netlink.Route;
 using KataAgent.Linux.Tun;
@@ -28,9 +29,9 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
 
     public static string TapName(int index) => $"tap{index}_kata";
 
-    internal static TcFilterEndpoint SetUp(PodNetwork network)
+    internal static TcFilterEndpoint SetUp(PodNetwork network, string? journalPath)
     {
-        var undo = new UndoStack();
+        var undo = new UndoStack(network.NamespacePath, NetworkModel.TcFilter, journalPath);
         var nics = new List<EndpointNic>();
         // Kept open until teardown: bound to the pod netns, it also works after CNI unmounted the path.
         var rtnl = PodNetworkScanner.Open(network.NamespacePath);
@@ -44,16 +45,15 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
                 {
                     // Persistent: the tap outlives these descriptors; qemu attaches to it by name.
                 }
-                undo.Push($"delete tap {tapName}", () => rtnl.DeleteLink(tapName));
                 var tap = rtnl.GetLink(tapName);
+                undo.Push(new DeleteLinkStep(tap.Index, tapName));
                 rtnl.SetLinkMtu(tap.Index, pod.Link.Mtu);
                 rtnl.SetLinkUp(tap.Index, true);
 
                 // The tap's qdisc and filters go with the tap; the veth's must be removed explicitly.
                 rtnl.AddIngressQdisc(tap.Index);
                 rtnl.AddIngressQdisc(pod.Link.Index);
-                int vethIndex = pod.Link.Index;
-                undo.Push($"delete the ingress qdisc of {pod.Name}", () => rtnl.DeleteIngressQdisc(vethIndex));
+                undo.Push(new DeleteIngressQdiscStep(pod.Link.Index, pod.Name));
                 rtnl.AddRedirectFilter(pod.Link.Index, tap.Index);
                 rtnl.AddRedirectFilter(tap.Index, pod.Link.Index);
 
@@ -66,7 +66,10 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
         }
         catch (Exception e)
         {
-            undo.UndoAfter(e);
+            using (var context = new UndoContext(network.NamespacePath, rtnl))
+            {
+                undo.UndoAfter(e, context);
+            }
             rtnl.Dispose();
             throw;
         }
@@ -76,8 +79,9 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
     protected override Task TearDownCoreAsync(CancellationToken cancellationToken)
     {
         using (_rtnl)
+        using (var context = new UndoContext(Network.NamespacePath, _rtnl))
         {
-            _undo.UndoAll();
+            _undo.UndoAll(context);
         }
         return Task.CompletedTask;
     }
