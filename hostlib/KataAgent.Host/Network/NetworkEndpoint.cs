@@ -35,13 +35,16 @@ public abstract class NetworkEndpoint : IAsyncDisposable
     /// Scans the pod netns and sets up <paramref name="model"/> there. A failure half-way undoes what was
     /// done before it is thrown.
     /// </summary>
-    /// <param name="stateDirectory">Where passt keeps its socket and pid file.</param>
+    /// <param name="model">How the pod's interfaces reach the guest.</param>
+    /// <param name="namespacePath">The pod's network namespace, as CNI leaves it (e.g. /var/run/netns/NAME).</param>
+    /// <param name="stateDirectory">Where passt keeps its socket and pid file when not run as root.</param>
     /// <param name="portForwards">passt's inbound ports; refused for the other models (they expose the guest at the pod IP directly).</param>
     /// <param name="journalPath">
     /// Where every change is also written as it is made, with the way back, so that another process can restore
     /// the netns with <see cref="TearDownFromJournalAsync"/> (a detached sandbox, or an owner that died); null to
     /// keep it in this process only. Deleted once the teardown is complete.
     /// </param>
+    /// <param name="cancellationToken">Cancels waiting for passt to start.</param>
     public static async Task<NetworkEndpoint> SetUpAsync(NetworkModel model, string namespacePath, string stateDirectory,
         IReadOnlyList<PortForward>? portForwards = null, string? journalPath = null, CancellationToken cancellationToken = default)
     {

@@ -4,6 +4,8 @@ namespace KataAgent.Host.Network;
 /// An inbound port for the passt model (passt forwards nothing by default): connections to
 /// <paramref name="HostPort"/> in the pod netns reach <paramref name="GuestPort"/> in the guest.
 /// </summary>
+/// <param name="HostPort">The port in the pod netns (passt listens there).</param>
+/// <param name="GuestPort">The port in the guest.</param>
 /// <param name="Protocol">"tcp" or "udp".</param>
 public sealed record PortForward(int HostPort, int GuestPort, string Protocol = "tcp")
 {

@@ -131,6 +131,89 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         pod.DifferencesFrom(before).Should().BeEmpty("kactl's sandbox tears its tcfilter endpoint down");
     }
 
+    /// <summary>
+    /// A detached sandbox keeps its pod network while it runs (the node reaches the container's httpd at the pod
+    /// IP, or through passt's forwarded port), and `kactl rm` restores the netns: through DestroySandbox (macvtap,
+    /// the model that moves the most), and from the teardown journal when the VM was killed under it (passt,
+    /// whose helper process must be stopped too).
+    /// </summary>
+    [Theory]
+    [InlineData("macvtap", false)]
+    [InlineData("passt", true)]
+    public async Task Detached_run_with_netns_serves_at_the_pod_and_rm_restores_the_netns_also_after_the_vm_was_killed(string model, bool killFirst)
+    {
+        RequireGuestImage();
+        using var pod = new KataAgent.Tests.HostNetwork.CniLikePodNetwork();
+        string before = pod.Snapshot();
+        string[] publish = model == "passt" ? ["-p", "8080:80"] : [];
+        var run = await Kactl(["run", "-d", "--netns", pod.PodPath, "--net", model, .. publish, "--", "sh", "-c",
+            "echo pod-page > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]);
+        output.WriteLine(KactlRunner.Describe(run));
+        run.ExitCode.Should().Be(0, KactlRunner.Describe(run));
+        string id = run.StandardOutput.Trim();
+        var entry = new RunDirectory(_runDirectory.Path).Find(id);
+        int qemuPid = entry.Record!.QemuPid;
+        try
+        {
+            File.Exists(Path.Combine(entry.Directory, "network.json")).Should().BeTrue("the endpoint's teardown is journaled in the sandbox's directory");
+            string url = $"http://{KataAgent.Tests.HostNetwork.CniLikePodNetwork.PodAddress}:{(model == "passt" ? 8080 : 80)}/index.html";
+            (await FetchFromNodeAsync(pod, url)).Should().Be("pod-page\n");
+            pod.DifferencesFrom(before).Should().NotBeEmpty("the pod network stays wired while the detached VM runs");
+
+            if (killFirst)
+            {
+                using (var qemu = System.Diagnostics.Process.GetProcessById(qemuPid))
+                {
+                    qemu.Kill();
+                }
+                (await Eventually(() => !QemuProcessProbe.IsSandboxQemu(qemuPid, entry.Directory))).Should().BeTrue("SIGKILL ends qemu");
+                pod.DifferencesFrom(before).Should().NotBeEmpty("nothing restored the netns when the VM died");
+            }
+        }
+        finally
+        {
+            var rm = await Kactl(["rm", id]);
+            output.WriteLine(KactlRunner.Describe(rm));
+            rm.ExitCode.Should().Be(0, KactlRunner.Describe(rm));
+        }
+
+        pod.DifferencesFrom(before).Should().BeEmpty("rm restores the pod netns");
+        Directory.Exists(entry.Directory).Should().BeFalse();
+        ProcessesNaming(entry.Directory).Should().BeEmpty();
+        ProcessesNaming(pod.PodPath).Should().BeEmpty("no qemu or passt is left in the pod netns");
+    }
+
+    /// <summary>wget in the node netns (under timeout(1): busybox-static 1.35's wget -T crashes), until it answers: the guest's httpd starts asynchronously.</summary>
+    private async Task<string> FetchFromNodeAsync(KataAgent.Tests.HostNetwork.CniLikePodNetwork pod, string url)
+    {
+        var deadline = DateTime.UtcNow + Limit;
+        while (true)
+        {
+            var result = await CliWrap.Cli.Wrap("ip").WithArguments(["netns", "exec", pod.NodeName, "timeout", "15", "/bin/busybox", "wget", "-q", "-O", "-", url])
+                .WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
+            if (result.ExitCode == 0 || DateTime.UtcNow > deadline)
+            {
+                result.ExitCode.Should().Be(0, $"wget {url} from the node: {result.StandardError}");
+                return result.StandardOutput;
+            }
+            await Task.Delay(500);
+        }
+    }
+
+    private static async Task<bool> Eventually(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+            await Task.Delay(100);
+        }
+        return true;
+    }
+
     private Task<BufferedCommandResult> Kactl(IReadOnlyList<string> arguments) =>
         KactlRunner.RunAsync(arguments, environment: new Dictionary<string, string?> { ["KACTL_RUN_DIR"] = _runDirectory.Path }, limit: Limit);
 
