@@ -9,7 +9,8 @@ namespace KataAgent.Kactl;
 /// <c>kactl run</c>'s pod network options, kept in one place so the VM path only has to call
 /// <see cref="ApplyTo"/>: <c>--netns PATH</c> (the pod's network namespace, as CNI leaves it under
 /// /var/run/netns), <c>--net tcfilter|macvtap|passt|none</c> (default tcfilter, as Kata), and
-/// <c>-p HOSTPORT:PORT[/udp]</c> (passt's inbound ports, repeatable).
+/// <c>-p HOSTPORT:PORT[/udp]</c> (passt's inbound ports, repeatable), <c>--dns ADDRESS</c> and
+/// <c>--dns-search DOMAIN</c> (the containers' resolv.conf, repeatable).
 /// </summary>
 public sealed class NetworkOptions
 {
@@ -33,8 +34,42 @@ public sealed class NetworkOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    private readonly Option<string[]> _dns = new("--dns")
+    {
+        Description = "A name server for the containers' /etc/resolv.conf (and the guest's); repeatable",
+        HelpName = "ADDRESS",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private readonly Option<string[]> _dnsSearch = new("--dns-search")
+    {
+        Description = "A search domain for the containers' /etc/resolv.conf; repeatable",
+        HelpName = "DOMAIN",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
     public NetworkOptions()
     {
+        _dns.Validators.Add(result =>
+        {
+            foreach (string text in result.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (!System.Net.IPAddress.TryParse(text, out _))
+                {
+                    result.AddError($"--dns '{text}' is not an IP address");
+                }
+            }
+        });
+        _dnsSearch.Validators.Add(result =>
+        {
+            foreach (string text in result.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (text.Length == 0 || text.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+                {
+                    result.AddError($"--dns-search '{text}' is not a domain name");
+                }
+            }
+        });
         _model.AcceptOnlyFromAmong("tcfilter", "macvtap", "passt", "none");
         _publish.Validators.Add(result =>
         {
@@ -52,15 +87,16 @@ public sealed class NetworkOptions
         });
     }
 
-    /// <summary>The three options (a bundle run refuses them: there is no VM to wire).</summary>
-    public IReadOnlyList<Option> Options => [_netns, _model, _publish];
+    /// <summary>The options (a bundle run refuses them: there is no VM to wire).</summary>
+    public IReadOnlyList<Option> Options => [_netns, _model, _publish, _dns, _dnsSearch];
 
-    /// <summary>Adds the three options to <paramref name="command"/>.</summary>
+    /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        command.Options.Add(_netns);
-        command.Options.Add(_model);
-        command.Options.Add(_publish);
+        foreach (var option in Options)
+        {
+            command.Options.Add(option);
+        }
     }
 
     /// <summary>Parse-time checks of the VM form: --net and -p need --netns, -p needs passt.</summary>
@@ -91,6 +127,11 @@ public sealed class NetworkOptions
             _ => NetworkModel.TcFilter,
         };
         var ports = (parseResult.GetValue(_publish) ?? []).Select(PortForward.Parse).ToList();
-        return options with { NetworkNamespacePath = netns, NetworkModel = model, PortForwards = ports };
+        var dns = (parseResult.GetValue(_dns) ?? []).Select(address => "nameserver " + address).ToList();
+        if (parseResult.GetValue(_dnsSearch) is { Length: > 0 } domains)
+        {
+            dns.Add("search " + string.Join(' ', domains));
+        }
+        return options with { NetworkNamespacePath = netns, NetworkModel = model, PortForwards = ports, Dns = dns };
     }
 }

@@ -26,6 +26,11 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
     /// <summary>The sandbox's own files (resolv.conf).</summary>
     public const string SandboxDirectory = "/run/kata-containers/sandbox";
 
+    /// <summary>CreateSandbox's DNS lines. Containers get it by a bind mount in their spec (the host library adds one); as PID 1 it is also the guest's own /etc/resolv.conf, as in Kata.</summary>
+    public const string ResolvConfPath = SandboxDirectory + "/resolv.conf";
+
+    private const string GuestResolvConf = "/etc/resolv.conf";
+
     private readonly SemaphoreSlim _gate = new(1, 1);
     private IReadOnlyList<string> _storages = [];
     private ContainerProcess? _pause;
@@ -66,7 +71,11 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
                 Directory.CreateDirectory(SandboxDirectory);
                 if (request.Dns.Count > 0)
                 {
-                    await File.WriteAllTextAsync(Path.Combine(SandboxDirectory, "resolv.conf"), string.Join('\n', request.Dns) + "\n", cancellationToken).ConfigureAwait(false);
+                    await File.WriteAllTextAsync(ResolvConfPath, string.Join('\n', request.Dns) + "\n", cancellationToken).ConfigureAwait(false);
+                    if (KataAgent.Agent.Init.GuestInit.IsPid1)
+                    {
+                        MountGuestResolvConf();
+                    }
                 }
                 _storages = await storage.MountAsync(request.Storages, "storages", cancellationToken).ConfigureAwait(false);
                 if (request.SandboxPidns)
@@ -178,6 +187,22 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
             }
         }
         namespaces.Clear();
+    }
+
+    /// <summary>
+    /// Bind-mounts the sandbox's resolv.conf over the guest's /etc/resolv.conf (created empty when the initrd has
+    /// none), so that the guest itself (the debug console, hooks) resolves names as the pod does. Only as PID 1:
+    /// stand-alone the agent runs on somebody's host, whose resolv.conf is not its to change.
+    /// </summary>
+    private void MountGuestResolvConf()
+    {
+        UnmountAll(GuestResolvConf);
+        Directory.CreateDirectory("/etc");
+        if (!File.Exists(GuestResolvConf))
+        {
+            File.WriteAllText(GuestResolvConf, "");
+        }
+        Libc.Check(Libc.Mount(ResolvConfPath, GuestResolvConf, null, Libc.MS_BIND, null), $"bind {ResolvConfPath} on {GuestResolvConf}");
     }
 
     /// <summary>Unmounts every layer mounted on <paramref name="path"/>; a path with none is fine.</summary>

@@ -30,12 +30,19 @@ public sealed class Sandbox : IAsyncDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private bool _destroyed;
 
-    private Sandbox(string id, QemuVm vm, NetworkEndpoint? network = null)
+    private Sandbox(string id, QemuVm vm, bool hasDns, NetworkEndpoint? network = null)
     {
         Id = id;
         Vm = vm;
+        HasDns = hasDns;
         Network = network;
     }
+
+    /// <summary>Where the agent keeps CreateSandbox's DNS lines in the guest: the source of the containers' /etc/resolv.conf.</summary>
+    public const string GuestResolvConfPath = "/run/kata-containers/sandbox/resolv.conf";
+
+    /// <summary>Whether the sandbox was created with <see cref="SandboxOptions.Dns"/>.</summary>
+    public bool HasDns { get; }
 
     /// <summary>The pod network wired into the VM, when <see cref="SandboxOptions.NetworkNamespacePath"/> was given.</summary>
     public NetworkEndpoint? Network { get; }
@@ -61,6 +68,14 @@ public sealed class Sandbox : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ContainerIds.Validate(options.Id, nameof(options.Id));
+        for (int i = 0; i < options.Dns.Count; i++)
+        {
+            if (options.Dns[i].Contains('\n') || options.Dns[i].Contains('\0'))
+            {
+                // The agent refuses it too, but only after the VM has booted.
+                throw new ArgumentException($"Dns[{i}] must be a single resolv.conf line", nameof(options));
+            }
+        }
         string hostname = options.Hostname.Length > 0 ? options.Hostname : options.Id;
         // The endpoint comes first: qemu's command line names its taps, descriptors or passt socket. Its changes
         // are journaled in the state directory, so that whoever removes the sandbox can restore the netns: the
@@ -103,16 +118,16 @@ public sealed class Sandbox : IAsyncDisposable
         }
         try
         {
-            await vm.Agent.CreateSandboxAsync(new CreateSandboxRequest { Hostname = hostname, SandboxId = options.Id }, cancellationToken).ConfigureAwait(false);
+            await vm.Agent.CreateSandboxAsync(new CreateSandboxRequest { Hostname = hostname, SandboxId = options.Id, Dns = { options.Dns } }, cancellationToken).ConfigureAwait(false);
             if (network is not null)
             {
                 await ConfigureGuestNetworkAsync(vm, network, cancellationToken).ConfigureAwait(false);
             }
             await using (var stream = File.Create(Path.Combine(vm.StateDirectory, StateFileName)))
             {
-                await JsonSerializer.SerializeAsync(stream, new SandboxState { Id = options.Id, Hostname = hostname }, SandboxStateJsonContext.Default.SandboxState, cancellationToken).ConfigureAwait(false);
+                await JsonSerializer.SerializeAsync(stream, new SandboxState { Id = options.Id, Hostname = hostname, HasDns = options.Dns.Count > 0 }, SandboxStateJsonContext.Default.SandboxState, cancellationToken).ConfigureAwait(false);
             }
-            return new Sandbox(options.Id, vm, network);
+            return new Sandbox(options.Id, vm, options.Dns.Count > 0, network);
         }
         catch
         {
@@ -173,7 +188,7 @@ public sealed class Sandbox : IAsyncDisposable
             throw new InvalidOperationException($"{stateFile} is not a sandbox state file: {e.Message}", e);
         }
         var vm = await QemuVm.AttachAsync(stateDirectory, cancellationToken).ConfigureAwait(false);
-        return new Sandbox(state.Id, vm);
+        return new Sandbox(state.Id, vm, state.HasDns);
     }
 
     /// <summary>
@@ -209,6 +224,11 @@ public sealed class Sandbox : IAsyncDisposable
         var oci = spec.Clone();
         oci.Root ??= new Root();
         oci.Root.Path = mountPoint;
+        if (HasDns && !oci.Mounts.Any(m => m.Destination.TrimEnd('/') == "/etc/resolv.conf"))
+        {
+            // What kubelet's resolv.conf mount is to a runc container: the pod's DNS, read-only.
+            oci.Mounts.Add(new Mount { Destination = "/etc/resolv.conf", Source = GuestResolvConfPath, Type = "bind", Options = { "rbind", "ro", "nosuid", "nodev", "noexec" } });
+        }
         var request = new CreateContainerRequest
         {
             ContainerId = containerId,

@@ -59,4 +59,13 @@ public sealed record SandboxOptions
 
     /// <summary>Inbound ports for <see cref="NetworkModel.Passt"/> (passt forwards none by default).</summary>
     public IReadOnlyList<PortForward> PortForwards { get; init; } = [];
+
+    /// <summary>
+    /// The pod's resolv.conf, as lines ("nameserver 10.96.0.10", "search default.svc.cluster.local", "options
+    /// ndots:5"): CreateSandbox's <c>dns</c>. The agent writes them to <see cref="Sandbox.GuestResolvConfPath"/> (and
+    /// makes that the guest's /etc/resolv.conf), and every container <see cref="Sandbox.CreateContainerAsync"/> makes
+    /// gets it bind-mounted read-only on /etc/resolv.conf, unless its spec mounts something there itself. Empty:
+    /// containers keep their rootfs's own file.
+    /// </summary>
+    public IReadOnlyList<string> Dns { get; init; } = [];
 }

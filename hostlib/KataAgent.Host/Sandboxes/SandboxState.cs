@@ -6,4 +6,7 @@ internal sealed record SandboxState
     public required string Id { get; init; }
 
     public required string Hostname { get; init; }
+
+    /// <summary>Whether CreateSandbox carried DNS lines: containers then get the guest's resolv.conf mounted.</summary>
+    public bool HasDns { get; init; }
 }

@@ -54,11 +54,15 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
                 NetworkNamespacePath = pod.PodPath,
                 NetworkModel = model,
                 PortForwards = model == NetworkModel.Passt ? [new PortForward(8080, 80)] : [],
+                Dns = [$"nameserver {CniLikePodNetwork.NodeAddress}"],
             }))
             {
                 output.WriteLine($"{model}: boot to ready {sandbox.BootToReady.TotalSeconds:0.0} s");
+                // The container's /etc/resolv.conf is the sandbox's (the Sandbox mounts it); the guest's own, mounted
+                // at /guest-resolv.conf, is too (the agent as PID 1 binds it over /etc/resolv.conf).
                 var spec = ContainerSpecs.Default(["sh", "-c",
-                    $"httpd -p 80 -h /www && timeout 30 wget -q -O - http://{CniLikePodNetwork.NodeAddress}:8000/node.html; ping -c 1 -W 10 {CniLikePodNetwork.NodeAddress} > /tmp/ping && echo pinged; echo fetched; exec sleep 600"], terminal: false);
+                    $"cat /etc/resolv.conf /guest-resolv.conf; httpd -p 80 -h /www && timeout 30 wget -q -O - http://{CniLikePodNetwork.NodeAddress}:8000/node.html; ping -c 1 -W 10 {CniLikePodNetwork.NodeAddress} > /tmp/ping && echo pinged; echo fetched; exec sleep 600"], terminal: false);
+                spec.Mounts.Add(new Mount { Destination = "/guest-resolv.conf", Source = "/etc/resolv.conf", Type = "bind", Options = { "rbind", "ro" } });
                 await using var container = await sandbox.CreateContainerAsync("web", await RootfsAsync(), spec);
                 var stdout = new StringBuilder();
                 var lines = ReadLinesAsync(container.InitProcess.Stdout, stdout);
@@ -68,7 +72,8 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
 
                 await lines.WaitAsync(Limit);
                 output.WriteLine($"container stderr: {stderr}");
-                stdout.ToString().Should().Be("hello from the node\npinged\nfetched\n", "the container reaches a server in the node netns, and ping works (passt: through its ping sockets)");
+                stdout.ToString().Should().Be($"nameserver {CniLikePodNetwork.NodeAddress}\nnameserver {CniLikePodNetwork.NodeAddress}\nhello from the node\npinged\nfetched\n",
+                    "the container has the sandbox's DNS, reaches a server in the node netns, and ping works (passt: through its ping sockets)");
 
                 string page = await FetchFromNodeAsync(pod, $"http://{CniLikePodNetwork.PodAddress}:{podPort}/");
                 page.Should().Be("hello from the pod\n");

@@ -113,21 +113,24 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task Run_with_netns_gives_the_container_the_pod_interface_and_leaves_the_netns_as_it_was()
+    public async Task Run_with_netns_gives_the_container_the_pod_interface_and_dns_and_leaves_the_netns_as_it_was()
     {
         RequireGuestImage();
         using var pod = new KataAgent.Tests.HostNetwork.CniLikePodNetwork();
         string before = pod.Snapshot();
 
-        var result = await Kactl(["run", "-q", "--netns", pod.PodPath, "--net", "tcfilter", "--", "sh", "-c",
-            $"ip -o -4 addr show eth0 | tr -s ' ' | cut -d' ' -f4; ip route | grep ^default; ping -c 1 -W 10 {KataAgent.Tests.HostNetwork.CniLikePodNetwork.NodeAddress} > /tmp/ping && echo pinged"]);
+        var result = await Kactl(["run", "-q", "--netns", pod.PodPath, "--net", "tcfilter",
+            "--dns", KataAgent.Tests.HostNetwork.CniLikePodNetwork.NodeAddress, "--dns-search", "pod.test", "--dns-search", "test", "--", "sh", "-c",
+            $"ip -o -4 addr show eth0 | tr -s ' ' | cut -d' ' -f4; ip route | grep ^default; ping -c 1 -W 10 {KataAgent.Tests.HostNetwork.CniLikePodNetwork.NodeAddress} > /tmp/ping && echo pinged; cat /etc/resolv.conf"]);
 
         output.WriteLine(KactlRunner.Describe(result));
         result.ExitCode.Should().Be(0, KactlRunner.Describe(result));
         result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal(
             $"{KataAgent.Tests.HostNetwork.CniLikePodNetwork.PodAddress}/24",
             $"default via {KataAgent.Tests.HostNetwork.CniLikePodNetwork.NodeAddress} dev eth0 ",
-            "pinged");
+            "pinged",
+            $"nameserver {KataAgent.Tests.HostNetwork.CniLikePodNetwork.NodeAddress}",
+            "search pod.test test");
         pod.DifferencesFrom(before).Should().BeEmpty("kactl's sandbox tears its tcfilter endpoint down");
     }
 
