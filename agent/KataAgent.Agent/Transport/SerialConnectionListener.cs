@@ -10,10 +10,16 @@ namespace KataAgent.Agent.Transport;
 /// stream with no connection concept beyond "host side open": the device reads EOF and polls
 /// POLLHUP while the host end (qemu's chardev socket) is closed. So: open the device when the host
 /// is there, hand it to Kestrel, and when that connection ends, close it and wait for the next.
+/// The kernel gives no way to sleep until the host connects (poll reports POLLHUP at once while it
+/// is away), so the port is checked again after a pause that starts at 100 ms and doubles up to 1 s
+/// while nobody comes: a detached VM nobody talks to wakes once a second, not ten times, and a host
+/// waits at most a second longer for its first answer.
 /// </summary>
 internal sealed class SerialConnectionListener : IConnectionListener
 {
-    private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan FirstRetryInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan LongestRetryInterval = TimeSpan.FromSeconds(1);
+    private TimeSpan _retryInterval = FirstRetryInterval;
     private readonly SerialEndPoint _endPoint;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _unbind = new();
@@ -46,7 +52,11 @@ internal sealed class SerialConnectionListener : IConnectionListener
                 // pause this would spin. A real host sends its HTTP/2 preface at once.
                 if (silent)
                 {
-                    await Task.Delay(RetryInterval, linked.Token).ConfigureAwait(false);
+                    await PauseAsync(linked.Token).ConfigureAwait(false);
+                }
+                else
+                {
+                    _retryInterval = FirstRetryInterval;
                 }
             }
             while (true)
@@ -59,13 +69,20 @@ internal sealed class SerialConnectionListener : IConnectionListener
                     _logger.LogDebug("{Address}: port open ({Id})", _endPoint, _current.ConnectionId);
                     return _current;
                 }
-                await Task.Delay(RetryInterval, linked.Token).ConfigureAwait(false);
+                await PauseAsync(linked.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (_unbind.IsCancellationRequested)
         {
             return null;
         }
+    }
+
+    /// <summary>Waits before the next look at the port, each pause twice the last, up to <see cref="LongestRetryInterval"/>.</summary>
+    private async Task PauseAsync(CancellationToken cancellationToken)
+    {
+        await Task.Delay(_retryInterval, cancellationToken).ConfigureAwait(false);
+        _retryInterval = TimeSpan.FromTicks(Math.Min(_retryInterval.Ticks * 2, LongestRetryInterval.Ticks));
     }
 
     public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
