@@ -122,6 +122,41 @@ public sealed class NetworkEndpointTests : IDisposable
     }
 
     [Fact]
+    public async Task A_passt_that_cannot_start_leaves_the_netns_and_no_journal_behind()
+    {
+        string before = _pod.Snapshot();
+        string journal = _state.File("network.json");
+        // The port passt is asked to forward is taken in the pod netns: passt refuses to start, after the
+        // endpoint already widened ping_group_range and made passt's directory.
+        using var squatter = System.Diagnostics.Process.Start("ip", ["netns", "exec", _pod.PodName, "/bin/busybox", "nc", "-l", "-p", "8080"])!;
+        try
+        {
+            await WaitUntilListeningAsync(8080);
+
+            var setUp = () => NetworkEndpoint.SetUpAsync(NetworkModel.Passt, _pod.PodPath, _state.Path, [new PortForward(8080, 80)], journalPath: journal);
+
+            (await setUp.Should().ThrowAsync<PodNetworkException>()).WithMessage("passt failed to start*8080*");
+        }
+        finally
+        {
+            squatter.Kill();
+            await squatter.WaitForExitAsync();
+        }
+        _pod.DifferencesFrom(before).Should().BeEmpty("ping_group_range is restored");
+        File.Exists(journal).Should().BeFalse("nothing is left to undo");
+    }
+
+    private async Task WaitUntilListeningAsync(int port)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!CniLikePodNetwork.Run("ip", "netns", "exec", _pod.PodName, "ss", "-Htln").Contains($":{port} ", StringComparison.Ordinal))
+        {
+            DateTime.UtcNow.Should().BeBefore(deadline, $"something listens on {port} in the pod netns");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
     public async Task Bad_input_is_refused_before_anything_changes()
     {
         string before = _pod.Snapshot();
