@@ -15,14 +15,17 @@ public abstract class NetworkEndpoint : IAsyncDisposable
 {
     private bool _tornDown;
 
+    /// <summary>An endpoint for <paramref name="network"/> that made <paramref name="nics"/>.</summary>
     protected NetworkEndpoint(PodNetwork network, IReadOnlyList<EndpointNic> nics)
     {
         Network = network;
         Nics = nics;
     }
 
+    /// <summary>Which model this endpoint is.</summary>
     public abstract NetworkModel Model { get; }
 
+    /// <summary>What the scan of the pod netns found.</summary>
     public PodNetwork Network { get; }
 
     /// <summary>The guest NICs, in the order of <see cref="Devices"/>.</summary>
@@ -93,6 +96,7 @@ public abstract class NetworkEndpoint : IAsyncDisposable
         await TearDownCoreAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Undoes the model's changes to the pod netns (called once, by <see cref="TearDownAsync"/>).</summary>
     protected abstract Task TearDownCoreAsync(CancellationToken cancellationToken);
 
     /// <summary>
@@ -118,6 +122,7 @@ public abstract class NetworkEndpoint : IAsyncDisposable
         }, cancellationToken);
     }
 
+    /// <summary>Tears the endpoint down (<see cref="TearDownAsync"/>).</summary>
     public async ValueTask DisposeAsync()
     {
         await TearDownAsync(CancellationToken.None).ConfigureAwait(false);

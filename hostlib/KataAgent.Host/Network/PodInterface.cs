@@ -9,8 +9,10 @@ namespace KataAgent.Host.Network;
 /// <summary>One interface of the pod's network namespace as CNI left it: the link and its addresses.</summary>
 public sealed record PodInterface(NetworkLink Link, IReadOnlyList<InterfaceAddress> Addresses)
 {
+    /// <summary>The link's name in the pod netns (eth0): the guest NIC is renamed to it.</summary>
     public string Name => Link.Name;
 
+    /// <summary>The link's MAC as ip(8) writes it.</summary>
     public string Mac => Link.MacText;
 
     /// <summary>

@@ -38,5 +38,6 @@ public sealed record PortForward(int HostPort, int GuestPort, string Protocol = 
     private static bool IsPort(string text) =>
         text.Length is > 0 and <= 5 && text.All(char.IsAsciiDigit) && int.Parse(text, System.Globalization.CultureInfo.InvariantCulture) is >= 1 and <= 65535;
 
+    /// <summary>"HOSTPORT:PORT/PROTOCOL", as <see cref="Parse"/> reads it.</summary>
     public override string ToString() => $"{HostPort}:{GuestPort}/{Protocol}";
 }

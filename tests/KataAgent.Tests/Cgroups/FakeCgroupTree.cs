@@ -48,7 +48,7 @@ public sealed class FakeCgroupTree : IDisposable
 
     /// <summary>Every leaf file with its content, for "nothing else changed" checks.</summary>
     public Dictionary<string, string> Snapshot() =>
-        Directory.GetFiles(Leaf).ToDictionary(System.IO.Path.GetFileName, File.ReadAllText)!;
+        Directory.GetFiles(Leaf).ToDictionary(path => System.IO.Path.GetFileName(path), File.ReadAllText);
 
     private static void MakeCgroup(string directory)
     {

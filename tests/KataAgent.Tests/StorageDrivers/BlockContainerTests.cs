@@ -1,4 +1,3 @@
-using KataAgent.Host.Sandboxes;
 using FluentAssertions;
 using Grpc.Core;
 using KataAgent.Host.Sandboxes;

@@ -31,6 +31,7 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
         _rtnl = rtnl;
     }
 
+    /// <inheritdoc/>
     public override NetworkModel Model => NetworkModel.Macvtap;
 
     internal static MacvtapEndpoint SetUp(PodNetwork network, string? journalPath)
@@ -121,6 +122,7 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
         return mac;
     }
 
+    /// <inheritdoc/>
     protected override Task TearDownCoreAsync(CancellationToken cancellationToken)
     {
         using (_rtnl)

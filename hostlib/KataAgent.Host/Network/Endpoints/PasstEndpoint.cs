@@ -53,6 +53,7 @@ public sealed class PasstEndpoint : NetworkEndpoint
         _undo = undo;
     }
 
+    /// <inheritdoc/>
     public override NetworkModel Model => NetworkModel.Passt;
 
     /// <summary>passt's pid (it daemonizes: not our child).</summary>
@@ -180,6 +181,7 @@ public sealed class PasstEndpoint : NetworkEndpoint
         }
     }
 
+    /// <inheritdoc/>
     protected override async Task TearDownCoreAsync(CancellationToken cancellationToken)
     {
         // Stopping passt waits for it to exit: off the caller's thread.

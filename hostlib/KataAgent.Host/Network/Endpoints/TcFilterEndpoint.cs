@@ -25,8 +25,10 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
         _rtnl = rtnl;
     }
 
+    /// <inheritdoc/>
     public override NetworkModel Model => NetworkModel.TcFilter;
 
+    /// <summary>The name of the tap for the pod interface at <paramref name="index"/> (Kata's names: tap0_kata, tap1_kata, …).</summary>
     public static string TapName(int index) => $"tap{index}_kata";
 
     internal static TcFilterEndpoint SetUp(PodNetwork network, string? journalPath)
@@ -76,6 +78,7 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
         return new TcFilterEndpoint(network, nics, undo, rtnl);
     }
 
+    /// <inheritdoc/>
     protected override Task TearDownCoreAsync(CancellationToken cancellationToken)
     {
         using (_rtnl)
