@@ -57,6 +57,11 @@ public abstract class NetworkEndpoint : IAsyncDisposable
             throw new ArgumentException($"port forwards need the passt model; with {model} the guest answers at the pod IP itself", nameof(portForwards));
         }
         var network = PodNetworkScanner.Scan(namespacePath);
+        if (journalPath is not null)
+        {
+            journalPath = Path.GetFullPath(journalPath);
+            Directory.CreateDirectory(Path.GetDirectoryName(journalPath)!);
+        }
         return model switch
         {
             NetworkModel.TcFilter => TcFilterEndpoint.SetUp(network, journalPath),

@@ -83,9 +83,19 @@ public sealed class Sandbox : IAsyncDisposable
         NetworkEndpoint? network = null;
         if (options.NetworkNamespacePath is { } netns)
         {
+            bool madeStateDirectory = !Directory.Exists(options.StateDirectory);
             Directory.CreateDirectory(options.StateDirectory);
-            network = await NetworkEndpoint.SetUpAsync(options.NetworkModel, netns, options.StateDirectory, options.PortForwards,
-                Path.Combine(options.StateDirectory, NetworkJournalFileName), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                network = await NetworkEndpoint.SetUpAsync(options.NetworkModel, netns, options.StateDirectory, options.PortForwards,
+                    Path.Combine(options.StateDirectory, NetworkJournalFileName), cancellationToken).ConfigureAwait(false);
+            }
+            catch when (madeStateDirectory)
+            {
+                // The endpoint undid its own changes; the directory made for its journal goes too.
+                Directory.Delete(options.StateDirectory, recursive: true);
+                throw;
+            }
         }
         QemuVm vm;
         try
@@ -337,8 +347,11 @@ public sealed class Sandbox : IAsyncDisposable
 
     /// <summary>
     /// Removes the containers this object created, sends DestroySandbox (after which the agent powers the guest
-    /// off), waits for qemu to exit (quit, then kill, after a grace), and deletes the state directory.
+    /// off), waits for qemu to exit (quit, then kill, after a grace), restores the pod netns (from the endpoint
+    /// this object set up, or from the teardown journal for an attached sandbox), and deletes the state directory.
     /// </summary>
+    /// <exception cref="PodNetworkException">Restoring the pod netns failed: the message names the steps left undone.
+    /// The VM and the state directory are gone all the same.</exception>
     public async Task DestroyAsync(CancellationToken cancellationToken = default)
     {
         if (_destroyed)

@@ -1,6 +1,7 @@
 using FluentAssertions;
 using KataAgent.Host.Network;
 using KataAgent.Host.Network.Endpoints;
+using KataAgent.Host.Sandboxes;
 using KataAgent.Linux.Interop;
 using KataAgent.Rootfs.Tests.Infrastructure;
 using KataAgent.Tests.Infrastructure;
@@ -165,6 +166,20 @@ public sealed class NetworkEndpointTests : IDisposable
         await missing.Should().ThrowAsync<PodNetworkException>().WithMessage("*does not exist*");
         var ports = () => NetworkEndpoint.SetUpAsync(NetworkModel.TcFilter, _pod.PodPath, _state.Path, [new PortForward(8080, 80)]);
         await ports.Should().ThrowAsync<ArgumentException>().WithMessage("port forwards need the passt model*");
+        string sandboxState = _state.File("sandbox");
+        var sandbox = () => Sandbox.StartAsync(new SandboxOptions
+        {
+            KernelPath = "vmlinuz", InitrdPath = "initrd.img", StateDirectory = sandboxState, Id = "sb",
+            NetworkNamespacePath = "/var/run/netns/no-such-pod",
+        });
+        await sandbox.Should().ThrowAsync<PodNetworkException>().WithMessage("*does not exist*");
+        Directory.Exists(sandboxState).Should().BeFalse("a sandbox whose network cannot be set up leaves no state directory");
+        var badDns = () => Sandbox.StartAsync(new SandboxOptions
+        {
+            KernelPath = "vmlinuz", InitrdPath = "initrd.img", StateDirectory = sandboxState, Id = "sb",
+            Dns = ["nameserver 10.0.0.1\nnameserver 10.0.0.2"],
+        });
+        await badDns.Should().ThrowAsync<ArgumentException>().WithMessage("Dns[0] must be a single resolv.conf line*");
         PortForward.Parse("8080:80").Should().Be(new PortForward(8080, 80));
         PortForward.Parse("53/udp").Should().Be(new PortForward(53, 53, "udp"));
         var badPort = () => PortForward.Parse("70000:80");
