@@ -59,7 +59,7 @@ public sealed class QemuVmOwnerDeathTests(ITestOutputHelper output) : IDisposabl
             }
             (await starter.Task.WaitAsync(Limit)).ExitCode.Should().Be(128 + 9);
 
-            (await Eventually(() => !ProcessState.IsRunning(qemuPid))).Should().BeTrue("the parent-death signal kills qemu with its owner");
+            (await ProcessState.ExitsWithinAsync(qemuPid, Limit)).Should().BeTrue("the parent-death signal kills qemu with its owner");
         }
         finally
         {
@@ -76,20 +76,5 @@ public sealed class QemuVmOwnerDeathTests(ITestOutputHelper output) : IDisposabl
         (await attach.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("is not running");
         QemuVm.DeleteStaleState(state).Should().BeTrue("its qemu is gone");
         Directory.Exists(state).Should().BeFalse();
-    }
-
-    /// <summary>Whether <paramref name="condition"/> holds within <see cref="Limit"/> (a process's exit is observed, not timed).</summary>
-    private static async Task<bool> Eventually(Func<bool> condition)
-    {
-        using var limit = new CancellationTokenSource(Limit);
-        while (!condition())
-        {
-            if (limit.IsCancellationRequested)
-            {
-                return false;
-            }
-            await Task.Delay(50);
-        }
-        return true;
     }
 }

@@ -20,6 +20,21 @@ public static class ProcessState
         }
     }
 
+    /// <summary>Whether <paramref name="pid"/> has stopped running within <paramref name="limit"/> (an exit is observed, not timed).</summary>
+    public static async Task<bool> ExitsWithinAsync(int pid, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (IsRunning(pid))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+            await Task.Delay(50);
+        }
+        return true;
+    }
+
     public static int ParentOf(int pid)
     {
         string stat = File.ReadAllText($"/proc/{pid}/stat");

@@ -1,5 +1,4 @@
 using System.Text;
-using CliWrap.Buffered;
 using FluentAssertions;
 using KataAgent.Host.Network;
 using KataAgent.Host.Sandboxes;
@@ -75,7 +74,7 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
                 stdout.ToString().Should().Be($"nameserver {CniLikePodNetwork.NodeAddress}\nnameserver {CniLikePodNetwork.NodeAddress}\nhello from the node\npinged\nfetched\n",
                     "the container has the sandbox's DNS, reaches a server in the node netns, and ping works (passt: through its ping sockets)");
 
-                string page = await FetchFromNodeAsync(pod, $"http://{CniLikePodNetwork.PodAddress}:{podPort}/");
+                string page = await pod.FetchFromNodeAsync($"http://{CniLikePodNetwork.PodAddress}:{podPort}/", Limit);
                 page.Should().Be("hello from the pod\n");
 
                 var stats = await sandbox.Agent.StatsContainerAsync(new StatsContainerRequest { ContainerId = "web" });
@@ -88,24 +87,6 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
             await nodeServer.WaitForExitAsync();
         }
         pod.DifferencesFrom(before).Should().BeEmpty("destroying the sandbox restores the pod netns");
-    }
-
-    /// <summary>wget from the node netns (under timeout(1): busybox-static 1.35's wget -T crashes), retried until the deadline: the guest's httpd starts asynchronously.</summary>
-    private async Task<string> FetchFromNodeAsync(CniLikePodNetwork pod, string url)
-    {
-        var deadline = DateTime.UtcNow + Limit;
-        while (true)
-        {
-            var result = await CliWrap.Cli.Wrap("ip").WithArguments(["netns", "exec", pod.NodeName, "timeout", "15", RepoPaths.Busybox, "wget", "-q", "-O", "-", url])
-                .WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
-            if (result.ExitCode == 0 || DateTime.UtcNow > deadline)
-            {
-                result.ExitCode.Should().Be(0, $"wget {url} from the node: {result.StandardError}");
-                return result.StandardOutput;
-            }
-            output.WriteLine($"wget {url}: {result.StandardError.Trim()}; again");
-            await Task.Delay(500);
-        }
     }
 
     /// <summary>Reads stdout until the container says it fetched the node's page.</summary>

@@ -1,4 +1,6 @@
 using System.Text;
+using CliWrap;
+using CliWrap.Buffered;
 
 namespace KataAgent.Tests.HostNetwork;
 
@@ -125,6 +127,30 @@ public sealed class CniLikePodNetwork : IDisposable
             }
         }
         return differences.ToString();
+    }
+
+    /// <summary>
+    /// GET <paramref name="url"/> with busybox wget from the node netns (under timeout(1): busybox-static 1.35's
+    /// wget -T crashes), again every half second until it answers or <paramref name="limit"/> has passed: a
+    /// server in a guest starts asynchronously. Returns the body; throws with wget's last error.
+    /// </summary>
+    public async Task<string> FetchFromNodeAsync(string url, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (true)
+        {
+            var result = await Cli.Wrap("ip").WithArguments(["netns", "exec", NodeName, "timeout", "15", "/bin/busybox", "wget", "-q", "-O", "-", url])
+                .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+            if (result.ExitCode == 0)
+            {
+                return result.StandardOutput;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"wget {url} from the node netns: exit {result.ExitCode}: {result.StandardError.Trim()}");
+            }
+            await Task.Delay(500);
+        }
     }
 
     /// <summary>ip ARGS; a failure throws with ip's stderr.</summary>

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using CliWrap.Buffered;
 using FluentAssertions;
 using KataAgent.Kactl.Sandboxes;
+using KataAgent.Rootfs.Tests.Infrastructure;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -160,7 +161,7 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         {
             File.Exists(Path.Combine(entry.Directory, "network.json")).Should().BeTrue("the endpoint's teardown is journaled in the sandbox's directory");
             string url = $"http://{KataAgent.Tests.HostNetwork.CniLikePodNetwork.PodAddress}:{(model == "passt" ? 8080 : 80)}/index.html";
-            (await FetchFromNodeAsync(pod, url)).Should().Be("pod-page\n");
+            (await pod.FetchFromNodeAsync(url, Limit)).Should().Be("pod-page\n");
             pod.DifferencesFrom(before).Should().NotBeEmpty("the pod network stays wired while the detached VM runs");
 
             if (killFirst)
@@ -169,7 +170,7 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
                 {
                     qemu.Kill();
                 }
-                (await Eventually(() => !QemuProcessProbe.IsSandboxQemu(qemuPid, entry.Directory))).Should().BeTrue("SIGKILL ends qemu");
+                (await ProcessState.ExitsWithinAsync(qemuPid, TimeSpan.FromSeconds(30))).Should().BeTrue("SIGKILL ends qemu");
                 pod.DifferencesFrom(before).Should().NotBeEmpty("nothing restored the netns when the VM died");
             }
         }
@@ -184,37 +185,6 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         Directory.Exists(entry.Directory).Should().BeFalse();
         ProcessesNaming(entry.Directory).Should().BeEmpty();
         ProcessesNaming(pod.PodPath).Should().BeEmpty("no qemu or passt is left in the pod netns");
-    }
-
-    /// <summary>wget in the node netns (under timeout(1): busybox-static 1.35's wget -T crashes), until it answers: the guest's httpd starts asynchronously.</summary>
-    private async Task<string> FetchFromNodeAsync(KataAgent.Tests.HostNetwork.CniLikePodNetwork pod, string url)
-    {
-        var deadline = DateTime.UtcNow + Limit;
-        while (true)
-        {
-            var result = await CliWrap.Cli.Wrap("ip").WithArguments(["netns", "exec", pod.NodeName, "timeout", "15", "/bin/busybox", "wget", "-q", "-O", "-", url])
-                .WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
-            if (result.ExitCode == 0 || DateTime.UtcNow > deadline)
-            {
-                result.ExitCode.Should().Be(0, $"wget {url} from the node: {result.StandardError}");
-                return result.StandardOutput;
-            }
-            await Task.Delay(500);
-        }
-    }
-
-    private static async Task<bool> Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-            await Task.Delay(100);
-        }
-        return true;
     }
 
     private Task<BufferedCommandResult> Kactl(IReadOnlyList<string> arguments) =>

@@ -21,42 +21,20 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
     private const int FirstIndex = 8192;
     private const int IndexAttempts = 128;
 
-    private readonly UndoStack _undo;
-    private readonly Rtnetlink _rtnl;
+    private readonly NetnsWiring _wiring;
 
-    private MacvtapEndpoint(PodNetwork network, IReadOnlyList<EndpointNic> nics, UndoStack undo, Rtnetlink rtnl)
-        : base(network, nics)
+    private MacvtapEndpoint(PodNetwork network, NetnsWiring wiring)
+        : base(network, wiring.Nics)
     {
-        _undo = undo;
-        _rtnl = rtnl;
+        _wiring = wiring;
     }
 
     /// <inheritdoc/>
     public override NetworkModel Model => NetworkModel.Macvtap;
 
-    internal static MacvtapEndpoint SetUp(PodNetwork network, string? journalPath)
-    {
-        var undo = new UndoStack(network.NamespacePath, NetworkModel.Macvtap, journalPath);
-        var nics = new List<EndpointNic>();
-        var rtnl = PodNetworkScanner.Open(network.NamespacePath);
-        try
-        {
-            for (int i = 0; i < network.Interfaces.Count; i++)
-            {
-                nics.Add(Wire(rtnl, undo, network.Interfaces[i], TcFilterEndpoint.TapName(i)));
-            }
-        }
-        catch (Exception e)
-        {
-            using (var context = new UndoContext(network.NamespacePath, rtnl))
-            {
-                undo.UndoAfter(e, context);
-            }
-            rtnl.Dispose();
-            throw;
-        }
-        return new MacvtapEndpoint(network, nics, undo, rtnl);
-    }
+    internal static MacvtapEndpoint SetUp(PodNetwork network, string? journalPath) =>
+        new(network, NetnsWiring.Wire(network, NetworkModel.Macvtap, journalPath,
+            (rtnl, undo, pod, index) => Wire(rtnl, undo, pod, TcFilterEndpoint.TapName(index))));
 
     private static EndpointNic Wire(Rtnetlink rtnl, UndoStack undo, PodInterface pod, string tapName)
     {
@@ -125,11 +103,7 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
     /// <inheritdoc/>
     protected override Task TearDownCoreAsync(CancellationToken cancellationToken)
     {
-        using (_rtnl)
-        using (var context = new UndoContext(Network.NamespacePath, _rtnl))
-        {
-            _undo.UndoAll(context);
-        }
+        _wiring.TearDown();
         return Task.CompletedTask;
     }
 }

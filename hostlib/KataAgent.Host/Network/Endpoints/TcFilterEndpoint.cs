@@ -15,14 +15,12 @@ namespace KataAgent.Host.Network.Endpoints;
 /// </summary>
 public sealed class TcFilterEndpoint : NetworkEndpoint
 {
-    private readonly UndoStack _undo;
-    private readonly Rtnetlink _rtnl;
+    private readonly NetnsWiring _wiring;
 
-    private TcFilterEndpoint(PodNetwork network, IReadOnlyList<EndpointNic> nics, UndoStack undo, Rtnetlink rtnl)
-        : base(network, nics)
+    private TcFilterEndpoint(PodNetwork network, NetnsWiring wiring)
+        : base(network, wiring.Nics)
     {
-        _undo = undo;
-        _rtnl = rtnl;
+        _wiring = wiring;
     }
 
     /// <inheritdoc/>
@@ -31,61 +29,39 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
     /// <summary>The name of the tap for the pod interface at <paramref name="index"/> (Kata's names: tap0_kata, tap1_kata, …).</summary>
     public static string TapName(int index) => $"tap{index}_kata";
 
-    internal static TcFilterEndpoint SetUp(PodNetwork network, string? journalPath)
+    internal static TcFilterEndpoint SetUp(PodNetwork network, string? journalPath) =>
+        new(network, NetnsWiring.Wire(network, NetworkModel.TcFilter, journalPath, WireTap));
+
+    private static EndpointNic WireTap(Rtnetlink rtnl, UndoStack undo, PodInterface pod, int index)
     {
-        var undo = new UndoStack(network.NamespacePath, NetworkModel.TcFilter, journalPath);
-        var nics = new List<EndpointNic>();
-        // Kept open until teardown: bound to the pod netns, it also works after CNI unmounted the path.
-        var rtnl = PodNetworkScanner.Open(network.NamespacePath);
-        try
+        string tapName = TapName(index);
+        using (TapDevice.CreateInNamespace(undo.NamespacePath, tapName, queues: 1, persist: true))
         {
-            for (int i = 0; i < network.Interfaces.Count; i++)
-            {
-                var pod = network.Interfaces[i];
-                string tapName = TapName(i);
-                using (TapDevice.CreateInNamespace(network.NamespacePath, tapName, queues: 1, persist: true))
-                {
-                    // Persistent: the tap outlives these descriptors; qemu attaches to it by name.
-                }
-                var tap = rtnl.GetLink(tapName);
-                undo.Push(new DeleteLinkStep(tap.Index, tapName));
-                rtnl.SetLinkMtu(tap.Index, pod.Link.Mtu);
-                rtnl.SetLinkUp(tap.Index, true);
-
-                // The tap's qdisc and filters go with the tap; the veth's must be removed explicitly.
-                rtnl.AddIngressQdisc(tap.Index);
-                rtnl.AddIngressQdisc(pod.Link.Index);
-                undo.Push(new DeleteIngressQdiscStep(pod.Link.Index, pod.Name));
-                rtnl.AddRedirectFilter(pod.Link.Index, tap.Index);
-                rtnl.AddRedirectFilter(tap.Index, pod.Link.Index);
-
-                nics.Add(new EndpointNic(pod, new QemuNetworkDevice
-                {
-                    Mac = pod.Mac,
-                    Netdev = $"tap,ifname={tapName},script=no,downscript=no,vhost=off",
-                }, "tap"));
-            }
+            // Persistent: the tap outlives these descriptors; qemu attaches to it by name.
         }
-        catch (Exception e)
+        var tap = rtnl.GetLink(tapName);
+        undo.Push(new DeleteLinkStep(tap.Index, tapName));
+        rtnl.SetLinkMtu(tap.Index, pod.Link.Mtu);
+        rtnl.SetLinkUp(tap.Index, true);
+
+        // The tap's qdisc and filters go with the tap; the veth's must be removed explicitly.
+        rtnl.AddIngressQdisc(tap.Index);
+        rtnl.AddIngressQdisc(pod.Link.Index);
+        undo.Push(new DeleteIngressQdiscStep(pod.Link.Index, pod.Name));
+        rtnl.AddRedirectFilter(pod.Link.Index, tap.Index);
+        rtnl.AddRedirectFilter(tap.Index, pod.Link.Index);
+
+        return new EndpointNic(pod, new QemuNetworkDevice
         {
-            using (var context = new UndoContext(network.NamespacePath, rtnl))
-            {
-                undo.UndoAfter(e, context);
-            }
-            rtnl.Dispose();
-            throw;
-        }
-        return new TcFilterEndpoint(network, nics, undo, rtnl);
+            Mac = pod.Mac,
+            Netdev = $"tap,ifname={tapName},script=no,downscript=no,vhost=off",
+        }, "tap");
     }
 
     /// <inheritdoc/>
     protected override Task TearDownCoreAsync(CancellationToken cancellationToken)
     {
-        using (_rtnl)
-        using (var context = new UndoContext(Network.NamespacePath, _rtnl))
-        {
-            _undo.UndoAll(context);
-        }
+        _wiring.TearDown();
         return Task.CompletedTask;
     }
 }
