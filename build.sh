@@ -131,7 +131,7 @@ case "${1:-build}" in
   pack)
     build
     # KataAgent.Host depends on the two shared projects, which ship as packages of their own.
-    for project in protocols/KataAgent.Linux/KataAgent.Linux.csproj protocols/KataAgent.Protocols/KataAgent.Protocols.csproj hostlib/KataAgent.Host/KataAgent.Host.csproj; do
+    for project in linux/KataAgent.Linux/KataAgent.Linux.csproj protocols/KataAgent.Protocols/KataAgent.Protocols.csproj hostlib/KataAgent.Host/KataAgent.Host.csproj; do
       dotnet pack "$ROOT/$project" -c "$CONFIGURATION" -nologo -v quiet -o "$OUT/packages"
     done
     ls -l "$OUT/packages" ;;

@@ -1,5 +1,6 @@
 using KataAgent.Linux.Addressing;
 using Microsoft.Extensions.Logging;
+using KataAgent.Protocols.Guest;
 
 namespace KataAgent.Agent.Config;
 
@@ -39,10 +40,10 @@ public sealed record AgentConfig
     public AgentAddress? LogListenAddress { get; init; }
 
     /// <summary>The virtio-serial port name of the debug console.</summary>
-    public const string DebugConsolePortName = "agent.debug_console.0";
+    public const string DebugConsolePortName = GuestPorts.DebugConsoleChannelName;
 
     /// <summary>The virtio-serial port name of the log channel.</summary>
-    public const string LogPortName = "agent.log.0";
+    public const string LogPortName = GuestPorts.LogChannelName;
 
     /// <summary>How long to wait for hot-plugged devices (agent.hotplug_timeout=, seconds).</summary>
     public TimeSpan HotplugTimeout { get; init; } = TimeSpan.FromSeconds(3);

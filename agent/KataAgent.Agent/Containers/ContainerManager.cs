@@ -10,6 +10,7 @@ using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Storage;
 using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
+using KataAgent.Protocols.Guest;
 
 namespace KataAgent.Agent.Containers;
 
@@ -24,7 +25,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     private readonly System.Threading.Channels.Channel<string> _oomEvents = System.Threading.Channels.Channel.CreateUnbounded<string>();
 
     /// <summary>Where Kata's runtime lays out bundles in the guest: /run/kata-containers/ID/rootfs.</summary>
-    public const string BundleRoot = "/run/kata-containers";
+    public const string BundleRoot = GuestLayout.RunDirectory;
 
     private const int ExecNamespaces = Libc.CLONE_NEWNS | Libc.CLONE_NEWUTS | Libc.CLONE_NEWIPC | Libc.CLONE_NEWPID | Libc.CLONE_NEWCGROUP;
 

@@ -10,6 +10,7 @@ using KataAgent.Linux.IO;
 using KataAgent.Linux.Processes;
 using KataAgent.Protocols.Agent;
 using Microsoft.Extensions.Logging;
+using KataAgent.Protocols.Guest;
 
 namespace KataAgent.Agent.Sandbox;
 
@@ -21,13 +22,13 @@ namespace KataAgent.Agent.Sandbox;
 public sealed class SandboxManager(ContainerManager containers, SandboxNamespaces namespaces, StorageManager storage, ProcessReaper reaper, ILogger<SandboxManager> logger)
 {
     /// <summary>Where the shared namespaces are pinned (as Kata: /run/sandbox-ns).</summary>
-    public const string NamespaceDirectory = "/run/sandbox-ns";
+    public const string NamespaceDirectory = GuestLayout.SandboxNamespaceDirectory;
 
     /// <summary>The sandbox's own files (resolv.conf).</summary>
-    public const string SandboxDirectory = "/run/kata-containers/sandbox";
+    public const string SandboxDirectory = GuestLayout.SandboxDirectory;
 
     /// <summary>CreateSandbox's DNS lines. Containers get it by a bind mount in their spec (the host library adds one); as PID 1 it is also the guest's own /etc/resolv.conf, as in Kata.</summary>
-    public const string ResolvConfPath = SandboxDirectory + "/resolv.conf";
+    public const string ResolvConfPath = GuestLayout.SandboxResolvConfPath;
 
     private const string GuestResolvConf = "/etc/resolv.conf";
 
@@ -47,9 +48,9 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         }
         for (int i = 0; i < request.Dns.Count; i++)
         {
-            if (request.Dns[i].Contains('\n') || request.Dns[i].Contains('\0'))
+            if (ResolvConfLines.Problem(request.Dns[i]) is { } problem)
             {
-                throw RpcErrors.InvalidArgument($"dns[{i}]", "must be a single resolv.conf line");
+                throw RpcErrors.InvalidArgument($"dns[{i}]", problem);
             }
         }
         if (request.KernelModules.Count > 0)

@@ -6,6 +6,7 @@ using KataAgent.Linux.Devices;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Agent;
 using Microsoft.Extensions.Logging;
+using KataAgent.Protocols.Guest;
 
 namespace KataAgent.Agent.Storage;
 
@@ -21,7 +22,7 @@ namespace KataAgent.Agent.Storage;
 /// </summary>
 public sealed class StorageManager
 {
-    public const string AllowedRoot = "/run/kata-containers/";
+    public const string AllowedRoot = GuestLayout.RunDirectory + "/";
 
     /// <summary>Storage.fstype when a blk storage leaves it empty.</summary>
     public const string DefaultBlockFilesystem = "ext4";

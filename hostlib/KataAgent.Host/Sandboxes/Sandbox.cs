@@ -5,6 +5,7 @@ using KataAgent.Host.Containers;
 using KataAgent.Host.Network;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
+using KataAgent.Protocols.Guest;
 
 namespace KataAgent.Host.Sandboxes;
 
@@ -39,7 +40,7 @@ public sealed class Sandbox : IAsyncDisposable
     }
 
     /// <summary>Where the agent keeps CreateSandbox's DNS lines in the guest: the source of the containers' /etc/resolv.conf.</summary>
-    public const string GuestResolvConfPath = "/run/kata-containers/sandbox/resolv.conf";
+    public const string GuestResolvConfPath = GuestLayout.SandboxResolvConfPath;
 
     /// <summary>Whether the sandbox was created with <see cref="SandboxOptions.Dns"/>.</summary>
     public bool HasDns { get; }
@@ -60,7 +61,7 @@ public sealed class Sandbox : IAsyncDisposable
     public TimeSpan BootToReady => Vm.BootToReady;
 
     /// <summary>Where the agent mounts container <paramref name="containerId"/>'s rootfs disk (its OCI <c>Root.Path</c>).</summary>
-    public static string RootfsMountPoint(string containerId) => $"/run/kata-containers/{containerId}/rootfs";
+    public static string RootfsMountPoint(string containerId) => GuestLayout.ContainerRootfs(containerId);
 
     /// <summary>Boots the VM, waits for the agent, and sends CreateSandbox (hostname, sandbox id).</summary>
     /// <exception cref="QemuBootException">The VM or its agent did not come up (with the console tail).</exception>
@@ -70,10 +71,10 @@ public sealed class Sandbox : IAsyncDisposable
         ContainerIds.Validate(options.Id, nameof(options.Id));
         for (int i = 0; i < options.Dns.Count; i++)
         {
-            if (options.Dns[i].Contains('\n') || options.Dns[i].Contains('\0'))
+            if (ResolvConfLines.Problem(options.Dns[i]) is { } problem)
             {
                 // The agent refuses it too, but only after the VM has booted.
-                throw new ArgumentException($"Dns[{i}] must be a single resolv.conf line", nameof(options));
+                throw new ArgumentException($"Dns[{i}] {problem}", nameof(options));
             }
         }
         string hostname = options.Hostname.Length > 0 ? options.Hostname : options.Id;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using KataAgent.Protocols.Guest;
 
 namespace KataAgent.Host.Vm;
 
@@ -16,7 +17,7 @@ public sealed partial class QemuVm
     {
         string[] append =
         [
-            "console=ttyS0", "panic=-1", "quiet", "agent.server_addr=serial://agent.channel.0",
+            "console=ttyS0", "panic=-1", "quiet", $"agent.server_addr=serial://{GuestPorts.AgentChannelName}",
             $"agent.hotplug_timeout={Math.Max(1, (int)Math.Ceiling(_options.HotplugTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)}",
             .. (_options.DebugConsole ? new[] { "agent.debug_console" } : []),
             .. _options.KernelArguments,
@@ -36,15 +37,15 @@ public sealed partial class QemuVm
             "-device", "virtio-rng-pci",
             "-device", "virtio-serial-pci,id=vser0",
             "-chardev", $"socket,id=agent,path={Escape(AgentSocketPath)},server=on,wait=off",
-            "-device", "virtserialport,bus=vser0.0,chardev=agent,name=agent.channel.0",
+            "-device", $"virtserialport,bus=vser0.0,chardev=agent,name={GuestPorts.AgentChannelName}",
             "-chardev", $"file,id=agentlog,path={Escape(AgentLogPath)}",
-            "-device", "virtserialport,bus=vser0.0,chardev=agentlog,name=agent.log.0",
+            "-device", $"virtserialport,bus=vser0.0,chardev=agentlog,name={GuestPorts.LogChannelName}",
         };
         if (_options.DebugConsole)
         {
             arguments.AddRange([
                 "-chardev", $"socket,id=debugconsole,path={Escape(DebugConsoleSocketPath)},server=on,wait=off",
-                "-device", "virtserialport,bus=vser0.0,chardev=debugconsole,name=agent.debug_console.0",
+                "-device", $"virtserialport,bus=vser0.0,chardev=debugconsole,name={GuestPorts.DebugConsoleChannelName}",
             ]);
         }
         for (int port = 0; port < _options.Disks.Count + _options.HotplugSlots; port++)
