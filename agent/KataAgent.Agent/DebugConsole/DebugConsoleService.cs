@@ -3,7 +3,7 @@ using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
 using KataAgent.Linux.Interop;
-using KataAgent.Linux.IO;
+using KataAgent.Agent.IO;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

@@ -1,6 +1,6 @@
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Linux.Interop;
-using KataAgent.Linux.Processes;
+using KataAgent.Agent.Processes;
 using KataAgent.Linux.Terminals;
 
 namespace KataAgent.Agent.DebugConsole;

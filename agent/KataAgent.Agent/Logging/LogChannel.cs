@@ -3,7 +3,6 @@ using System.Threading.Channels;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
 using KataAgent.Linux.Interop;
-using KataAgent.Linux.IO;
 
 namespace KataAgent.Agent.Logging;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using KataAgent.Linux.Devices;
+using KataAgent.Agent.Devices;
 using KataAgent.Linux.Netlink.Route;
 using KataAgent.Linux.Netlink.Uapi;
 using KataAgent.Protocols.Types;

@@ -1,4 +1,4 @@
-using KataAgent.Linux.Devices;
+using KataAgent.Agent.Devices;
 
 namespace KataAgent.Agent.Network;
 

@@ -7,7 +7,7 @@ using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Storage;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.IO;
-using KataAgent.Linux.Processes;
+using KataAgent.Agent.Processes;
 using KataAgent.Protocols.Agent;
 using Microsoft.Extensions.Logging;
 using KataAgent.Protocols.Guest;

@@ -12,7 +12,7 @@ using KataAgent.Agent.Storage;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
-using KataAgent.Linux.Devices;
+using KataAgent.Agent.Devices;
 using KataAgent.Linux.Interop;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;

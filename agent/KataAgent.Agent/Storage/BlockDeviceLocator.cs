@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using KataAgent.Linux.Devices;
+using KataAgent.Agent.Devices;
 using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
 

@@ -2,7 +2,7 @@ using Grpc.Core;
 using KataAgent.Agent.Config;
 using KataAgent.Agent.Containers.Spec;
 using KataAgent.Agent.Server;
-using KataAgent.Linux.Devices;
+using KataAgent.Agent.Devices;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Agent;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,4 @@
-using KataAgent.Linux.HybridVsock;
+using KataAgent.Host.Transport.HybridVsock;
 
 namespace KataAgent.Host.Transport;
 

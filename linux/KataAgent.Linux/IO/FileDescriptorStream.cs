@@ -12,7 +12,7 @@ namespace KataAgent.Linux.IO;
 /// End of stream is a read of 0 bytes, and also EIO: that is how a pty slave reports that its
 /// master went away, and the virtio-serial port how it reports that the host side closed.
 /// </remarks>
-public sealed unsafe class FileDescriptorStream : Stream
+internal sealed unsafe class FileDescriptorStream : Stream
 {
     private readonly bool _ownsFd;
     private readonly int _wakeFd;

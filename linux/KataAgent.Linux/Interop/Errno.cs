@@ -1,7 +1,7 @@
 namespace KataAgent.Linux.Interop;
 
 /// <summary>The errno values this code base tests for by name (x86_64/aarch64 generic values).</summary>
-public static class Errno
+internal static class Errno
 {
     public const int EPERM = 1;
     public const int ENOENT = 2;

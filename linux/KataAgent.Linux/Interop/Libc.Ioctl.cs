@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace KataAgent.Linux.Interop;
 
-public static unsafe partial class Libc
+internal static unsafe partial class Libc
 {
     /// <summary>_IOW('R', 0x03, int[2]): add bytes to the input pool and credit entropy (linux/random.h).</summary>
     public const ulong RNDADDENTROPY = 0x40085203;

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace KataAgent.Linux.Interop;
 
-public static unsafe partial class Libc
+internal static unsafe partial class Libc
 {
     public const int SCM_RIGHTS = 1;
     public const int MSG_CMSG_CLOEXEC = 0x40000000;

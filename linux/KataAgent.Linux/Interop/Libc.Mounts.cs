@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace KataAgent.Linux.Interop;
 
-public static unsafe partial class Libc
+internal static unsafe partial class Libc
 {
     public const ulong MS_RDONLY = 0x1;
     public const ulong MS_NOSUID = 0x2;

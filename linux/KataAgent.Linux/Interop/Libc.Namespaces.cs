@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace KataAgent.Linux.Interop;
 
-public static unsafe partial class Libc
+internal static unsafe partial class Libc
 {
     public const int CLONE_FS = 0x00000200;
     public const int CLONE_NEWNS = 0x00020000;

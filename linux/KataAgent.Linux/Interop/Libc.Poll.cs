@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace KataAgent.Linux.Interop;
 
-public static unsafe partial class Libc
+internal static unsafe partial class Libc
 {
     public const short POLLIN = 0x001;
     public const short POLLOUT = 0x004;

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace KataAgent.Linux.Interop;
 
-public static unsafe partial class Libc
+internal static unsafe partial class Libc
 {
     public const int RB_POWER_OFF = 0x4321FEDC;
     public const int SYS_finit_module = 313;

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace KataAgent.Linux.Interop;
 
-public static unsafe partial class Libc
+internal static unsafe partial class Libc
 {
     public const int AF_UNIX = 1;
     public const int AF_INET = 2;

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace KataAgent.Linux.Interop;
 
-public static unsafe partial class Libc
+internal static unsafe partial class Libc
 {
     /// <summary>Large enough for glibc's struct termios on every Linux ABI (60 bytes on x86_64).</summary>
     public const int TermiosSize = 128;

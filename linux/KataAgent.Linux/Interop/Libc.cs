@@ -6,7 +6,7 @@ namespace KataAgent.Linux.Interop;
 /// Raw glibc entry points. One partial file per syscall family; every import is blittable and
 /// sets errno so callers can throw <see cref="LinuxException"/> with the real cause.
 /// </summary>
-public static unsafe partial class Libc
+internal static unsafe partial class Libc
 {
     internal const string Library = "libc";
 

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace KataAgent.Linux.Interop;
 
 /// <summary>A failed system call: which operation, the errno and the kernel's text for it.</summary>
-public sealed class LinuxException : IOException
+internal sealed class LinuxException : IOException
 {
     public LinuxException(string operation, int errno)
         : this(operation, errno, null)

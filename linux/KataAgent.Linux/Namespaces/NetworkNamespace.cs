@@ -8,7 +8,7 @@ namespace KataAgent.Linux.Namespaces;
 /// on a dedicated thread that enters the namespace, does it and goes back; sockets and tun
 /// devices it creates stay bound to that namespace afterwards, whoever uses them.
 /// </summary>
-public static class NetworkNamespace
+internal static class NetworkNamespace
 {
     /// <summary>Runs <paramref name="action"/> inside the network namespace at <paramref name="path"/> and returns its result.</summary>
     /// <exception cref="LinuxException">The path does not exist (ENOENT) or is not a network namespace (EINVAL).</exception>

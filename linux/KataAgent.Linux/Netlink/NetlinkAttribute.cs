@@ -7,7 +7,7 @@ using KataAgent.Linux.Netlink.Uapi;
 namespace KataAgent.Linux.Netlink;
 
 /// <summary>One decoded attribute (struct nlattr and its payload). Readers check the payload size.</summary>
-public readonly struct NetlinkAttribute
+internal readonly struct NetlinkAttribute
 {
     public NetlinkAttribute(ushort rawType, ReadOnlyMemory<byte> payload)
     {

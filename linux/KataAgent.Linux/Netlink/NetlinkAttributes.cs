@@ -8,7 +8,7 @@ namespace KataAgent.Linux.Netlink;
 /// A decoded run of attributes, checked when parsed: each nla_len covers at least its header and
 /// stays inside the run; the next attribute starts at the 4-byte boundary after it.
 /// </summary>
-public sealed class NetlinkAttributes : IReadOnlyList<NetlinkAttribute>
+internal sealed class NetlinkAttributes : IReadOnlyList<NetlinkAttribute>
 {
     public static readonly NetlinkAttributes Empty = new([]);
 

@@ -10,7 +10,7 @@ namespace KataAgent.Linux.Netlink;
 /// then, with NLM_F_ACK_TLVS, the extended-ack attributes: the kernel's text and the offset of
 /// the attribute it rejected.
 /// </summary>
-public readonly record struct NetlinkError(int Errno, string? Message, uint? BadAttributeOffset)
+internal readonly record struct NetlinkError(int Errno, string? Message, uint? BadAttributeOffset)
 {
     /// <summary>Decodes an NLMSG_ERROR message.</summary>
     public static NetlinkError FromErrorMessage(in NetlinkMessage message)

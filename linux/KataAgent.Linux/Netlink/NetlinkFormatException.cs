@@ -4,4 +4,4 @@ namespace KataAgent.Linux.Netlink;
 /// Bytes that are not a well-formed netlink message or attribute (truncated, a length that runs
 /// past its container, a value of the wrong size). Raised by the decoder, never by the kernel.
 /// </summary>
-public sealed class NetlinkFormatException(string message) : FormatException(message);
+internal sealed class NetlinkFormatException(string message) : FormatException(message);

@@ -4,7 +4,7 @@ using KataAgent.Linux.Netlink.Uapi;
 namespace KataAgent.Linux.Netlink;
 
 /// <summary>One decoded netlink message: its nlmsghdr fields and the payload after the header.</summary>
-public readonly struct NetlinkMessage
+internal readonly struct NetlinkMessage
 {
     public NetlinkMessage(in NlMsgHdr header, ReadOnlyMemory<byte> payload)
     {

@@ -13,7 +13,7 @@ namespace KataAgent.Linux.Netlink;
 /// attributes, nested ones included, each padded to 4 bytes as the kernel's parser expects.
 /// <see cref="NetlinkSocket"/> fills in the sequence number and port id when it sends.
 /// </summary>
-public sealed class NetlinkMessageBuilder
+internal sealed class NetlinkMessageBuilder
 {
     private byte[] _buffer = new byte[256];
     private int _length;

@@ -11,7 +11,7 @@ namespace KataAgent.Linux.Netlink;
 /// <see cref="LinuxException"/> with the errno and, through NETLINK_EXT_ACK, the kernel's own
 /// explanation. A socket stays in the network namespace it was created in.
 /// </summary>
-public sealed unsafe class NetlinkSocket : IDisposable
+internal sealed unsafe class NetlinkSocket : IDisposable
 {
     private const int InitialReceiveBuffer = 64 * 1024;
     private const int DumpRetries = 5;

@@ -4,7 +4,7 @@ using KataAgent.Linux.Interop;
 namespace KataAgent.Linux.Terminals;
 
 /// <summary>A pty pair: the master fd (owned) and the path of its slave.</summary>
-public sealed unsafe class PseudoTerminal : IDisposable
+internal sealed unsafe class PseudoTerminal : IDisposable
 {
     private int _masterFd;
 

@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Vsock;
 
 /// <summary>struct sockaddr_vm from linux/vm_sockets.h (16 bytes).</summary>
 [StructLayout(LayoutKind.Sequential, Size = 16)]
-public struct VsockAddress
+internal struct VsockAddress
 {
     /// <summary>VMADDR_CID_ANY: bind on every CID (the agent's default, written -1 in addresses).</summary>
     public const uint AnyCid = 0xFFFFFFFF;

@@ -6,7 +6,7 @@ namespace KataAgent.Linux.Vsock;
 /// AF_VSOCK sockets made with raw syscalls: .NET's Socket has no vsock endpoint type. Their fds
 /// are carried by <see cref="IO.FileDescriptorStream"/>.
 /// </summary>
-public static unsafe class VsockSocket
+internal static unsafe class VsockSocket
 {
     /// <summary>Creates, binds and listens on an AF_VSOCK stream socket; returns the listening fd.</summary>
     /// <exception cref="LinuxException">The kernel refused (e.g. EAFNOSUPPORT without the vsock module,

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using FluentAssertions;
 using KataAgent.Host;
-using KataAgent.Linux.HybridVsock;
+using KataAgent.Host.Transport.HybridVsock;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Infrastructure;

@@ -24,7 +24,7 @@ public class NetlinkCodecTests
         System.Runtime.InteropServices.Marshal.SizeOf<TcU32Key>().Should().Be(16);
         System.Runtime.InteropServices.Marshal.SizeOf<TcMirred>().Should().Be(28);
         System.Runtime.InteropServices.Marshal.SizeOf<SockaddrNl>().Should().Be(12);
-        System.Runtime.InteropServices.Marshal.SizeOf<KataAgent.Linux.Tun.IfReq>().Should().Be(40);
+        System.Runtime.InteropServices.Marshal.SizeOf<KataAgent.Host.Network.Tun.IfReq>().Should().Be(40);
     }
 
     [Fact]

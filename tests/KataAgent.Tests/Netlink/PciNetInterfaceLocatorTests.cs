@@ -1,6 +1,6 @@
 using FluentAssertions;
 using KataAgent.Agent.Network;
-using KataAgent.Linux.Devices;
+using KataAgent.Agent.Devices;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
 

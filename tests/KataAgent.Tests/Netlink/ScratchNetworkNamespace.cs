@@ -9,7 +9,7 @@ namespace KataAgent.Tests.Netlink;
 /// inside it, and ip(8)/tc(8) runners for cross-checking in JSON. Deleted on dispose, with
 /// everything in it.
 /// </summary>
-public sealed class ScratchNetworkNamespace : IDisposable
+internal sealed class ScratchNetworkNamespace : IDisposable
 {
     public ScratchNetworkNamespace()
     {

@@ -2,7 +2,7 @@ using FluentAssertions;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.Netlink.Route;
 using KataAgent.Linux.Netlink.Uapi;
-using KataAgent.Linux.Tun;
+using KataAgent.Host.Network.Tun;
 using Xunit;
 
 namespace KataAgent.Tests.Netlink;

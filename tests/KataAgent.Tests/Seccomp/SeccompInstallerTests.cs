@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using FluentAssertions;
 using KataAgent.Linux.Interop;
-using KataAgent.Linux.Seccomp;
+using KataAgent.Agent.Seccomp;
 using Xunit;
 using static KataAgent.Tests.Seccomp.SeccompTestProfiles;
 

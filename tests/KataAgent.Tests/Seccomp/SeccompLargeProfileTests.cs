@@ -1,5 +1,5 @@
 using FluentAssertions;
-using KataAgent.Linux.Seccomp;
+using KataAgent.Agent.Seccomp;
 using Xunit;
 using Xunit.Abstractions;
 using static KataAgent.Tests.Seccomp.SeccompTestProfiles;

@@ -1,4 +1,4 @@
-using KataAgent.Linux.Seccomp;
+using KataAgent.Agent.Seccomp;
 
 namespace KataAgent.Tests.Seccomp;
 

@@ -1,5 +1,5 @@
 using FluentAssertions;
-using KataAgent.Linux.Seccomp;
+using KataAgent.Agent.Seccomp;
 
 namespace KataAgent.Tests.Seccomp;
 

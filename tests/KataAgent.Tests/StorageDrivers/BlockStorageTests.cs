@@ -1,7 +1,7 @@
 using FluentAssertions;
 using Grpc.Core;
 using KataAgent.Agent.Storage;
-using KataAgent.Linux.Devices;
+using KataAgent.Agent.Devices;
 using KataAgent.Linux.Interop;
 using KataAgent.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,5 +1,5 @@
 using FluentAssertions;
-using KataAgent.Linux.Devices;
+using KataAgent.Agent.Devices;
 using Xunit;
 
 namespace KataAgent.Tests.StorageDrivers;

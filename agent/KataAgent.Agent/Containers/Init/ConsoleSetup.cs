@@ -1,6 +1,6 @@
 using System.Text;
 using KataAgent.Linux.Interop;
-using KataAgent.Linux.IO;
+using KataAgent.Agent.IO;
 using KataAgent.Linux.Terminals;
 
 namespace KataAgent.Agent.Containers.Init;

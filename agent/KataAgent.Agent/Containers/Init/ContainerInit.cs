@@ -1,5 +1,5 @@
 using KataAgent.Linux.Interop;
-using KataAgent.Linux.Processes;
+using KataAgent.Agent.Processes;
 
 namespace KataAgent.Agent.Containers.Init;
 

@@ -1,7 +1,8 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
-using KataAgent.Linux.Seccomp;
+using KataAgent.Agent.Seccomp;
 
 namespace KataAgent.Agent.Containers.Init;
 

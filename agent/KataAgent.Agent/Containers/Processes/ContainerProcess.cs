@@ -1,8 +1,9 @@
 using System.Text;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Linux.Interop;
+using KataAgent.Agent.IO;
 using KataAgent.Linux.IO;
-using KataAgent.Linux.Processes;
+using KataAgent.Agent.Processes;
 using KataAgent.Linux.Terminals;
 
 namespace KataAgent.Agent.Containers.Processes;

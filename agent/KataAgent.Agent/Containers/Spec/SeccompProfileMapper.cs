@@ -1,4 +1,4 @@
-using KataAgent.Linux.Seccomp;
+using KataAgent.Agent.Seccomp;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Agent.Containers.Spec;
@@ -20,7 +20,7 @@ public static class SeccompProfileMapper
                     s.Action,
                     s.ErrnoRetCase == LinuxSyscall.ErrnoRetOneofCase.Errnoret ? s.Errnoret : null,
                     s.Args.Select(a => new SeccompOciArg(a.Index, a.Value, a.ValueTwo, a.Op)))));
-            var program = KataAgent.Linux.Seccomp.SeccompCompiler.Compile(profile);
+            var program = KataAgent.Agent.Seccomp.SeccompCompiler.Compile(profile);
             return (program.ToArray(), (uint)program.Flags);
         }
         catch (SeccompException e)

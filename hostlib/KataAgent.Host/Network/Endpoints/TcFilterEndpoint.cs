@@ -1,7 +1,7 @@
 using KataAgent.Host.Network.Teardown;
 using KataAgent.Host.Vm;
 using KataAgent.Linux.Netlink.Route;
-using KataAgent.Linux.Tun;
+using KataAgent.Host.Network.Tun;
 
 namespace KataAgent.Host.Network.Endpoints;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace KataAgent.Linux.Netlink.Route;
 
 /// <summary>Link-layer addresses as text the way ip(8) and Kata write them: lower-case hex pairs joined by colons.</summary>
-public static class MacAddress
+internal static class MacAddress
 {
     /// <summary>"aa:bb:cc:dd:ee:ff" (any length of octets).</summary>
     public static string Format(ReadOnlySpan<byte> address) =>

@@ -5,4 +5,4 @@ namespace KataAgent.Linux.Netlink.Route;
 /// <param name="ExtendedAction">TCA_EGRESS_REDIR, TCA_EGRESS_MIRROR, …</param>
 /// <param name="InterfaceIndex">The device packets go to.</param>
 /// <param name="Verdict">TC_ACT_* after the action (TC_ACT_STOLEN for a redirect).</param>
-public sealed record MirredAction(string Kind, int ExtendedAction, int InterfaceIndex, int Verdict);
+internal sealed record MirredAction(string Kind, int ExtendedAction, int InterfaceIndex, int Verdict);

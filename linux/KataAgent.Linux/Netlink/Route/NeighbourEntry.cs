@@ -4,7 +4,7 @@ using KataAgent.Linux.Netlink.Uapi;
 namespace KataAgent.Linux.Netlink.Route;
 
 /// <summary>An ARP (IPv4) or NDP (IPv6) neighbour as RTM_NEWNEIGH describes it.</summary>
-public sealed record NeighbourEntry
+internal sealed record NeighbourEntry
 {
     public required int InterfaceIndex { get; init; }
 

@@ -8,7 +8,7 @@ namespace KataAgent.Linux.Netlink.Route;
 /// A route as RTM_NEWROUTE describes it; also the request to add, replace or delete one. The
 /// defaults are what ip-route(8) uses: main table, protocol boot, universe scope, unicast.
 /// </summary>
-public sealed record RouteEntry
+internal sealed record RouteEntry
 {
     public required AddressFamily Family { get; init; }
 

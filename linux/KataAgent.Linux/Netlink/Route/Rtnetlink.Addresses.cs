@@ -6,7 +6,7 @@ using KataAgent.Linux.Netlink.Uapi;
 namespace KataAgent.Linux.Netlink.Route;
 
 /// <summary>Addresses: list, add, delete (IPv4 and IPv6).</summary>
-public sealed partial class Rtnetlink
+internal sealed partial class Rtnetlink
 {
     /// <summary>Addresses of one link (or all links), of one family (or both).</summary>
     public IReadOnlyList<InterfaceAddress> ListAddresses(int? interfaceIndex = null, AddressFamily family = AddressFamily.Unspecified)

@@ -4,7 +4,7 @@ using KataAgent.Linux.Netlink.Uapi;
 namespace KataAgent.Linux.Netlink.Route;
 
 /// <summary>Links: list, look up, change, create (veth, bridge, dummy), move, delete.</summary>
-public sealed partial class Rtnetlink
+internal sealed partial class Rtnetlink
 {
     /// <summary>Every link of the namespace.</summary>
     public IReadOnlyList<NetworkLink> ListLinks()

@@ -4,7 +4,7 @@ using KataAgent.Linux.Netlink.Uapi;
 namespace KataAgent.Linux.Netlink.Route;
 
 /// <summary>Neighbours (ARP and NDP): list, add or replace, delete.</summary>
-public sealed partial class Rtnetlink
+internal sealed partial class Rtnetlink
 {
     public IReadOnlyList<NeighbourEntry> ListNeighbours(int? interfaceIndex = null, AddressFamily family = AddressFamily.Unspecified)
     {

@@ -5,7 +5,7 @@ using KataAgent.Linux.Netlink.Uapi;
 namespace KataAgent.Linux.Netlink.Route;
 
 /// <summary>Routes: list per table, add, replace, delete.</summary>
-public sealed partial class Rtnetlink
+internal sealed partial class Rtnetlink
 {
     /// <summary>Routes of one family (or both) in <paramref name="table"/> (null: every table).</summary>
     public IReadOnlyList<RouteEntry> ListRoutes(AddressFamily family = AddressFamily.Unspecified, uint? table = LinuxRtnetlink.RT_TABLE_MAIN)

@@ -8,7 +8,7 @@ namespace KataAgent.Linux.Netlink.Route;
 /// Kata's tcfilter network model (tc qdisc add dev X ingress; tc filter add dev X parent ffff:
 /// protocol all u32 match u8 0 0 action mirred egress redirect dev Y).
 /// </summary>
-public sealed partial class Rtnetlink
+internal sealed partial class Rtnetlink
 {
     /// <summary>Adds the ingress qdisc (handle ffff:) to a link.</summary>
     public void AddIngressQdisc(int interfaceIndex)

@@ -10,7 +10,7 @@ namespace KataAgent.Linux.Netlink.Route;
 /// Errors are <see cref="Interop.LinuxException"/>s whose message names the object and carries
 /// the kernel's explanation; bad arguments are rejected before anything is sent.
 /// </summary>
-public sealed partial class Rtnetlink : IDisposable
+internal sealed partial class Rtnetlink : IDisposable
 {
     private readonly NetlinkSocket _socket;
 

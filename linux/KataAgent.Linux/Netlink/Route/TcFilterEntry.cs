@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Netlink.Route;
 /// A classifier as RTM_NEWTFILTER describes it. A u32 filter dumps as two entries: its hash
 /// table (with a divisor, no keys) and the key node that matches and carries the actions.
 /// </summary>
-public sealed record TcFilterEntry
+internal sealed record TcFilterEntry
 {
     public required int InterfaceIndex { get; init; }
 

@@ -3,7 +3,7 @@ using KataAgent.Linux.Netlink.Uapi;
 namespace KataAgent.Linux.Netlink.Route;
 
 /// <summary>tc handles written as tc(8) does: "ffff:", "1:2", "root", "ingress".</summary>
-public static class TcHandle
+internal static class TcHandle
 {
     public static string Format(uint handle) => handle switch
     {

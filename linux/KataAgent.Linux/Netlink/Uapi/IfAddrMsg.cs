@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>struct ifaddrmsg (linux/if_addr.h), 8 bytes: the fixed part of RTM_*ADDR messages.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct IfAddrMsg
+internal struct IfAddrMsg
 {
     public byte ifa_family;
     public byte ifa_prefixlen;

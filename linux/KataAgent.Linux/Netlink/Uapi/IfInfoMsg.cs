@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>struct ifinfomsg (linux/rtnetlink.h), 16 bytes: the fixed part of RTM_*LINK messages.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct IfInfoMsg
+internal struct IfInfoMsg
 {
     public byte ifi_family;
     public byte __ifi_pad;

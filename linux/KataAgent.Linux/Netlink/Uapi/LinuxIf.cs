@@ -1,7 +1,7 @@
 namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>linux/if.h: device flags (ifi_flags) and the name limit.</summary>
-public static class LinuxIf
+internal static class LinuxIf
 {
     public const uint IFF_UP = 0x1;
     public const uint IFF_BROADCAST = 0x2;

@@ -1,7 +1,7 @@
 namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>linux/if_addr.h: address attributes and flags.</summary>
-public static class LinuxIfAddr
+internal static class LinuxIfAddr
 {
     public const ushort IFA_ADDRESS = 1;
     public const ushort IFA_LOCAL = 2;

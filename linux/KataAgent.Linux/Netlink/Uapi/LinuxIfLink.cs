@@ -1,7 +1,7 @@
 namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>linux/if_link.h (IFLA_*) and linux/veth.h: link attributes.</summary>
-public static class LinuxIfLink
+internal static class LinuxIfLink
 {
     public const ushort IFLA_ADDRESS = 1;
     public const ushort IFLA_BROADCAST = 2;

@@ -1,7 +1,7 @@
 namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>linux/neighbour.h: neighbour attributes, NUD states and NTF flags.</summary>
-public static class LinuxNeighbour
+internal static class LinuxNeighbour
 {
     public const ushort NDA_DST = 1;
     public const ushort NDA_LLADDR = 2;

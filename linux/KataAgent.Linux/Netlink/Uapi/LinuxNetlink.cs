@@ -1,7 +1,7 @@
 namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>linux/netlink.h: message flags and types, attribute framing, socket options.</summary>
-public static class LinuxNetlink
+internal static class LinuxNetlink
 {
     public const int AF_NETLINK = 16;
     public const int SOCK_RAW = 3;

@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Netlink.Uapi;
 /// linux/pkt_sched.h, linux/pkt_cls.h and linux/tc_act/tc_mirred.h: the handles, u32 classifier
 /// and mirred action that tcfilter networking needs; plus ETH_P_ALL from linux/if_ether.h.
 /// </summary>
-public static class LinuxPktSched
+internal static class LinuxPktSched
 {
     public const uint TC_H_UNSPEC = 0;
     public const uint TC_H_ROOT = 0xFFFFFFFF;

@@ -1,7 +1,7 @@
 namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>linux/rtnetlink.h: message types, route attributes, tables, protocols, scopes, metrics.</summary>
-public static class LinuxRtnetlink
+internal static class LinuxRtnetlink
 {
     public const ushort RTM_NEWLINK = 16;
     public const ushort RTM_DELLINK = 17;

@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>struct ndmsg (linux/neighbour.h), 12 bytes: the fixed part of RTM_*NEIGH messages.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct NdMsg
+internal struct NdMsg
 {
     public byte ndm_family;
     public byte ndm_pad1;

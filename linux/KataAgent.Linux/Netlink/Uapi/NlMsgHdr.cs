@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>struct nlmsghdr (linux/netlink.h), 16 bytes, host byte order. Fields keep the header's names.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct NlMsgHdr
+internal struct NlMsgHdr
 {
     /// <summary>Length of the message including this header (not including trailing padding).</summary>
     public uint nlmsg_len;

@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>struct rtmsg (linux/rtnetlink.h), 12 bytes: the fixed part of RTM_*ROUTE messages.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct RtMsg
+internal struct RtMsg
 {
     public byte rtm_family;
     public byte rtm_dst_len;

@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>struct sockaddr_nl (linux/netlink.h), 12 bytes.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct SockaddrNl
+internal struct SockaddrNl
 {
     public ushort nl_family;
     public ushort nl_pad;

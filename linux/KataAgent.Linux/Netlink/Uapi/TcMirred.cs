@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>struct tc_mirred (linux/tc_act/tc_mirred.h), 28 bytes: tc_gen followed by the mirred fields.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct TcMirred
+internal struct TcMirred
 {
     // tc_gen
     public uint index;

@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>struct tcmsg (linux/rtnetlink.h), 20 bytes: the fixed part of qdisc, class and filter messages.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct TcMsg
+internal struct TcMsg
 {
     public byte tcm_family;
     public byte tcm__pad1;

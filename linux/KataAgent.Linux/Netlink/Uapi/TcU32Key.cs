@@ -4,7 +4,7 @@ namespace KataAgent.Linux.Netlink.Uapi;
 
 /// <summary>struct tc_u32_key (linux/pkt_cls.h), 16 bytes: match (packet[off] &amp; mask) == val, both __be32.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct TcU32Key
+internal struct TcU32Key
 {
     public uint mask;
     public uint val;

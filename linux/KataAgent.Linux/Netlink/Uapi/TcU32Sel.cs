@@ -7,7 +7,7 @@ namespace KataAgent.Linux.Netlink.Uapi;
 /// in TCA_U32_SEL. The __be fields are stored as the kernel sees them (network byte order).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct TcU32Sel
+internal struct TcU32Sel
 {
     /// <summary>TC_U32_*.</summary>
     public byte flags;
