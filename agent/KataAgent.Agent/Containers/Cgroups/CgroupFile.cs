@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Containers.Cgroups;
@@ -10,7 +11,7 @@ namespace KataAgent.Agent.Containers.Cgroups;
 /// cgroupfs cannot create files, and a missing file means the controller (or kernel feature) is
 /// not available, which becomes a <see cref="CgroupException"/> naming both.
 /// </summary>
-internal static unsafe partial class CgroupFile
+internal static unsafe class CgroupFile
 {
     private const int O_TRUNC = 0x200;
 
@@ -152,7 +153,7 @@ internal static unsafe partial class CgroupFile
     }
 
     /// <summary>rmdir(2); returns the errno (0 on success).</summary>
-    public static int RemoveDirectory(string path) => RmDir(path) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    public static int RemoveDirectory(string path) => AgentLibc.RmDir(path) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     private static CgroupException OpenFailure(string directory, string fileName, string path, int errno)
     {
@@ -175,11 +176,5 @@ internal static unsafe partial class CgroupFile
     }
 
     /// <summary>mkdir(2) with mode 0755; returns the errno (0 on success).</summary>
-    public static int MakeDirectory(string path) => MkDir(path, 0x1ED) == 0 ? 0 : Marshal.GetLastPInvokeError();
-
-    [LibraryImport("libc", EntryPoint = "mkdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int MkDir(string path, uint mode);
-
-    [LibraryImport("libc", EntryPoint = "rmdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int RmDir(string path);
+    public static int MakeDirectory(string path) => AgentLibc.MkDir(path, 0x1ED) == 0 ? 0 : Marshal.GetLastPInvokeError();
 }

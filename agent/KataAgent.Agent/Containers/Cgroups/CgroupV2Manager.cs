@@ -12,7 +12,7 @@ namespace KataAgent.Agent.Containers.Cgroups;
 /// kill, removal and Kata-shaped statistics. The mount root is injectable so tests can point it
 /// at a fake tree of plain files.
 /// </summary>
-public sealed partial class CgroupV2Manager
+public sealed class CgroupV2Manager
 {
     /// <summary>Where the unified hierarchy is mounted in a guest.</summary>
     public const string DefaultMountRoot = "/sys/fs/cgroup";
@@ -500,7 +500,7 @@ public sealed partial class CgroupV2Manager
         {
             foreach (int pid in CgroupFile.ParsePids(text))
             {
-                if (pid > 0 && SendSignal(pid, SIGKILL) != 0)
+                if (pid > 0 && Libc.Kill(pid, SIGKILL) != 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
                     if (errno != Errno.ESRCH)
@@ -558,7 +558,4 @@ public sealed partial class CgroupV2Manager
     private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     private static string Text(ulong value) => value.ToString(CultureInfo.InvariantCulture);
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int SendSignal(int pid, int signal);
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Containers.Cgroups;
@@ -10,13 +11,8 @@ namespace KataAgent.Agent.Containers.Cgroups;
 /// inotify descriptor and an eventfd; <see cref="Dispose"/> signals the eventfd, joins the
 /// thread and closes both descriptors.
 /// </summary>
-public sealed unsafe partial class OomWatcher : IDisposable
+public sealed unsafe class OomWatcher : IDisposable
 {
-    private const uint IN_MODIFY = 0x00000002;
-    private const uint IN_IGNORED = 0x00008000;
-    private const int IN_NONBLOCK = 0x800;
-    private const int IN_CLOEXEC = 0x80000;
-
     private readonly string eventsFile;
     private readonly Action<string> onOomKill;
     private readonly int inotifyFd;
@@ -37,14 +33,14 @@ public sealed unsafe partial class OomWatcher : IDisposable
         ContainerId = containerId;
         this.onOomKill = onOomKill;
 
-        inotifyFd = InotifyInit1(IN_NONBLOCK | IN_CLOEXEC);
+        inotifyFd = AgentLibc.InotifyInit1(AgentLibc.IN_NONBLOCK | AgentLibc.IN_CLOEXEC);
         if (inotifyFd < 0)
         {
             throw new CgroupException($"inotify_init1 for {memoryEventsPath} failed: {LinuxException.FromLastError("inotify_init1").Message}", memoryEventsPath, "memory", Marshal.GetLastPInvokeError());
         }
         try
         {
-            if (InotifyAddWatch(inotifyFd, memoryEventsPath, IN_MODIFY) < 0)
+            if (AgentLibc.InotifyAddWatch(inotifyFd, memoryEventsPath, AgentLibc.IN_MODIFY) < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
                 string message = errno == Errno.ENOENT
@@ -131,7 +127,7 @@ public sealed unsafe partial class OomWatcher : IDisposable
                     for (nint offset = 0; offset + 16 <= read; offset += 16 + (nint)(*(uint*)(buffer + offset + 12)))
                     {
                         uint mask = *(uint*)(buffer + offset + 4);
-                        if ((mask & IN_IGNORED) != 0)
+                        if ((mask & AgentLibc.IN_IGNORED) != 0)
                         {
                             watchGone = true;
                         }
@@ -188,10 +184,4 @@ public sealed unsafe partial class OomWatcher : IDisposable
         Libc.Close(inotifyFd);
         Libc.Close(wakeFd);
     }
-
-    [LibraryImport("libc", EntryPoint = "inotify_init1", SetLastError = true)]
-    private static partial int InotifyInit1(int flags);
-
-    [LibraryImport("libc", EntryPoint = "inotify_add_watch", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int InotifyAddWatch(int fd, string path, uint mask);
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -42,7 +43,7 @@ public sealed unsafe class ProcessReaper : IDisposable
             // SIGCHLD callback is registered — which would steal every status from this reaper.
             // Registering ours turns that off; the reaper then sees every exit, as stand-alone.
             s_instance = this;
-            RegisterForSigChld(&OnSigChld);
+            SystemNative.RegisterForSigChld(&OnSigChld);
         }
         _thread = new Thread(Loop) { IsBackground = true, Name = "reaper" };
         _thread.Start();
@@ -84,9 +85,6 @@ public sealed unsafe class ProcessReaper : IDisposable
     }
 
     private static ProcessReaper? s_instance;
-
-    [DllImport("libSystem.Native", EntryPoint = "SystemNative_RegisterForSigChld")]
-    private static extern void RegisterForSigChld(delegate* unmanaged<int, int, int> callback);
 
     [UnmanagedCallersOnly]
     private static int OnSigChld(int reapAll, int configureConsole)
