@@ -48,14 +48,7 @@ internal static unsafe partial class Libc
     public static ulong MakeDev(long major, long minor) =>
         ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) | ((ulong)(minor & 0xffffff00) << 12) | (ulong)(minor & 0xff);
 
-    /// <summary>pivot_root(2); glibc has no wrapper.</summary>
-    public static int PivotRoot(string newRoot, string putOld)
-    {
-        byte[] a = System.Text.Encoding.UTF8.GetBytes(newRoot + "\0");
-        byte[] b = System.Text.Encoding.UTF8.GetBytes(putOld + "\0");
-        fixed (byte* pa = a, pb = b)
-        {
-            return (int)Syscall(SYS_pivot_root, (long)pa, (long)pb, 0, 0, 0);
-        }
-    }
+    /// <summary>pivot_root(2) through glibc's wrapper (exported since glibc 2.2.5, with the right number per architecture).</summary>
+    [LibraryImport(Library, EntryPoint = "pivot_root", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int PivotRoot(string newRoot, string putOld);
 }

@@ -59,6 +59,14 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
     public static partial long Syscall(long number, long a1, long a2, long a3, long a4, long a5);
 
+    /// <summary>capset(2) through glibc's wrapper, whose number it knows for each architecture.</summary>
+    [LibraryImport(Library, EntryPoint = "capset", SetLastError = true)]
+    public static partial int Capset(void* header, void* data);
+
+    /// <summary>capget(2) through glibc's wrapper.</summary>
+    [LibraryImport(Library, EntryPoint = "capget", SetLastError = true)]
+    public static partial int Capget(void* header, void* data);
+
     [LibraryImport(Library, EntryPoint = "execve", SetLastError = true)]
     public static partial int Execve(byte* path, byte** argv, byte** envp);
 
@@ -107,11 +115,11 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "prlimit", SetLastError = true)]
     public static partial int PrLimit(int pid, int resource, ulong* newLimit, ulong* oldLimit);
 
-    public const int SYS_pidfd_send_signal = 424;
-    public const int SYS_pidfd_open = 434;
-    public const int SYS_pivot_root = 155;
-    public const int SYS_capset = 126;
-    public const int SYS_capget = 125;
+    /// <summary>This architecture's number of pidfd_send_signal (<see cref="SyscallNumbers"/>).</summary>
+    public static long SYS_pidfd_send_signal => SyscallNumbers.PidfdSendSignal;
+
+    /// <summary>This architecture's number of pidfd_open (<see cref="SyscallNumbers"/>).</summary>
+    public static long SYS_pidfd_open => SyscallNumbers.PidfdOpen;
 
     public const int SOCK_SEQPACKET = 5;
     public const uint MFD_CLOEXEC = 1;
@@ -126,5 +134,5 @@ internal static unsafe partial class Libc
     }
 
     /// <summary>pidfd_open(2): an fd that refers to the process, immune to pid reuse.</summary>
-    public static int PidfdOpen(int pid) => (int)Syscall(SYS_pidfd_open, pid, 0, 0, 0, 0);
+    public static int PidfdOpen(int pid) => (int)Syscall(SyscallNumbers.PidfdOpen, pid, 0, 0, 0, 0);
 }

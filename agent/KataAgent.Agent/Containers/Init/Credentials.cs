@@ -132,7 +132,7 @@ internal static unsafe class Credentials
         data[3] = (uint)(caps.Effective >> 32);
         data[4] = (uint)(caps.Permitted >> 32);
         data[5] = (uint)(caps.Inheritable >> 32);
-        if (Libc.Syscall(Libc.SYS_capset, (long)header, (long)data, 0, 0, 0) != 0)
+        if (Libc.Capset(header, data) != 0)
         {
             throw LinuxException.FromLastError("capset");
         }
