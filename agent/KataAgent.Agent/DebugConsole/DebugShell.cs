@@ -37,7 +37,7 @@ internal sealed class DebugShell : IDisposable
 
     public int Pid { get; }
 
-    public int MasterFd => _pty.MasterFd;
+    public int MasterFd => (int)_pty.Master.DangerousGetHandle();
 
     /// <summary>The shell's wait status.</summary>
     public Task<int> Exited { get; }

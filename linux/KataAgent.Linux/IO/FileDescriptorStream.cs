@@ -14,23 +14,27 @@ namespace KataAgent.Linux.IO;
 /// </remarks>
 internal sealed unsafe class FileDescriptorStream : Stream
 {
-    private readonly bool _ownsFd;
+    private readonly SafeFileDescriptor _handle;
+    private readonly SafeFileDescriptor _wake;
+    // Raw copies for the calls, which run between Enter and Exit: Dispose closes the handles only after the last
+    // call has left, so the numbers stay valid for them.
+    private readonly int _fd;
     private readonly int _wakeFd;
-    private int _fd;
     private int _disposed;
     private int _activeCalls;
 
     public FileDescriptorStream(int fd, bool ownsFd)
     {
-        _fd = fd;
-        _ownsFd = ownsFd;
         int flags = Libc.Check(Libc.Fcntl(fd, Libc.F_GETFL, 0), "fcntl(F_GETFL)");
         Libc.Check(Libc.Fcntl(fd, Libc.F_SETFL, flags | Libc.O_NONBLOCK), "fcntl(F_SETFL, O_NONBLOCK)");
-        _wakeFd = Libc.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
+        _wake = SafeFileDescriptor.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
+        _handle = new SafeFileDescriptor(fd, ownsHandle: ownsFd);
+        _fd = fd;
+        _wakeFd = (int)_wake.DangerousGetHandle();
     }
 
     /// <summary>The underlying fd (-1 after dispose).</summary>
-    public int Fd => _fd;
+    public int Fd => Volatile.Read(ref _disposed) == 0 ? _fd : -1;
 
     public override bool CanRead => _disposed == 0;
 
@@ -175,12 +179,8 @@ internal sealed unsafe class FileDescriptorStream : Stream
         {
             spin.SpinOnce();
         }
-        int fd = Interlocked.Exchange(ref _fd, -1);
-        if (_ownsFd && fd >= 0)
-        {
-            Libc.Close(fd);
-        }
-        Libc.Close(_wakeFd);
+        _handle.Dispose();
+        _wake.Dispose();
         base.Dispose(disposing);
     }
 

@@ -18,15 +18,18 @@ internal sealed unsafe class NetlinkSocket : IDisposable
 
     private readonly object _gate = new();
     private byte[] _receiveBuffer = new byte[InitialReceiveBuffer];
-    private int _fd;
+    private readonly SafeFileDescriptor _socket;
     private uint _sequence;
 
-    private NetlinkSocket(int fd, uint portId)
+    private NetlinkSocket(SafeFileDescriptor socket, uint portId)
     {
-        _fd = fd;
+        _socket = socket;
         PortId = portId;
         _sequence = (uint)Environment.TickCount;
     }
+
+    /// <summary>The socket's fd, for calls made under <c>_gate</c>, which <see cref="Dispose"/> takes too.</summary>
+    private int Fd => (int)_socket.DangerousGetHandle();
 
     /// <summary>The port id the kernel bound this socket to.</summary>
     public uint PortId { get; }
@@ -34,9 +37,10 @@ internal sealed unsafe class NetlinkSocket : IDisposable
     /// <summary>Opens a socket of <paramref name="protocol"/> in the calling thread's network namespace.</summary>
     public static NetlinkSocket Open(int protocol = LinuxNetlink.NETLINK_ROUTE)
     {
-        int fd = Libc.Check(Libc.Socket(LinuxNetlink.AF_NETLINK, LinuxNetlink.SOCK_RAW | Libc.SOCK_CLOEXEC, protocol), "socket(AF_NETLINK)");
+        var socket = SafeFileDescriptor.Check(Libc.Socket(LinuxNetlink.AF_NETLINK, LinuxNetlink.SOCK_RAW | Libc.SOCK_CLOEXEC, protocol), "socket(AF_NETLINK)");
         try
         {
+            int fd = (int)socket.DangerousGetHandle();
             int one = 1;
             // Extended acks carry the kernel's reason ("Nexthop has invalid gateway"); capped acks
             // keep it from echoing whole requests back. Kernels before 4.12 lack EXT_ACK: fine.
@@ -46,11 +50,11 @@ internal sealed unsafe class NetlinkSocket : IDisposable
             Libc.Check(Libc.Bind(fd, &address, (uint)sizeof(SockaddrNl)), "bind(AF_NETLINK)");
             uint length = (uint)sizeof(SockaddrNl);
             Libc.Check(Libc.GetSockName(fd, &address, &length), "getsockname(AF_NETLINK)");
-            return new NetlinkSocket(fd, address.nl_pid);
+            return new NetlinkSocket(socket, address.nl_pid);
         }
         catch
         {
-            Libc.Close(fd);
+            socket.Dispose();
             throw;
         }
     }
@@ -94,7 +98,7 @@ internal sealed unsafe class NetlinkSocket : IDisposable
     {
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_fd < 0, this);
+            ObjectDisposedException.ThrowIf(_socket.IsClosed, this);
             uint sequence = ++_sequence;
             request.Flags |= LinuxNetlink.NLM_F_REQUEST | LinuxNetlink.NLM_F_ACK;
             Send(request.Complete(sequence, PortId), operation);
@@ -158,7 +162,7 @@ internal sealed unsafe class NetlinkSocket : IDisposable
         {
             while (true)
             {
-                nint sent = Libc.SendTo(_fd, data, (nuint)bytes.Length, 0, &kernel, (uint)sizeof(SockaddrNl));
+                nint sent = Libc.SendTo(Fd, data, (nuint)bytes.Length, 0, &kernel, (uint)sizeof(SockaddrNl));
                 if (sent >= 0)
                 {
                     return;
@@ -180,7 +184,7 @@ internal sealed unsafe class NetlinkSocket : IDisposable
             nint size;
             fixed (byte* data = _receiveBuffer)
             {
-                size = Libc.Recv(_fd, data, (nuint)_receiveBuffer.Length, Libc.MSG_PEEK | Libc.MSG_TRUNC);
+                size = Libc.Recv(Fd, data, (nuint)_receiveBuffer.Length, Libc.MSG_PEEK | Libc.MSG_TRUNC);
             }
             if (size < 0)
             {
@@ -197,7 +201,7 @@ internal sealed unsafe class NetlinkSocket : IDisposable
             }
             fixed (byte* data = _receiveBuffer)
             {
-                size = Libc.Recv(_fd, data, (nuint)_receiveBuffer.Length, 0);
+                size = Libc.Recv(Fd, data, (nuint)_receiveBuffer.Length, 0);
             }
             if (size < 0)
             {
@@ -217,11 +221,7 @@ internal sealed unsafe class NetlinkSocket : IDisposable
     {
         lock (_gate)
         {
-            if (_fd >= 0)
-            {
-                Libc.Close(_fd);
-                _fd = -1;
-            }
+            _socket.Dispose();
         }
     }
 

@@ -6,16 +6,14 @@ namespace KataAgent.Linux.Terminals;
 /// <summary>A pty pair: the master fd (owned) and the path of its slave.</summary>
 internal sealed unsafe class PseudoTerminal : IDisposable
 {
-    private int _masterFd;
-
-    private PseudoTerminal(int masterFd, string slavePath)
+    private PseudoTerminal(SafeFileDescriptor master, string slavePath)
     {
-        _masterFd = masterFd;
+        Master = master;
         SlavePath = slavePath;
     }
 
-    /// <summary>The master side fd; -1 once released or disposed.</summary>
-    public int MasterFd => _masterFd;
+    /// <summary>The master side; invalid once released, closed once disposed.</summary>
+    public SafeFileDescriptor Master { get; }
 
     /// <summary>/dev/pts/N.</summary>
     public string SlavePath { get; }
@@ -23,9 +21,10 @@ internal sealed unsafe class PseudoTerminal : IDisposable
     /// <summary>Opens a new pty pair (posix_openpt, grantpt, unlockpt).</summary>
     public static PseudoTerminal Open()
     {
-        int fd = Libc.Check(Libc.PosixOpenPt(Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC), "posix_openpt");
+        var master = SafeFileDescriptor.Check(Libc.PosixOpenPt(Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC), "posix_openpt");
         try
         {
+            int fd = (int)master.DangerousGetHandle();
             Libc.Check(Libc.GrantPt(fd), "grantpt");
             Libc.Check(Libc.UnlockPt(fd), "unlockpt");
             byte* name = stackalloc byte[256];
@@ -34,22 +33,17 @@ internal sealed unsafe class PseudoTerminal : IDisposable
             {
                 throw new LinuxException("ptsname_r", error);
             }
-            return new PseudoTerminal(fd, Encoding.UTF8.GetString(name, IndexOfNul(name)));
+            return new PseudoTerminal(master, Encoding.UTF8.GetString(name, IndexOfNul(name)));
         }
         catch
         {
-            Libc.Close(fd);
+            master.Dispose();
             throw;
         }
     }
 
     /// <summary>Transfers ownership of the master fd to the caller.</summary>
-    public int ReleaseMaster()
-    {
-        int fd = _masterFd;
-        _masterFd = -1;
-        return fd;
-    }
+    public int ReleaseMaster() => Master.Detach();
 
     /// <summary>Puts the terminal behind <paramref name="fd"/> in raw mode: no echo, no line editing, no CR/LF mapping.</summary>
     public static void MakeRaw(int fd)
@@ -79,14 +73,7 @@ internal sealed unsafe class PseudoTerminal : IDisposable
     /// <summary>True if <paramref name="fd"/> is a terminal.</summary>
     public static bool IsTerminal(int fd) => Libc.IsATty(fd) == 1;
 
-    public void Dispose()
-    {
-        int fd = Interlocked.Exchange(ref _masterFd, -1);
-        if (fd >= 0)
-        {
-            Libc.Close(fd);
-        }
-    }
+    public void Dispose() => Master.Dispose();
 
     private static int IndexOfNul(byte* s)
     {

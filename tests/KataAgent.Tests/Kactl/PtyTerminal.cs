@@ -20,7 +20,7 @@ public sealed class PtyTerminal : IAsyncDisposable
     public PtyTerminal()
     {
         _slaveFd = Libc.Check(Libc.Open(_pty.SlavePath, Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC), "open pty slave");
-        _master = new FileDescriptorStream(_pty.MasterFd, ownsFd: false);
+        _master = new FileDescriptorStream((int)_pty.Master.DangerousGetHandle(), ownsFd: false);
         _reader = Task.Run(ReadAsync);
     }
 

@@ -16,7 +16,7 @@ internal static class ConsoleSetup
     public static void CreateAndSend(InitConfig config)
     {
         using var pty = PseudoTerminal.Open();
-        PseudoTerminal.SetWindowSize(pty.MasterFd, config.ConsoleRows, config.ConsoleColumns);
+        PseudoTerminal.SetWindowSize((int)pty.Master.DangerousGetHandle(), config.ConsoleRows, config.ConsoleColumns);
         int slave = Libc.Open(pty.SlavePath, Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC);
         if (slave < 0)
         {
@@ -27,6 +27,6 @@ internal static class ConsoleSetup
             Libc.Check(Libc.Dup2(slave, fd), $"dup2 the terminal onto fd {fd}");
         }
         Libc.Close(slave);
-        FdPassing.Send(SyncChannel.Fd, Encoding.UTF8.GetBytes("console"), pty.MasterFd);
+        FdPassing.Send(SyncChannel.Fd, Encoding.UTF8.GetBytes("console"), (int)pty.Master.DangerousGetHandle());
     }
 }
