@@ -7,73 +7,107 @@ namespace KataAgent.Agent.Transport;
 
 /// <summary>
 /// A listening stream socket on a <c>vsock://</c> or <c>unix://</c> address, made with raw syscalls
-/// (.NET's Socket has no vsock endpoint type) and accepting with poll+accept4, woken by an eventfd
-/// on dispose. Accepted connections are plain fds, for callers that pump bytes between fds (the
-/// debug console, the log channel). A unix address behaves as a vsock one does in a guest, which
-/// lets hosts without vsock test the same code.
+/// (.NET's Socket has no vsock endpoint type): the one accept loop of the agent. <see cref="Accept()"/> waits in
+/// poll(2) on the (non-blocking) listening socket and an eventfd, then accept4s; <see cref="Dispose"/> signals the
+/// eventfd. Both fds are <see cref="SafeFileDescriptor"/>s that an accepting thread holds a reference on, so
+/// disposing while a thread is in poll closes nothing under it: the fds close when it leaves. Accepted connections
+/// are plain fds, for callers that pump bytes between fds (the debug console, the log channel) or wrap them in a
+/// stream (the gRPC server's <see cref="VsockConnectionListener"/>). A unix address behaves as a vsock one does in a
+/// guest, which lets hosts without vsock test the same code.
 /// </summary>
-public sealed unsafe class StreamListener : IDisposable
+internal sealed unsafe class StreamListener : IDisposable
 {
-    private const int Backlog = 16;
-    private readonly int _listenFd;
-    private readonly int _wakeFd;
+    /// <summary>The listen(2) backlog unless the caller asks for another.</summary>
+    public const int DefaultBacklog = 16;
+
+    private readonly SafeFileDescriptor _listen;
+    private readonly SafeFileDescriptor _wake;
     private readonly string? _socketFile;
     private int _closed;
-    private int _activeAccepts;
 
-    private StreamListener(AgentAddress address, int listenFd, int wakeFd, string? socketFile)
+    private StreamListener(AgentAddress address, SafeFileDescriptor listen, SafeFileDescriptor wake, string? socketFile)
     {
         Address = address;
-        _listenFd = listenFd;
-        _wakeFd = wakeFd;
+        _listen = listen;
+        _wake = wake;
         _socketFile = socketFile;
     }
 
     public AgentAddress Address { get; }
 
     /// <summary>Binds and listens; throws <see cref="LinuxException"/> or <see cref="ArgumentException"/> for an address kind it cannot listen on.</summary>
-    public static StreamListener Listen(AgentAddress address)
+    public static StreamListener Listen(AgentAddress address, int backlog = DefaultBacklog)
     {
-        int fd;
         string? socketFile = null;
-        switch (address.Kind)
+        var listen = address.Kind switch
         {
-            case AgentAddressKind.Vsock:
-                fd = VsockSocket.Listen(address.Cid, address.Port, Backlog);
-                break;
-            case AgentAddressKind.Unix:
-                fd = ListenUnix(address);
-                socketFile = address.IsAbstractUnix ? null : address.Path;
-                break;
-            default:
-                throw new ArgumentException($"{address}: only vsock:// and unix:// addresses can be listened on here", nameof(address));
-        }
-        int wake = Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-        if (wake < 0)
+            AgentAddressKind.Vsock => new SafeFileDescriptor(VsockSocket.Listen(address.Cid, address.Port, backlog)),
+            AgentAddressKind.Unix => new SafeFileDescriptor(ListenUnix(address, backlog)),
+            _ => throw new ArgumentException($"{address}: only vsock:// and unix:// addresses can be listened on here", nameof(address)),
+        };
+        if (address.Kind == AgentAddressKind.Unix && !address.IsAbstractUnix)
         {
-            var error = LinuxException.FromLastError("eventfd");
-            Libc.Close(fd);
-            throw error;
+            socketFile = address.Path;
         }
-        return new StreamListener(address, fd, wake, socketFile);
+        try
+        {
+            int fd = (int)listen.DangerousGetHandle();
+            // A connection that goes away between poll and accept4 must give EAGAIN, not block the loop.
+            int flags = Libc.Check(Libc.Fcntl(fd, Libc.F_GETFL, 0), $"fcntl(F_GETFL) on {address}");
+            Libc.Check(Libc.Fcntl(fd, Libc.F_SETFL, flags | Libc.O_NONBLOCK), $"fcntl(O_NONBLOCK) on {address}");
+            var wake = SafeFileDescriptor.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
+            return new StreamListener(address, listen, wake, socketFile);
+        }
+        catch
+        {
+            listen.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Waits for the next connection; returns its fd (CLOEXEC, blocking), or -1 once disposed.</summary>
-    public int Accept()
+    /// <exception cref="LinuxException">accept4 failed for a reason other than a connection that went away.</exception>
+    public int Accept() => AcceptCore(null);
+
+    /// <summary>As <see cref="Accept()"/>, also giving the peer's address (meaningful on a vsock listener; zero otherwise).</summary>
+    public int Accept(out VsockAddress peer)
     {
-        Interlocked.Increment(ref _activeAccepts);
+        VsockAddress address = default;
+        int fd = AcceptCore(&address);
+        peer = address;
+        return fd;
+    }
+
+    private int AcceptCore(VsockAddress* peer)
+    {
+        bool listenReferenced = false;
+        bool wakeReferenced = false;
         try
         {
+            try
+            {
+                _listen.DangerousAddRef(ref listenReferenced);
+                _wake.DangerousAddRef(ref wakeReferenced);
+            }
+            catch (ObjectDisposedException)
+            {
+                return -1;
+            }
+            int listenFd = (int)_listen.DangerousGetHandle();
+            int wakeFd = (int)_wake.DangerousGetHandle();
             Libc.PollFd* fds = stackalloc Libc.PollFd[2];
             while (Volatile.Read(ref _closed) == 0)
             {
-                fds[0] = new Libc.PollFd { Fd = _listenFd, Events = Libc.POLLIN };
-                fds[1] = new Libc.PollFd { Fd = _wakeFd, Events = Libc.POLLIN };
+                fds[0] = new Libc.PollFd { Fd = listenFd, Events = Libc.POLLIN };
+                fds[1] = new Libc.PollFd { Fd = wakeFd, Events = Libc.POLLIN };
                 if (Libc.Poll(fds, 2, -1) < 0 || fds[1].Revents != 0)
                 {
                     continue;
                 }
-                int fd = Libc.Accept4(_listenFd, null, null, Libc.SOCK_CLOEXEC);
+                uint length = (uint)sizeof(VsockAddress);
+                int fd = peer is null
+                    ? Libc.Accept4(listenFd, null, null, Libc.SOCK_CLOEXEC)
+                    : Libc.Accept4(listenFd, peer, &length, Libc.SOCK_CLOEXEC);
                 if (fd >= 0)
                 {
                     return fd;
@@ -88,32 +122,50 @@ public sealed unsafe class StreamListener : IDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _activeAccepts);
+            if (wakeReferenced)
+            {
+                _wake.DangerousRelease();
+            }
+            if (listenReferenced)
+            {
+                _listen.DangerousRelease();
+            }
         }
     }
 
+    /// <summary>
+    /// Wakes every <see cref="Accept()"/> (they return -1) and closes the fds once the last one has left poll; removes
+    /// the socket file of a unix listener. Idempotent.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _closed, 1) == 1)
         {
             return;
         }
-        ulong one = 1;
-        Libc.Write(_wakeFd, (byte*)&one, sizeof(ulong));
-        SpinWait spin = default;
-        while (Volatile.Read(ref _activeAccepts) > 0)
+        bool referenced = false;
+        try
         {
-            spin.SpinOnce();
+            _wake.DangerousAddRef(ref referenced);
+            ulong one = 1;
+            _ = Libc.Write((int)_wake.DangerousGetHandle(), (byte*)&one, sizeof(ulong));
         }
-        Libc.Close(_listenFd);
-        Libc.Close(_wakeFd);
+        finally
+        {
+            if (referenced)
+            {
+                _wake.DangerousRelease();
+            }
+        }
+        _listen.Dispose();
+        _wake.Dispose();
         if (_socketFile is not null)
         {
             File.Delete(_socketFile);
         }
     }
 
-    private static int ListenUnix(AgentAddress address)
+    private static int ListenUnix(AgentAddress address, int backlog)
     {
         // struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }; abstract names start with NUL.
         byte[] path = Encoding.UTF8.GetBytes(address.IsAbstractUnix ? "\0" + address.Path![1..] : address.Path!);
@@ -133,7 +185,7 @@ public sealed unsafe class StreamListener : IDisposable
             *(ushort*)sockaddr = Libc.AF_UNIX;
             path.CopyTo(new Span<byte>(sockaddr + 2, 108));
             Libc.Check(Libc.Bind(fd, sockaddr, (uint)(2 + path.Length + (address.IsAbstractUnix ? 0 : 1))), $"bind {address}");
-            Libc.Check(Libc.Listen(fd, Backlog), $"listen {address}");
+            Libc.Check(Libc.Listen(fd, backlog), $"listen {address}");
             return fd;
         }
         catch
