@@ -54,6 +54,7 @@ public sealed record AgentAddress
     /// <summary>True for unix://@name (Linux abstract namespace).</summary>
     public bool IsAbstractUnix => Kind == AgentAddressKind.Unix && Path!.StartsWith('@');
 
+    /// <summary>The address as written (<see cref="Text"/>).</summary>
     public override string ToString() => Text;
 
     /// <summary>Parses an address or throws <see cref="FormatException"/> naming the problem.</summary>

@@ -3,8 +3,8 @@ using Microsoft.Win32.SafeHandles;
 namespace KataAgent.Linux.Interop;
 
 /// <summary>
-/// An fd a type owns: closed exactly once, by <see cref="SafeHandle.Dispose()"/> or the finalizer, and never while a
-/// call that took a reference (<see cref="SafeHandle.DangerousAddRef"/>) still uses it, so a thread blocked in
+/// An fd a type owns: closed exactly once, by <see cref="System.Runtime.InteropServices.SafeHandle.Dispose()"/> or the finalizer, and never while a
+/// call that took a reference (<see cref="System.Runtime.InteropServices.SafeHandle.DangerousAddRef(ref bool)"/>) still uses it, so a thread blocked in
 /// poll(2) on it cannot see the number closed and reused under it. Fd 0 is valid; -1 is not.
 /// </summary>
 internal sealed class SafeFileDescriptor : SafeHandleMinusOneIsInvalid

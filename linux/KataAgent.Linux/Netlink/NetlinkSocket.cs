@@ -67,6 +67,7 @@ internal sealed unsafe class NetlinkSocket : IDisposable
         NetworkNamespace.Run(namespacePath, () => Open(protocol));
 
     /// <summary>Sends a request that changes state and waits for its acknowledgement.</summary>
+    /// <param name="request">The request; NLM_F_REQUEST and NLM_F_ACK are added.</param>
     /// <param name="operation">What the request does, for the exception (e.g. "add route 10.0.0.0/24 dev eth0").</param>
     public void Execute(NetlinkMessageBuilder request, string operation) => Transact(request, operation, dump: false);
 

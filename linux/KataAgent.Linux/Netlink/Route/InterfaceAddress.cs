@@ -6,11 +6,13 @@ namespace KataAgent.Linux.Netlink.Route;
 /// <summary>An address on a link as RTM_NEWADDR describes it.</summary>
 public sealed record InterfaceAddress
 {
+    /// <summary>The index of the link the address is on.</summary>
     public required int InterfaceIndex { get; init; }
 
     /// <summary>The local address (IFA_LOCAL, else IFA_ADDRESS).</summary>
     public required IPAddress Address { get; init; }
 
+    /// <summary>The prefix length of the address's network.</summary>
     public required int PrefixLength { get; init; }
 
     /// <summary>IFA_BROADCAST (IPv4 only).</summary>
@@ -28,7 +30,9 @@ public sealed record InterfaceAddress
     /// <summary>IFA_LABEL (IPv4).</summary>
     public string? Label { get; init; }
 
+    /// <summary>IFA_F_PERMANENT: configured, not learned (SLAAC) or temporary.</summary>
     public bool IsPermanent => (Flags & LinuxIfAddr.IFA_F_PERMANENT) != 0;
 
+    /// <summary>"address/prefix".</summary>
     public override string ToString() => $"{Address}/{PrefixLength}";
 }

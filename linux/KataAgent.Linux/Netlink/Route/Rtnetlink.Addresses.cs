@@ -24,6 +24,11 @@ internal sealed partial class Rtnetlink
     /// broadcast address (the given one, else the network's last address for prefixes up to /30),
     /// as Kata's runtime library does.
     /// </summary>
+    /// <param name="interfaceIndex">The link's index.</param>
+    /// <param name="address">The local address.</param>
+    /// <param name="prefixLength">The prefix length (0-32 for IPv4, 0-128 for IPv6).</param>
+    /// <param name="broadcast">The IPv4 broadcast address; computed when null (see <paramref name="computeBroadcast"/>).</param>
+    /// <param name="flags">IFA_F_* flags.</param>
     /// <param name="computeBroadcast">False adds an IPv4 address without a broadcast when none is given (restoring one exactly as it was).</param>
     public void AddAddress(int interfaceIndex, IPAddress address, int prefixLength, IPAddress? broadcast = null, uint flags = 0, bool computeBroadcast = true)
     {
