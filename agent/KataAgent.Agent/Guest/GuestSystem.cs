@@ -1,5 +1,6 @@
 using System.Globalization;
 using KataAgent.Agent.Server;
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Agent;
 
@@ -55,8 +56,8 @@ public sealed unsafe class GuestSystem(string sysfsMemoryDirectory = "/sys/devic
     /// <summary>Sets the system clock (needs CAP_SYS_TIME).</summary>
     public void SetClock(long seconds, long microseconds)
     {
-        var time = new Libc.TimeVal { Seconds = seconds, Microseconds = microseconds };
-        Libc.Check(Libc.SetTimeOfDay(&time, null), "settimeofday");
+        var time = new AgentLibc.TimeVal { Seconds = seconds, Microseconds = microseconds };
+        Libc.Check(AgentLibc.SetTimeOfDay(&time, null), "settimeofday");
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.IO;
@@ -5,23 +6,23 @@ namespace KataAgent.Agent.IO;
 /// <summary>One datagram plus one file descriptor (SCM_RIGHTS) over a unix socket.</summary>
 public static unsafe class FdPassing
 {
-    private static readonly int ControlSize = sizeof(Libc.CmsgHdr) + sizeof(nint);
+    private static readonly int ControlSize = sizeof(AgentLibc.CmsgHdr) + sizeof(nint);
 
     /// <summary>Sends <paramref name="message"/> with <paramref name="fd"/> attached.</summary>
     public static void Send(int socket, ReadOnlySpan<byte> message, int fd)
     {
         byte* control = stackalloc byte[ControlSize];
         new Span<byte>(control, ControlSize).Clear();
-        var header = (Libc.CmsgHdr*)control;
-        header->Length = (nuint)(sizeof(Libc.CmsgHdr) + sizeof(int));
+        var header = (AgentLibc.CmsgHdr*)control;
+        header->Length = (nuint)(sizeof(AgentLibc.CmsgHdr) + sizeof(int));
         header->Level = Libc.SOL_SOCKET;
-        header->Type = Libc.SCM_RIGHTS;
-        *(int*)(control + sizeof(Libc.CmsgHdr)) = fd;
+        header->Type = AgentLibc.SCM_RIGHTS;
+        *(int*)(control + sizeof(AgentLibc.CmsgHdr)) = fd;
         fixed (byte* data = message)
         {
-            var iov = new Libc.IoVec { Base = data, Length = (nuint)message.Length };
-            var msg = new Libc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)ControlSize };
-            while (Libc.SendMsg(socket, &msg, 0) < 0)
+            var iov = new AgentLibc.IoVec { Base = data, Length = (nuint)message.Length };
+            var msg = new AgentLibc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)ControlSize };
+            while (AgentLibc.SendMsg(socket, &msg, 0) < 0)
             {
                 var error = LinuxException.FromLastError("sendmsg with SCM_RIGHTS");
                 if (error.Errno != Errno.EINTR)
@@ -48,10 +49,10 @@ public static unsafe class FdPassing
         byte* control = stackalloc byte[ControlSize];
         fixed (byte* data = buffer)
         {
-            var iov = new Libc.IoVec { Base = data, Length = (nuint)buffer.Length };
-            var msg = new Libc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)ControlSize };
+            var iov = new AgentLibc.IoVec { Base = data, Length = (nuint)buffer.Length };
+            var msg = new AgentLibc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)ControlSize };
             nint n;
-            while ((n = Libc.RecvMsg(socket, &msg, Libc.MSG_CMSG_CLOEXEC)) < 0)
+            while ((n = AgentLibc.RecvMsg(socket, &msg, AgentLibc.MSG_CMSG_CLOEXEC)) < 0)
             {
                 var error = LinuxException.FromLastError("recvmsg");
                 if (error.Errno is not (Errno.EINTR or Errno.EAGAIN))
@@ -60,10 +61,10 @@ public static unsafe class FdPassing
                 }
                 Libc.Poll(&poll, 1, timeoutMilliseconds);
             }
-            var header = (Libc.CmsgHdr*)control;
-            if (msg.ControlLength >= (nuint)sizeof(Libc.CmsgHdr) && header->Level == Libc.SOL_SOCKET && header->Type == Libc.SCM_RIGHTS)
+            var header = (AgentLibc.CmsgHdr*)control;
+            if (msg.ControlLength >= (nuint)sizeof(AgentLibc.CmsgHdr) && header->Level == Libc.SOL_SOCKET && header->Type == AgentLibc.SCM_RIGHTS)
             {
-                fd = *(int*)(control + sizeof(Libc.CmsgHdr));
+                fd = *(int*)(control + sizeof(AgentLibc.CmsgHdr));
             }
             return (int)n;
         }

@@ -1,3 +1,4 @@
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Init;
@@ -47,10 +48,10 @@ public static class GuestInit
     /// </summary>
     public static void PowerOff()
     {
-        Libc.Sync();
+        AgentLibc.Sync();
         UnmountBlockFilesystems();
-        Libc.Sync();
-        Libc.Reboot(Libc.RB_POWER_OFF);
+        AgentLibc.Sync();
+        AgentLibc.Reboot(AgentLibc.RB_POWER_OFF);
         while (true)
         {
             Thread.Sleep(Timeout.Infinite);
@@ -168,7 +169,7 @@ public static class GuestInit
                 problems.Add(LinuxException.FromLastError($"open module {path}").Message);
                 continue;
             }
-            if (Libc.FinitModule(fd) != 0)
+            if (AgentLibc.FinitModule(fd) != 0)
             {
                 var error = LinuxException.FromLastError($"finit_module {path}");
                 if (error.Errno != Errno.EEXIST)

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace KataAgent.Agent.Interop;
 
-internal static partial class AgentLibc
+internal static unsafe partial class AgentLibc
 {
     /// <summary>mkdir(2): unlike Directory.CreateDirectory, it reports EEXIST, which cgroup creation must see.</summary>
     [LibraryImport(Library, EntryPoint = "mkdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]

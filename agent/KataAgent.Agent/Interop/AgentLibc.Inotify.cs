@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace KataAgent.Agent.Interop;
 
-internal static partial class AgentLibc
+internal static unsafe partial class AgentLibc
 {
     public const uint IN_MODIFY = 0x00000002;
     public const uint IN_IGNORED = 0x00008000;

@@ -56,6 +56,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "getpid")]
     public static partial int GetPid();
 
+    [LibraryImport(Library, EntryPoint = "geteuid")]
+    public static partial uint GetEuid();
+
     [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
     public static partial long Syscall(long number, long a1, long a2, long a3, long a4, long a5);
 

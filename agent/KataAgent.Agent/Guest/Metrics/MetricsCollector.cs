@@ -1,5 +1,5 @@
 using System.Globalization;
-using KataAgent.Linux.Interop;
+using KataAgent.Agent.Interop;
 
 namespace KataAgent.Agent.Guest.Metrics;
 
@@ -11,8 +11,8 @@ namespace KataAgent.Agent.Guest.Metrics;
 /// </summary>
 public sealed class MetricsCollector(string procRoot = "/proc")
 {
-    private static readonly double TicksPerSecond = Math.Max(1, Libc.Sysconf(Libc._SC_CLK_TCK));
-    private static readonly double PageSize = Math.Max(1, Libc.Sysconf(Libc._SC_PAGESIZE));
+    private static readonly double TicksPerSecond = Math.Max(1, AgentLibc.Sysconf(AgentLibc._SC_CLK_TCK));
+    private static readonly double PageSize = Math.Max(1, AgentLibc.Sysconf(AgentLibc._SC_PAGESIZE));
     private long _scrapes;
 
     /// <summary>Builds one scrape.</summary>

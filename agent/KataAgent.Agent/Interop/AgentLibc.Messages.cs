@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace KataAgent.Linux.Interop;
+namespace KataAgent.Agent.Interop;
 
-internal static unsafe partial class Libc
+internal static unsafe partial class AgentLibc
 {
     public const int SCM_RIGHTS = 1;
     public const int MSG_CMSG_CLOEXEC = 0x40000000;

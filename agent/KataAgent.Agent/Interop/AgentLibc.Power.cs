@@ -1,8 +1,9 @@
 using System.Runtime.InteropServices;
+using KataAgent.Linux.Interop;
 
-namespace KataAgent.Linux.Interop;
+namespace KataAgent.Agent.Interop;
 
-internal static unsafe partial class Libc
+internal static unsafe partial class AgentLibc
 {
     public const int RB_POWER_OFF = 0x4321FEDC;
 
@@ -16,6 +17,6 @@ internal static unsafe partial class Libc
     public static int FinitModule(int fd)
     {
         byte empty = 0;
-        return (int)Syscall(SyscallNumbers.FinitModule, fd, (long)&empty, 0, 0, 0);
+        return (int)Libc.Syscall(SyscallNumbers.FinitModule, fd, (long)&empty, 0, 0, 0);
     }
 }

@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace KataAgent.Linux.Interop;
+namespace KataAgent.Agent.Interop;
 
-internal static unsafe partial class Libc
+internal static unsafe partial class AgentLibc
 {
     [StructLayout(LayoutKind.Sequential)]
     public struct TimeVal
