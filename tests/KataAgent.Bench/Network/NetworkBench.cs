@@ -1,7 +1,7 @@
 using CliWrap;
 using KataAgent.Host.Network;
 using KataAgent.Host.Sandboxes;
-using KataAgent.Tests.HostNetwork;
+using KataAgent.Testing.Network;
 
 namespace KataAgent.Bench.Network;
 

@@ -3,7 +3,7 @@ using KataAgent.Host.Network;
 using KataAgent.Host.Network.Endpoints;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Linux.Interop;
-using KataAgent.Rootfs.Tests.Infrastructure;
+using KataAgent.Testing.Network;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
 
