@@ -6,6 +6,7 @@ namespace KataAgent.Testing;
 /// </summary>
 public static class ProcessState
 {
+    /// <summary>Whether <paramref name="pid"/> exists and is neither a zombie nor dead.</summary>
     public static bool IsRunning(int pid)
     {
         try
@@ -35,6 +36,7 @@ public static class ProcessState
         return true;
     }
 
+    /// <summary>The parent pid of <paramref name="pid"/>, from /proc/PID/stat.</summary>
     public static int ParentOf(int pid)
     {
         string stat = File.ReadAllText($"/proc/{pid}/stat");

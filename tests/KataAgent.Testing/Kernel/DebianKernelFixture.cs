@@ -16,13 +16,16 @@ public sealed class DebianKernelFixture : IAsyncLifetime
     private readonly TempDirectory _temp = new();
     private Task<string>? _agentInitrd;
 
+    /// <summary>The kernel package: vmlinuz and its module tree.</summary>
     public KernelPackage Package { get; private set; } = null!;
 
+    /// <summary>The kernel's modules, loaded once.</summary>
     public KernelModules Modules { get; private set; } = null!;
 
     /// <summary>How long obtaining the kernel took (download or cache hit).</summary>
     public TimeSpan ObtainTime { get; private set; }
 
+    /// <summary>Obtains the kernel (from the cache after the first time) and loads its modules.</summary>
     public async Task InitializeAsync()
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -34,6 +37,7 @@ public sealed class DebianKernelFixture : IAsyncLifetime
     /// <summary>An initrd with the published agent as /init and this kernel's modules, built once for the whole collection.</summary>
     public Task<string> AgentInitrdAsync() => _agentInitrd ??= BuildAgentInitrdAsync();
 
+    /// <summary>Removes the collection's scratch directory (the agent initrd).</summary>
     public Task DisposeAsync()
     {
         _temp.Dispose();

@@ -13,14 +13,20 @@ namespace KataAgent.Testing.Network;
 /// </summary>
 public sealed class CniLikePodNetwork : IDisposable
 {
+    /// <summary>The bridge's address in the node netns: the pod's gateway.</summary>
     public const string NodeAddress = "10.88.0.1";
+    /// <summary>The pod end's (eth0's) address.</summary>
     public const string PodAddress = "10.88.0.2";
+    /// <summary>The pod end's MAC address.</summary>
     public const string PodMac = "02:88:00:00:00:02";
+    /// <summary>The permanent neighbour's address in the pod.</summary>
     public const string NeighbourAddress = "10.88.0.99";
+    /// <summary>The permanent neighbour's MAC address.</summary>
     public const string NeighbourMac = "02:88:00:00:00:99";
 
     private readonly List<string> _podDevices = ["eth0"];
 
+    /// <summary>Makes both namespaces and the wiring (as root).</summary>
     public CniLikePodNetwork()
     {
         string suffix = Guid.NewGuid().ToString("N")[..8];
@@ -69,15 +75,19 @@ public sealed class CniLikePodNetwork : IDisposable
         }
     }
 
+    /// <summary>The node netns (ip netns name).</summary>
     public string NodeName { get; }
 
+    /// <summary>The pod netns (ip netns name).</summary>
     public string PodName { get; }
 
     /// <summary>The node end of the pod's veth (on the bridge).</summary>
     public string NodeVeth { get; }
 
+    /// <summary>The pod netns's path, as a runtime gets it from CNI.</summary>
     public string PodPath => $"/var/run/netns/{PodName}";
 
+    /// <summary>The node netns's path.</summary>
     public string NodePath => $"/var/run/netns/{NodeName}";
 
     /// <summary>A second pod interface, eth1 (10.89.0.2/24, a veth straight to the node's 10.89.0.1), for multi-NIC and half-way failure cases.</summary>
@@ -156,6 +166,7 @@ public sealed class CniLikePodNetwork : IDisposable
     /// <summary>ip ARGS; a failure throws with ip's stderr.</summary>
     public static string Ip(params string[] args) => Run("ip", args);
 
+    /// <summary>Deletes both namespaces, with everything in them.</summary>
     public void Dispose()
     {
         foreach (string ns in new[] { PodName, NodeName })
