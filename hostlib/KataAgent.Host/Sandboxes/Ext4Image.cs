@@ -56,7 +56,7 @@ public static class Ext4Image
         if (result.ExitCode != 0)
         {
             File.Delete(imagePath);
-            throw new InvalidOperationException($"mkfs.ext4 -d {sourceDirectory} {imagePath} failed (exit {result.ExitCode}): {(result.StandardError + result.StandardOutput).Trim()}");
+            throw new DiskImageException($"mkfs.ext4 -d {sourceDirectory} {imagePath} failed (exit {result.ExitCode}): {(result.StandardError + result.StandardOutput).Trim()}");
         }
     }
 
@@ -70,7 +70,7 @@ public static class Ext4Image
                 return candidate;
             }
         }
-        throw new InvalidOperationException(
+        throw new DiskImageException(
             $"mkfs.ext4 is not installed (searched {string.Join(":", searchDirectories)}): install the e2fsprogs package (apt-get install e2fsprogs) to pack container rootfs directories into ext4 images");
     }
 

@@ -231,7 +231,7 @@ public sealed class KactlSandboxStateTests
 
         ids.Should().OnlyHaveUniqueItems().And.AllSatisfy(id => id.Should().MatchRegex("^[0-9a-f]{8}$"));
         File.GetUnixFileMode(store.SandboxDirectory(ids[0])).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        store.List().Select(entry => entry.State).Should().AllBeEquivalentTo(SandboxState.Incomplete);
+        store.List().Select(entry => entry.State).Should().AllBeEquivalentTo(SandboxLiveness.Incomplete);
     }
 
     [Fact]
@@ -240,13 +240,13 @@ public sealed class KactlSandboxStateTests
         using var runDirectory = new TempDirectory();
         var store = new RunDirectory(runDirectory.Path);
         string id = store.CreateSandboxDirectory();
-        var record = new SandboxRecord { Id = id, ContainerId = id, CreatedAt = DateTimeOffset.Parse("2026-11-22T10:00:00Z"), QemuPid = 1 << 30, Args = ["echo", "a b"] };
+        var record = new RunRecord { Id = id, ContainerId = id, CreatedAt = DateTimeOffset.Parse("2026-11-22T10:00:00Z"), QemuPid = 1 << 30, Args = ["echo", "a b"] };
 
         store.Save(record);
 
         var entry = store.Find(id);
         entry.Record.Should().BeEquivalentTo(record);
-        entry.State.Should().Be(SandboxState.Stopped);
+        entry.State.Should().Be(SandboxLiveness.Stopped);
         File.ReadAllText(Path.Combine(entry.Directory, "sandbox.json")).Should().Contain("\"containerId\"").And.Contain("\"qemuPid\"").And.Contain("\"createdAt\"");
     }
 

@@ -57,7 +57,7 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         int qemuPid = entry.Record!.QemuPid;
         try
         {
-            entry.State.Should().Be(SandboxState.Running);
+            entry.State.Should().Be(SandboxLiveness.Running);
             File.Exists(Path.Combine(entry.Directory, "console.sock")).Should().BeTrue();
 
             var ps = await Kactl(["ps"]);
