@@ -127,7 +127,8 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
         try
         {
             // The pod's NICs come after any the caller attaches itself.
-            (vm, agent) = await boot(options.Vm with { NetworkDevices = [.. options.Vm.NetworkDevices, .. network?.Devices ?? []] }, cancellationToken).ConfigureAwait(false);
+            var vmOptions = network is null ? options.Vm : options.Vm with { NetworkDevices = [.. options.Vm.NetworkDevices, .. network.Devices] };
+            (vm, agent) = await boot(vmOptions, cancellationToken).ConfigureAwait(false);
         }
         catch
         {

@@ -2,6 +2,7 @@ using System.Text;
 using FluentAssertions;
 using KataAgent.Host.Network;
 using KataAgent.Host.Sandboxes;
+using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
 using KataAgent.Rootfs.Busybox;
 using KataAgent.Rootfs.Tests.Infrastructure;
@@ -45,15 +46,18 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
             string state = _temp.File("sandbox-" + model);
             await using (var sandbox = await Sandbox.StartAsync(new SandboxOptions
             {
-                KernelPath = RepoPaths.Require(Path.Combine(RepoPaths.Root, "out", "vmlinuz")),
-                InitrdPath = RepoPaths.Require(Path.Combine(RepoPaths.Root, "out", "initrd.img")),
-                StateDirectory = state,
                 Id = "net-" + model.ToString().ToLowerInvariant(),
-                KernelArguments = ["agent.log=debug"],
-                NetworkNamespacePath = pod.PodPath,
                 NetworkModel = model,
                 PortForwards = model == NetworkModel.Passt ? [new PortForward(8080, 80)] : [],
                 Dns = [$"nameserver {CniLikePodNetwork.NodeAddress}"],
+                Vm = new QemuOptions
+                {
+                    KernelPath = RepoPaths.Require(Path.Combine(RepoPaths.Root, "out", "vmlinuz")),
+                    InitrdPath = RepoPaths.Require(Path.Combine(RepoPaths.Root, "out", "initrd.img")),
+                    StateDirectory = state,
+                    KernelArguments = ["agent.log=debug"],
+                    NetworkNamespacePath = pod.PodPath,
+                },
             }))
             {
                 output.WriteLine($"{model}: boot to ready {sandbox.BootToReady.TotalSeconds:0.0} s");
@@ -79,6 +83,7 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
 
                 var stats = await sandbox.Agent.StatsContainerAsync(new StatsContainerRequest { ContainerId = "web" });
                 stats.NetworkStats.Should().Contain(s => s.Name == "eth0" && s.RxPackets > 0 && s.TxPackets > 0, "StatsContainer counts the NIC's traffic");
+                await sandbox.DestroyAsync();
             }
         }
         finally

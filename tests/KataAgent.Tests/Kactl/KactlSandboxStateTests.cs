@@ -1,4 +1,5 @@
 using FluentAssertions;
+using KataAgent.Host.Vm;
 using KataAgent.Kactl;
 using KataAgent.Kactl.Sandboxes;
 using KataAgent.Tests.Infrastructure;
@@ -61,9 +62,13 @@ public sealed class KactlSandboxStateTests
         string record = Path.Combine(reused.Directory, "sandbox.json");
         File.WriteAllText(record, File.ReadAllText(record).Replace($"{1 << 30}", $"{other.Qemu!.ProcessId}"));
 
-        QemuProcessProbe.IsSandboxQemu(other.Qemu.ProcessId, other.Directory).Should().BeTrue();
-        QemuProcessProbe.IsSandboxQemu(other.Qemu.ProcessId, reused.Directory).Should().BeFalse();
-        QemuProcessProbe.IsSandboxQemu(Environment.ProcessId, other.Directory).Should().BeFalse("the test host is not a qemu");
+        string pidFile = Path.Combine(reused.Directory, "qemu.pid");
+        File.WriteAllText(pidFile, $"{Environment.ProcessId}\n");
+        QemuVm.IsRunningIn(reused.Directory).Should().BeFalse("the test host is not a qemu");
+        File.WriteAllText(pidFile, $"{other.Qemu.ProcessId}\n");
+
+        QemuVm.IsRunningIn(other.Directory).Should().BeTrue();
+        QemuVm.IsRunningIn(reused.Directory).Should().BeFalse();
         var result = await Kactl(runDirectory, "ps");
         result.StandardOutput.Should().MatchRegex(@"(?m)^reused00\s+c1\s+stopped\s");
     }
