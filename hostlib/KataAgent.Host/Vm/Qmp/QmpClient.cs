@@ -96,6 +96,11 @@ public sealed class QmpClient : IAsyncDisposable
             await client.HandshakeAsync(cancellationToken).ConfigureAwait(false);
             return client;
         }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw new QmpConnectionException($"the QMP connection to {socketPath} failed during the greeting: {e.Message}", e);
+        }
         catch
         {
             await client.DisposeAsync().ConfigureAwait(false);
