@@ -129,7 +129,7 @@ public static class KactlCommands
         }
     }
 
-    /// <summary>Runs an attached session to the process's end: its exit status, a failed WaitProcess as a kactl error, then the session's warnings.</summary>
+    /// <summary>Runs an attached session to the process's end: its exit status (a failed StartContainer or WaitProcess is the library's AgentStatusException, which the guard reports), then the session's warnings.</summary>
     public static async Task<int> RunSessionAsync(ProcessSession session)
     {
         // A failed StartContainer or WaitProcess is an AgentStatusException naming its RPC: the guard reports it.

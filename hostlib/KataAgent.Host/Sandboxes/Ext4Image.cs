@@ -21,7 +21,7 @@ public static class Ext4Image
     /// the tree (its blocks and inodes, plus a quarter and <c>64 MiB</c> of headroom).
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The source directory does not exist.</exception>
-    /// <exception cref="InvalidOperationException">mkfs.ext4 is not installed (package e2fsprogs), or it failed (its message included).</exception>
+    /// <exception cref="DiskImageException">mkfs.ext4 is not installed (package e2fsprogs), or it failed (its message included).</exception>
     public static Task CreateAsync(string sourceDirectory, string imagePath, CancellationToken cancellationToken = default) =>
         CreateAsync(sourceDirectory, imagePath, [.. (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries), .. SbinDirectories], cancellationToken);
 
