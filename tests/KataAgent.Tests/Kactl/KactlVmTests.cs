@@ -57,7 +57,7 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         int qemuPid = entry.Record!.QemuPid;
         try
         {
-            entry.State.Should().Be(SandboxState.Running);
+            entry.State.Should().Be(SandboxLiveness.Running);
             File.Exists(Path.Combine(entry.Directory, "console.sock")).Should().BeTrue();
 
             var ps = await Kactl(["ps"]);
@@ -91,7 +91,7 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
             rm.StandardOutput.Should().Be(id + "\n");
         }
 
-        QemuProcessProbe.IsSandboxQemu(qemuPid, entry.Directory).Should().BeFalse("rm ends the VM");
+        ProcessState.IsRunning(qemuPid).Should().BeFalse("rm ends the VM");
         ProcessesNaming(entry.Directory).Should().BeEmpty("no qemu (or anything else) uses the sandbox's files any more");
         Directory.Exists(entry.Directory).Should().BeFalse("rm removes the sockets, logs and sandbox.json");
         (await Kactl(["ps", "-q"])).StandardOutput.Should().BeEmpty();

@@ -61,6 +61,6 @@ public sealed class QemuVmDetachedTests(DebianKernelFixture kernel, ITestOutputH
 
         Directory.Exists(state).Should().BeFalse("disposing a stopped VM removes its state directory, sockets included");
         var again = async () => await QemuVm.AttachAsync(state);
-        (await again.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("no VM in");
+        (await again.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("no VM in");
     }
 }

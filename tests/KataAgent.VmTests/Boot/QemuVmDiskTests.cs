@@ -43,7 +43,7 @@ public sealed class QemuVmDiskTests(DebianKernelFixture kernel, ITestOutputHelpe
 
             first.Should().Be("12/00");
             second.Should().Be("13/00");
-            (await third.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("HotplugSlots");
+            (await third.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("HotplugSlots");
 
             var placement = DisksByRootPortSlot(await vm.Qmp.ExecuteAsync("query-pci"));
             output.WriteLine(string.Join(", ", placement.Select(p => $"{p.Key:x2}: {p.Value}")));
@@ -67,7 +67,7 @@ public sealed class QemuVmDiskTests(DebianKernelFixture kernel, ITestOutputHelpe
             QmpReplies.ImagesInQueryBlock(await vm.Qmp.ExecuteAsync("query-block")).Should().BeEquivalentTo([disks[1], disks[3]], "device_del and blockdev-del took the images out");
             DisksByRootPortSlot(await vm.Qmp.ExecuteAsync("query-pci")).Should().Equal(new Dictionary<int, string> { [0x11] = "disk1", [0x13] = "disk3" });
             var removedAgain = async () => await vm.RemoveDiskAsync(first);
-            (await removedAgain.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("no disk at PCI path 12/00");
+            (await removedAgain.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("no disk at PCI path 12/00");
             var notOurs = async () => await vm.RemoveDiskAsync("14/00");
             (await notOurs.Should().ThrowAsync<ArgumentException>()).Which.ParamName.Should().Be("pciPath");
             (await vm.AddDiskAsync(new QemuDisk(disks[4]))).Should().Be("12/00", "the removed disk's root port is free again");

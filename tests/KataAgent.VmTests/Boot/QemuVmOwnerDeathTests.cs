@@ -73,7 +73,7 @@ public sealed class QemuVmOwnerDeathTests(ITestOutputHelper output) : IDisposabl
 
         Directory.Exists(state).Should().BeTrue("nobody was left to remove the owner's state directory");
         var attach = async () => await QemuVm.AttachAsync(state);
-        (await attach.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("is not running");
+        (await attach.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("is not running");
         QemuVm.DeleteStaleState(state).Should().BeTrue("its qemu is gone");
         Directory.Exists(state).Should().BeFalse();
     }

@@ -20,5 +20,12 @@ public static class VmOptions
 
     /// <summary>A sandbox booting ./build.sh's out/vmlinuz and out/initrd.img, its state in <paramref name="stateDirectory"/>.</summary>
     public static SandboxOptions Sandbox(string stateDirectory, string id) =>
-        new() { KernelPath = RepoPaths.Kernel, InitrdPath = RepoPaths.Initrd, StateDirectory = stateDirectory, Id = id };
+        new() { Id = id, Vm = new QemuOptions { KernelPath = RepoPaths.Kernel, InitrdPath = RepoPaths.Initrd, StateDirectory = stateDirectory } };
+
+    /// <summary><see cref="Sandbox(string, string)"/> with its VM's options changed by <paramref name="vm"/>.</summary>
+    public static SandboxOptions Sandbox(string stateDirectory, string id, Func<QemuOptions, QemuOptions> vm)
+    {
+        SandboxOptions options = Sandbox(stateDirectory, id);
+        return options with { Vm = vm(options.Vm) };
+    }
 }

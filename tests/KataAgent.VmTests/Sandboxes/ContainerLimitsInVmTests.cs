@@ -1,5 +1,6 @@
 using FluentAssertions;
 using KataAgent.Host.Sandboxes;
+using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
 using KataAgent.Rootfs.Busybox;
 using KataAgent.VmTests.Infrastructure;
@@ -37,6 +38,7 @@ public sealed class ContainerLimitsInVmTests(ContainerLimitsInVmTests.SandboxFix
         (await stdout).Should().Be("allocating\ndd exited 137\n", "filling a 64 MiB buffer under a 16 MiB limit gets dd, the cgroup's biggest task, SIGKILLed");
         status.Should().Be(0, "the OOM killer takes dd, not the shell");
         (await oomEvent.WaitAsync(Limit)).ContainerId.Should().Be("oom", "the agent reports the OOM kill from memory.events");
+        await container.RemoveAsync();
     }
 
     [Fact]
@@ -60,6 +62,7 @@ public sealed class ContainerLimitsInVmTests(ContainerLimitsInVmTests.SandboxFix
         status.Should().Be(2, "ash exits with 2 when a fork fails");
         var stats = await vm.Sandbox.Agent.StatsContainerAsync(new StatsContainerRequest { ContainerId = "pids" });
         stats.CgroupStats.PidsStats.Limit.Should().Be(4);
+        await container.RemoveAsync();
     }
 
     [Fact]
@@ -71,6 +74,7 @@ public sealed class ContainerLimitsInVmTests(ContainerLimitsInVmTests.SandboxFix
             await crashing.StartAsync();
             (await crashing.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(128 + 11, "the workload died of SIGSEGV (PID 1 of the namespace ignores a SIGSEGV it sends itself, so the crash is its child's, passed on)");
             (await stdout).Should().Be("about to crash\n");
+            await crashing.RemoveAsync();
         }
 
         (await vm.Sandbox.Agent.CheckAsync()).Status.Should().Be(KataAgent.Protocols.Agent.HealthCheckResponse.Types.ServingStatus.Serving);
@@ -79,6 +83,7 @@ public sealed class ContainerLimitsInVmTests(ContainerLimitsInVmTests.SandboxFix
         await next.StartAsync();
         (await next.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(0);
         (await nextOutput).Should().Be("still serving\n");
+        await next.RemoveAsync();
     }
 
     public sealed class SandboxFixture : IAsyncLifetime
@@ -93,14 +98,14 @@ public sealed class ContainerLimitsInVmTests(ContainerLimitsInVmTests.SandboxFix
         {
             HostTools.RequireQemu();
             await BusyboxRootfs.CreateAsync(Rootfs);
-            Sandbox = await Sandbox.StartAsync(VmOptions.Sandbox(_temp.File("sandbox"), "limits") with { MemoryMiB = 512 });
+            Sandbox = await Sandbox.StartAsync(VmOptions.Sandbox(_temp.File("sandbox"), "limits", vm => vm with { MemoryMiB = 512 }));
         }
 
         public async Task DisposeAsync()
         {
             if (Sandbox is not null)
             {
-                await Sandbox.DisposeAsync();
+                await Sandbox.DestroyAsync();
             }
             _temp.Dispose();
         }

@@ -2,6 +2,7 @@ using System.Text;
 using FluentAssertions;
 using KataAgent.Host.Network;
 using KataAgent.Host.Sandboxes;
+using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
 using KataAgent.Rootfs.Busybox;
 using KataAgent.Testing.Network;
@@ -43,10 +44,9 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
         try
         {
             string state = _temp.File("sandbox-" + model);
-            await using (var sandbox = await Sandbox.StartAsync(VmOptions.Sandbox(state, "net-" + model.ToString().ToLowerInvariant()) with
+            await using (var sandbox = await Sandbox.StartAsync(VmOptions.Sandbox(state, "net-" + model.ToString().ToLowerInvariant(),
+                vm => vm with { KernelArguments = ["agent.log=debug"], NetworkNamespacePath = pod.PodPath }) with
             {
-                KernelArguments = ["agent.log=debug"],
-                NetworkNamespacePath = pod.PodPath,
                 NetworkModel = model,
                 PortForwards = model == NetworkModel.Passt ? [new PortForward(8080, 80)] : [],
                 Dns = [$"nameserver {CniLikePodNetwork.NodeAddress}"],
@@ -75,6 +75,7 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
 
                 var stats = await sandbox.Agent.StatsContainerAsync(new StatsContainerRequest { ContainerId = "web" });
                 stats.NetworkStats.Should().Contain(s => s.Name == "eth0" && s.RxPackets > 0 && s.TxPackets > 0, "StatsContainer counts the NIC's traffic");
+                await sandbox.DestroyAsync();
             }
         }
         finally

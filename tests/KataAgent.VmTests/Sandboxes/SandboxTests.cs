@@ -1,7 +1,8 @@
 using FluentAssertions;
-using Grpc.Core;
+using KataAgent.Host;
 using KataAgent.Host.Containers;
 using KataAgent.Host.Sandboxes;
+using KataAgent.Host.Vm;
 using KataAgent.Rootfs.Busybox;
 using KataAgent.VmTests.Infrastructure;
 using Xunit;
@@ -43,6 +44,7 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
             status.Should().Be(3);
             (await stdout.WaitAsync(Limit)).Should().Be("hello from container\next4\n");
             spec.Root.Path.Should().Be("rootfs", "the caller's spec is left as it was");
+            await sandbox.DestroyAsync();
         }
 
         ProcessState.IsRunning(pid).Should().BeFalse("destroying the sandbox ends its VM");
@@ -54,7 +56,8 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
     {
         HostTools.RequireQemu();
         string state = _temp.File("sequence");
-        await using var sandbox = await Sandbox.StartAsync(Options(state, "sb3") with { HotplugSlots = 2 });
+        var options = Options(state, "sb3");
+        await using var sandbox = await Sandbox.StartAsync(options with { Vm = options.Vm with { HotplugSlots = 2 } });
 
         foreach (string id in new[] { "r1", "r2", "r3" })
         {
@@ -71,6 +74,7 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
             QmpReplies.ImagesInQueryBlock(await sandbox.Vm.Qmp.ExecuteAsync("query-block")).Should().NotContain(image, "removing {0} unplugs its disk", id);
             File.Exists(image).Should().BeFalse("and deletes its image");
         }
+        await sandbox.DestroyAsync();
     }
 
     [Fact]
@@ -83,7 +87,8 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
         Sandbox? sandbox = null;
         try
         {
-            await using (var started = await Sandbox.StartAsync(Options(state, "sb2") with { Detached = true }))
+            var options = Options(state, "sb2");
+            await using (var started = await Sandbox.StartAsync(options with { Vm = options.Vm with { Detached = true } }))
             {
                 pid = started.Vm.ProcessId;
                 // Left to whoever attaches: only the sandbox's state on disk and qemu know which disk is c3's.
@@ -107,7 +112,7 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
             QmpReplies.ImagesInQueryBlock(await sandbox.Vm.Qmp.ExecuteAsync("query-block")).Should().NotContain(leftImage, "the attached sandbox finds c3's disk by its image");
             File.Exists(leftImage).Should().BeFalse();
             var gone = async () => await sandbox.RemoveContainerAsync("c3");
-            (await gone.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
+            (await gone.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.NotFound);
         }
         finally
         {
@@ -127,7 +132,7 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
     }
 
     private static SandboxOptions Options(string state, string id) =>
-        VmOptions.Sandbox(state, id) with { Hostname = "container", KernelArguments = ["agent.log=debug"] };
+        VmOptions.Sandbox(state, id, vm => vm with { KernelArguments = ["agent.log=debug"] }) with { Hostname = "container" };
 
     /// <summary>The shared busybox rootfs (as kactl's default), plus /etc/marker to tell it apart.</summary>
     private async Task<string> RootfsAsync()

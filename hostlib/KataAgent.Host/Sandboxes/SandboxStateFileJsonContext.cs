@@ -4,5 +4,5 @@ namespace KataAgent.Host.Sandboxes;
 
 /// <summary>Source-generated (Native-AOT safe) JSON for agent-sandbox.json.</summary>
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
-[JsonSerializable(typeof(SandboxState))]
-internal sealed partial class SandboxStateJsonContext : JsonSerializerContext;
+[JsonSerializable(typeof(SandboxStateFile))]
+internal sealed partial class SandboxStateFileJsonContext : JsonSerializerContext;

@@ -3,10 +3,10 @@ using System.Text.Json.Serialization;
 namespace KataAgent.Kactl.Sandboxes;
 
 /// <summary>
-/// What kactl remembers about a sandbox it booted: <c>RUNDIR/ID/sandbox.json</c>, next to the
-/// sandbox's own state (sockets, logs) in the same directory.
+/// What <c>kactl run</c> remembers about a sandbox it booted: <c>RUNDIR/ID/sandbox.json</c>, next to the
+/// host library's own state files in the same directory (vm.json, agent-sandbox.json, network.json).
 /// </summary>
-public sealed record SandboxRecord
+public sealed record RunRecord
 {
     /// <summary>The sandbox id (also the directory's name).</summary>
     [JsonPropertyName("id")]

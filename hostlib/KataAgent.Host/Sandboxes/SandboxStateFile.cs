@@ -1,7 +1,7 @@
 namespace KataAgent.Host.Sandboxes;
 
 /// <summary>What <see cref="Sandbox.AttachAsync"/> needs beyond the VM's own vm.json, kept as agent-sandbox.json in the state directory.</summary>
-internal sealed record SandboxState
+internal sealed record SandboxStateFile
 {
     public required string Id { get; init; }
 
