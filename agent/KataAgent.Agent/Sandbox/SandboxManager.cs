@@ -1,9 +1,8 @@
 using System.Text;
-using Grpc.Core;
-using KataAgent.Agent.Server;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
+using KataAgent.Agent.Errors;
 using KataAgent.Agent.Storage;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.IO;
@@ -44,18 +43,18 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         string hostname = request.Hostname.Length > 64 ? request.Hostname[..64] : request.Hostname;
         if (hostname.Contains('/') || hostname.Contains('\0'))
         {
-            throw RpcErrors.InvalidArgument("hostname", $"'{request.Hostname}' is not a host name");
+            throw AgentException.InvalidArgument("hostname", $"'{request.Hostname}' is not a host name");
         }
         for (int i = 0; i < request.Dns.Count; i++)
         {
             if (ResolvConfLines.Problem(request.Dns[i]) is { } problem)
             {
-                throw RpcErrors.InvalidArgument($"dns[{i}]", problem);
+                throw AgentException.InvalidArgument($"dns[{i}]", problem);
             }
         }
         if (request.KernelModules.Count > 0)
         {
-            throw RpcErrors.InvalidArgument("kernel_modules", "loading kernel modules is not supported by this agent yet");
+            throw AgentException.InvalidArgument("kernel_modules", "loading kernel modules is not supported by this agent yet");
         }
         StorageManager.Validate(request.Storages, "storages");
 
@@ -64,7 +63,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         {
             if (_created)
             {
-                throw new RpcException(new Status(StatusCode.AlreadyExists, $"sandbox '{SandboxId}' already exists"));
+                throw AgentException.AlreadyExists(null, $"sandbox '{SandboxId}' already exists");
             }
             try
             {
@@ -141,7 +140,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         string error = await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
         if (await exit.WaitAsync(cancellationToken).ConfigureAwait(false) != 0)
         {
-            throw new RpcException(new Status(StatusCode.Internal, $"creating the sandbox namespaces: {error.Trim()}"));
+            throw AgentException.Internal($"creating the sandbox namespaces: {error.Trim()}");
         }
         namespaces.UtsPath = Path.Combine(NamespaceDirectory, "uts");
         namespaces.IpcPath = Path.Combine(NamespaceDirectory, "ipc");
@@ -161,9 +160,9 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
             _pause = await ContainerProcess.SpawnAsync("pause", config, (0, 0), reaper, _ => { }, cancellationToken).ConfigureAwait(false);
             await _pause.StartAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (ContainerProcessException e)
+        catch (AgentException e)
         {
-            throw new RpcException(new Status(StatusCode.Internal, $"starting the sandbox's pause process: {e.Message}"));
+            throw AgentException.Internal($"starting the sandbox's pause process: {e.Message}", e);
         }
         namespaces.PidPath = $"/proc/{_pause.Pid}/ns/pid";
     }
