@@ -56,7 +56,7 @@ internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(Ser
         where TResponse : class
     {
         var inner = method.RequestMarshaller;
-        string messageType = (inner.Deserializer([]) as IMessage)?.Descriptor.FullName ?? typeof(TRequest).Name;
+        string messageType = (inner.ContextualDeserializer(new ByteArrayDeserializationContext([])) as IMessage)?.Descriptor.FullName ?? typeof(TRequest).Name;
         var marshaller = Marshallers.Create(
             inner.ContextualSerializer,
             deserializationContext =>
