@@ -3,6 +3,7 @@ using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Errors;
+using KataAgent.Agent.Guest;
 using KataAgent.Agent.Storage;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.IO;
@@ -72,7 +73,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
                 if (request.Dns.Count > 0)
                 {
                     await File.WriteAllTextAsync(ResolvConfPath, string.Join('\n', request.Dns) + "\n", cancellationToken).ConfigureAwait(false);
-                    if (KataAgent.Agent.Init.GuestInit.IsPid1)
+                    if (GuestInit.IsPid1)
                     {
                         MountGuestResolvConf();
                     }
@@ -128,7 +129,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         Task<int> exit;
         try
         {
-            (_, exit) = reaper.SpawnWatched(() => ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", SandboxHelpers.NamespacesMode, NamespaceDirectory, hostname], [], [devNull, devNull, stderrWrite]));
+            (_, exit) = reaper.SpawnWatched(() => ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", SandboxNamespacesMode.Argument, NamespaceDirectory, hostname], [], [devNull, devNull, stderrWrite]));
         }
         finally
         {
@@ -153,7 +154,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
             Mode = "create",
             UnshareFlags = Libc.CLONE_NEWNS | Libc.CLONE_NEWPID,
             Join = [new NamespaceJoin { Type = Libc.CLONE_NEWUTS, Path = namespaces.UtsPath! }, new NamespaceJoin { Type = Libc.CLONE_NEWIPC, Path = namespaces.IpcPath! }],
-            Args = ["/proc/self/exe", SandboxHelpers.PauseMode],
+            Args = ["/proc/self/exe", PauseMode.Argument],
         };
         try
         {
