@@ -50,8 +50,10 @@ public static class AgentServer
             // Hosting diagnostics logging, when enabled, makes ASP.NET create an Activity per
             // request, whose static constructor needs the CRNG: early in a guest's boot that can
             // fail every request. The agent logs its own RPC failures instead.
+            // Grpc.AspNetCore logs every status it sends at information; the agent logs each failure
+            // once itself (AgentErrorMapping, and the binder for requests that do not parse).
             category != "Microsoft.AspNetCore.Hosting.Diagnostics"
-            && level >= (category?.StartsWith("Microsoft.", StringComparison.Ordinal) == true ? Max(config.LogLevel, LogLevel.Warning) : config.LogLevel));
+            && level >= (IsFramework(category) ? Max(config.LogLevel, LogLevel.Warning) : config.LogLevel));
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -94,12 +96,16 @@ public static class AgentServer
 
     private static LogLevel Max(LogLevel a, LogLevel b) => a > b ? a : b;
 
+    private static bool IsFramework(string? category) =>
+        category is not null && (category.StartsWith("Microsoft.", StringComparison.Ordinal) || category.StartsWith("Grpc.", StringComparison.Ordinal));
+
     /// <summary>One instance of <typeparamref name="TService"/> serves every call, its methods bound by <paramref name="bindService"/>.</summary>
     private static void AddService<[DynamicallyAccessedMembers(ParsedRequestServiceBinder<object>.ServiceAccessibility)] TService>(IServiceCollection services, Action<ServiceBinderBase, TService> bindService)
         where TService : class
     {
         services.AddSingleton<TService>();
-        services.AddSingleton<IServiceMethodProvider<TService>>(provider => new ParsedRequestServiceMethodProvider<TService>(provider.GetRequiredService<TService>(), bindService));
+        services.AddSingleton<IServiceMethodProvider<TService>>(provider => new ParsedRequestServiceMethodProvider<TService>(
+            provider.GetRequiredService<TService>(), bindService, provider.GetRequiredService<ILogger<ParsedRequestServiceMethodProvider<TService>>>()));
     }
 
     private static void Listen(KestrelServerOptions kestrel, AgentAddress address, Action<ListenOptions> configure)

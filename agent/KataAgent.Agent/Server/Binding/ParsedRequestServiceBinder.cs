@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Server.Binding;
 
@@ -15,7 +16,7 @@ namespace KataAgent.Agent.Server.Binding;
 /// generated descriptors, no reflection: it stays Native-AOT clean.
 /// </summary>
 /// <typeparam name="TService">The service type routes are registered for.</typeparam>
-internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(ServiceAccessibility)] TService>(ServiceMethodProviderContext<TService> context) : ServiceBinderBase
+internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(ServiceAccessibility)] TService>(ServiceMethodProviderContext<TService> context, ILogger logger) : ServiceBinderBase
     where TService : class
 {
     /// <summary>What ASP.NET's gRPC model requires of a service type (constructors for its activator, methods for its binder).</summary>
@@ -25,25 +26,25 @@ internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(Ser
     public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler)
     {
         var bound = Require(method, handler);
-        context.AddUnaryMethod(Parsed(method), Metadata(), (_, request, callContext) => bound(request, callContext));
+        context.AddUnaryMethod(Parsed(method, logger), Metadata(), (_, request, callContext) => bound(request, callContext));
     }
 
     public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler)
     {
         var bound = Require(method, handler);
-        context.AddClientStreamingMethod(Parsed(method), Metadata(), (_, requests, callContext) => bound(requests, callContext));
+        context.AddClientStreamingMethod(Parsed(method, logger), Metadata(), (_, requests, callContext) => bound(requests, callContext));
     }
 
     public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler)
     {
         var bound = Require(method, handler);
-        context.AddServerStreamingMethod(Parsed(method), Metadata(), (_, request, responses, callContext) => bound(request, responses, callContext));
+        context.AddServerStreamingMethod(Parsed(method, logger), Metadata(), (_, request, responses, callContext) => bound(request, responses, callContext));
     }
 
     public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler)
     {
         var bound = Require(method, handler);
-        context.AddDuplexStreamingMethod(Parsed(method), Metadata(), (_, requests, responses, callContext) => bound(requests, responses, callContext));
+        context.AddDuplexStreamingMethod(Parsed(method, logger), Metadata(), (_, requests, responses, callContext) => bound(requests, responses, callContext));
     }
 
     /// <summary>
@@ -51,11 +52,12 @@ internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(Ser
     /// INVALID_ARGUMENT "request is not a valid grpc.XRequest: …". The message type's name comes
     /// from parsing no bytes, which every protobuf message accepts.
     /// </summary>
-    internal static Method<TRequest, TResponse> Parsed<TRequest, TResponse>(Method<TRequest, TResponse> method)
+    internal static Method<TRequest, TResponse> Parsed<TRequest, TResponse>(Method<TRequest, TResponse> method, ILogger logger)
         where TRequest : class
         where TResponse : class
     {
         var inner = method.RequestMarshaller;
+        string rpc = method.FullName.TrimStart('/');
         string messageType = (inner.ContextualDeserializer(new ByteArrayDeserializationContext([])) as IMessage)?.Descriptor.FullName ?? typeof(TRequest).Name;
         var marshaller = Marshallers.Create(
             inner.ContextualSerializer,
@@ -67,7 +69,9 @@ internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(Ser
                 }
                 catch (Exception e) when (e is not RpcException and not OperationCanceledException)
                 {
-                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"request is not a valid {messageType}: {e.Message}"));
+                    string detail = $"request is not a valid {messageType}: {e.Message}";
+                    logger.LogDebug("{Rpc}: {Status} {Detail}", rpc, StatusCode.InvalidArgument, detail);
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, detail));
                 }
             });
         return new Method<TRequest, TResponse>(method.Type, method.ServiceName, method.Name, marshaller, method.ResponseMarshaller);
