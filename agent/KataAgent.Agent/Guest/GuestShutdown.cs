@@ -3,7 +3,7 @@ using KataAgent.Agent.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace KataAgent.Agent.Init;
+namespace KataAgent.Agent.Guest;
 
 /// <summary>
 /// What the agent does once it has stopped serving (SIGTERM, SIGINT, DestroySandbox as PID 1, a

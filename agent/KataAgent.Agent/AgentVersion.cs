@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace KataAgent.Agent.Server;
+namespace KataAgent.Agent;
 
 /// <summary>Version strings reported by Health.Version and GetGuestDetails.</summary>
 public static class AgentVersion

@@ -1,6 +1,6 @@
 using KataAgent.Linux.Interop;
 
-namespace KataAgent.Agent.Init;
+namespace KataAgent.Agent.Guest;
 
 /// <summary>
 /// PID 1 duties before the server starts: the kernel gives /init nothing but the initramfs, so

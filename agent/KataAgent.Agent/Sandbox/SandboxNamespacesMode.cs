@@ -1,21 +1,27 @@
 using System.Text;
+using KataAgent.Agent.Containers.Init;
 using KataAgent.Linux.Interop;
 
-namespace KataAgent.Agent.Containers.Init;
+namespace KataAgent.Agent.Sandbox;
 
 /// <summary>
-/// Helper modes for the sandbox, run as fresh processes of the agent binary (never forked):
-/// <c>kata-agent sandbox-ns DIR HOSTNAME</c> makes the sandbox's shared UTS and IPC namespaces
-/// and pins them by bind-mounting their /proc files under DIR, then exits; <c>kata-agent pause</c>
-/// is PID 1 of the sandbox's shared PID namespace and reaps what is orphaned there.
+/// <c>kata-agent sandbox-ns DIR HOSTNAME</c>: makes the sandbox's shared UTS and IPC namespaces and
+/// pins them by bind-mounting their /proc files under DIR, then exits. A fresh process does it so
+/// the agent's own namespaces stay as they are. Errors go to stderr, which the agent reads.
 /// </summary>
-internal static unsafe class SandboxHelpers
+internal sealed unsafe class SandboxNamespacesMode : IHelperMode
 {
-    public const string NamespacesMode = "sandbox-ns";
-    public const string PauseMode = "pause";
+    /// <summary>The argument that selects this mode.</summary>
+    public const string Argument = "sandbox-ns";
 
-    public static int CreateNamespaces(string directory, string hostname)
+    public string Name => Argument;
+
+    public int ArgumentCount => 2;
+
+    public int Run(IReadOnlyList<string> arguments)
     {
+        string directory = arguments[0];
+        string hostname = arguments[1];
         try
         {
             Libc.Check(Libc.Unshare(Libc.CLONE_NEWUTS | Libc.CLONE_NEWIPC), "unshare(CLONE_NEWUTS|CLONE_NEWIPC)");
@@ -46,18 +52,6 @@ internal static unsafe class SandboxHelpers
                 Libc.Write(2, p, (nuint)message.Length);
             }
             return 1;
-        }
-    }
-
-    public static int Pause()
-    {
-        while (true)
-        {
-            Libc.SigInfo info;
-            if (Libc.WaitId(Libc.P_ALL, 0, &info, Libc.WEXITED) != 0)
-            {
-                Thread.Sleep(1000);
-            }
         }
     }
 }
