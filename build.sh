@@ -90,8 +90,10 @@ run_tests() {
   rm -rf "$results" && mkdir -p "$results"
   log "tests"
   set +e
-  dotnet test "$ROOT/KataAgent.sln" -c "$CONFIGURATION" --no-build -nologo \
-    --logger "console;verbosity=normal" --logger "trx;LogFilePrefix=results" --results-directory "$results" 2>&1 | tee "$results/console.log"
+  # TestResultsRoot (tests/Directory.Build.targets): one TRX directory per test project, so no project's file
+  # overwrites another's.
+  dotnet test "$ROOT/KataAgent.sln" -c "$CONFIGURATION" --no-build -nologo -p:TestResultsRoot="$results" \
+    --logger "console;verbosity=normal" --logger "trx;LogFilePrefix=results" 2>&1 | tee "$results/console.log"
   local status=${PIPESTATUS[0]}
   set -e
   summarize "$results"
@@ -106,10 +108,11 @@ demo() {
   "$OUT/kactl" run -- sh -c 'echo "guest kernel: $(uname -r)"; echo "pid 1: $(tr "\0" " " </proc/1/cmdline | cut -c1-40)..."; echo "pid $$, hostname $(hostname)"; ps -o pid,comm; true'
 }
 
-# Sums the counters of every TRX file into the one closing line CI reads.
+# Sums the counters of every TRX file (one per test project, in a directory of its own) into the one closing
+# line CI reads.
 summarize() {
   local passed=0 failed=0 skipped=0 file counters
-  for file in "$1"/*.trx "$1"/**/*.trx; do
+  for file in "$1"/*.trx "$1"/*/*.trx; do
     [ -f "$file" ] || continue
     counters=$(grep -o '<Counters [^>]*>' "$file" | head -1)
     passed=$((passed + $(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")))

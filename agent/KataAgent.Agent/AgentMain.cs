@@ -1,9 +1,10 @@
+using System.Runtime.InteropServices;
 using KataAgent.Agent.Config;
 using KataAgent.Agent.Containers.Init;
-using KataAgent.Agent.Init;
+using KataAgent.Agent.Guest;
 using KataAgent.Agent.Logging;
+using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Server;
-using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -20,21 +21,26 @@ public static class AgentMain
     /// <summary>Exit code when the server cannot start (e.g. the address cannot be bound).</summary>
     public const int StartFailure = 1;
 
+    /// <summary>The helper modes of the binary (see <see cref="IHelperMode"/>).</summary>
+    private static readonly IHelperMode[] HelperModes =
+    [
+        new ContainerInitMode(ContainerInit.StageOne),
+        new ContainerInitMode(ContainerInit.StageTwo),
+        new PauseMode(),
+        new SandboxNamespacesMode(),
+    ];
+
+    /// <summary>Runs a helper mode, or the agent; as PID 1 of the VM it never returns without powering off.</summary>
     public static int Run(string[] args)
     {
         // The helper modes come first: the container init's stage 2 and the pause process are PID 1
         // of their own PID namespace, and nothing may start a thread or touch the console there.
-        if (args.Length == 1 && args[0] is ContainerInit.StageOne or ContainerInit.StageTwo)
+        foreach (var mode in HelperModes)
         {
-            return ContainerInit.Run(args[0]);
-        }
-        if (args.Length == 1 && args[0] == SandboxHelpers.PauseMode)
-        {
-            return SandboxHelpers.Pause();
-        }
-        if (args.Length == 3 && args[0] == SandboxHelpers.NamespacesMode)
-        {
-            return SandboxHelpers.CreateNamespaces(args[1], args[2]);
+            if (args.Length == 1 + mode.ArgumentCount && args[0] == mode.Name)
+            {
+                return mode.Run(args[1..]);
+            }
         }
 
         if (!GuestInit.IsPid1)

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Grpc.Core;
 using KataAgent.Host;
 using KataAgent.Host.Containers;
 using KataAgent.Protocols.Agent;
@@ -145,15 +144,8 @@ public sealed class ExecCommand
         await using (client.ConfigureAwait(false))
         {
             await using var container = await Container.OpenAsync(client, containerId, options).ConfigureAwait(false);
-            ContainerProcess started;
-            try
-            {
-                started = await container.ExecAsync(execId, process).ConfigureAwait(false);
-            }
-            catch (RpcException e)
-            {
-                throw KactlCommands.RpcFailure("ExecProcess", e);
-            }
+            // A refusal is an AgentStatusException naming ExecProcess: the guard maps it to exit 1.
+            var started = await container.ExecAsync(execId, process).ConfigureAwait(false);
             var session = new ProcessSession
             {
                 Process = started,

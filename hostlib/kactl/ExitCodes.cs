@@ -1,3 +1,5 @@
+using KataAgent.Host;
+
 namespace KataAgent.Kactl;
 
 /// <summary>
@@ -24,4 +26,13 @@ public static class ExitCodes
 
     /// <summary>Interrupted (SIGINT/SIGTERM) before the command finished.</summary>
     public const int Interrupted = 130;
+
+    /// <summary>The exit code for a failure of the host library, by its kind.</summary>
+    public static int For(KataAgentException e) => e.Kind switch
+    {
+        KataAgentErrorKind.Connect => ConnectFailed,
+        KataAgentErrorKind.AgentStatus => RpcFailed,
+        KataAgentErrorKind.Bundle => Usage,
+        _ => VmFailed,
+    };
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text;
 using Grpc.Core;
+using KataAgent.Host;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Kactl;
@@ -128,18 +129,11 @@ public static class KactlCommands
         }
     }
 
-    /// <summary>Runs an attached session to the process's end: its exit status, a failed WaitProcess as a kactl error, then the session's warnings.</summary>
+    /// <summary>Runs an attached session to the process's end: its exit status (a failed StartContainer or WaitProcess is the library's AgentStatusException, which the guard reports), then the session's warnings.</summary>
     public static async Task<int> RunSessionAsync(ProcessSession session)
     {
-        int status;
-        try
-        {
-            status = await session.RunAsync().ConfigureAwait(false);
-        }
-        catch (RpcException e)
-        {
-            throw RpcFailure("WaitProcess", e);
-        }
+        // A failed StartContainer or WaitProcess is an AgentStatusException naming its RPC: the guard reports it.
+        int status = await session.RunAsync().ConfigureAwait(false);
         await WarnAsync(session.Warnings).ConfigureAwait(false);
         return status;
     }
@@ -157,7 +151,13 @@ public static class KactlCommands
                 await Console.Error.WriteLineAsync($"kactl: {OneLine(e.Message)}").ConfigureAwait(false);
                 return e.ExitCode;
             }
-            catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException or KactlException)
+            catch (KataAgentException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The host library's one family: its kind says which exit code.
+                await Console.Error.WriteLineAsync($"kactl: {OneLine(e.Message)}").ConfigureAwait(false);
+                return ExitCodes.For(e);
+            }
+            catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException or KactlException or KataAgentException)
             {
                 await Console.Error.WriteLineAsync("kactl: interrupted").ConfigureAwait(false);
                 return ExitCodes.Interrupted;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using KataAgent.Host.Vm;
 using KataAgent.Kactl.Sandboxes;
 
 namespace KataAgent.Kactl;
@@ -42,7 +43,7 @@ public sealed class LogsCommand
     {
         var entry = RunDirectory.FromEnvironment().Find(parseResult.GetRequiredValue(_id));
         bool follow = parseResult.GetValue(_follow);
-        if (!File.Exists(entry.AgentLogPath) && !(follow && entry.State == SandboxState.Running))
+        if (!File.Exists(entry.AgentLogPath) && !(follow && entry.State == SandboxLiveness.Running))
         {
             throw new KactlException(ExitCodes.VmFailed, $"sandbox '{entry.Id}' has no agent log ({entry.AgentLogPath} does not exist)");
         }
@@ -53,7 +54,7 @@ public sealed class LogsCommand
             while (true)
             {
                 // Read before the liveness check: once qemu is gone, one more read gets its last lines.
-                bool running = follow && QemuProcessProbe.IsSandboxQemu(entry.Record?.QemuPid ?? 0, entry.Directory);
+                bool running = follow && QemuVm.IsRunningIn(entry.Directory);
                 if (CopyNew(entry.AgentLogPath, offset, buffer) is not { } next)
                 {
                     // Our reader went away (e.g. | head): nothing more to do.

@@ -132,6 +132,6 @@ public sealed class NetworkOptions
         {
             dns.Add("search " + string.Join(' ', domains));
         }
-        return options with { NetworkNamespacePath = netns, NetworkModel = model, PortForwards = ports, Dns = dns };
+        return options with { Vm = options.Vm with { NetworkNamespacePath = netns }, NetworkModel = model, PortForwards = ports, Dns = dns };
     }
 }

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Grpc.Core;
+using KataAgent.Host;
 using KataAgent.Host.Containers;
 
 namespace KataAgent.Kactl;
@@ -88,7 +88,7 @@ public sealed class ProcessSession
         {
             await Process.SignalAsync(SIGTERM).ConfigureAwait(false);
         }
-        catch (RpcException)
+        catch (KataAgentException)
         {
             // Already gone, or not started: the kill below settles it.
         }
@@ -100,9 +100,9 @@ public sealed class ProcessSession
             {
                 await Kill().ConfigureAwait(false);
             }
-            catch (RpcException e)
+            catch (KataAgentException e)
             {
-                Warnings.Enqueue($"stopping {Describe()} failed: {e.StatusCode}: {e.Status.Detail}");
+                Warnings.Enqueue($"stopping {Describe()} failed: {e.Message}");
             }
         }
         return await exit.ConfigureAwait(false);
@@ -114,7 +114,7 @@ public sealed class ProcessSession
         {
             await Process.ResizeAsync(size.Rows, size.Columns).ConfigureAwait(false);
         }
-        catch (RpcException)
+        catch (KataAgentException)
         {
             // The process may be gone already; a size is never worth failing for.
         }

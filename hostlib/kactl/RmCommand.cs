@@ -1,6 +1,6 @@
 using System.CommandLine;
-using Grpc.Core;
 using KataAgent.Host;
+using KataAgent.Host.Network;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Host.Vm;
 using KataAgent.Kactl.Sandboxes;
@@ -10,17 +10,15 @@ namespace KataAgent.Kactl;
 /// <summary>
 /// <c>kactl rm [-f] ID…</c>: stops a sandbox's VM and deletes its state. A running VM is destroyed
 /// through the host library's <see cref="Sandbox.DestroyAsync"/> (DestroySandbox: the containers are
-/// stopped and the guest powers off; then QMP quit, then kill); if the sandbox cannot be attached
-/// (its agent or QMP does not answer), or with <c>-f</c> at once, qemu is killed by pid. A stopped
-/// one (its kactl or qemu died) only has its state deleted. Either way a pod network (<c>--netns</c>) is
-/// restored first, from the teardown journal in the sandbox's directory.
+/// stopped and the guest powers off; then QMP quit, then kill); if the sandbox cannot be attached or
+/// destroyed (its agent or QMP does not answer), or with <c>-f</c> at once, or when its VM is gone already,
+/// the library's <see cref="Sandbox.RemoveStaleAsync"/> ends qemu (pidfd-checked), restores the pod network
+/// (<c>--netns</c>) from the teardown journal and deletes the state. If the network cannot be restored, the
+/// directory stays for another <c>kactl rm</c>.
 /// </summary>
 public sealed class RmCommand
 {
     public const string Name = "rm";
-
-    /// <summary>How long qemu gets after SIGTERM before SIGKILL.</summary>
-    public static readonly TimeSpan KillGrace = TimeSpan.FromSeconds(5);
 
     private readonly GlobalOptions _global;
 
@@ -75,30 +73,33 @@ public sealed class RmCommand
 
     private static async Task RemoveAsync(RunDirectory runDirectory, SandboxEntry entry, bool force, TimeSpan connectTimeout, CancellationToken cancellationToken)
     {
-        if (entry.State == SandboxState.Running)
+        if (entry.State == SandboxLiveness.Running && !force && await DestroyThroughAgentAsync(entry, connectTimeout, cancellationToken).ConfigureAwait(false))
         {
-            int pid = entry.Record!.QemuPid;
-            bool gone = !force && await DestroyThroughAgentAsync(entry, connectTimeout, cancellationToken).ConfigureAwait(false);
-            if (!gone)
-            {
-                await QemuTermination.KillAsync(pid, entry.Directory, KillGrace, cancellationToken).ConfigureAwait(false);
-            }
+            runDirectory.Remove(entry.Id);
+            return;
         }
         // A VM that did not go through DestroySandbox (killed, stopped by itself, or its kactl died) leaves its
-        // pod netns wired; the journal in its directory says how to restore it. On failure the directory stays,
-        // so that another rm can try again.
+        // pod netns wired; the journal in its directory says how to restore it.
         try
         {
-            await Sandbox.RestoreNetworkAsync(entry.Directory, cancellationToken).ConfigureAwait(false);
+            await Sandbox.RemoveStaleAsync(entry.Directory, cancellationToken).ConfigureAwait(false);
         }
-        catch (KataAgent.Host.Network.PodNetworkException e)
+        catch (PodNetworkException e)
         {
-            throw new KactlException(ExitCodes.VmFailed, $"sandbox '{entry.Id}': its VM is gone, but {e.Message}; its state stays in {entry.Directory} for another 'kactl rm'");
+            throw new KactlException(ExitCodes.VmFailed, $"sandbox '{entry.Id}': its VM is gone, but {e.Message}; its state stays in {entry.Directory} for another 'kactl rm'", e);
+        }
+        catch (VmException e)
+        {
+            throw new KactlException(ExitCodes.VmFailed, $"sandbox '{entry.Id}': {e.Message}", e);
         }
         runDirectory.Remove(entry.Id);
     }
 
-    /// <summary>Attaches to the sandbox and destroys it; false (with a warning) when it cannot be attached or destroyed.</summary>
+    /// <summary>
+    /// Attaches to the sandbox and destroys it; false (with a warning) when it cannot be attached or destroyed
+    /// before its VM was gone (the caller then removes it as stale).
+    /// </summary>
+    /// <exception cref="KactlException">The VM is gone, but the pod network could not be restored.</exception>
     private static async Task<bool> DestroyThroughAgentAsync(SandboxEntry entry, TimeSpan connectTimeout, CancellationToken cancellationToken)
     {
         // The attach waits for QMP and the agent; a hung guest must not hold rm for the library's long boot timeout.
@@ -109,7 +110,7 @@ public sealed class RmCommand
         {
             sandbox = await Sandbox.AttachAsync(entry.Directory, attachLimit.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is InvalidOperationException or OperationCanceledException or AgentConnectException or QmpException or IOException or System.Net.Sockets.SocketException or TimeoutException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is KataAgentException or OperationCanceledException or IOException or System.Net.Sockets.SocketException)
         {
             await WarnKillingAsync(entry, e is OperationCanceledException ? $"the VM did not answer within {connectTimeout.TotalSeconds:0.#} s" : e.Message).ConfigureAwait(false);
             return false;
@@ -119,7 +120,12 @@ public sealed class RmCommand
             await sandbox.DestroyAsync(cancellationToken).ConfigureAwait(false);
             return true;
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is RpcException or QmpException or IOException or TimeoutException or InvalidOperationException)
+        catch (PodNetworkException e)
+        {
+            await sandbox.DisposeAsync().ConfigureAwait(false);
+            throw new KactlException(ExitCodes.VmFailed, $"sandbox '{entry.Id}': its VM is gone, but {e.Message}; its state stays in {entry.Directory} for another 'kactl rm'", e);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is KataAgentException or IOException)
         {
             await WarnKillingAsync(entry, e.Message).ConfigureAwait(false);
             await sandbox.DisposeAsync().ConfigureAwait(false);

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Security.Cryptography;
-using Grpc.Core;
 using KataAgent.Host;
 using KataAgent.Host.Containers;
 using KataAgent.Protocols.Agent;
@@ -53,15 +52,8 @@ public sealed partial class RunCommand
         }
         await using (client.ConfigureAwait(false))
         {
-            Container container;
-            try
-            {
-                container = await Container.CreateAsync(client, id, spec, options).ConfigureAwait(false);
-            }
-            catch (RpcException e)
-            {
-                throw KactlCommands.RpcFailure("CreateContainer", e);
-            }
+            // A refusal is an AgentStatusException naming CreateContainer: the guard maps it to exit 1.
+            var container = await Container.CreateAsync(client, id, spec, options).ConfigureAwait(false);
             bool removed = false;
             try
             {
@@ -75,17 +67,7 @@ public sealed partial class RunCommand
                     Terminal = terminal,
                     Signals = signals,
                     StopTimeout = TimeSpan.FromSeconds(parseResult.GetValue(_stopTimeout)),
-                    Start = async () =>
-                    {
-                        try
-                        {
-                            await container.StartAsync().ConfigureAwait(false);
-                        }
-                        catch (RpcException e)
-                        {
-                            throw KactlCommands.RpcFailure("StartContainer", e);
-                        }
-                    },
+                    Start = () => container.StartAsync(),
                     Kill = async () =>
                     {
                         removed = true;
@@ -102,9 +84,9 @@ public sealed partial class RunCommand
                     {
                         await container.RemoveAsync().ConfigureAwait(false);
                     }
-                    catch (RpcException e)
+                    catch (AgentStatusException e)
                     {
-                        await Console.Error.WriteLineAsync($"kactl: RemoveContainer of '{id}' failed: {e.StatusCode} ({(int)e.StatusCode}): {e.Status.Detail}").ConfigureAwait(false);
+                        await Console.Error.WriteLineAsync($"kactl: RemoveContainer of '{id}' failed: {e.StatusCode} ({(int)e.StatusCode}): {e.Detail}").ConfigureAwait(false);
                     }
                 }
                 await container.DisposeAsync().ConfigureAwait(false);

@@ -1,8 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using Grpc.Core;
+using KataAgent.Host;
 using KataAgent.Host.Containers;
-using KataAgent.Host.Network;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Host.Vm;
 using KataAgent.Kactl.Sandboxes;
@@ -26,20 +25,27 @@ public sealed partial class RunCommand
         {
             sandbox = await Sandbox.StartAsync(_network.ApplyTo(parseResult, new SandboxOptions
             {
-                KernelPath = request.KernelPath,
-                InitrdPath = request.InitrdPath,
-                StateDirectory = runDirectory.SandboxDirectory(id),
                 Id = id,
-                Cpus = request.Cpus,
-                MemoryMiB = request.MemoryMiB,
-                DebugConsole = true,
-                Detached = request.Detach,
+                Vm = new QemuOptions
+                {
+                    KernelPath = request.KernelPath,
+                    InitrdPath = request.InitrdPath,
+                    StateDirectory = runDirectory.SandboxDirectory(id),
+                    Cpus = request.Cpus,
+                    MemoryMiB = request.MemoryMiB,
+                    DebugConsole = true,
+                    Detached = request.Detach,
+                },
             }), signals.First).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is QemuBootException or OperationCanceledException or IOException or InvalidOperationException or ArgumentException or RpcException or PodNetworkException)
+        catch (Exception e) when (e is KataAgentException or OperationCanceledException or IOException or ArgumentException)
         {
-            // The start cleans up after itself (qemu killed, state deleted); what is left is our directory.
-            runDirectory.Remove(id);
+            // The start cleans up after itself (qemu killed, state deleted); what is left is our directory, unless
+            // the pod network could not be restored: then its journal is there for 'kactl rm'.
+            if (!File.Exists(Path.Combine(runDirectory.SandboxDirectory(id), Sandbox.NetworkJournalFileName)))
+            {
+                runDirectory.Remove(id);
+            }
             switch (e)
             {
                 case OperationCanceledException when signals.Interrupted:
@@ -48,8 +54,8 @@ public sealed partial class RunCommand
                     // The console's last lines say why (a panic, a missing module): worth more than one line.
                     await Console.Error.WriteLineAsync($"kactl: the VM's last console lines:\n{boot.ConsoleTail}").ConfigureAwait(false);
                     throw new KactlException(ExitCodes.VmFailed, $"the VM did not boot: {boot.Message.Split('\n')[0]}", e);
-                case RpcException rpc:
-                    throw KactlCommands.RpcFailure("CreateSandbox", rpc);
+                case AgentStatusException status:
+                    throw new KactlException(ExitCodes.For(status), status.Message, e);
                 case OperationCanceledException:
                     throw;
                 default:
@@ -60,7 +66,7 @@ public sealed partial class RunCommand
         try
         {
             Progress(request, $"agent ready after {sandbox.BootToReady.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms ({(sandbox.Vm.UsesKvm ? "KVM" : "TCG")})");
-            runDirectory.Save(new SandboxRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Args = request.Args });
+            runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Args = request.Args });
             if (signals.Interrupted)
             {
                 return KactlCommands.Interrupted();
@@ -77,11 +83,11 @@ public sealed partial class RunCommand
             {
                 container = await sandbox.CreateContainerAsync(id, request.RootfsDirectory, spec, options, signals.First).ConfigureAwait(false);
             }
-            catch (RpcException e)
+            catch (KataAgentException e) when (e.Kind is not (KataAgentErrorKind.AgentStatus or KataAgentErrorKind.Connect))
             {
-                throw KactlCommands.RpcFailure("CreateContainer", e);
+                throw new KactlException(ExitCodes.For(e), $"cannot give the container its rootfs {request.RootfsDirectory}: {e.Message}", e);
             }
-            catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException or QmpException)
+            catch (IOException e)
             {
                 throw new KactlException(ExitCodes.VmFailed, $"cannot give the container its rootfs {request.RootfsDirectory}: {e.Message}", e);
             }
@@ -91,18 +97,11 @@ public sealed partial class RunCommand
             }
             if (request.Detach)
             {
-                try
-                {
-                    await container.StartAsync().ConfigureAwait(false);
-                }
-                catch (RpcException e)
-                {
-                    throw KactlCommands.RpcFailure("StartContainer", e);
-                }
+                await container.StartAsync().ConfigureAwait(false);
                 Progress(request, "container started");
                 keep = true;
-                // Not container.DisposeAsync(): that would remove the container this command leaves running.
-                await container.InitProcess.DisposeAsync().ConfigureAwait(false);
+                // Disposing lets go of the handle only: the container runs on in the detached VM.
+                await container.DisposeAsync().ConfigureAwait(false);
                 await Console.Out.WriteLineAsync(id).ConfigureAwait(false);
                 return ExitCodes.Success;
             }
@@ -116,16 +115,22 @@ public sealed partial class RunCommand
             }
             else
             {
+                bool journalLeft = false;
                 try
                 {
                     await sandbox.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is RpcException or QmpException or IOException or TimeoutException or InvalidOperationException)
+                catch (KataAgentException e)
                 {
                     // The container's status is the answer; a VM that went down badly is worth a line, not the exit code.
-                    await Console.Error.WriteLineAsync($"kactl: warning: destroying sandbox '{id}': {e.Message.Split('\n')[0]}").ConfigureAwait(false);
+                    journalLeft = e.Kind == KataAgentErrorKind.Network;
+                    string left = journalLeft ? $"; its state stays in {runDirectory.SandboxDirectory(id)} for 'kactl rm {id}'" : "";
+                    await Console.Error.WriteLineAsync($"kactl: warning: destroying sandbox '{id}': {e.Message.Split('\n')[0]}{left}").ConfigureAwait(false);
                 }
-                runDirectory.Remove(id);
+                if (!journalLeft)
+                {
+                    runDirectory.Remove(id);
+                }
             }
         }
     }
@@ -141,14 +146,7 @@ public sealed partial class RunCommand
             StopTimeout = request.StopTimeout,
             Start = async () =>
             {
-                try
-                {
-                    await container.StartAsync().ConfigureAwait(false);
-                }
-                catch (RpcException e)
-                {
-                    throw KactlCommands.RpcFailure("StartContainer", e);
-                }
+                await container.StartAsync().ConfigureAwait(false);
                 // The terminal may be raw by now (ProcessSession makes it so before the start): no \n → new line there.
                 Progress(request, "container started", raw: request.Terminal && LocalTerminal.IsTerminal(StandardStreams.Stdin));
             },

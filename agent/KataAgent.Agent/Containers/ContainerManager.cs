@@ -1,7 +1,6 @@
 using KataAgent.Protocols;
 using System.Collections.Concurrent;
-using Grpc.Core;
-using KataAgent.Agent.Server;
+using KataAgent.Agent.Errors;
 using KataAgent.Agent.Containers.Cgroups;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
@@ -47,14 +46,14 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         }
         if (spec is null)
         {
-            throw RpcErrors.InvalidArgument("OCI", "is missing");
+            throw AgentException.InvalidArgument("OCI", "is missing");
         }
         string rootfs = ResolveRootfs(containerId, spec.Root?.Path ?? "");
         StorageManager.Validate(storages, "storages");
-        InitConfig config = Translate(() => SpecTranslator.ForCreate(spec, rootfs, sandbox));
+        InitConfig config = SpecTranslator.ForCreate(spec, rootfs, sandbox);
         if (_containers.ContainsKey(containerId) || !_creating.TryAdd(containerId, 0))
         {
-            throw new RpcException(new Status(StatusCode.AlreadyExists, $"container_id: container '{containerId}' already exists"));
+            throw AgentException.AlreadyExists("container_id", $"container '{containerId}' already exists");
         }
         IReadOnlyList<string> mounted = [];
         CgroupV2Manager? cgroup = null;
@@ -64,7 +63,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
             mounted = await storage.MountAsync(storages, "storages", cancellationToken).ConfigureAwait(false);
             if (!Directory.Exists(rootfs))
             {
-                throw RpcErrors.InvalidArgument("OCI.Root.Path", $"the rootfs '{rootfs}' does not exist");
+                throw AgentException.InvalidArgument("OCI.Root.Path", $"the rootfs '{rootfs}' does not exist");
             }
             cgroup = CreateCgroup(containerId, spec.Linux);
             oomWatcher = WatchOom(containerId, cgroup);
@@ -94,7 +93,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         {
             if (container.State != ContainerState.Created)
             {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"container_id: container '{containerId}' is {container.State.ToString().ToLowerInvariant()}, not created"));
+                throw AgentException.FailedPrecondition("container_id", $"container '{containerId}' is {container.State.ToString().ToLowerInvariant()}, not created");
             }
             container.State = ContainerState.Running;
         }
@@ -102,10 +101,10 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         {
             await container.Init.StartAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (ContainerProcessException e)
+        catch (AgentException e)
         {
             container.State = ContainerState.Stopped;
-            throw new RpcException(new Status(StatusCode.Internal, $"start of container '{containerId}' failed: {e.Message}"));
+            throw AgentException.Internal($"start of container '{containerId}' failed: {e.Message}", e);
         }
         _ = container.Init.Exited.ContinueWith(_ => container.State = ContainerState.Stopped, TaskScheduler.Default);
     }
@@ -116,17 +115,17 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         var container = Get(containerId);
         if (process is null)
         {
-            throw RpcErrors.InvalidArgument("process", "is missing");
+            throw AgentException.InvalidArgument("process", "is missing");
         }
         if (container.State != ContainerState.Running || container.Init.HasExited)
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"container_id: container '{containerId}' is not running"));
+            throw AgentException.FailedPrecondition("container_id", $"container '{containerId}' is not running");
         }
         if (container.Find(execId) is not null)
         {
-            throw new RpcException(new Status(StatusCode.AlreadyExists, $"exec_id: process '{execId}' already exists in container '{containerId}'"));
+            throw AgentException.AlreadyExists("exec_id", $"process '{execId}' already exists in container '{containerId}'");
         }
-        InitConfig config = Translate(() => SpecTranslator.ForProcess(process, "process", "exec"));
+        InitConfig config = SpecTranslator.ForProcess(process, "process", "exec");
         config.JoinPid = container.Init.Pid;
         config.JoinPidFlags = container.NamespaceFlags;
         var consoleSize = ((ushort)(process.ConsoleSize?.Height ?? 0), (ushort)(process.ConsoleSize?.Width ?? 0));
@@ -135,7 +134,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         {
             spawned.Signal(Libc.SIGKILL);
             await spawned.DisposeAsync().ConfigureAwait(false);
-            throw new RpcException(new Status(StatusCode.AlreadyExists, $"exec_id: process '{execId}' already exists in container '{containerId}'"));
+            throw AgentException.AlreadyExists("exec_id", $"process '{execId}' already exists in container '{containerId}'");
         }
         logger.LogInformation("exec {ExecId} in container {Id}, pid {Pid}", execId, containerId, spawned.Pid);
     }
@@ -145,7 +144,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     {
         if (signal is 0 or > 64)
         {
-            throw RpcErrors.InvalidArgument("signal", $"{signal} is not a signal number (1..64)");
+            throw AgentException.InvalidArgument("signal", $"{signal} is not a signal number (1..64)");
         }
         var container = Get(containerId);
         if (execId.Length == 0)
@@ -159,7 +158,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         var target = GetProcess(container, execId);
         if (!target.Signal((int)signal))
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"exec_id: process '{execId}' of container '{containerId}' has already exited"));
+            throw AgentException.FailedPrecondition("exec_id", $"process '{execId}' of container '{containerId}' has already exited");
         }
     }
 
@@ -193,7 +192,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         }
         catch (TimeoutException)
         {
-            throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"container '{containerId}': processes still running after {timeout.TotalSeconds:0} s"));
+            throw AgentException.DeadlineExceeded(null, $"container '{containerId}': processes still running after {timeout.TotalSeconds:0} s");
         }
         _containers.TryRemove(containerId, out _);
         container.OomWatcher?.Dispose();
@@ -217,16 +216,16 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     {
         if (resources is null)
         {
-            throw RpcErrors.InvalidArgument("resources", "is missing");
+            throw AgentException.InvalidArgument("resources", "is missing");
         }
         var cgroup = RequireCgroup(Get(containerId));
-        foreach (string warning in Cgroups(() => cgroup.Update(resources)))
+        foreach (string warning in cgroup.Update(resources))
         {
             logger.LogInformation("container {Id}: {Warning}", containerId, warning);
         }
     }
 
-    public Protocols.Agent.CgroupStats Stats(string containerId) => Cgroups(RequireCgroup(Get(containerId)).Stats);
+    public Protocols.Agent.CgroupStats Stats(string containerId) => RequireCgroup(Get(containerId)).Stats();
 
     public void Pause(string containerId)
     {
@@ -235,9 +234,9 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         {
             if (container.State != ContainerState.Running)
             {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"container_id: container '{containerId}' is {container.State.ToString().ToLowerInvariant()}, not running"));
+                throw AgentException.FailedPrecondition("container_id", $"container '{containerId}' is {container.State.ToString().ToLowerInvariant()}, not running");
             }
-            Cgroups(() => RequireCgroup(container).Freeze());
+            RequireCgroup(container).Freeze();
             container.State = ContainerState.Paused;
         }
     }
@@ -249,9 +248,9 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         {
             if (container.State != ContainerState.Paused)
             {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"container_id: container '{containerId}' is {container.State.ToString().ToLowerInvariant()}, not paused"));
+                throw AgentException.FailedPrecondition("container_id", $"container '{containerId}' is {container.State.ToString().ToLowerInvariant()}, not paused");
             }
-            Cgroups(() => RequireCgroup(container).Thaw());
+            RequireCgroup(container).Thaw();
             container.State = ContainerState.Running;
         }
     }
@@ -266,17 +265,17 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         {
             if (linux?.Resources is not null)
             {
-                throw RpcErrors.InvalidArgument("OCI.Linux.Resources", "this kernel has no cgroup2 hierarchy to apply them to");
+                throw AgentException.InvalidArgument("OCI.Linux.Resources", "this kernel has no cgroup2 hierarchy to apply them to");
             }
             return null;
         }
-        var cgroup = Cgroups(() => CgroupV2Manager.ForContainer(containerId, linux?.CgroupsPath is { Length: > 0 } path ? path : null, _cgroupRoot));
-        Cgroups(cgroup.Create);
+        var cgroup = CgroupV2Manager.ForContainer(containerId, linux?.CgroupsPath is { Length: > 0 } path ? path : null, _cgroupRoot);
+        cgroup.Create();
         if (linux?.Resources is { } resources)
         {
             try
             {
-                foreach (string warning in Cgroups(() => cgroup.Apply(resources)))
+                foreach (string warning in cgroup.Apply(resources))
                 {
                     logger.LogInformation("container {Id}: {Warning}", containerId, warning);
                 }
@@ -316,91 +315,47 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     }
 
     private static CgroupV2Manager RequireCgroup(Container container) =>
-        container.Cgroup ?? throw new RpcException(new Status(StatusCode.FailedPrecondition, $"container '{container.Id}' has no cgroup (no cgroup2 hierarchy in this kernel)"));
-
-    /// <summary>Cgroup failures become FAILED_PRECONDITION (a controller this kernel lacks) or INVALID_ARGUMENT (a bad path or value).</summary>
-    private static T Cgroups<T>(Func<T> action)
-    {
-        try
-        {
-            return action();
-        }
-        catch (CgroupException e)
-        {
-            throw new RpcException(new Status(e.Errno is Errno.EINVAL or Errno.ERANGE ? StatusCode.InvalidArgument : StatusCode.FailedPrecondition, e.Message));
-        }
-        catch (ArgumentException e)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
-        }
-    }
-
-    private static void Cgroups(Action action) => Cgroups(() =>
-    {
-        action();
-        return 0;
-    });
+        container.Cgroup ?? throw AgentException.FailedPrecondition(null, $"container '{container.Id}' has no cgroup (no cgroup2 hierarchy in this kernel)");
 
     public Container Get(string containerId)
     {
         RequireId("container_id", containerId);
         return _containers.TryGetValue(containerId, out var container)
             ? container
-            : throw new RpcException(new Status(StatusCode.NotFound, $"container_id: no container '{containerId}'"));
+            : throw AgentException.NotFound("container_id", $"no container '{containerId}'");
     }
 
     private static ContainerProcess GetProcess(Container container, string execId) =>
-        container.Find(execId) ?? throw new RpcException(new Status(StatusCode.NotFound, $"exec_id: no process '{execId}' in container '{container.Id}'"));
+        container.Find(execId) ?? throw AgentException.NotFound("exec_id", $"no process '{execId}' in container '{container.Id}'");
 
-    private async Task<ContainerProcess> Spawn(string execId, InitConfig config, (ushort, ushort) consoleSize, CgroupV2Manager? cgroup, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await ContainerProcess.SpawnAsync(execId, config, consoleSize, reaper, pid => Cgroups(() => cgroup?.AddProcess(pid)), cancellationToken).ConfigureAwait(false);
-        }
-        catch (ContainerProcessException e)
-        {
-            throw new RpcException(new Status(StatusCode.Internal, e.Message));
-        }
-    }
+    private Task<ContainerProcess> Spawn(string execId, InitConfig config, (ushort, ushort) consoleSize, CgroupV2Manager? cgroup, CancellationToken cancellationToken) =>
+        ContainerProcess.SpawnAsync(execId, config, consoleSize, reaper, pid => cgroup?.AddProcess(pid), cancellationToken);
 
     /// <summary>OCI Root.Path: absolute as given, or relative to the bundle directory Kata lays out.</summary>
     private static string ResolveRootfs(string containerId, string rootPath)
     {
         if (rootPath.Length == 0)
         {
-            throw RpcErrors.InvalidArgument("OCI.Root.Path", "is empty");
+            throw AgentException.InvalidArgument("OCI.Root.Path", "is empty");
         }
         if (rootPath.Contains('\0'))
         {
-            throw RpcErrors.InvalidArgument("OCI.Root.Path", "contains a NUL byte");
+            throw AgentException.InvalidArgument("OCI.Root.Path", "contains a NUL byte");
         }
         string bundle = Path.Combine(BundleRoot, containerId);
         string full = Path.GetFullPath(rootPath.StartsWith('/') ? rootPath : Path.Combine(bundle, rootPath));
         if (!rootPath.StartsWith('/') && !full.StartsWith(bundle + "/", StringComparison.Ordinal))
         {
-            throw RpcErrors.InvalidArgument("OCI.Root.Path", $"'{rootPath}' escapes the bundle directory {bundle}");
+            throw AgentException.InvalidArgument("OCI.Root.Path", $"'{rootPath}' escapes the bundle directory {bundle}");
         }
         return full;
-    }
-
-    private static InitConfig Translate(Func<InitConfig> translate)
-    {
-        try
-        {
-            return translate();
-        }
-        catch (SpecException e)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
-        }
     }
 
     private static void RequireId(string field, string id)
     {
         if (ContainerIds.Problem(id) is { } problem)
         {
-            throw RpcErrors.InvalidArgument(field, problem);
+            throw AgentException.InvalidArgument(field, problem);
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using KataAgent.Agent.Server;
 using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Agent;

@@ -1,3 +1,4 @@
+using KataAgent.Agent.Errors;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -30,7 +31,7 @@ public sealed partial class GuestNetwork
             if (wanted.PciPath is { } pciPath)
             {
                 pciName = await _pci.WaitAsync(pciPath, _hotplugTimeout, cancellationToken).ConfigureAwait(false)
-                    ?? throw new NetworkConfigException("interface.devicePath", $"no network interface appeared at PCI path {pciPath} within {_hotplugTimeout.TotalSeconds:0.###} s");
+                    ?? throw AgentException.InvalidArgument("interface.devicePath", $"no network interface appeared at PCI path {pciPath} within {_hotplugTimeout.TotalSeconds:0.###} s");
             }
             var link = FindTarget(wanted, pciName);
             Apply(link, wanted);
@@ -45,29 +46,29 @@ public sealed partial class GuestNetwork
     {
         if (request is null)
         {
-            throw new NetworkConfigException("interface", "is missing");
+            throw AgentException.InvalidArgument("interface", "is missing");
         }
         byte[]? mac = null;
         if (request.HwAddr.Length > 0 && !MacAddress.TryParse(request.HwAddr, out mac))
         {
-            throw new NetworkConfigException("interface.hwAddr", $"\"{request.HwAddr}\" is not a MAC address (six hex pairs separated by ':')");
+            throw AgentException.InvalidArgument("interface.hwAddr", $"\"{request.HwAddr}\" is not a MAC address (six hex pairs separated by ':')");
         }
         if (request.Name.Length > 0 && !Rtnetlink.IsValidLinkName(request.Name))
         {
-            throw new NetworkConfigException("interface.name", $"\"{request.Name}\" is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)");
+            throw AgentException.InvalidArgument("interface.name", $"\"{request.Name}\" is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)");
         }
         PciPath? pciPath = null;
         if (request.DevicePath.Length > 0 && !PciPath.TryParse(request.DevicePath, out pciPath, out string? pciError))
         {
-            throw new NetworkConfigException("interface.devicePath", pciError);
+            throw AgentException.InvalidArgument("interface.devicePath", pciError);
         }
         if (mac is null && request.Name.Length == 0 && pciPath is null)
         {
-            throw new NetworkConfigException("interface.hwAddr", "is empty and so are name and devicePath: nothing identifies the interface");
+            throw AgentException.InvalidArgument("interface.hwAddr", "is empty and so are name and devicePath: nothing identifies the interface");
         }
         if (request.Mtu > int.MaxValue)
         {
-            throw new NetworkConfigException("interface.mtu", $"{request.Mtu} is out of range");
+            throw AgentException.InvalidArgument("interface.mtu", $"{request.Mtu} is out of range");
         }
         var addresses = new List<(System.Net.IPAddress, int)>();
         for (int i = 0; i < request.IPAddresses.Count; i++)
@@ -82,7 +83,7 @@ public sealed partial class GuestNetwork
     {
         if (message is null || message.Address.Length == 0)
         {
-            throw new NetworkConfigException($"{field}.address", "is empty");
+            throw AgentException.InvalidArgument($"{field}.address", "is empty");
         }
         string text = message.Address;
         string? mask = message.Mask;
@@ -94,12 +95,12 @@ public sealed partial class GuestNetwork
         }
         if (!System.Net.IPAddress.TryParse(text, out var address) || address.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) || text.Contains('%'))
         {
-            throw new NetworkConfigException($"{field}.address", $"\"{message.Address}\" is not an IP address");
+            throw AgentException.InvalidArgument($"{field}.address", $"\"{message.Address}\" is not an IP address");
         }
         var family = address.AddressFamily == AddressFamily.InterNetworkV6 ? IPFamily.V6 : IPFamily.V4;
         if (message.Family != family)
         {
-            throw new NetworkConfigException($"{field}.family", $"is {message.Family} but {message.Address} is {family}");
+            throw AgentException.InvalidArgument($"{field}.family", $"is {message.Family} but {message.Address} is {family}");
         }
         int max = family == IPFamily.V6 ? 128 : 32;
         int prefix;
@@ -111,7 +112,7 @@ public sealed partial class GuestNetwork
         {
             if (prefix > max)
             {
-                throw new NetworkConfigException($"{field}.mask", $"prefix length {prefix} is not in 0..{max} for {message.Address}");
+                throw AgentException.InvalidArgument($"{field}.mask", $"prefix length {prefix} is not in 0..{max} for {message.Address}");
             }
         }
         else if (family == IPFamily.V4 && System.Net.IPAddress.TryParse(mask, out var netmask) && NetmaskPrefix(netmask) is { } fromNetmask)
@@ -120,7 +121,7 @@ public sealed partial class GuestNetwork
         }
         else
         {
-            throw new NetworkConfigException($"{field}.mask", $"\"{mask}\" is not a prefix length (0..{max})");
+            throw AgentException.InvalidArgument($"{field}.mask", $"\"{mask}\" is not a prefix length (0..{max})");
         }
         return (address, prefix);
     }
@@ -148,16 +149,16 @@ public sealed partial class GuestNetwork
         }
         if (wanted.Mac is not null)
         {
-            throw new NetworkConfigException("interface.hwAddr", $"no interface has MAC {wanted.MacText}" + (wanted.Name.Length > 0 ? $" and none is named \"{wanted.Name}\"" : ""));
+            throw AgentException.InvalidArgument("interface.hwAddr", $"no interface has MAC {wanted.MacText}" + (wanted.Name.Length > 0 ? $" and none is named \"{wanted.Name}\"" : ""));
         }
-        throw new NetworkConfigException("interface.name", $"no interface is named \"{wanted.Name}\"");
+        throw AgentException.InvalidArgument("interface.name", $"no interface is named \"{wanted.Name}\"");
     }
 
     private void Apply(NetworkLink link, WantedInterface wanted)
     {
         if (wanted.Mtu != 0 && (wanted.Mtu < (link.MinMtu ?? 68) || wanted.Mtu > (link.MaxMtu ?? 65535)))
         {
-            throw new NetworkConfigException("interface.mtu", $"{wanted.Mtu} is not in {link.MinMtu ?? 68}..{link.MaxMtu ?? 65535} for {link.Name}");
+            throw AgentException.InvalidArgument("interface.mtu", $"{wanted.Mtu} is not in {link.MinMtu ?? 68}..{link.MaxMtu ?? 65535} for {link.Name}");
         }
         NetworkLink? holder = wanted.Name.Length > 0 && wanted.Name != link.Name ? Rtnl.FindLink(wanted.Name) : null;
         var existing = Rtnl.ListAddresses(link.Index)

@@ -1,3 +1,4 @@
+using KataAgent.Agent.Errors;
 using System.Net.Sockets;
 using KataAgent.Linux.Netlink.Route;
 using KataAgent.Linux.Netlink.Uapi;
@@ -44,22 +45,22 @@ public sealed partial class GuestNetwork
         var (address, _) = ParseAddress(neighbor.ToIPAddress, $"{field}.toIPAddress");
         if (neighbor.Device.Length == 0)
         {
-            throw new NetworkConfigException($"{field}.device", "is empty");
+            throw AgentException.InvalidArgument($"{field}.device", "is empty");
         }
         var link = links.FirstOrDefault(l => l.Name == neighbor.Device)
-            ?? throw new NetworkConfigException($"{field}.device", $"no interface is named \"{neighbor.Device}\"");
+            ?? throw AgentException.InvalidArgument($"{field}.device", $"no interface is named \"{neighbor.Device}\"");
         byte[]? lladdr = null;
         if (neighbor.Lladdr.Length > 0 && !MacAddress.TryParse(neighbor.Lladdr, out lladdr))
         {
-            throw new NetworkConfigException($"{field}.lladdr", $"\"{neighbor.Lladdr}\" is not a MAC address");
+            throw AgentException.InvalidArgument($"{field}.lladdr", $"\"{neighbor.Lladdr}\" is not a MAC address");
         }
         if (neighbor.State is < 0 or > ushort.MaxValue)
         {
-            throw new NetworkConfigException($"{field}.state", $"{neighbor.State} is not a NUD state");
+            throw AgentException.InvalidArgument($"{field}.state", $"{neighbor.State} is not a NUD state");
         }
         if (neighbor.Flags is < 0 or > byte.MaxValue)
         {
-            throw new NetworkConfigException($"{field}.flags", $"{neighbor.Flags} is not an NTF flag set");
+            throw AgentException.InvalidArgument($"{field}.flags", $"{neighbor.Flags} is not an NTF flag set");
         }
         return new NeighbourEntry
         {

@@ -1,3 +1,4 @@
+using KataAgent.Agent.Errors;
 using System.Net.Sockets;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.Netlink.Route;
@@ -45,7 +46,7 @@ public sealed partial class GuestNetwork
                         Step($"routes.Routes[{i}]", () => Rtnl.AddRoute(route));
                         log.Add($"add route {route}", () => Rtnl.DeleteRoute(route));
                     }
-                    catch (NetworkConfigException) when (Exists(route))
+                    catch (AgentException) when (Exists(route))
                     {
                         // Already there (e.g. one the kernel made for an address): nothing to do, as Kata.
                     }
@@ -67,14 +68,14 @@ public sealed partial class GuestNetwork
     {
         if (route.Device.Length == 0)
         {
-            throw new NetworkConfigException($"{field}.device", "is empty; every route names its interface");
+            throw AgentException.InvalidArgument($"{field}.device", "is empty; every route names its interface");
         }
         var link = links.FirstOrDefault(l => l.Name == route.Device)
-            ?? throw new NetworkConfigException($"{field}.device", $"no interface is named \"{route.Device}\"");
+            ?? throw AgentException.InvalidArgument($"{field}.device", $"no interface is named \"{route.Device}\"");
         var family = route.Family == IPFamily.V6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
         if (route.Family is not (IPFamily.V4 or IPFamily.V6))
         {
-            throw new NetworkConfigException($"{field}.family", $"{(int)route.Family} is neither v4 (0) nor v6 (1)");
+            throw AgentException.InvalidArgument($"{field}.family", $"{(int)route.Family} is neither v4 (0) nor v6 (1)");
         }
         System.Net.IPAddress? destination = null;
         int prefix = 0;
@@ -84,17 +85,17 @@ public sealed partial class GuestNetwork
             string address = slash < 0 ? route.Dest : route.Dest[..slash];
             if (!System.Net.IPAddress.TryParse(address, out destination) || address.Contains('%'))
             {
-                throw new NetworkConfigException($"{field}.dest", $"\"{route.Dest}\" is not a CIDR (address/prefix)");
+                throw AgentException.InvalidArgument($"{field}.dest", $"\"{route.Dest}\" is not a CIDR (address/prefix)");
             }
             int max = destination.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32;
             prefix = max;
             if (slash >= 0 && (!int.TryParse(route.Dest[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out prefix) || prefix > max))
             {
-                throw new NetworkConfigException($"{field}.dest", $"\"{route.Dest}\" has a bad prefix length (0..{max})");
+                throw AgentException.InvalidArgument($"{field}.dest", $"\"{route.Dest}\" has a bad prefix length (0..{max})");
             }
             if (destination.AddressFamily != family)
             {
-                throw new NetworkConfigException($"{field}.family", $"is {route.Family} but dest {route.Dest} is not");
+                throw AgentException.InvalidArgument($"{field}.family", $"is {route.Family} but dest {route.Dest} is not");
             }
             if (prefix == 0)
             {
@@ -105,11 +106,11 @@ public sealed partial class GuestNetwork
         var source = ParseRouteAddress(route.Source, $"{field}.source", family);
         if (route.Scope > byte.MaxValue)
         {
-            throw new NetworkConfigException($"{field}.scope", $"{route.Scope} is not a scope (0..255)");
+            throw AgentException.InvalidArgument($"{field}.scope", $"{route.Scope} is not a scope (0..255)");
         }
         if ((route.Flags & ~Rtnetlink.RequestableFlags) != 0)
         {
-            throw new NetworkConfigException($"{field}.flags", $"0x{route.Flags:x} has bits other than RTNH_F_ONLINK (0x4) and RTNH_F_PERVASIVE (0x2)");
+            throw AgentException.InvalidArgument($"{field}.flags", $"0x{route.Flags:x} has bits other than RTNH_F_ONLINK (0x4) and RTNH_F_PERVASIVE (0x2)");
         }
         return new RouteEntry
         {
@@ -140,16 +141,16 @@ public sealed partial class GuestNetwork
             address = text[..slash];
             if (prefix != (family == AddressFamily.InterNetworkV6 ? "128" : "32"))
             {
-                throw new NetworkConfigException(field, $"\"{text}\" is a network; an address is expected");
+                throw AgentException.InvalidArgument(field, $"\"{text}\" is a network; an address is expected");
             }
         }
         if (!System.Net.IPAddress.TryParse(address, out var parsed) || address.Contains('%'))
         {
-            throw new NetworkConfigException(field, $"\"{text}\" is not an IP address");
+            throw AgentException.InvalidArgument(field, $"\"{text}\" is not an IP address");
         }
         if (parsed.AddressFamily != family)
         {
-            throw new NetworkConfigException(field, $"{text} is not {(family == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4")} like the route's family");
+            throw AgentException.InvalidArgument(field, $"{text} is not {(family == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4")} like the route's family");
         }
         return parsed;
     }

@@ -1,3 +1,4 @@
+using KataAgent.Agent.Errors;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.Netlink.Route;
 using Microsoft.Extensions.Logging;
@@ -49,7 +50,7 @@ public sealed partial class GuestNetwork : IDisposable
 
     /// <summary>
     /// Runs one step of a change. The kernel refusing what the request asked for (a bad MTU, an
-    /// unreachable gateway) is the caller's error: it becomes <see cref="NetworkConfigException"/>
+    /// unreachable gateway) is the caller's error: it becomes an INVALID_ARGUMENT <see cref="AgentException"/>
     /// for <paramref name="field"/>, with the kernel's words.
     /// </summary>
     private static void Step(string field, Action action)
@@ -60,7 +61,7 @@ public sealed partial class GuestNetwork : IDisposable
         }
         catch (LinuxException e) when (e.Errno is Errno.EINVAL or Errno.ERANGE or Errno.EEXIST or Errno.ENETUNREACH or Errno.ENODEV or Errno.EADDRNOTAVAIL or Errno.ENOENT)
         {
-            throw new NetworkConfigException(field, e.Message);
+            throw AgentException.InvalidArgument(field, e.Message);
         }
     }
 }

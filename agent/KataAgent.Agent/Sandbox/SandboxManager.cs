@@ -1,9 +1,9 @@
 using System.Text;
-using Grpc.Core;
-using KataAgent.Agent.Server;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
+using KataAgent.Agent.Errors;
+using KataAgent.Agent.Guest;
 using KataAgent.Agent.Storage;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.IO;
@@ -44,18 +44,18 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         string hostname = request.Hostname.Length > 64 ? request.Hostname[..64] : request.Hostname;
         if (hostname.Contains('/') || hostname.Contains('\0'))
         {
-            throw RpcErrors.InvalidArgument("hostname", $"'{request.Hostname}' is not a host name");
+            throw AgentException.InvalidArgument("hostname", $"'{request.Hostname}' is not a host name");
         }
         for (int i = 0; i < request.Dns.Count; i++)
         {
             if (ResolvConfLines.Problem(request.Dns[i]) is { } problem)
             {
-                throw RpcErrors.InvalidArgument($"dns[{i}]", problem);
+                throw AgentException.InvalidArgument($"dns[{i}]", problem);
             }
         }
         if (request.KernelModules.Count > 0)
         {
-            throw RpcErrors.InvalidArgument("kernel_modules", "loading kernel modules is not supported by this agent yet");
+            throw AgentException.InvalidArgument("kernel_modules", "loading kernel modules is not supported by this agent yet");
         }
         StorageManager.Validate(request.Storages, "storages");
 
@@ -64,7 +64,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         {
             if (_created)
             {
-                throw new RpcException(new Status(StatusCode.AlreadyExists, $"sandbox '{SandboxId}' already exists"));
+                throw AgentException.AlreadyExists(null, $"sandbox '{SandboxId}' already exists");
             }
             try
             {
@@ -73,7 +73,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
                 if (request.Dns.Count > 0)
                 {
                     await File.WriteAllTextAsync(ResolvConfPath, string.Join('\n', request.Dns) + "\n", cancellationToken).ConfigureAwait(false);
-                    if (KataAgent.Agent.Init.GuestInit.IsPid1)
+                    if (GuestInit.IsPid1)
                     {
                         MountGuestResolvConf();
                     }
@@ -129,7 +129,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         Task<int> exit;
         try
         {
-            (_, exit) = reaper.SpawnWatched(() => ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", SandboxHelpers.NamespacesMode, NamespaceDirectory, hostname], [], [devNull, devNull, stderrWrite]));
+            (_, exit) = reaper.SpawnWatched(() => ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", SandboxNamespacesMode.Argument, NamespaceDirectory, hostname], [], [devNull, devNull, stderrWrite]));
         }
         finally
         {
@@ -141,7 +141,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         string error = await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
         if (await exit.WaitAsync(cancellationToken).ConfigureAwait(false) != 0)
         {
-            throw new RpcException(new Status(StatusCode.Internal, $"creating the sandbox namespaces: {error.Trim()}"));
+            throw AgentException.Internal($"creating the sandbox namespaces: {error.Trim()}");
         }
         namespaces.UtsPath = Path.Combine(NamespaceDirectory, "uts");
         namespaces.IpcPath = Path.Combine(NamespaceDirectory, "ipc");
@@ -154,16 +154,16 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
             Mode = "create",
             UnshareFlags = Libc.CLONE_NEWNS | Libc.CLONE_NEWPID,
             Join = [new NamespaceJoin { Type = Libc.CLONE_NEWUTS, Path = namespaces.UtsPath! }, new NamespaceJoin { Type = Libc.CLONE_NEWIPC, Path = namespaces.IpcPath! }],
-            Args = ["/proc/self/exe", SandboxHelpers.PauseMode],
+            Args = ["/proc/self/exe", PauseMode.Argument],
         };
         try
         {
             _pause = await ContainerProcess.SpawnAsync("pause", config, (0, 0), reaper, _ => { }, cancellationToken).ConfigureAwait(false);
             await _pause.StartAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (ContainerProcessException e)
+        catch (AgentException e)
         {
-            throw new RpcException(new Status(StatusCode.Internal, $"starting the sandbox's pause process: {e.Message}"));
+            throw AgentException.Internal($"starting the sandbox's pause process: {e.Message}", e);
         }
         namespaces.PidPath = $"/proc/{_pause.Pid}/ns/pid";
     }

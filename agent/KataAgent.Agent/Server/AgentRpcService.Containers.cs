@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using KataAgent.Agent.Errors;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Agent.Server;
@@ -11,7 +12,7 @@ internal sealed partial class AgentRpcService
     {
         if (request.Devices.Count > 0)
         {
-            throw RpcErrors.InvalidArgument("devices", "device handlers are not available in this agent yet");
+            throw AgentException.InvalidArgument("devices", "device handlers are not available in this agent yet");
         }
         await _containers.CreateAsync(request.ContainerId, request.ExecId, request.OCI, request.Storages, context.CancellationToken).ConfigureAwait(false);
         return new Empty();

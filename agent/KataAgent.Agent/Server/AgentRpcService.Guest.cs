@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using KataAgent.Agent.Errors;
 using KataAgent.Protocols.Agent;
 using Microsoft.Extensions.Logging;
 
@@ -29,11 +30,11 @@ internal sealed partial class AgentRpcService
     {
         if (request.Sec < 0)
         {
-            throw RpcErrors.InvalidArgument("Sec", $"{request.Sec} is negative");
+            throw AgentException.InvalidArgument("Sec", $"{request.Sec} is negative");
         }
         if (request.Usec is < 0 or > 999_999)
         {
-            throw RpcErrors.InvalidArgument("Usec", $"{request.Usec} is not in 0..999999");
+            throw AgentException.InvalidArgument("Usec", $"{request.Usec} is not in 0..999999");
         }
         _guest.SetClock(request.Sec, request.Usec);
         _logger.LogInformation("guest clock set to {Time:O}", DateTimeOffset.FromUnixTimeSeconds(request.Sec).AddTicks(request.Usec * 10));
@@ -44,7 +45,7 @@ internal sealed partial class AgentRpcService
     {
         if (request.Data.IsEmpty)
         {
-            throw RpcErrors.InvalidArgument("data", "is empty; nothing to seed the random device with");
+            throw AgentException.InvalidArgument("data", "is empty; nothing to seed the random device with");
         }
         _guest.Reseed(request.Data.Span);
         _logger.LogInformation("reseeded the guest CRNG with {Bytes} bytes", request.Data.Length);

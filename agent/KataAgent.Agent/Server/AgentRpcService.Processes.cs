@@ -30,7 +30,7 @@ internal sealed partial class AgentRpcService
     public override async Task<WriteStreamResponse> WriteStdin(WriteStreamRequest request, ServerCallContext context)
     {
         var process = _containers.Process(request.ContainerId, request.ExecId);
-        int written = await Guard(() => process.WriteStdinAsync(request.Data.Memory, context.CancellationToken)).ConfigureAwait(false);
+        int written = await process.WriteStdinAsync(request.Data.Memory, context.CancellationToken).ConfigureAwait(false);
         return new WriteStreamResponse { Len = (uint)written };
     }
 
@@ -46,15 +46,10 @@ internal sealed partial class AgentRpcService
         return Task.FromResult(new Empty());
     }
 
-    public override async Task<Empty> TtyWinResize(TtyWinResizeRequest request, ServerCallContext context)
+    public override Task<Empty> TtyWinResize(TtyWinResizeRequest request, ServerCallContext context)
     {
-        var process = _containers.Process(request.ContainerId, request.ExecId);
-        await Guard(() =>
-        {
-            process.Resize(request.Row, request.Column);
-            return Task.FromResult(0);
-        }).ConfigureAwait(false);
-        return new Empty();
+        _containers.Process(request.ContainerId, request.ExecId).Resize(request.Row, request.Column);
+        return Task.FromResult(new Empty());
     }
 
     private static async Task<ReadStreamResponse> Read(OutputBuffer buffer, uint len, ServerCallContext context)
@@ -62,17 +57,5 @@ internal sealed partial class AgentRpcService
         int max = len == 0 ? MaxReadChunk : (int)Math.Min(len, MaxReadChunk);
         byte[] data = await buffer.ReadAsync(max, context.CancellationToken).ConfigureAwait(false);
         return new ReadStreamResponse { Data = ByteString.CopyFrom(data) };
-    }
-
-    private static async Task<T> Guard<T>(Func<Task<T>> action)
-    {
-        try
-        {
-            return await action().ConfigureAwait(false);
-        }
-        catch (ContainerProcessException e)
-        {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
-        }
     }
 }

@@ -1,6 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using KataAgent.Agent.Init;
+using KataAgent.Agent.Guest;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Agent.Server;

@@ -12,8 +12,9 @@ namespace KataAgent.Agent.Server;
 
 /// <summary>
 /// grpc.AgentService. One partial file per concern; each handler validates its request, then
-/// calls the subsystem that does the work. RPCs not overridden here answer UNIMPLEMENTED
-/// (see <see cref="UnimplementedInterceptor"/>).
+/// calls the subsystem that does the work. Failures are <see cref="Errors.AgentException"/>s that
+/// <see cref="AgentErrorMapping"/> turns into statuses; RPCs not overridden here answer UNIMPLEMENTED
+/// naming themselves (see <see cref="RpcErrorInterceptor"/>).
 /// </summary>
 internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
 {
@@ -35,5 +36,4 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
         _guest = guest;
         _containers = containers;
     }
-
 }

@@ -1,23 +1,30 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
+using Grpc.AspNetCore.Server.Model;
+using Grpc.Core;
 using KataAgent.Agent.Config;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.DebugConsole;
-using KataAgent.Agent.Logging;
 using KataAgent.Agent.Guest;
+using KataAgent.Agent.Guest.Metrics;
+using KataAgent.Agent.Logging;
 using KataAgent.Agent.Network;
 using KataAgent.Agent.Sandbox;
+using KataAgent.Agent.Server.Binding;
 using KataAgent.Agent.Storage;
-using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
 using KataAgent.Agent.Devices;
 using KataAgent.Linux.Interop;
+using KataAgent.Protocols.Agent;
+using KataAgent.Protocols.Extensions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Server;
@@ -43,8 +50,10 @@ public static class AgentServer
             // Hosting diagnostics logging, when enabled, makes ASP.NET create an Activity per
             // request, whose static constructor needs the CRNG: early in a guest's boot that can
             // fail every request. The agent logs its own RPC failures instead.
+            // Grpc.AspNetCore logs every status it sends at information; the agent logs each failure
+            // once itself (AgentErrorMapping, and the binder for requests that do not parse).
             category != "Microsoft.AspNetCore.Hosting.Diagnostics"
-            && level >= (category?.StartsWith("Microsoft.", StringComparison.Ordinal) == true ? Max(config.LogLevel, LogLevel.Warning) : config.LogLevel));
+            && level >= (IsFramework(category) ? Max(config.LogLevel, LogLevel.Warning) : config.LogLevel));
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -69,6 +78,12 @@ public static class AgentServer
             options.MaxReceiveMessageSize = config.MaxReceiveMessageSize;
             options.Interceptors.Add<RpcErrorInterceptor>();
         });
+        // Our binder registers every method (a request that does not parse is INVALID_ARGUMENT);
+        // Grpc.AspNetCore's would register each a second time.
+        builder.Services.RemoveAll(typeof(IServiceMethodProvider<>));
+        AddService<HealthService>(builder.Services, Health.BindService);
+        AddService<AgentRpcService>(builder.Services, AgentService.BindService);
+        AddService<StreamingService>(builder.Services, Streaming.BindService);
 
         var app = builder.Build();
         app.MapGrpcService<HealthService>();
@@ -80,6 +95,18 @@ public static class AgentServer
     }
 
     private static LogLevel Max(LogLevel a, LogLevel b) => a > b ? a : b;
+
+    private static bool IsFramework(string? category) =>
+        category is not null && (category.StartsWith("Microsoft.", StringComparison.Ordinal) || category.StartsWith("Grpc.", StringComparison.Ordinal));
+
+    /// <summary>One instance of <typeparamref name="TService"/> serves every call, its methods bound by <paramref name="bindService"/>.</summary>
+    private static void AddService<[DynamicallyAccessedMembers(ParsedRequestServiceBinder<object>.ServiceAccessibility)] TService>(IServiceCollection services, Action<ServiceBinderBase, TService> bindService)
+        where TService : class
+    {
+        services.AddSingleton<TService>();
+        services.AddSingleton<IServiceMethodProvider<TService>>(provider => new ParsedRequestServiceMethodProvider<TService>(
+            provider.GetRequiredService<TService>(), bindService, provider.GetRequiredService<ILogger<ParsedRequestServiceMethodProvider<TService>>>()));
+    }
 
     private static void Listen(KestrelServerOptions kestrel, AgentAddress address, Action<ListenOptions> configure)
     {

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using KataAgent.Agent.Errors;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Agent.Server;
@@ -13,7 +14,7 @@ internal sealed class HealthService : Health.HealthBase
     {
         if (!KnownServices.Contains(request.Service))
         {
-            throw new RpcException(new Status(StatusCode.NotFound, $"service: '{request.Service}' is not served by this agent"));
+            throw AgentException.NotFound("service", $"'{request.Service}' is not served by this agent");
         }
         return Task.FromResult(new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.Serving });
     }

@@ -1,14 +1,14 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Server;
 
 /// <summary>
-/// Turns every failure into a status a runtime can act on: system-call errors by errno, other
-/// exceptions as INTERNAL with their message, and the generated base class's bare UNIMPLEMENTED
-/// into one that names the RPC. Nothing escapes to Kestrel as a generic failure.
+/// gRPC's end of <see cref="AgentErrorMapping"/>: every failure a handler lets escape becomes the
+/// status the mapping gives it, and the generated base class's bare UNIMPLEMENTED becomes one that
+/// names the RPC. Nothing escapes to Kestrel as a generic failure. (A request that does not parse
+/// fails before any interceptor runs; <see cref="Binding.ParsedRequestServiceBinder{TService}"/> answers it.)
 /// </summary>
 internal sealed class RpcErrorInterceptor(ILogger<RpcErrorInterceptor> logger) : Interceptor
 {
@@ -72,27 +72,9 @@ internal sealed class RpcErrorInterceptor(ILogger<RpcErrorInterceptor> logger) :
             case RpcException rpcException:
                 logger.LogDebug("{Rpc}: {Status} {Detail}", rpc, rpcException.StatusCode, rpcException.Status.Detail);
                 return null;
-            case OperationCanceledException:
-                return new RpcException(new Status(StatusCode.Cancelled, $"{rpc}: cancelled"));
-            case LinuxException linux:
-                logger.LogWarning("{Rpc}: {Error}", rpc, linux.Message);
-                return new RpcException(new Status(StatusFor(linux.Errno), $"{rpc}: {linux.Message}"));
             default:
-                logger.LogError(exception, "{Rpc}: unexpected failure", rpc);
-                return new RpcException(new Status(StatusCode.Internal, $"{rpc}: {exception.GetType().Name}: {exception.Message}"));
+                var status = AgentErrorMapping.ToStatus(exception, rpc, logger);
+                return new RpcException(new Status(status.Code, status.Message));
         }
     }
-
-    private static StatusCode StatusFor(int errno) => errno switch
-    {
-        Errno.EPERM or Errno.EACCES => StatusCode.PermissionDenied,
-        Errno.ENOENT or Errno.ESRCH or Errno.ENODEV or Errno.ENXIO => StatusCode.NotFound,
-        Errno.EEXIST => StatusCode.AlreadyExists,
-        Errno.EINVAL => StatusCode.InvalidArgument,
-        Errno.ENOSYS or Errno.EOPNOTSUPP => StatusCode.Unimplemented,
-        Errno.EBUSY or Errno.EAGAIN => StatusCode.Unavailable,
-        Errno.ENOSPC or Errno.ENOMEM => StatusCode.ResourceExhausted,
-        Errno.ETIMEDOUT => StatusCode.DeadlineExceeded,
-        _ => StatusCode.Internal,
-    };
 }

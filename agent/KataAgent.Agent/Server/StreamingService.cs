@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Processes;
+using KataAgent.Agent.Errors;
 using KataAgent.Protocols.Extensions;
 using Microsoft.Extensions.Logging;
 
@@ -20,7 +21,7 @@ internal sealed class StreamingService(ContainerManager containers, ILogger<Stre
     {
         if (!await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false) || requestStream.Current.KindCase != AttachRequest.KindOneofCase.Start)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "start: the first request of Attach must name the process"));
+            throw AgentException.InvalidArgument("start", "the first request of Attach must name the process");
         }
         var start = requestStream.Current.Start;
         ContainerProcess process = containers.Process(start.ContainerId, start.ExecId);
@@ -63,7 +64,7 @@ internal sealed class StreamingService(ContainerManager containers, ILogger<Stre
                 {
                     await ApplyAsync(request, process, done.Token).ConfigureAwait(false);
                 }
-                catch (ContainerProcessException e)
+                catch (AgentException e) when (e.Kind == AgentErrorKind.FailedPrecondition)
                 {
                     // One request that cannot apply (a resize without a terminal, stdin after close)
                     // must not end the stream: later input still flows.
@@ -99,7 +100,7 @@ internal sealed class StreamingService(ContainerManager containers, ILogger<Stre
                 process.Resize(request.Resize.Rows, request.Resize.Columns);
                 break;
             default:
-                throw new RpcException(new Status(StatusCode.InvalidArgument, $"kind: {request.KindCase} is only allowed as the first request"));
+                throw AgentException.InvalidArgument("kind", $"{request.KindCase} is only allowed as the first request");
         }
     }
 }

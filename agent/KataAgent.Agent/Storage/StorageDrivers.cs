@@ -1,6 +1,8 @@
+using KataAgent.Agent.Storage.Drivers;
+
 namespace KataAgent.Agent.Storage;
 
-/// <summary>The Storage.driver values this agent handles (reported in GetGuestDetails).</summary>
+/// <summary>The Storage.driver values this agent handles (reported in GetGuestDetails), and the driver for each.</summary>
 public static class StorageDrivers
 {
     /// <summary>A virtio-blk disk found by its PCI path, mounted with its filesystem (ext4 by default).</summary>
@@ -12,5 +14,14 @@ public static class StorageDrivers
     /// <summary>A guest directory (a disk emptyDir).</summary>
     public const string Local = "local";
 
-    public static IReadOnlyList<string> All { get; } = [Blk, Ephemeral, Local];
+    /// <summary>Every driver, in the order GetGuestDetails reports them.</summary>
+    private static readonly IStorageDriver[] Drivers = [new BlkStorageDriver(), new EphemeralStorageDriver(), new LocalStorageDriver()];
+
+    private static readonly Dictionary<string, IStorageDriver> ByName = Drivers.ToDictionary(d => d.Name, StringComparer.Ordinal);
+
+    /// <summary>The driver names, in the order GetGuestDetails reports them.</summary>
+    public static IReadOnlyList<string> All { get; } = Drivers.Select(d => d.Name).ToArray();
+
+    /// <summary>The driver for <paramref name="name"/>, or null when this agent has none.</summary>
+    internal static IStorageDriver? Find(string name) => ByName.GetValueOrDefault(name);
 }

@@ -1,19 +1,16 @@
-using Grpc.Core;
 using KataAgent.Agent.Config;
-using KataAgent.Agent.Containers.Spec;
-using KataAgent.Agent.Server;
 using KataAgent.Agent.Devices;
+using KataAgent.Agent.Errors;
+using KataAgent.Agent.Storage.Drivers;
 using KataAgent.Linux.Interop;
-using KataAgent.Protocols.Agent;
-using Microsoft.Extensions.Logging;
 using KataAgent.Protocols.Guest;
+using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Storage;
 
 /// <summary>
-/// The storage handlers, for CreateSandbox and CreateContainer alike: <c>blk</c> (a hot-plugged
-/// virtio-blk disk named by its PCI path), <c>ephemeral</c> (tmpfs) and <c>local</c> (a directory).
-/// Every storage of a request is validated before anything touches the filesystem, and mount points
+/// The storages of CreateSandbox and CreateContainer alike, each mounted by the driver its
+/// Storage.driver names (<see cref="StorageDrivers"/>: one class per driver under Drivers/). Every storage of a request is validated before anything touches the filesystem, and mount points
 /// must lie under the directory Kata's runtime uses, so a request cannot mount over arbitrary guest
 /// paths. Mounts are counted by mount point: containers that name the same storage share one mount,
 /// which goes away with its last user unless the storage is <c>shared</c> (then it stays until the
@@ -24,11 +21,7 @@ public sealed class StorageManager
 {
     public const string AllowedRoot = GuestLayout.RunDirectory + "/";
 
-    /// <summary>Storage.fstype when a blk storage leaves it empty.</summary>
-    public const string DefaultBlockFilesystem = "ext4";
-
-    private readonly BlockDeviceLocator _blockDevices;
-    private readonly TimeSpan _hotplugTimeout;
+    private readonly StorageDriverContext _drivers;
     private readonly ILogger _logger;
     private readonly object _gate = new();
     /// <summary>Mount point → users; insertion order is mount order, so teardown can go in reverse.</summary>
@@ -41,8 +34,7 @@ public sealed class StorageManager
 
     public StorageManager(PciSysfs sysfs, string devDirectory, TimeSpan hotplugTimeout, ILogger logger)
     {
-        _blockDevices = new BlockDeviceLocator(sysfs, devDirectory, logger);
-        _hotplugTimeout = hotplugTimeout;
+        _drivers = new StorageDriverContext(new BlockDeviceLocator(sysfs, devDirectory, logger), hotplugTimeout, logger);
         _logger = logger;
     }
 
@@ -65,27 +57,18 @@ public sealed class StorageManager
         {
             var storage = storages[i];
             string at = $"{field}[{i}]";
-            if (!StorageDrivers.All.Contains(storage.Driver))
-            {
-                throw RpcErrors.InvalidArgument($"{at}.driver", $"'{storage.Driver}' is not supported; this agent handles {string.Join(", ", StorageDrivers.All)}");
-            }
+            var driver = StorageDrivers.Find(storage.Driver)
+                ?? throw AgentException.InvalidArgument($"{at}.driver", $"'{storage.Driver}' is not supported; this agent handles {string.Join(", ", StorageDrivers.All)}");
             string point = storage.MountPoint;
             if (!point.StartsWith('/') || point.Contains('\0') || Path.GetFullPath(point) != point.TrimEnd('/'))
             {
-                throw RpcErrors.InvalidArgument($"{at}.mount_point", $"'{point}' is not a normalised absolute path");
+                throw AgentException.InvalidArgument($"{at}.mount_point", $"'{point}' is not a normalised absolute path");
             }
             if (!point.StartsWith(AllowedRoot, StringComparison.Ordinal) || point.TrimEnd('/').Length < AllowedRoot.Length)
             {
-                throw RpcErrors.InvalidArgument($"{at}.mount_point", $"'{point}' is not under {AllowedRoot}");
+                throw AgentException.InvalidArgument($"{at}.mount_point", $"'{point}' is not under {AllowedRoot}");
             }
-            switch (storage.Driver)
-            {
-                case StorageDrivers.Ephemeral when storage.Fstype is not ("" or "tmpfs"):
-                    throw RpcErrors.InvalidArgument($"{at}.fstype", $"'{storage.Fstype}': ephemeral storage is tmpfs");
-                case StorageDrivers.Blk:
-                    ValidateBlock(storage, at);
-                    break;
-            }
+            driver.Validate(storage, at);
         }
     }
 
@@ -160,20 +143,9 @@ public sealed class StorageManager
     private async Task MountOneAsync(Protocols.Agent.Storage storage, string at, CancellationToken cancellationToken)
     {
         string mountPoint = Normalise(storage.MountPoint);
-        BlockDevice? device = null;
-        if (storage.Driver == StorageDrivers.Blk)
-        {
-            // Waiting happens outside the lock: one slow hot-plug must not hold up other requests.
-            var path = PciPath.Parse(storage.Source);
-            try
-            {
-                device = await _blockDevices.WaitAsync(path, _hotplugTimeout, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException e)
-            {
-                throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"{at}.source: {e.Message}"));
-            }
-        }
+        var driver = StorageDrivers.Find(storage.Driver)!;
+        // Waiting happens outside the lock: one slow hot-plug must not hold up other requests.
+        var mount = await driver.PrepareAsync(storage, at, _drivers, cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
             int index = _mounts.FindLastIndex(m => m.MountPoint == mountPoint);
@@ -184,55 +156,9 @@ public sealed class StorageManager
             }
             bool createdDirectory = !Directory.Exists(mountPoint);
             Directory.CreateDirectory(mountPoint);
-            bool mounted = storage.Driver switch
-            {
-                StorageDrivers.Blk => MountBlock(storage, device!, mountPoint, at),
-                StorageDrivers.Ephemeral => MountTmpfs(storage, mountPoint),
-                _ => PrepareLocal(storage, mountPoint),
-            };
-            _mounts.Add((mountPoint, new MountEntry { Users = 1, Mounted = mounted, Shared = storage.Shared, RemoveDirectory = createdDirectory && storage.Driver == StorageDrivers.Blk }));
+            bool mounted = mount(mountPoint);
+            _mounts.Add((mountPoint, new MountEntry { Users = 1, Mounted = mounted, Shared = storage.Shared, RemoveDirectory = createdDirectory && driver.RemovesCreatedMountPoint }));
         }
-    }
-
-    private bool MountBlock(Protocols.Agent.Storage storage, BlockDevice device, string mountPoint, string at)
-    {
-        string fstype = storage.Fstype.Length > 0 ? storage.Fstype : DefaultBlockFilesystem;
-        var (flags, _, data) = MountOptions.Parse(storage.Options);
-        if (Libc.Mount(device.DevicePath, mountPoint, fstype, flags, data) != 0)
-        {
-            var error = LinuxException.FromLastError($"mount {device.DevicePath} ({fstype}{(data is null ? "" : ", " + data)}) on {mountPoint}");
-            throw error.Errno switch
-            {
-                Errno.ENODEV => RpcErrors.InvalidArgument($"{at}.fstype", $"'{fstype}' is not a filesystem type this kernel knows ({error.Message})"),
-                Errno.EINVAL => RpcErrors.InvalidArgument(at, $"{error.Message}: the disk holds no {fstype} filesystem, or an option in options is not one {fstype} accepts"),
-                _ => error,
-            };
-        }
-        _logger.LogInformation("mounted {Device} ({Source}, {Fstype}) on {MountPoint}", device.DevicePath, "PCI path " + storage.Source, fstype, mountPoint);
-        return true;
-    }
-
-    private static bool MountTmpfs(Protocols.Agent.Storage storage, string mountPoint)
-    {
-        var (flags, _, data) = MountOptions.Parse(storage.Options);
-        Libc.Check(Libc.Mount(storage.Source.Length > 0 ? storage.Source : "tmpfs", mountPoint, "tmpfs", flags, data), $"mount tmpfs on {mountPoint}");
-        return true;
-    }
-
-    private static bool PrepareLocal(Protocols.Agent.Storage storage, string mountPoint)
-    {
-        foreach (string option in storage.Options)
-        {
-            if (option.StartsWith("mode=", StringComparison.Ordinal))
-            {
-                File.SetUnixFileMode(mountPoint, (UnixFileMode)Convert.ToInt32(option[5..], 8));
-            }
-        }
-        if (storage.FsGroup is { } group)
-        {
-            Libc.Check(Libc.Chown(mountPoint, uint.MaxValue, group.GroupId), $"chown {mountPoint}");
-        }
-        return false;
     }
 
     /// <summary>Unmounts; a mount still in use (a process inside, an open file) is detached instead, so teardown never hangs.</summary>
@@ -267,29 +193,7 @@ public sealed class StorageManager
         }
     }
 
-    private static void ValidateBlock(Protocols.Agent.Storage storage, string at)
-    {
-        if (!PciPath.TryParse(storage.Source, out _, out string? error))
-        {
-            throw RpcErrors.InvalidArgument($"{at}.source", error);
-        }
-        if (storage.Fstype.Length > 0 && !IsFilesystemName(storage.Fstype))
-        {
-            throw RpcErrors.InvalidArgument($"{at}.fstype", $"'{storage.Fstype}' is not a filesystem type name");
-        }
-        var (flags, propagation, _) = MountOptions.Parse(storage.Options);
-        if ((flags & (Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_MOVE)) != 0 || propagation != 0)
-        {
-            throw RpcErrors.InvalidArgument($"{at}.options", $"'{string.Join(',', storage.Options)}': bind, remount and propagation options do not apply to mounting a disk");
-        }
-    }
-
     private static string Normalise(string mountPoint) => mountPoint.TrimEnd('/');
-
-    /// <summary>Kernel filesystem type names: ext4, xfs, fuse.sshfs, 9p …</summary>
-    private static bool IsFilesystemName(string name) =>
-        name.Length <= 32 && name[0] is (>= 'a' and <= 'z') or (>= '0' and <= '9')
-        && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '_' or '+' or '-');
 
     private sealed class MountEntry
     {

@@ -7,47 +7,47 @@ public sealed partial class AgentClient
 {
     /// <summary>GetMetrics: The agent's and the guest's metrics in Prometheus text format.</summary>
     public async Task<Metrics> GetMetricsAsync(GetMetricsRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.GetMetricsAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.GetMetricsAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>MemAgentMemcgSet: Tunes the guest memory agent's memcg reclaimer.</summary>
     public async Task MemAgentMemcgSetAsync(MemAgentMemcgConfig request, CancellationToken cancellationToken = default) =>
-        await Agent.MemAgentMemcgSetAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.MemAgentMemcgSetAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>MemAgentCompactSet: Tunes the guest memory agent's compactor.</summary>
     public async Task MemAgentCompactSetAsync(MemAgentCompactConfig request, CancellationToken cancellationToken = default) =>
-        await Agent.MemAgentCompactSetAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.MemAgentCompactSetAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>OnlineCPUMem: Brings hot-plugged CPUs and memory online.</summary>
     public async Task OnlineCPUMemAsync(OnlineCPUMemRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.OnlineCPUMemAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.OnlineCPUMemAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>ReseedRandomDev: Mixes the given bytes into the guest's entropy pool and reseeds its CRNG.</summary>
     public async Task ReseedRandomDevAsync(ReseedRandomDevRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.ReseedRandomDevAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.ReseedRandomDevAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>GetGuestDetails: Memory block size, hotplug support and the agent's capabilities.</summary>
     public async Task<GuestDetailsResponse> GetGuestDetailsAsync(GuestDetailsRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.GetGuestDetailsAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.GetGuestDetailsAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>MemHotplugByProbe: Probes hot-plugged memory at the given addresses.</summary>
     public async Task MemHotplugByProbeAsync(MemHotplugByProbeRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.MemHotplugByProbeAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.MemHotplugByProbeAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>SetGuestDateTime: Sets the guest's clock.</summary>
     public async Task SetGuestDateTimeAsync(SetGuestDateTimeRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.SetGuestDateTimeAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.SetGuestDateTimeAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>CopyFile: Writes (a chunk of) a file into the guest under the shared containers directory.</summary>
     public async Task CopyFileAsync(CopyFileRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.CopyFileAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.CopyFileAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>AddSwap: Enables a hot-plugged block device as swap.</summary>
     public async Task AddSwapAsync(AddSwapRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.AddSwapAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.AddSwapAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>AddSwapPath: Enables swap on a guest path.</summary>
     public async Task AddSwapPathAsync(AddSwapPathRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.AddSwapPathAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.AddSwapPathAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>Health.Check: whether the agent is serving.</summary>
     public async Task<HealthCheckResponse> CheckAsync(CancellationToken cancellationToken = default) =>

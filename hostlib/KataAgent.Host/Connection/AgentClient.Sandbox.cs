@@ -7,13 +7,13 @@ public sealed partial class AgentClient
 {
     /// <summary>CreateSandbox: Sets up the sandbox: hostname, DNS, sandbox storages, shared namespaces. Once per VM.</summary>
     public async Task CreateSandboxAsync(CreateSandboxRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.CreateSandboxAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.CreateSandboxAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>DestroySandbox: Destroys every container and tears the sandbox down.</summary>
     public async Task DestroySandboxAsync(DestroySandboxRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.DestroySandboxAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.DestroySandboxAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>SetPolicy: Loads an agent policy document.</summary>
     public async Task SetPolicyAsync(SetPolicyRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.SetPolicyAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.SetPolicyAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 }

@@ -8,9 +8,9 @@ public sealed partial class AgentClient
 {
     /// <summary>GetVolumeStats: Usage statistics of a direct-assigned volume.</summary>
     public async Task<VolumeStatsResponse> GetVolumeStatsAsync(VolumeStatsRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.GetVolumeStatsAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.GetVolumeStatsAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
     /// <summary>ResizeVolume: Grows the filesystem of a direct-assigned volume.</summary>
     public async Task ResizeVolumeAsync(ResizeVolumeRequest request, CancellationToken cancellationToken = default) =>
-        await Agent.ResizeVolumeAsync(request, Call(cancellationToken)).ConfigureAwait(false);
+        await _calls.ResizeVolumeAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using KataAgent.Host.Transport;
 using KataAgent.Linux.Addressing;
@@ -11,7 +12,10 @@ namespace KataAgent.Host;
 /// A connection to one agent: gRPC over HTTP/2 over whichever byte stream the address names.
 /// Every AgentService RPC is a typed async method (partial files by concern); the generated
 /// clients are there too (<see cref="Agent"/>, <see cref="Health"/>) for anything beyond.
-/// Failed calls throw <see cref="RpcException"/> with the agent's status and message.
+/// A typed call that fails throws <see cref="AgentStatusException"/> with the agent's status and message
+/// (its <see cref="KataAgentException.Kind"/> is <see cref="KataAgentErrorKind.Connect"/> when the connection
+/// broke instead); a cancelled one <see cref="OperationCanceledException"/>. The generated clients are gRPC's
+/// own layer and throw its <see cref="RpcException"/>.
 /// </summary>
 public sealed partial class AgentClient : IAsyncDisposable, IDisposable
 {
@@ -19,6 +23,7 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
     private readonly AgentClientOptions _options;
     private readonly SocketsHttpHandler _handler;
     private readonly GrpcChannel _channel;
+    private readonly AgentService.AgentServiceClient _calls;
     private Exception? _lastTransportError;
     private int _transportErrors;
 
@@ -42,6 +47,8 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
             MaxSendMessageSize = null,
         });
         Agent = new AgentService.AgentServiceClient(_channel);
+        // The typed calls' one way out: every failure is translated there, not in each wrapper.
+        _calls = new AgentService.AgentServiceClient(_channel.Intercept(new AgentStatusInterceptor()));
         Health = new Health.HealthClient(_channel);
     }
 

@@ -4,11 +4,11 @@ namespace KataAgent.Host;
 /// The agent did not answer Health.Check before the connect deadline. The message names the
 /// address, how many attempts were made over how long, and the last failure.
 /// </summary>
-public sealed class AgentConnectException : Exception
+public sealed class AgentConnectException : KataAgentException
 {
     /// <summary>Creates the exception for <paramref name="address"/> after <paramref name="attempts"/> attempts.</summary>
     public AgentConnectException(string address, int attempts, TimeSpan elapsed, Exception? lastError)
-        : base($"could not reach the agent at {address}: {attempts} attempt{(attempts == 1 ? "" : "s")} over {elapsed.TotalMilliseconds:0} ms; last error: {Describe(lastError)}", lastError)
+        : base(KataAgentErrorKind.Connect, $"could not reach the agent at {address}: {attempts} attempt{(attempts == 1 ? "" : "s")} over {elapsed.TotalMilliseconds:0} ms; last error: {Describe(lastError)}", lastError)
     {
         Address = address;
         Attempts = attempts;

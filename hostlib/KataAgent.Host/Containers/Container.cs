@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Grpc.Core;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Host.Containers;
@@ -10,6 +9,11 @@ namespace KataAgent.Host.Containers;
 /// its stats, pause, resume, update and remove it. Its processes are <see cref="ContainerProcess"/>
 /// objects with stdio as .NET streams.
 /// </summary>
+/// <remarks>
+/// Disposing a container handle releases only what it holds on this side (its processes' stdio streams and
+/// calls); the container stays in the agent until <see cref="RemoveAsync"/> (or the sandbox's end) removes it.
+/// So a handle can be let go of while the container runs on, and <c>await using</c> never has a remote effect.
+/// </remarks>
 /// <example>
 /// <code>
 /// await using var agent = await AgentClient.ConnectAsync("unix:///run/kata/agent.sock");
@@ -18,24 +22,21 @@ namespace KataAgent.Host.Containers;
 /// await container.StartAsync();
 /// int status = await container.InitProcess.WaitAsync();
 /// await copy;
-/// await container.RemoveAsync();
+/// await container.RemoveAsync();   // disposing alone would leave it in the agent
 /// </code>
 /// </example>
 public sealed class Container : IAsyncDisposable
 {
     private readonly object _gate = new();
     private readonly List<ContainerProcess> _processes = [];
-    private readonly bool _owned;
-    private bool _removed;
     private bool _disposed;
 
-    private Container(AgentClient client, string id, string initExecId, bool useStreaming, bool owned, ContainerOptions options)
+    private Container(AgentClient client, string id, string initExecId, bool useStreaming, ContainerOptions options)
     {
         Client = client;
         Id = id;
         Options = options;
         UsesStreaming = useStreaming;
-        _owned = owned;
         InitProcess = new ContainerProcess(this, initExecId, useStreaming, options);
         _processes.Add(InitProcess);
     }
@@ -56,12 +57,18 @@ public sealed class Container : IAsyncDisposable
     public ContainerProcess InitProcess { get; }
 
     /// <summary>
-    /// Run once, right after the agent has removed the container (in <see cref="RemoveAsync"/>, so also in
-    /// <see cref="DisposeAsync"/>): releases what the container used on the host side. A
-    /// <see cref="Sandboxes.Sandbox"/> sets it to hot-unplug the container's disk and delete its image; the
-    /// agent has unmounted the disk by then.
+    /// Who takes part in removing the container (a <see cref="Sandboxes.Sandbox"/>, which releases its disk);
+    /// null: <see cref="RemoveAsync"/> only asks the agent.
     /// </summary>
-    internal Func<CancellationToken, Task>? AfterRemove { get; set; }
+    internal IContainerOwner? Owner { get; set; }
+
+    /// <summary>A handle on container <paramref name="id"/> without asking the agent anything (the sandbox's tests make theirs so).</summary>
+    internal static Container Handle(AgentClient client, string id, string initExecId, ContainerOptions options) =>
+        new(client, id, initExecId, useStreaming: false, options);
+
+    /// <summary>RemoveContainer for <paramref name="id"/>, waiting up to <paramref name="timeout"/> rounded up to whole seconds.</summary>
+    internal static RemoveContainerRequest RemoveRequest(string id, TimeSpan timeout) =>
+        new() { ContainerId = id, Timeout = (uint)Math.Min(uint.MaxValue, Math.Ceiling(timeout.TotalSeconds)) };
 
     /// <summary>
     /// CreateContainer with <paramref name="spec"/>; the init process waits for
@@ -69,7 +76,7 @@ public sealed class Container : IAsyncDisposable
     /// <see cref="ContainerOptions.AttachStdio"/>), so not a byte of its output is missed. The
     /// init process gets the container id as its exec id, as Kata's runtime does.
     /// </summary>
-    /// <exception cref="RpcException">The agent refused (e.g. INVALID_ARGUMENT naming the spec field, ALREADY_EXISTS).</exception>
+    /// <exception cref="AgentStatusException">The agent refused (e.g. INVALID_ARGUMENT naming the spec field, ALREADY_EXISTS).</exception>
     public static Task<Container> CreateAsync(AgentClient client, string id, Spec spec, ContainerOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
@@ -92,7 +99,7 @@ public sealed class Container : IAsyncDisposable
         }
         bool streaming = await UseStreamingAsync(client, options, cancellationToken).ConfigureAwait(false);
         await client.CreateContainerAsync(request, cancellationToken).ConfigureAwait(false);
-        var container = new Container(client, request.ContainerId, request.ExecId, streaming, owned: true, options);
+        var container = new Container(client, request.ContainerId, request.ExecId, streaming, options);
         if (options.AttachStdio)
         {
             container.InitProcess.Attach();
@@ -103,8 +110,7 @@ public sealed class Container : IAsyncDisposable
     /// <summary>
     /// A handle on a container that already exists in the agent (created by someone else), to
     /// exec into it, signal, pause or stats it. Nothing is sent to the agent here; the init
-    /// process's exec id is empty and its stdio is attached only when used. Disposing the handle
-    /// does not remove the container (<see cref="RemoveAsync"/> does).
+    /// process's exec id is empty and its stdio is attached only when used.
     /// </summary>
     public static async Task<Container> OpenAsync(AgentClient client, string id, ContainerOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -112,7 +118,7 @@ public sealed class Container : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(id);
         options ??= new ContainerOptions();
         bool streaming = await UseStreamingAsync(client, options, cancellationToken).ConfigureAwait(false);
-        return new Container(client, id, "", streaming, owned: false, options);
+        return new Container(client, id, "", streaming, options);
     }
 
     /// <summary>A random exec id: "exec-" and 12 hex digits.</summary>
@@ -127,7 +133,7 @@ public sealed class Container : IAsyncDisposable
 
     /// <summary>ExecProcess: starts <paramref name="process"/> in the running container as <paramref name="execId"/>
     /// and attaches its stdio right after (see <see cref="ContainerOptions.AttachStdio"/>).</summary>
-    /// <exception cref="RpcException">The agent refused (e.g. FAILED_PRECONDITION: not running, ALREADY_EXISTS: the exec id is taken).</exception>
+    /// <exception cref="AgentStatusException">The agent refused (e.g. FAILED_PRECONDITION: not running, ALREADY_EXISTS: the exec id is taken).</exception>
     public async Task<ContainerProcess> ExecAsync(string execId, Process process, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(execId);
@@ -180,38 +186,32 @@ public sealed class Container : IAsyncDisposable
     /// <paramref name="timeout"/> (rounded up to whole seconds; <see cref="TimeSpan.Zero"/> waits
     /// for ever; default <see cref="ContainerOptions.RemoveTimeout"/>) and releases it. Output the
     /// processes wrote before they died still arrives on their streams. A container made by
-    /// <see cref="Sandboxes.Sandbox.CreateContainerAsync"/> then has its disk hot-unplugged and its image deleted.
+    /// <see cref="Sandboxes.Sandbox.CreateContainerAsync"/> is removed through its sandbox, which then
+    /// hot-unplugs its disk and deletes its image (<see cref="Sandboxes.Sandbox.RemoveContainerAsync"/>).
     /// </summary>
-    /// <exception cref="RpcException">The agent refused (e.g. DEADLINE_EXCEEDED: processes still running after the timeout, NOT_FOUND).</exception>
-    /// <exception cref="TimeoutException">A sandbox container's disk was not released by the guest in time (the container is removed).</exception>
+    /// <exception cref="AgentStatusException">The agent refused (e.g. DEADLINE_EXCEEDED: processes still running after the timeout, NOT_FOUND).</exception>
+    /// <exception cref="Vm.VmException">A sandbox container's disk was not released by the guest in time (the container is removed).</exception>
     public async Task RemoveAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         TimeSpan wait = timeout ?? Options.RemoveTimeout;
         ArgumentOutOfRangeException.ThrowIfLessThan(wait, TimeSpan.Zero, nameof(timeout));
-        uint seconds = (uint)Math.Min(uint.MaxValue, Math.Ceiling(wait.TotalSeconds));
-        await Client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = Id, Timeout = seconds }, cancellationToken).ConfigureAwait(false);
-        Func<CancellationToken, Task>? afterRemove;
-        lock (_gate)
+        if (Owner is { } owner)
         {
-            _removed = true;
-            afterRemove = AfterRemove;
-            AfterRemove = null;
+            await owner.RemoveContainerAsync(Id, wait, cancellationToken).ConfigureAwait(false);
         }
-        if (afterRemove is not null)
+        else
         {
-            await afterRemove(cancellationToken).ConfigureAwait(false);
+            await Client.RemoveContainerAsync(RemoveRequest(Id, wait), cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// Removes the container if this object created it and it has not been removed (best effort:
-    /// an agent error is not thrown, call <see cref="RemoveAsync"/> to see it), then detaches every
-    /// process's stdio.
+    /// Detaches every process's stdio (pending reads end, writes fail). The container itself is left as it is
+    /// in the agent: only <see cref="RemoveAsync"/> removes it.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
         ContainerProcess[] processes;
-        bool remove;
         lock (_gate)
         {
             if (_disposed)
@@ -219,20 +219,7 @@ public sealed class Container : IAsyncDisposable
                 return;
             }
             _disposed = true;
-            remove = _owned && !_removed;
             processes = [.. _processes];
-        }
-        if (remove)
-        {
-            try
-            {
-                await RemoveAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is RpcException or IOException or TimeoutException or InvalidOperationException or Vm.QmpException)
-            {
-                // Already gone, the agent or qemu is unreachable, or the disk did not come out: dispose does not
-                // throw for it (RemoveAsync does), and a sandbox's destroy takes whatever is left with the VM.
-            }
         }
         foreach (var process in processes)
         {

@@ -69,7 +69,7 @@ public sealed class ContainerProcess : IAsyncDisposable
     /// <summary>Waits for the process to exit and returns its status: the exit code, or 128 + N when signal N killed it.</summary>
     /// <remarks>One WaitProcess long poll per process, started when the process starts and shared by every caller;
     /// cancelling <paramref name="cancellationToken"/> only stops this caller's wait.</remarks>
-    /// <exception cref="RpcException">The agent does not know the process (e.g. the container was removed before anyone waited).</exception>
+    /// <exception cref="AgentStatusException">The agent does not know the process (e.g. the container was removed before anyone waited).</exception>
     public Task<int> WaitAsync(CancellationToken cancellationToken = default) => BeginWait().WaitAsync(cancellationToken);
 
     /// <summary>Sends signal <paramref name="signal"/> (e.g. 15 for SIGTERM) to this process only (SignalProcess with its exec id).</summary>

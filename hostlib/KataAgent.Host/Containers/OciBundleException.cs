@@ -5,11 +5,11 @@ namespace KataAgent.Host.Containers;
 /// value Kata's Spec cannot carry. The message names the file and, for content errors, the JSON
 /// path (<c>$.process.args[1]</c>) and line.
 /// </summary>
-public sealed class OciBundleException : Exception
+public sealed class OciBundleException : KataAgentException
 {
     /// <summary>Creates the exception.</summary>
     public OciBundleException(string configPath, string? jsonPath, long? lineNumber, string problem, Exception? inner = null)
-        : base(Describe(configPath, jsonPath, lineNumber, problem), inner)
+        : base(KataAgentErrorKind.Bundle, Describe(configPath, jsonPath, lineNumber, problem), inner)
     {
         ConfigPath = configPath;
         JsonPath = jsonPath;

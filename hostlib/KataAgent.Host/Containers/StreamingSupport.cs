@@ -19,7 +19,7 @@ public static class StreamingSupport
     private static readonly ConditionalWeakTable<AgentClient, Task<bool>> Cache = new();
 
     /// <summary>True when the agent behind <paramref name="client"/> serves kataagent.v1.</summary>
-    /// <exception cref="RpcException">The probe failed for another reason (e.g. the agent is unreachable); not remembered.</exception>
+    /// <exception cref="AgentStatusException">The probe failed for another reason (e.g. the agent is unreachable); not remembered.</exception>
     public static Task<bool> IsAvailableAsync(AgentClient client, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
@@ -45,6 +45,11 @@ public static class StreamingSupport
         catch (RpcException e) when (e.StatusCode is StatusCode.NotFound or StatusCode.Unimplemented)
         {
             return false;
+        }
+        catch (RpcException e)
+        {
+            // A raw Health call (the typed client has no Check): translated here as the typed calls are.
+            throw AgentStatusException.From(e, "Health.Check", CancellationToken.None);
         }
     }
 }

@@ -8,7 +8,7 @@ namespace KataAgent.Host.Containers;
 /// that finds nothing buffered asks the agent for up to the chunk size and waits until the
 /// process writes something; an empty answer is end of stream. Nothing is read ahead, so the
 /// agent's bounded buffer is the only buffer. NOT_FOUND (the container was removed) also ends
-/// the stream; any other failure is an <see cref="IOException"/> carrying the RpcException.
+/// the stream; any other failure is an <see cref="IOException"/> carrying the <see cref="AgentStatusException"/>.
 /// </summary>
 internal sealed class UnaryOutputStream : Stream
 {
@@ -96,22 +96,22 @@ internal sealed class UnaryOutputStream : Stream
                 : await _client.ReadStdoutAsync(request, linked.Token).ConfigureAwait(false);
             return response.Data.Memory;
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
             throw new OperationCanceledException(e.Message, e, cancellationToken);
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && _disposed != 0)
+        catch (OperationCanceledException e) when (_disposed != 0)
         {
             throw new ObjectDisposedException(GetType().Name, e.Message);
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        catch (AgentStatusException e) when (e.StatusCode == AgentStatusCode.NotFound)
         {
             // The container was removed (or the process forgotten): its output is gone, so this is the end.
             return ReadOnlyMemory<byte>.Empty;
         }
-        catch (RpcException e)
+        catch (AgentStatusException e)
         {
-            throw new IOException($"{(_stderr ? "ReadStderr" : "ReadStdout")} for {StreamingStdio.Describe(_containerId, _execId)} failed: {e.StatusCode}: {e.Status.Detail}", e);
+            throw new IOException($"{(_stderr ? "ReadStderr" : "ReadStdout")} for {StreamingStdio.Describe(_containerId, _execId)} failed: {e.StatusCode}: {e.Detail}", e);
         }
     }
 }

@@ -57,17 +57,17 @@ internal sealed class UnaryStdio : IProcessStdio
                 data = data[(int)response.Len..];
             }
         }
-        catch (Exception e) when (e is RpcException or OperationCanceledException && _lifetime.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is AgentStatusException or OperationCanceledException && _lifetime.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new ObjectDisposedException($"stdio of {StreamingStdio.Describe(_containerId, _execId)} was detached", e);
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
             throw new OperationCanceledException(e.Message, e, cancellationToken);
         }
-        catch (RpcException e)
+        catch (AgentStatusException e)
         {
-            throw new IOException($"WriteStdin for {StreamingStdio.Describe(_containerId, _execId)} failed: {e.StatusCode}: {e.Status.Detail}", e);
+            throw new IOException($"WriteStdin for {StreamingStdio.Describe(_containerId, _execId)} failed: {e.StatusCode}: {e.Detail}", e);
         }
         finally
         {
@@ -87,9 +87,9 @@ internal sealed class UnaryStdio : IProcessStdio
             _inputClosed = true;
             await _client.CloseStdinAsync(new CloseStdinRequest { ContainerId = _containerId, ExecId = _execId }, cancellationToken).ConfigureAwait(false);
         }
-        catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+        catch (AgentStatusException e)
         {
-            throw new IOException($"CloseStdin for {StreamingStdio.Describe(_containerId, _execId)} failed: {e.StatusCode}: {e.Status.Detail}", e);
+            throw new IOException($"CloseStdin for {StreamingStdio.Describe(_containerId, _execId)} failed: {e.StatusCode}: {e.Detail}", e);
         }
         finally
         {

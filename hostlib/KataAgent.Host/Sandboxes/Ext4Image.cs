@@ -21,7 +21,7 @@ public static class Ext4Image
     /// the tree (its blocks and inodes, plus a quarter and <c>64 MiB</c> of headroom).
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The source directory does not exist.</exception>
-    /// <exception cref="InvalidOperationException">mkfs.ext4 is not installed (package e2fsprogs), or it failed (its message included).</exception>
+    /// <exception cref="DiskImageException">mkfs.ext4 is not installed (package e2fsprogs), or it failed (its message included).</exception>
     public static Task CreateAsync(string sourceDirectory, string imagePath, CancellationToken cancellationToken = default) =>
         CreateAsync(sourceDirectory, imagePath, [.. (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries), .. SbinDirectories], cancellationToken);
 
@@ -56,7 +56,7 @@ public static class Ext4Image
         if (result.ExitCode != 0)
         {
             File.Delete(imagePath);
-            throw new InvalidOperationException($"mkfs.ext4 -d {sourceDirectory} {imagePath} failed (exit {result.ExitCode}): {(result.StandardError + result.StandardOutput).Trim()}");
+            throw new DiskImageException($"mkfs.ext4 -d {sourceDirectory} {imagePath} failed (exit {result.ExitCode}): {(result.StandardError + result.StandardOutput).Trim()}");
         }
     }
 
@@ -70,7 +70,7 @@ public static class Ext4Image
                 return candidate;
             }
         }
-        throw new InvalidOperationException(
+        throw new DiskImageException(
             $"mkfs.ext4 is not installed (searched {string.Join(":", searchDirectories)}): install the e2fsprogs package (apt-get install e2fsprogs) to pack container rootfs directories into ext4 images");
     }
 

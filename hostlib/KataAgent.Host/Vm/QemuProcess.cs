@@ -51,11 +51,23 @@ internal sealed class QemuProcess : IDisposable
     }
 
     /// <summary>SIGKILL, through the pidfd.</summary>
-    public void Kill()
+    /// <exception cref="VmException">The process may not be signalled.</exception>
+    public void Kill() => Signal(Libc.SIGKILL);
+
+    /// <summary>SIGTERM, through the pidfd.</summary>
+    /// <exception cref="VmException">The process may not be signalled.</exception>
+    public void Terminate() => Signal(Libc.SIGTERM);
+
+    private void Signal(int signal)
     {
-        if (_pidfd >= 0)
+        if (_pidfd >= 0 && Libc.Syscall(Libc.SYS_pidfd_send_signal, _pidfd, signal, 0, 0, 0) < 0)
         {
-            Libc.Syscall(Libc.SYS_pidfd_send_signal, _pidfd, Libc.SIGKILL, 0, 0, 0);
+            var error = LinuxException.FromLastError($"pidfd_send_signal(qemu pid {ProcessId}, {signal})");
+            // ESRCH: it has exited (a zombie counts) between the check and the signal.
+            if (error.Errno != Errno.ESRCH)
+            {
+                throw new VmException($"cannot stop qemu (pid {ProcessId}): {error.Message}", error);
+            }
         }
     }
 

@@ -12,7 +12,7 @@ public sealed partial class QemuVm
     /// storage driver waits for. Which ports are free is asked from qemu (<c>query-pci</c>), so it is right
     /// for an attached VM too.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Every hot-plug port is taken (see <see cref="QemuOptions.HotplugSlots"/>).</exception>
+    /// <exception cref="VmException">Every hot-plug port is taken (see <see cref="QemuOptions.HotplugSlots"/>).</exception>
     /// <exception cref="QmpException">qemu refused the disk (unreadable image, wrong format, …).</exception>
     public async Task<string> AddDiskAsync(QemuDisk disk, CancellationToken cancellationToken = default)
     {
@@ -60,8 +60,8 @@ public sealed partial class QemuVm
     /// <c>blk</c> storage in RemoveContainer); the guest does not refuse, its users just lose the device.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="pciPath"/> is not the PCI path of one of this VM's root ports.</exception>
-    /// <exception cref="InvalidOperationException">There is no disk at <paramref name="pciPath"/>.</exception>
-    /// <exception cref="TimeoutException">The guest did not release the device within <see cref="QemuOptions.UnplugTimeout"/>.
+    /// <exception cref="VmException">There is no disk at <paramref name="pciPath"/>.</exception>
+    /// <exception cref="VmException">The guest did not release the device within <see cref="QemuOptions.UnplugTimeout"/>.
     /// qemu may still finish later; calling again then only closes the image.</exception>
     public async Task RemoveDiskAsync(string pciPath, CancellationToken cancellationToken = default)
     {
@@ -98,7 +98,7 @@ public sealed partial class QemuVm
             }
             catch (QmpException e) when (!deviceWasThere)
             {
-                throw new InvalidOperationException($"no disk at PCI path {pciPath}: neither device nor image node '{id}' exists", e);
+                throw new VmException($"no disk at PCI path {pciPath}: neither device nor image node '{id}' exists", e);
             }
         }
         finally
@@ -137,7 +137,7 @@ public sealed partial class QemuVm
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"the guest did not release the disk at PCI path {pciPath} (qemu device '{id}') within {_options.UnplugTimeout.TotalSeconds:0.#} s "
+            throw new VmException($"the guest did not release the disk at PCI path {pciPath} (qemu device '{id}') within {_options.UnplugTimeout.TotalSeconds:0.#} s "
                 + "(QemuOptions.UnplugTimeout): no DEVICE_DELETED from qemu; the image stays open until RemoveDiskAsync is called again after the guest lets go");
         }
     }
@@ -185,6 +185,6 @@ public sealed partial class QemuVm
                 return port;
             }
         }
-        throw new InvalidOperationException($"no free hot-plug slot: all {_options.HotplugSlots} are in use (QemuOptions.HotplugSlots)");
+        throw new VmException($"no free hot-plug slot: all {_options.HotplugSlots} are in use (QemuOptions.HotplugSlots)");
     }
 }

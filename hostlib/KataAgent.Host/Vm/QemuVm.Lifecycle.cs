@@ -31,7 +31,7 @@ public sealed partial class QemuVm
             {
                 await Qmp.ExecuteAsync("quit", cancellationToken: cancellationToken).WaitAsync(QuitGrace, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or QmpException or TimeoutException)
+            catch (Exception e) when (e is QmpConnectionException or QmpException or TimeoutException)
             {
                 // qemu may close the socket before its reply arrives; whether it really quit is checked next.
             }
@@ -55,19 +55,37 @@ public sealed partial class QemuVm
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (_closed)
+        {
+            return;
+        }
         if (!_options.Detached)
         {
             await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
         }
-        await DisconnectAsync().ConfigureAwait(false);
-        if (!IsRunning)
+        bool running = IsRunning;
+        await CloseAsync().ConfigureAwait(false);
+        if (!running)
         {
             DeleteStateDirectory();
         }
+    }
+
+    /// <summary>Lets go of the connections and the process handle; qemu (if it runs) and the state directory stay.</summary>
+    internal async ValueTask CloseAsync()
+    {
+        if (_closed)
+        {
+            return;
+        }
+        _closed = true;
+        await DisconnectAsync().ConfigureAwait(false);
         _process?.Dispose();
         _kill.Dispose();
         _hotplugLock.Dispose();
     }
+
+    ValueTask IVirtualMachine.CloseAsync() => CloseAsync();
 
     /// <summary>A start that failed half-way: kill whatever runs, detached or not, and remove the state.</summary>
     private async Task AbandonAsync()
@@ -119,13 +137,13 @@ public sealed partial class QemuVm
     /// <summary>Collects the exit of qemu when it is our child, so it does not linger as a zombie.</summary>
     private async Task ReapAsync()
     {
-        if (_qemu is null)
+        if (_exited is null)
         {
             return;
         }
         try
         {
-            await _qemu.Task.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await _exited.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or TimeoutException)
         {
@@ -177,13 +195,19 @@ public sealed partial class QemuVm
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new InvalidOperationException($"cannot start {_options.QemuPath}: {e.Message}", e);
+            throw new VmException($"cannot start {_options.QemuPath}: {e.Message}", e);
         }
         if (result.ExitCode != 0)
         {
             throw new QemuBootException($"qemu exited with code {result.ExitCode}: {result.StandardError.Trim()}", ConsoleTail());
         }
         ProcessId = int.Parse(File.ReadAllText(PidFilePath).Trim(), CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<QemuExit> ExitOf(Task<CommandResult> qemu)
+    {
+        var result = await qemu.ConfigureAwait(false);
+        return new QemuExit(result.ExitCode, result.StartTime, result.ExitTime);
     }
 
     private void LaunchChild()
@@ -222,9 +246,10 @@ public sealed partial class QemuVm
         started.Wait();
         if (failure is not null)
         {
-            throw new InvalidOperationException($"cannot start {_options.QemuPath} (through setpriv): {failure.Message}", failure);
+            throw new VmException($"cannot start {_options.QemuPath} (through setpriv): {failure.Message}", failure);
         }
         // setpriv execs qemu: same pid.
         ProcessId = _qemu!.ProcessId;
+        _exited = ExitOf(_qemu.Task);
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using CliWrap;
 using KataAgent.Host.Transport;
+using KataAgent.Linux.Addressing;
 
 namespace KataAgent.Host.Vm;
 
@@ -15,13 +16,15 @@ namespace KataAgent.Host.Vm;
 /// <see cref="QemuOptions.Detached"/> VM is daemonized instead and outlives its caller; it is found again
 /// with <see cref="AttachAsync"/> from what vm.json in the state directory records.
 /// </summary>
-public sealed partial class QemuVm : IAsyncDisposable
+public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
 {
     private readonly QemuOptions _options;
     private readonly CancellationTokenSource _kill = new();
     private readonly SemaphoreSlim _hotplugLock = new(1, 1);
     private CommandTask<CommandResult>? _qemu;
+    private Task<QemuExit>? _exited;
     private QemuProcess? _process;
+    private bool _closed;
 
     private QemuVm(QemuOptions options)
     {
@@ -49,8 +52,8 @@ public sealed partial class QemuVm : IAsyncDisposable
     /// <summary>The file qemu writes the agent.log.0 port into: a copy of the agent's log lines.</summary>
     public string AgentLogPath => Path.Combine(_options.StateDirectory, "agent.log");
 
-    /// <summary>The address the host library connects to.</summary>
-    public string AgentAddress => $"serial://{AgentSocketPath}";
+    /// <summary>The agent's address (<c>serial://</c> and <see cref="AgentSocketPath"/>), for <see cref="AgentClient.ConnectAsync(AgentAddress, AgentClientOptions?, CancellationToken)"/>.</summary>
+    public AgentAddress AgentAddress => AgentAddress.Parse($"serial://{AgentSocketPath}");
 
     /// <summary>Whether the VM runs under KVM.</summary>
     public bool UsesKvm { get; private set; }
@@ -80,7 +83,8 @@ public sealed partial class QemuVm : IAsyncDisposable
     public bool IsRunning => _process?.IsRunning ?? false;
 
     /// <summary>qemu's exit, once it has exited; only for a VM this process started and did not detach.</summary>
-    public Task<CommandResult> Exited => _qemu?.Task ?? throw new InvalidOperationException(
+    /// <exception cref="InvalidOperationException">qemu is not this process's child.</exception>
+    public Task<QemuExit> Exited => _exited ?? throw new InvalidOperationException(
         "qemu is not a child of this process (a detached or attached VM): use WaitForExitAsync");
 
     private string PidFilePath => Path.Combine(_options.StateDirectory, "qemu.pid");
@@ -101,7 +105,7 @@ public sealed partial class QemuVm : IAsyncDisposable
             await vm.LaunchAsync(abort.Token).ConfigureAwait(false);
             vm.Qmp = await vm.UntilExitAsync(QmpClient.ConnectAsync(vm.QmpSocketPath, TimeSpan.FromSeconds(30), abort.Token), "its QMP socket accepted").ConfigureAwait(false);
             await vm.SaveStateAsync(abort.Token).ConfigureAwait(false);
-            var connect = AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress), new AgentClientOptions { ConnectTimeout = options.AgentTimeout, RetryInterval = TimeSpan.FromMilliseconds(100) }, abort.Token);
+            var connect = AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress.ToString()), new AgentClientOptions { ConnectTimeout = options.AgentTimeout, RetryInterval = TimeSpan.FromMilliseconds(100) }, abort.Token);
             vm.Agent = await vm.UntilExitAsync(connect, "the agent answered").ConfigureAwait(false);
             vm.BootToReady = clock.Elapsed;
             return vm;
@@ -126,7 +130,7 @@ public sealed partial class QemuVm : IAsyncDisposable
     /// process) from its state directory: QMP and the agent. The agent's virtio-serial port serves one
     /// connection at a time, so whoever else is connected to it must have let go.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No VM state there, or its qemu is no longer running.</exception>
+    /// <exception cref="VmException">No VM state there, or its qemu is no longer running.</exception>
     public static async Task<QemuVm> AttachAsync(string stateDirectory, CancellationToken cancellationToken = default)
     {
         string stateFile = Path.Combine(Path.GetFullPath(stateDirectory), "vm.json");
@@ -135,27 +139,27 @@ public sealed partial class QemuVm : IAsyncDisposable
         {
             await using var stream = File.OpenRead(stateFile);
             state = await JsonSerializer.DeserializeAsync(stream, QemuVmStateJsonContext.Default.QemuVmState, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException($"{stateFile} is empty");
+                ?? throw new VmException($"{stateFile} is empty");
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new InvalidOperationException($"no VM in {stateDirectory}: {stateFile} does not exist", e);
+            throw new VmException($"no VM in {stateDirectory}: {stateFile} does not exist", e);
         }
         catch (JsonException e)
         {
-            throw new InvalidOperationException($"{stateFile} is not a VM state file: {e.Message}", e);
+            throw new VmException($"{stateFile} is not a VM state file: {e.Message}", e);
         }
         var vm = new QemuVm(state.Options) { UsesKvm = state.UsesKvm, DiskPciPaths = state.DiskPciPaths, ProcessId = state.ProcessId };
         vm._process = QemuProcess.TryOpen(state.ProcessId);
         if (vm._process is null || !vm.IsQemuOfThisVm())
         {
             vm._process?.Dispose();
-            throw new InvalidOperationException($"the VM in {stateDirectory} is not running (qemu pid {state.ProcessId} has exited)");
+            throw new VmException($"the VM in {stateDirectory} is not running (qemu pid {state.ProcessId} has exited)");
         }
         try
         {
             vm.Qmp = await QmpClient.ConnectAsync(vm.QmpSocketPath, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
-            vm.Agent = await AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress), new AgentClientOptions { ConnectTimeout = state.Options.AgentTimeout, RetryInterval = TimeSpan.FromMilliseconds(100) }, cancellationToken).ConfigureAwait(false);
+            vm.Agent = await AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress.ToString()), new AgentClientOptions { ConnectTimeout = state.Options.AgentTimeout, RetryInterval = TimeSpan.FromMilliseconds(100) }, cancellationToken).ConfigureAwait(false);
             return vm;
         }
         catch
@@ -268,6 +272,61 @@ public sealed partial class QemuVm : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Whether the qemu of the VM whose state is in <paramref name="stateDirectory"/> runs: the pid vm.json (or
+    /// qemu's pid file) records is alive and its command line names that directory's QMP socket, so a recycled
+    /// pid does not count. For a VM another process started (a detached one, or one whose owner died).
+    /// </summary>
+    public static bool IsRunningIn(string stateDirectory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
+        string directory = Path.GetFullPath(stateDirectory);
+        return ReadRecordedPid(directory) is { } pid && IsQemuWithQmpSocket(pid, Path.Combine(directory, "qmp.sock"));
+    }
+
+    /// <summary>
+    /// Ends the qemu of the VM whose state is in <paramref name="stateDirectory"/>, if it runs: SIGTERM (qemu exits
+    /// at once, closing its files), then SIGKILL if it is still there after a grace. The process is opened as a
+    /// pidfd first and only then checked to be that VM's qemu (see <see cref="IsRunningIn"/>), and signalled
+    /// through the pidfd, so a recycled pid is never signalled. Returns false when no qemu of that VM ran. The
+    /// state directory is left as it is (see <see cref="Sandboxes.Sandbox.RemoveStaleAsync"/> for the whole removal).
+    /// </summary>
+    /// <exception cref="VmException">qemu may not be signalled, or outlived SIGKILL.</exception>
+    public static async Task<bool> KillAsync(string stateDirectory, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
+        string directory = Path.GetFullPath(stateDirectory);
+        if (ReadRecordedPid(directory) is not { } pid)
+        {
+            return false;
+        }
+        using var process = QemuProcess.TryOpen(pid);
+        if (process is null || !IsQemuWithQmpSocket(pid, Path.Combine(directory, "qmp.sock")))
+        {
+            return false;
+        }
+        foreach (bool force in new[] { false, true })
+        {
+            if (force)
+            {
+                process.Kill();
+            }
+            else
+            {
+                process.Terminate();
+            }
+            try
+            {
+                await process.WaitForExitAsync(cancellationToken).WaitAsync(QuitGrace, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+        throw new VmException($"qemu (pid {pid}) of the VM in {directory} is still running after SIGKILL");
+    }
+
     /// <summary>The pid file's process really is this VM's qemu (not a recycled pid): its command line names our QMP socket.</summary>
     private bool IsQemuOfThisVm() => IsQemuWithQmpSocket(ProcessId, QmpSocketPath);
 
@@ -293,7 +352,7 @@ public sealed partial class QemuVm : IAsyncDisposable
         stop.Cancel();
         if (first != step)
         {
-            string code = _qemu is not null ? $" with code {(await _qemu.Task.ConfigureAwait(false)).ExitCode}" : "";
+            string code = _exited is not null ? $" with code {(await _exited.ConfigureAwait(false)).ExitCode}" : "";
             throw new QemuBootException($"qemu exited{code} before {what}", ConsoleTail());
         }
         return await step.ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using KataAgent.Host.Vm;
 
 namespace KataAgent.Kactl.Sandboxes;
 
@@ -73,11 +74,11 @@ public sealed class RunDirectory
     public string SandboxDirectory(string id) => System.IO.Path.Combine(Path, id);
 
     /// <summary>Writes sandbox.json (whole or not at all: readers never see half a file).</summary>
-    public void Save(SandboxRecord record)
+    public void Save(RunRecord record)
     {
         string file = System.IO.Path.Combine(SandboxDirectory(record.Id), RecordFileName);
         string temporary = file + ".tmp";
-        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(record, SandboxRecordJsonContext.Default.SandboxRecord));
+        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(record, RunRecordJsonContext.Default.RunRecord));
         File.Move(temporary, file, overwrite: true);
     }
 
@@ -137,18 +138,18 @@ public sealed class RunDirectory
     private SandboxEntry Read(string id)
     {
         string directory = SandboxDirectory(id);
-        SandboxRecord? record = null;
+        RunRecord? record = null;
         try
         {
-            record = JsonSerializer.Deserialize(File.ReadAllBytes(System.IO.Path.Combine(directory, RecordFileName)), SandboxRecordJsonContext.Default.SandboxRecord);
+            record = JsonSerializer.Deserialize(File.ReadAllBytes(System.IO.Path.Combine(directory, RecordFileName)), RunRecordJsonContext.Default.RunRecord);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
             // Missing (still booting, or its kactl died first) or unreadable: listed as incomplete.
         }
-        var state = record is null ? SandboxState.Incomplete
-            : QemuProcessProbe.IsSandboxQemu(record.QemuPid, directory) ? SandboxState.Running
-            : SandboxState.Stopped;
+        var state = record is null ? SandboxLiveness.Incomplete
+            : QemuVm.IsRunningIn(directory) ? SandboxLiveness.Running
+            : SandboxLiveness.Stopped;
         return new SandboxEntry(id, directory, record, state);
     }
 }

@@ -12,7 +12,7 @@ public static class SandboxAgent
         RequireRunning(entry);
         try
         {
-            return await AgentClient.ConnectAsync(entry.AgentAddress, new AgentClientOptions { ConnectTimeout = timeout }, cancellationToken).ConfigureAwait(false);
+            return await AgentClient.ConnectAsync(entry.AgentAddressText, new AgentClientOptions { ConnectTimeout = timeout }, cancellationToken).ConfigureAwait(false);
         }
         catch (AgentConnectException e)
         {
@@ -26,9 +26,9 @@ public static class SandboxAgent
     {
         switch (entry.State)
         {
-            case SandboxState.Stopped:
+            case SandboxLiveness.Stopped:
                 throw new KactlException(ExitCodes.VmFailed, $"sandbox '{entry.Id}' is stopped: its VM (qemu pid {entry.Record!.QemuPid}) is gone; 'kactl rm {entry.Id}' removes what is left");
-            case SandboxState.Incomplete:
+            case SandboxLiveness.Incomplete:
                 throw new KactlException(ExitCodes.VmFailed, $"sandbox '{entry.Id}' is incomplete: it is still booting, or the kactl that booted it stopped before it was ready ('kactl rm {entry.Id}' removes it)");
         }
     }

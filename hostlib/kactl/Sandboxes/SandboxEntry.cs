@@ -5,10 +5,10 @@ namespace KataAgent.Kactl.Sandboxes;
 /// <param name="Directory">The sandbox's state directory (sockets, logs, sandbox.json).</param>
 /// <param name="Record">sandbox.json, or null when there is none (yet).</param>
 /// <param name="State">Running, stopped or incomplete, as seen just now.</param>
-public sealed record SandboxEntry(string Id, string Directory, SandboxRecord? Record, SandboxState State)
+public sealed record SandboxEntry(string Id, string Directory, RunRecord? Record, SandboxLiveness State)
 {
     /// <summary>The agent's address: the host end of its virtio-serial port, a unix socket qemu serves.</summary>
-    public string AgentAddress => "serial://" + Path.Combine(Directory, "agent.sock");
+    public string AgentAddressText => "serial://" + Path.Combine(Directory, "agent.sock");
 
     /// <summary>The VM's debug console socket (qemu's chardev server).</summary>
     public string ConsoleSocketPath => Path.Combine(Directory, "console.sock");

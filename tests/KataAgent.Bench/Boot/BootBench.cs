@@ -1,9 +1,9 @@
 using System.Globalization;
-using KataAgent.Bench.FloorInit;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
 using KataAgent.Rootfs.Image;
 using KataAgent.Rootfs.Kernel;
+using KataAgent.Testing.FloorInit;
 
 namespace KataAgent.Bench.Boot;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using KataAgent.Host.Sandboxes;
+using KataAgent.Host.Vm;
 
 namespace KataAgent.Bench.Boot;
 
@@ -33,11 +34,14 @@ internal static class LaunchToWorkloadBench
                 var clock = Stopwatch.StartNew();
                 await using var sandbox = await Sandbox.StartAsync(new SandboxOptions
                 {
-                    KernelPath = kernel,
-                    InitrdPath = initrd,
-                    StateDirectory = Path.Combine(scratch, $"sandbox-{i}"),
                     Id = $"bench-{i}",
                     Hostname = "bench",
+                    Vm = new QemuOptions
+                    {
+                        KernelPath = kernel,
+                        InitrdPath = initrd,
+                        StateDirectory = Path.Combine(scratch, $"sandbox-{i}"),
+                    },
                 }, CancellationToken.None);
                 double ready = clock.Elapsed.TotalMilliseconds;
                 var spec = ContainerSpecs.Default(["/bin/echo", Marker], terminal: false);
@@ -56,6 +60,7 @@ internal static class LaunchToWorkloadBench
                 {
                     throw new InvalidOperationException($"the workload exited with {exitCode}");
                 }
+                await sandbox.DestroyAsync();
                 Console.Error.WriteLine($"workload bench: run {i}{(i == 0 ? " (warm-up)" : "")}: agent ready {ready:0} ms, container created {created:0} ms, first output {output:0} ms");
                 if (i > 0)
                 {

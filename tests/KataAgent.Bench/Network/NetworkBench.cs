@@ -1,7 +1,8 @@
 using CliWrap;
 using KataAgent.Host.Network;
 using KataAgent.Host.Sandboxes;
-using KataAgent.Tests.HostNetwork;
+using KataAgent.Host.Vm;
+using KataAgent.Testing.Network;
 
 namespace KataAgent.Bench.Network;
 
@@ -73,13 +74,16 @@ internal static class NetworkBench
                 string name = model.ToString().ToLowerInvariant();
                 await using var sandbox = await Sandbox.StartAsync(new SandboxOptions
                 {
-                    KernelPath = kernel,
-                    InitrdPath = initrd,
-                    StateDirectory = Path.Combine(scratch, "sandbox-" + name),
                     Id = "netbench-" + name,
-                    NetworkNamespacePath = pod.PodPath,
                     NetworkModel = model,
                     PortForwards = model == NetworkModel.Passt ? [new PortForward(Port, Port)] : [],
+                    Vm = new QemuOptions
+                    {
+                        KernelPath = kernel,
+                        InitrdPath = initrd,
+                        StateDirectory = Path.Combine(scratch, "sandbox-" + name),
+                        NetworkNamespacePath = pod.PodPath,
+                    },
                 }, CancellationToken.None);
                 var spec = ContainerSpecs.Default(["/bin/netbench", "serve", Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], terminal: false);
                 var container = await sandbox.CreateContainerAsync("netbench", rootfs, spec, cancellationToken: CancellationToken.None);
@@ -88,6 +92,7 @@ internal static class NetworkBench
                 results[name] = await MeasureAsync(client, name);
                 await container.RemoveAsync();
                 await container.DisposeAsync();
+                await sandbox.DestroyAsync();
             }
         }
         finally

@@ -4,6 +4,7 @@ using CliWrap;
 using FluentAssertions;
 using KataAgent.Rootfs.Image;
 using KataAgent.Rootfs.Tests.Infrastructure;
+using KataAgent.Testing.Kernel;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -2,6 +2,7 @@ using CliWrap;
 using CliWrap.Buffered;
 using FluentAssertions;
 using KataAgent.Rootfs.Tests.Infrastructure;
+using KataAgent.Testing.Kernel;
 using Xunit;
 using Xunit.Abstractions;
 

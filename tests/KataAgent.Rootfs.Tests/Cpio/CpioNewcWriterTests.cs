@@ -1,7 +1,6 @@
 using System.Text;
 using FluentAssertions;
 using KataAgent.Rootfs.Cpio;
-using KataAgent.Rootfs.Tests.Infrastructure;
 using Xunit;
 
 namespace KataAgent.Rootfs.Tests.Cpio;

@@ -1,6 +1,5 @@
 using FluentAssertions;
 using KataAgent.Rootfs.Elf;
-using KataAgent.Rootfs.Tests.Infrastructure;
 using Xunit;
 
 namespace KataAgent.Rootfs.Tests.Elf;

@@ -3,6 +3,7 @@ using KataAgent.Rootfs.Compression;
 using KataAgent.Rootfs.Image;
 using KataAgent.Rootfs.Kernel;
 using KataAgent.Rootfs.Tests.Infrastructure;
+using KataAgent.Testing.Kernel;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -3,6 +3,7 @@ using FluentAssertions;
 using KataAgent.Rootfs.Elf;
 using KataAgent.Rootfs.Kernel;
 using KataAgent.Rootfs.Tests.Infrastructure;
+using KataAgent.Testing.Kernel;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using FluentAssertions;
 using KataAgent.Rootfs.Kernel;
 using KataAgent.Rootfs.Tests.Infrastructure;
+using KataAgent.Testing.Kernel;
 using Xunit;
 
 namespace KataAgent.Rootfs.Tests.Kernel;

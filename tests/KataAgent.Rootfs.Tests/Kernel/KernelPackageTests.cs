@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using FluentAssertions;
 using KataAgent.Rootfs.Kernel;
-using KataAgent.Rootfs.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
 

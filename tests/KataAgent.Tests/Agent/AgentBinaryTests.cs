@@ -59,13 +59,13 @@ public class AgentBinaryTests
         await using var client = await agent.ConnectAsync();
 
         var badUsec = async () => await client.SetGuestDateTimeAsync(new SetGuestDateTimeRequest { Sec = 1, Usec = 1_000_000 });
-        (await badUsec.Should().ThrowAsync<RpcException>()).Which.Should().Match<RpcException>(e => e.StatusCode == StatusCode.InvalidArgument && e.Status.Detail.StartsWith("Usec:"));
+        (await badUsec.Should().ThrowAsync<AgentStatusException>()).Which.Should().Match<AgentStatusException>(e => e.StatusCode == AgentStatusCode.InvalidArgument && e.Detail.StartsWith("Usec:"));
 
         var negative = async () => await client.SetGuestDateTimeAsync(new SetGuestDateTimeRequest { Sec = -1 });
-        (await negative.Should().ThrowAsync<RpcException>()).Which.Status.Detail.Should().StartWith("Sec:");
+        (await negative.Should().ThrowAsync<AgentStatusException>()).Which.Detail.Should().StartWith("Sec:");
 
         var empty = async () => await client.ReseedRandomDevAsync(new ReseedRandomDevRequest());
-        (await empty.Should().ThrowAsync<RpcException>()).Which.Should().Match<RpcException>(e => e.StatusCode == StatusCode.InvalidArgument && e.Status.Detail.StartsWith("data:"));
+        (await empty.Should().ThrowAsync<AgentStatusException>()).Which.Should().Match<AgentStatusException>(e => e.StatusCode == AgentStatusCode.InvalidArgument && e.Detail.StartsWith("data:"));
 
         var unknownService = async () => await client.Health.CheckAsync(new CheckRequest { Service = "no.such.Service" });
         (await unknownService.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
@@ -81,9 +81,9 @@ public class AgentBinaryTests
         var tooBig = new ReseedRandomDevRequest { Data = ByteString.CopyFrom(new byte[5 * 1024 * 1024]) };
 
         var call = async () => await client.ReseedRandomDevAsync(tooBig);
-        var error = (await call.Should().ThrowAsync<RpcException>()).Which;
-        error.StatusCode.Should().Be(StatusCode.ResourceExhausted);
-        error.Status.Detail.Should().Contain("exceeds the maximum");
+        var error = (await call.Should().ThrowAsync<AgentStatusException>()).Which;
+        error.StatusCode.Should().Be(AgentStatusCode.ResourceExhausted);
+        error.Detail.Should().Contain("exceeds the maximum");
 
         (await client.CheckAsync()).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
         (await client.GetMetricsAsync(new GetMetricsRequest())).Metrics_.Should().Contain("kata_agent_scrape_count");
@@ -108,8 +108,8 @@ public class AgentBinaryTests
         }
         else
         {
-            (await reseed.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.PermissionDenied);
-            (await setClock.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.PermissionDenied);
+            (await reseed.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.PermissionDenied);
+            (await setClock.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.PermissionDenied);
         }
     }
 

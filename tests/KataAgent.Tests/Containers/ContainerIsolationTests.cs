@@ -64,9 +64,9 @@ public class ContainerIsolationTests
         spec.Linux.Seccomp.Syscalls.Add(new LinuxSyscall { Names = { "mkdir" }, Action = "SCMP_ACT_EXPLODE" });
 
         var create = async () => await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "bad", OCI = spec });
-        var error = (await create.Should().ThrowAsync<RpcException>()).Which;
-        error.StatusCode.Should().Be(StatusCode.InvalidArgument);
-        error.Status.Detail.Should().StartWith("OCI.Linux.Seccomp.syscalls[0].action").And.Contain("SCMP_ACT_EXPLODE");
+        var error = (await create.Should().ThrowAsync<AgentStatusException>()).Which;
+        error.StatusCode.Should().Be(AgentStatusCode.InvalidArgument);
+        error.Detail.Should().StartWith("OCI.Linux.Seccomp.syscalls[0].action").And.Contain("SCMP_ACT_EXPLODE");
     }
 
     [Fact]
@@ -106,7 +106,7 @@ public class ContainerIsolationTests
         await Task.Delay(500);
         CpuTicks(pid).Should().Be(frozenAt, "a frozen process uses no CPU");
         var twice = async () => await client.PauseContainerAsync(new PauseContainerRequest { ContainerId = "p" });
-        (await twice.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.FailedPrecondition);
+        (await twice.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.FailedPrecondition);
 
         var stats = await client.StatsContainerAsync(new StatsContainerRequest { ContainerId = "p" });
         stats.CgroupStats.CpuStats.CpuUsage.TotalUsage.Should().BeGreaterThan(0);

@@ -32,7 +32,7 @@ public class ContainerLifecycleTests
 
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "c1", Timeout = 10 });
         var again = async () => await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "c1" });
-        (await again.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
+        (await again.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.NotFound);
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public class ContainerLifecycleTests
         await client.SignalProcessAsync(new SignalProcessRequest { ContainerId = "web", Signal = 9 });
         (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "web" })).Status.Should().Be(128 + 9);
         var late = async () => await client.SignalProcessAsync(new SignalProcessRequest { ContainerId = "web", ExecId = "probe", Signal = 15 });
-        (await late.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.FailedPrecondition);
+        (await late.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.FailedPrecondition);
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "web" });
     }
 
@@ -66,41 +66,41 @@ public class ContainerLifecycleTests
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
 
-        async Task Expect(CreateContainerRequest request, StatusCode code, string detail)
+        async Task Expect(CreateContainerRequest request, AgentStatusCode code, string detail)
         {
             var create = async () => await client.CreateContainerAsync(request);
-            var error = (await create.Should().ThrowAsync<RpcException>()).Which;
-            error.StatusCode.Should().Be(code, error.Status.Detail);
-            error.Status.Detail.Should().Contain(detail);
+            var error = (await create.Should().ThrowAsync<AgentStatusException>()).Which;
+            error.StatusCode.Should().Be(code, error.Detail);
+            error.Detail.Should().Contain(detail);
         }
 
-        await Expect(new CreateContainerRequest { ContainerId = "../escape", OCI = ContainerSpecs.Default(rootfs.Path, ["true"]) }, StatusCode.InvalidArgument, "container_id:");
-        await Expect(new CreateContainerRequest { ContainerId = new string('a', 200), OCI = ContainerSpecs.Default(rootfs.Path, ["true"]) }, StatusCode.InvalidArgument, "container_id:");
-        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = ContainerSpecs.Default("/nonexistent/rootfs", ["true"]) }, StatusCode.InvalidArgument, "OCI.Root.Path");
-        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = ContainerSpecs.Default("../../etc", ["true"]) }, StatusCode.InvalidArgument, "escapes the bundle");
+        await Expect(new CreateContainerRequest { ContainerId = "../escape", OCI = ContainerSpecs.Default(rootfs.Path, ["true"]) }, AgentStatusCode.InvalidArgument, "container_id:");
+        await Expect(new CreateContainerRequest { ContainerId = new string('a', 200), OCI = ContainerSpecs.Default(rootfs.Path, ["true"]) }, AgentStatusCode.InvalidArgument, "container_id:");
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = ContainerSpecs.Default("/nonexistent/rootfs", ["true"]) }, AgentStatusCode.InvalidArgument, "OCI.Root.Path");
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = ContainerSpecs.Default("../../etc", ["true"]) }, AgentStatusCode.InvalidArgument, "escapes the bundle");
 
         var relative = ContainerSpecs.Default(rootfs.Path, ["true"]);
         relative.Mounts.Add(new Mount { Destination = "tmp", Type = "tmpfs", Source = "tmpfs" });
-        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = relative }, StatusCode.InvalidArgument, "OCI.Mounts[6].destination");
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = relative }, AgentStatusCode.InvalidArgument, "OCI.Mounts[6].destination");
 
         var unknownNs = ContainerSpecs.Default(rootfs.Path, ["true"]);
         unknownNs.Linux.Namespaces.Add(new LinuxNamespace { Type = "bogus" });
-        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = unknownNs }, StatusCode.InvalidArgument, "OCI.Linux.Namespaces[4].Type");
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = unknownNs }, AgentStatusCode.InvalidArgument, "OCI.Linux.Namespaces[4].Type");
 
         var badCap = ContainerSpecs.Default(rootfs.Path, ["true"]);
         badCap.Process.Capabilities.Bounding.Add("CAP_FLY");
-        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = badCap }, StatusCode.InvalidArgument, "CAP_FLY");
+        await Expect(new CreateContainerRequest { ContainerId = "c", OCI = badCap }, AgentStatusCode.InvalidArgument, "CAP_FLY");
 
         var missingProgram = ContainerSpecs.Default(rootfs.Path, ["/bin/does-not-exist"]);
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "c", OCI = missingProgram });
         var start = async () => await client.StartContainerAsync(new StartContainerRequest { ContainerId = "c" });
-        (await start.Should().ThrowAsync<RpcException>()).Which.Status.Detail.Should().Contain("does-not-exist");
+        (await start.Should().ThrowAsync<AgentStatusException>()).Which.Detail.Should().Contain("does-not-exist");
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "c", Timeout = 10 });
 
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "dup", OCI = ContainerSpecs.Default(rootfs.Path, ["sleep", "60"]) });
-        await Expect(new CreateContainerRequest { ContainerId = "dup", OCI = ContainerSpecs.Default(rootfs.Path, ["true"]) }, StatusCode.AlreadyExists, "dup");
+        await Expect(new CreateContainerRequest { ContainerId = "dup", OCI = ContainerSpecs.Default(rootfs.Path, ["true"]) }, AgentStatusCode.AlreadyExists, "dup");
         var unknownExec = async () => await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "dup", ExecId = "nope" });
-        (await unknownExec.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
+        (await unknownExec.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.NotFound);
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "dup", Timeout = 10 });
         (await client.CheckAsync()).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
     }

@@ -1,4 +1,5 @@
 using FluentAssertions;
+using KataAgent.Host;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Infrastructure;
@@ -126,7 +127,7 @@ public class ContainerRootfsTests
         var loop = ContainerSpecs.Default(rootfs.Path, ["true"]);
         loop.Mounts.Add(new Mount { Destination = "/tmp/loop/x", Type = "tmpfs", Source = "tmpfs" });
         var create = async () => await ContainerRun.RunAsync(client, "loop", loop);
-        (await create.Should().ThrowAsync<Grpc.Core.RpcException>()).Which.Status.Detail.Should().Contain("too many levels of symbolic links");
+        (await create.Should().ThrowAsync<AgentStatusException>()).Which.Detail.Should().Contain("too many levels of symbolic links");
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using FluentAssertions;
 using Grpc.Core;
+using KataAgent.Host;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Infrastructure;
@@ -35,7 +36,7 @@ public class SandboxTests
         (File.GetUnixFileMode(Local) & (UnixFileMode)0x1FF).Should().Be((UnixFileMode)Convert.ToInt32("750", 8));
 
         var again = async () => await client.CreateSandboxAsync(new CreateSandboxRequest { Hostname = "x" });
-        (await again.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.AlreadyExists);
+        (await again.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.AlreadyExists);
 
         // The spec's own hostname yields to the sandbox's, as in Kata.
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "a", OCI = ContainerSpecs.Default(rootfs.Path, ["sleep", "300"]) });
@@ -51,7 +52,7 @@ public class SandboxTests
 
         await client.DestroySandboxAsync(new DestroySandboxRequest());
         var gone = async () => await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "a" });
-        (await gone.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
+        (await gone.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.NotFound);
         HostMountTable.ReadWithoutNetns().Should().Be(mountsBefore);
         File.Exists("/run/sandbox-ns/uts").Should().BeFalse();
         (await client.CheckAsync()).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving, "the agent keeps running after DestroySandbox when it is not PID 1");
@@ -74,9 +75,9 @@ public class SandboxTests
         request.Storages.Add(new Storage { Driver = driver, Fstype = "tmpfs", MountPoint = mountPoint });
 
         var create = async () => await client.CreateSandboxAsync(request);
-        var error = (await create.Should().ThrowAsync<RpcException>()).Which;
-        error.StatusCode.Should().Be(StatusCode.InvalidArgument);
-        error.Status.Detail.Should().StartWith(field);
+        var error = (await create.Should().ThrowAsync<AgentStatusException>()).Which;
+        error.StatusCode.Should().Be(AgentStatusCode.InvalidArgument);
+        error.Detail.Should().StartWith(field);
         HostMountTable.ReadWithoutNetns().Should().Be(mountsBefore);
         File.Exists("/run/sandbox-ns/uts").Should().BeFalse();
     }

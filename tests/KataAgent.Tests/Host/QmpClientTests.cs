@@ -153,22 +153,22 @@ public sealed class QmpClientTests : IDisposable
 
         var quit = async () => await qmp.ExecuteAsync("quit").WaitAsync(TimeSpan.FromSeconds(10));
 
-        (await quit.Should().ThrowAsync<IOException>()).Which.Message.Should().Contain(SocketPath);
+        (await quit.Should().ThrowAsync<QmpConnectionException>()).Which.Message.Should().Contain(SocketPath);
         await qmp.Closed.WaitAsync(TimeSpan.FromSeconds(10));
         var wait = async () => await waiting.WaitAsync(TimeSpan.FromSeconds(10));
-        await wait.Should().ThrowAsync<IOException>();
+        await wait.Should().ThrowAsync<QmpConnectionException>();
         var after = async () => await qmp.ExecuteAsync("query-status");
-        (await after.Should().ThrowAsync<IOException>()).Which.Message.Should().Contain("closed");
+        (await after.Should().ThrowAsync<QmpConnectionException>()).Which.Message.Should().Contain("closed");
     }
 
     [Fact]
     public async Task A_socket_that_is_not_QMP_or_not_there_gives_a_clear_error()
     {
         var missing = async () => await QmpClient.ConnectAsync(_temp.File("absent.sock"), TimeSpan.FromMilliseconds(200));
-        (await missing.Should().ThrowAsync<IOException>()).Which.Message.Should().Contain("absent.sock");
+        (await missing.Should().ThrowAsync<QmpConnectionException>()).Which.Message.Should().Contain("absent.sock");
 
         await using var server = new FakeQmpServer(SocketPath, (_, _) => Task.CompletedTask, greeting: """{"hello": 1}""");
         var wrong = async () => await QmpClient.ConnectAsync(SocketPath);
-        (await wrong.Should().ThrowAsync<IOException>()).Which.Message.Should().Contain("not a QMP greeting");
+        (await wrong.Should().ThrowAsync<QmpConnectionException>()).Which.Message.Should().Contain("not a QMP greeting");
     }
 }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using FluentAssertions;
 using Grpc.Core;
+using KataAgent.Host;
 using KataAgent.Host.Containers;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
@@ -85,6 +86,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
         (await container.InitProcess.WaitAsync().WaitAsync(Limit)).Should().Be(1);
         (await stdout.WaitAsync(Limit)).Should().Be("out1\nout2\n");
         (await stderr.WaitAsync(Limit)).Should().Be("err1\nerr2\n");
+        await container.RemoveAsync();
     }
 
     [Theory]
@@ -148,7 +150,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
 
         var resize = async () => await container.InitProcess.ResizeAsync(10, 10);
 
-        (await resize.Should().ThrowAsync<RpcException>()).Which.Status.Detail.Should().Contain("terminal");
+        (await resize.Should().ThrowAsync<AgentStatusException>()).Which.Detail.Should().Contain("terminal");
         await container.RemoveAsync();
     }
 
@@ -165,6 +167,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
         string stdout = await ReadAllAsync(container.InitProcess.Stdout).WaitAsync(Limit);
         stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().HaveCount(20000).And.EndWith("20000");
         (await ReadAllAsync(container.InitProcess.Stderr).WaitAsync(Limit)).Should().Be("done\n");
+        await container.RemoveAsync();
     }
 
     [Theory]
@@ -196,6 +199,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
         var write = async () => await container.InitProcess.Stdin.WriteAsync(new byte[16]);
 
         await write.Should().ThrowAsync<IOException>();
+        await container.RemoveAsync();
     }
 
     [Fact]
@@ -208,32 +212,32 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
         {
             stats = await container.StatsAsync();
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+        catch (AgentStatusException e) when (e.StatusCode == AgentStatusCode.FailedPrecondition)
         {
             // No cgroup2 hierarchy on this host: the agent says so; nothing more to check here.
-            e.Status.Detail.Should().Contain("cgroup");
+            e.Detail.Should().Contain("cgroup");
             return;
         }
         stats.CgroupStats.Should().NotBeNull();
 
         await container.PauseAsync();
         var pausedAgain = async () => await container.PauseAsync();
-        (await pausedAgain.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.FailedPrecondition);
+        (await pausedAgain.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.FailedPrecondition);
         await container.ResumeAsync();
         try
         {
             await container.UpdateAsync(new LinuxResources { Pids = new LinuxPids { Limit = 50 } });
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+        catch (AgentStatusException e) when (e.StatusCode == AgentStatusCode.FailedPrecondition)
         {
             // The pids controller is not enabled for this host's cgroup: the request still reached the container's cgroup.
-            e.Status.Detail.Should().Contain("pids");
+            e.Detail.Should().Contain("pids");
         }
         await container.RemoveAsync(TimeSpan.FromSeconds(10));
     }
 
     [Fact]
-    public async Task DisposeAsync_removes_a_container_it_created()
+    public async Task DisposeAsync_lets_go_of_the_handle_and_leaves_the_container_and_RemoveAsync_removes_it()
     {
         string id;
         await using (var container = await CreateAsync(true, "sleep", "300"))
@@ -242,8 +246,15 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
             await container.StartAsync();
         }
 
+        // Still there: a handle on it can exec into it.
+        await using var handle = await Container.OpenAsync(fixture.Client, id, Options(true));
+        var probe = await handle.ExecAsync(new Process { Args = { "true" }, Cwd = "/" });
+        (await probe.WaitAsync().WaitAsync(Limit)).Should().Be(0, "disposing the creating handle did not remove the container");
+
+        await handle.RemoveAsync();
+
         var wait = async () => await fixture.Client.WaitProcessAsync(new WaitProcessRequest { ContainerId = id });
-        (await wait.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
+        (await wait.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.NotFound);
     }
 
     [Theory]
@@ -265,6 +276,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
         // Disposing the handle left the container alone.
         var again = await owner.ExecAsync(new Process { Args = { "true" }, Cwd = "/" });
         (await again.WaitAsync().WaitAsync(Limit)).Should().Be(0);
+        await owner.RemoveAsync();
     }
 
     [Fact]
@@ -272,7 +284,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
     {
         var create = async () => await Container.CreateAsync(fixture.Client, "bad/id", ContainerSpecs.Default(fixture.RootfsPath, ["true"]));
 
-        (await create.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.InvalidArgument);
+        (await create.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.InvalidArgument);
     }
 
     private static async Task<string> ReadAllAsync(Stream stream)

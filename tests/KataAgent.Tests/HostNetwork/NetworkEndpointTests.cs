@@ -2,8 +2,9 @@ using FluentAssertions;
 using KataAgent.Host.Network;
 using KataAgent.Host.Network.Endpoints;
 using KataAgent.Host.Sandboxes;
+using KataAgent.Host.Vm;
 using KataAgent.Linux.Interop;
-using KataAgent.Rootfs.Tests.Infrastructure;
+using KataAgent.Testing.Network;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
 
@@ -169,15 +170,27 @@ public sealed class NetworkEndpointTests : IDisposable
         string sandboxState = _state.File("sandbox");
         var sandbox = () => Sandbox.StartAsync(new SandboxOptions
         {
-            KernelPath = "vmlinuz", InitrdPath = "initrd.img", StateDirectory = sandboxState, Id = "sb",
-            NetworkNamespacePath = "/var/run/netns/no-such-pod",
+            Id = "sb",
+            Vm = new QemuOptions
+            {
+                KernelPath = "vmlinuz",
+                InitrdPath = "initrd.img",
+                StateDirectory = sandboxState,
+                NetworkNamespacePath = "/var/run/netns/no-such-pod",
+            },
         });
         await sandbox.Should().ThrowAsync<PodNetworkException>().WithMessage("*does not exist*");
         Directory.Exists(sandboxState).Should().BeFalse("a sandbox whose network cannot be set up leaves no state directory");
         var badDns = () => Sandbox.StartAsync(new SandboxOptions
         {
-            KernelPath = "vmlinuz", InitrdPath = "initrd.img", StateDirectory = sandboxState, Id = "sb",
+            Id = "sb",
             Dns = ["nameserver 10.0.0.1\nnameserver 10.0.0.2"],
+            Vm = new QemuOptions
+            {
+                KernelPath = "vmlinuz",
+                InitrdPath = "initrd.img",
+                StateDirectory = sandboxState,
+            },
         });
         await badDns.Should().ThrowAsync<ArgumentException>().WithMessage("Dns[0] must be a single resolv.conf line*");
         PortForward.Parse("8080:80").Should().Be(new PortForward(8080, 80));

@@ -1,6 +1,7 @@
 using FluentAssertions;
 using KataAgent.Host.Network;
 using KataAgent.Protocols.Types;
+using KataAgent.Testing.Network;
 using Xunit;
 
 namespace KataAgent.Tests.HostNetwork;

@@ -1,7 +1,7 @@
 using FluentAssertions;
 using KataAgent.Host.Network;
 using KataAgent.Host.Network.Endpoints;
-using KataAgent.Rootfs.Tests.Infrastructure;
+using KataAgent.Testing.Network;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
 

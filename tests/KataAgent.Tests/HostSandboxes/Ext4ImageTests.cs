@@ -47,7 +47,7 @@ public sealed class Ext4ImageTests : IDisposable
         string source = Directory.CreateDirectory(_temp.File("tree")).FullName;
 
         var missingTool = async () => await Ext4Image.CreateAsync(source, _temp.File("x.ext4"), [_temp.File("empty-bin")], CancellationToken.None);
-        (await missingTool.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("mkfs.ext4").And.Contain("e2fsprogs");
+        (await missingTool.Should().ThrowAsync<DiskImageException>()).Which.Message.Should().Contain("mkfs.ext4").And.Contain("e2fsprogs");
 
         var missingSource = async () => await Ext4Image.CreateAsync(_temp.File("nope"), _temp.File("y.ext4"));
         (await missingSource.Should().ThrowAsync<DirectoryNotFoundException>()).Which.Message.Should().Contain("nope");

@@ -3,9 +3,10 @@ using CliWrap;
 namespace KataAgent.Tests.Kactl;
 
 /// <summary>
-/// A process kactl takes for a sandbox's qemu: argv[0] is qemu-system-x86_64 and its command line
-/// names a file in the sandbox's state directory, as a real qemu's does (its sockets live there).
-/// It is bash's <c>exec -a</c> of <c>tail -f</c> on a file of its own there, which runs until killed.
+/// A process the host library (<c>QemuVm.IsRunningIn</c>) takes for a sandbox's qemu: argv[0] is
+/// qemu-system-x86_64 and its command line names the sandbox's QMP socket path, as a real qemu's does.
+/// It is bash's <c>exec -a</c> of <c>tail -f</c> on a plain file at that path, which runs until killed;
+/// <see cref="FakeSandbox"/> records its pid in qemu.pid, as qemu's -pidfile does.
 /// </summary>
 public sealed class FakeQemuProcess : IAsyncDisposable
 {
@@ -17,7 +18,7 @@ public sealed class FakeQemuProcess : IAsyncDisposable
 
     public FakeQemuProcess(string stateDirectory)
     {
-        string file = Path.Combine(stateDirectory, "fake-qemu.log");
+        string file = Path.Combine(stateDirectory, "qmp.sock");
         File.WriteAllText(file, "");
         _task = Cli.Wrap("bash")
             .WithArguments(["-c", "exec -a qemu-system-x86_64 tail -f \"$0\"", file])

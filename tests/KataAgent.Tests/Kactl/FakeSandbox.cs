@@ -46,6 +46,8 @@ public sealed class FakeSandbox : IAsyncDisposable
             ["qemuPid"] = qemu?.ProcessId ?? 1 << 30,
             ["args"] = new JsonArray((args ?? ["sleep", "100"]).Select(a => (JsonNode)a!).ToArray()),
         };
+        // What qemu's -pidfile leaves, and what the host library reads the pid from (pid_max is at most 2^22).
+        await File.WriteAllTextAsync(Path.Combine(directory, "qemu.pid"), $"{qemu?.ProcessId ?? 1 << 30}\n");
         await File.WriteAllTextAsync(Path.Combine(directory, "sandbox.json"), record.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return new FakeSandbox(runDirectory.Path, id, qemu);
     }

@@ -4,6 +4,7 @@ using CliWrap;
 using CliWrap.Buffered;
 using FluentAssertions;
 using Grpc.Core;
+using KataAgent.Host;
 using KataAgent.Host.Containers;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
@@ -275,7 +276,7 @@ public sealed partial class KactlRunTests(ContainerAgentFixture fixture) : IClas
     private async Task ExpectGoneAsync(string containerId)
     {
         var wait = async () => await fixture.Client.WaitProcessAsync(new WaitProcessRequest { ContainerId = containerId });
-        (await wait.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
+        (await wait.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.NotFound);
     }
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]

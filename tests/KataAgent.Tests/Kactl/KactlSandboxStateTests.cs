@@ -1,4 +1,5 @@
 using FluentAssertions;
+using KataAgent.Host.Vm;
 using KataAgent.Kactl;
 using KataAgent.Kactl.Sandboxes;
 using KataAgent.Tests.Infrastructure;
@@ -61,9 +62,13 @@ public sealed class KactlSandboxStateTests
         string record = Path.Combine(reused.Directory, "sandbox.json");
         File.WriteAllText(record, File.ReadAllText(record).Replace($"{1 << 30}", $"{other.Qemu!.ProcessId}"));
 
-        QemuProcessProbe.IsSandboxQemu(other.Qemu.ProcessId, other.Directory).Should().BeTrue();
-        QemuProcessProbe.IsSandboxQemu(other.Qemu.ProcessId, reused.Directory).Should().BeFalse();
-        QemuProcessProbe.IsSandboxQemu(Environment.ProcessId, other.Directory).Should().BeFalse("the test host is not a qemu");
+        string pidFile = Path.Combine(reused.Directory, "qemu.pid");
+        File.WriteAllText(pidFile, $"{Environment.ProcessId}\n");
+        QemuVm.IsRunningIn(reused.Directory).Should().BeFalse("the test host is not a qemu");
+        File.WriteAllText(pidFile, $"{other.Qemu.ProcessId}\n");
+
+        QemuVm.IsRunningIn(other.Directory).Should().BeTrue();
+        QemuVm.IsRunningIn(reused.Directory).Should().BeFalse();
         var result = await Kactl(runDirectory, "ps");
         result.StandardOutput.Should().MatchRegex(@"(?m)^reused00\s+c1\s+stopped\s");
     }
@@ -231,7 +236,7 @@ public sealed class KactlSandboxStateTests
 
         ids.Should().OnlyHaveUniqueItems().And.AllSatisfy(id => id.Should().MatchRegex("^[0-9a-f]{8}$"));
         File.GetUnixFileMode(store.SandboxDirectory(ids[0])).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        store.List().Select(entry => entry.State).Should().AllBeEquivalentTo(SandboxState.Incomplete);
+        store.List().Select(entry => entry.State).Should().AllBeEquivalentTo(SandboxLiveness.Incomplete);
     }
 
     [Fact]
@@ -240,13 +245,13 @@ public sealed class KactlSandboxStateTests
         using var runDirectory = new TempDirectory();
         var store = new RunDirectory(runDirectory.Path);
         string id = store.CreateSandboxDirectory();
-        var record = new SandboxRecord { Id = id, ContainerId = id, CreatedAt = DateTimeOffset.Parse("2026-11-22T10:00:00Z"), QemuPid = 1 << 30, Args = ["echo", "a b"] };
+        var record = new RunRecord { Id = id, ContainerId = id, CreatedAt = DateTimeOffset.Parse("2026-11-22T10:00:00Z"), QemuPid = 1 << 30, Args = ["echo", "a b"] };
 
         store.Save(record);
 
         var entry = store.Find(id);
         entry.Record.Should().BeEquivalentTo(record);
-        entry.State.Should().Be(SandboxState.Stopped);
+        entry.State.Should().Be(SandboxLiveness.Stopped);
         File.ReadAllText(Path.Combine(entry.Directory, "sandbox.json")).Should().Contain("\"containerId\"").And.Contain("\"qemuPid\"").And.Contain("\"createdAt\"");
     }
 

@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 using CliWrap.Buffered;
 using FluentAssertions;
 using KataAgent.Kactl.Sandboxes;
-using KataAgent.Rootfs.Tests.Infrastructure;
+using KataAgent.Testing.Network;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -57,7 +57,7 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         int qemuPid = entry.Record!.QemuPid;
         try
         {
-            entry.State.Should().Be(SandboxState.Running);
+            entry.State.Should().Be(SandboxLiveness.Running);
             File.Exists(Path.Combine(entry.Directory, "console.sock")).Should().BeTrue();
 
             var ps = await Kactl(["ps"]);
@@ -91,7 +91,7 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
             rm.StandardOutput.Should().Be(id + "\n");
         }
 
-        QemuProcessProbe.IsSandboxQemu(qemuPid, entry.Directory).Should().BeFalse("rm ends the VM");
+        ProcessState.IsRunning(qemuPid).Should().BeFalse("rm ends the VM");
         ProcessesNaming(entry.Directory).Should().BeEmpty("no qemu (or anything else) uses the sandbox's files any more");
         Directory.Exists(entry.Directory).Should().BeFalse("rm removes the sockets, logs and sandbox.json");
         (await Kactl(["ps", "-q"])).StandardOutput.Should().BeEmpty();
@@ -117,20 +117,20 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
     public async Task Run_with_netns_gives_the_container_the_pod_interface_and_dns_and_leaves_the_netns_as_it_was()
     {
         RequireGuestImage();
-        using var pod = new KataAgent.Tests.HostNetwork.CniLikePodNetwork();
+        using var pod = new CniLikePodNetwork();
         string before = pod.Snapshot();
 
         var result = await Kactl(["run", "-q", "--netns", pod.PodPath, "--net", "tcfilter",
-            "--dns", KataAgent.Tests.HostNetwork.CniLikePodNetwork.NodeAddress, "--dns-search", "pod.test", "--dns-search", "test", "--", "sh", "-c",
-            $"ip -o -4 addr show eth0 | tr -s ' ' | cut -d' ' -f4; ip route | grep ^default; ping -c 1 -W 10 {KataAgent.Tests.HostNetwork.CniLikePodNetwork.NodeAddress} > /tmp/ping && echo pinged; cat /etc/resolv.conf"]);
+            "--dns", CniLikePodNetwork.NodeAddress, "--dns-search", "pod.test", "--dns-search", "test", "--", "sh", "-c",
+            $"ip -o -4 addr show eth0 | tr -s ' ' | cut -d' ' -f4; ip route | grep ^default; ping -c 1 -W 10 {CniLikePodNetwork.NodeAddress} > /tmp/ping && echo pinged; cat /etc/resolv.conf"]);
 
         output.WriteLine(KactlRunner.Describe(result));
         result.ExitCode.Should().Be(0, KactlRunner.Describe(result));
         result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal(
-            $"{KataAgent.Tests.HostNetwork.CniLikePodNetwork.PodAddress}/24",
-            $"default via {KataAgent.Tests.HostNetwork.CniLikePodNetwork.NodeAddress} dev eth0 ",
+            $"{CniLikePodNetwork.PodAddress}/24",
+            $"default via {CniLikePodNetwork.NodeAddress} dev eth0 ",
             "pinged",
-            $"nameserver {KataAgent.Tests.HostNetwork.CniLikePodNetwork.NodeAddress}",
+            $"nameserver {CniLikePodNetwork.NodeAddress}",
             "search pod.test test");
         pod.DifferencesFrom(before).Should().BeEmpty("kactl's sandbox tears its tcfilter endpoint down");
     }
@@ -147,7 +147,7 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
     public async Task Detached_run_with_netns_serves_at_the_pod_and_rm_restores_the_netns_also_after_the_vm_was_killed(string model, bool killFirst)
     {
         RequireGuestImage();
-        using var pod = new KataAgent.Tests.HostNetwork.CniLikePodNetwork();
+        using var pod = new CniLikePodNetwork();
         string before = pod.Snapshot();
         string[] publish = model == "passt" ? ["-p", "8080:80"] : [];
         var run = await Kactl(["run", "-d", "--netns", pod.PodPath, "--net", model, .. publish, "--", "sh", "-c",
@@ -160,7 +160,7 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         try
         {
             File.Exists(Path.Combine(entry.Directory, "network.json")).Should().BeTrue("the endpoint's teardown is journaled in the sandbox's directory");
-            string url = $"http://{KataAgent.Tests.HostNetwork.CniLikePodNetwork.PodAddress}:{(model == "passt" ? 8080 : 80)}/index.html";
+            string url = $"http://{CniLikePodNetwork.PodAddress}:{(model == "passt" ? 8080 : 80)}/index.html";
             (await pod.FetchFromNodeAsync(url, Limit)).Should().Be("pod-page\n");
             pod.DifferencesFrom(before).Should().NotBeEmpty("the pod network stays wired while the detached VM runs");
 

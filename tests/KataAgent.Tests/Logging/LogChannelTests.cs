@@ -1,6 +1,7 @@
 using FluentAssertions;
 using Grpc.Core;
 using KataAgent.Agent.Logging;
+using KataAgent.Host;
 using KataAgent.Linux.Addressing;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Infrastructure;
@@ -33,7 +34,7 @@ public class LogChannelTests
         var bad = async () => await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "no/such id" });
         for (int i = 0; i < 50 && !socketReader.Received.Contains("container_id"); i++)
         {
-            (await bad.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.InvalidArgument);
+            (await bad.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.InvalidArgument);
             await Task.Delay(100);
         }
         await socketReader.WaitForAsync(@"^.* dbug: .*CreateContainer: InvalidArgument container_id.*$", Wait);

@@ -225,9 +225,9 @@ public sealed class AgentNetworkRpcTests : IAsyncLifetime
 
     private static async Task Refused(Task call, string detail)
     {
-        var error = (await call.Invoking(async c => await c).Should().ThrowAsync<RpcException>()).Which;
-        error.StatusCode.Should().Be(StatusCode.InvalidArgument, error.Status.Detail);
-        error.Status.Detail.Should().Match(detail);
+        var error = (await call.Invoking(async c => await c).Should().ThrowAsync<AgentStatusException>()).Which;
+        error.StatusCode.Should().Be(AgentStatusCode.InvalidArgument, error.Detail);
+        error.Detail.Should().Match(detail);
     }
 }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using KataAgent.Linux.Netlink.Route;
 
@@ -52,21 +51,5 @@ internal sealed class ScratchNetworkNamespace : IDisposable
         JsonDocument.Parse(string.IsNullOrWhiteSpace(json) ? "[]" : json).RootElement.Clone();
 
     /// <summary>Runs a tool; a non-zero exit fails the test with its stderr.</summary>
-    public static string Run(string program, params string[] args)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', args)}: exit {process.ExitCode}: {stderr}");
-        }
-        return stdout.Result;
-    }
+    private static string Run(string program, params string[] args) => HostTools.Run(program, args);
 }

@@ -1,5 +1,6 @@
 using FluentAssertions;
 using Grpc.Core;
+using KataAgent.Host;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Containers;
@@ -60,16 +61,16 @@ public class BlockContainerTests
         var request = new CreateContainerRequest { ContainerId = id, OCI = ContainerSpecs.Default(mountPoint + "/not-there", ["true"]) };
         request.Storages.Add(new Storage { Driver = "blk", Source = "06", MountPoint = mountPoint });
         var create = async () => await client.CreateContainerAsync(request);
-        (await create.Should().ThrowAsync<RpcException>()).Which.Status.Detail.Should().StartWith("OCI.Root.Path: ");
+        (await create.Should().ThrowAsync<AgentStatusException>()).Which.Detail.Should().StartWith("OCI.Root.Path: ");
         agent.Output.Should().Contain($"mounted {disk.DevicePath}");
         File.ReadAllText("/proc/self/mounts").Should().NotContain(mountPoint);
 
         request.Storages[0].Source = "6";
-        (await create.Should().ThrowAsync<RpcException>()).Which.Status.Detail.Should().StartWith("storages[0].source: '6' is not a PCI path");
+        (await create.Should().ThrowAsync<AgentStatusException>()).Which.Detail.Should().StartWith("storages[0].source: '6' is not a PCI path");
         request.Storages[0].Source = "07";
-        var missing = (await create.Should().ThrowAsync<RpcException>()).Which;
-        missing.StatusCode.Should().Be(StatusCode.DeadlineExceeded);
-        missing.Status.Detail.Should().StartWith("storages[0].source: no block device appeared for PCI path 07 within 3 s");
+        var missing = (await create.Should().ThrowAsync<AgentStatusException>()).Which;
+        missing.StatusCode.Should().Be(AgentStatusCode.DeadlineExceeded);
+        missing.Detail.Should().StartWith("storages[0].source: no block device appeared for PCI path 07 within 3 s");
 
         (await client.GetGuestDetailsAsync(new GuestDetailsRequest())).AgentDetails.StorageHandlers.Should().Contain("blk");
         if (Directory.Exists($"/run/kata-containers/{id}"))

@@ -1,5 +1,7 @@
 using FluentAssertions;
 using Grpc.Core;
+using KataAgent.Agent.Errors;
+using KataAgent.Agent.Server;
 using KataAgent.Agent.Storage;
 using KataAgent.Agent.Devices;
 using KataAgent.Linux.Interop;
@@ -105,9 +107,9 @@ public class BlockStorageTests
 
         var mount = async () => await storage.MountAsync(request, "storages", CancellationToken.None);
 
-        var error = (await mount.Should().ThrowAsync<RpcException>()).Which;
-        error.StatusCode.Should().Be(StatusCode.DeadlineExceeded);
-        error.Status.Detail.Should().StartWith("storages[0].source: ").And.Contain("PCI path 1a/00").And.Contain("300 ms");
+        var error = (await mount.Should().ThrowAsync<AgentException>()).Which;
+        AgentErrorMapping.CodeFor(error.Kind).Should().Be(StatusCode.DeadlineExceeded);
+        error.Message.Should().StartWith("storages[0].source: ").And.Contain("PCI path 1a/00").And.Contain("300 ms");
         storage.MountPoints.Should().BeEmpty();
     }
 
@@ -124,9 +126,9 @@ public class BlockStorageTests
     public void Bad_blk_storages_are_invalid_argument_naming_the_field(string driver, string source, string fstype, string mountPoint, string field)
     {
         var validate = () => StorageManager.Validate([new ProtoStorage { Driver = driver, Source = source, Fstype = fstype, MountPoint = mountPoint }], "storages");
-        var error = validate.Should().Throw<RpcException>().Which;
-        error.StatusCode.Should().Be(StatusCode.InvalidArgument);
-        error.Status.Detail.Should().StartWith(field + ": ");
+        var error = validate.Should().Throw<AgentException>().Which;
+        AgentErrorMapping.CodeFor(error.Kind).Should().Be(StatusCode.InvalidArgument);
+        error.Message.Should().StartWith(field + ": ");
     }
 
     [Fact]
@@ -135,7 +137,7 @@ public class BlockStorageTests
         var storage = Blk("02", "/run/kata-containers/c/rootfs");
         storage.Options.Add("rbind");
         var validate = () => StorageManager.Validate([new ProtoStorage { Driver = "ephemeral", MountPoint = "/run/kata-containers/x" }, storage], "storages");
-        validate.Should().Throw<RpcException>().Which.Status.Detail.Should().StartWith("storages[1].options: ");
+        validate.Should().Throw<AgentException>().Which.Message.Should().StartWith("storages[1].options: ");
     }
 
     [Fact]
@@ -178,9 +180,9 @@ public class BlockStorageTests
         var wrongType = Blk("07", mountPoint);
         wrongType.Fstype = "xfs-not-here";
         var wrong = async () => await storage.MountAsync([wrongType], "storages", CancellationToken.None);
-        var error = (await wrong.Should().ThrowAsync<RpcException>()).Which;
-        error.StatusCode.Should().Be(StatusCode.InvalidArgument);
-        error.Status.Detail.Should().StartWith("storages[0].fstype: 'xfs-not-here'");
+        var error = (await wrong.Should().ThrowAsync<AgentException>()).Which;
+        AgentErrorMapping.CodeFor(error.Kind).Should().Be(StatusCode.InvalidArgument);
+        error.Message.Should().StartWith("storages[0].fstype: 'xfs-not-here'");
         MountLine(mountPoint).Should().BeNull();
 
         var mounted = await storage.MountAsync([Blk("07", mountPoint)], "storages", CancellationToken.None);

@@ -1,4 +1,5 @@
 using System.Text;
+using KataAgent.Agent.Errors;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Linux.Interop;
 using KataAgent.Agent.IO;
@@ -11,7 +12,9 @@ namespace KataAgent.Agent.Containers.Processes;
 /// <summary>
 /// One process of a container (its init or an exec), from spawn to exit: the init helper chain,
 /// the sync protocol (see <see cref="ContainerInit"/>), stdio with bounded buffers that outlive
-/// the process, signals through a pidfd, and the exit status from the reaper.
+/// the process, signals through a pidfd, and the exit status from the reaper. A setup step that
+/// fails is INTERNAL with the helper's words; stdin or a terminal the process lacks is
+/// FAILED_PRECONDITION.
 /// </summary>
 public sealed class ContainerProcess : IAsyncDisposable
 {
@@ -105,10 +108,10 @@ public sealed class ContainerProcess : IAsyncDisposable
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(SetupTimeout);
-            string message = await process.ReceiveAsync(timeout.Token).ConfigureAwait(false) ?? throw new ContainerProcessException($"the init helper (pid {helperPid}) exited with status {await helperExit.ConfigureAwait(false)} before starting the process");
+            string message = await process.ReceiveAsync(timeout.Token).ConfigureAwait(false) ?? throw AgentException.Internal($"the init helper (pid {helperPid}) exited with status {await helperExit.ConfigureAwait(false)} before starting the process");
             if (!message.StartsWith("pid ", StringComparison.Ordinal) || !int.TryParse(message.AsSpan(4), out int pid))
             {
-                throw new ContainerProcessException(message);
+                throw AgentException.Internal(message);
             }
             process.Pid = pid;
             process.Exited = reaper.Watch(pid);
@@ -127,7 +130,7 @@ public sealed class ContainerProcess : IAsyncDisposable
                 string? ready = await process.ReceiveAsync(timeout.Token).ConfigureAwait(false);
                 if (ready != "ready")
                 {
-                    throw new ContainerProcessException(ready ?? "the container's init exited during setup");
+                    throw AgentException.Internal(ready ?? "the container's init exited during setup");
                 }
             }
             else
@@ -157,7 +160,7 @@ public sealed class ContainerProcess : IAsyncDisposable
         string? reply = await ReceiveAsync(cancellationToken).ConfigureAwait(false);
         if (reply is not null)
         {
-            throw new ContainerProcessException(reply);
+            throw AgentException.Internal(reply);
         }
     }
 
@@ -179,12 +182,12 @@ public sealed class ContainerProcess : IAsyncDisposable
 
     public async Task<int> WriteStdinAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        Stream stream = (Stream?)_terminal ?? _stdin ?? throw new ContainerProcessException("the process has no stdin");
+        Stream stream = (Stream?)_terminal ?? _stdin ?? throw AgentException.FailedPrecondition(null, "the process has no stdin");
         lock (_stdinGate)
         {
             if (_stdinClosed)
             {
-                throw new ContainerProcessException("stdin is closed");
+                throw AgentException.FailedPrecondition(null, "stdin is closed");
             }
         }
         await stream.WriteAsync(data, cancellationToken).ConfigureAwait(false);
@@ -216,7 +219,7 @@ public sealed class ContainerProcess : IAsyncDisposable
     {
         if (_terminal is null)
         {
-            throw new ContainerProcessException("the process has no terminal");
+            throw AgentException.FailedPrecondition(null, "the process has no terminal");
         }
         PseudoTerminal.SetWindowSize(_terminal.Fd, (ushort)rows, (ushort)columns);
     }
@@ -258,7 +261,7 @@ public sealed class ContainerProcess : IAsyncDisposable
             {
                 Libc.Close(fd);
             }
-            throw new ContainerProcessException(message.StartsWith("error ", StringComparison.Ordinal) ? message[6..] : message.Length == 0 ? "the init helper exited before making the terminal" : $"expected the terminal, got '{message}'");
+            throw AgentException.Internal(message.StartsWith("error ", StringComparison.Ordinal) ? message[6..] : message.Length == 0 ? "the init helper exited before making the terminal" : $"expected the terminal, got '{message}'");
         }
         return new FileDescriptorStream(fd, ownsFd: true);
     }
@@ -282,7 +285,7 @@ public sealed class ContainerProcess : IAsyncDisposable
             return null;
         }
         string message = Encoding.UTF8.GetString(buffer, 0, n);
-        return message.StartsWith("error ", StringComparison.Ordinal) ? throw new ContainerProcessException(message[6..]) : message;
+        return message.StartsWith("error ", StringComparison.Ordinal) ? throw AgentException.Internal(message[6..]) : message;
     }
 
     private static Task Pump(FileDescriptorStream source, OutputBuffer target, bool ownsStream) => Task.Run(async () =>

@@ -1,3 +1,5 @@
+using KataAgent.Agent.Errors;
+
 namespace KataAgent.Agent.Containers.Spec;
 
 /// <summary>OCI names for kernel constants: capabilities (linux/capability.h) and rlimits (asm-generic/resource.h).</summary>
@@ -19,7 +21,7 @@ public static class LinuxNames
         "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
     ];
 
-    /// <summary>Bit mask of the named capabilities; throws <see cref="SpecException"/> naming <paramref name="field"/> for an unknown one.</summary>
+    /// <summary>Bit mask of the named capabilities; throws an INVALID_ARGUMENT <see cref="AgentException"/> naming <paramref name="field"/> for an unknown one.</summary>
     public static ulong CapabilityMask(IEnumerable<string> names, string field)
     {
         ulong mask = 0;
@@ -28,7 +30,7 @@ public static class LinuxNames
             int index = Array.IndexOf(CapabilityNames, name.ToUpperInvariant());
             if (index < 0)
             {
-                throw new SpecException(field, $"unknown capability '{name}'");
+                throw AgentException.InvalidArgument(field, $"unknown capability '{name}'");
             }
             mask |= 1UL << index;
         }
@@ -40,6 +42,6 @@ public static class LinuxNames
     public static int Rlimit(string name, string field)
     {
         int index = Array.IndexOf(RlimitNames, name.ToUpperInvariant());
-        return index >= 0 ? index : throw new SpecException(field, $"unknown rlimit '{name}'");
+        return index >= 0 ? index : throw AgentException.InvalidArgument(field, $"unknown rlimit '{name}'");
     }
 }

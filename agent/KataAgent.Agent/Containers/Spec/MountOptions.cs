@@ -1,3 +1,4 @@
+using KataAgent.Agent.Errors;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Containers.Spec;
@@ -75,6 +76,6 @@ public static class MountOptions
     {
         "" => Libc.MS_SLAVE | Libc.MS_REC,
         _ when Propagations.TryGetValue(value, out ulong p) => p | Libc.MS_REC,
-        _ => throw new SpecException(field, $"unknown propagation '{value}'"),
+        _ => throw AgentException.InvalidArgument(field, $"unknown propagation '{value}'"),
     };
 }

@@ -1,3 +1,4 @@
+using KataAgent.Agent.Errors;
 using KataAgent.Agent.Seccomp;
 using KataAgent.Protocols.Agent;
 
@@ -25,7 +26,7 @@ public static class SeccompProfileMapper
         }
         catch (SeccompException e)
         {
-            throw new SpecException($"OCI.Linux.Seccomp.{e.Field}", e.Message.StartsWith(e.Field + ": ", StringComparison.Ordinal) ? e.Message[(e.Field.Length + 2)..] : e.Message);
+            throw AgentException.InvalidArgument($"OCI.Linux.Seccomp.{e.Field}", e.Message.StartsWith(e.Field + ": ", StringComparison.Ordinal) ? e.Message[(e.Field.Length + 2)..] : e.Message);
         }
     }
 }

@@ -1,3 +1,4 @@
+using KataAgent.Agent.Errors;
 using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Linux.Interop;
@@ -17,7 +18,7 @@ public static class SpecTranslator
     public static InitConfig ForCreate(Protocols.Agent.Spec spec, string rootfs, SandboxNamespaces? sandbox = null)
     {
         var linux = spec.Linux ?? new Protocols.Agent.Linux();
-        var config = ForProcess(spec.Process ?? throw new SpecException("OCI.Process", "is missing"), "OCI.Process", "create");
+        var config = ForProcess(spec.Process ?? throw AgentException.InvalidArgument("OCI.Process", "is missing"), "OCI.Process", "create");
         config.Rootfs = rootfs;
         config.RootfsReadonly = spec.Root?.Readonly ?? false;
         config.RootPropagation = MountOptions.RootPropagation(linux.RootfsPropagation, "OCI.Linux.RootfsPropagation");
@@ -37,14 +38,14 @@ public static class SpecTranslator
                 "ipc" => Libc.CLONE_NEWIPC,
                 "uts" => Libc.CLONE_NEWUTS,
                 "cgroup" => Libc.CLONE_NEWCGROUP,
-                "user" or "time" => throw new SpecException($"{field}.Type", $"'{ns.Type}' namespaces are not supported"),
-                _ => throw new SpecException($"{field}.Type", $"unknown namespace type '{ns.Type}'"),
+                "user" or "time" => throw AgentException.InvalidArgument($"{field}.Type", $"'{ns.Type}' namespaces are not supported"),
+                _ => throw AgentException.InvalidArgument($"{field}.Type", $"unknown namespace type '{ns.Type}'"),
             };
             if (flag == Libc.CLONE_NEWCGROUP)
             {
                 if (ns.Path.Length > 0)
                 {
-                    throw new SpecException($"{field}.Path", "joining an existing cgroup namespace is not supported");
+                    throw AgentException.InvalidArgument($"{field}.Path", "joining an existing cgroup namespace is not supported");
                 }
                 config.NewCgroupNamespace = true;
             }
@@ -52,11 +53,11 @@ public static class SpecTranslator
             {
                 if (!ns.Path.StartsWith('/'))
                 {
-                    throw new SpecException($"{field}.Path", $"'{ns.Path}' is not absolute");
+                    throw AgentException.InvalidArgument($"{field}.Path", $"'{ns.Path}' is not absolute");
                 }
                 if (!File.Exists(ns.Path))
                 {
-                    throw new SpecException($"{field}.Path", $"'{ns.Path}' does not exist");
+                    throw AgentException.InvalidArgument($"{field}.Path", $"'{ns.Path}' does not exist");
                 }
                 config.Join.Add(new NamespaceJoin { Type = flag, Path = ns.Path });
             }
@@ -77,7 +78,7 @@ public static class SpecTranslator
         {
             if (!newUts)
             {
-                throw new SpecException("OCI.Hostname", "setting a hostname needs a new uts namespace");
+                throw AgentException.InvalidArgument("OCI.Hostname", "setting a hostname needs a new uts namespace");
             }
             config.Hostname = spec.Hostname;
         }
@@ -88,7 +89,7 @@ public static class SpecTranslator
             string field = $"OCI.Mounts[{i}]";
             if (!mount.Destination.StartsWith('/'))
             {
-                throw new SpecException($"{field}.destination", $"'{mount.Destination}' is not an absolute path");
+                throw AgentException.InvalidArgument($"{field}.destination", $"'{mount.Destination}' is not an absolute path");
             }
             var (flags, propagation, data) = MountOptions.Parse(mount.Options);
             if (mount.Type == "bind")
@@ -97,15 +98,15 @@ public static class SpecTranslator
             }
             if ((flags & Libc.MS_BIND) != 0 && (mount.Source.Length == 0 || !mount.Source.StartsWith('/')))
             {
-                throw new SpecException($"{field}.source", $"bind source '{mount.Source}' is not an absolute path");
+                throw AgentException.InvalidArgument($"{field}.source", $"bind source '{mount.Source}' is not an absolute path");
             }
             if ((flags & Libc.MS_BIND) != 0 && Libc.FileType(mount.Source) is null)
             {
-                throw new SpecException($"{field}.source", $"bind source '{mount.Source}' does not exist");
+                throw AgentException.InvalidArgument($"{field}.source", $"bind source '{mount.Source}' does not exist");
             }
             if ((flags & Libc.MS_BIND) == 0 && mount.Type.Length == 0)
             {
-                throw new SpecException($"{field}.type", "is empty and the mount is not a bind mount");
+                throw AgentException.InvalidArgument($"{field}.type", "is empty and the mount is not a bind mount");
             }
             config.Mounts.Add(new MountConfig
             {
@@ -124,9 +125,9 @@ public static class SpecTranslator
             string field = $"OCI.Linux.Devices[{i}]";
             if (!device.Path.StartsWith("/dev/", StringComparison.Ordinal))
             {
-                throw new SpecException($"{field}.Path", $"'{device.Path}' is not under /dev");
+                throw AgentException.InvalidArgument($"{field}.Path", $"'{device.Path}' is not under /dev");
             }
-            char type = device.Type is "c" or "b" or "p" or "u" ? device.Type[0] : throw new SpecException($"{field}.Type", $"'{device.Type}' is not c, b, u or p");
+            char type = device.Type is "c" or "b" or "p" or "u" ? device.Type[0] : throw AgentException.InvalidArgument($"{field}.Type", $"'{device.Type}' is not c, b, u or p");
             config.Devices.Add(new DeviceConfig { Path = device.Path, Type = type, Major = device.Major, Minor = device.Minor, FileMode = device.FileMode, Uid = device.UID, Gid = device.GID });
         }
         config.MaskedPaths.AddRange(linux.MaskedPaths);
@@ -135,7 +136,7 @@ public static class SpecTranslator
         {
             if (key.Contains('/') || key.Contains(".."))
             {
-                throw new SpecException("OCI.Linux.Sysctl", $"'{key}' is not a sysctl name");
+                throw AgentException.InvalidArgument("OCI.Linux.Sysctl", $"'{key}' is not a sysctl name");
             }
             config.Sysctls[key] = value;
         }
@@ -159,11 +160,11 @@ public static class SpecTranslator
     {
         if (process.Args.Count == 0)
         {
-            throw new SpecException($"{field}.Args", "is empty");
+            throw AgentException.InvalidArgument($"{field}.Args", "is empty");
         }
         if (process.Cwd.Length > 0 && !process.Cwd.StartsWith('/'))
         {
-            throw new SpecException($"{field}.Cwd", $"'{process.Cwd}' is not absolute");
+            throw AgentException.InvalidArgument($"{field}.Cwd", $"'{process.Cwd}' is not absolute");
         }
         var config = new InitConfig
         {
@@ -180,14 +181,14 @@ public static class SpecTranslator
         };
         if (process.OOMScoreAdj is < -1000 or > 1000)
         {
-            throw new SpecException($"{field}.OOMScoreAdj", $"{process.OOMScoreAdj} is not in -1000..1000");
+            throw AgentException.InvalidArgument($"{field}.OOMScoreAdj", $"{process.OOMScoreAdj} is not in -1000..1000");
         }
         for (int i = 0; i < process.Rlimits.Count; i++)
         {
             var limit = process.Rlimits[i];
             if (limit.Soft > limit.Hard)
             {
-                throw new SpecException($"{field}.Rlimits[{i}]", $"soft limit {limit.Soft} is above the hard limit {limit.Hard}");
+                throw AgentException.InvalidArgument($"{field}.Rlimits[{i}]", $"soft limit {limit.Soft} is above the hard limit {limit.Hard}");
             }
             config.Rlimits.Add(new RlimitConfig { Resource = LinuxNames.Rlimit(limit.Type, $"{field}.Rlimits[{i}].Type"), Soft = limit.Soft, Hard = limit.Hard });
         }

@@ -1,7 +1,10 @@
 namespace KataAgent.Host.Transport.HybridVsock;
 
-/// <summary>The hybrid-vsock CONNECT handshake failed; the message names the socket, the port and why.</summary>
-public sealed class HybridVsockException : IOException
+/// <summary>
+/// The hybrid-vsock CONNECT handshake failed; the message names the socket, the port and why. Internal: callers see
+/// it as the inner exception of the host library's connect error.
+/// </summary>
+internal sealed class HybridVsockException : IOException
 {
     /// <summary>A failed handshake on <paramref name="socketPath"/> for <paramref name="port"/>, because of <paramref name="reason"/>.</summary>
     public HybridVsockException(string socketPath, uint port, string reason, Exception? inner = null)

@@ -62,7 +62,7 @@ public sealed class QmpClient : IAsyncDisposable
     /// starts, so connecting is retried (socket missing or refusing) until <paramref name="timeout"/> passes
     /// (default: a single attempt).
     /// </summary>
-    /// <exception cref="IOException">The socket does not accept within the timeout, or qemu sends no valid greeting.</exception>
+    /// <exception cref="QmpConnectionException">The socket does not accept within the timeout, or qemu sends no valid greeting.</exception>
     public static async Task<QmpClient> ConnectAsync(string socketPath, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.Zero);
@@ -80,7 +80,7 @@ public sealed class QmpClient : IAsyncDisposable
                 socket.Dispose();
                 if (DateTime.UtcNow >= deadline)
                 {
-                    throw new IOException($"cannot connect to qemu's QMP socket {socketPath}: {e.Message}", e);
+                    throw new QmpConnectionException($"cannot connect to qemu's QMP socket {socketPath}: {e.Message}", e);
                 }
                 await Task.Delay(50, cancellationToken).ConfigureAwait(false);
             }
@@ -96,6 +96,11 @@ public sealed class QmpClient : IAsyncDisposable
             await client.HandshakeAsync(cancellationToken).ConfigureAwait(false);
             return client;
         }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw new QmpConnectionException($"the QMP connection to {socketPath} failed during the greeting: {e.Message}", e);
+        }
         catch
         {
             await client.DisposeAsync().ConfigureAwait(false);
@@ -107,7 +112,7 @@ public sealed class QmpClient : IAsyncDisposable
     /// Runs <paramref name="command"/> and returns its <c>return</c> value (an empty object for most commands).
     /// </summary>
     /// <exception cref="QmpException">qemu answered with an error.</exception>
-    /// <exception cref="IOException">The connection ended before the reply.</exception>
+    /// <exception cref="QmpConnectionException">The connection ended before the reply.</exception>
     public async Task<JsonElement> ExecuteAsync(string command, JsonObject? arguments = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(command);
@@ -117,7 +122,7 @@ public sealed class QmpClient : IAsyncDisposable
         {
             if (_closed is not null)
             {
-                throw new IOException($"the QMP connection to {SocketPath} is closed: {_closed.Message}", _closed);
+                throw new QmpConnectionException($"the QMP connection to {SocketPath} is closed: {_closed.Message}", _closed);
             }
             id = ++_nextId;
             _pending[id] = (command, reply);
@@ -141,7 +146,7 @@ public sealed class QmpClient : IAsyncDisposable
     /// claimed by another wait: one that already arrived is returned at once, so call this after the command
     /// that causes the event without losing it.
     /// </summary>
-    /// <exception cref="IOException">The connection ended first.</exception>
+    /// <exception cref="QmpConnectionException">The connection ended first.</exception>
     public Task<QmpEvent> WaitForEventAsync(string name, Func<QmpEvent, bool>? match = null, CancellationToken cancellationToken = default)
     {
         var waiter = new TaskCompletionSource<QmpEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -157,7 +162,7 @@ public sealed class QmpClient : IAsyncDisposable
             }
             if (_closed is not null)
             {
-                return Task.FromException<QmpEvent>(new IOException($"the QMP connection to {SocketPath} closed before event {name}", _closed));
+                return Task.FromException<QmpEvent>(new QmpConnectionException($"the QMP connection to {SocketPath} closed before event {name}", _closed));
             }
             _eventWaiters.Add((name, match, waiter));
         }
@@ -192,7 +197,7 @@ public sealed class QmpClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the connection; pending commands and event waits fail with <see cref="IOException"/>.</summary>
+    /// <summary>Closes the connection; pending commands and event waits fail with <see cref="QmpConnectionException"/>.</summary>
     public async ValueTask DisposeAsync()
     {
         try
@@ -221,17 +226,17 @@ public sealed class QmpClient : IAsyncDisposable
     private async Task HandshakeAsync(CancellationToken cancellationToken)
     {
         string? line = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false)
-            ?? throw new IOException($"qemu closed the QMP socket {SocketPath} before its greeting");
+            ?? throw new QmpConnectionException($"qemu closed the QMP socket {SocketPath} before its greeting");
         try
         {
             using var greeting = JsonDocument.Parse(line);
             Greeting = greeting.RootElement.TryGetProperty("QMP", out var qmp) && qmp.ValueKind == JsonValueKind.Object
                 ? qmp.Clone()
-                : throw new IOException($"not a QMP greeting on {SocketPath}: {Truncate(line)}");
+                : throw new QmpConnectionException($"not a QMP greeting on {SocketPath}: {Truncate(line)}");
         }
         catch (JsonException e)
         {
-            throw new IOException($"not a QMP greeting on {SocketPath}: {Truncate(line)}", e);
+            throw new QmpConnectionException($"not a QMP greeting on {SocketPath}: {Truncate(line)}", e);
         }
         _readLoop = Task.Run(ReadLoopAsync, CancellationToken.None);
         await ExecuteAsync("qmp_capabilities", cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -354,11 +359,11 @@ public sealed class QmpClient : IAsyncDisposable
         }
         foreach (var reply in replies)
         {
-            reply.TrySetException(new IOException(reason.Message, reason));
+            reply.TrySetException(new QmpConnectionException(reason.Message, reason));
         }
         foreach (var waiter in events)
         {
-            waiter.TrySetException(new IOException(reason.Message, reason));
+            waiter.TrySetException(new QmpConnectionException(reason.Message, reason));
         }
     }
 
@@ -369,9 +374,9 @@ public sealed class QmpClient : IAsyncDisposable
         {
             await _stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            throw new IOException($"cannot write to qemu's QMP socket {SocketPath}: {e.Message}", e);
+            throw new QmpConnectionException($"cannot write to qemu's QMP socket {SocketPath}: {e.Message}", e);
         }
         finally
         {

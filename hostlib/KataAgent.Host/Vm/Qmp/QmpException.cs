@@ -2,7 +2,7 @@ namespace KataAgent.Host.Vm;
 
 /// <summary>qemu answered a QMP command with an error: its class (e.g. GenericError, DeviceNotFound) and description.</summary>
 public sealed class QmpException(string command, string errorClass, string description)
-    : Exception($"qemu refused QMP command '{command}': {errorClass}: {description}")
+    : KataAgentException(KataAgentErrorKind.Qmp, $"qemu refused QMP command '{command}': {errorClass}: {description}")
 {
     /// <summary>The command that failed.</summary>
     public string Command { get; } = command;

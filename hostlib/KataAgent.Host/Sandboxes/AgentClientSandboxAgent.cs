@@ -1,0 +1,32 @@
+using KataAgent.Host.Containers;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Host.Sandboxes;
+
+/// <summary>A sandbox's agent over a real <see cref="AgentClient"/>.</summary>
+internal sealed class AgentClientSandboxAgent(AgentClient client) : ISandboxAgent
+{
+    public Task CreateSandboxAsync(CreateSandboxRequest request, CancellationToken cancellationToken) =>
+        client.CreateSandboxAsync(request, cancellationToken);
+
+    public Task DestroySandboxAsync(CancellationToken cancellationToken) =>
+        client.DestroySandboxAsync(new DestroySandboxRequest(), cancellationToken);
+
+    public Task UpdateInterfaceAsync(UpdateInterfaceRequest request, CancellationToken cancellationToken) =>
+        client.UpdateInterfaceAsync(request, cancellationToken);
+
+    public Task UpdateRoutesAsync(UpdateRoutesRequest request, CancellationToken cancellationToken) =>
+        client.UpdateRoutesAsync(request, cancellationToken);
+
+    public Task AddARPNeighborsAsync(AddARPNeighborsRequest request, CancellationToken cancellationToken) =>
+        client.AddARPNeighborsAsync(request, cancellationToken);
+
+    public Task RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken) =>
+        client.RemoveContainerAsync(Container.RemoveRequest(containerId, timeout), cancellationToken);
+
+    public Task<Container> CreateContainerAsync(CreateContainerRequest request, ContainerOptions? options, CancellationToken cancellationToken) =>
+        Container.CreateAsync(client, request, options, cancellationToken);
+
+    public Task<Container> OpenContainerAsync(string containerId, ContainerOptions? options, CancellationToken cancellationToken) =>
+        Container.OpenAsync(client, containerId, options, cancellationToken);
+}

@@ -1,0 +1,29 @@
+using KataAgent.Host.Containers;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Host.Sandboxes;
+
+/// <summary>
+/// What a <see cref="Sandbox"/> asks of its agent: the seam that lets the sandbox's ordering logic be tested
+/// without an agent. <see cref="AgentClientSandboxAgent"/> is the implementation over an <see cref="AgentClient"/>.
+/// </summary>
+internal interface ISandboxAgent
+{
+    Task CreateSandboxAsync(CreateSandboxRequest request, CancellationToken cancellationToken);
+
+    Task DestroySandboxAsync(CancellationToken cancellationToken);
+
+    Task UpdateInterfaceAsync(UpdateInterfaceRequest request, CancellationToken cancellationToken);
+
+    Task UpdateRoutesAsync(UpdateRoutesRequest request, CancellationToken cancellationToken);
+
+    Task AddARPNeighborsAsync(AddARPNeighborsRequest request, CancellationToken cancellationToken);
+
+    Task RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken);
+
+    /// <summary>CreateContainer, and a handle on the container (its stdio attached as <paramref name="options"/> say).</summary>
+    Task<Container> CreateContainerAsync(CreateContainerRequest request, ContainerOptions? options, CancellationToken cancellationToken);
+
+    /// <summary>A handle on an existing container (nothing sent to the agent).</summary>
+    Task<Container> OpenContainerAsync(string containerId, ContainerOptions? options, CancellationToken cancellationToken);
+}

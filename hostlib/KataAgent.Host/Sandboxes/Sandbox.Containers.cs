@@ -1,0 +1,169 @@
+using KataAgent.Host.Containers;
+using KataAgent.Host.Vm;
+using KataAgent.Protocols;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Host.Sandboxes;
+
+public sealed partial class Sandbox
+{
+    /// <summary>
+    /// Packs <paramref name="rootfsDirectory"/> into an ext4 image in the state directory, hot-plugs it, and
+    /// sends CreateContainer with a <c>blk</c> storage for it (found by its PCI path, mounted at
+    /// <see cref="RootfsMountPoint"/>) and <paramref name="spec"/>'s <c>Root.Path</c> set to that mount point
+    /// (the caller's spec is not changed). The container is created, not started.
+    /// </summary>
+    /// <exception cref="ArgumentException">The container id is not a safe name, or is used already.</exception>
+    /// <exception cref="DiskImageException">The rootfs could not be packed.</exception>
+    /// <exception cref="VmException">No free hot-plug slot.</exception>
+    /// <exception cref="AgentStatusException">The agent refused (e.g. the disk did not appear within the hot-plug timeout: DEADLINE_EXCEEDED).</exception>
+    public async Task<Container> CreateContainerAsync(string containerId, string rootfsDirectory, Spec spec, ContainerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ContainerIds.Validate(containerId, nameof(containerId));
+        ArgumentNullException.ThrowIfNull(spec);
+        ObjectDisposedException.ThrowIf(_finished, this);
+        string image = DiskImagePath(containerId);
+        if (File.Exists(image))
+        {
+            throw new ArgumentException($"containerId '{containerId}' is already used in sandbox {Id}", nameof(containerId));
+        }
+        await Ext4Image.CreateAsync(rootfsDirectory, image, cancellationToken).ConfigureAwait(false);
+        string pciPath;
+        try
+        {
+            pciPath = await _vm.AddDiskAsync(new QemuDisk(image), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            File.Delete(image);
+            throw;
+        }
+        string mountPoint = RootfsMountPoint(containerId);
+        var oci = spec.Clone();
+        oci.Root ??= new Root();
+        oci.Root.Path = mountPoint;
+        if (HasDns && !oci.Mounts.Any(m => m.Destination.TrimEnd('/') == "/etc/resolv.conf"))
+        {
+            // What kubelet's resolv.conf mount is to a runc container: the pod's DNS, read-only.
+            oci.Mounts.Add(new Mount { Destination = "/etc/resolv.conf", Source = GuestResolvConfPath, Type = "bind", Options = { "rbind", "ro", "nosuid", "nodev", "noexec" } });
+        }
+        var request = new CreateContainerRequest
+        {
+            ContainerId = containerId,
+            ExecId = containerId,
+            OCI = oci,
+            Storages = { new Storage { Driver = "blk", Source = pciPath, Fstype = "ext4", MountPoint = mountPoint } },
+        };
+        Container container;
+        try
+        {
+            container = await _agent.CreateContainerAsync(request, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The agent unmounts the storage of a container it failed to create: the disk's slot is reusable.
+            await ReleaseDiskQuietlyAsync(containerId).ConfigureAwait(false);
+            throw;
+        }
+        container.Owner = this;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _containers.Add(container);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        return container;
+    }
+
+    /// <summary>
+    /// A handle on container <paramref name="containerId"/> of this sandbox (see <see cref="Container.OpenAsync"/>),
+    /// e.g. one a detached sandbox's earlier owner created. Removing it through the handle removes it through
+    /// the sandbox (<see cref="RemoveContainerAsync"/>).
+    /// </summary>
+    public async Task<Container> OpenContainerAsync(string containerId, ContainerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ContainerIds.Validate(containerId, nameof(containerId));
+        ObjectDisposedException.ThrowIf(_finished, this);
+        var container = await _agent.OpenContainerAsync(containerId, options, cancellationToken).ConfigureAwait(false);
+        container.Owner = this;
+        return container;
+    }
+
+    /// <summary>
+    /// RemoveContainer for <paramref name="containerId"/> (the agent kills its processes, waits up to
+    /// <paramref name="timeout"/>, default <see cref="ContainerOptions.RemoveTimeout"/>, and unmounts its disk);
+    /// then, once the agent has let go of it and not before, the disk is hot-unplugged and its image deleted (if
+    /// <see cref="CreateContainerAsync"/> made it). <see cref="Container.RemoveAsync"/> on a handle of this sandbox
+    /// comes here too.
+    /// </summary>
+    /// <exception cref="AgentStatusException">The agent refused (NOT_FOUND: no such container; DEADLINE_EXCEEDED: processes outlived the timeout); the disk stays.</exception>
+    /// <exception cref="VmException">The guest did not release the disk in time (see <see cref="QemuOptions.UnplugTimeout"/>); the container is removed.</exception>
+    public Task RemoveContainerAsync(string containerId, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        ContainerIds.Validate(containerId, nameof(containerId));
+        TimeSpan wait = timeout ?? new ContainerOptions().RemoveTimeout;
+        ArgumentOutOfRangeException.ThrowIfLessThan(wait, TimeSpan.Zero, nameof(timeout));
+        return RemoveContainerCoreAsync(containerId, wait, cancellationToken);
+    }
+
+    Task IContainerOwner.RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken) =>
+        RemoveContainerCoreAsync(containerId, timeout, cancellationToken);
+
+    private async Task RemoveContainerCoreAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        // The agent unmounts the disk in RemoveContainer: unplugging it earlier would pull it from under a mount.
+        await _agent.RemoveContainerAsync(containerId, timeout, cancellationToken).ConfigureAwait(false);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _containers.RemoveAll(c => c.Id == containerId);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        if (File.Exists(DiskImagePath(containerId)))
+        {
+            await ReleaseDiskAsync(containerId, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private string DiskImagePath(string containerId) => Path.Combine(_vm.StateDirectory, "disks", containerId + ".ext4");
+
+    /// <summary>
+    /// Unplugs container <paramref name="containerId"/>'s disk and deletes its image. The disk is found by its image
+    /// path in QMP's <c>query-block</c> rather than remembered, so this works for a sandbox attached by another
+    /// process, and the image name is unique per container. Skipped while the sandbox is torn down: the VM goes
+    /// away with every disk, and the state directory with every image.
+    /// </summary>
+    private async Task ReleaseDiskAsync(string containerId, CancellationToken cancellationToken)
+    {
+        if (_tearingDown)
+        {
+            return;
+        }
+        string image = DiskImagePath(containerId);
+        var disk = (await _vm.QueryDisksAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(d => d.ImagePath == image);
+        if (disk is not null)
+        {
+            await _vm.RemoveDiskAsync(disk.PciPath, cancellationToken).ConfigureAwait(false);
+        }
+        File.Delete(image);
+    }
+
+    private async Task ReleaseDiskQuietlyAsync(string containerId)
+    {
+        try
+        {
+            await ReleaseDiskAsync(containerId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (KataAgentException)
+        {
+            // The caller's error is the one that matters; destroying the sandbox takes the disk with the VM.
+        }
+    }
+}

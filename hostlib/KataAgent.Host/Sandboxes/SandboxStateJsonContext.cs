@@ -1,8 +1,0 @@
-using System.Text.Json.Serialization;
-
-namespace KataAgent.Host.Sandboxes;
-
-/// <summary>Source-generated (Native-AOT safe) JSON for agent-sandbox.json.</summary>
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
-[JsonSerializable(typeof(SandboxState))]
-internal sealed partial class SandboxStateJsonContext : JsonSerializerContext;

@@ -1,0 +1,38 @@
+namespace KataAgent.Host.Vm;
+
+/// <summary>
+/// What a <see cref="Sandboxes.Sandbox"/> needs of its VM: the seam that lets the sandbox's ordering logic be
+/// tested without qemu. <see cref="QemuVm"/> is the implementation.
+/// </summary>
+internal interface IVirtualMachine : IAsyncDisposable
+{
+    /// <summary>The state directory (sockets, logs, vm.json, the sandbox's files).</summary>
+    string StateDirectory { get; }
+
+    /// <summary>Whether the VM outlives its starter.</summary>
+    bool Detached { get; }
+
+    /// <summary>Whether the VM still runs.</summary>
+    bool IsRunning { get; }
+
+    /// <summary>Time from the VM's start to its agent's first answer.</summary>
+    TimeSpan BootToReady { get; }
+
+    /// <summary>The PCI paths of the NICs attached at boot.</summary>
+    IReadOnlyList<string> NetworkPciPaths { get; }
+
+    /// <summary>Hot-plugs a disk; returns its PCI path.</summary>
+    Task<string> AddDiskAsync(QemuDisk disk, CancellationToken cancellationToken);
+
+    /// <summary>Hot-unplugs the disk at a PCI path.</summary>
+    Task RemoveDiskAsync(string pciPath, CancellationToken cancellationToken);
+
+    /// <summary>The disks attached right now.</summary>
+    Task<IReadOnlyList<QemuAttachedDisk>> QueryDisksAsync(CancellationToken cancellationToken);
+
+    /// <summary>Stops the VM: a grace to power off by itself, then quit, then kill.</summary>
+    Task StopAsync(TimeSpan grace, CancellationToken cancellationToken);
+
+    /// <summary>Closes the connections and handles, leaving the VM (if it runs) and every file in the state directory.</summary>
+    ValueTask CloseAsync();
+}

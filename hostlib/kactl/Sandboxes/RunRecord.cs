@@ -1,0 +1,30 @@
+using System.Text.Json.Serialization;
+
+namespace KataAgent.Kactl.Sandboxes;
+
+/// <summary>
+/// What <c>kactl run</c> remembers about a sandbox it booted: <c>RUNDIR/ID/sandbox.json</c>, next to the
+/// host library's own state files in the same directory (vm.json, agent-sandbox.json, network.json).
+/// </summary>
+public sealed record RunRecord
+{
+    /// <summary>The sandbox id (also the directory's name).</summary>
+    [JsonPropertyName("id")]
+    public required string Id { get; init; }
+
+    /// <summary>The container kactl created in it.</summary>
+    [JsonPropertyName("containerId")]
+    public required string ContainerId { get; init; }
+
+    /// <summary>When kactl started booting it.</summary>
+    [JsonPropertyName("createdAt")]
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>qemu's pid on this host.</summary>
+    [JsonPropertyName("qemuPid")]
+    public required int QemuPid { get; init; }
+
+    /// <summary>The container's command line.</summary>
+    [JsonPropertyName("args")]
+    public required IReadOnlyList<string> Args { get; init; }
+}

@@ -1,0 +1,46 @@
+using KataAgent.Host;
+using KataAgent.Host.Containers;
+using KataAgent.Host.Sandboxes;
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Tests.HostSandboxes;
+
+/// <summary>
+/// An agent for the sandbox's ordering tests: every call written to the shared log, and any call named in
+/// <see cref="Refuse"/> answered with that status, as the real agent's refusal arrives.
+/// </summary>
+internal sealed class FakeSandboxAgent(List<string> log) : ISandboxAgent
+{
+    /// <summary>RPC name → the status the agent answers it with.</summary>
+    public Dictionary<string, AgentStatusCode> Refuse { get; } = new(StringComparer.Ordinal);
+
+    public Task CreateSandboxAsync(CreateSandboxRequest request, CancellationToken cancellationToken) => Call($"CreateSandbox {request.SandboxId}", "CreateSandbox");
+
+    public Task DestroySandboxAsync(CancellationToken cancellationToken) => Call("DestroySandbox", "DestroySandbox");
+
+    public Task UpdateInterfaceAsync(UpdateInterfaceRequest request, CancellationToken cancellationToken) => Call("UpdateInterface", "UpdateInterface");
+
+    public Task UpdateRoutesAsync(UpdateRoutesRequest request, CancellationToken cancellationToken) => Call("UpdateRoutes", "UpdateRoutes");
+
+    public Task AddARPNeighborsAsync(AddARPNeighborsRequest request, CancellationToken cancellationToken) => Call("AddARPNeighbors", "AddARPNeighbors");
+
+    public Task RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken) =>
+        Call($"RemoveContainer {containerId} timeout={timeout.TotalSeconds:0}s", "RemoveContainer");
+
+    public async Task<Container> CreateContainerAsync(CreateContainerRequest request, ContainerOptions? options, CancellationToken cancellationToken)
+    {
+        await Call($"CreateContainer {request.ContainerId} storage={request.Storages[0].Source}", "CreateContainer");
+        return Container.Handle(null!, request.ContainerId, request.ExecId, options ?? new ContainerOptions());
+    }
+
+    public Task<Container> OpenContainerAsync(string containerId, ContainerOptions? options, CancellationToken cancellationToken) =>
+        Task.FromResult(Container.Handle(null!, containerId, "", options ?? new ContainerOptions()));
+
+    private Task Call(string entry, string rpc)
+    {
+        log.Add(entry);
+        return Refuse.TryGetValue(rpc, out var code)
+            ? Task.FromException(new AgentStatusException(rpc, code, $"refused by the fake agent"))
+            : Task.CompletedTask;
+    }
+}

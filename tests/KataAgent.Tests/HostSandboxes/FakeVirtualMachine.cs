@@ -1,0 +1,77 @@
+using System.Globalization;
+using KataAgent.Host.Vm;
+
+namespace KataAgent.Tests.HostSandboxes;
+
+/// <summary>
+/// A VM for the sandbox's ordering tests: no qemu, every call written to a shared log, disks kept in a table by
+/// PCI path. Disposing deletes the state directory once stopped, as <see cref="QemuVm"/> does; closing does not.
+/// </summary>
+internal sealed class FakeVirtualMachine(string stateDirectory, List<string> log) : IVirtualMachine
+{
+    private readonly Dictionary<string, string> _disks = new(StringComparer.Ordinal);
+    private int _nextPort;
+
+    public string StateDirectory { get; } = stateDirectory;
+
+    public bool Detached { get; init; }
+
+    public bool IsRunning { get; private set; } = true;
+
+    public TimeSpan BootToReady => TimeSpan.FromSeconds(1);
+
+    public IReadOnlyList<string> NetworkPciPaths => [];
+
+    /// <summary>When set, RemoveDiskAsync fails as a guest that does not let go of the disk.</summary>
+    public Exception? RemoveDiskFailure { get; set; }
+
+    public IReadOnlyCollection<string> AttachedImages => _disks.Values;
+
+    public Task<string> AddDiskAsync(QemuDisk disk, CancellationToken cancellationToken)
+    {
+        string pciPath = (0x10 + _nextPort++).ToString("x2", CultureInfo.InvariantCulture) + "/00";
+        _disks[pciPath] = disk.ImagePath;
+        log.Add($"AddDisk {Path.GetFileName(disk.ImagePath)}");
+        return Task.FromResult(pciPath);
+    }
+
+    public Task RemoveDiskAsync(string pciPath, CancellationToken cancellationToken)
+    {
+        log.Add($"RemoveDisk {pciPath}");
+        if (RemoveDiskFailure is { } failure)
+        {
+            return Task.FromException(failure);
+        }
+        _disks.Remove(pciPath);
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<QemuAttachedDisk>> QueryDisksAsync(CancellationToken cancellationToken)
+    {
+        log.Add("QueryDisks");
+        return Task.FromResult<IReadOnlyList<QemuAttachedDisk>>([.. _disks.Select(d => new QemuAttachedDisk(d.Key, d.Value, false))]);
+    }
+
+    public Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
+        log.Add($"Stop grace={grace.TotalSeconds:0}s");
+        IsRunning = false;
+        return Task.CompletedTask;
+    }
+
+    public ValueTask CloseAsync()
+    {
+        log.Add("Close");
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        log.Add("Dispose");
+        if (!IsRunning && Directory.Exists(StateDirectory))
+        {
+            Directory.Delete(StateDirectory, recursive: true);
+        }
+        return ValueTask.CompletedTask;
+    }
+}

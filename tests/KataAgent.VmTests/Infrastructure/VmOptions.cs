@@ -1,0 +1,31 @@
+using KataAgent.Host.Sandboxes;
+using KataAgent.Host.Vm;
+using KataAgent.Testing.Kernel;
+
+namespace KataAgent.VmTests.Infrastructure;
+
+/// <summary>
+/// The options every VM test starts from, so that a test states only what it varies (<c>with { … }</c>): a VM of
+/// the collection's kernel and an initrd, or a sandbox of ./build.sh's kernel and image.
+/// </summary>
+public static class VmOptions
+{
+    /// <summary>A VM of <paramref name="kernel"/>'s vmlinuz booting <paramref name="initrd"/>, its state in <paramref name="stateDirectory"/>.</summary>
+    public static QemuOptions Boot(DebianKernelFixture kernel, string initrd, string stateDirectory) =>
+        new() { KernelPath = kernel.Package.VmlinuzPath, InitrdPath = initrd, StateDirectory = stateDirectory };
+
+    /// <summary>A VM booting the collection's agent initrd, which is built once for the whole collection.</summary>
+    public static async Task<QemuOptions> AgentAsync(DebianKernelFixture kernel, string stateDirectory) =>
+        Boot(kernel, await kernel.AgentInitrdAsync(), stateDirectory);
+
+    /// <summary>A sandbox booting ./build.sh's out/vmlinuz and out/initrd.img, its state in <paramref name="stateDirectory"/>.</summary>
+    public static SandboxOptions Sandbox(string stateDirectory, string id) =>
+        new() { Id = id, Vm = new QemuOptions { KernelPath = RepoPaths.Kernel, InitrdPath = RepoPaths.Initrd, StateDirectory = stateDirectory } };
+
+    /// <summary><see cref="Sandbox(string, string)"/> with its VM's options changed by <paramref name="vm"/>.</summary>
+    public static SandboxOptions Sandbox(string stateDirectory, string id, Func<QemuOptions, QemuOptions> vm)
+    {
+        SandboxOptions options = Sandbox(stateDirectory, id);
+        return options with { Vm = vm(options.Vm) };
+    }
+}
