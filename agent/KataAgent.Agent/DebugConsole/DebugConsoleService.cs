@@ -16,7 +16,8 @@ namespace KataAgent.Agent.DebugConsole;
 /// host end is away (the port reads EOF then; the agent reopens it when the host is back). On a
 /// vsock port (<c>agent.debug_console_vport=N</c>; unix:// on hosts without vsock) a new shell per
 /// connection, ended when the connection closes. Each pump runs on its own thread, in poll, woken
-/// by one eventfd at stop.
+/// by one eventfd at stop. Every thread holds a reference on that eventfd while it runs, so stop closes
+/// it only once the last thread (one that outlived the join, too) has left.
 /// </summary>
 internal sealed class DebugConsoleService(AgentConfig config, ProcessReaper reaper, ILogger<DebugConsoleService> logger) : IHostedService
 {
@@ -25,8 +26,12 @@ internal sealed class DebugConsoleService(AgentConfig config, ProcessReaper reap
     private static readonly TimeSpan MinimumShellLife = TimeSpan.FromSeconds(1);
 
     private readonly List<Thread> _threads = [];
-    private int _wakeFd = -1;
+    private SafeFileDescriptor? _wake;
+    private int _stopped;
     private StreamListener? _listener;
+
+    /// <summary>The eventfd's number, for the console's threads, whose reference keeps it open.</summary>
+    private int WakeFd => (int)_wake!.DangerousGetHandle();
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -40,7 +45,7 @@ internal sealed class DebugConsoleService(AgentConfig config, ProcessReaper reap
             logger.LogError("debug console: no shell in this guest (looked for {Candidates})", string.Join(", ", DebugShell.Candidates));
             return Task.CompletedTask;
         }
-        _wakeFd = Libc.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
+        _wake = SafeFileDescriptor.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
         if (address.Kind == AgentAddressKind.Serial)
         {
             StartThread("debug-console", () => ServePort(address, shell));
@@ -64,12 +69,13 @@ internal sealed class DebugConsoleService(AgentConfig config, ProcessReaper reap
 
     public unsafe Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_wakeFd < 0)
+        if (_wake is null || Interlocked.Exchange(ref _stopped, 1) != 0)
         {
             return Task.CompletedTask;
         }
+        // Only this call disposes the eventfd, and it has not yet: the number is still ours to write to.
         ulong one = 1;
-        Libc.Write(_wakeFd, (byte*)&one, sizeof(ulong));
+        Libc.Write(WakeFd, (byte*)&one, sizeof(ulong));
         _listener?.Dispose();
         List<Thread> threads;
         lock (_threads)
@@ -80,6 +86,7 @@ internal sealed class DebugConsoleService(AgentConfig config, ProcessReaper reap
         {
             thread.Join(TimeSpan.FromSeconds(5));
         }
+        _wake.Dispose();
         return Task.CompletedTask;
     }
 
@@ -115,7 +122,7 @@ internal sealed class DebugConsoleService(AgentConfig config, ProcessReaper reap
                         {
                             return;
                         }
-                        var end = FdPump.Run(port, shell.MasterFd, _wakeFd);
+                        var end = FdPump.Run(port, shell.MasterFd, WakeFd);
                         if (end == FdPumpEnd.Stopped)
                         {
                             return;
@@ -172,7 +179,12 @@ internal sealed class DebugConsoleService(AgentConfig config, ProcessReaper reap
                 return;
             }
             logger.LogInformation("debug console: connection on {Address}", listener.Address);
-            StartThread("debug-console-session", () => ServeConnection(connection, shellPath));
+            if (!StartThread("debug-console-session", () => ServeConnection(connection, shellPath)))
+            {
+                // Stopped meanwhile: no session for it.
+                Libc.Close(connection);
+                return;
+            }
         }
     }
 
@@ -183,7 +195,7 @@ internal sealed class DebugConsoleService(AgentConfig config, ProcessReaper reap
             using var shell = StartShell(shellPath, throttle: false);
             if (shell is not null)
             {
-                FdPump.Run(connection, shell.MasterFd, _wakeFd);
+                FdPump.Run(connection, shell.MasterFd, WakeFd);
             }
         }
         catch (Exception e)
@@ -232,18 +244,41 @@ internal sealed class DebugConsoleService(AgentConfig config, ProcessReaper reap
     /// <summary>Waits up to <paramref name="timeout"/> for the stop signal; true once stopping.</summary>
     private unsafe bool Stopped(TimeSpan timeout)
     {
-        var poll = new Libc.PollFd { Fd = _wakeFd, Events = Libc.POLLIN };
+        var poll = new Libc.PollFd { Fd = WakeFd, Events = Libc.POLLIN };
         return Libc.Poll(&poll, 1, (int)timeout.TotalMilliseconds) > 0;
     }
 
-    private void StartThread(string name, Action body)
+    /// <summary>Runs <paramref name="body"/> on a thread of its own holding a reference on the eventfd; false once stopped.</summary>
+    private bool StartThread(string name, Action body)
     {
-        var thread = new Thread(() => body()) { IsBackground = true, Name = name };
+        var wake = _wake!;
+        bool referenced = false;
+        try
+        {
+            wake.DangerousAddRef(ref referenced);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                body();
+            }
+            finally
+            {
+                wake.DangerousRelease();
+            }
+        })
+        { IsBackground = true, Name = name };
         lock (_threads)
         {
             _threads.RemoveAll(t => !t.IsAlive);
             _threads.Add(thread);
         }
         thread.Start();
+        return true;
     }
 }

@@ -12,7 +12,8 @@ namespace KataAgent.Agent.Logging;
 /// Kata). Logging must never wait for a reader: lines go into a bounded queue that one writer
 /// thread drains with non-blocking writes, and a line that finds the queue full, or a reader not
 /// ready, is dropped and counted (<see cref="Dropped"/>); the next line that gets through is
-/// preceded by a note of how many were lost.
+/// preceded by a note of how many were lost. The port and the readers are <see cref="SafeFileDescriptor"/>s; a
+/// write holds a reference on its fd, so a dispose that gave up waiting for the writer closes nothing under it.
 /// </summary>
 public sealed unsafe class LogChannel : IDisposable
 {
@@ -29,10 +30,11 @@ public sealed unsafe class LogChannel : IDisposable
     });
     private readonly AgentAddress? _portAddress;
     private readonly StreamListener? _listener;
-    private readonly List<int> _readers = [];
+    private readonly List<SafeFileDescriptor> _readers = [];
     private readonly Thread _writer;
     private readonly Thread? _acceptor;
-    private int _portFd = -1;
+    /// <summary>The writer thread's until <see cref="Dispose"/> takes it; null while closed.</summary>
+    private SafeFileDescriptor? _port;
     private DateTime _nextPortAttempt = DateTime.MinValue;
     private long _dropped;
     private long _reportedDropped;
@@ -91,14 +93,10 @@ public sealed unsafe class LogChannel : IDisposable
         _acceptor?.Join(TimeSpan.FromSeconds(2));
         lock (_readers)
         {
-            _readers.ForEach(fd => Libc.Close(fd));
+            _readers.ForEach(reader => reader.Dispose());
             _readers.Clear();
         }
-        if (_portFd >= 0)
-        {
-            Libc.Close(_portFd);
-            _portFd = -1;
-        }
+        Interlocked.Exchange(ref _port, null)?.Dispose();
     }
 
     private void WriteLines()
@@ -122,12 +120,12 @@ public sealed unsafe class LogChannel : IDisposable
     private void Send(string line)
     {
         byte[] bytes = Encoding.UTF8.GetBytes(line + "\n");
-        int port = Port();
-        if (port >= 0 && !WriteLine(port, bytes))
+        var port = Port();
+        if (port is not null && !WriteLine(port, bytes))
         {
             // The port went away (a hang-up reads as EIO): reopen it later.
-            Libc.Close(_portFd);
-            _portFd = -1;
+            Interlocked.CompareExchange(ref _port, null, port);
+            port.Dispose();
         }
         lock (_readers)
         {
@@ -135,29 +133,64 @@ public sealed unsafe class LogChannel : IDisposable
             {
                 if (!WriteLine(_readers[i], bytes))
                 {
-                    Libc.Close(_readers[i]);
+                    _readers[i].Dispose();
                     _readers.RemoveAt(i);
                 }
             }
         }
     }
 
-    /// <summary>The port's fd, opened on first use and again after it failed (not more often than every few seconds).</summary>
-    private int Port()
+    /// <summary>The port, opened on first use and again after it failed (not more often than every few seconds); null while there is none.</summary>
+    private SafeFileDescriptor? Port()
     {
-        if (_portFd >= 0 || _portAddress is null || DateTime.UtcNow < _nextPortAttempt)
+        var port = Volatile.Read(ref _port);
+        if (port is not null || _portAddress is null || DateTime.UtcNow < _nextPortAttempt)
         {
-            return _portFd;
+            return port;
         }
         _nextPortAttempt = DateTime.UtcNow + PortRetryInterval;
-        _portFd = SerialPortDevice.TryOpen(_portAddress, requireHost: false, out _);
-        return _portFd;
+        int fd = SerialPortDevice.TryOpen(_portAddress, requireHost: false, out _);
+        if (fd < 0)
+        {
+            return null;
+        }
+        port = new SafeFileDescriptor(fd);
+        Interlocked.Exchange(ref _port, port);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            // Opened after a dispose that stopped waiting for this thread, which may have missed it: close it here.
+            Interlocked.CompareExchange(ref _port, null, port);
+            port.Dispose();
+            return null;
+        }
+        return port;
     }
 
     /// <summary>
     /// Writes a whole line without blocking for long: a reader with no room drops the line (counted);
-    /// a line begun is finished if the reader makes room soon. False when the fd failed.
+    /// a line begun is finished if the reader makes room soon. False when the fd failed or was disposed.
     /// </summary>
+    private bool WriteLine(SafeFileDescriptor handle, byte[] bytes)
+    {
+        bool referenced = false;
+        try
+        {
+            handle.DangerousAddRef(ref referenced);
+            return WriteLine((int)handle.DangerousGetHandle(), bytes);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (referenced)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
     private bool WriteLine(int fd, byte[] bytes)
     {
         int offset = 0;
@@ -215,11 +248,18 @@ public sealed unsafe class LogChannel : IDisposable
             {
                 return;
             }
+            var reader = new SafeFileDescriptor(fd);
             int flags = Libc.Fcntl(fd, Libc.F_GETFL, 0);
             Libc.Fcntl(fd, Libc.F_SETFL, flags | Libc.O_NONBLOCK);
             lock (_readers)
             {
-                _readers.Add(fd);
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    // Accepted while Dispose ran: it has closed the readers already.
+                    reader.Dispose();
+                    return;
+                }
+                _readers.Add(reader);
             }
         }
     }

@@ -4,6 +4,7 @@ using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Errors;
 using KataAgent.Agent.Guest;
+using KataAgent.Agent.Interop;
 using KataAgent.Agent.Storage;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.IO;
@@ -203,7 +204,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         {
             File.WriteAllText(GuestResolvConf, "");
         }
-        Libc.Check(Libc.Mount(ResolvConfPath, GuestResolvConf, null, Libc.MS_BIND, null), $"bind {ResolvConfPath} on {GuestResolvConf}");
+        Libc.Check(AgentLibc.Mount(ResolvConfPath, GuestResolvConf, null, AgentLibc.MS_BIND, null), $"bind {ResolvConfPath} on {GuestResolvConf}");
     }
 
     /// <summary>Unmounts every layer mounted on <paramref name="path"/>; a path with none is fine.</summary>
@@ -211,7 +212,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
     {
         for (int layer = 0; layer < 64; layer++)
         {
-            if (Libc.Umount2(path, Libc.MNT_DETACH) != 0)
+            if (AgentLibc.Umount2(path, AgentLibc.MNT_DETACH) != 0)
             {
                 var error = LinuxException.FromLastError($"umount {path}");
                 if (error.Errno is not (Errno.EINVAL or Errno.ENOENT))

@@ -9,6 +9,7 @@ using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.DebugConsole;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Guest.Metrics;
+using KataAgent.Agent.Interop;
 using KataAgent.Agent.Logging;
 using KataAgent.Agent.Network;
 using KataAgent.Agent.Sandbox;
@@ -17,7 +18,6 @@ using KataAgent.Agent.Storage;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
 using KataAgent.Agent.Devices;
-using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Agent;
 using KataAgent.Protocols.Extensions;
 using Microsoft.AspNetCore.Builder;
@@ -143,12 +143,12 @@ public static class AgentServer
     /// </summary>
     private static void RemoveStaleSocket(string path)
     {
-        int? type = Libc.FileType(path);
+        int? type = AgentLibc.FileType(path);
         if (type is null)
         {
             return;
         }
-        if (type != Libc.S_IFSOCK)
+        if (type != AgentLibc.S_IFSOCK)
         {
             throw new AgentConfigException($"unix://{path}: the path exists and is not a socket");
         }

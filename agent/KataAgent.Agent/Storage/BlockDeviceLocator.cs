@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using KataAgent.Agent.Devices;
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -89,8 +90,8 @@ public sealed class BlockDeviceLocator(PciSysfs sysfs, string devDirectory, ILog
     /// <summary>devtmpfs makes the node when the disk appears; without it (or before it) make it from sysfs' major:minor.</summary>
     private BlockDevice EnsureNode(BlockDevice device)
     {
-        int? type = Libc.FileType(device.DevicePath);
-        if (type == Libc.S_IFBLK)
+        int? type = AgentLibc.FileType(device.DevicePath);
+        if (type == AgentLibc.S_IFBLK)
         {
             return device;
         }
@@ -98,7 +99,7 @@ public sealed class BlockDeviceLocator(PciSysfs sysfs, string devDirectory, ILog
         {
             throw new IOException($"{device.DevicePath} exists and is not a block device");
         }
-        if (Libc.Mknod(device.DevicePath, (uint)Libc.S_IFBLK | 0x180 /* 0600 */, Libc.MakeDev(device.Major, device.Minor)) != 0)
+        if (AgentLibc.Mknod(device.DevicePath, (uint)AgentLibc.S_IFBLK | 0x180 /* 0600 */, AgentLibc.MakeDev(device.Major, device.Minor)) != 0)
         {
             var error = LinuxException.FromLastError($"mknod {device.DevicePath} ({device.Major}:{device.Minor})");
             if (error.Errno != Errno.EEXIST)

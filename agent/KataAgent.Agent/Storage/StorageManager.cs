@@ -1,6 +1,7 @@
 using KataAgent.Agent.Config;
 using KataAgent.Agent.Devices;
 using KataAgent.Agent.Errors;
+using KataAgent.Agent.Interop;
 using KataAgent.Agent.Storage.Drivers;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Guest;
@@ -164,13 +165,13 @@ public sealed class StorageManager
     /// <summary>Unmounts; a mount still in use (a process inside, an open file) is detached instead, so teardown never hangs.</summary>
     private void Unmount(string mountPoint, bool removeDirectory)
     {
-        if (Libc.Umount2(mountPoint, 0) != 0)
+        if (AgentLibc.Umount2(mountPoint, 0) != 0)
         {
             var error = LinuxException.FromLastError($"umount {mountPoint}");
             if (error.Errno == Errno.EBUSY)
             {
                 _logger.LogWarning("{MountPoint} is busy; detaching it (lazy unmount)", mountPoint);
-                if (Libc.Umount2(mountPoint, Libc.MNT_DETACH) != 0)
+                if (AgentLibc.Umount2(mountPoint, AgentLibc.MNT_DETACH) != 0)
                 {
                     _logger.LogWarning("{Error}", LinuxException.FromLastError($"umount -l {mountPoint}").Message);
                 }

@@ -1,4 +1,5 @@
 using System.Text;
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Addressing;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.Vsock;
@@ -173,7 +174,7 @@ internal sealed unsafe class StreamListener : IDisposable
         {
             throw new ArgumentException($"{address}: the socket path is longer than 107 bytes", nameof(address));
         }
-        if (!address.IsAbstractUnix && Libc.FileType(address.Path!) == Libc.S_IFSOCK)
+        if (!address.IsAbstractUnix && AgentLibc.FileType(address.Path!) == AgentLibc.S_IFSOCK)
         {
             File.Delete(address.Path!);
         }

@@ -1,17 +1,19 @@
+using System.Runtime.InteropServices;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Host.Vm;
 
 /// <summary>
 /// A qemu process known by pid, possibly not our child (a daemonized one, or one another process started):
-/// held through a pidfd so that a recycled pid can never be signalled or mistaken for it.
+/// held through a pidfd so that a recycled pid can never be signalled or mistaken for it. Each use of the pidfd
+/// holds a reference on it, so a dispose meanwhile (a wait for exit still polling) cannot close the number under it.
 /// </summary>
 internal sealed class QemuProcess : IDisposable
 {
     private const int PollInterval = 50;
-    private int _pidfd;
+    private readonly SafeFileDescriptor _pidfd;
 
-    private QemuProcess(int pid, int pidfd)
+    private QemuProcess(int pid, SafeFileDescriptor pidfd)
     {
         ProcessId = pid;
         _pidfd = pidfd;
@@ -23,20 +25,32 @@ internal sealed class QemuProcess : IDisposable
     public static QemuProcess? TryOpen(int pid)
     {
         int pidfd = Libc.PidfdOpen(pid);
-        return pidfd < 0 ? null : new QemuProcess(pid, pidfd);
+        return pidfd < 0 ? null : new QemuProcess(pid, new SafeFileDescriptor(pidfd));
     }
 
-    /// <summary>Whether the process still runs (a zombie counts as exited).</summary>
+    /// <summary>Whether the process still runs (a zombie counts as exited; so does a disposed one).</summary>
     public unsafe bool IsRunning
     {
         get
         {
-            if (_pidfd < 0)
+            bool referenced = false;
+            try
+            {
+                _pidfd.DangerousAddRef(ref referenced);
+                var poll = new Libc.PollFd { Fd = (int)_pidfd.DangerousGetHandle(), Events = Libc.POLLIN };
+                return Libc.Poll(&poll, 1, 0) == 0;
+            }
+            catch (ObjectDisposedException)
             {
                 return false;
             }
-            var poll = new Libc.PollFd { Fd = _pidfd, Events = Libc.POLLIN };
-            return Libc.Poll(&poll, 1, 0) == 0;
+            finally
+            {
+                if (referenced)
+                {
+                    _pidfd.DangerousRelease();
+                }
+            }
         }
     }
 
@@ -60,23 +74,33 @@ internal sealed class QemuProcess : IDisposable
 
     private void Signal(int signal)
     {
-        if (_pidfd >= 0 && Libc.Syscall(Libc.SYS_pidfd_send_signal, _pidfd, signal, 0, 0, 0) < 0)
+        int errno;
+        bool referenced = false;
+        try
         {
-            var error = LinuxException.FromLastError($"pidfd_send_signal(qemu pid {ProcessId}, {signal})");
-            // ESRCH: it has exited (a zombie counts) between the check and the signal.
-            if (error.Errno != Errno.ESRCH)
+            _pidfd.DangerousAddRef(ref referenced);
+            // errno is read before the release, whose close(2) (when a dispose came meanwhile) would overwrite it.
+            errno = Libc.Syscall(Libc.SYS_pidfd_send_signal, (int)_pidfd.DangerousGetHandle(), signal, 0, 0, 0) < 0 ? Marshal.GetLastPInvokeError() : 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed: nothing to signal, as before the pidfd was a handle.
+            return;
+        }
+        finally
+        {
+            if (referenced)
             {
-                throw new VmException($"cannot stop qemu (pid {ProcessId}): {error.Message}", error);
+                _pidfd.DangerousRelease();
             }
+        }
+        // ESRCH: it has exited (a zombie counts) between the check and the signal.
+        if (errno != 0 && errno != Errno.ESRCH)
+        {
+            var error = new LinuxException($"pidfd_send_signal(qemu pid {ProcessId}, {signal})", errno);
+            throw new VmException($"cannot stop qemu (pid {ProcessId}): {error.Message}", error);
         }
     }
 
-    public void Dispose()
-    {
-        if (_pidfd >= 0)
-        {
-            Libc.Close(_pidfd);
-            _pidfd = -1;
-        }
-    }
+    public void Dispose() => _pidfd.Dispose();
 }

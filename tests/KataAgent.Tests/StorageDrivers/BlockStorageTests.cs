@@ -1,10 +1,10 @@
 using FluentAssertions;
 using Grpc.Core;
 using KataAgent.Agent.Errors;
+using KataAgent.Agent.Interop;
 using KataAgent.Agent.Server;
 using KataAgent.Agent.Storage;
 using KataAgent.Agent.Devices;
-using KataAgent.Linux.Interop;
 using KataAgent.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
@@ -70,7 +70,7 @@ public class BlockStorageTests
         var device = await wait.WaitAsync(Generous);
 
         device.DevicePath.Should().Be(dev.File("vdd"));
-        Libc.FileType(device.DevicePath).Should().Be(Libc.S_IFBLK, "no devtmpfs here: the node is made from sysfs' major:minor");
+        AgentLibc.FileType(device.DevicePath).Should().Be(AgentLibc.S_IFBLK, "no devtmpfs here: the node is made from sysfs' major:minor");
         sysfs.RescanRequest.Should().BeNull("the device came before half the timeout");
     }
 

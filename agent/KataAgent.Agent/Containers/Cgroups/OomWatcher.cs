@@ -9,18 +9,18 @@ namespace KataAgent.Agent.Containers.Cgroups;
 /// IN_MODIFY on every change) and calls back with the container id whenever the "oom_kill"
 /// count rises above what it was when watching began. One thread blocks in poll(2) on the
 /// inotify descriptor and an eventfd; <see cref="Dispose"/> signals the eventfd, joins the
-/// thread and closes both descriptors.
+/// thread and closes both descriptors. The thread holds a reference on both handles while it
+/// runs, so a dispose from its own callback closes them only once it has left poll.
 /// </summary>
 public sealed unsafe class OomWatcher : IDisposable
 {
     private readonly string eventsFile;
     private readonly Action<string> onOomKill;
-    private readonly int inotifyFd;
-    private readonly int wakeFd;
+    private readonly SafeFileDescriptor inotify;
+    private readonly SafeFileDescriptor wake;
     private readonly Thread thread;
     private ulong lastOomKills;
     private int disposed;
-    private volatile bool closeOnExit;
 
     /// <param name="memoryEventsPath">The cgroup's memory.events file.</param>
     /// <param name="containerId">Passed to <paramref name="onOomKill"/>.</param>
@@ -33,11 +33,12 @@ public sealed unsafe class OomWatcher : IDisposable
         ContainerId = containerId;
         this.onOomKill = onOomKill;
 
-        inotifyFd = AgentLibc.InotifyInit1(AgentLibc.IN_NONBLOCK | AgentLibc.IN_CLOEXEC);
+        int inotifyFd = AgentLibc.InotifyInit1(AgentLibc.IN_NONBLOCK | AgentLibc.IN_CLOEXEC);
         if (inotifyFd < 0)
         {
             throw new CgroupException($"inotify_init1 for {memoryEventsPath} failed: {LinuxException.FromLastError("inotify_init1").Message}", memoryEventsPath, "memory", Marshal.GetLastPInvokeError());
         }
+        inotify = new SafeFileDescriptor(inotifyFd);
         try
         {
             if (AgentLibc.InotifyAddWatch(inotifyFd, memoryEventsPath, AgentLibc.IN_MODIFY) < 0)
@@ -48,11 +49,11 @@ public sealed unsafe class OomWatcher : IDisposable
                     : $"watching {memoryEventsPath} failed: {new LinuxException("inotify_add_watch", errno).Message}";
                 throw new CgroupException(message, memoryEventsPath, "memory", errno);
             }
-            wakeFd = Libc.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
+            wake = SafeFileDescriptor.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
         }
         catch
         {
-            Libc.Close(inotifyFd);
+            inotify.Dispose();
             throw;
         }
 
@@ -76,24 +77,37 @@ public sealed unsafe class OomWatcher : IDisposable
         {
             return;
         }
-        if (Thread.CurrentThread == thread)
+        if (Thread.CurrentThread != thread)
         {
-            // Disposed from the callback: the thread stops when the callback returns and closes the descriptors itself.
-            closeOnExit = true;
-            return;
+            // Only this call disposes the handles, and it has not yet: the number is still ours to write to.
+            ulong one = 1;
+            Libc.Write((int)wake.DangerousGetHandle(), (byte*)&one, sizeof(ulong));
+            thread.Join();
         }
-        ulong one = 1;
-        Libc.Write(wakeFd, (byte*)&one, sizeof(ulong));
-        thread.Join();
-        CloseDescriptors();
+        // Disposed from the callback, the thread still holds its references: the fds close when it leaves.
+        inotify.Dispose();
+        wake.Dispose();
     }
 
     private void Run()
     {
         byte* buffer = stackalloc byte[4096];
         var fds = stackalloc Libc.PollFd[2];
+        bool inotifyReferenced = false;
+        bool wakeReferenced = false;
         try
         {
+            try
+            {
+                inotify.DangerousAddRef(ref inotifyReferenced);
+                wake.DangerousAddRef(ref wakeReferenced);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            int inotifyFd = (int)inotify.DangerousGetHandle();
+            int wakeFd = (int)wake.DangerousGetHandle();
             while (Volatile.Read(ref disposed) == 0)
             {
                 fds[0] = new Libc.PollFd { Fd = inotifyFd, Events = Libc.POLLIN };
@@ -143,9 +157,13 @@ public sealed unsafe class OomWatcher : IDisposable
         }
         finally
         {
-            if (closeOnExit)
+            if (wakeReferenced)
             {
-                CloseDescriptors();
+                wake.DangerousRelease();
+            }
+            if (inotifyReferenced)
+            {
+                inotify.DangerousRelease();
             }
         }
     }
@@ -177,11 +195,5 @@ public sealed unsafe class OomWatcher : IDisposable
     {
         string? text = CgroupFile.TryRead(Path.GetDirectoryName(eventsFile) ?? "/", Path.GetFileName(eventsFile));
         return text is not null && CgroupFile.ParseFlatKeyed(text).TryGetValue("oom_kill", out ulong value) ? value : null;
-    }
-
-    private void CloseDescriptors()
-    {
-        Libc.Close(inotifyFd);
-        Libc.Close(wakeFd);
     }
 }

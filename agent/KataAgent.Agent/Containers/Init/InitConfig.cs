@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using KataAgent.Agent.Interop;
 
 namespace KataAgent.Agent.Containers.Init;
 
@@ -101,7 +102,7 @@ public sealed class MountConfig
 
     public string? Data { get; set; }
 
-    public bool IsBind => (Flags & KataAgent.Linux.Interop.Libc.MS_BIND) != 0;
+    public bool IsBind => (Flags & AgentLibc.MS_BIND) != 0;
 }
 
 public sealed class DeviceConfig

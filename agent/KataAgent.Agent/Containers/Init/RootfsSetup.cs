@@ -1,3 +1,4 @@
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Containers.Init;
@@ -19,10 +20,10 @@ internal static class RootfsSetup
         string rootfs = config.Rootfs!;
         // Device and directory modes as given, not as the agent's umask would cut them.
         Libc.Umask(0);
-        ulong propagation = config.RootPropagation == 0 ? Libc.MS_SLAVE | Libc.MS_REC : config.RootPropagation;
-        Check(Libc.Mount(null, "/", null, propagation, null), "make / non-propagating");
+        ulong propagation = config.RootPropagation == 0 ? AgentLibc.MS_SLAVE | AgentLibc.MS_REC : config.RootPropagation;
+        Check(AgentLibc.Mount(null, "/", null, propagation, null), "make / non-propagating");
         MakeParentMountPrivate(rootfs);
-        Check(Libc.Mount(rootfs, rootfs, null, Libc.MS_BIND | Libc.MS_REC, null), $"bind the rootfs {rootfs} on itself");
+        Check(AgentLibc.Mount(rootfs, rootfs, null, AgentLibc.MS_BIND | AgentLibc.MS_REC, null), $"bind the rootfs {rootfs} on itself");
 
         foreach (var mount in config.Mounts)
         {
@@ -32,16 +33,16 @@ internal static class RootfsSetup
         CreateDevLinks(rootfs);
 
         Libc.Check(Libc.Chdir(rootfs), $"chdir {rootfs}");
-        Check(Libc.PivotRoot(".", "."), "pivot_root");
+        Check(AgentLibc.PivotRoot(".", "."), "pivot_root");
         // The old root is now stacked on "."; as a slave its detach cannot unmount anything in the
         // host's namespace through a shared peer (as runc and Kata's rustjail do).
-        Check(Libc.Mount(null, ".", null, Libc.MS_SLAVE | Libc.MS_REC, null), "make the old root a slave");
-        Check(Libc.Umount2(".", Libc.MNT_DETACH), "detach the old root");
+        Check(AgentLibc.Mount(null, ".", null, AgentLibc.MS_SLAVE | AgentLibc.MS_REC, null), "make the old root a slave");
+        Check(AgentLibc.Umount2(".", AgentLibc.MNT_DETACH), "detach the old root");
         Libc.Check(Libc.Chdir("/"), "chdir /");
         // Only now can a shared root propagation be applied without reaching the host's mounts.
-        if ((propagation & (Libc.MS_SHARED | Libc.MS_SLAVE | Libc.MS_UNBINDABLE)) != 0)
+        if ((propagation & (AgentLibc.MS_SHARED | AgentLibc.MS_SLAVE | AgentLibc.MS_UNBINDABLE)) != 0)
         {
-            Check(Libc.Mount(null, "/", null, propagation, null), "apply the root propagation");
+            Check(AgentLibc.Mount(null, "/", null, propagation, null), "apply the root propagation");
         }
 
         // Before masked and read-only paths: the usual spec makes /proc/sys read-only.
@@ -67,7 +68,7 @@ internal static class RootfsSetup
         }
         if (config.RootfsReadonly)
         {
-            Check(Libc.Mount(null, "/", null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY, null), "remount / read-only");
+            Check(AgentLibc.Mount(null, "/", null, AgentLibc.MS_BIND | AgentLibc.MS_REMOUNT | AgentLibc.MS_RDONLY, null), "remount / read-only");
         }
     }
 
@@ -94,7 +95,7 @@ internal static class RootfsSetup
         }
         if (shared)
         {
-            Check(Libc.Mount(null, parent, null, Libc.MS_PRIVATE, null), $"make {parent}, the mount holding the rootfs, private");
+            Check(AgentLibc.Mount(null, parent, null, AgentLibc.MS_PRIVATE, null), $"make {parent}, the mount holding the rootfs, private");
         }
     }
 
@@ -107,7 +108,7 @@ internal static class RootfsSetup
     private static void MountOne(string rootfs, MountConfig mount)
     {
         string destination = SecurePath.Join(rootfs, mount.Destination);
-        bool sourceIsFile = mount.IsBind && mount.Source is not null && Libc.FileType(mount.Source) is { } type && type != Libc.S_IFDIR;
+        bool sourceIsFile = mount.IsBind && mount.Source is not null && AgentLibc.FileType(mount.Source) is { } type && type != AgentLibc.S_IFDIR;
         if (sourceIsFile)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
@@ -124,21 +125,21 @@ internal static class RootfsSetup
         string what = $"mount {mount.Type ?? "bind"} {mount.Source} on {mount.Destination}";
         if (mount.IsBind)
         {
-            Check(Libc.Mount(mount.Source, destination, null, Libc.MS_BIND | (mount.Flags & Libc.MS_REC), null), what);
-            ulong remountFlags = mount.Flags & ~(Libc.MS_BIND | Libc.MS_REC | Libc.MS_REMOUNT);
+            Check(AgentLibc.Mount(mount.Source, destination, null, AgentLibc.MS_BIND | (mount.Flags & AgentLibc.MS_REC), null), what);
+            ulong remountFlags = mount.Flags & ~(AgentLibc.MS_BIND | AgentLibc.MS_REC | AgentLibc.MS_REMOUNT);
             if (remountFlags != 0)
             {
-                Check(Libc.Mount(null, destination, null, Libc.MS_BIND | Libc.MS_REMOUNT | remountFlags, null), $"{what} (remount with its options)");
+                Check(AgentLibc.Mount(null, destination, null, AgentLibc.MS_BIND | AgentLibc.MS_REMOUNT | remountFlags, null), $"{what} (remount with its options)");
             }
         }
         else
         {
             string? fstype = mount.Type == "cgroup" ? "cgroup2" : mount.Type;
-            Check(Libc.Mount(mount.Source ?? fstype, destination, fstype, mount.Flags, mount.Data), what);
+            Check(AgentLibc.Mount(mount.Source ?? fstype, destination, fstype, mount.Flags, mount.Data), what);
         }
         if (mount.Propagation != 0)
         {
-            Check(Libc.Mount(null, destination, null, mount.Propagation, null), $"{what} (propagation)");
+            Check(AgentLibc.Mount(null, destination, null, mount.Propagation, null), $"{what} (propagation)");
         }
     }
 
@@ -158,19 +159,19 @@ internal static class RootfsSetup
     {
         string path = SecurePath.JoinParent(rootfs, device.Path);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        if (Libc.FileType(path) is not null)
+        if (AgentLibc.FileType(path) is not null)
         {
             return;
         }
         uint kind = device.Type switch
         {
-            'c' or 'u' => (uint)Libc.S_IFCHR,
-            'b' => (uint)Libc.S_IFBLK,
-            'p' => (uint)Libc.S_IFIFO,
+            'c' or 'u' => (uint)AgentLibc.S_IFCHR,
+            'b' => (uint)AgentLibc.S_IFBLK,
+            'p' => (uint)AgentLibc.S_IFIFO,
             _ => throw new InitException($"device {device.Path}: unknown type '{device.Type}'"),
         };
         uint mode = device.FileMode == 0 ? 0x1B6 : device.FileMode & 0xFFF;
-        if (Libc.Mknod(path, kind | mode, Libc.MakeDev(device.Major, device.Minor)) != 0)
+        if (AgentLibc.Mknod(path, kind | mode, AgentLibc.MakeDev(device.Major, device.Minor)) != 0)
         {
             throw LinuxException.FromLastError($"mknod {device.Path}");
         }
@@ -183,43 +184,43 @@ internal static class RootfsSetup
         foreach (var (link, target) in links)
         {
             string path = SecurePath.JoinParent(rootfs, "/dev/" + link);
-            if (Libc.FileType(path) is null)
+            if (AgentLibc.FileType(path) is null)
             {
-                Check(Libc.Symlink(target, path), $"symlink /dev/{link}");
+                Check(AgentLibc.Symlink(target, path), $"symlink /dev/{link}");
             }
         }
         string ptmx = SecurePath.JoinParent(rootfs, "/dev/ptmx");
-        if (Directory.Exists(SecurePath.Join(rootfs, "/dev/pts")) && Libc.FileType(ptmx) is null)
+        if (Directory.Exists(SecurePath.Join(rootfs, "/dev/pts")) && AgentLibc.FileType(ptmx) is null)
         {
-            Check(Libc.Symlink("pts/ptmx", ptmx), "symlink /dev/ptmx");
+            Check(AgentLibc.Symlink("pts/ptmx", ptmx), "symlink /dev/ptmx");
         }
     }
 
     private static void Mask(string path)
     {
-        int? type = Libc.FileType(path);
+        int? type = AgentLibc.FileType(path);
         if (type is null)
         {
             return;
         }
-        if (type == Libc.S_IFDIR)
+        if (type == AgentLibc.S_IFDIR)
         {
-            Check(Libc.Mount("tmpfs", path, "tmpfs", Libc.MS_RDONLY, null), $"mask {path}");
+            Check(AgentLibc.Mount("tmpfs", path, "tmpfs", AgentLibc.MS_RDONLY, null), $"mask {path}");
         }
         else
         {
-            Check(Libc.Mount("/dev/null", path, null, Libc.MS_BIND, null), $"mask {path}");
+            Check(AgentLibc.Mount("/dev/null", path, null, AgentLibc.MS_BIND, null), $"mask {path}");
         }
     }
 
     private static void MakeReadonly(string path)
     {
-        if (Libc.FileType(path) is null)
+        if (AgentLibc.FileType(path) is null)
         {
             return;
         }
-        Check(Libc.Mount(path, path, null, Libc.MS_BIND | Libc.MS_REC, null), $"bind {path} read-only");
-        Check(Libc.Mount(null, path, null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MS_REC, null), $"remount {path} read-only");
+        Check(AgentLibc.Mount(path, path, null, AgentLibc.MS_BIND | AgentLibc.MS_REC, null), $"bind {path} read-only");
+        Check(AgentLibc.Mount(null, path, null, AgentLibc.MS_BIND | AgentLibc.MS_REMOUNT | AgentLibc.MS_RDONLY | AgentLibc.MS_REC, null), $"remount {path} read-only");
     }
 
     private static void Check(int result, string what)

@@ -1,5 +1,5 @@
 using System.Text;
-using KataAgent.Linux.Interop;
+using KataAgent.Agent.Interop;
 
 namespace KataAgent.Agent.Containers.Init;
 
@@ -34,8 +34,8 @@ internal static class SecurePath
                 continue;
             }
             string candidate = Path.Combine(root, string.Join('/', resolved.Append(part)));
-            int? type = Libc.FileType(candidate);
-            if (type == Libc.S_IFLNK)
+            int? type = AgentLibc.FileType(candidate);
+            if (type == AgentLibc.S_IFLNK)
             {
                 if (++links > MaxSymlinks)
                 {

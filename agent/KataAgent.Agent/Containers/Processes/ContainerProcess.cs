@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using KataAgent.Agent.Errors;
 using KataAgent.Agent.Containers.Init;
@@ -25,7 +26,8 @@ public sealed class ContainerProcess : IAsyncDisposable
     private readonly List<Task> _pumps = [];
     private readonly object _stdinGate = new();
     private bool _stdinClosed;
-    private int _pidfd = -1;
+    /// <summary>Null until the pid is known, and when pidfd_open failed (the process had already gone).</summary>
+    private SafeFileDescriptor? _pidfd;
 
     private ContainerProcess(string execId, FileDescriptorStream sync, FileDescriptorStream? stdin)
     {
@@ -115,7 +117,8 @@ public sealed class ContainerProcess : IAsyncDisposable
             }
             process.Pid = pid;
             process.Exited = reaper.Watch(pid);
-            process._pidfd = Libc.PidfdOpen(pid);
+            int pidfd = Libc.PidfdOpen(pid);
+            process._pidfd = pidfd >= 0 ? new SafeFileDescriptor(pidfd) : null;
             join(pid);
             await process.SendAsync("joined").ConfigureAwait(false);
             if (config.Terminal)
@@ -171,11 +174,10 @@ public sealed class ContainerProcess : IAsyncDisposable
         {
             return false;
         }
-        long result = _pidfd >= 0 ? Libc.Syscall(Libc.SYS_pidfd_send_signal, _pidfd, signal, 0, 0, 0) : Libc.Kill(Pid, signal);
-        if (result != 0)
+        int errno = SignalThroughPidfd(signal) ?? (Libc.Kill(Pid, signal) == 0 ? 0 : Marshal.GetLastPInvokeError());
+        if (errno != 0)
         {
-            var error = LinuxException.FromLastError($"signal {signal} to pid {Pid}");
-            return error.Errno == Errno.ESRCH ? false : throw error;
+            return errno == Errno.ESRCH ? false : throw new LinuxException($"signal {signal} to pid {Pid}", errno);
         }
         return true;
     }
@@ -239,10 +241,35 @@ public sealed class ContainerProcess : IAsyncDisposable
         catch (TimeoutException)
         {
         }
-        if (_pidfd >= 0)
+        _pidfd?.Dispose();
+    }
+
+    /// <summary>pidfd_send_signal's errno (0: sent); null without a pidfd (none opened, or disposed), where the caller falls back to kill(2).</summary>
+    private int? SignalThroughPidfd(int signal)
+    {
+        var pidfd = _pidfd;
+        if (pidfd is null)
         {
-            Libc.Close(_pidfd);
-            _pidfd = -1;
+            return null;
+        }
+        // A reference keeps a concurrent dispose from closing the number (and letting it be reused) under the call.
+        bool referenced = false;
+        try
+        {
+            pidfd.DangerousAddRef(ref referenced);
+            // errno is read before the release, whose close(2) (when a dispose came meanwhile) would overwrite it.
+            return Libc.Syscall(Libc.SYS_pidfd_send_signal, (int)pidfd.DangerousGetHandle(), signal, 0, 0, 0) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+        finally
+        {
+            if (referenced)
+            {
+                pidfd.DangerousRelease();
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 using KataAgent.Agent.Errors;
 using KataAgent.Agent.Containers.Init;
+using KataAgent.Agent.Interop;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Agent;
@@ -94,17 +95,17 @@ public static class SpecTranslator
             var (flags, propagation, data) = MountOptions.Parse(mount.Options);
             if (mount.Type == "bind")
             {
-                flags |= Libc.MS_BIND;
+                flags |= AgentLibc.MS_BIND;
             }
-            if ((flags & Libc.MS_BIND) != 0 && (mount.Source.Length == 0 || !mount.Source.StartsWith('/')))
+            if ((flags & AgentLibc.MS_BIND) != 0 && (mount.Source.Length == 0 || !mount.Source.StartsWith('/')))
             {
                 throw AgentException.InvalidArgument($"{field}.source", $"bind source '{mount.Source}' is not an absolute path");
             }
-            if ((flags & Libc.MS_BIND) != 0 && Libc.FileType(mount.Source) is null)
+            if ((flags & AgentLibc.MS_BIND) != 0 && AgentLibc.FileType(mount.Source) is null)
             {
                 throw AgentException.InvalidArgument($"{field}.source", $"bind source '{mount.Source}' does not exist");
             }
-            if ((flags & Libc.MS_BIND) == 0 && mount.Type.Length == 0)
+            if ((flags & AgentLibc.MS_BIND) == 0 && mount.Type.Length == 0)
             {
                 throw AgentException.InvalidArgument($"{field}.type", "is empty and the mount is not a bind mount");
             }

@@ -1,5 +1,6 @@
 using KataAgent.Agent.Containers.Spec;
 using KataAgent.Agent.Errors;
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Storage.Drivers;
@@ -23,7 +24,7 @@ internal sealed class EphemeralStorageDriver : IStorageDriver
         Task.FromResult<Func<string, bool>>(mountPoint =>
         {
             var (flags, _, data) = MountOptions.Parse(storage.Options);
-            Libc.Check(Libc.Mount(storage.Source.Length > 0 ? storage.Source : "tmpfs", mountPoint, "tmpfs", flags, data), $"mount tmpfs on {mountPoint}");
+            Libc.Check(AgentLibc.Mount(storage.Source.Length > 0 ? storage.Source : "tmpfs", mountPoint, "tmpfs", flags, data), $"mount tmpfs on {mountPoint}");
             return true;
         });
 }

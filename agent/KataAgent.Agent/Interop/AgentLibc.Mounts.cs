@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace KataAgent.Linux.Interop;
+namespace KataAgent.Agent.Interop;
 
-internal static unsafe partial class Libc
+internal static unsafe partial class AgentLibc
 {
     public const ulong MS_RDONLY = 0x1;
     public const ulong MS_NOSUID = 0x2;
@@ -37,9 +37,6 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, EntryPoint = "mknod", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Mknod(string path, uint mode, ulong device);
-
-    [LibraryImport(Library, EntryPoint = "chown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    public static partial int Chown(string path, uint uid, uint gid);
 
     [LibraryImport(Library, EntryPoint = "symlink", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Symlink(string target, string linkPath);

@@ -1,8 +1,9 @@
 using System.Runtime.InteropServices;
+using KataAgent.Linux.Interop;
 
-namespace KataAgent.Linux.Interop;
+namespace KataAgent.Agent.Interop;
 
-internal static unsafe partial class Libc
+internal static unsafe partial class AgentLibc
 {
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
