@@ -56,6 +56,36 @@ public sealed class BlockDeviceLocator(PciSysfs sysfs, string devDirectory, ILog
         }
     }
 
+    /// <summary>
+    /// Waits, up to <paramref name="timeout"/>, until <paramref name="device"/>'s node opens. The kernel publishes a
+    /// hot-plugged disk in sysfs (its <c>dev</c> attribute, hence our node) a moment before it registers the block
+    /// device itself; an open in between fails with ENXIO, and so would a mount (seen under TCG on a loaded host).
+    /// Any other error is left for the mount to report. Throws <see cref="TimeoutException"/> when it never opens.
+    /// </summary>
+    public async Task WaitUntilOpensAsync(BlockDevice device, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            int fd = Libc.Open(device.DevicePath, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC);
+            if (fd >= 0)
+            {
+                Libc.Close(fd);
+                return;
+            }
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno != Errno.ENXIO)
+            {
+                return;
+            }
+            if (clock.Elapsed >= timeout)
+            {
+                throw new TimeoutException($"block device {device.DevicePath} ({device.Major}:{device.Minor}) did not open within {Seconds(timeout)} (ENXIO: the kernel has not registered it yet)");
+            }
+            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The block device under the PCI device, or null (with what is missing) when it is not there yet.</summary>
     public BlockDevice? TryFind(PciPath path, out string missing)
     {

@@ -75,6 +75,33 @@ public class BlockStorageTests
     }
 
     [Fact]
+    public async Task A_disk_whose_node_does_not_open_yet_is_waited_for_until_it_opens_or_the_deadline()
+    {
+        // A node whose major no driver has registered opens with ENXIO, as a hot-plugged disk does between its sysfs
+        // entry and its registration. Once the node names a registered device (loop0 here), the wait ends.
+        int unregistered = Enumerable.Range(240, 15).First(major => !RegisteredBlockMajors().Contains(major));
+        using var dev = new TempDirectory();
+        string node = dev.File("vdz");
+        AgentLibc.Mknod(node, (uint)AgentLibc.S_IFBLK | 0x180, AgentLibc.MakeDev(unregistered, 0)).Should().Be(0);
+        var locator = new BlockDeviceLocator(new PciSysfs("/nonexistent-sysfs"), dev.Path, NullLogger.Instance);
+        var notYet = new BlockDevice("vdz", unregistered, 0, node);
+
+        var late = async () => await locator.WaitUntilOpensAsync(notYet, TimeSpan.FromMilliseconds(300), CancellationToken.None);
+        (await late.Should().ThrowAsync<TimeoutException>()).Which.Message.Should().Contain(node).And.Contain("ENXIO");
+
+        var wait = locator.WaitUntilOpensAsync(notYet, Generous, CancellationToken.None);
+        await Task.Delay(100);
+        wait.IsCompleted.Should().BeFalse("the node still does not open");
+        File.Delete(node);
+        AgentLibc.Mknod(node, (uint)AgentLibc.S_IFBLK | 0x180, AgentLibc.MakeDev(7, 0)).Should().Be(0);
+        await wait.WaitAsync(Generous);
+    }
+
+    private static HashSet<int> RegisteredBlockMajors() =>
+        File.ReadLines("/proc/devices").SkipWhile(line => line != "Block devices:").Skip(1)
+            .Select(line => line.Trim().Split(' ')[0]).Where(word => word.Length > 0).Select(int.Parse).ToHashSet();
+
+    [Fact]
     public async Task Half_way_through_the_wait_the_pci_buses_are_rescanned_which_finds_a_missed_device()
     {
         using var sysfs = new FakeSysfs();

@@ -44,7 +44,10 @@ internal sealed class BlkStorageDriver : IStorageDriver
         BlockDevice device;
         try
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             device = await context.BlockDevices.WaitAsync(path, context.HotplugTimeout, cancellationToken).ConfigureAwait(false);
+            var left = context.HotplugTimeout - clock.Elapsed;
+            await context.BlockDevices.WaitUntilOpensAsync(device, left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException e)
         {
