@@ -36,20 +36,24 @@ public sealed class FileCopier
     public void Copy(CopyFileRequest request)
     {
         var components = CopyFilePath.ComponentsBelow(_root, request.Path);
-        uint uid = Owner(request.Uid, "uid");
-        uint gid = Owner(request.Gid, "gid");
-        int type = (int)request.FileMode & AgentLibc.S_IFMT;
-        if (type is not (0 or AgentLibc.S_IFREG or AgentLibc.S_IFDIR or AgentLibc.S_IFLNK))
-        {
-            throw AgentException.InvalidArgument("file_mode", $"0{Convert.ToString(request.FileMode, 8)} is neither a regular file, a directory nor a symlink");
-        }
-
         lock (_lock)
         {
-            if ((type is 0 or AgentLibc.S_IFREG) && ChunkRefusal(request) is { } refusal)
+            uint uid, gid;
+            int type;
+            try
+            {
+                uid = Owner(request.Uid, "uid");
+                gid = Owner(request.Gid, "gid");
+                type = FileType(request.FileMode);
+                if ((type is 0 or AgentLibc.S_IFREG) && ChunkRefusal(request) is { } refusal)
+                {
+                    throw refusal;
+                }
+            }
+            catch (AgentException)
             {
                 AbandonTemporary(components);
-                throw refusal;
+                throw;
             }
             using var root = DirectoryWalk.OpenRoot(_root);
             using var parent = DirectoryWalk.Open(root, _root, components.Take(components.Count - 1), create: true, request.DirMode & PermissionBits, uid, gid)!;
@@ -72,6 +76,14 @@ public sealed class FileCopier
     /// <summary>Kata passes uid and gid to chown as u32, so -1 means "leave it"; other negatives are mistakes.</summary>
     private static uint Owner(int id, string field) =>
         id >= -1 ? unchecked((uint)id) : throw AgentException.InvalidArgument(field, $"{id} is negative");
+
+    private static int FileType(uint mode)
+    {
+        int type = (int)mode & AgentLibc.S_IFMT;
+        return type is 0 or AgentLibc.S_IFREG or AgentLibc.S_IFDIR or AgentLibc.S_IFLNK
+            ? type
+            : throw AgentException.InvalidArgument("file_mode", $"0{Convert.ToString(mode, 8)} is neither a regular file, a directory nor a symlink");
+    }
 
     private static AgentException? ChunkRefusal(CopyFileRequest request)
     {
