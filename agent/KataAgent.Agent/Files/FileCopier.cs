@@ -166,16 +166,24 @@ public sealed class FileCopier
             {
                 var error = LinuxException.FromLastError($"open {request.Path}'s temporary file");
                 RemoveIfPresent(dirFd, temporary);
-                throw error.Errno == Errno.ENOENT
-                    ? AgentException.InvalidArgument("offset", $"{request.Offset} continues no copy to {request.Path}: the chunk at offset 0 never came")
-                    : error;
+                throw error.Errno switch
+                {
+                    Errno.ENOENT => AgentException.InvalidArgument("offset", $"{request.Offset} continues no copy to {request.Path}: the chunk at offset 0 never came"),
+                    AgentLibc.ELOOP => AgentException.InvalidArgument("offset", $"{request.Offset} continues no copy to {request.Path}: its temporary file is a symlink"),
+                    _ => error,
+                };
             }
         }
         using var file = new SafeFileDescriptor(fd);
         try
         {
-            var (type, size) = AgentLibc.FStat(fd, $"stat {request.Path}'s temporary file");
-            if (type != AgentLibc.S_IFREG || size != request.Offset)
+            var (type, links, size) = AgentLibc.FStat(fd, $"stat {request.Path}'s temporary file");
+            // One link only: a hard link planted under the temporary name would have us write into the file it names.
+            if (type != AgentLibc.S_IFREG || links != 1)
+            {
+                throw AgentException.InvalidArgument("offset", $"{request.Offset} continues no copy to {request.Path}: its temporary file is not one CopyFile made");
+            }
+            if (size != request.Offset)
             {
                 throw AgentException.InvalidArgument("offset", $"{request.Offset} does not continue the {size} bytes already copied to {request.Path}");
             }

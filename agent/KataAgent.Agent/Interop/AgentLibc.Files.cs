@@ -14,6 +14,7 @@ internal static unsafe partial class AgentLibc
     public const int O_CLOEXEC = 0x80000;
     public const int AT_REMOVEDIR = 0x200;
     public const int AT_EMPTY_PATH = 0x1000;
+    public const uint STATX_NLINK = 0x4;
     public const uint STATX_SIZE = 0x200;
 
     /// <summary>Not in the shared Errno list: only CopyFile's walk meets it (O_NOFOLLOW on a symlink).</summary>
@@ -54,23 +55,11 @@ internal static unsafe partial class AgentLibc
     [LibraryImport(Library, EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int StatXAt(int dirFd, string path, int flags, uint mask, Statx* result);
 
-    /// <summary>The type and mode bits and the size of the file <paramref name="fd"/> is open on.</summary>
-    public static (int Type, long Size) FStat(int fd, string operation)
+    /// <summary>The type bits, link count and size of the file <paramref name="fd"/> is open on.</summary>
+    public static (int Type, uint Links, long Size) FStat(int fd, string operation)
     {
         Statx result;
-        KataAgent.Linux.Interop.Libc.Check(StatXAt(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, &result), operation);
-        return (result.Mode & S_IFMT, (long)result.Size);
-    }
-
-    /// <summary>The S_IFMT bits of <paramref name="name"/> in <paramref name="dirFd"/> (not following a symlink), or null if absent.</summary>
-    public static int? FileTypeAt(int dirFd, string name, string operation)
-    {
-        Statx result;
-        if (StatXAt(dirFd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &result) != 0)
-        {
-            var error = KataAgent.Linux.Interop.LinuxException.FromLastError(operation);
-            return error.Errno == KataAgent.Linux.Interop.Errno.ENOENT ? null : throw error;
-        }
-        return result.Mode & S_IFMT;
+        KataAgent.Linux.Interop.Libc.Check(StatXAt(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_NLINK | STATX_SIZE, &result), operation);
+        return (result.Mode & S_IFMT, result.Nlink, (long)result.Size);
     }
 }
