@@ -154,6 +154,21 @@ public sealed class CopyFileTests : IAsyncLifetime
         TemporaryFiles($"{_root}/short").Should().BeEmpty("any refused chunk abandons its copy");
         await Refused(With(Chunk(path, content, 0, 4), r => r.Gid = -5), "gid");
 
+        // A temporary file that CopyFile did not make (a hard link to another file, a symlink) is never written through.
+        await File.WriteAllTextAsync($"{_root}/victim", "abcd"); // as long as the first chunk, so only the link count gives it away
+        await _client.CopyFileAsync(Chunk(path, content, 0, 4));
+        string temporary = TemporaryFiles($"{_root}/short").Single();
+        File.Delete(temporary);
+        Link(temporary, $"{_root}/victim");
+        await Refused(Chunk(path, content, 4, 10), "offset");
+        (await File.ReadAllTextAsync($"{_root}/victim")).Should().Be("abcd");
+        await _client.CopyFileAsync(Chunk(path, content, 0, 4));
+        temporary = TemporaryFiles($"{_root}/short").Single();
+        File.Delete(temporary);
+        File.CreateSymbolicLink(temporary, $"{_root}/victim");
+        await Refused(Chunk(path, content, 4, 10), "offset");
+        (await File.ReadAllTextAsync($"{_root}/victim")).Should().Be("abcd");
+
         File.Exists(path).Should().BeFalse();
         TemporaryFiles($"{_root}/short").Should().BeEmpty();
         (await _client.CheckAsync()).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
@@ -189,6 +204,13 @@ public sealed class CopyFileTests : IAsyncLifetime
         error.StatusCode.Should().Be(AgentStatusCode.InvalidArgument, error.Detail);
         error.Detail.Should().StartWith($"{field}: ");
         (await _client.CheckAsync()).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
+    }
+
+    private static void Link(string path, string existing)
+    {
+        using var ln = System.Diagnostics.Process.Start("ln", [existing, path]);
+        ln.WaitForExit();
+        ln.ExitCode.Should().Be(0);
     }
 
     private static string[] TemporaryFiles(string directory) =>
