@@ -23,6 +23,7 @@ internal static unsafe partial class AgentLibc
     public struct Statx
     {
         [FieldOffset(0)] public uint Mask;
+        [FieldOffset(16)] public uint Nlink;
         [FieldOffset(28)] public ushort Mode;
         [FieldOffset(40)] public ulong Size;
     }

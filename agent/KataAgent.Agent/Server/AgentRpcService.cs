@@ -1,5 +1,6 @@
 using Grpc.Core;
 using KataAgent.Agent.Containers;
+using KataAgent.Agent.Files;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Network;
 using KataAgent.Agent.Sandbox;
@@ -25,9 +26,11 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly SandboxManager _sandbox;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly GuestNetwork _network;
+    private readonly FileCopier _files;
 
-    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network)
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files)
     {
+        _files = files;
         _network = network;
         _lifetime = lifetime;
         _sandbox = sandbox;

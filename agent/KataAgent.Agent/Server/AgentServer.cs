@@ -7,6 +7,7 @@ using KataAgent.Agent.Config;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.DebugConsole;
+using KataAgent.Agent.Files;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Interop;
@@ -70,6 +71,7 @@ public static class AgentServer
         builder.Services.AddSingleton<SandboxNamespaces>();
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton<StorageManager>();
+        builder.Services.AddSingleton(new FileCopier());
         builder.Services.AddSingleton<SandboxManager>();
         builder.Services.AddHostedService<DebugConsoleService>();
         builder.Services.AddSingleton(services => new GuestNetwork(services.GetRequiredService<ILogger<GuestNetwork>>(), config.HotplugTimeout, new PciNetInterfaceLocator(new PciSysfs(config.SysfsRoot))));

@@ -124,11 +124,13 @@ public class AgentBinaryTests
             "UpdateContainer", "StatsContainer", "PauseContainer", "ResumeContainer", "GetOOMEvent",
             "CreateSandbox", "DestroySandbox",
             "UpdateInterface", "UpdateRoutes", "ListInterfaces", "ListRoutes", "AddARPNeighbors",
+            "CopyFile",
         ];
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
         var service = AgentReflection.Descriptor.Services.Single(s => s.FullName == "grpc.AgentService");
         service.Methods.Should().HaveCount(42);
+        service.Methods.Where(m => !implemented.Contains(m.Name)).Should().HaveCount(14);
 
         foreach (var method in service.Methods.Where(m => !implemented.Contains(m.Name)))
         {
