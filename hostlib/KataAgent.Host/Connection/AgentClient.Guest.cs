@@ -37,7 +37,7 @@ public sealed partial class AgentClient
     public async Task SetGuestDateTimeAsync(SetGuestDateTimeRequest request, CancellationToken cancellationToken = default) =>
         await _calls.SetGuestDateTimeAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
-    /// <summary>CopyFile: Writes (a chunk of) a file into the guest under the shared containers directory.</summary>
+    /// <summary>CopyFile: Writes a chunk of a file (or a directory, or a symlink) into the guest below /run/kata-containers; the file appears when its last chunk arrives.</summary>
     public async Task CopyFileAsync(CopyFileRequest request, CancellationToken cancellationToken = default) =>
         await _calls.CopyFileAsync(request, Call(cancellationToken)).ConfigureAwait(false);
 
