@@ -189,7 +189,7 @@ public class TtrpcClientServerTests
             .Should().ThrowAsync<RpcException>();
 
         thrown.Which.StatusCode.Should().Be(StatusCode.Cancelled);
-        (await client.CallAsync(Health, "Version", new CheckRequest(), VersionCheckResponse.Parser)).AgentVersion.Should().Be("after");
+        (await client.CallAsync(Health, "Version", new CheckRequest(), VersionCheckResponse.Parser).WaitAsync(Patience)).AgentVersion.Should().Be("after");
     }
 
     [Fact]
@@ -219,7 +219,7 @@ public class TtrpcClientServerTests
             (CheckRequest _, TtrpcCallContext _) => Task.FromResult(new VersionCheckResponse { AgentVersion = "up" }));
         await using var host = new TtrpcTestServer(server);
         await using var bystander = await host.ConnectClientAsync();
-        (await bystander.CallAsync(Health, "Version", new CheckRequest(), VersionCheckResponse.Parser)).AgentVersion.Should().Be("up");
+        (await bystander.CallAsync(Health, "Version", new CheckRequest(), VersionCheckResponse.Parser).WaitAsync(Patience)).AgentVersion.Should().Be("up");
 
         using var offender = await host.ConnectRawAsync();
         await using var stream = new NetworkStream(offender);
@@ -246,9 +246,9 @@ public class TtrpcClientServerTests
 
         (await reader.ReadAsync().AsTask().WaitAsync(Patience)).Should().BeNull("the server closed the offending connection");
         host.ProtocolErrors.Should().ContainSingle();
-        (await bystander.CallAsync(Health, "Version", new CheckRequest(), VersionCheckResponse.Parser)).AgentVersion.Should().Be("up");
+        (await bystander.CallAsync(Health, "Version", new CheckRequest(), VersionCheckResponse.Parser).WaitAsync(Patience)).AgentVersion.Should().Be("up");
         await using var newcomer = await host.ConnectClientAsync();
-        (await newcomer.CallAsync(Health, "Version", new CheckRequest(), VersionCheckResponse.Parser)).AgentVersion.Should().Be("up");
+        (await newcomer.CallAsync(Health, "Version", new CheckRequest(), VersionCheckResponse.Parser).WaitAsync(Patience)).AgentVersion.Should().Be("up");
     }
 
     [Fact]
