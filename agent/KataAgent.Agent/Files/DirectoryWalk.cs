@@ -12,14 +12,14 @@ namespace KataAgent.Agent.Files;
 /// </summary>
 internal static class DirectoryWalk
 {
-    private const int DirectoryFlags = AgentLibc.O_RDONLY | AgentLibc.O_DIRECTORY | AgentLibc.O_NOFOLLOW | AgentLibc.O_CLOEXEC;
+    private const int DirectoryFlags = Libc.O_RDONLY | AgentLibc.O_DIRECTORY | AgentLibc.O_NOFOLLOW | Libc.O_CLOEXEC;
 
     /// <summary>The allowed root itself, created if missing. It is the agent's own directory, so a symlink in
     /// its own path is the guest image's choice and is followed.</summary>
     public static SafeFileDescriptor OpenRoot(string root)
     {
         Directory.CreateDirectory(root);
-        return SafeFileDescriptor.Check(Libc.Open(root, AgentLibc.O_RDONLY | AgentLibc.O_DIRECTORY | AgentLibc.O_CLOEXEC), $"open {root}");
+        return SafeFileDescriptor.Check(Libc.Open(root, Libc.O_RDONLY | AgentLibc.O_DIRECTORY | Libc.O_CLOEXEC), $"open {root}");
     }
 
     /// <summary>
@@ -56,7 +56,7 @@ internal static class DirectoryWalk
                 if (fd < 0)
                 {
                     errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                    throw errno is AgentLibc.ELOOP or Linux.Interop.Errno.ENOTDIR
+                    throw errno is Linux.Interop.Errno.ELOOP or Linux.Interop.Errno.ENOTDIR
                         ? AgentException.InvalidArgument("path", $"{walked} is a symbolic link or not a directory; CopyFile follows no links")
                         : new LinuxException($"open {walked}", errno);
                 }

@@ -157,11 +157,11 @@ public sealed class FileCopier
         {
             // A fresh copy: whatever an abandoned one left is dropped, and O_EXCL makes the file ours, not a planted link.
             RemoveIfPresent(dirFd, temporary);
-            fd = Libc.Check(AgentLibc.OpenAt(dirFd, temporary, AgentLibc.O_WRONLY | AgentLibc.O_CREAT | AgentLibc.O_EXCL | AgentLibc.O_NOFOLLOW | AgentLibc.O_CLOEXEC, 0x180), $"create {request.Path}'s temporary file");
+            fd = Libc.Check(AgentLibc.OpenAt(dirFd, temporary, Libc.O_WRONLY | AgentLibc.O_CREAT | AgentLibc.O_EXCL | AgentLibc.O_NOFOLLOW | Libc.O_CLOEXEC, 0x180), $"create {request.Path}'s temporary file");
         }
         else
         {
-            fd = AgentLibc.OpenAt(dirFd, temporary, AgentLibc.O_WRONLY | AgentLibc.O_NOFOLLOW | AgentLibc.O_CLOEXEC, 0);
+            fd = AgentLibc.OpenAt(dirFd, temporary, Libc.O_WRONLY | AgentLibc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
             if (fd < 0)
             {
                 var error = LinuxException.FromLastError($"open {request.Path}'s temporary file");
@@ -169,7 +169,7 @@ public sealed class FileCopier
                 throw error.Errno switch
                 {
                     Errno.ENOENT => AgentException.InvalidArgument("offset", $"{request.Offset} continues no copy to {request.Path}: the chunk at offset 0 never came"),
-                    AgentLibc.ELOOP => AgentException.InvalidArgument("offset", $"{request.Offset} continues no copy to {request.Path}: its temporary file is a symlink"),
+                    Errno.ELOOP => AgentException.InvalidArgument("offset", $"{request.Offset} continues no copy to {request.Path}: its temporary file is a symlink"),
                     _ => error,
                 };
             }

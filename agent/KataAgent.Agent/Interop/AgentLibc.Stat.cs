@@ -7,8 +7,11 @@ internal static unsafe partial class AgentLibc
 {
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const int AT_EMPTY_PATH = 0x1000;
     public const uint STATX_TYPE = 0x1;
     public const uint STATX_MODE = 0x2;
+    public const uint STATX_NLINK = 0x4;
+    public const uint STATX_SIZE = 0x200;
     public const int S_IFMT = 0xF000;
     public const int S_IFSOCK = 0xC000;
     public const int S_IFLNK = 0xA000;
@@ -41,5 +44,13 @@ internal static unsafe partial class AgentLibc
             return error.Errno == Errno.ENOENT ? null : throw error;
         }
         return result.Mode & S_IFMT;
+    }
+
+    /// <summary>The type bits, link count and size of the file <paramref name="fd"/> is open on.</summary>
+    public static (int Type, uint Links, long Size) FStat(int fd, string operation)
+    {
+        Statx result;
+        Libc.Check(StatX(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_NLINK | STATX_SIZE, &result), operation);
+        return (result.Mode & S_IFMT, result.Nlink, (long)result.Size);
     }
 }

@@ -23,6 +23,7 @@ internal static class Errno
     public const int ERANGE = 34;
     public const int EPIPE = 32;
     public const int ENOSYS = 38;
+    public const int ELOOP = 40;
     public const int ENOTSOCK = 88;
     public const int EMSGSIZE = 90;
     public const int ENOPROTOOPT = 92;
@@ -62,6 +63,7 @@ internal static class Errno
         ERANGE => "ERANGE",
         EPIPE => "EPIPE",
         ENOSYS => "ENOSYS",
+        ELOOP => "ELOOP",
         ENOTSOCK => "ENOTSOCK",
         EMSGSIZE => "EMSGSIZE",
         ENOPROTOOPT => "ENOPROTOOPT",
