@@ -34,16 +34,10 @@ public sealed record AgentConfig
     public AgentAddress? DebugConsoleAddress { get; init; }
 
     /// <summary>The serial port that gets a copy of every log line when it exists (null: none).</summary>
-    public AgentAddress? LogPortAddress { get; init; } = AgentAddress.Parse("serial://" + LogPortName);
+    public AgentAddress? LogPortAddress { get; init; } = AgentAddress.Parse("serial://" + GuestPorts.LogChannelName);
 
     /// <summary>Where log readers connect (vsock port <c>agent.log_vport</c>), null for none.</summary>
     public AgentAddress? LogListenAddress { get; init; }
-
-    /// <summary>The virtio-serial port name of the debug console.</summary>
-    public const string DebugConsolePortName = GuestPorts.DebugConsoleChannelName;
-
-    /// <summary>The virtio-serial port name of the log channel.</summary>
-    public const string LogPortName = GuestPorts.LogChannelName;
 
     /// <summary>How long to wait for hot-plugged devices (agent.hotplug_timeout=, seconds).</summary>
     public TimeSpan HotplugTimeout { get; init; } = TimeSpan.FromSeconds(3);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using KataAgent.Linux.Addressing;
+using KataAgent.Protocols.Guest;
 using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Config;
@@ -100,7 +101,7 @@ public static class AgentConfigLoader
             UnknownKernelOptions = unknown,
             DebugConsoleAddress = !config.DebugConsole ? null
                 : config.DebugConsoleVport > 0 ? VsockAny(config.DebugConsoleVport)
-                : AgentAddress.Parse("serial://" + AgentConfig.DebugConsolePortName),
+                : AgentAddress.Parse("serial://" + GuestPorts.DebugConsoleChannelName),
             LogListenAddress = config.LogVport > 0 ? VsockAny(config.LogVport) : null,
         };
     }

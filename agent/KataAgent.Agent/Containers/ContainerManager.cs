@@ -23,9 +23,6 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     private readonly string? _cgroupRoot = Cgroup2Mount.Find();
     private readonly System.Threading.Channels.Channel<string> _oomEvents = System.Threading.Channels.Channel.CreateUnbounded<string>();
 
-    /// <summary>Where Kata's runtime lays out bundles in the guest: /run/kata-containers/ID/rootfs.</summary>
-    public const string BundleRoot = GuestLayout.RunDirectory;
-
     private const int ExecNamespaces = Libc.CLONE_NEWNS | Libc.CLONE_NEWUTS | Libc.CLONE_NEWIPC | Libc.CLONE_NEWPID | Libc.CLONE_NEWCGROUP;
 
     private readonly ConcurrentDictionary<string, Container> _containers = new();
@@ -342,7 +339,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         {
             throw AgentException.InvalidArgument("OCI.Root.Path", "contains a NUL byte");
         }
-        string bundle = Path.Combine(BundleRoot, containerId);
+        string bundle = Path.Combine(GuestLayout.RunDirectory, containerId);
         string full = Path.GetFullPath(rootPath.StartsWith('/') ? rootPath : Path.Combine(bundle, rootPath));
         if (!rootPath.StartsWith('/') && !full.StartsWith(bundle + "/", StringComparison.Ordinal))
         {

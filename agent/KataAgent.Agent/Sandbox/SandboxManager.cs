@@ -22,15 +22,6 @@ namespace KataAgent.Agent.Sandbox;
 /// </summary>
 public sealed class SandboxManager(ContainerManager containers, SandboxNamespaces namespaces, StorageManager storage, ProcessReaper reaper, ILogger<SandboxManager> logger)
 {
-    /// <summary>Where the shared namespaces are pinned (as Kata: /run/sandbox-ns).</summary>
-    public const string NamespaceDirectory = GuestLayout.SandboxNamespaceDirectory;
-
-    /// <summary>The sandbox's own files (resolv.conf).</summary>
-    public const string SandboxDirectory = GuestLayout.SandboxDirectory;
-
-    /// <summary>CreateSandbox's DNS lines. Containers get it by a bind mount in their spec (the host library adds one); as PID 1 it is also the guest's own /etc/resolv.conf, as in Kata.</summary>
-    public const string ResolvConfPath = GuestLayout.SandboxResolvConfPath;
-
     private const string GuestResolvConf = "/etc/resolv.conf";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -70,10 +61,10 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
             try
             {
                 await CreateNamespacesAsync(hostname, cancellationToken).ConfigureAwait(false);
-                Directory.CreateDirectory(SandboxDirectory);
+                Directory.CreateDirectory(GuestLayout.SandboxDirectory);
                 if (request.Dns.Count > 0)
                 {
-                    await File.WriteAllTextAsync(ResolvConfPath, string.Join('\n', request.Dns) + "\n", cancellationToken).ConfigureAwait(false);
+                    await File.WriteAllTextAsync(GuestLayout.SandboxResolvConfPath, string.Join('\n', request.Dns) + "\n", cancellationToken).ConfigureAwait(false);
                     if (GuestInit.IsPid1)
                     {
                         MountGuestResolvConf();
@@ -119,18 +110,18 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
 
     private async Task CreateNamespacesAsync(string hostname, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(NamespaceDirectory);
+        Directory.CreateDirectory(GuestLayout.SandboxNamespaceDirectory);
         // An agent that died without DestroySandbox leaves its pins mounted: clear them first.
         foreach (string kind in new[] { "uts", "ipc" })
         {
-            UnmountAll(Path.Combine(NamespaceDirectory, kind));
+            UnmountAll(Path.Combine(GuestLayout.SandboxNamespaceDirectory, kind));
         }
         var (stderrRead, stderrWrite) = Libc.Pipe();
         int devNull = Libc.Check(Libc.Open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC), "open /dev/null");
         Task<int> exit;
         try
         {
-            (_, exit) = reaper.SpawnWatched(() => ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", SandboxNamespacesMode.Argument, NamespaceDirectory, hostname], [], [devNull, devNull, stderrWrite]));
+            (_, exit) = reaper.SpawnWatched(() => ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", SandboxNamespacesMode.Argument, GuestLayout.SandboxNamespaceDirectory, hostname], [], [devNull, devNull, stderrWrite]));
         }
         finally
         {
@@ -144,8 +135,8 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         {
             throw AgentException.Internal($"creating the sandbox namespaces: {error.Trim()}");
         }
-        namespaces.UtsPath = Path.Combine(NamespaceDirectory, "uts");
-        namespaces.IpcPath = Path.Combine(NamespaceDirectory, "ipc");
+        namespaces.UtsPath = Path.Combine(GuestLayout.SandboxNamespaceDirectory, "uts");
+        namespaces.IpcPath = Path.Combine(GuestLayout.SandboxNamespaceDirectory, "ipc");
     }
 
     private async Task StartPauseAsync(CancellationToken cancellationToken)
@@ -204,7 +195,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         {
             File.WriteAllText(GuestResolvConf, "");
         }
-        Libc.Check(AgentLibc.Mount(ResolvConfPath, GuestResolvConf, null, AgentLibc.MS_BIND, null), $"bind {ResolvConfPath} on {GuestResolvConf}");
+        Libc.Check(AgentLibc.Mount(GuestLayout.SandboxResolvConfPath, GuestResolvConf, null, AgentLibc.MS_BIND, null), $"bind {GuestLayout.SandboxResolvConfPath} on {GuestResolvConf}");
     }
 
     /// <summary>Unmounts every layer mounted on <paramref name="path"/>; a path with none is fine.</summary>
