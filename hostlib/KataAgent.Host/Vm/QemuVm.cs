@@ -242,9 +242,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         {
             return false;
         }
-        string qmpSocket = Path.Combine(directory, "qmp.sock");
-        // vm.json is written once QMP answers; qemu.pid exists from qemu's start: either names the qemu to look for.
-        if (ReadRecordedPid(directory) is { } pid && IsQemuWithQmpSocket(pid, qmpSocket))
+        if (IsRunningIn(directory))
         {
             return false;
         }
@@ -252,6 +250,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         return true;
     }
 
+    /// <summary>vm.json's pid (written once QMP answers), else qemu.pid's (there from qemu's start).</summary>
     private static int? ReadRecordedPid(string directory)
     {
         try
