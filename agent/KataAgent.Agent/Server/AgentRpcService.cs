@@ -2,6 +2,8 @@ using Grpc.Core;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Files;
 using KataAgent.Agent.Guest;
+using KataAgent.Agent.Guest.Hotplug;
+using KataAgent.Agent.Guest.Swap;
 using KataAgent.Agent.Network;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Guest.Metrics;
@@ -27,9 +29,13 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly IHostApplicationLifetime _lifetime;
     private readonly GuestNetwork _network;
     private readonly FileCopier _files;
+    private readonly GuestHotplug _hotplug;
+    private readonly SwapActivator _swap;
 
-    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files)
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files, GuestHotplug hotplug, SwapActivator swap)
     {
+        _hotplug = hotplug;
+        _swap = swap;
         _files = files;
         _network = network;
         _lifetime = lifetime;

@@ -9,6 +9,8 @@ using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.DebugConsole;
 using KataAgent.Agent.Files;
 using KataAgent.Agent.Guest;
+using KataAgent.Agent.Guest.Hotplug;
+using KataAgent.Agent.Guest.Swap;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Interop;
 using KataAgent.Agent.Logging;
@@ -73,6 +75,8 @@ public static class AgentServer
         builder.Services.AddSingleton<StorageManager>();
         builder.Services.AddSingleton(new FileCopier());
         builder.Services.AddSingleton<SandboxManager>();
+        builder.Services.AddSingleton<GuestHotplug>();
+        builder.Services.AddSingleton<SwapActivator>();
         builder.Services.AddHostedService<DebugConsoleService>();
         builder.Services.AddSingleton(services => new GuestNetwork(services.GetRequiredService<ILogger<GuestNetwork>>(), config.HotplugTimeout, new PciNetInterfaceLocator(new PciSysfs(config.SysfsRoot))));
         builder.Services.AddGrpc(options =>
