@@ -18,6 +18,21 @@ public sealed record QemuOptions
     /// <summary>Guest memory in MiB.</summary>
     public int MemoryMiB { get; init; } = 512;
 
+    /// <summary>
+    /// vCPUs the VM can grow to with <see cref="QemuVm.AddCpuAsync"/> (<c>-smp cpus=N,maxcpus=M</c>); 0, or no
+    /// more than <see cref="Cpus"/>, leaves no room for CPU hot-plug.
+    /// </summary>
+    public int MaxCpus { get; init; }
+
+    /// <summary>
+    /// Memory the VM can grow to with <see cref="QemuVm.AddMemoryAsync"/>, in MiB (<c>-m size=N,slots=S,maxmem=M</c>);
+    /// 0 leaves no room for memory hot-plug.
+    /// </summary>
+    public int MaxMemoryMiB { get; init; }
+
+    /// <summary>DIMM slots for memory hot-plug when <see cref="MaxMemoryMiB"/> is set: one per <see cref="QemuVm.AddMemoryAsync"/>.</summary>
+    public int MemorySlots { get; init; } = 4;
+
     /// <summary>Extra kernel command-line words (agent.* options, for example).</summary>
     public IReadOnlyList<string> KernelArguments { get; init; } = [];
 

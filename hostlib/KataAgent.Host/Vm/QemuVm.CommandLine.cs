@@ -26,8 +26,8 @@ public sealed partial class QemuVm
         {
             "-machine", UsesKvm ? "q35,accel=kvm" : "q35,accel=tcg",
             "-cpu", UsesKvm ? "host" : "max",
-            "-smp", _options.Cpus.ToString(CultureInfo.InvariantCulture),
-            "-m", _options.MemoryMiB.ToString(CultureInfo.InvariantCulture),
+            "-smp", SmpArgument(),
+            "-m", MemoryArgument(),
             // -display none rather than -nographic: qemu refuses -nographic together with -daemonize.
             "-nodefaults", "-display", "none", "-no-reboot",
             "-kernel", _options.KernelPath, "-initrd", _options.InitrdPath,
@@ -76,6 +76,16 @@ public sealed partial class QemuVm
         }
         return [.. arguments];
     }
+
+    /// <summary>vCPUs, and room to hot-plug up to <see cref="QemuOptions.MaxCpus"/> (one socket each, so every added CPU is a socket of its own).</summary>
+    internal string SmpArgument() => _options.MaxCpus > _options.Cpus
+        ? string.Create(CultureInfo.InvariantCulture, $"cpus={_options.Cpus},maxcpus={_options.MaxCpus},sockets={_options.MaxCpus},cores=1,threads=1")
+        : _options.Cpus.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Memory, and DIMM slots up to <see cref="QemuOptions.MaxMemoryMiB"/> for hot-plug.</summary>
+    internal string MemoryArgument() => _options.MaxMemoryMiB > _options.MemoryMiB
+        ? string.Create(CultureInfo.InvariantCulture, $"size={_options.MemoryMiB}M,slots={Math.Max(1, _options.MemorySlots)},maxmem={_options.MaxMemoryMiB}M")
+        : _options.MemoryMiB.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>The first descriptor number the files of <see cref="QemuNetworkDevice.OpenFile"/> get.</summary>
     internal const int FirstInheritedFd = 3;

@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace KataAgent.Host.Vm;
+
+public sealed partial class QemuVm
+{
+    /// <summary>
+    /// Hot-plugs one vCPU into the first empty CPU slot qemu lists (<c>query-hotpluggable-cpus</c>, then
+    /// <c>device_add</c> of that CPU type with its socket, core and thread ids) and returns how many vCPUs the
+    /// VM has now. The guest sees it as a new, offline CPU; the agent's OnlineCPUMem brings it online.
+    /// Needs room: <see cref="QemuOptions.MaxCpus"/> above <see cref="QemuOptions.Cpus"/>.
+    /// </summary>
+    /// <exception cref="VmException">Every CPU slot is taken.</exception>
+    /// <exception cref="QmpException">qemu refused the CPU.</exception>
+    public async Task<int> AddCpuAsync(CancellationToken cancellationToken = default)
+    {
+        await _hotplugLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var slots = await Qmp.ExecuteAsync("query-hotpluggable-cpus", cancellationToken: cancellationToken).ConfigureAwait(false);
+            JsonElement? free = null;
+            int plugged = 0;
+            foreach (var slot in slots.EnumerateArray())
+            {
+                if (slot.TryGetProperty("qom-path", out _))
+                {
+                    plugged++;
+                }
+                else
+                {
+                    free ??= slot;
+                }
+            }
+            if (free is not { } chosen)
+            {
+                throw new VmException($"every CPU slot of the VM is taken ({plugged}); start it with a larger MaxCpus");
+            }
+            var arguments = new JsonObject
+            {
+                ["driver"] = chosen.GetProperty("type").GetString(),
+                ["id"] = CpuId(plugged),
+            };
+            foreach (var property in chosen.GetProperty("props").EnumerateObject())
+            {
+                arguments[property.Name] = JsonNode.Parse(property.Value.GetRawText());
+            }
+            await Qmp.ExecuteAsync("device_add", arguments, cancellationToken).ConfigureAwait(false);
+            return plugged + 1;
+        }
+        finally
+        {
+            _hotplugLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Hot-plugs <paramref name="sizeMiB"/> of RAM as a pc-dimm (<c>object-add memory-backend-ram</c>, then
+    /// <c>device_add pc-dimm</c>) and returns the DIMM's id. The guest gets it through ACPI as new memory
+    /// blocks, offline unless its kernel onlines them itself; the agent's OnlineCPUMem onlines them. Needs room:
+    /// <see cref="QemuOptions.MaxMemoryMiB"/> and a free one of <see cref="QemuOptions.MemorySlots"/>; the size
+    /// must be a multiple of the guest's memory block size (128 MiB on x86_64).
+    /// </summary>
+    /// <exception cref="QmpException">qemu refused the memory (no slot or room left, a size it cannot map).</exception>
+    public async Task<string> AddMemoryAsync(int sizeMiB, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sizeMiB);
+        await _hotplugLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var devices = await Qmp.ExecuteAsync("query-memory-devices", cancellationToken: cancellationToken).ConfigureAwait(false);
+            int index = devices.GetArrayLength();
+            string backend = $"mem{index.ToString(CultureInfo.InvariantCulture)}";
+            string dimm = $"dimm{index.ToString(CultureInfo.InvariantCulture)}";
+            await Qmp.ExecuteAsync("object-add", new JsonObject
+            {
+                ["qom-type"] = "memory-backend-ram",
+                ["id"] = backend,
+                ["size"] = (long)sizeMiB * 1024 * 1024,
+            }, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Qmp.ExecuteAsync("device_add", new JsonObject { ["driver"] = "pc-dimm", ["id"] = dimm, ["memdev"] = backend }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (QmpException)
+            {
+                await Qmp.ExecuteAsync("object-del", new JsonObject { ["id"] = backend }, CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+            return dimm;
+        }
+        finally
+        {
+            _hotplugLock.Release();
+        }
+    }
+
+    internal static string CpuId(int index) => $"cpu{index.ToString(CultureInfo.InvariantCulture)}";
+}
