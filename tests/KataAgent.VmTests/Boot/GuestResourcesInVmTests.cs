@@ -57,11 +57,11 @@ public sealed class GuestResourcesInVmTests(DebianKernelFixture kernel, ITestOut
         (await vm.AddCpuAsync()).Should().Be(2);
         await agent.OnlineCpusAndMemoryAsync(cpus: 2, cpuOnly: true, wait: true);
         string metrics = (await agent.GetMetricsAsync(new GetMetricsRequest())).Metrics_;
-        metrics.Should().Contain("cpu=\"cpu1\"", "/proc/stat lists online CPUs only");
+        metrics.Should().Contain("kata_guest_cpu_time{cpu=\"1\",", "/proc/stat lists online CPUs only");
         var addAnother = async () => await vm.AddCpuAsync();
         (await addAnother.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("MaxCpus");
 
-        // A 128 MiB DIMM (one x86_64 memory block): onlined unless the kernel did it already.
+        // A 128 MiB DIMM (one x86_64 memory block): its blocks reach sysfs after the call, and come online through auto_online_blocks.
         double before = Meminfo(metrics, "mem_total");
         await vm.AddMemoryAsync(128);
         await agent.OnlineCpusAndMemoryAsync(cpus: 0, cpuOnly: false, wait: true);
@@ -99,6 +99,7 @@ public sealed class GuestResourcesInVmTests(DebianKernelFixture kernel, ITestOut
         output.WriteLine(string.Join('\n', log.Split('\n').Where(l => l.Contains("onlined", StringComparison.Ordinal) || l.Contains("swap on", StringComparison.Ordinal))));
         log.Should().Contain("onlined cpu1", "a hot-plugged CPU stays offline until someone onlines it");
         log.Should().Contain("header written by the agent");
+        log.Should().Contain("memory hot-plugged from now on comes online by itself", "Debian's kernel leaves hot-plugged memory offline");
     }
 
     private static VolumeUsage Bytes(VolumeStatsResponse stats) => stats.Usage.Single(u => u.Unit == VolumeUsage.Types.Unit.Bytes);

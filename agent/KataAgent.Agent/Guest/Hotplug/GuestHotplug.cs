@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using KataAgent.Agent.Config;
 using KataAgent.Agent.Errors;
+using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -14,7 +15,8 @@ namespace KataAgent.Agent.Guest.Hotplug;
 /// lowest first, until N CPUs are online in all (the count in cpu/online; the meaning Kata's agent and
 /// runtime-rs give the field), retrying every 50 ms because a hot-plugged CPU reaches sysfs a moment
 /// after the VMM's device_add returns. Unless <c>cpu_only</c>, every offline memory block (memoryK/online)
-/// is onlined too. With <c>wait</c> the call returns once that is done, or fails with DEADLINE_EXCEEDED
+/// is onlined too, and memory/auto_online_blocks is switched to online, so blocks a DIMM brings after the call
+/// come online by themselves (as in Kata's guest kernels). With <c>wait</c> the call returns once that is done, or fails with DEADLINE_EXCEEDED
 /// after <see cref="Deadline"/> naming what is still offline; without it one pass is made at once and the
 /// rest goes on in the background (the proto's meaning; Kata's agent always waits).</para>
 /// <para>MemHotplugByProbe: each address is written to memory/probe (architectures without ACPI memory
@@ -198,6 +200,7 @@ public sealed class GuestHotplug
         }
         if (!cpuOnly && Directory.Exists(_memoryDirectory))
         {
+            EnableAutoOnline();
             var failures = new List<string>();
             foreach (var (name, file) in OfflineObjects(_memoryDirectory, "memory"))
             {
@@ -217,6 +220,29 @@ public sealed class GuestHotplug
         }
         missing = string.Join("; ", problems);
         return problems.Count == 0;
+    }
+
+    /// <summary>
+    /// A DIMM's memory blocks reach sysfs a moment after the VMM's device_add returns, often after the runtime's
+    /// OnlineCPUMem has looked; Kata's guest kernels online them by themselves (MEMORY_HOTPLUG_DEFAULT_ONLINE),
+    /// distribution kernels such as Debian's leave them offline. Switching memory/auto_online_blocks to online
+    /// makes any kernel do what Kata's does, so memory that arrives late comes online too.
+    /// </summary>
+    private void EnableAutoOnline()
+    {
+        string file = Path.Combine(_memoryDirectory, "auto_online_blocks");
+        try
+        {
+            if (File.Exists(file) && File.ReadAllText(file).Trim() == "offline")
+            {
+                WriteSysfs(file, "online");
+                _logger.LogInformation("memory hot-plugged from now on comes online by itself ({File})", file);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("cannot switch {File} to online: {Error}", file, e.Message);
+        }
     }
 
     private int OnlineCpuCount()
@@ -278,7 +304,7 @@ public sealed class GuestHotplug
     /// <summary>One write(2) of the whole value, so the kernel's errno comes back as it is (File.WriteAllText would hide it).</summary>
     private static unsafe void WriteSysfs(string file, string value)
     {
-        int fd = Libc.Check(Libc.Open(file, Libc.O_WRONLY | Libc.O_CLOEXEC), $"open {file}");
+        int fd = Libc.Check(Libc.Open(file, Libc.O_WRONLY | AgentLibc.O_TRUNC | Libc.O_CLOEXEC), $"open {file}");
         try
         {
             byte[] bytes = Encoding.ASCII.GetBytes(value);

@@ -22,6 +22,7 @@ public sealed class FakeCpuMemorySysfs : IDisposable
         }
         Directory.CreateDirectory(MemoryDirectory);
         File.WriteAllText(Path.Combine(MemoryDirectory, "block_size_bytes"), "8000000\n");
+        File.WriteAllText(Path.Combine(MemoryDirectory, "auto_online_blocks"), "offline\n");
         for (int block = 0; block < onlineBlocks + offlineBlocks; block++)
         {
             AddMemoryBlock(block, online: block < onlineBlocks);

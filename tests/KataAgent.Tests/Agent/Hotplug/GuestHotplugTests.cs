@@ -27,6 +27,7 @@ public class GuestHotplugTests
         sysfs.CpuOnline(3).Should().BeFalse("three CPUs in all were asked for, the lowest offline ones first");
         sysfs.BlockOnline(2).Should().BeTrue();
         sysfs.BlockOnline(3).Should().BeTrue();
+        File.ReadAllText(Path.Combine(sysfs.MemoryDirectory, "auto_online_blocks")).Should().Be("online", "blocks that arrive later come online by themselves");
     }
 
     [Fact]
@@ -39,6 +40,7 @@ public class GuestHotplugTests
 
         sysfs.CpuOnline(2).Should().BeFalse("two CPUs are online already, as a VMM that onlines CPUs itself leaves them");
         sysfs.BlockOnline(1).Should().BeFalse("cpu_only");
+        File.ReadAllText(Path.Combine(sysfs.MemoryDirectory, "auto_online_blocks")).Should().Be("offline\n");
 
         await hotplug.OnlineAsync(cpus: 0, cpuOnly: false, wait: true, CancellationToken.None);
         sysfs.BlockOnline(1).Should().BeTrue();
