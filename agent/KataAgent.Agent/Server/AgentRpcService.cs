@@ -3,6 +3,7 @@ using KataAgent.Agent.Containers;
 using KataAgent.Agent.Files;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Network;
+using KataAgent.Agent.Policy;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Protocols.Agent;
@@ -27,9 +28,11 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly IHostApplicationLifetime _lifetime;
     private readonly GuestNetwork _network;
     private readonly FileCopier _files;
+    private readonly AgentPolicy _policy;
 
-    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files)
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files, AgentPolicy policy)
     {
+        _policy = policy;
         _files = files;
         _network = network;
         _lifetime = lifetime;

@@ -13,6 +13,7 @@ using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Interop;
 using KataAgent.Agent.Logging;
 using KataAgent.Agent.Network;
+using KataAgent.Agent.Policy;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Server.Binding;
 using KataAgent.Agent.Storage;
@@ -73,6 +74,8 @@ public static class AgentServer
         builder.Services.AddSingleton<StorageManager>();
         builder.Services.AddSingleton(new FileCopier());
         builder.Services.AddSingleton<SandboxManager>();
+        builder.Services.AddSingleton<AgentPolicy>();
+        builder.Services.AddSingleton<PolicyGate>();
         builder.Services.AddHostedService<DebugConsoleService>();
         builder.Services.AddSingleton(services => new GuestNetwork(services.GetRequiredService<ILogger<GuestNetwork>>(), config.HotplugTimeout, new PciNetInterfaceLocator(new PciSysfs(config.SysfsRoot))));
         builder.Services.AddGrpc(options =>
@@ -93,6 +96,11 @@ public static class AgentServer
         app.MapGrpcService<StreamingService>();
         // The reaper must be running before the first container starts.
         app.Services.GetRequiredService<ProcessReaper>();
+        // The boot policy is in force before the first call is served.
+        if (config.PolicyFile is { } policyFile && (config.PolicyFileRequired || File.Exists(policyFile)))
+        {
+            app.Services.GetRequiredService<AgentPolicy>().LoadBootPolicy(policyFile);
+        }
         return app;
     }
 
@@ -107,7 +115,7 @@ public static class AgentServer
     {
         services.AddSingleton<TService>();
         services.AddSingleton<IServiceMethodProvider<TService>>(provider => new ParsedRequestServiceMethodProvider<TService>(
-            provider.GetRequiredService<TService>(), bindService, provider.GetRequiredService<ILogger<ParsedRequestServiceMethodProvider<TService>>>()));
+            provider.GetRequiredService<TService>(), bindService, provider.GetRequiredService<PolicyGate>(), provider.GetRequiredService<ILogger<ParsedRequestServiceMethodProvider<TService>>>()));
     }
 
     private static void Listen(KestrelServerOptions kestrel, AgentAddress address, Action<ListenOptions> configure)
