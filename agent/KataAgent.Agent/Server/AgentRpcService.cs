@@ -1,7 +1,9 @@
 using Grpc.Core;
 using KataAgent.Agent.Containers;
 using KataAgent.Agent.Files;
+using KataAgent.Agent.Firewall;
 using KataAgent.Agent.Guest;
+using KataAgent.Agent.MemAgent;
 using KataAgent.Agent.Network;
 using KataAgent.Agent.Policy;
 using KataAgent.Agent.Sandbox;
@@ -29,9 +31,13 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly GuestNetwork _network;
     private readonly FileCopier _files;
     private readonly AgentPolicy _policy;
+    private readonly IpTables _ipTables;
+    private readonly MemAgentService _memAgent;
 
-    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files, AgentPolicy policy)
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files, AgentPolicy policy, IpTables ipTables, MemAgentService memAgent)
     {
+        _memAgent = memAgent;
+        _ipTables = ipTables;
         _policy = policy;
         _files = files;
         _network = network;

@@ -8,10 +8,13 @@ using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.DebugConsole;
 using KataAgent.Agent.Files;
+using KataAgent.Agent.Firewall;
+using KataAgent.Agent.Processes;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Interop;
 using KataAgent.Agent.Logging;
+using KataAgent.Agent.MemAgent;
 using KataAgent.Agent.Network;
 using KataAgent.Agent.Policy;
 using KataAgent.Agent.Sandbox;
@@ -76,6 +79,10 @@ public static class AgentServer
         builder.Services.AddSingleton<SandboxManager>();
         builder.Services.AddSingleton<AgentPolicy>();
         builder.Services.AddSingleton<PolicyGate>();
+        builder.Services.AddSingleton<ToolRunner>();
+        builder.Services.AddSingleton<IpTables>();
+        builder.Services.AddSingleton<MemAgentService>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<MemAgentService>());
         builder.Services.AddHostedService<DebugConsoleService>();
         builder.Services.AddSingleton(services => new GuestNetwork(services.GetRequiredService<ILogger<GuestNetwork>>(), config.HotplugTimeout, new PciNetInterfaceLocator(new PciSysfs(config.SysfsRoot))));
         builder.Services.AddGrpc(options =>
