@@ -10,8 +10,14 @@ namespace KataAgent.Agent.Firewall;
 /// <c>--wait 5</c> (Kata's xtables-lock wait). A guest without the tool answers FAILED_PRECONDITION
 /// naming it; a tool that fails answers with its own stderr.
 /// </summary>
-public sealed class IpTables(ToolRunner tools)
+public sealed class IpTables(ToolRunner tools, IReadOnlyList<string> searchPath)
 {
+    /// <summary>The tools looked for where Kata's agent looks (<see cref="ToolRunner.SearchPath"/>).</summary>
+    public IpTables(ToolRunner tools)
+        : this(tools, ToolRunner.SearchPath)
+    {
+    }
+
     /// <summary>Seconds iptables-restore waits for the xtables lock (Kata's IPTABLES_RESTORE_WAIT_SEC).</summary>
     public const int RestoreWaitSeconds = 5;
 
@@ -55,9 +61,9 @@ public sealed class IpTables(ToolRunner tools)
         }
     }
 
-    private static string Require(string tool) =>
-        ToolRunner.Find(tool) ?? throw AgentException.FailedPrecondition(null,
-            $"{tool} is not installed in the guest (looked in {string.Join(", ", ToolRunner.SearchPath)}); the guest image needs the iptables package for GetIPTables/SetIPTables");
+    private string Require(string tool) =>
+        ToolRunner.Find(tool, searchPath) ?? throw AgentException.FailedPrecondition(null,
+            $"{tool} is not installed in the guest (looked in {string.Join(", ", searchPath)}); the guest image needs the iptables package for GetIPTables/SetIPTables");
 
     private static string Describe(string stderr) => stderr.Length == 0 ? "no message" : stderr;
 }

@@ -17,11 +17,11 @@ public sealed class ToolRunner(ProcessReaper reaper)
     private static readonly string[] Environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"];
 
     /// <summary>The directories a tool is looked for in, in order (Kata looks in /usr/sbin, then /sbin).</summary>
-    public static readonly string[] SearchPath = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+    public static readonly IReadOnlyList<string> SearchPath = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 
-    /// <summary>The full path of <paramref name="name"/> in <see cref="SearchPath"/>, or null when the guest has none.</summary>
-    public static string? Find(string name) =>
-        SearchPath.Select(directory => Path.Combine(directory, name)).FirstOrDefault(File.Exists);
+    /// <summary>The full path of <paramref name="name"/> in <paramref name="searchPath"/>, or null when the guest has none.</summary>
+    public static string? Find(string name, IReadOnlyList<string> searchPath) =>
+        searchPath.Select(directory => Path.Combine(directory, name)).FirstOrDefault(File.Exists);
 
     /// <summary>Runs <paramref name="path"/> with <paramref name="arguments"/>, feeding it <paramref name="input"/>.</summary>
     public async Task<ToolResult> RunAsync(string path, IReadOnlyList<string> arguments, ReadOnlyMemory<byte> input, TimeSpan timeout, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using KataAgent.Agent.Containers;
+using KataAgent.Agent.Diagnostics;
 using KataAgent.Agent.Files;
 using KataAgent.Agent.Firewall;
 using KataAgent.Agent.Guest;
@@ -33,9 +34,11 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly AgentPolicy _policy;
     private readonly IpTables _ipTables;
     private readonly MemAgentService _memAgent;
+    private readonly DiagnosticData _diagnostics;
 
-    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files, AgentPolicy policy, IpTables ipTables, MemAgentService memAgent)
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files, AgentPolicy policy, IpTables ipTables, MemAgentService memAgent, DiagnosticData diagnostics)
     {
+        _diagnostics = diagnostics;
         _memAgent = memAgent;
         _ipTables = ipTables;
         _policy = policy;

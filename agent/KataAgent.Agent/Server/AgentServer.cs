@@ -23,6 +23,7 @@ using KataAgent.Agent.Storage;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
 using KataAgent.Agent.Devices;
+using KataAgent.Agent.Diagnostics;
 using KataAgent.Protocols.Agent;
 using KataAgent.Protocols.Extensions;
 using Microsoft.AspNetCore.Builder;
@@ -80,8 +81,9 @@ public static class AgentServer
         builder.Services.AddSingleton<AgentPolicy>();
         builder.Services.AddSingleton<PolicyGate>();
         builder.Services.AddSingleton<ToolRunner>();
-        builder.Services.AddSingleton<IpTables>();
+        builder.Services.AddSingleton(services => new IpTables(services.GetRequiredService<ToolRunner>()));
         builder.Services.AddSingleton<MemAgentService>();
+        builder.Services.AddSingleton<DiagnosticData>();
         builder.Services.AddHostedService(services => services.GetRequiredService<MemAgentService>());
         builder.Services.AddHostedService<DebugConsoleService>();
         builder.Services.AddSingleton(services => new GuestNetwork(services.GetRequiredService<ILogger<GuestNetwork>>(), config.HotplugTimeout, new PciNetInterfaceLocator(new PciSysfs(config.SysfsRoot))));
