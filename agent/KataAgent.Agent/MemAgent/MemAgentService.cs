@@ -27,7 +27,8 @@ public sealed class MemAgentService : BackgroundService
     private readonly object _gate = new();
     private MemcgSettings _memcg;
     private CompactSettings _compact;
-    private string? _memcgUnavailable;
+    private readonly MemcgReclaimer? _reclaimer;
+    private readonly string? _memcgUnavailable;
 
     public MemAgentService(AgentConfig config, ProcessReaper reaper, ILogger<MemAgentService> logger)
     {
@@ -37,6 +38,12 @@ public sealed class MemAgentService : BackgroundService
         _memcg = config.MemcgSettings;
         _compact = config.CompactSettings;
         _paths = new MemAgentPaths(config.ProcRoot, config.SysfsRoot, config.CgroupRoot ?? Cgroup2Mount.Find() ?? "/sys/fs/cgroup");
+        if (config.MemAgentEnabled)
+        {
+            // Decided here, before any RPC can ask: the server may serve before the loops start.
+            _reclaimer = new MemcgReclaimer(_paths, logger);
+            _memcgUnavailable = _reclaimer.Prepare();
+        }
     }
 
     /// <summary>The memcg reclaimer's settings in force.</summary>
@@ -114,8 +121,7 @@ public sealed class MemAgentService : BackgroundService
         {
             return Task.CompletedTask;
         }
-        var reclaimer = new MemcgReclaimer(_paths, _logger);
-        _memcgUnavailable = reclaimer.Prepare();
+        var reclaimer = _reclaimer!;
         if (_memcgUnavailable is not null)
         {
             _logger.LogWarning("mem-agent: memcg reclaimer unavailable: {Problem}", _memcgUnavailable);

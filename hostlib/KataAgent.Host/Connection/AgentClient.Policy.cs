@@ -12,14 +12,14 @@ public sealed partial class AgentClient
     /// the field), a Rego policy (FAILED_PRECONDITION), and SetPolicy itself when the policy in force
     /// denies it (PERMISSION_DENIED); each arrives as <see cref="AgentStatusException"/>.
     /// </summary>
-    public Task SetPolicyAsync(string policy, CancellationToken cancellationToken = default) =>
+    public Task SetPolicyDocumentAsync(string policy, CancellationToken cancellationToken = default) =>
         SetPolicyAsync(new SetPolicyRequest { Policy = policy }, cancellationToken);
 
     /// <summary>GetIPTables: the guest's rules as <c>iptables-save</c> (or <c>ip6tables-save</c> with <paramref name="ipv6"/>) prints them.</summary>
-    public async Task<byte[]> GetIPTablesAsync(bool ipv6, CancellationToken cancellationToken = default) =>
+    public async Task<byte[]> SaveIPTablesAsync(bool ipv6, CancellationToken cancellationToken = default) =>
         (await GetIPTablesAsync(new GetIPTablesRequest { IsIpv6 = ipv6 }, cancellationToken).ConfigureAwait(false)).Data.ToByteArray();
 
     /// <summary>SetIPTables: feeds <paramref name="rules"/> (iptables-restore's input format) to the guest's <c>iptables-restore</c> (<c>ip6tables-restore</c> with <paramref name="ipv6"/>); returns what it printed.</summary>
-    public async Task<byte[]> SetIPTablesAsync(bool ipv6, ReadOnlyMemory<byte> rules, CancellationToken cancellationToken = default) =>
+    public async Task<byte[]> RestoreIPTablesAsync(bool ipv6, ReadOnlyMemory<byte> rules, CancellationToken cancellationToken = default) =>
         (await SetIPTablesAsync(new SetIPTablesRequest { IsIpv6 = ipv6, Data = ByteString.CopyFrom(rules.Span) }, cancellationToken).ConfigureAwait(false)).Data.ToByteArray();
 }

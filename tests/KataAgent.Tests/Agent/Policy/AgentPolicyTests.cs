@@ -32,15 +32,15 @@ public sealed class AgentPolicyTests
         await using var client = await agent.ConnectAsync();
         (await client.GetMetricsAsync(new GetMetricsRequest())).Metrics_.Should().Contain("kata_agent_scrape_count");
 
-        await client.SetPolicyAsync("""{ "version": 1, "default": "allow", "rpcs": { "GetMetrics": "deny" } }""");
+        await client.SetPolicyDocumentAsync("""{ "version": 1, "default": "allow", "rpcs": { "GetMetrics": "deny" } }""");
 
         var error = await Refused(() => client.GetMetricsAsync(new GetMetricsRequest()), AgentStatusCode.PermissionDenied);
         error.Detail.Should().Be("GetMetrics is blocked by policy: rpcs.GetMetrics is deny");
         (await client.GetGuestDetailsAsync(new GuestDetailsRequest())).AgentDetails.Should().NotBeNull("RPCs the policy allows still run");
-        (await client.CheckAsync()).Status.Should().Be(KataAgent.Protocols.Health.HealthCheckResponse.Types.ServingStatus.Serving, "grpc.Health is never subject to the policy");
+        (await client.CheckAsync()).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving, "grpc.Health is never subject to the policy");
 
         // A new policy replaces the old one whole.
-        await client.SetPolicyAsync("""{ "version": 1, "default": "allow" }""");
+        await client.SetPolicyDocumentAsync("""{ "version": 1, "default": "allow" }""");
         (await client.GetMetricsAsync(new GetMetricsRequest())).Metrics_.Should().NotBeEmpty();
     }
 
@@ -50,14 +50,14 @@ public sealed class AgentPolicyTests
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
 
-        await client.SetPolicyAsync("""{ "version": 1, "default": "deny", "rpcs": { "GetGuestDetails": "allow", "SetPolicy": "allow" } }""");
+        await client.SetPolicyDocumentAsync("""{ "version": 1, "default": "deny", "rpcs": { "GetGuestDetails": "allow", "SetPolicy": "allow" } }""");
         (await Refused(() => client.ListRoutesAsync(new ListRoutesRequest()), AgentStatusCode.PermissionDenied)).Detail
             .Should().Be("ListRoutes is blocked by policy: default is deny");
         await client.GetGuestDetailsAsync(new GuestDetailsRequest());
 
         // A policy that denies SetPolicy cannot be replaced: the request is checked against the policy in force.
-        await client.SetPolicyAsync("""{ "version": 1, "default": "allow", "rpcs": { "SetPolicy": "deny" } }""");
-        (await Refused(() => client.SetPolicyAsync("""{ "version": 1, "default": "allow" }"""), AgentStatusCode.PermissionDenied)).Detail
+        await client.SetPolicyDocumentAsync("""{ "version": 1, "default": "allow", "rpcs": { "SetPolicy": "deny" } }""");
+        (await Refused(() => client.SetPolicyDocumentAsync("""{ "version": 1, "default": "allow" }"""), AgentStatusCode.PermissionDenied)).Detail
             .Should().Be("SetPolicy is blocked by policy: rpcs.SetPolicy is deny");
         await client.ListRoutesAsync(new ListRoutesRequest());
     }
@@ -67,14 +67,14 @@ public sealed class AgentPolicyTests
     {
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        await client.SetPolicyAsync("""{ "version": 1, "default": "allow", "rpcs": { "ListRoutes": "deny" } }""");
+        await client.SetPolicyDocumentAsync("""{ "version": 1, "default": "allow", "rpcs": { "ListRoutes": "deny" } }""");
 
         const string rego = "# Kata's sample\npackage agent_policy\n\ndefault CreateContainerRequest := true\ndefault ExecProcessRequest := false\n";
-        var regoError = await Refused(() => client.SetPolicyAsync(rego), AgentStatusCode.FailedPrecondition);
+        var regoError = await Refused(() => client.SetPolicyDocumentAsync(rego), AgentStatusCode.FailedPrecondition);
         regoError.Detail.Should().StartWith("policy: is a Rego policy").And.Contain("docs/POLICY.md");
 
         async Task Invalid(string document, string detail) =>
-            (await Refused(() => client.SetPolicyAsync(document), AgentStatusCode.InvalidArgument)).Detail.Should().StartWith(detail);
+            (await Refused(() => client.SetPolicyDocumentAsync(document), AgentStatusCode.InvalidArgument)).Detail.Should().StartWith(detail);
 
         await Invalid("""{ "version": 1, "default": "allow", "execProcess": { "comands": ["ls"] } }""", "policy: execProcess.comands: unknown field");
         await Invalid("""{ "version": 1, "default": "allow", "execProcess": { "allowRoot": "no" } }""", "policy: execProcess.allowRoot: expected a boolean");
@@ -97,7 +97,7 @@ public sealed class AgentPolicyTests
         using var rootfs = await BusyboxRootfs.CreateAsync();
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        await client.SetPolicyAsync("""
+        await client.SetPolicyDocumentAsync("""
             {
               "version": 1,
               "default": "allow",
@@ -194,7 +194,7 @@ public sealed class AgentPolicyTests
     {
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
-        await client.SetPolicyAsync("""{ "version": 1, "default": "allow", "rpcs": { "ReadStdout": "deny" } }""");
+        await client.SetPolicyDocumentAsync("""{ "version": 1, "default": "allow", "rpcs": { "ReadStdout": "deny" } }""");
 
         var streaming = new Streaming.StreamingClient(client.CallInvoker);
         using var call = streaming.Attach();
@@ -225,7 +225,7 @@ public sealed class AgentPolicyTests
         {
             (await Refused(() => client.ListRoutesAsync(new ListRoutesRequest()), AgentStatusCode.PermissionDenied)).Detail.Should().Be("ListRoutes is blocked by policy: default is deny");
             agent.Output.Should().Contain("rpcs.ListInterfacez: no such RPC");
-            await client.SetPolicyAsync("""{ "version": 1, "default": "allow" }""");
+            await client.SetPolicyDocumentAsync("""{ "version": 1, "default": "allow" }""");
             await client.ListRoutesAsync(new ListRoutesRequest());
         }
 
