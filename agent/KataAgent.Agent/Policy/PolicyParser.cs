@@ -67,29 +67,30 @@ internal static class PolicyParser
     {
         string path = e.Path is { Length: > 1 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : e.Path ?? "";
         string where = e.LineNumber is { } line ? $" (line {line + 1})" : "";
+        // The agent is built with UseSystemResourceKeys: messages may be resource keys
+        // ("UnmappedJsonProperty, comands, …") rather than sentences, so both forms are recognised.
         string message = e.Message;
         string problem;
-        if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
+        if (message.Contains("UnmappedJsonProperty", StringComparison.Ordinal) || message.Contains("could not be mapped", StringComparison.Ordinal))
         {
             problem = $"unknown field; see {Documentation} for the fields a policy may have";
         }
-        else if (message.Contains("could not be converted to", StringComparison.Ordinal))
+        else if (message.Contains("UnableToConvert", StringComparison.Ordinal) || message.Contains("could not be converted", StringComparison.Ordinal))
         {
-            int at = message.IndexOf("could not be converted to ", StringComparison.Ordinal) + "could not be converted to ".Length;
-            string type = message[at..].Split(['.', ' '], StringSplitOptions.RemoveEmptyEntries) switch
-            {
-                ["System", "Boolean", ..] => "a boolean",
-                ["System", "String", ..] => "a string",
-                ["System", "Nullable`1[System", "Int32]", ..] or ["System", "Int32", ..] => "an integer",
-                [.., "List`1[System", "String]"] or ["System", "Collections", "Generic", "List`1[System", ..] => "an array of strings",
-                ["System", "Collections", "Generic", "Dictionary`2[System", ..] => "an object of strings",
-                _ => "a value of another type",
-            };
+            string type =
+                message.Contains("List`1", StringComparison.Ordinal) ? "an array of strings"
+                : message.Contains("Dictionary`2", StringComparison.Ordinal) ? "an object of strings"
+                : message.Contains("ExecProcessRules", StringComparison.Ordinal) || message.Contains("CreateContainerRules", StringComparison.Ordinal) || message.Contains("PolicyDocument", StringComparison.Ordinal) ? "an object"
+                : message.Contains("System.Boolean", StringComparison.Ordinal) ? "a boolean"
+                : message.Contains("System.Int32", StringComparison.Ordinal) ? "an integer"
+                : message.Contains("System.String", StringComparison.Ordinal) ? "a string"
+                : "a value of another type";
             problem = $"expected {type}";
         }
         else
         {
-            problem = $"is not valid JSON: {message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0]}";
+            string detail = message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0];
+            problem = $"is not valid JSON ({detail})";
         }
         return path.Length == 0 ? $"{problem}{where}" : $"{path}: {problem}{where}";
     }

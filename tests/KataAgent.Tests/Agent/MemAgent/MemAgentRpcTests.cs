@@ -52,7 +52,7 @@ public sealed class MemAgentRpcTests : IDisposable
             """);
         Write("proc/sys/vm/compact_memory", "");
         Write("sys/kernel/mm/lru_gen/enabled", "0x0000\n");
-        Write("sys/kernel/debug/lru_gen", Listing);
+        Write("sys/kernel/debug/lru_gen", Listing + "\n");
         Write("cgroup/kata/c1/memory.pressure", Pressure);
         Write("cgroup/kata/c1/io.pressure", Pressure);
     }

@@ -109,7 +109,7 @@ public sealed class AgentPolicyTests
                 "privileged": false
               },
               "execProcess": {
-                "commands": ["cat /etc/hostname"],
+                "commands": ["ls /bin/sh"],
                 "commandPatterns": ["echo [a-z]+"],
                 "allowRoot": true,
                 "allowTerminal": false,
@@ -172,7 +172,7 @@ public sealed class AgentPolicyTests
             return output.ToString();
         }
 
-        (await Exec("e1", "cat", "/etc/hostname")).Should().NotBeEmpty("an exact command of execProcess.commands runs");
+        (await Exec("e1", "ls", "/bin/sh")).Should().Be("/bin/sh\n", "an exact command of execProcess.commands runs");
         (await Exec("e2", "echo", "hello")).Should().Be("hello\n", "a command matching execProcess.commandPatterns runs");
 
         var shell = await Refused(() => client.ExecProcessAsync(new ExecProcessRequest { ContainerId = "web", ExecId = "e3", Process = new Process { Args = { "sh", "-c", "id" }, Cwd = "/" } }), AgentStatusCode.PermissionDenied);
@@ -198,9 +198,13 @@ public sealed class AgentPolicyTests
 
         var streaming = new Streaming.StreamingClient(client.CallInvoker);
         using var call = streaming.Attach();
-        await call.RequestStream.WriteAsync(new AttachRequest { Start = new AttachStart { ContainerId = "none" } });
-        var read = async () => await call.ResponseStream.MoveNext(CancellationToken.None);
-        var error = (await read.Should().ThrowAsync<Grpc.Core.RpcException>()).Which;
+        var attach = async () =>
+        {
+            // The call is refused as it starts: the write may already see the refusal, else the read does.
+            await call.RequestStream.WriteAsync(new AttachRequest { Start = new AttachStart { ContainerId = "none" } });
+            await call.ResponseStream.MoveNext(CancellationToken.None);
+        };
+        var error = (await attach.Should().ThrowAsync<Grpc.Core.RpcException>()).Which;
         error.StatusCode.Should().Be(Grpc.Core.StatusCode.PermissionDenied);
         error.Status.Detail.Should().Be("Attach is blocked by policy: rpcs.ReadStdout is deny (it does what ReadStdout does)");
     }
