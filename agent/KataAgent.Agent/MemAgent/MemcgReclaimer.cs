@@ -57,6 +57,14 @@ public sealed class MemcgReclaimer(MemAgentPaths paths, ILogger logger)
                 return $"{paths.LruGenEnabled}: cannot turn MGLRU on ({e.Message})";
             }
         }
+        if (!File.Exists(paths.LruGen) && Guest.GuestInit.IsPid1 && Directory.Exists(paths.DebugFs))
+        {
+            // The guest's init is the agent: nobody else mounts debugfs, where MGLRU's interface lives.
+            if (Interop.AgentLibc.Mount("debugfs", paths.DebugFs, "debugfs", Interop.AgentLibc.MS_NOSUID | Interop.AgentLibc.MS_NODEV | Interop.AgentLibc.MS_NOEXEC, null) != 0)
+            {
+                logger.LogWarning("mem-agent: mount debugfs on {Path}: errno {Errno}", paths.DebugFs, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+            }
+        }
         if (!File.Exists(paths.LruGen))
         {
             return $"{paths.LruGen} does not exist: debugfs is not mounted on {paths.DebugFs}";
