@@ -69,6 +69,20 @@ internal sealed class AgentPolicy(ILogger<AgentPolicy> logger)
         {
             return;
         }
+        try
+        {
+            Enforce(policy, method, message);
+        }
+        catch (AgentException e) when (e.Kind == AgentErrorKind.PermissionDenied)
+        {
+            // Every refusal is an audit record, whatever the front end logs of the status.
+            logger.LogWarning("agent policy: {Service}/{Method} refused: {Reason}", service, method, e.Message);
+            throw;
+        }
+    }
+
+    private static void Enforce(CompiledPolicy policy, string method, object? message)
+    {
         Require(policy, method, method);
         switch (message)
         {
