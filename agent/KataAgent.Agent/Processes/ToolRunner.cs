@@ -64,6 +64,10 @@ public sealed class ToolRunner(ProcessReaper reaper)
         {
             // The tool stopped reading (it failed early); its stderr says why.
         }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            // Killed while its input was still going in: reaped below, then reported.
+        }
         await stdin.DisposeAsync().ConfigureAwait(false);
         int status = await exit.ConfigureAwait(false);
         byte[] stdoutBytes = await output.ConfigureAwait(false);

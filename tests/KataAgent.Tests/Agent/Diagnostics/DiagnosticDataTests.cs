@@ -15,8 +15,10 @@ public sealed class DiagnosticDataTests
     public async Task The_termination_log_a_container_wrote_is_read_back_after_it_exits_and_bad_requests_name_the_field()
     {
         using var rootfs = await BusyboxRootfs.CreateAsync();
-        using var shared = new TempDirectory();
-        string log = shared.File("termination-log");
+        // Where Kata's runtime puts a container's files when no file system is shared (CopyFile's tree).
+        string shared = $"/run/kata-containers/shared/containers/diag-{Guid.NewGuid():N}";
+        Directory.CreateDirectory(shared);
+        string log = Path.Combine(shared, "termination-log");
         await File.WriteAllTextAsync(log, "");
         await using var agent = AgentProcess.StartOnUnixSocket();
         await using var client = await agent.ConnectAsync();
@@ -42,6 +44,7 @@ public sealed class DiagnosticDataTests
         await Refused(new GetDiagnosticDataRequest { LogType = "kernel", ContainerId = "job" }, AgentStatusCode.InvalidArgument, "log_type: \"kernel\" is not a diagnostic this agent has");
         await Refused(new GetDiagnosticDataRequest { LogType = "termination-log", ContainerId = "nope" }, AgentStatusCode.NotFound, "container_id:");
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "job", Timeout = 10 });
+        Directory.Delete(shared, recursive: true);
     }
 
     [Fact]
@@ -69,5 +72,39 @@ public sealed class DiagnosticDataTests
         var gone = async () => await client.GetDiagnosticDataAsync(request);
         (await gone.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.NotFound, "the file went with the container's root, and nothing outside had it");
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "svc", Timeout = 10 });
+    }
+
+    [Fact]
+    public async Task A_termination_log_that_is_a_link_is_not_followed_out_of_the_container()
+    {
+        using var rootfs = await BusyboxRootfs.CreateAsync();
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using var client = await agent.ConnectAsync();
+        // An absolute link read through /proc/PID/root would resolve in the agent's root: the guest's own files.
+        var spec = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "ln -s /proc/self/environ /tmp/why; mkfifo /tmp/fifo; touch /tmp/ready; sleep 300"]);
+        spec.Annotations["io.kubernetes.container.terminationMessagePath"] = "/tmp/why";
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "sly", OCI = spec });
+        await client.StartContainerAsync(new StartContainerRequest { ContainerId = "sly" });
+        var request = new GetDiagnosticDataRequest { LogType = "termination-log", ContainerId = "sly" };
+
+        AgentStatusException? error = null;
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); error is null && DateTime.UtcNow < deadline; await Task.Delay(50))
+        {
+            try
+            {
+                (await client.GetDiagnosticDataAsync(request)).Data.Should().BeEmpty("until the link exists the file is missing");
+            }
+            catch (AgentStatusException e)
+            {
+                error = e;
+            }
+        }
+        error.Should().NotBeNull();
+        error!.StatusCode.Should().Be(AgentStatusCode.FailedPrecondition, error.Detail);
+        error.Detail.Should().Be("container_id: container 'sly': termination log /tmp/why is a symbolic link, passes through one, or is not a regular file; it is not followed");
+
+        await client.SignalProcessAsync(new SignalProcessRequest { ContainerId = "sly", Signal = 9 });
+        await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "sly" });
+        await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "sly", Timeout = 10 });
     }
 }
