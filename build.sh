@@ -36,6 +36,7 @@ REQUIRED_TOOLS=(
   "losetup:mount"                          # blk storage tests: a loop device stands in for virtio-blk
   "mkfs.ext4:e2fsprogs"                    # ext4 disk images (blk storage tests, the Sandbox API)
   "passt:passt"                            # the passt network model (user-mode networking in the pod netns)
+  "iptables-save:iptables"                 # GetIPTables/SetIPTables tests (inside a scratch netns)
 )
 # e2fsprogs: Sandbox packs container rootfs directories into ext4 images (mkfs.ext4 -d); checked as a package
 # because mkfs.ext4 lives in /sbin, which a non-root PATH lacks.

@@ -28,6 +28,7 @@ public static class AgentMain
         new ContainerInitMode(ContainerInit.StageTwo),
         new PauseMode(),
         new SandboxNamespacesMode(),
+        new MemAgent.CompactMemoryMode(),
     ];
 
     /// <summary>Runs a helper mode, or the agent; as PID 1 of the VM it never returns without powering off.</summary>

@@ -13,6 +13,8 @@ public sealed record AgentArguments
 
     public string? LogListenAddress { get; init; }
 
+    public string? PolicyFile { get; init; }
+
     public bool ShowHelp { get; init; }
 
     public bool ShowVersion { get; init; }
@@ -20,6 +22,7 @@ public sealed record AgentArguments
     public const string Usage = """
         Usage: kata-agent [--server-addr ADDRESS] [--log LEVEL] [--debug-console ADDRESS]
                           [--log-port ADDRESS|none] [--log-listen ADDRESS|none]
+                          [--policy-file PATH]
                kata-agent --version | --help
 
         Serves the Kata Containers agent API (gRPC over HTTP/2).
@@ -40,6 +43,9 @@ public sealed record AgentArguments
                                  (default serial://agent.log.0; also KATA_AGENT_LOG_PORT)
           --log-listen ADDRESS   send log lines to whoever connects: vsock://-1:PORT or
                                  unix:///PATH (also KATA_AGENT_LOG_LISTEN; agent.log_vport=N)
+          --policy-file PATH     enforce this agent policy from the start (docs/POLICY.md; also
+                                 KATA_AGENT_POLICY_FILE, agent.policy_file=PATH; default
+                                 /etc/kataagent/policy.json when it exists)
         """;
 
     /// <summary>Parses flags; throws <see cref="AgentConfigException"/> naming a bad flag.</summary>
@@ -75,6 +81,7 @@ public sealed record AgentArguments
                 "--debug-console" => result with { DebugConsoleAddress = Value() },
                 "--log-port" => result with { LogPortAddress = Value() },
                 "--log-listen" => result with { LogListenAddress = Value() },
+                "--policy-file" => result with { PolicyFile = Value() },
                 "-h" or "--help" => result with { ShowHelp = true },
                 "--version" => result with { ShowVersion = true },
                 _ => throw new AgentConfigException($"unknown argument '{args[i]}' (see --help)"),

@@ -1,6 +1,7 @@
 using KataAgent.Linux.Addressing;
 using Microsoft.Extensions.Logging;
 using KataAgent.Protocols.Guest;
+using KataAgent.Agent.MemAgent;
 
 namespace KataAgent.Agent.Config;
 
@@ -54,6 +55,33 @@ public sealed record AgentConfig
 
     /// <summary>Where sysfs is (KATA_AGENT_SYSFS_ROOT): tests point the blk storage driver at a fake tree.</summary>
     public string SysfsRoot { get; init; } = "/sys";
+
+    /// <summary>The policy file an image may ship; loaded at start when it exists.</summary>
+    public const string DefaultPolicyFile = "/etc/kataagent/policy.json";
+
+    /// <summary>
+    /// The boot policy (docs/POLICY.md): agent.policy_file=, KATA_AGENT_POLICY_FILE or --policy-file,
+    /// else <see cref="DefaultPolicyFile"/> when the image has one.
+    /// </summary>
+    public string? PolicyFile { get; init; } = DefaultPolicyFile;
+
+    /// <summary>Whether <see cref="PolicyFile"/> was named explicitly, so a missing file is an error (the closed-door policy) rather than "no policy".</summary>
+    public bool PolicyFileRequired { get; init; }
+
+    /// <summary>Run the mem-agent (agent.mem_agent_enable, or KATA_AGENT_MEM_AGENT_ENABLE).</summary>
+    public bool MemAgentEnabled { get; init; }
+
+    /// <summary>The mem-agent's memcg reclaimer settings at start (agent.mem_agent_memcg_*).</summary>
+    public MemcgSettings MemcgSettings { get; init; } = new();
+
+    /// <summary>The mem-agent's compactor settings at start (agent.mem_agent_compact_*).</summary>
+    public CompactSettings CompactSettings { get; init; } = new();
+
+    /// <summary>Where procfs is (KATA_AGENT_PROC_ROOT): tests point the mem-agent at a fake tree.</summary>
+    public string ProcRoot { get; init; } = "/proc";
+
+    /// <summary>Where the memory cgroup hierarchy is (KATA_AGENT_CGROUP_ROOT), null to find the cgroup2 mount.</summary>
+    public string? CgroupRoot { get; init; }
 
     /// <summary>Kernel command-line options that were not understood (logged at start).</summary>
     public IReadOnlyList<string> UnknownKernelOptions { get; init; } = [];

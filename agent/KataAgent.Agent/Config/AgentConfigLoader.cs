@@ -14,6 +14,10 @@ public static class AgentConfigLoader
     public const string DebugConsoleEnvironmentVariable = "KATA_AGENT_DEBUG_CONSOLE";
     public const string LogPortEnvironmentVariable = "KATA_AGENT_LOG_PORT";
     public const string LogListenEnvironmentVariable = "KATA_AGENT_LOG_LISTEN";
+    public const string PolicyFileEnvironmentVariable = "KATA_AGENT_POLICY_FILE";
+    public const string MemAgentEnableEnvironmentVariable = "KATA_AGENT_MEM_AGENT_ENABLE";
+    public const string ProcRootEnvironmentVariable = "KATA_AGENT_PROC_ROOT";
+    public const string CgroupRootEnvironmentVariable = "KATA_AGENT_CGROUP_ROOT";
 
     /// <summary>
     /// Loads the configuration. <paramref name="kernelCommandLine"/> is the text of /proc/cmdline
@@ -46,6 +50,26 @@ public static class AgentConfigLoader
         if (environment(LogListenEnvironmentVariable) is { Length: > 0 } envLogListen)
         {
             config = config with { LogListenAddress = ParseOptionalAddress(envLogListen, LogListenEnvironmentVariable, ListenKinds) };
+        }
+        if (environment(PolicyFileEnvironmentVariable) is { Length: > 0 } envPolicy)
+        {
+            config = config with { PolicyFile = RequireAbsolute(envPolicy, PolicyFileEnvironmentVariable), PolicyFileRequired = true };
+        }
+        if (environment(MemAgentEnableEnvironmentVariable) is { Length: > 0 } envMemAgent)
+        {
+            config = config with { MemAgentEnabled = ParseFlag(MemAgentEnableEnvironmentVariable, envMemAgent) };
+        }
+        if (environment(ProcRootEnvironmentVariable) is { Length: > 0 } procRoot)
+        {
+            config = config with { ProcRoot = RequireAbsolute(procRoot, ProcRootEnvironmentVariable) };
+        }
+        if (environment(CgroupRootEnvironmentVariable) is { Length: > 0 } cgroupRoot)
+        {
+            config = config with { CgroupRoot = RequireAbsolute(cgroupRoot, CgroupRootEnvironmentVariable) };
+        }
+        if (arguments.PolicyFile is not null)
+        {
+            config = config with { PolicyFile = RequireAbsolute(arguments.PolicyFile, "--policy-file"), PolicyFileRequired = true };
         }
         if (arguments.DebugConsoleAddress is not null)
         {
@@ -93,6 +117,23 @@ public static class AgentConfigLoader
                 "agent.hotplug_timeout" => config with { HotplugTimeout = ParseSeconds(key, value) },
                 "agent.container_pipe_size" => config with { ContainerPipeSize = checked((int)ParseUInt(key, value)) },
                 "agent.devmode" => config with { DevMode = ParseFlag(key, value) },
+                "agent.policy_file" => config with { PolicyFile = RequireAbsolute(Require(key, value), key), PolicyFileRequired = true },
+                "agent.mem_agent_enable" => config with { MemAgentEnabled = ParseFlag(key, value) },
+                "agent.mem_agent_memcg_disable" => config with { MemcgSettings = config.MemcgSettings with { Disabled = ParseFlag(key, value) } },
+                "agent.mem_agent_memcg_swap" => config with { MemcgSettings = config.MemcgSettings with { Swap = ParseFlag(key, value) } },
+                "agent.mem_agent_memcg_swappiness_max" => config with { MemcgSettings = config.MemcgSettings with { SwappinessMax = ParseBounded(key, value, 200) } },
+                "agent.mem_agent_memcg_period_secs" => config with { MemcgSettings = config.MemcgSettings with { PeriodSecs = ParsePeriod(key, value) } },
+                "agent.mem_agent_memcg_period_psi_percent_limit" => config with { MemcgSettings = config.MemcgSettings with { PeriodPsiPercentLimit = ParseBounded(key, value, 100) } },
+                "agent.mem_agent_memcg_eviction_psi_percent_limit" => config with { MemcgSettings = config.MemcgSettings with { EvictionPsiPercentLimit = ParseBounded(key, value, 100) } },
+                "agent.mem_agent_memcg_eviction_run_aging_count_min" => config with { MemcgSettings = config.MemcgSettings with { EvictionRunAgingCountMin = ParseULong(key, value) } },
+                "agent.mem_agent_compact_disable" => config with { CompactSettings = config.CompactSettings with { Disabled = ParseFlag(key, value) } },
+                "agent.mem_agent_compact_period_secs" => config with { CompactSettings = config.CompactSettings with { PeriodSecs = ParsePeriod(key, value) } },
+                "agent.mem_agent_compact_period_psi_percent_limit" => config with { CompactSettings = config.CompactSettings with { PeriodPsiPercentLimit = ParseBounded(key, value, 100) } },
+                "agent.mem_agent_compact_psi_percent_limit" => config with { CompactSettings = config.CompactSettings with { CompactPsiPercentLimit = ParseBounded(key, value, 100) } },
+                "agent.mem_agent_compact_sec_max" => config with { CompactSettings = config.CompactSettings with { CompactSecMax = (long)ParsePeriod(key, value) } },
+                "agent.mem_agent_compact_order" => config with { CompactSettings = config.CompactSettings with { CompactOrder = ParseBounded(key, value, 10) } },
+                "agent.mem_agent_compact_threshold" => config with { CompactSettings = config.CompactSettings with { CompactThreshold = ParseULong(key, value) } },
+                "agent.mem_agent_compact_force_times" => config with { CompactSettings = config.CompactSettings with { CompactForceTimes = ParseULong(key, value) } },
                 _ => Remember(config, unknown, token),
             };
         }
@@ -160,6 +201,26 @@ public static class AgentConfigLoader
         uint.TryParse(Require(key, value), NumberStyles.None, CultureInfo.InvariantCulture, out uint result)
             ? result
             : throw new AgentConfigException($"{key}: '{value}' is not a non-negative integer");
+
+    private static string RequireAbsolute(string path, string source) =>
+        path.StartsWith('/') ? path : throw new AgentConfigException($"{source}: '{path}' is not an absolute path");
+
+    private static ulong ParseULong(string key, string? value) =>
+        ulong.TryParse(Require(key, value), NumberStyles.None, CultureInfo.InvariantCulture, out ulong result)
+            ? result
+            : throw new AgentConfigException($"{key}: '{value}' is not a non-negative integer");
+
+    private static uint ParseBounded(string key, string? value, uint max)
+    {
+        uint result = ParseUInt(key, value);
+        return result <= max ? result : throw new AgentConfigException($"{key}: {result} is above {max}");
+    }
+
+    private static ulong ParsePeriod(string key, string? value)
+    {
+        ulong seconds = ParseULong(key, value);
+        return seconds is >= 1 and <= (ulong)int.MaxValue ? seconds : throw new AgentConfigException($"{key}: {seconds} is not in 1..{int.MaxValue} seconds");
+    }
 
     private static TimeSpan ParseSeconds(string key, string? value)
     {

@@ -39,6 +39,9 @@ public sealed class Container
 
     public ContainerProcess Init { get; }
 
+    /// <summary>Where the container's termination message is (GetDiagnosticData).</summary>
+    public Diagnostics.TerminationLog TerminationLog { get; internal set; } = new(Diagnostics.TerminationLog.DefaultPath, null);
+
     /// <summary>CLONE_NEW* flags an exec joins through the init's pidfd.</summary>
     public int NamespaceFlags { get; }
 

@@ -67,6 +67,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
             var consoleSize = ((ushort)(spec.Process.ConsoleSize?.Height ?? 0), (ushort)(spec.Process.ConsoleSize?.Width ?? 0));
             var init = await Spawn(execId, config, consoleSize, cgroup, cancellationToken).ConfigureAwait(false);
             var container = new Container(containerId, rootfs, init, ExecNamespaces | (config.UnshareFlags & Libc.CLONE_NEWNET), cgroup, oomWatcher, mounted);
+            container.TerminationLog = Diagnostics.TerminationLog.From(spec);
             _containers[containerId] = container;
             logger.LogInformation("container {Id} created, init pid {Pid}", containerId, init.Pid);
         }

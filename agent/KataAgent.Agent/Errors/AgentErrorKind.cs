@@ -9,6 +9,9 @@ public enum AgentErrorKind
     /// <summary>The request is wrong whatever the agent's state: a bad field, an unknown driver.</summary>
     InvalidArgument,
 
+    /// <summary>The request is refused by the agent policy (SetPolicy): a denied RPC or a field a rule does not allow.</summary>
+    PermissionDenied,
+
     /// <summary>The request names something that does not exist: a container, a process.</summary>
     NotFound,
 

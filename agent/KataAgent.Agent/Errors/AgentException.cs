@@ -28,6 +28,9 @@ public class AgentException : Exception
     /// <summary>INVALID_ARGUMENT, "FIELD: PROBLEM".</summary>
     public static AgentException InvalidArgument(string field, string problem) => new(AgentErrorKind.InvalidArgument, field, problem);
 
+    /// <summary>PERMISSION_DENIED, "FIELD: PROBLEM" (or just the problem when no field applies): the agent policy refuses it.</summary>
+    public static AgentException PermissionDenied(string? field, string problem) => new(AgentErrorKind.PermissionDenied, field, problem);
+
     /// <summary>NOT_FOUND, "FIELD: PROBLEM".</summary>
     public static AgentException NotFound(string field, string problem) => new(AgentErrorKind.NotFound, field, problem);
 

@@ -17,6 +17,7 @@ public static class AgentErrorMapping
     public static StatusCode CodeFor(AgentErrorKind kind) => kind switch
     {
         AgentErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+        AgentErrorKind.PermissionDenied => StatusCode.PermissionDenied,
         AgentErrorKind.NotFound => StatusCode.NotFound,
         AgentErrorKind.AlreadyExists => StatusCode.AlreadyExists,
         AgentErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,

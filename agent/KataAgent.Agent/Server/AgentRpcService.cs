@@ -1,10 +1,14 @@
 using Grpc.Core;
 using KataAgent.Agent.Containers;
+using KataAgent.Agent.Diagnostics;
 using KataAgent.Agent.Files;
+using KataAgent.Agent.Firewall;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Guest.Hotplug;
 using KataAgent.Agent.Guest.Swap;
+using KataAgent.Agent.MemAgent;
 using KataAgent.Agent.Network;
+using KataAgent.Agent.Policy;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Protocols.Agent;
@@ -31,11 +35,19 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly FileCopier _files;
     private readonly GuestHotplug _hotplug;
     private readonly SwapActivator _swap;
+    private readonly AgentPolicy _policy;
+    private readonly IpTables _ipTables;
+    private readonly MemAgentService _memAgent;
+    private readonly DiagnosticData _diagnostics;
 
-    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files, GuestHotplug hotplug, SwapActivator swap)
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files, GuestHotplug hotplug, SwapActivator swap, AgentPolicy policy, IpTables ipTables, MemAgentService memAgent, DiagnosticData diagnostics)
     {
         _hotplug = hotplug;
         _swap = swap;
+        _diagnostics = diagnostics;
+        _memAgent = memAgent;
+        _ipTables = ipTables;
+        _policy = policy;
         _files = files;
         _network = network;
         _lifetime = lifetime;

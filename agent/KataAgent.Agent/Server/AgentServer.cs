@@ -8,19 +8,24 @@ using KataAgent.Agent.Containers;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.DebugConsole;
 using KataAgent.Agent.Files;
+using KataAgent.Agent.Firewall;
+using KataAgent.Agent.Processes;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Guest.Hotplug;
 using KataAgent.Agent.Guest.Swap;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Agent.Interop;
 using KataAgent.Agent.Logging;
+using KataAgent.Agent.MemAgent;
 using KataAgent.Agent.Network;
+using KataAgent.Agent.Policy;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Server.Binding;
 using KataAgent.Agent.Storage;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
 using KataAgent.Agent.Devices;
+using KataAgent.Agent.Diagnostics;
 using KataAgent.Protocols.Agent;
 using KataAgent.Protocols.Extensions;
 using Microsoft.AspNetCore.Builder;
@@ -77,6 +82,13 @@ public static class AgentServer
         builder.Services.AddSingleton<SandboxManager>();
         builder.Services.AddSingleton<GuestHotplug>();
         builder.Services.AddSingleton<SwapActivator>();
+        builder.Services.AddSingleton<AgentPolicy>();
+        builder.Services.AddSingleton<PolicyGate>();
+        builder.Services.AddSingleton<ToolRunner>();
+        builder.Services.AddSingleton(services => new IpTables(services.GetRequiredService<ToolRunner>()));
+        builder.Services.AddSingleton<MemAgentService>();
+        builder.Services.AddSingleton<DiagnosticData>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<MemAgentService>());
         builder.Services.AddHostedService<DebugConsoleService>();
         builder.Services.AddSingleton(services => new GuestNetwork(services.GetRequiredService<ILogger<GuestNetwork>>(), config.HotplugTimeout, new PciNetInterfaceLocator(new PciSysfs(config.SysfsRoot))));
         builder.Services.AddGrpc(options =>
@@ -97,6 +109,11 @@ public static class AgentServer
         app.MapGrpcService<StreamingService>();
         // The reaper must be running before the first container starts.
         app.Services.GetRequiredService<ProcessReaper>();
+        // The boot policy is in force before the first call is served.
+        if (config.PolicyFile is { } policyFile && (config.PolicyFileRequired || File.Exists(policyFile)))
+        {
+            app.Services.GetRequiredService<AgentPolicy>().LoadBootPolicy(policyFile);
+        }
         return app;
     }
 
@@ -111,7 +128,7 @@ public static class AgentServer
     {
         services.AddSingleton<TService>();
         services.AddSingleton<IServiceMethodProvider<TService>>(provider => new ParsedRequestServiceMethodProvider<TService>(
-            provider.GetRequiredService<TService>(), bindService, provider.GetRequiredService<ILogger<ParsedRequestServiceMethodProvider<TService>>>()));
+            provider.GetRequiredService<TService>(), bindService, provider.GetRequiredService<PolicyGate>(), provider.GetRequiredService<ILogger<ParsedRequestServiceMethodProvider<TService>>>()));
     }
 
     private static void Listen(KestrelServerOptions kestrel, AgentAddress address, Action<ListenOptions> configure)

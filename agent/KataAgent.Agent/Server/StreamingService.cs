@@ -73,7 +73,15 @@ internal sealed class StreamingService(ContainerManager containers, ILogger<Stre
             }
         });
 
-        await Task.WhenAll(Forward(process.Stdout, stderr: false), Forward(process.Stderr, stderr: true)).ConfigureAwait(false);
+        var output = Task.WhenAll(Forward(process.Stdout, stderr: false), Forward(process.Stderr, stderr: true));
+        if (await Task.WhenAny(output, input).ConfigureAwait(false) == input && input.IsFaulted)
+        {
+            // Input refused (the agent policy denies stdin, say): the call ends now with that error
+            // rather than waiting for a process that may wait for input for ever.
+            done.Cancel();
+            await input.ConfigureAwait(false);
+        }
+        await output.ConfigureAwait(false);
         int status = await process.Exited.WaitAsync(done.Token).ConfigureAwait(false);
         await Send(new AttachResponse { Exit = new ProcessExit { Status = status } }).ConfigureAwait(false);
         done.Cancel();

@@ -13,10 +13,11 @@ namespace KataAgent.Agent.Server.Binding;
 /// server parses the request before any interceptor runs, and a parse failure there would answer
 /// UNKNOWN ("Exception was thrown by handler"); here it answers INVALID_ARGUMENT naming the message
 /// type, so bad bytes get the same kind of answer as a bad field. Plain generic code over the
-/// generated descriptors, no reflection: it stays Native-AOT clean.
+/// generated descriptors, no reflection: it stays Native-AOT clean. Every handler is bound
+/// through <see cref="PolicyGate"/>, so the agent policy sees every call of every method.
 /// </summary>
 /// <typeparam name="TService">The service type routes are registered for.</typeparam>
-internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(ServiceAccessibility)] TService>(ServiceMethodProviderContext<TService> context, ILogger logger) : ServiceBinderBase
+internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(ServiceAccessibility)] TService>(ServiceMethodProviderContext<TService> context, PolicyGate policy, ILogger logger) : ServiceBinderBase
     where TService : class
 {
     /// <summary>What ASP.NET's gRPC model requires of a service type (constructors for its activator, methods for its binder).</summary>
@@ -25,25 +26,25 @@ internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(Ser
 
     public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler)
     {
-        var bound = Require(method, handler);
+        var bound = policy.Wrap(method, Require(method, handler));
         context.AddUnaryMethod(Parsed(method, logger), Metadata(), (_, request, callContext) => bound(request, callContext));
     }
 
     public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler)
     {
-        var bound = Require(method, handler);
+        var bound = policy.Wrap(method, Require(method, handler));
         context.AddClientStreamingMethod(Parsed(method, logger), Metadata(), (_, requests, callContext) => bound(requests, callContext));
     }
 
     public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler)
     {
-        var bound = Require(method, handler);
+        var bound = policy.Wrap(method, Require(method, handler));
         context.AddServerStreamingMethod(Parsed(method, logger), Metadata(), (_, request, responses, callContext) => bound(request, responses, callContext));
     }
 
     public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler)
     {
-        var bound = Require(method, handler);
+        var bound = policy.Wrap(method, Require(method, handler));
         context.AddDuplexStreamingMethod(Parsed(method, logger), Metadata(), (_, requests, responses, callContext) => bound(requests, responses, callContext));
     }
 

@@ -14,9 +14,9 @@ namespace KataAgent.Agent.Server.Binding;
 /// </summary>
 /// <typeparam name="TService">The service type.</typeparam>
 internal sealed class ParsedRequestServiceMethodProvider<[DynamicallyAccessedMembers(ParsedRequestServiceBinder<object>.ServiceAccessibility)] TService>(
-    TService service, Action<ServiceBinderBase, TService> bindService, ILogger logger) : IServiceMethodProvider<TService>
+    TService service, Action<ServiceBinderBase, TService> bindService, PolicyGate policy, ILogger logger) : IServiceMethodProvider<TService>
     where TService : class
 {
     public void OnServiceMethodDiscovery(ServiceMethodProviderContext<TService> context) =>
-        bindService(new ParsedRequestServiceBinder<TService>(context, logger), service);
+        bindService(new ParsedRequestServiceBinder<TService>(context, policy, logger), service);
 }

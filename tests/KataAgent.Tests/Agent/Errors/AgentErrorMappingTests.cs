@@ -15,6 +15,7 @@ public class AgentErrorMappingTests
 
     [Theory]
     [InlineData(AgentErrorKind.InvalidArgument, StatusCode.InvalidArgument)]
+    [InlineData(AgentErrorKind.PermissionDenied, StatusCode.PermissionDenied)]
     [InlineData(AgentErrorKind.NotFound, StatusCode.NotFound)]
     [InlineData(AgentErrorKind.AlreadyExists, StatusCode.AlreadyExists)]
     [InlineData(AgentErrorKind.FailedPrecondition, StatusCode.FailedPrecondition)]

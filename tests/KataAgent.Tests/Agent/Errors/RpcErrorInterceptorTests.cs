@@ -73,4 +73,18 @@ public class RpcErrorInterceptorTests
         error.Status.Detail.Should().Be("kataagent.v1.Streaming/Attach: InvalidOperationException: boom");
         logger.Entries.Should().ContainSingle();
     }
+
+    [Fact]
+    public async Task A_method_the_service_does_not_override_answers_UNIMPLEMENTED_naming_itself()
+    {
+        var interceptor = new RpcErrorInterceptor(new RecordingLogger<RpcErrorInterceptor>());
+
+        // What a generated base class throws for a method the service leaves out (an RPC added to the proto later).
+        var call = () => interceptor.UnaryServerHandler<GetMetricsRequest, Metrics>(new GetMetricsRequest(), new FakeServerCallContext(Method),
+            (_, _) => throw new RpcException(new Status(StatusCode.Unimplemented, "")));
+
+        var error = (await call.Should().ThrowAsync<RpcException>()).Which;
+        error.StatusCode.Should().Be(StatusCode.Unimplemented);
+        error.Status.Detail.Should().Be($"grpc.AgentService/GetMetrics is not implemented by kata-agent {KataAgent.Agent.AgentVersion.Agent}");
+    }
 }
