@@ -14,7 +14,8 @@ namespace KataAgent.Agent.Server.Ttrpc;
 /// </summary>
 internal sealed class TtrpcFrontEnd
 {
-    private readonly TtrpcServer _server = new();
+    /// <summary>Answers an unknown service or method as Kata's agent (Rust ttrpc) does: INVALID_ARGUMENT "/service/method does not exist".</summary>
+    private readonly TtrpcServer _server = new() { UnknownMethods = TtrpcUnknownMethodStyle.Rust };
     private readonly ILogger _logger;
 
     /// <summary>Binds the services <paramref name="bind"/> names (it calls each generated <c>BindService</c> with the binder it gets).</summary>

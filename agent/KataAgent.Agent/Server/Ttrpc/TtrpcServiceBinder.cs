@@ -14,7 +14,9 @@ namespace KataAgent.Agent.Server.Ttrpc;
 /// message type (<see cref="ParsedRequestServiceBinder{TService}.Parsed"/>), one over the configured size
 /// RESOURCE_EXHAUSTED with Grpc.AspNetCore's message, and any failure the status
 /// <see cref="AgentErrorMapping"/> gives it. A deadline from the envelope's <c>timeout_nano</c> that passes
-/// answers DEADLINE_EXCEEDED.
+/// answers DEADLINE_EXCEEDED. Streaming methods (kataagent.v1.Streaming/Attach) are ttrpc 1.2 streams of the
+/// same kind. Each overload binds its handler once, in one line (<c>var bound = Require(method, handler)</c>), so a
+/// per-method wrapper (a policy gate) applies here exactly as in <see cref="ParsedRequestServiceBinder{TService}"/>.
 /// </summary>
 internal sealed class TtrpcServiceBinder(TtrpcServer server, int maxReceiveMessageSize, ILogger logger) : ServiceBinderBase
 {
@@ -32,51 +34,91 @@ internal sealed class TtrpcServiceBinder(TtrpcServer server, int maxReceiveMessa
         });
     }
 
-    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler) =>
-        NotServed(method);
+    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler)
+    {
+        var bound = Require(method, handler);
+        var parsed = ParsedRequestServiceBinder<object>.Parsed(method, logger);
+        RegisterStream(method, TtrpcStreamKind.ClientStreaming, async (stream, call, context) =>
+            Serialize(method, await bound(Reader(parsed, stream, call), context).ConfigureAwait(false)));
+    }
 
-    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler) =>
-        NotServed(method);
+    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler)
+    {
+        var bound = Require(method, handler);
+        var parsed = ParsedRequestServiceBinder<object>.Parsed(method, logger);
+        RegisterStream(method, TtrpcStreamKind.ServerStreaming, async (stream, call, context) =>
+        {
+            // The request's own payload is the stream's first message (ttrpc delivers it for a unary client).
+            var request = await stream.ReadAsync(call.CancellationToken).ConfigureAwait(false) is { } payload
+                ? Parse(parsed, payload)
+                : throw new RpcException(new Status(StatusCode.InvalidArgument, $"{method.FullName.TrimStart('/')}: the stream carries no request"));
+            await bound(request, new TtrpcStreamWriter<TResponse>(stream, call.CancellationToken), context).ConfigureAwait(false);
+            return null;
+        });
+    }
 
-    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler) =>
-        NotServed(method);
+    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler)
+    {
+        var bound = Require(method, handler);
+        var parsed = ParsedRequestServiceBinder<object>.Parsed(method, logger);
+        RegisterStream(method, TtrpcStreamKind.Duplex, async (stream, call, context) =>
+        {
+            await bound(Reader(parsed, stream, call), new TtrpcStreamWriter<TResponse>(stream, call.CancellationToken), context).ConfigureAwait(false);
+            return null;
+        });
+    }
 
     /// <summary>
     /// Registers <paramref name="handler"/> for <paramref name="method"/> behind the checks and the error mapping
-    /// every ttrpc call shares, counted as running on its connection while it runs.
+    /// every ttrpc call shares (<see cref="Guarded{T}"/>).
     /// </summary>
-    private void Register(IMethod method, Func<ReadOnlyMemory<byte>, TtrpcCallContext, ServerCallContext, Task<ByteString>> handler)
+    private void Register(IMethod method, Func<ReadOnlyMemory<byte>, TtrpcCallContext, ServerCallContext, Task<ByteString>> handler) =>
+        server.AddMethod(method.ServiceName, method.Name, (payload, call) =>
+            Guarded(method, call, context =>
+                payload.Length > maxReceiveMessageSize
+                    ? throw new RpcException(new Status(StatusCode.ResourceExhausted, MessageTooLarge))
+                    : handler(payload, call, context)));
+
+    /// <summary>As <see cref="Register"/>, for a ttrpc 1.2 streaming method of <paramref name="kind"/>.</summary>
+    private void RegisterStream(IMethod method, TtrpcStreamKind kind, Func<TtrpcServerStream, TtrpcCallContext, ServerCallContext, Task<ByteString?>> handler) =>
+        server.AddStreamingMethod(method.ServiceName, method.Name, kind, (stream, call) =>
+            Guarded(method, call, context => handler(stream, call, context)));
+
+    /// <summary>
+    /// Runs one call of <paramref name="method"/>, counted as running on its connection while it runs: a failure
+    /// becomes the status <see cref="AgentErrorMapping"/> gives it, except a cancellation of the call itself (its
+    /// deadline passed, or the connection is gone), which the server answers (DEADLINE_EXCEEDED) or drops.
+    /// </summary>
+    private async Task<T> Guarded<T>(IMethod method, TtrpcCallContext call, Func<ServerCallContext, Task<T>> run)
     {
-        string rpc = method.FullName.TrimStart('/');
-        server.AddMethod(method.ServiceName, method.Name, async (payload, call) =>
+        var connection = TtrpcConnectionState.Current;
+        connection?.CallStarted();
+        try
         {
-            var connection = TtrpcConnectionState.Current;
-            connection?.CallStarted();
-            try
-            {
-                if (payload.Length > maxReceiveMessageSize)
-                {
-                    throw new RpcException(new Status(StatusCode.ResourceExhausted, MessageTooLarge));
-                }
-                var context = new TtrpcServerCallContext(method.FullName, call, connection?.Peer ?? "ttrpc");
-                return await handler(payload, call, context).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (call.CancellationToken.IsCancellationRequested)
-            {
-                // The server answers DEADLINE_EXCEEDED, or nothing when the connection is gone.
-                throw;
-            }
-            catch (Exception e)
-            {
-                var status = AgentErrorMapping.ToStatus(e, rpc, logger);
-                throw new RpcException(new Status(status.Code, status.Message));
-            }
-            finally
-            {
-                connection?.CallEnded();
-            }
-        });
+            return await run(new TtrpcServerCallContext(method.FullName, call, connection?.Peer ?? "ttrpc")).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (call.CancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            var status = AgentErrorMapping.ToStatus(e, method.FullName.TrimStart('/'), logger);
+            throw new RpcException(new Status(status.Code, status.Message));
+        }
+        finally
+        {
+            connection?.CallEnded();
+        }
     }
+
+    /// <summary>The client's messages on <paramref name="stream"/>, each held to the size limit and parsed as a unary request is.</summary>
+    private TtrpcStreamReader<TRequest> Reader<TRequest, TResponse>(Method<TRequest, TResponse> parsed, TtrpcServerStream stream, TtrpcCallContext call)
+        where TRequest : class
+        where TResponse : class =>
+        new(stream, payload => payload.Length > maxReceiveMessageSize
+            ? throw new RpcException(new Status(StatusCode.ResourceExhausted, MessageTooLarge))
+            : Parse(parsed, payload), call.CancellationToken);
 
     private static TRequest Parse<TRequest, TResponse>(Method<TRequest, TResponse> parsed, ReadOnlyMemory<byte> payload)
         where TRequest : class
@@ -90,10 +132,6 @@ internal sealed class TtrpcServiceBinder(TtrpcServer server, int maxReceiveMessa
         response is IMessage message
             ? message.ToByteString()
             : throw new InvalidOperationException($"{method.FullName}: the response {typeof(TResponse).Name} is not a protobuf message");
-
-    /// <summary>A streaming method: a ttrpc client calling it gets the unknown-method answer.</summary>
-    private void NotServed(IMethod method) =>
-        logger.LogDebug("{Rpc}: streaming, not served over ttrpc", method.FullName.TrimStart('/'));
 
     /// <summary>The handler bound to the service instance; a generated binder passes null only when given no instance.</summary>
     private static T Require<T>(IMethod method, T? handler)
