@@ -186,6 +186,26 @@ public class DualProtocolTests
         (await after.Should().ThrowAsync<RpcException>()).Which.Status.Detail.Should().Be("ttrpc: closed");
     }
 
+    [Fact]
+    public async Task SIGTERM_lets_a_running_ttrpc_call_finish_and_answer_before_its_connection_closes()
+    {
+        using var rootfs = await BusyboxRootfs.CreateAsync();
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using (var grpc = await agent.ConnectAsync())
+        {
+            await grpc.CreateContainerAsync(new CreateContainerRequest { ContainerId = "drain", OCI = KataAgent.Host.Sandboxes.ContainerSpecs.Default(rootfs.Path, ["sleep", "2"]) });
+            await grpc.StartContainerAsync(new StartContainerRequest { ContainerId = "drain" });
+        }
+        await using var ttrpc = await UnaryTtrpcCallInvoker.ConnectUnixAsync(SocketPath(agent));
+        var wait = new AgentService.AgentServiceClient(ttrpc).WaitProcessAsync(new WaitProcessRequest { ContainerId = "drain" }).ResponseAsync;
+        await Task.Delay(300);
+
+        var exit = agent.TerminateAsync(TimeSpan.FromSeconds(30));
+        (await wait.WaitAsync(TimeSpan.FromSeconds(20))).Status.Should().Be(0, "the call running at SIGTERM is answered: " + agent.Output);
+        (await exit).Should().Be(0, agent.Output);
+        await ttrpc.Client.Completion.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
     internal static string SocketPath(AgentProcess agent) => agent.Address["unix://".Length..];
 
     private static async Task<string> Describe<T>(Task<T> call)
