@@ -47,6 +47,7 @@ public sealed class AgentPid1BootTests(DebianKernelFixture kernel, ITestOutputHe
         // The same serial channel in ttrpc, as Kata's runtime speaks it: qemu's chardev takes one host connection at
         // a time, so the gRPC one goes first; the agent sniffs each new connection afresh.
         vm.Agent.Dispose();
+        await LetTheAgentReleaseThePortAsync();
         await using (var ttrpc = await ConnectTtrpcAsync(vm.AgentSocketPath))
         {
             var version = await ttrpc.CallAsync("grpc.Health", "Version", new CheckRequest(), VersionCheckResponse.Parser, Timeout);
@@ -62,6 +63,7 @@ public sealed class AgentPid1BootTests(DebianKernelFixture kernel, ITestOutputHe
         }
 
         // And gRPC again on the same channel.
+        await LetTheAgentReleaseThePortAsync();
         using (var grpc = await AgentClient.ConnectAsync(vm.AgentAddress.ToString(), new AgentClientOptions { ConnectTimeout = Timeout }))
         {
             (await grpc.CheckAsync()).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
@@ -80,6 +82,13 @@ public sealed class AgentPid1BootTests(DebianKernelFixture kernel, ITestOutputHe
     }
 
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>
+    /// Waits until the agent has closed its end of the previous connection and reopened the port (it pauses at most a
+    /// second). Bytes a new host connection sends before that are lost: the guest's virtio-console driver discards
+    /// what is buffered on a port when the agent closes its fd (docs/AGENT.md, serial transport).
+    /// </summary>
+    private static Task LetTheAgentReleaseThePortAsync() => Task.Delay(TimeSpan.FromSeconds(1.5));
 
     private static async Task<TtrpcClient> ConnectTtrpcAsync(string chardevSocket)
     {

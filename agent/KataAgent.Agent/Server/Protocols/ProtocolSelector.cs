@@ -20,7 +20,12 @@ internal sealed class ProtocolSelector(ConnectionDelegate http2, Func<TtrpcFront
         {
             protocol = await ProtocolSniffer.DetectAsync(connection.Transport.Input, connection.ConnectionClosed).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException or ObjectDisposedException)
+        catch (OperationCanceledException) when (connection.ConnectionClosed.IsCancellationRequested)
+        {
+            // The transport saw the peer go (a serial port whose host end is away reads end of stream at once).
+            protocol = null;
+        }
+        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException)
         {
             logger.LogDebug("{Connection}: gone before its first byte: {Error}", connection.ConnectionId, e.Message);
             return;
