@@ -5,16 +5,16 @@ using Grpc.Core;
 namespace KataAgent.Protocols.Ttrpc;
 
 /// <summary>
-/// The client side of ttrpc over any duplex <see cref="Stream"/>: many unary calls share one connection, each on its
-/// own odd stream id (1, 3, 5, ...) and each awaiting its own response, in whatever order the server answers.
-/// Streaming calls (ttrpc 1.2) are not implemented yet.
+/// The client side of ttrpc over any duplex <see cref="Stream"/>: many unary calls and ttrpc 1.2 streams share one
+/// connection, each on its own odd stream id (1, 3, 5, ...) and each awaiting its own answer, in whatever order the
+/// server sends them.
 /// </summary>
 /// <remarks>
 /// Failures are <see cref="RpcException"/>s, as with a gRPC channel: the server's status; DeadlineExceeded when the
 /// call's timeout passes; Cancelled when its token fires; Unavailable "ttrpc: closed" (Go's <c>ErrClosed</c> text)
 /// for every pending and later call once the connection breaks.
 /// </remarks>
-public sealed class TtrpcClient : IAsyncDisposable
+public sealed partial class TtrpcClient : IAsyncDisposable
 {
     private const string ClosedMessage = "ttrpc: closed";
 
@@ -31,7 +31,7 @@ public sealed class TtrpcClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(connection);
         this.connection = connection;
-        writer = new TtrpcFrameWriter(connection);
+        writer = new TtrpcFrameWriter(connection, closing.Token);
         receiving = Task.Run(ReceiveAsync);
     }
 
@@ -77,16 +77,8 @@ public sealed class TtrpcClient : IAsyncDisposable
         if (timeout is { } t && t <= TimeSpan.Zero)
             throw new RpcException(new Grpc.Core.Status(StatusCode.DeadlineExceeded, "context deadline exceeded"));
 
-        var request = new Request { Service = service, Method = method, Payload = payload };
-        if (timeout is { } limit)
-            request.TimeoutNano = checked((long)(limit.Ticks * TimeSpan.NanosecondsPerTick));
-        if (metadata is not null)
-        {
-            foreach (var (key, value) in metadata)
-                request.Metadata.Add(new KeyValue { Key = key.ToLowerInvariant(), Value = value });
-        }
-
-        uint streamId = unchecked((uint)(Interlocked.Add(ref nextStreamId, 2) - 2));
+        var request = Envelope(service, method, payload, timeout, metadata);
+        uint streamId = NextStreamId();
         var answer = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
         pending[streamId] = answer;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -124,6 +116,22 @@ public sealed class TtrpcClient : IAsyncDisposable
         }
     }
 
+    private static Request Envelope(string service, string method, ByteString payload, TimeSpan? timeout,
+        IEnumerable<KeyValuePair<string, string>>? metadata)
+    {
+        var request = new Request { Service = service, Method = method, Payload = payload };
+        if (timeout is { } limit)
+            request.TimeoutNano = checked((long)(limit.Ticks * TimeSpan.NanosecondsPerTick));
+        if (metadata is not null)
+        {
+            foreach (var (key, value) in metadata)
+                request.Metadata.Add(new KeyValue { Key = key.ToLowerInvariant(), Value = value });
+        }
+        return request;
+    }
+
+    private uint NextStreamId() => unchecked((uint)(Interlocked.Add(ref nextStreamId, 2) - 2));
+
     /// <summary>Closes the connection; pending calls fail with Unavailable "ttrpc: closed".</summary>
     public async ValueTask DisposeAsync()
     {
@@ -149,9 +157,16 @@ public sealed class TtrpcClient : IAsyncDisposable
         {
             while (await reader.ReadAsync(closing.Token).ConfigureAwait(false) is { } frame)
             {
-                // Only responses end unary calls; data frames belong to streams, which this client never opens.
                 if (frame.Type != TtrpcMessageType.Response || !pending.TryGetValue(frame.StreamId, out var answer))
+                {
+                    // Go logs and drops a message on a stream it does not know ("received message on inactive stream").
+                    if (frame.Type is TtrpcMessageType.Response or TtrpcMessageType.Data
+                        && streams.TryGetValue(frame.StreamId, out var stream))
+                    {
+                        await stream.ReceiveAsync(frame, StreamFullTimeout).ConfigureAwait(false);
+                    }
                     continue;
+                }
                 Response response;
                 try
                 {
@@ -175,6 +190,8 @@ public sealed class TtrpcClient : IAsyncDisposable
             closed = true;
             foreach (var answer in pending.Values)
                 answer.TrySetException(Closed(cause));
+            foreach (var stream in streams.Values)
+                stream.Fail(Closed(cause));
         }
     }
 

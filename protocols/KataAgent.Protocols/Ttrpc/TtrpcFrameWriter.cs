@@ -7,13 +7,17 @@ namespace KataAgent.Protocols.Ttrpc;
 /// Writes ttrpc frames to one connection. Safe for many writers: each frame is one write under a lock, so frames
 /// of concurrent calls never interleave.
 /// </summary>
-internal sealed class TtrpcFrameWriter(Stream stream)
+/// <param name="stream">The connection.</param>
+/// <param name="connectionToken">Ends a write in progress: only for when the whole connection is being dropped.</param>
+internal sealed class TtrpcFrameWriter(Stream stream, CancellationToken connectionToken = default)
 {
     private readonly SemaphoreSlim gate = new(1, 1);
 
     /// <summary>
     /// Writes a frame. A payload over the limit is refused before anything is written, with the status Go's ttrpc
-    /// gives (ResourceExhausted), so the connection stays usable.
+    /// gives (ResourceExhausted), so the connection stays usable. <paramref name="cancellationToken"/> stops the wait
+    /// for the connection only: a frame once begun is written whole (or the connection dropped), since half a frame
+    /// would break every stream on it.
     /// </summary>
     public async Task WriteAsync(TtrpcFrame frame, CancellationToken cancellationToken = default)
     {
@@ -21,8 +25,8 @@ internal sealed class TtrpcFrameWriter(Stream stream)
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await stream.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await stream.WriteAsync(buffer, connectionToken).ConfigureAwait(false);
+            await stream.FlushAsync(connectionToken).ConfigureAwait(false);
         }
         finally
         {

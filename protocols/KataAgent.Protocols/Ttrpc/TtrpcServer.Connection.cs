@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Google.Protobuf;
 using Grpc.Core;
 
@@ -16,9 +17,10 @@ public sealed partial class TtrpcServer
     public async Task ServeConnectionAsync(Stream connection, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var reader = new TtrpcFrameReader(connection);
-        var writer = new TtrpcFrameWriter(connection);
         using var connectionCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reader = new TtrpcFrameReader(connection);
+        var writer = new TtrpcFrameWriter(connection, connectionCts.Token);
+        var streams = new ConcurrentDictionary<uint, TtrpcServerStream>();
         var running = new List<Task>();
         uint lastStreamId = 0;
         try
@@ -26,15 +28,16 @@ public sealed partial class TtrpcServer
             while (await reader.ReadAsync(connectionCts.Token).ConfigureAwait(false) is { } frame)
             {
                 running.RemoveAll(t => t.IsCompleted);
+                // Go checks this before the type: even ids belong to server-initiated streams, which nobody opens.
+                if (frame.StreamId % 2 == 0)
+                {
+                    await AnswerAsync(writer, frame.StreamId, StatusCode.InvalidArgument,
+                        "StreamID must be odd for client initiated streams").ConfigureAwait(false);
+                    continue;
+                }
                 switch (frame.Type)
                 {
                     case TtrpcMessageType.Request:
-                        if (frame.StreamId % 2 == 0)
-                        {
-                            await AnswerAsync(writer, frame.StreamId, StatusCode.InvalidArgument,
-                                "StreamID must be odd for client initiated streams").ConfigureAwait(false);
-                            break;
-                        }
                         if (frame.StreamId <= lastStreamId)
                         {
                             await AnswerAsync(writer, frame.StreamId, StatusCode.InvalidArgument,
@@ -42,15 +45,13 @@ public sealed partial class TtrpcServer
                             break;
                         }
                         lastStreamId = frame.StreamId;
-                        running.Add(DispatchAsync(writer, frame, connectionCts.Token));
+                        running.Add(Start(writer, frame, streams, connectionCts.Token));
                         break;
                     case TtrpcMessageType.Data:
-                        // No streams are ever open here, so every data frame is for a stream Go would call inactive.
-                        await AnswerAsync(writer, frame.StreamId, StatusCode.InvalidArgument,
-                            "StreamID is no longer active").ConfigureAwait(false);
+                        await ReceiveDataAsync(writer, frame, streams, connectionCts.Token).ConfigureAwait(false);
                         break;
                     default:
-                        // A response from a client means nothing to a server; Go 1.1 ignores such frames too.
+                        // A response from a client means nothing to a server; Go ignores such frames too.
                         break;
                 }
             }
@@ -63,13 +64,19 @@ public sealed partial class TtrpcServer
         finally
         {
             await connectionCts.CancelAsync().ConfigureAwait(false);
+            foreach (var stream in streams.Values)
+                stream.Received.Complete();
             await Task.WhenAll(running).ConfigureAwait(false);
         }
     }
 
-    private async Task DispatchAsync(TtrpcFrameWriter writer, TtrpcFrame frame, CancellationToken connectionToken)
+    /// <summary>
+    /// Decodes a request and starts serving it. Runs in the read loop, so a stream is registered before the loop
+    /// reads the data frames that follow its request; the handler itself runs on the pool.
+    /// </summary>
+    private Task Start(TtrpcFrameWriter writer, TtrpcFrame frame, ConcurrentDictionary<uint, TtrpcServerStream> streams,
+        CancellationToken connectionToken)
     {
-        await Task.Yield(); // the read loop goes on at once; the handler runs on the pool
         Request request;
         try
         {
@@ -77,38 +84,21 @@ public sealed partial class TtrpcServer
         }
         catch (InvalidProtocolBufferException e)
         {
-            await AnswerAsync(writer, frame.StreamId, StatusCode.InvalidArgument, "unmarshal request error: " + e.Message)
-                .ConfigureAwait(false);
-            return;
+            return AnswerAsync(writer, frame.StreamId, StatusCode.InvalidArgument, "unmarshal request error: " + e.Message);
         }
+        if (Find(request, out var refusal) is not { } method)
+            return AnswerAsync(writer, frame.StreamId, refusal.StatusCode, refusal.Detail);
+        if (method.Unary is { } unary)
+            return RunUnaryAsync(writer, frame.StreamId, request, unary, connectionToken);
+        return StartStream(writer, frame, request, method, streams, connectionToken);
+    }
 
-        if (!services.ContainsKey(request.Service))
-        {
-            await AnswerAsync(writer, frame.StreamId, StatusCode.Unimplemented, "service " + request.Service).ConfigureAwait(false);
-            return;
-        }
-        if (!methods.TryGetValue(request.Service + "/" + request.Method, out var handler))
-        {
-            await AnswerAsync(writer, frame.StreamId, StatusCode.Unimplemented, "method " + request.Method).ConfigureAwait(false);
-            return;
-        }
-        if (frame.Flags != TtrpcFlags.None)
-        {
-            await AnswerAsync(writer, frame.StreamId, StatusCode.Unimplemented,
-                $"method {request.Method} is unary: ttrpc streams are not served here").ConfigureAwait(false);
-            return;
-        }
-
+    private async Task RunUnaryAsync(TtrpcFrameWriter writer, uint streamId, Request request,
+        Func<ReadOnlyMemory<byte>, TtrpcCallContext, Task<ByteString>> handler, CancellationToken connectionToken)
+    {
+        await Task.Yield(); // the read loop goes on at once; the handler runs on the pool
         using var callCts = CancellationTokenSource.CreateLinkedTokenSource(connectionToken);
-        DateTime? deadline = null;
-        if (request.TimeoutNano > 0)
-        {
-            var timeout = TimeSpan.FromTicks(request.TimeoutNano / TimeSpan.NanosecondsPerTick);
-            deadline = DateTime.UtcNow + timeout;
-            callCts.CancelAfter(timeout);
-        }
-        var metadata = request.Metadata.Select(kv => KeyValuePair.Create(kv.Key, kv.Value)).ToArray();
-        var context = new TtrpcCallContext(request.Service, request.Method, metadata, deadline, callCts.Token);
+        var context = CallContext(request, callCts);
 
         var response = new Response();
         try
@@ -117,7 +107,7 @@ public sealed partial class TtrpcServer
         }
         catch (OperationCanceledException) when (callCts.IsCancellationRequested && !connectionToken.IsCancellationRequested)
         {
-            response.Status = new Status { Code = (int)StatusCode.DeadlineExceeded, Message = "context deadline exceeded" };
+            response.Status = DeadlineExceeded();
         }
         catch (OperationCanceledException) when (connectionToken.IsCancellationRequested)
         {
@@ -125,11 +115,33 @@ public sealed partial class TtrpcServer
         }
         catch (Exception e)
         {
-            var status = mapError(e);
-            response.Status = new Status { Code = (int)status.StatusCode, Message = status.Detail };
+            response.Status = StatusOf(e);
         }
-        await RespondAsync(writer, frame.StreamId, response).ConfigureAwait(false);
+        await RespondAsync(writer, streamId, response).ConfigureAwait(false);
     }
+
+    /// <summary>The handler's view of a call; arms <paramref name="callCts"/> with the envelope's timeout.</summary>
+    private static TtrpcCallContext CallContext(Request request, CancellationTokenSource callCts)
+    {
+        DateTime? deadline = null;
+        if (request.TimeoutNano > 0)
+        {
+            var timeout = TimeSpan.FromTicks(request.TimeoutNano / TimeSpan.NanosecondsPerTick);
+            deadline = DateTime.UtcNow + timeout;
+            callCts.CancelAfter(timeout);
+        }
+        var metadata = request.Metadata.Select(kv => KeyValuePair.Create(kv.Key, kv.Value)).ToArray();
+        return new TtrpcCallContext(request.Service, request.Method, metadata, deadline, callCts.Token);
+    }
+
+    private Status StatusOf(Exception exception)
+    {
+        var status = mapError(exception);
+        return new Status { Code = (int)status.StatusCode, Message = status.Detail };
+    }
+
+    private static Status DeadlineExceeded() =>
+        new() { Code = (int)StatusCode.DeadlineExceeded, Message = "context deadline exceeded" };
 
     private static Task AnswerAsync(TtrpcFrameWriter writer, uint streamId, StatusCode code, string message) =>
         RespondAsync(writer, streamId, new Response { Status = new Status { Code = (int)code, Message = message } });
