@@ -31,10 +31,13 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     public int Count => _containers.Count;
 
     /// <summary>
-    /// Creates a container: its storages are mounted first (the rootfs may be one of them), and
-    /// released again when anything after that fails.
+    /// Creates a container: its storages are mounted first (the rootfs and bind mount sources may be on them), and
+    /// released again when anything after that fails. <paramref name="sandboxPidns"/> is CreateContainer's: join
+    /// the sandbox's shared PID namespace (see <see cref="SpecTranslator.ForCreate"/>). The sandbox's first container
+    /// becomes its infra container, whose PID namespace later containers with sandbox_pidns join when CreateSandbox
+    /// started no pause process (as Kata's agent does).
     /// </summary>
-    public async Task CreateAsync(string containerId, string execId, Protocols.Agent.Spec? spec, IReadOnlyList<Protocols.Agent.Storage> storages, CancellationToken cancellationToken)
+    public async Task CreateAsync(string containerId, string execId, Protocols.Agent.Spec? spec, IReadOnlyList<Protocols.Agent.Storage> storages, bool sandboxPidns, CancellationToken cancellationToken)
     {
         RequireId("container_id", containerId);
         if (execId.Length > 0)
@@ -47,7 +50,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         }
         string rootfs = ResolveRootfs(containerId, spec.Root?.Path ?? "");
         StorageManager.Validate(storages, "storages");
-        InitConfig config = SpecTranslator.ForCreate(spec, rootfs, sandbox);
+        InitConfig config = SpecTranslator.ForCreate(spec, rootfs, sandbox, sandboxPidns, otherContainers: !_containers.IsEmpty);
         if (_containers.ContainsKey(containerId) || !_creating.TryAdd(containerId, 0))
         {
             throw AgentException.AlreadyExists("container_id", $"container '{containerId}' already exists");
@@ -62,12 +65,18 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
             {
                 throw AgentException.InvalidArgument("OCI.Root.Path", $"the rootfs '{rootfs}' does not exist");
             }
+            SpecTranslator.RequireBindSources(spec);
             cgroup = CreateCgroup(containerId, spec.Linux);
             oomWatcher = WatchOom(containerId, cgroup);
             var consoleSize = ((ushort)(spec.Process.ConsoleSize?.Height ?? 0), (ushort)(spec.Process.ConsoleSize?.Width ?? 0));
             var init = await Spawn(execId, config, consoleSize, cgroup, cancellationToken).ConfigureAwait(false);
             var container = new Container(containerId, rootfs, init, ExecNamespaces | (config.UnshareFlags & Libc.CLONE_NEWNET), cgroup, oomWatcher, mounted);
+            bool first = _containers.IsEmpty;
             _containers[containerId] = container;
+            if (first)
+            {
+                sandbox.OfferInfraContainer(containerId, init.Pid);
+            }
             logger.LogInformation("container {Id} created, init pid {Pid}", containerId, init.Pid);
         }
         catch
@@ -192,6 +201,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
             throw AgentException.DeadlineExceeded(null, $"container '{containerId}': processes still running after {timeout.TotalSeconds:0} s");
         }
         _containers.TryRemove(containerId, out _);
+        sandbox.ContainerRemoved(containerId);
         container.OomWatcher?.Dispose();
         await container.DisposeProcessesAsync().ConfigureAwait(false);
         DestroyCgroup(container.Cgroup);

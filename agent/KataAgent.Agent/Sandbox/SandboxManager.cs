@@ -157,7 +157,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         {
             throw AgentException.Internal($"starting the sandbox's pause process: {e.Message}", e);
         }
-        namespaces.PidPath = $"/proc/{_pause.Pid}/ns/pid";
+        namespaces.PausePidPath = $"/proc/{_pause.Pid}/ns/pid";
     }
 
     private async Task TearDownAsync()

@@ -6,10 +6,11 @@ using Microsoft.Extensions.Logging;
 namespace KataAgent.Agent.Server;
 
 /// <summary>
-/// The one place a failure becomes a status, for every front end (the gRPC interceptor today, the
-/// ttrpc server next): an <see cref="AgentException"/> by its kind, a system call's error that no
-/// core code classified by its errno, cancellation as CANCELLED, and anything else as INTERNAL with
-/// its message. Each failure is logged here and nowhere else.
+/// The one place a failure becomes a status, for every front end (the gRPC interceptor and the ttrpc
+/// binder): an <see cref="AgentException"/> by its kind, a system call's error that no core code
+/// classified by its errno, cancellation as CANCELLED, a status a handler or the binding already chose
+/// as it is (the generated base class's bare UNIMPLEMENTED named after the RPC), and anything else as
+/// INTERNAL with its message. Each failure is logged here and nowhere else.
 /// </summary>
 public static class AgentErrorMapping
 {
@@ -50,6 +51,12 @@ public static class AgentErrorMapping
     {
         switch (exception)
         {
+            case RpcException { StatusCode: StatusCode.Unimplemented } bare when string.IsNullOrEmpty(bare.Status.Detail):
+                logger.LogDebug("{Rpc}: not implemented", rpc);
+                return new AgentStatus(StatusCode.Unimplemented, $"{rpc} is not implemented by kata-agent {AgentVersion.Agent}");
+            case RpcException chosen:
+                logger.LogDebug("{Rpc}: {Status} {Detail}", rpc, chosen.StatusCode, chosen.Status.Detail);
+                return new AgentStatus(chosen.StatusCode, chosen.Status.Detail);
             case AgentException agent:
                 var code = CodeFor(agent.Kind);
                 if (code == StatusCode.Internal)

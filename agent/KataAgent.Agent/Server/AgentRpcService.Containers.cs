@@ -14,7 +14,7 @@ internal sealed partial class AgentRpcService
         {
             throw AgentException.InvalidArgument("devices", "device handlers are not available in this agent yet");
         }
-        await _containers.CreateAsync(request.ContainerId, request.ExecId, request.OCI, request.Storages, context.CancellationToken).ConfigureAwait(false);
+        await _containers.CreateAsync(request.ContainerId, request.ExecId, request.OCI, request.Storages, request.SandboxPidns, context.CancellationToken).ConfigureAwait(false);
         return new Empty();
     }
 

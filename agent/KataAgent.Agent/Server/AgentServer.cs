@@ -15,6 +15,8 @@ using KataAgent.Agent.Logging;
 using KataAgent.Agent.Network;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Server.Binding;
+using KataAgent.Agent.Server.Protocols;
+using KataAgent.Agent.Server.Ttrpc;
 using KataAgent.Agent.Storage;
 using KataAgent.Agent.Transport;
 using KataAgent.Linux.Addressing;
@@ -30,7 +32,10 @@ using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Server;
 
-/// <summary>Kestrel serving grpc.AgentService and grpc.Health over cleartext HTTP/2 on the configured address.</summary>
+/// <summary>
+/// Kestrel serving grpc.AgentService, grpc.Health and kataagent.v1 on the configured address, over gRPC (cleartext
+/// HTTP/2) and ttrpc alike: <see cref="ProtocolSelector"/> picks the protocol per connection by its first bytes.
+/// </summary>
 public static class AgentServer
 {
     /// <summary>Builds the web application for <paramref name="config"/> (not started).</summary>
@@ -60,7 +65,14 @@ public static class AgentServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            Listen(kestrel, config.ServerAddress, listen => listen.Protocols = HttpProtocols.Http2);
+            Listen(kestrel, config.ServerAddress, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                var services = listen.ApplicationServices;
+                var ttrpc = new Lazy<TtrpcFrontEnd>(services.GetRequiredService<TtrpcFrontEnd>);
+                var logger = services.GetRequiredService<ILogger<ProtocolSelector>>();
+                listen.Use(http2 => new ProtocolSelector(http2, () => ttrpc.Value, logger).OnConnectionAsync);
+            });
         });
 
         builder.Services.AddSingleton<IConnectionListenerFactory, AgentTransportFactory>();
@@ -83,9 +95,12 @@ public static class AgentServer
         // Our binder registers every method (a request that does not parse is INVALID_ARGUMENT);
         // Grpc.AspNetCore's would register each a second time.
         builder.Services.RemoveAll(typeof(IServiceMethodProvider<>));
-        AddService<HealthService>(builder.Services, Health.BindService);
-        AddService<AgentRpcService>(builder.Services, AgentService.BindService);
-        AddService<StreamingService>(builder.Services, Streaming.BindService);
+        var ttrpcBindings = new List<Action<ServiceBinderBase, IServiceProvider>>();
+        AddService<HealthService>(builder.Services, Health.BindService, ttrpcBindings);
+        AddService<AgentRpcService>(builder.Services, AgentService.BindService, ttrpcBindings);
+        AddService<StreamingService>(builder.Services, Streaming.BindService, ttrpcBindings);
+        builder.Services.AddSingleton(provider => new TtrpcFrontEnd(
+            binder => ttrpcBindings.ForEach(bind => bind(binder, provider)), config.MaxReceiveMessageSize, provider.GetRequiredService<ILogger<TtrpcFrontEnd>>()));
 
         var app = builder.Build();
         app.MapGrpcService<HealthService>();
@@ -101,11 +116,16 @@ public static class AgentServer
     private static bool IsFramework(string? category) =>
         category is not null && (category.StartsWith("Microsoft.", StringComparison.Ordinal) || category.StartsWith("Grpc.", StringComparison.Ordinal));
 
-    /// <summary>One instance of <typeparamref name="TService"/> serves every call, its methods bound by <paramref name="bindService"/>.</summary>
-    private static void AddService<[DynamicallyAccessedMembers(ParsedRequestServiceBinder<object>.ServiceAccessibility)] TService>(IServiceCollection services, Action<ServiceBinderBase, TService> bindService)
+    /// <summary>
+    /// One instance of <typeparamref name="TService"/> serves every call over both protocols, its methods bound by
+    /// <paramref name="bindService"/>: for gRPC now, for ttrpc through <paramref name="ttrpcBindings"/>.
+    /// </summary>
+    private static void AddService<[DynamicallyAccessedMembers(ParsedRequestServiceBinder<object>.ServiceAccessibility)] TService>(
+        IServiceCollection services, Action<ServiceBinderBase, TService> bindService, List<Action<ServiceBinderBase, IServiceProvider>> ttrpcBindings)
         where TService : class
     {
         services.AddSingleton<TService>();
+        ttrpcBindings.Add((binder, provider) => bindService(binder, provider.GetRequiredService<TService>()));
         services.AddSingleton<IServiceMethodProvider<TService>>(provider => new ParsedRequestServiceMethodProvider<TService>(
             provider.GetRequiredService<TService>(), bindService, provider.GetRequiredService<ILogger<ParsedRequestServiceMethodProvider<TService>>>()));
     }

@@ -60,21 +60,12 @@ internal sealed class RpcErrorInterceptor(ILogger<RpcErrorInterceptor> logger) :
         }
     }
 
-    /// <summary>The status for <paramref name="exception"/>, or null to let it pass unchanged.</summary>
+    /// <summary>The status for <paramref name="exception"/>, or null to let it pass unchanged (a status a handler chose).</summary>
     private RpcException? Translate(Exception exception, string method)
     {
-        string rpc = method.TrimStart('/');
-        switch (exception)
-        {
-            case RpcException { StatusCode: StatusCode.Unimplemented } rpcException when string.IsNullOrEmpty(rpcException.Status.Detail):
-                logger.LogDebug("{Rpc}: not implemented", rpc);
-                return new RpcException(new Status(StatusCode.Unimplemented, $"{rpc} is not implemented by kata-agent {AgentVersion.Agent}"));
-            case RpcException rpcException:
-                logger.LogDebug("{Rpc}: {Status} {Detail}", rpc, rpcException.StatusCode, rpcException.Status.Detail);
-                return null;
-            default:
-                var status = AgentErrorMapping.ToStatus(exception, rpc, logger);
-                return new RpcException(new Status(status.Code, status.Message));
-        }
+        var status = AgentErrorMapping.ToStatus(exception, method.TrimStart('/'), logger);
+        return exception is RpcException same && same.StatusCode == status.Code && same.Status.Detail == status.Message
+            ? null
+            : new RpcException(new Status(status.Code, status.Message));
     }
 }

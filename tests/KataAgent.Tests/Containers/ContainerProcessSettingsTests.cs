@@ -145,11 +145,18 @@ public class ContainerProcessSettingsTests
         (await ContainerRun.ExecAsync(client, "sig", "x7", new Process { Args = { "sh", "-c", "exit 7" }, Env = { "PATH=/bin" }, Cwd = "/" })).Status.Should().Be(7);
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "sig", Timeout = 10 });
 
-        // ...and an init that shares the agent's PID namespace, where it is not PID 1.
+        // ...and an init that is not PID 1: one that joins the PID namespace of the sandbox's first container (its
+        // infra container) with sandbox_pidns, the spec without a pid namespace, as Kata's runtime sends it.
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "infra", OCI = ContainerSpecs.Default(rootfs.Path, ["sleep", "300"]) });
+        await client.StartContainerAsync(new StartContainerRequest { ContainerId = "infra" });
         var shared = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "kill -TERM $$; sleep 5"]);
         shared.Linux.Namespaces.Remove(shared.Linux.Namespaces.Single(n => n.Type == "pid"));
-        var (sharedStatus, _, sharedErr) = await ContainerRun.RunAsync(client, "sigpid", shared);
-        sharedStatus.Should().Be(128 + 15, sharedErr + agent.Output);
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "sigpid", OCI = shared, SandboxPidns = true });
+        await client.StartContainerAsync(new StartContainerRequest { ContainerId = "sigpid" });
+        int sharedStatus = await ContainerRun.WaitAsync(client, "sigpid", "");
+        sharedStatus.Should().Be(128 + 15, agent.Output);
+        await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "sigpid", Timeout = 10 });
+        await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "infra", Timeout = 10 });
     }
 
     [Fact]

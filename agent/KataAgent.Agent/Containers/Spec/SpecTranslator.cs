@@ -16,7 +16,16 @@ public static class SpecTranslator
 {
     private const int NamespacesAlwaysNew = Libc.CLONE_NEWNS;
 
-    public static InitConfig ForCreate(Protocols.Agent.Spec spec, string rootfs, SandboxNamespaces? sandbox = null)
+    /// <summary>
+    /// The init configuration for a new container. Its PID namespace is the agent's choice, as in Kata (whose runtime
+    /// removes it from the spec and says <paramref name="sandboxPidns"/> instead): with sandbox_pidns the sandbox's
+    /// shared one (the pause process's, or the infra container's), else a spec entry's explicit path, else the pause
+    /// process's when CreateSandbox made one, else a new one; never the agent's own.
+    /// <paramref name="otherContainers"/> says whether the sandbox already has containers (sandbox_pidns with no
+    /// shared namespace is then refused, as Kata refuses it; without any, this container becomes the infra container).
+    /// Bind mount sources are checked later, by <see cref="RequireBindSources"/>, once storages are mounted.
+    /// </summary>
+    public static InitConfig ForCreate(Protocols.Agent.Spec spec, string rootfs, SandboxNamespaces? sandbox = null, bool sandboxPidns = false, bool otherContainers = false)
     {
         var linux = spec.Linux ?? new Protocols.Agent.Linux();
         var config = ForProcess(spec.Process ?? throw AgentException.InvalidArgument("OCI.Process", "is missing"), "OCI.Process", "create");
@@ -27,6 +36,7 @@ public static class SpecTranslator
         int unshare = NamespacesAlwaysNew;
         bool newUts = false;
         bool sandboxUts = false;
+        (string Field, string Path)? pidEntry = null;
         for (int i = 0; i < linux.Namespaces.Count; i++)
         {
             var ns = linux.Namespaces[i];
@@ -42,6 +52,11 @@ public static class SpecTranslator
                 "user" or "time" => throw AgentException.InvalidArgument($"{field}.Type", $"'{ns.Type}' namespaces are not supported"),
                 _ => throw AgentException.InvalidArgument($"{field}.Type", $"unknown namespace type '{ns.Type}'"),
             };
+            if (flag == Libc.CLONE_NEWPID)
+            {
+                pidEntry ??= (field, ns.Path);
+                continue;
+            }
             if (flag == Libc.CLONE_NEWCGROUP)
             {
                 if (ns.Path.Length > 0)
@@ -64,7 +79,7 @@ public static class SpecTranslator
             }
             else if (SharedPath(sandbox, flag) is { } shared)
             {
-                // As Kata: a container's uts, ipc (and, with sandbox_pidns, pid) namespace is the sandbox's.
+                // As Kata: a container's uts and ipc namespaces are the sandbox's.
                 config.Join.Add(new NamespaceJoin { Type = flag, Path = shared });
                 sandboxUts |= flag == Libc.CLONE_NEWUTS;
             }
@@ -73,6 +88,15 @@ public static class SpecTranslator
                 unshare |= flag;
                 newUts |= flag == Libc.CLONE_NEWUTS;
             }
+        }
+        switch (PidNamespace(sandbox, sandboxPidns, otherContainers, pidEntry))
+        {
+            case { } join:
+                config.Join.Add(new NamespaceJoin { Type = Libc.CLONE_NEWPID, Path = join });
+                break;
+            default:
+                unshare |= Libc.CLONE_NEWPID;
+                break;
         }
         config.UnshareFlags = unshare;
         if (spec.Hostname.Length > 0 && !sandboxUts)
@@ -100,10 +124,6 @@ public static class SpecTranslator
             if ((flags & AgentLibc.MS_BIND) != 0 && (mount.Source.Length == 0 || !mount.Source.StartsWith('/')))
             {
                 throw AgentException.InvalidArgument($"{field}.source", $"bind source '{mount.Source}' is not an absolute path");
-            }
-            if ((flags & AgentLibc.MS_BIND) != 0 && AgentLibc.FileType(mount.Source) is null)
-            {
-                throw AgentException.InvalidArgument($"{field}.source", $"bind source '{mount.Source}' does not exist");
             }
             if ((flags & AgentLibc.MS_BIND) == 0 && mount.Type.Length == 0)
             {
@@ -148,13 +168,55 @@ public static class SpecTranslator
         return config;
     }
 
+    /// <summary>
+    /// Refuses a bind mount whose source does not exist. Called after the request's storages are mounted, as Kata
+    /// mounts storages before the spec's mounts: a source below a storage's mount point exists only then.
+    /// </summary>
+    public static void RequireBindSources(Protocols.Agent.Spec spec)
+    {
+        for (int i = 0; i < spec.Mounts.Count; i++)
+        {
+            var mount = spec.Mounts[i];
+            var (flags, _, _) = MountOptions.Parse(mount.Options);
+            if ((mount.Type == "bind" || (flags & AgentLibc.MS_BIND) != 0) && AgentLibc.FileType(mount.Source) is null)
+            {
+                throw AgentException.InvalidArgument($"OCI.Mounts[{i}].source", $"bind source '{mount.Source}' does not exist");
+            }
+        }
+    }
+
     private static string? SharedPath(SandboxNamespaces? sandbox, int flag) => flag switch
     {
         Libc.CLONE_NEWUTS => sandbox?.UtsPath,
         Libc.CLONE_NEWIPC => sandbox?.IpcPath,
-        Libc.CLONE_NEWPID => sandbox?.PidPath,
         _ => null,
     };
+
+    /// <summary>The PID namespace to join (see <see cref="ForCreate"/>), or null for a new one.</summary>
+    private static string? PidNamespace(SandboxNamespaces? sandbox, bool sandboxPidns, bool otherContainers, (string Field, string Path)? pidEntry)
+    {
+        if (sandboxPidns)
+        {
+            // The runtime's host path means "the sandbox's"; Kata's agent ignores it too.
+            return sandbox?.PidPath
+                ?? (otherContainers
+                    ? throw AgentException.FailedPrecondition("sandbox_pidns", "the sandbox has no shared PID namespace: CreateSandbox did not ask for one and its first container is gone")
+                    : null);
+        }
+        if (pidEntry is { Path.Length: > 0 } explicitEntry)
+        {
+            if (!explicitEntry.Path.StartsWith('/'))
+            {
+                throw AgentException.InvalidArgument($"{explicitEntry.Field}.Path", $"'{explicitEntry.Path}' is not absolute");
+            }
+            if (!File.Exists(explicitEntry.Path))
+            {
+                throw AgentException.InvalidArgument($"{explicitEntry.Field}.Path", $"'{explicitEntry.Path}' does not exist");
+            }
+            return explicitEntry.Path;
+        }
+        return sandbox?.PausePidPath;
+    }
 
     /// <summary>The process part, shared by create and exec.</summary>
     public static InitConfig ForProcess(Process process, string field, string mode)

@@ -1,0 +1,60 @@
+using Grpc.Core;
+using KataAgent.Protocols.Ttrpc;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Logging;
+
+namespace KataAgent.Agent.Server.Ttrpc;
+
+/// <summary>
+/// The agent's ttrpc front end: one <see cref="TtrpcServer"/> holding the same services the gRPC front end serves
+/// (bound by <see cref="TtrpcServiceBinder"/>), serving the connections the protocol selector hands it. A connection
+/// ends when the peer closes it, when its bytes are not ttrpc frames (that connection only), or, once Kestrel asks
+/// connections to close (the agent is stopping), as soon as no call is running on it.
+/// </summary>
+internal sealed class TtrpcFrontEnd
+{
+    /// <summary>Answers an unknown service or method as Kata's agent (Rust ttrpc) does: INVALID_ARGUMENT "/service/method does not exist".</summary>
+    private readonly TtrpcServer _server = new() { UnknownMethods = TtrpcUnknownMethodStyle.Rust };
+    private readonly ILogger _logger;
+
+    /// <summary>Binds the services <paramref name="bind"/> names (it calls each generated <c>BindService</c> with the binder it gets).</summary>
+    public TtrpcFrontEnd(Action<ServiceBinderBase> bind, int maxReceiveMessageSize, ILogger<TtrpcFrontEnd> logger)
+    {
+        _logger = logger;
+        bind(new TtrpcServiceBinder(_server, maxReceiveMessageSize, logger));
+    }
+
+    /// <summary>Serves <paramref name="connection"/> until it ends; never throws for what the peer does.</summary>
+    public async Task ServeAsync(ConnectionContext connection)
+    {
+        using var close = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        string peer = "ttrpc:" + (connection.RemoteEndPoint?.ToString() is { Length: > 0 } remote ? remote : connection.ConnectionId);
+        var state = new TtrpcConnectionState(peer, close);
+        CancellationToken closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        using var onCloseRequested = closeRequested.Register(state.Drain);
+        TtrpcConnectionState.Current = state;
+        await using var stream = new DuplexPipeStream(connection.Transport);
+        _logger.LogDebug("{Connection}: ttrpc", connection.ConnectionId);
+        try
+        {
+            await _server.ServeConnectionAsync(stream, close.Token).ConfigureAwait(false);
+        }
+        catch (TtrpcProtocolException e)
+        {
+            _logger.LogWarning("{Connection}: not ttrpc, closing it: {Error}", connection.ConnectionId, e.Message);
+        }
+        catch (OperationCanceledException) when (close.IsCancellationRequested)
+        {
+            _logger.LogDebug("{Connection}: ttrpc connection closed by the agent", connection.ConnectionId);
+        }
+        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException)
+        {
+            _logger.LogDebug("{Connection}: {Error}", connection.ConnectionId, e.Message);
+        }
+        finally
+        {
+            TtrpcConnectionState.Current = null;
+        }
+    }
+}
