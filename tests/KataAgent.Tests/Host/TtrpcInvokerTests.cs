@@ -291,6 +291,23 @@ public class TtrpcInvokerTests
             .WithMessage("*read meet eofx*");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_streaming_probe_is_not_fooled_by_an_agent_that_answers_serving_to_any_service(bool kataLike)
+    {
+        var server = new TtrpcServer();
+        server.AddUnaryMethod("grpc.Health", "Check", CheckRequest.Parser, (CheckRequest request, TtrpcCallContext _) =>
+            kataLike || request.Service is "" or "kataagent.v1"
+                ? Task.FromResult(new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.Serving })
+                : throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, "not served")));
+        await using var host = new TtrpcTestServer(server);
+        await using var client = await AgentClient.ConnectAsync(Connector(host), new AgentClientOptions { Protocol = AgentProtocol.Ttrpc });
+
+        (await StreamingSupport.IsAvailableAsync(client).WaitAsync(Patience)).Should().Be(!kataLike,
+            "Kata's agent says SERVING whatever the service, and has no kataagent.v1");
+    }
+
     private static readonly Marshaller<CheckRequest> Marshal = Marshallers.Create(m => m.ToByteArray(), CheckRequest.Parser.ParseFrom);
 
     private static TtrpcServer HealthServer()
