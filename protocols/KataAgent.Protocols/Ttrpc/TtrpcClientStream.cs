@@ -19,6 +19,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
     private readonly CancellationToken lifeToken;
     private readonly CancellationTokenRegistration lifeRegistration;
     private volatile RpcException? failure;
+    private volatile bool remoteEnded;
     private int localClosed;
     private int disposed;
 
@@ -68,16 +69,18 @@ public sealed class TtrpcClientStream : IAsyncDisposable
             throw failed;
         if (Volatile.Read(ref localClosed) != 0)
             throw new InvalidOperationException("ttrpc: stream closed: this side was closed with CloseWriteAsync");
+        if (remoteEnded)
+            throw new InvalidOperationException("ttrpc: stream closed: the server has ended the stream");
         await SendAsync(TtrpcFlags.None, message.Memory, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Tells the server this side sends nothing more: an empty <c>Data[RemoteClosed|NoData]</c> frame, as Go's
-    /// <c>CloseSend</c>. Idempotent; nothing to do for a server-streaming method.
+    /// <c>CloseSend</c>. Idempotent; nothing to do for a server-streaming method, or once the server ended the stream.
     /// </summary>
     public async Task CloseWriteAsync(CancellationToken cancellationToken = default)
     {
-        if (Interlocked.Exchange(ref localClosed, 1) != 0)
+        if (Interlocked.Exchange(ref localClosed, 1) != 0 || remoteEnded)
             return;
         if (failure is { } failed)
             throw failed;
@@ -89,7 +92,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0)
             return;
-        if (failure is null && Interlocked.Exchange(ref localClosed, 1) == 0)
+        if (failure is null && !remoteEnded && Interlocked.Exchange(ref localClosed, 1) == 0)
         {
             try
             {
@@ -161,6 +164,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
 
     private void End()
     {
+        remoteEnded = true;
         Received.Complete();
         client.Forget(StreamId);
     }

@@ -98,6 +98,22 @@ public class TtrpcStreamTests
     }
 
     [Fact]
+    public async Task Writing_after_the_server_ended_the_stream_is_refused_as_on_a_completed_grpc_call()
+    {
+        var server = new TtrpcServer();
+        server.AddStreamingMethod(Service, "Echo", TtrpcStreamKind.Duplex, (_, _) => Task.FromResult<ByteString?>(null));
+        await using var host = new TtrpcTestServer(server);
+        await using var client = await host.ConnectClientAsync();
+
+        await using var call = await client.OpenStreamAsync(Service, "Echo", TtrpcStreamKind.Duplex);
+        (await call.ReadAsync().AsTask().WaitAsync(Patience)).Should().BeNull();
+
+        await call.Awaiting(c => c.WriteAsync(ByteString.CopyFromUtf8("late"))).Should().ThrowAsync<InvalidOperationException>()
+            .WithMessage("*server has ended the stream*");
+        await call.CloseWriteAsync();
+    }
+
+    [Fact]
     public async Task On_the_wire_the_server_streams_data_frames_and_ends_with_remote_closed()
     {
         var server = new TtrpcServer();
