@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace KataAgent.Agent.Transport;
 
 /// <summary>
-/// Serves one HTTP/2 connection at a time over a virtio-serial port. The port is a single byte
+/// Serves one connection at a time (gRPC or ttrpc, see Server/Protocols) over a virtio-serial port. The port is a single byte
 /// stream with no connection concept beyond "host side open": the device reads EOF and polls
 /// POLLHUP while the host end (qemu's chardev socket) is closed. So: open the device when the host
 /// is there, hand it to Kestrel, and when that connection ends, close it and wait for the next.
@@ -49,7 +49,8 @@ internal sealed class SerialConnectionListener : IConnectionListener
                 }
                 _current = null;
                 // A port whose host end is closed can open fine and read EOF at once: without a
-                // pause this would spin. A real host sends its HTTP/2 preface at once.
+                // pause this would spin. A real host sends its first bytes at once (the HTTP/2
+                // preface or a ttrpc frame: each connection is sniffed afresh).
                 if (silent)
                 {
                     await PauseAsync(linked.Token).ConfigureAwait(false);

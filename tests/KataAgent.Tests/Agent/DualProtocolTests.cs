@@ -85,13 +85,18 @@ public class DualProtocolTests
         unknownTtrpc.StatusCode.Should().Be(StatusCode.NotFound);
         unknownTtrpc.Should().Be(await StatusOf(() => grpc.Health.CheckAsync(unknown).ResponseAsync));
 
-        // Bytes that are no valid request: INVALID_ARGUMENT naming the message type, as the gRPC binder answers.
+        // Bytes that are no valid request (a field cut short): INVALID_ARGUMENT naming the message type, as the gRPC
+        // binder answers, for every method of Kata's two services (an unimplemented one too: it parses first).
         var garbage = ByteString.CopyFrom(0x0a, 0xff, 0x01);
-        foreach (var method in AgentReflection.Descriptor.Services.Single(s => s.FullName == "grpc.AgentService").Methods.Take(10))
+        var methods = AgentReflection.Descriptor.Services.Single(s => s.FullName == "grpc.AgentService").Methods
+            .Concat(HealthReflection.Descriptor.Services.Single(s => s.FullName == "grpc.Health").Methods)
+            .ToList();
+        methods.Should().HaveCount(44);
+        foreach (var method in methods)
         {
-            var call = () => ttrpc.Client.CallRawAsync("grpc.AgentService", method.Name, garbage);
+            var call = () => ttrpc.Client.CallRawAsync(method.Service.FullName, method.Name, garbage);
             var error = (await call.Should().ThrowAsync<RpcException>()).Which;
-            error.StatusCode.Should().Be(StatusCode.InvalidArgument, method.Name);
+            error.StatusCode.Should().Be(StatusCode.InvalidArgument, method.FullName);
             error.Status.Detail.Should().StartWith($"request is not a valid {method.InputType.FullName}: ");
         }
 
@@ -179,6 +184,26 @@ public class DualProtocolTests
         await ttrpc.Client.Completion.WaitAsync(TimeSpan.FromSeconds(5));
         var after = () => ttrpc.Client.CallRawAsync("grpc.Health", "Check", ByteString.Empty);
         (await after.Should().ThrowAsync<RpcException>()).Which.Status.Detail.Should().Be("ttrpc: closed");
+    }
+
+    [Fact]
+    public async Task SIGTERM_lets_a_running_ttrpc_call_finish_and_answer_before_its_connection_closes()
+    {
+        using var rootfs = await BusyboxRootfs.CreateAsync();
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using (var grpc = await agent.ConnectAsync())
+        {
+            await grpc.CreateContainerAsync(new CreateContainerRequest { ContainerId = "drain", OCI = KataAgent.Host.Sandboxes.ContainerSpecs.Default(rootfs.Path, ["sleep", "2"]) });
+            await grpc.StartContainerAsync(new StartContainerRequest { ContainerId = "drain" });
+        }
+        await using var ttrpc = await UnaryTtrpcCallInvoker.ConnectUnixAsync(SocketPath(agent));
+        var wait = new AgentService.AgentServiceClient(ttrpc).WaitProcessAsync(new WaitProcessRequest { ContainerId = "drain" }).ResponseAsync;
+        await Task.Delay(300);
+
+        var exit = agent.TerminateAsync(TimeSpan.FromSeconds(30));
+        (await wait.WaitAsync(TimeSpan.FromSeconds(20))).Status.Should().Be(0, "the call running at SIGTERM is answered: " + agent.Output);
+        (await exit).Should().Be(0, agent.Output);
+        await ttrpc.Client.Completion.WaitAsync(TimeSpan.FromSeconds(5));
     }
 
     internal static string SocketPath(AgentProcess agent) => agent.Address["unix://".Length..];

@@ -31,19 +31,36 @@ internal sealed class TtrpcConnectionState(string peer, CancellationTokenSource 
     {
         if (Interlocked.Decrement(ref _running) == 0 && _draining)
         {
-            Close();
+            _ = CloseWhenIdleAsync();
         }
     }
 
-    /// <summary>Closes the connection now if no call is running, else when the last one ends.</summary>
+    /// <summary>Closes the connection once no call is running: now if none is, else when the last one ends.</summary>
     public void Drain()
     {
         _draining = true;
         if (Running == 0)
         {
+            _ = CloseWhenIdleAsync();
+        }
+    }
+
+    /// <summary>
+    /// A call counts as ended when its handler returns, and the server writes its answer just after that; closing
+    /// the connection at once would cancel that write. So the close waits <see cref="AnswerGrace"/> and happens only
+    /// if the connection is still idle then (a call that started meanwhile closes it when it ends).
+    /// </summary>
+    private async Task CloseWhenIdleAsync()
+    {
+        await Task.Delay(AnswerGrace).ConfigureAwait(false);
+        if (Running == 0)
+        {
             Close();
         }
     }
+
+    /// <summary>How long a draining connection stays open after its last call's handler returned.</summary>
+    private static readonly TimeSpan AnswerGrace = TimeSpan.FromMilliseconds(100);
 
     private void Close()
     {
