@@ -177,7 +177,7 @@ public sealed partial class TtrpcClient : IAsyncDisposable
                     if (frame.Type is TtrpcMessageType.Response or TtrpcMessageType.Data
                         && streams.TryGetValue(frame.StreamId, out var stream))
                     {
-                        await stream.ReceiveAsync(frame, StreamFullTimeout).ConfigureAwait(false);
+                        await stream.ReceiveAsync(frame, StreamFullTimeout, closing.Token).ConfigureAwait(false);
                     }
                     continue;
                 }

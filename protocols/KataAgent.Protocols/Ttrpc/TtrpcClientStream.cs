@@ -110,7 +110,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
     }
 
     /// <summary>A frame the server sent on this stream; called by the connection's receive loop only.</summary>
-    internal async ValueTask ReceiveAsync(TtrpcFrame frame, TimeSpan fullTimeout)
+    internal async ValueTask ReceiveAsync(TtrpcFrame frame, TimeSpan fullTimeout, CancellationToken connectionToken)
     {
         if (frame.Type == TtrpcMessageType.Response)
         {
@@ -130,7 +130,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
                 return;
             }
             // Go's client takes a successful Response as the stream's last message, whatever the kind.
-            if (await DeliverAsync(response.Payload.Memory, fullTimeout).ConfigureAwait(false))
+            if (await DeliverAsync(response.Payload.Memory, fullTimeout, connectionToken).ConfigureAwait(false))
                 End();
             return;
         }
@@ -140,7 +140,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
             Fail(new RpcException(new Grpc.Core.Status(StatusCode.Internal, "received data from non-streaming server: protocol error")));
             return;
         }
-        if (!frame.Flags.HasFlag(TtrpcFlags.NoData) && !await DeliverAsync(frame.Payload, fullTimeout).ConfigureAwait(false))
+        if (!frame.Flags.HasFlag(TtrpcFlags.NoData) && !await DeliverAsync(frame.Payload, fullTimeout, connectionToken).ConfigureAwait(false))
             return;
         if (frame.Flags.HasFlag(TtrpcFlags.RemoteClosed))
             End();
@@ -154,9 +154,13 @@ public sealed class TtrpcClientStream : IAsyncDisposable
         client.Forget(StreamId);
     }
 
-    private async ValueTask<bool> DeliverAsync(ReadOnlyMemory<byte> message, TimeSpan fullTimeout)
+    private async ValueTask<bool> DeliverAsync(ReadOnlyMemory<byte> message, TimeSpan fullTimeout, CancellationToken connectionToken)
     {
-        var outcome = await Received.DeliverAsync(message, fullTimeout, lifeToken).ConfigureAwait(false);
+        if (Received.TryDeliver(message))
+            return true;
+        // The reader is behind: wait for room, but not past the stream's end or the connection's.
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(lifeToken, connectionToken);
+        var outcome = await Received.DeliverAsync(message, fullTimeout, either.Token).ConfigureAwait(false);
         if (outcome == TtrpcStreamBuffer.Outcome.Full)
             Fail(new RpcException(new Grpc.Core.Status(StatusCode.ResourceExhausted, "ttrpc: stream buffer full")));
         return outcome == TtrpcStreamBuffer.Outcome.Delivered;
