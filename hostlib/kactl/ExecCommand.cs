@@ -183,7 +183,7 @@ public sealed class ExecCommand
             if (entry is not null)
             {
                 var timeout = TimeSpan.FromSeconds(parseResult.GetValue(_global.ConnectTimeout));
-                var client = await Sandboxes.SandboxAgent.ConnectAsync(entry, timeout, cancellationToken).ConfigureAwait(false);
+                var client = await Sandboxes.SandboxAgent.ConnectAsync(entry, timeout, _global.ResolveProtocol(parseResult), cancellationToken).ConfigureAwait(false);
                 return (client, entry.Record!.ContainerId);
             }
         }

@@ -4,8 +4,8 @@ using KataAgent.Host;
 
 namespace KataAgent.Kactl;
 
-/// <summary>The options every command accepts (<c>--addr</c>, <c>--timeout</c>, <c>--call-timeout</c>) and
-/// the connection they describe.</summary>
+/// <summary>The options every command accepts (<c>--addr</c>, <c>--protocol</c>, <c>--timeout</c>,
+/// <c>--call-timeout</c>) and the connection they describe.</summary>
 public sealed class GlobalOptions
 {
     /// <summary>Environment variable read when <c>--addr</c> is not given.</summary>
@@ -21,6 +21,13 @@ public sealed class GlobalOptions
     {
         Description = $"Agent address: vsock://CID:PORT, hvsock:///PATH:PORT, serial:///PATH, unix:///PATH, unix://@NAME or tcp://127.0.0.1:PORT (default: ${AddressVariable})",
         HelpName = "ADDR",
+        Recursive = true,
+    };
+
+    public Option<string?> Protocol { get; } = new("--protocol")
+    {
+        Description = "RPC protocol to the agent: grpc, ttrpc (Kata's own agent) or detect (a ttrpc Health.Check first; gRPC if the agent drops it). Default: grpc, or what a sandbox was booted with",
+        HelpName = "grpc|ttrpc|detect",
         Recursive = true,
     };
 
@@ -41,6 +48,7 @@ public sealed class GlobalOptions
 
     public GlobalOptions()
     {
+        Protocol.AcceptOnlyFromAmong("grpc", "ttrpc", "detect");
         OptionChecks.Add(ConnectTimeout, value => !(value > 0) || double.IsInfinity(value)
             ? $"--timeout must be a positive number of seconds, not {value.ToString(CultureInfo.InvariantCulture)}"
             : null);
@@ -53,6 +61,7 @@ public sealed class GlobalOptions
     public void AddTo(RootCommand root)
     {
         root.Add(Address);
+        root.Add(Protocol);
         root.Add(ConnectTimeout);
         root.Add(CallTimeout);
     }
@@ -73,6 +82,15 @@ public sealed class GlobalOptions
         return address;
     }
 
+    /// <summary>The protocol <c>--protocol</c> names, or null when it was not given.</summary>
+    public AgentProtocol? ResolveProtocol(ParseResult parseResult) => parseResult.GetValue(Protocol) switch
+    {
+        "grpc" => AgentProtocol.Grpc,
+        "ttrpc" => AgentProtocol.Ttrpc,
+        "detect" => AgentProtocol.Detect,
+        _ => null,
+    };
+
     /// <summary>The deadline for a call of <paramref name="rpc"/>, or null for none.</summary>
     public DateTime? CallDeadline(ParseResult parseResult, bool isLongPoll)
     {
@@ -86,7 +104,11 @@ public sealed class GlobalOptions
     public async Task<AgentClient> ConnectAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         string address = ResolveAddress(parseResult);
-        var options = new AgentClientOptions { ConnectTimeout = TimeSpan.FromSeconds(parseResult.GetValue(ConnectTimeout)) };
+        var options = new AgentClientOptions
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(parseResult.GetValue(ConnectTimeout)),
+            Protocol = ResolveProtocol(parseResult) ?? AgentProtocol.Grpc,
+        };
         try
         {
             return await AgentClient.ConnectAsync(address, options, cancellationToken).ConfigureAwait(false);

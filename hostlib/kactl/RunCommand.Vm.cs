@@ -35,6 +35,7 @@ public sealed partial class RunCommand
                     MemoryMiB = request.MemoryMiB,
                     DebugConsole = true,
                     Detached = request.Detach,
+                    AgentProtocol = _global.ResolveProtocol(parseResult) ?? AgentProtocol.Grpc,
                 },
             }), signals.First).ConfigureAwait(false);
         }
@@ -66,7 +67,7 @@ public sealed partial class RunCommand
         try
         {
             Progress(request, $"agent ready after {sandbox.BootToReady.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms ({(sandbox.Vm.UsesKvm ? "KVM" : "TCG")})");
-            runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Args = request.Args });
+            runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Protocol = sandbox.Agent.Protocol, Args = request.Args });
             if (signals.Interrupted)
             {
                 return KactlCommands.Interrupted();

@@ -10,9 +10,9 @@ namespace KataAgent.Bench;
 
 /// <summary>
 /// Runs the selected sections (<see cref="BenchSections"/>). The foundation's own benchmarks:
-/// Check round-trip latency over a unix socket beside a raw unix socket ping-pong moving the same
-/// bytes per round trip; the agent's idle RSS; its binary size. Prints a Markdown table and
-/// writes it to out/bench/foundation.md.
+/// Check round-trip latency over gRPC and over ttrpc on the same agent socket, each beside a raw unix socket
+/// ping-pong moving the same bytes per round trip; the agent's idle RSS; its binary size. Prints a Markdown
+/// table and writes it to out/bench/foundation.md.
 /// </summary>
 internal static class BenchRunner
 {
@@ -67,12 +67,7 @@ internal static class BenchRunner
         var rows = new List<(string Name, string Value, string Note)>();
         try
         {
-            var connector = new DelegateConnector(async ct =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-                return new CountingStream(new NetworkStream(socket, ownsSocket: true));
-            }, $"unix://{socketPath}");
+            var connector = CountingConnector(socketPath);
             var startClock = Stopwatch.StartNew();
             await using var client = await AgentClient.ConnectAsync(connector, new AgentClientOptions { RetryInterval = TimeSpan.FromMilliseconds(2) });
             double readyMs = startClock.Elapsed.TotalMilliseconds;
@@ -98,9 +93,18 @@ internal static class BenchRunner
 
             var raw = await RawPingPongAsync(scratch, requestBytes, responseBytes);
 
+            // The same agent and socket, now over ttrpc (the agent tells the protocols apart by a connection's first bytes).
+            await using var ttrpcClient = await AgentClient.ConnectAsync(CountingConnector(socketPath), new AgentClientOptions { Protocol = AgentProtocol.Ttrpc });
+            var (ttrpc, ttrpcUp, ttrpcDown) = await CheckLatencyAsync(ttrpcClient);
+            var ttrpcRaw = await RawPingPongAsync(scratch, ttrpcUp, ttrpcDown);
+
             rows.Add(("Check round trip, gRPC/HTTP2 over unix socket (p50 / p99)", $"{Percentiles.Of(grpc, 50):0} µs / {Percentiles.Of(grpc, 99):0} µs", $"{Iterations} calls after {Warmup} warm-up, one connection, host library client"));
             rows.Add(("Raw unix-socket ping-pong of the same bytes (p50 / p99)", $"{Percentiles.Of(raw, 50):0} µs / {Percentiles.Of(raw, 99):0} µs", $"{requestBytes} B up, {responseBytes} B down per round trip, measured from the Check traffic"));
             rows.Add(("Ratio gRPC / raw (p50)", $"{Percentiles.Of(grpc, 50) / Percentiles.Of(raw, 50):0.0}×", ""));
+            rows.Add(("Check round trip, ttrpc over the same unix socket (p50 / p99)", $"{Percentiles.Of(ttrpc, 50):0} µs / {Percentiles.Of(ttrpc, 99):0} µs", $"{Iterations} calls after {Warmup} warm-up, one connection, host library client (TtrpcCallInvoker), same agent process"));
+            rows.Add(("Raw unix-socket ping-pong of the ttrpc bytes (p50 / p99)", $"{Percentiles.Of(ttrpcRaw, 50):0} µs / {Percentiles.Of(ttrpcRaw, 99):0} µs", $"{ttrpcUp} B up, {ttrpcDown} B down per round trip, measured from the ttrpc Check traffic"));
+            rows.Add(("Ratio ttrpc / raw (p50)", $"{Percentiles.Of(ttrpc, 50) / Percentiles.Of(ttrpcRaw, 50):0.0}×", "goal: within 2×"));
+            rows.Add(("Ratio ttrpc / gRPC (p50)", $"{Percentiles.Of(ttrpc, 50) / Percentiles.Of(grpc, 50):0.00}×", "both measured in this run, same agent"));
             rows.Add(("Agent start to first Check answered", $"{readyMs:0} ms", "process start, Kestrel up, connect and Check from this client"));
             rows.Add(("Agent idle RSS", $"{idleRss / 1024.0:0.0} MiB", "1 s after the first Check, one client connected"));
             rows.Add(("Agent RSS after the latency run", $"{busyRss / 1024.0:0.0} MiB", $"after {Warmup + Iterations} Checks"));
@@ -120,6 +124,35 @@ internal static class BenchRunner
         }
 
         await BenchReport.WriteAsync(root, "foundation", "", rows);
+    }
+
+    /// <summary>A unix-socket connector whose streams count their bytes (<see cref="CountingStream"/>).</summary>
+    private static DelegateConnector CountingConnector(string socketPath) => new(async ct =>
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
+        return new CountingStream(new NetworkStream(socket, ownsSocket: true));
+    }, $"unix://{socketPath}");
+
+    /// <summary>Check round trips in µs after a warm-up, and the bytes each moved up and down.</summary>
+    private static async Task<(List<double> Samples, int Up, int Down)> CheckLatencyAsync(AgentClient client)
+    {
+        for (int i = 0; i < Warmup; i++)
+        {
+            await client.CheckAsync();
+        }
+        long written = Interlocked.Read(ref CountingStream.BytesWritten);
+        long read = Interlocked.Read(ref CountingStream.BytesRead);
+        var samples = new List<double>(Iterations);
+        for (int i = 0; i < Iterations; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            await client.CheckAsync();
+            samples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+        int up = (int)((Interlocked.Read(ref CountingStream.BytesWritten) - written) / Iterations);
+        int down = (int)((Interlocked.Read(ref CountingStream.BytesRead) - read) / Iterations);
+        return (samples, up, down);
     }
 
     /// <summary>Request of <paramref name="up"/> bytes, reply of <paramref name="down"/> bytes, over a unix socket to an echo-like server thread.</summary>

@@ -34,9 +34,16 @@ internal static class ContainerBench
             string rootfs = await BenchRootfs.CreateAsync(scratch);
             await using var client = await AgentClient.ConnectAsync($"unix://{socketPath}", new AgentClientOptions { ConnectTimeout = TimeSpan.FromSeconds(20) });
 
-            var agentRuns = await RunToCompletionAsync(client, rootfs);
+            var agentRuns = await RunToCompletionAsync(client, rootfs, "run");
             rows.Add(("Container run to completion, `/bin/true`, through the agent (p50 / p99)", $"{Percentiles.Of(agentRuns, 50):0.0} ms / {Percentiles.Of(agentRuns, 99):0.0} ms",
-                $"CreateContainer + StartContainer + WaitProcess + RemoveContainer over one unix-socket connection, {Runs} runs after {Warmup} warm-up, busybox rootfs, pid/ipc/uts/mount namespaces, cgroup v2"));
+                $"CreateContainer + StartContainer + WaitProcess + RemoveContainer over one gRPC unix-socket connection, {Runs} runs after {Warmup} warm-up, busybox rootfs, pid/ipc/uts/mount namespaces, cgroup v2"));
+            await using (var ttrpcClient = await AgentClient.ConnectAsync($"unix://{socketPath}", new AgentClientOptions { ConnectTimeout = TimeSpan.FromSeconds(20), Protocol = AgentProtocol.Ttrpc }))
+            {
+                var ttrpcRuns = await RunToCompletionAsync(ttrpcClient, rootfs, "trun");
+                rows.Add(("The same run to completion over ttrpc, same agent and socket (p50 / p99)", $"{Percentiles.Of(ttrpcRuns, 50):0.0} ms / {Percentiles.Of(ttrpcRuns, 99):0.0} ms",
+                    $"the same four calls through TtrpcCallInvoker, {Runs} runs after {Warmup} warm-up"));
+                rows.Add(("Ratio ttrpc / gRPC run to completion (p50)", $"{Percentiles.Of(ttrpcRuns, 50) / Percentiles.Of(agentRuns, 50):0.00}×", "both measured in this run"));
+            }
             await AddCrunRowsAsync(rows, scratch, rootfs, agentRuns);
 
             var exec = await ExecLatencyAsync(client, rootfs);
@@ -70,12 +77,12 @@ internal static class ContainerBench
     }
 
     /// <summary>Milliseconds per container, create to removed.</summary>
-    private static async Task<List<double>> RunToCompletionAsync(AgentClient client, string rootfs)
+    private static async Task<List<double>> RunToCompletionAsync(AgentClient client, string rootfs, string prefix)
     {
         var samples = new List<double>(Runs);
         for (int i = 0; i < Warmup + Runs; i++)
         {
-            string id = $"run{i}";
+            string id = $"{prefix}{i}";
             long start = Stopwatch.GetTimestamp();
             await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = id, OCI = BenchRootfs.AgentSpec(rootfs, "/bin/true") });
             await client.StartContainerAsync(new StartContainerRequest { ContainerId = id });

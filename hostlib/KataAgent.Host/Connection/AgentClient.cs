@@ -5,12 +5,13 @@ using Grpc.Net.Client;
 using KataAgent.Host.Transport;
 using KataAgent.Linux.Addressing;
 using KataAgent.Protocols.Agent;
+using KataAgent.Protocols.Ttrpc;
 
 namespace KataAgent.Host;
 
 /// <summary>
-/// A connection to one agent: gRPC over HTTP/2 over whichever byte stream the address names.
-/// Every AgentService RPC is a typed async method (partial files by concern); the generated
+/// A connection to one agent: gRPC over HTTP/2, or ttrpc (<see cref="AgentClientOptions.Protocol"/>), over whichever
+/// byte stream the address names. Every AgentService RPC is a typed async method (partial files by concern); the generated
 /// clients are there too (<see cref="Agent"/>, <see cref="Health"/>) for anything beyond.
 /// A typed call that fails throws <see cref="AgentStatusException"/> with the agent's status and message
 /// (its <see cref="KataAgentException.Kind"/> is <see cref="KataAgentErrorKind.Connect"/> when the connection
@@ -21,39 +22,55 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
 {
     private readonly IAgentConnector _connector;
     private readonly AgentClientOptions _options;
-    private readonly SocketsHttpHandler _handler;
-    private readonly GrpcChannel _channel;
+    private readonly SocketsHttpHandler? _handler;
+    private readonly GrpcChannel? _channel;
+    private readonly TtrpcConnection? _ttrpc;
+    private readonly CallInvoker _invoker;
     private readonly AgentService.AgentServiceClient _calls;
     private Exception? _lastTransportError;
     private int _transportErrors;
 
-    private AgentClient(IAgentConnector connector, AgentClientOptions options)
+    private AgentClient(IAgentConnector connector, AgentClientOptions options, AgentProtocol protocol, TtrpcClient? probe)
     {
         _connector = connector;
         _options = options;
-        _handler = new SocketsHttpHandler
+        Protocol = protocol;
+        if (protocol == AgentProtocol.Ttrpc)
         {
-            ConnectCallback = ConnectAsync,
-            // One long-lived HTTP/2 connection; a virtio-serial port cannot carry a second one.
-            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-            EnableMultipleHttp2Connections = false,
-        };
-        _channel = GrpcChannel.ForAddress("http://kata-agent", new GrpcChannelOptions
+            _ttrpc = new TtrpcConnection(OpenTransportAsync, probe);
+            _invoker = new TtrpcCallInvoker(_ttrpc.GetClientAsync);
+        }
+        else
         {
-            HttpHandler = _handler,
-            DisposeHttpClient = true,
-            MaxReceiveMessageSize = options.MaxReceiveMessageSize,
-            MaxSendMessageSize = null,
-        });
-        Agent = new AgentService.AgentServiceClient(_channel);
+            _handler = new SocketsHttpHandler
+            {
+                ConnectCallback = (_, cancellationToken) => OpenTransportAsync(cancellationToken),
+                // One long-lived HTTP/2 connection; a virtio-serial port cannot carry a second one.
+                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+                PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+                EnableMultipleHttp2Connections = false,
+            };
+            _channel = GrpcChannel.ForAddress("http://kata-agent", new GrpcChannelOptions
+            {
+                HttpHandler = _handler,
+                DisposeHttpClient = true,
+                MaxReceiveMessageSize = options.MaxReceiveMessageSize,
+                MaxSendMessageSize = null,
+            });
+            _invoker = _channel.CreateCallInvoker();
+        }
+        Agent = new AgentService.AgentServiceClient(_invoker);
         // The typed calls' one way out: every failure is translated there, not in each wrapper.
-        _calls = new AgentService.AgentServiceClient(_channel.Intercept(new AgentStatusInterceptor()));
-        Health = new Health.HealthClient(_channel);
+        _calls = new AgentService.AgentServiceClient(_invoker.Intercept(new AgentStatusInterceptor()));
+        Health = new Health.HealthClient(_invoker);
     }
 
     /// <summary>What this client is connected to (the address as written, or a custom description).</summary>
     public string Address => _connector.Description;
+
+    /// <summary>The protocol this client speaks: <see cref="AgentProtocol.Grpc"/> or <see cref="AgentProtocol.Ttrpc"/>
+    /// (never <see cref="AgentProtocol.Detect"/>: detection has decided by the time the client exists).</summary>
+    public AgentProtocol Protocol { get; }
 
     /// <summary>The generated grpc.AgentService client on this connection.</summary>
     public AgentService.AgentServiceClient Agent { get; }
@@ -61,12 +78,13 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
     /// <summary>The generated grpc.Health client on this connection.</summary>
     public Health.HealthClient Health { get; }
 
-    /// <summary>The underlying channel, for extension services (kataagent.v1).</summary>
-    public CallInvoker CallInvoker => _channel.CreateCallInvoker();
+    /// <summary>The call invoker under the generated clients, for extension services (kataagent.v1): a gRPC
+    /// channel's, or a <see cref="TtrpcCallInvoker"/>.</summary>
+    public CallInvoker CallInvoker => _invoker;
 
     /// <summary>
     /// Connects to the agent at <paramref name="address"/> (vsock://, hvsock://, serial:///PATH,
-    /// unix://, tcp://), retrying until it answers Health.Check or
+    /// unix://, tcp://) in <see cref="AgentClientOptions.Protocol"/>, retrying until it answers Health.Check or
     /// <see cref="AgentClientOptions.ConnectTimeout"/> passes.
     /// </summary>
     /// <exception cref="FormatException">The address is malformed.</exception>
@@ -85,10 +103,16 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
     /// <summary>Connects over streams from <paramref name="connector"/> (custom transports, tests).</summary>
     public static async Task<AgentClient> ConnectAsync(IAgentConnector connector, AgentClientOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var client = new AgentClient(connector, options ?? new AgentClientOptions());
+        ArgumentNullException.ThrowIfNull(connector);
+        options ??= new AgentClientOptions();
+        var clock = Stopwatch.StartNew();
+        var (protocol, probe) = options.Protocol == AgentProtocol.Detect
+            ? await DetectProtocolAsync(connector, options, clock, cancellationToken).ConfigureAwait(false)
+            : (options.Protocol, null);
+        var client = new AgentClient(connector, options, protocol, probe);
         try
         {
-            await client.WaitUntilServingAsync(cancellationToken).ConfigureAwait(false);
+            await client.WaitUntilServingAsync(clock, cancellationToken).ConfigureAwait(false);
             return client;
         }
         catch
@@ -101,8 +125,9 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
     /// <summary>Closes the connection.</summary>
     public void Dispose()
     {
-        _channel.Dispose();
-        _handler.Dispose();
+        _channel?.Dispose();
+        _handler?.Dispose();
+        _ttrpc?.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     /// <summary>Closes the connection.</summary>
@@ -112,9 +137,8 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
         return ValueTask.CompletedTask;
     }
 
-    private async Task WaitUntilServingAsync(CancellationToken cancellationToken)
+    private async Task WaitUntilServingAsync(Stopwatch clock, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         int attempts = 0;
         Exception? lastError = null;
         while (clock.Elapsed < _options.ConnectTimeout)
@@ -158,7 +182,8 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
         throw new AgentConnectException(_connector.Description, attempts, clock.Elapsed, lastError);
     }
 
-    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    /// <summary>Opens a byte stream to the agent for either protocol, remembering why it failed if it did.</summary>
+    private async ValueTask<Stream> OpenTransportAsync(CancellationToken cancellationToken)
     {
         try
         {

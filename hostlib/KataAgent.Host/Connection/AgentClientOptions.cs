@@ -3,6 +3,10 @@ namespace KataAgent.Host;
 /// <summary>How <see cref="AgentClient"/> connects and calls.</summary>
 public sealed record AgentClientOptions
 {
+    /// <summary>The RPC protocol: gRPC (default, as before ttrpc was supported), ttrpc (Kata's own agent), or
+    /// detect (see <see cref="AgentProtocol.Detect"/> for the rule).</summary>
+    public AgentProtocol Protocol { get; init; } = AgentProtocol.Grpc;
+
     /// <summary>How long <see cref="AgentClient.ConnectAsync(string, AgentClientOptions?, CancellationToken)"/>
     /// keeps trying until the agent answers Health.Check. Default 30 s (Kata's dial timeout).</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);

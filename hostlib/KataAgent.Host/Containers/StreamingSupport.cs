@@ -7,8 +7,10 @@ namespace KataAgent.Host.Containers;
 /// <summary>
 /// Whether an agent serves KataAgent's <c>kataagent.v1</c> extensions (the streaming
 /// <c>Attach</c> among them): <c>Health.Check</c> with service "kataagent.v1" answers SERVING on
-/// an agent that has them; any other agent answers NOT_FOUND or UNIMPLEMENTED. Asked once per
-/// <see cref="AgentClient"/> and remembered for as long as that client lives.
+/// an agent that has them; any other agent answers NOT_FOUND or UNIMPLEMENTED, except one that
+/// ignores the service and answers SERVING to anything, as Kata's own agent does: a second Check
+/// for a service nobody serves tells it apart. Asked once per <see cref="AgentClient"/> and
+/// remembered for as long as that client lives.
 /// </summary>
 public static class StreamingSupport
 {
@@ -35,12 +37,30 @@ public static class StreamingSupport
         return probe.WaitAsync(cancellationToken);
     }
 
+    /// <summary>Kata's agent answers SERVING whatever the service (its Health.Check never reads it).</summary>
+    private static async Task<bool> AnswersServingToAnythingAsync(AgentClient client)
+    {
+        try
+        {
+            var response = await client.Health.CheckAsync(new CheckRequest { Service = ServiceName + ".no-such-service" }, deadline: DateTime.UtcNow + ProbeTimeout).ConfigureAwait(false);
+            return response.Status == HealthCheckResponse.Types.ServingStatus.Serving;
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.NotFound or StatusCode.Unimplemented)
+        {
+            return false;
+        }
+    }
+
     private static async Task<bool> ProbeAsync(AgentClient client)
     {
         try
         {
             var response = await client.Health.CheckAsync(new CheckRequest { Service = ServiceName }, deadline: DateTime.UtcNow + ProbeTimeout).ConfigureAwait(false);
-            return response.Status == HealthCheckResponse.Types.ServingStatus.Serving;
+            if (response.Status != HealthCheckResponse.Types.ServingStatus.Serving)
+            {
+                return false;
+            }
+            return !await AnswersServingToAnythingAsync(client).ConfigureAwait(false);
         }
         catch (RpcException e) when (e.StatusCode is StatusCode.NotFound or StatusCode.Unimplemented)
         {

@@ -6,7 +6,8 @@ namespace KataAgent.Host.Containers;
 /// <summary>
 /// A process's stdout or stderr read with Kata's ReadStdout / ReadStderr long polls: each read
 /// that finds nothing buffered asks the agent for up to the chunk size and waits until the
-/// process writes something; an empty answer is end of stream. Nothing is read ahead, so the
+/// process writes something; an empty answer is end of stream (our agent), and so is Kata's agent's
+/// INTERNAL "read meet eof" (its <c>read_stream</c> fails a zero-byte read). Nothing is read ahead, so the
 /// agent's bounded buffer is the only buffer. NOT_FOUND (the container was removed) also ends
 /// the stream; any other failure is an <see cref="IOException"/> carrying the <see cref="AgentStatusException"/>.
 /// </summary>
@@ -85,6 +86,17 @@ internal sealed class UnaryOutputStream : Stream
         base.Dispose(disposing);
     }
 
+    /// <summary>
+    /// Kata's agent (src/agent/src/rpc.rs, <c>read_stream</c>) ends a stream with <c>anyhow!("read meet eof")</c>,
+    /// sent as INTERNAL with the error's Debug text: that message exactly, or followed by a backtrace when the agent
+    /// runs with RUST_BACKTRACE. Nothing else is taken for the end.
+    /// </summary>
+    internal static bool IsKataEndOfStream(AgentStatusException e) =>
+        e.StatusCode == AgentStatusCode.Internal
+        && (e.Detail == KataEndOfStream || e.Detail.StartsWith(KataEndOfStream + "\n", StringComparison.Ordinal));
+
+    private const string KataEndOfStream = "read meet eof";
+
     private async Task<ReadOnlyMemory<byte>> ReadChunkAsync(CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
@@ -103,6 +115,10 @@ internal sealed class UnaryOutputStream : Stream
         catch (OperationCanceledException e) when (_disposed != 0)
         {
             throw new ObjectDisposedException(GetType().Name, e.Message);
+        }
+        catch (AgentStatusException e) when (IsKataEndOfStream(e))
+        {
+            return ReadOnlyMemory<byte>.Empty;
         }
         catch (AgentStatusException e) when (e.StatusCode == AgentStatusCode.NotFound)
         {

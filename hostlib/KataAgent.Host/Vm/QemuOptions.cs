@@ -45,6 +45,13 @@ public sealed record QemuOptions
     /// <summary>How long <see cref="QemuVm.StartAsync"/> waits for the agent to answer.</summary>
     public TimeSpan AgentTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
+    /// <summary>
+    /// The protocol to speak to the agent (<see cref="AgentClientOptions.Protocol"/>; default gRPC). Kept in the VM's
+    /// state, so <see cref="QemuVm.AttachAsync"/> speaks it too; <see cref="AgentProtocol.Detect"/> is saved as what it
+    /// found once the agent answered.
+    /// </summary>
+    public AgentProtocol AgentProtocol { get; init; } = AgentProtocol.Grpc;
+
     /// <summary>Disks attached at boot, each a virtio-blk device on its own pcie-root-port (PCI paths in <see cref="QemuVm.DiskPciPaths"/>).</summary>
     public IReadOnlyList<QemuDisk> Disks { get; init; } = [];
 

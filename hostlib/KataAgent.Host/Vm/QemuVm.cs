@@ -18,7 +18,7 @@ namespace KataAgent.Host.Vm;
 /// </summary>
 public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
 {
-    private readonly QemuOptions _options;
+    private QemuOptions _options;
     private readonly CancellationTokenSource _kill = new();
     private readonly SemaphoreSlim _hotplugLock = new(1, 1);
     private CommandTask<CommandResult>? _qemu;
@@ -105,8 +105,14 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
             await vm.LaunchAsync(abort.Token).ConfigureAwait(false);
             vm.Qmp = await vm.UntilExitAsync(QmpClient.ConnectAsync(vm.QmpSocketPath, TimeSpan.FromSeconds(30), abort.Token), "its QMP socket accepted").ConfigureAwait(false);
             await vm.SaveStateAsync(abort.Token).ConfigureAwait(false);
-            var connect = AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress.ToString()), new AgentClientOptions { ConnectTimeout = options.AgentTimeout, RetryInterval = TimeSpan.FromMilliseconds(100) }, abort.Token);
+            var connect = AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress.ToString()), AgentOptions(options), abort.Token);
             vm.Agent = await vm.UntilExitAsync(connect, "the agent answered").ConfigureAwait(false);
+            if (options.AgentProtocol == AgentProtocol.Detect)
+            {
+                // Saved as found, so a later attach speaks it at once instead of probing the one serial port again.
+                vm._options = options with { AgentProtocol = vm.Agent.Protocol };
+                await vm.SaveStateAsync(abort.Token).ConfigureAwait(false);
+            }
             vm.BootToReady = clock.Elapsed;
             return vm;
         }
@@ -124,6 +130,13 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
             throw;
         }
     }
+
+    private static AgentClientOptions AgentOptions(QemuOptions options) => new()
+    {
+        ConnectTimeout = options.AgentTimeout,
+        RetryInterval = TimeSpan.FromMilliseconds(100),
+        Protocol = options.AgentProtocol,
+    };
 
     /// <summary>
     /// Reconnects to a running VM (typically a <see cref="QemuOptions.Detached"/> one started by another
@@ -159,7 +172,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         try
         {
             vm.Qmp = await QmpClient.ConnectAsync(vm.QmpSocketPath, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
-            vm.Agent = await AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress.ToString()), new AgentClientOptions { ConnectTimeout = state.Options.AgentTimeout, RetryInterval = TimeSpan.FromMilliseconds(100) }, cancellationToken).ConfigureAwait(false);
+            vm.Agent = await AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress.ToString()), AgentOptions(state.Options), cancellationToken).ConfigureAwait(false);
             return vm;
         }
         catch

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using KataAgent.Host;
 
 namespace KataAgent.Kactl.Sandboxes;
 
@@ -23,6 +24,12 @@ public sealed record RunRecord
     /// <summary>qemu's pid on this host.</summary>
     [JsonPropertyName("qemuPid")]
     public required int QemuPid { get; init; }
+
+    /// <summary>The protocol its agent speaks (what <c>--protocol</c> chose or detected); null in records from before
+    /// kactl spoke ttrpc, which were all gRPC.</summary>
+    [JsonPropertyName("protocol")]
+    [JsonConverter(typeof(JsonStringEnumConverter<AgentProtocol>))]
+    public AgentProtocol? Protocol { get; init; }
 
     /// <summary>The container's command line.</summary>
     [JsonPropertyName("args")]

@@ -5,14 +5,18 @@ namespace KataAgent.Kactl.Sandboxes;
 /// <summary>Connects to the agent of a sandbox in the run directory, with errors that say which sandbox and why.</summary>
 public static class SandboxAgent
 {
-    /// <summary>Connects to <paramref name="entry"/>'s agent through its virtio-serial socket.</summary>
+    /// <summary>
+    /// Connects to <paramref name="entry"/>'s agent through its virtio-serial socket, in <paramref name="protocol"/> if
+    /// given, else in the protocol the sandbox was booted with (its run record; gRPC for records from before).
+    /// </summary>
     /// <exception cref="KactlException">The VM is gone (exit 1) or its agent does not answer in time (exit 3).</exception>
-    public static async Task<AgentClient> ConnectAsync(SandboxEntry entry, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<AgentClient> ConnectAsync(SandboxEntry entry, TimeSpan timeout, AgentProtocol? protocol, CancellationToken cancellationToken)
     {
         RequireRunning(entry);
+        var options = new AgentClientOptions { ConnectTimeout = timeout, Protocol = protocol ?? entry.Record?.Protocol ?? AgentProtocol.Grpc };
         try
         {
-            return await AgentClient.ConnectAsync(entry.AgentAddressText, new AgentClientOptions { ConnectTimeout = timeout }, cancellationToken).ConfigureAwait(false);
+            return await AgentClient.ConnectAsync(entry.AgentAddressText, options, cancellationToken).ConfigureAwait(false);
         }
         catch (AgentConnectException e)
         {

@@ -40,29 +40,35 @@ public sealed partial class TtrpcClient
             throw new RpcException(new Grpc.Core.Status(StatusCode.DeadlineExceeded, "context deadline exceeded"));
 
         var envelope = Envelope(service, method, request ?? ByteString.Empty, timeout, metadata);
-        uint streamId = NextStreamId();
         var life = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (timeout is { } limit)
             life.CancelAfter(limit);
-        var stream = new TtrpcClientStream(this, streamId, kind, life, cancellationToken);
-        streams[streamId] = stream;
+        var lifeToken = life.Token;
+        TtrpcClientStream? stream = null;
         try
         {
-            // Registered before the check, so a connection that breaks in between still fails this stream.
-            if (closed)
-                throw Closed(null);
             var flags = kind == TtrpcStreamKind.ServerStreaming ? TtrpcFlags.RemoteClosed : TtrpcFlags.RemoteOpen;
-            await SendAsync(new TtrpcFrame(streamId, TtrpcMessageType.Request, flags, envelope.ToByteArray()), stream.Token)
-                .ConfigureAwait(false);
-            return stream;
+            await SendRequestAsync(envelope, flags, id =>
+            {
+                stream = new TtrpcClientStream(this, id, kind, life, cancellationToken);
+                streams[id] = stream;
+            }, lifeToken).ConfigureAwait(false);
+            return stream!;
         }
         catch (Exception e)
         {
             var failure = e as RpcException ?? (cancellationToken.IsCancellationRequested
                 ? new RpcException(new Grpc.Core.Status(StatusCode.Cancelled, "context canceled"))
                 : new RpcException(new Grpc.Core.Status(StatusCode.DeadlineExceeded, "context deadline exceeded")));
-            stream.Fail(failure);
-            await stream.DisposeAsync().ConfigureAwait(false);
+            if (stream is not null)
+            {
+                stream.Fail(failure);
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                life.Dispose();
+            }
             throw failure;
         }
     }

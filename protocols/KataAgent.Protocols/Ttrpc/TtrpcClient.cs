@@ -22,6 +22,7 @@ public sealed partial class TtrpcClient : IAsyncDisposable
     private readonly TtrpcFrameWriter writer;
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<Response>> pending = new();
     private readonly CancellationTokenSource closing = new();
+    private readonly SemaphoreSlim requestGate = new(1, 1);
     private readonly Task receiving;
     private long nextStreamId = 1;
     private volatile bool closed;
@@ -78,27 +79,18 @@ public sealed partial class TtrpcClient : IAsyncDisposable
             throw new RpcException(new Grpc.Core.Status(StatusCode.DeadlineExceeded, "context deadline exceeded"));
 
         var request = Envelope(service, method, payload, timeout, metadata);
-        uint streamId = NextStreamId();
+        uint? streamId = null;
         var answer = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
-        pending[streamId] = answer;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (timeout is { } wait)
             deadline.CancelAfter(wait);
         try
         {
-            // Registered before the check, so a connection that breaks in between still fails this call.
-            if (closed)
-                throw Closed(null);
-            try
+            await SendRequestAsync(request, TtrpcFlags.None, id =>
             {
-                await writer.WriteAsync(
-                    new TtrpcFrame(streamId, TtrpcMessageType.Request, TtrpcFlags.None, request.ToByteArray()),
-                    deadline.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException)
-            {
-                throw Closed(e);
-            }
+                streamId = id;
+                pending[id] = answer;
+            }, deadline.Token).ConfigureAwait(false);
             Response response = await answer.Task.WaitAsync(deadline.Token).ConfigureAwait(false);
             if (response.Status is { Code: not 0 } status)
                 throw new RpcException(new Grpc.Core.Status((StatusCode)status.Code, status.Message));
@@ -112,7 +104,8 @@ public sealed partial class TtrpcClient : IAsyncDisposable
         }
         finally
         {
-            pending.TryRemove(streamId, out _);
+            if (streamId is { } id)
+                pending.TryRemove(id, out _);
         }
     }
 
@@ -130,7 +123,28 @@ public sealed partial class TtrpcClient : IAsyncDisposable
         return request;
     }
 
-    private uint NextStreamId() => unchecked((uint)(Interlocked.Add(ref nextStreamId, 2) - 2));
+    /// <summary>
+    /// Takes the next stream id, lets <paramref name="register"/> file the call under it, and sends its Request, all
+    /// under one lock: ids must reach the server in increasing order (since ttrpc 1.2 it refuses one not above the
+    /// last it saw), so two calls may not take ids in one order and send in the other.
+    /// </summary>
+    private async Task SendRequestAsync(Request request, TtrpcFlags flags, Action<uint> register, CancellationToken cancellationToken)
+    {
+        byte[] envelope = request.ToByteArray();
+        await requestGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            uint streamId = unchecked((uint)nextStreamId);
+            nextStreamId += 2;
+            // Registered before the check, so a connection that breaks in between still fails this call.
+            register(streamId);
+            await SendAsync(new TtrpcFrame(streamId, TtrpcMessageType.Request, flags, envelope), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            requestGate.Release();
+        }
+    }
 
     /// <summary>Closes the connection; pending calls fail with Unavailable "ttrpc: closed".</summary>
     public async ValueTask DisposeAsync()
@@ -163,7 +177,7 @@ public sealed partial class TtrpcClient : IAsyncDisposable
                     if (frame.Type is TtrpcMessageType.Response or TtrpcMessageType.Data
                         && streams.TryGetValue(frame.StreamId, out var stream))
                     {
-                        await stream.ReceiveAsync(frame, StreamFullTimeout).ConfigureAwait(false);
+                        await stream.ReceiveAsync(frame, StreamFullTimeout, closing.Token).ConfigureAwait(false);
                     }
                     continue;
                 }

@@ -19,6 +19,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
     private readonly CancellationToken lifeToken;
     private readonly CancellationTokenRegistration lifeRegistration;
     private volatile RpcException? failure;
+    private volatile bool remoteEnded;
     private int localClosed;
     private int disposed;
 
@@ -68,16 +69,18 @@ public sealed class TtrpcClientStream : IAsyncDisposable
             throw failed;
         if (Volatile.Read(ref localClosed) != 0)
             throw new InvalidOperationException("ttrpc: stream closed: this side was closed with CloseWriteAsync");
+        if (remoteEnded)
+            throw new InvalidOperationException("ttrpc: stream closed: the server has ended the stream");
         await SendAsync(TtrpcFlags.None, message.Memory, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Tells the server this side sends nothing more: an empty <c>Data[RemoteClosed|NoData]</c> frame, as Go's
-    /// <c>CloseSend</c>. Idempotent; nothing to do for a server-streaming method.
+    /// <c>CloseSend</c>. Idempotent; nothing to do for a server-streaming method, or once the server ended the stream.
     /// </summary>
     public async Task CloseWriteAsync(CancellationToken cancellationToken = default)
     {
-        if (Interlocked.Exchange(ref localClosed, 1) != 0)
+        if (Interlocked.Exchange(ref localClosed, 1) != 0 || remoteEnded)
             return;
         if (failure is { } failed)
             throw failed;
@@ -89,7 +92,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0)
             return;
-        if (failure is null && Interlocked.Exchange(ref localClosed, 1) == 0)
+        if (failure is null && !remoteEnded && Interlocked.Exchange(ref localClosed, 1) == 0)
         {
             try
             {
@@ -107,7 +110,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
     }
 
     /// <summary>A frame the server sent on this stream; called by the connection's receive loop only.</summary>
-    internal async ValueTask ReceiveAsync(TtrpcFrame frame, TimeSpan fullTimeout)
+    internal async ValueTask ReceiveAsync(TtrpcFrame frame, TimeSpan fullTimeout, CancellationToken connectionToken)
     {
         if (frame.Type == TtrpcMessageType.Response)
         {
@@ -127,7 +130,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
                 return;
             }
             // Go's client takes a successful Response as the stream's last message, whatever the kind.
-            if (await DeliverAsync(response.Payload.Memory, fullTimeout).ConfigureAwait(false))
+            if (await DeliverAsync(response.Payload.Memory, fullTimeout, connectionToken).ConfigureAwait(false))
                 End();
             return;
         }
@@ -137,7 +140,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
             Fail(new RpcException(new Grpc.Core.Status(StatusCode.Internal, "received data from non-streaming server: protocol error")));
             return;
         }
-        if (!frame.Flags.HasFlag(TtrpcFlags.NoData) && !await DeliverAsync(frame.Payload, fullTimeout).ConfigureAwait(false))
+        if (!frame.Flags.HasFlag(TtrpcFlags.NoData) && !await DeliverAsync(frame.Payload, fullTimeout, connectionToken).ConfigureAwait(false))
             return;
         if (frame.Flags.HasFlag(TtrpcFlags.RemoteClosed))
             End();
@@ -151,9 +154,13 @@ public sealed class TtrpcClientStream : IAsyncDisposable
         client.Forget(StreamId);
     }
 
-    private async ValueTask<bool> DeliverAsync(ReadOnlyMemory<byte> message, TimeSpan fullTimeout)
+    private async ValueTask<bool> DeliverAsync(ReadOnlyMemory<byte> message, TimeSpan fullTimeout, CancellationToken connectionToken)
     {
-        var outcome = await Received.DeliverAsync(message, fullTimeout, lifeToken).ConfigureAwait(false);
+        if (Received.TryDeliver(message))
+            return true;
+        // The reader is behind: wait for room, but not past the stream's end or the connection's.
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(lifeToken, connectionToken);
+        var outcome = await Received.DeliverAsync(message, fullTimeout, either.Token).ConfigureAwait(false);
         if (outcome == TtrpcStreamBuffer.Outcome.Full)
             Fail(new RpcException(new Grpc.Core.Status(StatusCode.ResourceExhausted, "ttrpc: stream buffer full")));
         return outcome == TtrpcStreamBuffer.Outcome.Delivered;
@@ -161,6 +168,7 @@ public sealed class TtrpcClientStream : IAsyncDisposable
 
     private void End()
     {
+        remoteEnded = true;
         Received.Complete();
         client.Forget(StreamId);
     }

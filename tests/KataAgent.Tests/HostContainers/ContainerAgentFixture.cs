@@ -4,8 +4,11 @@ using Xunit;
 
 namespace KataAgent.Tests.HostContainers;
 
-/// <summary>One published agent (stand-alone, as root) and one busybox rootfs shared by a test class.</summary>
-public sealed class ContainerAgentFixture : IAsyncLifetime
+/// <summary>
+/// One published agent (stand-alone, as root) and one busybox rootfs shared by a test class, and a client in
+/// <see cref="Protocol"/> (gRPC here; <see cref="TtrpcContainerAgentFixture"/> speaks ttrpc to the same kind of agent).
+/// </summary>
+public class ContainerAgentFixture : IAsyncLifetime
 {
     private AgentProcess? _agent;
     private BusyboxRootfs? _rootfs;
@@ -15,6 +18,9 @@ public sealed class ContainerAgentFixture : IAsyncLifetime
     public AgentProcess Agent => _agent ?? throw new InvalidOperationException("the agent is not started");
 
     public string RootfsPath => (_rootfs ?? throw new InvalidOperationException("no rootfs")).Path;
+
+    /// <summary>The protocol <see cref="Client"/> speaks.</summary>
+    public virtual AgentProtocol Protocol => AgentProtocol.Grpc;
 
     /// <summary>A client shared by the tests (the streaming probe is cached per client).</summary>
     public AgentClient Client => _client ?? throw new InvalidOperationException("not connected");
@@ -26,7 +32,7 @@ public sealed class ContainerAgentFixture : IAsyncLifetime
     {
         _rootfs = await BusyboxRootfs.CreateAsync();
         _agent = AgentProcess.StartOnUnixSocket();
-        _client = await _agent.ConnectAsync();
+        _client = await _agent.ConnectAsync(new AgentClientOptions { ConnectTimeout = TimeSpan.FromSeconds(20), Protocol = Protocol });
     }
 
     public async Task DisposeAsync()

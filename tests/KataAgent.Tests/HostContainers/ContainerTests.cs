@@ -13,9 +13,10 @@ namespace KataAgent.Tests.HostContainers;
 
 /// <summary>
 /// Container and ContainerProcess against the published agent, each test twice: stdio over the
-/// kataagent.v1 Attach stream, and over Kata's unary calls (ContainerOptions.UseStreaming = false).
+/// kataagent.v1 Attach stream, and over Kata's unary calls (ContainerOptions.UseStreaming = false); and all of it
+/// once per protocol (<see cref="GrpcContainerTests"/>, <see cref="TtrpcContainerTests"/>).
 /// </summary>
-public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixture<ContainerAgentFixture>
+public abstract class ContainerTests(ContainerAgentFixture fixture)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
@@ -27,6 +28,7 @@ public sealed class ContainerTests(ContainerAgentFixture fixture) : IClassFixtur
     [Fact]
     public async Task The_agent_is_detected_to_have_the_streaming_extension()
     {
+        fixture.Client.Protocol.Should().Be(fixture.Protocol);
         (await StreamingSupport.IsAvailableAsync(fixture.Client)).Should().BeTrue();
         (await StreamingSupport.IsAvailableAsync(fixture.Client)).Should().BeTrue();
     }

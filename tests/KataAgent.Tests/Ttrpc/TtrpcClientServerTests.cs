@@ -71,6 +71,33 @@ public class TtrpcClientServerTests
     }
 
     [Fact]
+    public async Task Calls_and_streams_started_from_many_threads_at_once_reach_the_server_in_id_order()
+    {
+        var server = new TtrpcServer();
+        server.AddUnaryMethod(Health, "Version", CheckRequest.Parser, (CheckRequest request, TtrpcCallContext _) =>
+            Task.FromResult(new VersionCheckResponse { AgentVersion = request.Service }));
+        server.AddStreamingMethod(Health, "Echo", TtrpcStreamKind.ServerStreaming, async (stream, _) =>
+            ByteString.CopyFrom((await stream.ReadAsync())!.Value.Span));
+        await using var host = new TtrpcTestServer(server);
+        await using var client = await host.ConnectClientAsync();
+
+        // The server refuses an id not above the last it saw: ids must be sent in the order they are taken.
+        var work = Enumerable.Range(0, 400).Select(i => Task.Run(async () =>
+        {
+            if (i % 4 == 0)
+            {
+                await using var stream = await client.OpenStreamAsync(Health, "Echo", TtrpcStreamKind.ServerStreaming, ByteString.CopyFromUtf8($"s{i}"));
+                var message = await stream.ReadAsync();
+                return message is { } m ? System.Text.Encoding.UTF8.GetString(m.Span) : "";
+            }
+            return (await client.CallAsync(Health, "Version", new CheckRequest { Service = $"c{i}" }, VersionCheckResponse.Parser)).AgentVersion;
+        })).ToArray();
+
+        var replies = await Task.WhenAll(work).WaitAsync(Patience);
+        replies.Should().Equal(Enumerable.Range(0, 400).Select(i => i % 4 == 0 ? $"s{i}" : $"c{i}"));
+    }
+
+    [Fact]
     public async Task A_slow_call_does_not_block_another()
     {
         var server = new TtrpcServer();

@@ -98,6 +98,22 @@ public class TtrpcStreamTests
     }
 
     [Fact]
+    public async Task Writing_after_the_server_ended_the_stream_is_refused_as_on_a_completed_grpc_call()
+    {
+        var server = new TtrpcServer();
+        server.AddStreamingMethod(Service, "Echo", TtrpcStreamKind.Duplex, (_, _) => Task.FromResult<ByteString?>(null));
+        await using var host = new TtrpcTestServer(server);
+        await using var client = await host.ConnectClientAsync();
+
+        await using var call = await client.OpenStreamAsync(Service, "Echo", TtrpcStreamKind.Duplex);
+        (await call.ReadAsync().AsTask().WaitAsync(Patience)).Should().BeNull();
+
+        await call.Awaiting(c => c.WriteAsync(ByteString.CopyFromUtf8("late"))).Should().ThrowAsync<InvalidOperationException>()
+            .WithMessage("*server has ended the stream*");
+        await call.CloseWriteAsync();
+    }
+
+    [Fact]
     public async Task On_the_wire_the_server_streams_data_frames_and_ends_with_remote_closed()
     {
         var server = new TtrpcServer();
@@ -157,6 +173,33 @@ public class TtrpcStreamTests
         (await serverStream.ReadAsync().AsTask().WaitAsync(Patience)).Should().BeNull("NoData carries no message, not even an empty one");
         await serverStream.Awaiting(s => s.WriteAsync(ByteString.Empty)).Should().ThrowAsync<InvalidOperationException>();
         await call.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_client_stream_nobody_reads_is_failed_when_its_buffer_stays_full_and_the_connection_goes_on()
+    {
+        using var directory = new TempDirectory();
+        using var listener = RawConnection.Listen(directory.File("raw.sock"));
+        await using var client = new TtrpcClient(await RawConnection.ConnectStreamAsync(directory.File("raw.sock")))
+        {
+            StreamFullTimeout = TimeSpan.FromMilliseconds(200),
+        };
+        using var peer = await listener.AcceptAsync();
+        await using var raw = new RawConnection(peer);
+
+        await using var unread = await client.OpenStreamAsync(Service, "Count", TtrpcStreamKind.ServerStreaming);
+        await raw.ExpectAsync(1, TtrpcMessageType.Request, TtrpcFlags.RemoteClosed);
+        for (int i = 0; i <= TtrpcServer.StreamBufferCapacity; i++)
+            await raw.SendAsync(1, TtrpcMessageType.Data, TtrpcFlags.None, [(byte)i]);
+        var call = client.CallRawAsync("grpc.Health", "Version", ByteString.Empty);
+        await raw.ExpectAsync(3, TtrpcMessageType.Request, TtrpcFlags.None);
+        await raw.SendAsync(3, TtrpcMessageType.Response, TtrpcFlags.None, new Response { Payload = ByteString.CopyFromUtf8("ok") }.ToByteArray());
+
+        (await call.WaitAsync(Patience)).ToStringUtf8().Should().Be("ok", "the full stream held the receive loop up for its grace period only");
+        for (int i = 0; i < TtrpcServer.StreamBufferCapacity; i++)
+            (await unread.ReadAsync().AsTask().WaitAsync(Patience))!.Value.Span[0].Should().Be((byte)i);
+        var thrown = await unread.Awaiting(s => s.ReadAsync().AsTask().WaitAsync(Patience)).Should().ThrowAsync<RpcException>();
+        thrown.Which.Status.Should().Be(new Grpc.Core.Status(StatusCode.ResourceExhausted, "ttrpc: stream buffer full"));
     }
 
     [Fact]
