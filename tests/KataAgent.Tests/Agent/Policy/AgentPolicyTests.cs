@@ -46,6 +46,26 @@ public sealed class AgentPolicyTests
     }
 
     [Fact]
+    public async Task The_policy_holds_whichever_protocol_carries_the_call()
+    {
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using var grpc = await agent.ConnectAsync();
+        await using var ttrpc = await agent.ConnectAsync(new AgentClientOptions { ConnectTimeout = TimeSpan.FromSeconds(20), Protocol = AgentProtocol.Ttrpc });
+
+        // Set over gRPC, enforced over ttrpc: one gate wraps the handlers of both front ends.
+        await grpc.SetPolicyDocumentAsync("""{ "version": 1, "default": "allow", "rpcs": { "GetMetrics": "deny" } }""");
+        (await Refused(() => ttrpc.GetMetricsAsync(new GetMetricsRequest()), AgentStatusCode.PermissionDenied)).Detail
+            .Should().Be("GetMetrics is blocked by policy: rpcs.GetMetrics is deny");
+        await ttrpc.GetGuestDetailsAsync(new GuestDetailsRequest());
+
+        // And the other way round, SetPolicy itself included.
+        await ttrpc.SetPolicyDocumentAsync("""{ "version": 1, "default": "allow", "rpcs": { "ListRoutes": "deny" } }""");
+        (await Refused(() => grpc.ListRoutesAsync(new ListRoutesRequest()), AgentStatusCode.PermissionDenied)).Detail
+            .Should().Be("ListRoutes is blocked by policy: rpcs.ListRoutes is deny");
+        (await grpc.GetMetricsAsync(new GetMetricsRequest())).Metrics_.Should().NotBeEmpty("the new policy replaced the old one whole");
+    }
+
+    [Fact]
     public async Task Default_deny_refuses_every_rpc_not_named_and_can_refuse_setpolicy_itself()
     {
         await using var agent = AgentProcess.StartOnUnixSocket();
