@@ -8,16 +8,22 @@ public sealed partial class TtrpcServer
 {
     /// <summary>
     /// Serves one connection until the peer closes it or <paramref name="cancellationToken"/> fires, then cancels
-    /// the calls still running and waits for them. The caller owns <paramref name="connection"/> and closes it.
+    /// the calls still running and waits for them. When <paramref name="drain"/> fires first, the server stops
+    /// reading (as Go's <c>Shutdown</c> stops a connection taking calls), lets the running calls finish and write
+    /// their answers, and then returns: a graceful close that cuts nothing off. Open streams see their client's
+    /// side as closed. The caller owns <paramref name="connection"/> and closes it.
     /// </summary>
     /// <exception cref="TtrpcProtocolException">
     /// The peer sent bytes that are not ttrpc frames. An oversized frame is first answered on its stream with
     /// Go's ResourceExhausted status. Close this connection; the server goes on serving the others.
     /// </exception>
-    public async Task ServeConnectionAsync(Stream connection, CancellationToken cancellationToken = default)
+    public async Task ServeConnectionAsync(Stream connection, CancellationToken drain = default, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connection);
         using var connectionCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Reading stops on a drain too; the calls run on connectionCts, which only the end of the connection cancels.
+        using var readCts = CancellationTokenSource.CreateLinkedTokenSource(connectionCts.Token, drain);
+        bool drained = false;
         var reader = new TtrpcFrameReader(connection);
         var writer = new TtrpcFrameWriter(connection, connectionCts.Token);
         var streams = new ConcurrentDictionary<uint, TtrpcServerStream>();
@@ -25,7 +31,7 @@ public sealed partial class TtrpcServer
         uint lastStreamId = 0;
         try
         {
-            while (await reader.ReadAsync(connectionCts.Token).ConfigureAwait(false) is { } frame)
+            while (await reader.ReadAsync(readCts.Token).ConfigureAwait(false) is { } frame)
             {
                 running.RemoveAll(t => t.IsCompleted);
                 // Go checks this before the type: even ids belong to server-initiated streams, which nobody opens.
@@ -61,9 +67,14 @@ public sealed partial class TtrpcServer
             await AnswerAsync(writer, streamId, StatusCode.ResourceExhausted, e.Message).ConfigureAwait(false);
             throw;
         }
+        catch (OperationCanceledException) when (drain.IsCancellationRequested && !connectionCts.IsCancellationRequested)
+        {
+            drained = true;
+        }
         finally
         {
-            await connectionCts.CancelAsync().ConfigureAwait(false);
+            if (!drained)
+                await connectionCts.CancelAsync().ConfigureAwait(false);
             foreach (var stream in streams.Values)
                 stream.Received.Complete();
             await Task.WhenAll(running).ConfigureAwait(false);

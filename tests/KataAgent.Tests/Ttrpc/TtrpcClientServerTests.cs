@@ -98,6 +98,43 @@ public class TtrpcClientServerTests
     }
 
     [Fact]
+    public async Task A_drain_stops_reading_lets_the_running_call_answer_and_then_ends_the_connection()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int calls = 0;
+        var server = new TtrpcServer();
+        server.AddUnaryMethod(Health, "Version", CheckRequest.Parser, async (CheckRequest request, TtrpcCallContext context) =>
+        {
+            Interlocked.Increment(ref calls);
+            started.TrySetResult();
+            await release.Task.WaitAsync(context.CancellationToken);
+            return new VersionCheckResponse { AgentVersion = request.Service };
+        });
+        using var pair = new TempDirectory();
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(pair.File("drain.sock")));
+        listener.Listen(1);
+        var clientSocket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await clientSocket.ConnectAsync(new UnixDomainSocketEndPoint(pair.File("drain.sock")));
+        await using var serverStream = new NetworkStream(await listener.AcceptAsync(), ownsSocket: true);
+        await using var client = new TtrpcClient(new NetworkStream(clientSocket, ownsSocket: true));
+        using var drain = new CancellationTokenSource();
+        var serving = server.ServeConnectionAsync(serverStream, drain: drain.Token);
+
+        var running = client.CallAsync(Health, "Version", new CheckRequest { Service = "in flight" }, VersionCheckResponse.Parser);
+        await started.Task.WaitAsync(Patience);
+        await drain.CancelAsync();
+        await Task.Delay(200);
+        serving.IsCompleted.Should().BeFalse("the running call has not answered yet");
+
+        release.SetResult();
+        (await running.WaitAsync(Patience)).AgentVersion.Should().Be("in flight", "a drain cuts no running call off");
+        await serving.WaitAsync(Patience);
+        calls.Should().Be(1);
+    }
+
+    [Fact]
     public async Task A_slow_call_does_not_block_another()
     {
         var server = new TtrpcServer();

@@ -71,7 +71,7 @@ internal sealed class TtrpcTestServer : IAsyncDisposable
         await using var stream = new NetworkStream(connection, ownsSocket: true);
         try
         {
-            await Server.ServeConnectionAsync(stream, stop.Token);
+            await Server.ServeConnectionAsync(stream, cancellationToken: stop.Token);
         }
         catch (TtrpcProtocolException e)
         {

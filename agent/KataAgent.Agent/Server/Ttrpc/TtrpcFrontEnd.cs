@@ -11,7 +11,7 @@ namespace KataAgent.Agent.Server.Ttrpc;
 /// The agent's ttrpc front end: one <see cref="TtrpcServer"/> holding the same services the gRPC front end serves
 /// (bound by <see cref="TtrpcServiceBinder"/>), serving the connections the protocol selector hands it. A connection
 /// ends when the peer closes it, when its bytes are not ttrpc frames (that connection only), or, once Kestrel asks
-/// connections to close (the agent is stopping), as soon as no call is running on it.
+/// connections to close (the agent is stopping), when the calls running on it have answered (the server's drain).
 /// </summary>
 internal sealed class TtrpcFrontEnd
 {
@@ -29,23 +29,20 @@ internal sealed class TtrpcFrontEnd
     /// <summary>Serves <paramref name="connection"/> until it ends; never throws for what the peer does.</summary>
     public async Task ServeAsync(ConnectionContext connection)
     {
-        using var close = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
         string peer = "ttrpc:" + (connection.RemoteEndPoint?.ToString() is { Length: > 0 } remote ? remote : connection.ConnectionId);
-        var state = new TtrpcConnectionState(peer, close);
         CancellationToken closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
-        using var onCloseRequested = closeRequested.Register(state.Drain);
-        TtrpcConnectionState.Current = state;
+        TtrpcConnectionState.Current = new TtrpcConnectionState(peer);
         await using var stream = new DuplexPipeStream(connection.Transport);
         _logger.LogDebug("{Connection}: ttrpc", connection.ConnectionId);
         try
         {
-            await _server.ServeConnectionAsync(stream, close.Token).ConfigureAwait(false);
+            await _server.ServeConnectionAsync(stream, drain: closeRequested, cancellationToken: connection.ConnectionClosed).ConfigureAwait(false);
         }
         catch (TtrpcProtocolException e)
         {
             _logger.LogWarning("{Connection}: not ttrpc, closing it: {Error}", connection.ConnectionId, e.Message);
         }
-        catch (OperationCanceledException) when (close.IsCancellationRequested)
+        catch (OperationCanceledException) when (connection.ConnectionClosed.IsCancellationRequested)
         {
             _logger.LogDebug("{Connection}: ttrpc connection closed by the agent", connection.ConnectionId);
         }

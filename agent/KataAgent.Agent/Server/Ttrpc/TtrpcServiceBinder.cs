@@ -85,14 +85,13 @@ internal sealed class TtrpcServiceBinder(TtrpcServer server, PolicyGate policy, 
             Guarded(method, call, context => handler(stream, call, context)));
 
     /// <summary>
-    /// Runs one call of <paramref name="method"/>, counted as running on its connection while it runs: a failure
-    /// becomes the status <see cref="AgentErrorMapping"/> gives it, except a cancellation of the call itself (its
-    /// deadline passed, or the connection is gone), which the server answers (DEADLINE_EXCEEDED) or drops.
+    /// Runs one call of <paramref name="method"/>: a failure becomes the status <see cref="AgentErrorMapping"/> gives
+    /// it, except a cancellation of the call itself (its deadline passed, or the connection is gone), which the
+    /// server answers (DEADLINE_EXCEEDED) or drops.
     /// </summary>
     private async Task<T> Guarded<T>(IMethod method, TtrpcCallContext call, Func<ServerCallContext, Task<T>> run)
     {
         var connection = TtrpcConnectionState.Current;
-        connection?.CallStarted();
         try
         {
             return await run(new TtrpcServerCallContext(method.FullName, call, connection?.Peer ?? "ttrpc")).ConfigureAwait(false);
@@ -105,10 +104,6 @@ internal sealed class TtrpcServiceBinder(TtrpcServer server, PolicyGate policy, 
         {
             var status = AgentErrorMapping.ToStatus(e, method.FullName.TrimStart('/'), logger);
             throw new RpcException(new Status(status.Code, status.Message));
-        }
-        finally
-        {
-            connection?.CallEnded();
         }
     }
 
