@@ -21,8 +21,8 @@ namespace KataAgent.Agent.Diagnostics;
 /// </summary>
 public sealed class DiagnosticData(ContainerManager containers)
 {
-    /// <summary>The log_type of a container's termination log.</summary>
-    public const string TerminationLogType = "termination-log";
+    /// <summary>The log_type of a container's termination log, as Kata's agent and runtime spell it.</summary>
+    public const string TerminationLogType = "termination_log";
 
     /// <summary>Kubernetes' MaxContainerTerminationMessageLength: kubelet reads no more.</summary>
     public const int MaxTerminationMessageBytes = 4096;

@@ -29,7 +29,7 @@ public sealed class DiagnosticDataTests
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "job" });
         (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "job" })).Status.Should().Be(1, agent.Output);
 
-        var data = await client.GetDiagnosticDataAsync(new GetDiagnosticDataRequest { LogType = "termination-log", ContainerId = "job" });
+        var data = await client.GetDiagnosticDataAsync(new GetDiagnosticDataRequest { LogType = "termination_log", ContainerId = "job" });
         data.Data.Should().StartWith("disk full on /data\nxxx");
         data.Data.Length.Should().Be(4096, "kubelet reads at most 4096 bytes of a termination message");
 
@@ -42,7 +42,7 @@ public sealed class DiagnosticDataTests
         }
 
         await Refused(new GetDiagnosticDataRequest { LogType = "kernel", ContainerId = "job" }, AgentStatusCode.InvalidArgument, "log_type: \"kernel\" is not a diagnostic this agent has");
-        await Refused(new GetDiagnosticDataRequest { LogType = "termination-log", ContainerId = "nope" }, AgentStatusCode.NotFound, "container_id:");
+        await Refused(new GetDiagnosticDataRequest { LogType = "termination_log", ContainerId = "nope" }, AgentStatusCode.NotFound, "container_id:");
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "job", Timeout = 10 });
         Directory.Delete(shared, recursive: true);
     }
@@ -58,7 +58,7 @@ public sealed class DiagnosticDataTests
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "svc", OCI = spec });
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "svc" });
 
-        var request = new GetDiagnosticDataRequest { LogType = "termination-log", ContainerId = "svc" };
+        var request = new GetDiagnosticDataRequest { LogType = "termination_log", ContainerId = "svc" };
         var deadline = DateTime.UtcNow.AddSeconds(10);
         string data;
         while ((data = (await client.GetDiagnosticDataAsync(request)).Data) == "" && DateTime.UtcNow < deadline)
@@ -85,7 +85,7 @@ public sealed class DiagnosticDataTests
         spec.Annotations["io.kubernetes.container.terminationMessagePath"] = "/tmp/why";
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "sly", OCI = spec });
         await client.StartContainerAsync(new StartContainerRequest { ContainerId = "sly" });
-        var request = new GetDiagnosticDataRequest { LogType = "termination-log", ContainerId = "sly" };
+        var request = new GetDiagnosticDataRequest { LogType = "termination_log", ContainerId = "sly" };
 
         AgentStatusException? error = null;
         for (var deadline = DateTime.UtcNow.AddSeconds(10); error is null && DateTime.UtcNow < deadline; await Task.Delay(50))
