@@ -70,6 +70,8 @@ public sealed class ToolRunner(ProcessReaper reaper)
         }
         await stdin.DisposeAsync().ConfigureAwait(false);
         int status = await exit.ConfigureAwait(false);
+        // Reaped: its pid may be reused from now on, so the deadline must no longer kill it.
+        kill.Dispose();
         byte[] stdoutBytes = await output.ConfigureAwait(false);
         byte[] stderrBytes = await errors.ConfigureAwait(false);
         if (deadline.IsCancellationRequested)
