@@ -96,7 +96,7 @@ public class TransportTests
             (await second.GetMetricsAsync(new GetMetricsRequest())).Metrics_.Should().Contain("kata_agent_scrape_count 2");
         }
         port.Connections.Should().BeGreaterThanOrEqualTo(2);
-        agent.Output.Should().Contain("ended; waiting for the host to connect again");
+        (await agent.WaitForOutputAsync("ended; waiting for the host to connect again")).Should().Contain("ended; waiting for the host to connect again");
     }
 
     [Fact]

@@ -50,6 +50,20 @@ public sealed partial class AgentProcess : IAsyncDisposable
 
     public bool HasExited => _task.Task.IsCompleted;
 
+    /// <summary>
+    /// The output once it contains <paramref name="text"/>. The agent logs through a queue and writes an answer
+    /// before its log lines reach the pipe, so a line logged during a call may arrive after the call returned.
+    /// </summary>
+    public async Task<string> WaitForOutputAsync(string text, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (!Output.Contains(text, StringComparison.Ordinal) && DateTime.UtcNow < deadline && !HasExited)
+        {
+            await Task.Delay(20);
+        }
+        return Output;
+    }
+
     /// <summary>Starts the agent on a fresh unix socket.</summary>
     public static AgentProcess StartOnUnixSocket(IReadOnlyDictionary<string, string?>? environment = null)
     {

@@ -42,7 +42,7 @@ public class BlockContainerTests
         output.Should().Be("on the disk\next4\n");
         File.ReadAllText("/proc/self/mounts").Should().NotContain(mountPoint);
         Directory.Exists(mountPoint).Should().BeFalse();
-        agent.Output.Should().Contain($"mounted {disk.DevicePath} (PCI path 10/00, ext4) on {mountPoint}");
+        (await agent.WaitForOutputAsync($"mounted {disk.DevicePath}")).Should().Contain($"mounted {disk.DevicePath} (PCI path 10/00, ext4) on {mountPoint}");
         Directory.Delete($"/run/kata-containers/{id}");
     }
 
@@ -62,7 +62,7 @@ public class BlockContainerTests
         request.Storages.Add(new Storage { Driver = "blk", Source = "06", MountPoint = mountPoint });
         var create = async () => await client.CreateContainerAsync(request);
         (await create.Should().ThrowAsync<AgentStatusException>()).Which.Detail.Should().StartWith("OCI.Root.Path: ");
-        agent.Output.Should().Contain($"mounted {disk.DevicePath}");
+        (await agent.WaitForOutputAsync($"mounted {disk.DevicePath}")).Should().Contain($"mounted {disk.DevicePath}");
         File.ReadAllText("/proc/self/mounts").Should().NotContain(mountPoint);
 
         request.Storages[0].Source = "6";

@@ -133,7 +133,7 @@ public sealed class MemAgentRpcTests : IDisposable
 
         await client.MemAgentCompactSetAsync(new MemAgentCompactConfig { CompactThreshold = 500 });
         await Eventually(() => File.ReadAllText(PathOf("proc/sys/vm/compact_memory")) == "1", "compaction runs: 1 written to compact_memory", agent);
-        agent.Output.Should().Contain("mem-agent: compacting memory");
+        (await agent.WaitForOutputAsync("mem-agent: compacting memory")).Should().Contain("mem-agent: compacting memory");
 
         // Nothing grew since that compaction: no second one, unless forced after compact_force_times idle checks.
         File.WriteAllText(PathOf("proc/sys/vm/compact_memory"), "");

@@ -36,7 +36,8 @@ public sealed class AgentPolicyTests
 
         var error = await Refused(() => client.GetMetricsAsync(new GetMetricsRequest()), AgentStatusCode.PermissionDenied);
         error.Detail.Should().Be("GetMetrics is blocked by policy: rpcs.GetMetrics is deny");
-        agent.Output.Should().Contain("agent policy: grpc.AgentService/GetMetrics refused: GetMetrics is blocked by policy", "every refusal is logged for audit");
+        (await agent.WaitForOutputAsync("agent policy: grpc.AgentService/GetMetrics refused"))
+            .Should().Contain("agent policy: grpc.AgentService/GetMetrics refused: GetMetrics is blocked by policy", "every refusal is logged for audit");
         (await client.GetGuestDetailsAsync(new GuestDetailsRequest())).AgentDetails.Should().NotBeNull("RPCs the policy allows still run");
         (await client.CheckAsync()).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving, "grpc.Health is never subject to the policy");
 

@@ -152,7 +152,8 @@ public class VolumeBinaryTests
 
         File.ReadAllText(Path.Combine(live.Path, "f")).Should().Be("x");
         File.ReadAllText("/proc/self/mountinfo").Should().Contain($" {share} ");
-        agent.Output.Should().Contain("share mount(s) below /run/kata-containers/shared/containers/");
+        (await agent.WaitForOutputAsync("share mount(s) below /run/kata-containers/shared/containers/"))
+            .Should().Contain("share mount(s) below /run/kata-containers/shared/containers/");
     }
 
     private static Storage Ephemeral(string mountPoint, params string[] options)
