@@ -74,21 +74,7 @@ internal static class BenchRunner
             await Task.Delay(1000);
             long idleRss = RssKiB(agent.ProcessId);
 
-            for (int i = 0; i < Warmup; i++)
-            {
-                await client.CheckAsync();
-            }
-            long written = Interlocked.Read(ref CountingStream.BytesWritten);
-            long read = Interlocked.Read(ref CountingStream.BytesRead);
-            var grpc = new List<double>(Iterations);
-            for (int i = 0; i < Iterations; i++)
-            {
-                long start = Stopwatch.GetTimestamp();
-                await client.CheckAsync();
-                grpc.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
-            }
-            int requestBytes = (int)((Interlocked.Read(ref CountingStream.BytesWritten) - written) / Iterations);
-            int responseBytes = (int)((Interlocked.Read(ref CountingStream.BytesRead) - read) / Iterations);
+            var (grpc, requestBytes, responseBytes) = await CheckLatencyAsync(client);
             long busyRss = RssKiB(agent.ProcessId);
 
             var raw = await RawPingPongAsync(scratch, requestBytes, responseBytes);
