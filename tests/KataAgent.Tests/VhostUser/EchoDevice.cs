@@ -19,7 +19,18 @@ internal sealed class EchoDevice : IVhostUserDevice
     private readonly byte[] _config = new byte[8];
     private IReadOnlyList<IVirtqueue>? _queues;
 
-    public EchoDevice() => BinaryPrimitives.WriteUInt64LittleEndian(_config, GuestCid);
+    private readonly SemaphoreSlim? _work;
+
+    /// <summary>With <paramref name="ownThread"/>, kicks only wake a thread of the device's that does the work, as a device serving host sockets does.</summary>
+    public EchoDevice(bool ownThread = false)
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(_config, GuestCid);
+        if (ownThread)
+        {
+            _work = new SemaphoreSlim(0);
+            new Thread(Work) { IsBackground = true, Name = "echo device" }.Start();
+        }
+    }
 
     public ulong DeviceFeatures => FeatureStream;
 
@@ -88,6 +99,11 @@ internal sealed class EchoDevice : IVhostUserDevice
             FailNextKick = null;
             throw failure;
         }
+        if (_work is not null)
+        {
+            _work.Release();
+            return;
+        }
         lock (_lock)
         {
             if (_queues is null)
@@ -138,6 +154,28 @@ internal sealed class EchoDevice : IVhostUserDevice
     }
 
     public void WaitForEvent(string name, int count = 1) => WaitFor(e => e.Count(x => x == name) >= count, $"{count}× {name}");
+
+    private void Work()
+    {
+        while (true)
+        {
+            _work!.Wait();
+            lock (_lock)
+            {
+                try
+                {
+                    if (_queues is not null)
+                    {
+                        Echo(_queues[1], _queues[0]);
+                    }
+                }
+                catch (VirtqueueException e)
+                {
+                    Failures.Add(e);
+                }
+            }
+        }
+    }
 
     private void Echo(IVirtqueue tx, IVirtqueue rx)
     {

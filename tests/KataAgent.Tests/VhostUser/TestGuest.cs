@@ -47,6 +47,13 @@ internal sealed unsafe class TestGuest : IDisposable
     /// <summary>SET_MEM_TABLE's regions, each with the memfd (the server receives a copy per region, as from qemu).</summary>
     public (MemoryRegionDescription Region, int Fd)[] Table() => Regions.Select(r => (r, Fd)).ToArray();
 
+    /// <summary>
+    /// The table after a DIMM hot-add: the same two regions of this memfd (qemu passes them again, the server maps
+    /// them anew) and <paramref name="dimm"/>'s first region at 4 GiB.
+    /// </summary>
+    public (MemoryRegionDescription Region, int Fd)[] TableWith(TestGuest dimm) =>
+        [.. Table(), (new MemoryRegionDescription(0x1_0000_0000, RegionSize, 0x7f00_8000_0000, 0), dimm.Fd)];
+
     public ulong UserAddress(ulong guestAddress) => guestAddress < RegionSize
         ? FirstUserAddress + guestAddress
         : SecondUserAddress + (guestAddress - RegionSize);

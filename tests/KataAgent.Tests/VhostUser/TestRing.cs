@@ -106,6 +106,13 @@ internal sealed unsafe class TestRing
         *(ushort*)(descriptor + 14) = next;
     }
 
+    /// <summary>Rings that already went round to <paramref name="index"/> (both avail.idx and used.idx), as a driver that ran long has them.</summary>
+    public void StartAt(ushort index)
+    {
+        SetAvailableIndex(index);
+        Volatile.Write(ref *(ushort*)_guest.Host(Used + 2), index);
+    }
+
     /// <summary>The driver's reset: the rings zeroed, its indices back to 0.</summary>
     public void Reset()
     {

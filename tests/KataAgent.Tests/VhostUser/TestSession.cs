@@ -18,8 +18,9 @@ internal sealed class TestSession : IAsyncDisposable
     private readonly StringWriter _log = new();
     private readonly List<TestEventFd> _retired = [];
 
-    public TestSession()
+    public TestSession(bool deviceThread = false)
     {
+        Device = new EchoDevice(deviceThread);
         SocketPath = _directory.File("vsock.sock");
         Server = VhostUserServer.Listen(SocketPath, Device, _log);
         Rings = [new TestRing(Guest, 0, QueueSize, 0x1000), new TestRing(Guest, 1, QueueSize, 0x2000)];
@@ -30,7 +31,7 @@ internal sealed class TestSession : IAsyncDisposable
 
     public string SocketPath { get; }
 
-    public EchoDevice Device { get; } = new();
+    public EchoDevice Device { get; }
 
     public VhostUserServer Server { get; }
 

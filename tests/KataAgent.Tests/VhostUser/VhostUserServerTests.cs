@@ -115,7 +115,7 @@ public sealed class VhostUserServerTests
         qemu.HasPendingBytes(Quiet).Should().BeFalse("without NEED_REPLY nothing answers a request that has no reply");
         qemu.GetU64(VhostUserRequest.GetQueueNum).Should().Be(2UL);
         session.Log.Should().Contain("request 99 (unknown, 3 payload bytes, 0 fds) is not supported")
-            .And.Contain("SetLogBase");
+            .And.Contain("request 6 (SET_LOG_BASE, 8 payload bytes, 0 fds) is not supported: answered with a failure");
     }
 
     [Fact]
@@ -252,7 +252,7 @@ public sealed class VhostUserServerTests
         qemu.Send(VhostUserRequest.SetVringNum, [1, 2, 3, 4]); // 4 bytes where vhost_vring_state has 8
         qemu.WaitClosed(FakeFrontEnd.ReplyTimeout).Should().BeTrue();
         session.Device.WaitForEvent("stop");
-        session.Log.Should().Contain("closing the connection: malformed message: SetVringNum (8) with a payload of 4 bytes where 8 belong");
+        session.Log.Should().Contain("closing the connection: malformed message: SET_VRING_NUM (8) with a payload of 4 bytes where 8 belong");
 
         foreach (var ring in session.Rings)
         {
