@@ -98,7 +98,7 @@ public sealed class VhostUserServerTests
         qemu.SetState(VhostUserRequest.SetVringNum, 0, 100, needReply: true).Should().NotBe(0UL, "not a power of 2");
         qemu.SetState(VhostUserRequest.SetVringNum, 7, 128, needReply: true).Should().NotBe(0UL, "no ring 7");
         qemu.SetState(VhostUserRequest.SetVringBase, 1, 70000, needReply: true).Should().NotBe(0UL, "16-bit index");
-        qemu.SetU64(VhostUserRequest.SetFeatures, 1UL << 28, needReply: true).Should().NotBe(0UL, "INDIRECT_DESC was never offered");
+        qemu.SetU64(VhostUserRequest.SetFeatures, 1UL << 34, needReply: true).Should().NotBe(0UL, "RING_PACKED was never offered");
         qemu.SetU64(VhostUserRequest.SetProtocolFeatures, 1UL << 13, needReply: true).Should().NotBe(0UL, "RESET_DEVICE was never offered");
         qemu.SetVringFd(VhostUserRequest.SetVringKick, 0, -1, needReply: true).Should().NotBe(0UL, "polling mode is not supported");
         qemu.SetVringFd(VhostUserRequest.SetVringCall, 0, -1, needReply: true).Should().Be(0UL, "a call without fd: no interrupts");
