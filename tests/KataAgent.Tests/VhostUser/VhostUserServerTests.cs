@@ -156,6 +156,18 @@ public sealed class VhostUserServerTests
     }
 
     [Fact]
+    public async Task A_region_past_the_end_of_its_file_is_refused_rather_than_mapped()
+    {
+        await using var session = new TestSession();
+        var qemu = session.Connect();
+        // 1 MiB past the memfd's end: mapping it would work, touching it would be SIGBUS for the whole process.
+        var beyond = new[] { (new MemoryRegionDescription(0, TestGuest.RegionSize, TestGuest.FirstUserAddress, TestGuest.FileSize), session.Guest.Fd) };
+        qemu.SetMemTable(beyond).Should().NotBe(0UL);
+        session.Log.Should().Contain("runs past the end of its 2621440-byte file");
+        qemu.SetMemTable(session.Guest.Table()).Should().Be(0UL);
+    }
+
+    [Fact]
     public async Task Memory_replaced_while_running_is_remapped_under_pause_and_the_old_mapping_goes()
     {
         await using var session = new TestSession();
