@@ -26,7 +26,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
     private QemuProcess? _process;
     private bool _closed;
 
-    private QemuVm(QemuOptions options)
+    internal QemuVm(QemuOptions options)
     {
         _options = options;
     }
