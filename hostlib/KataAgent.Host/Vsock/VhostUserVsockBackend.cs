@@ -63,6 +63,8 @@ public sealed class VhostUserVsockBackend : IAsyncDisposable
             throw new ArgumentException("VhostUserSocketPath and HybridSocketPath are the same file", nameof(options));
         }
 
+        // One synchronized writer for both parts, so their lines never interleave mid-line.
+        var log = options.Log is null ? null : TextWriter.Synchronized(options.Log);
         VirtioVsockDevice device;
         try
         {
@@ -70,7 +72,7 @@ public sealed class VhostUserVsockBackend : IAsyncDisposable
             {
                 GuestCid = options.GuestCid,
                 HybridSocketPath = options.HybridSocketPath,
-                Log = options.Log,
+                Log = log,
             });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
@@ -79,7 +81,7 @@ public sealed class VhostUserVsockBackend : IAsyncDisposable
         }
         try
         {
-            var server = VhostUserServer.Listen(options.VhostUserSocketPath, device, options.Log);
+            var server = VhostUserServer.Listen(options.VhostUserSocketPath, device, log);
             return new VhostUserVsockBackend(device, server, options);
         }
         catch (Exception e)
