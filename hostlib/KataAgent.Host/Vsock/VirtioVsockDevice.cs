@@ -50,6 +50,7 @@ internal sealed partial class VirtioVsockDevice : IVhostUserDevice, IDisposable
     private IVirtqueue? _tx;
     private int _pauseDepth;
     private bool _broken;
+    private VirtqueueException? _unreportedBreak;
     private bool _disposed;
     private uint _nextLocalPort = FirstLocalPort;
     private ulong _acknowledgedFeatures;
@@ -132,9 +133,11 @@ internal sealed partial class VirtioVsockDevice : IVhostUserDevice, IDisposable
             _rx = queues[RxQueueIndex];
             _tx = queues[TxQueueIndex];
             _broken = false;
+            _unreportedBreak = null;
             Log($"started (guest cid {_options.GuestCid}, features 0x{_acknowledgedFeatures:x})");
             ProcessTx();
             PumpRx();
+            ReportBreak();
         }
     }
 
@@ -148,6 +151,7 @@ internal sealed partial class VirtioVsockDevice : IVhostUserDevice, IDisposable
                 ProcessTx();
             }
             PumpRx();
+            ReportBreak();
         }
     }
 
@@ -210,7 +214,21 @@ internal sealed partial class VirtioVsockDevice : IVhostUserDevice, IDisposable
     private void QueueBroken(VirtqueueException e)
     {
         _broken = true;
+        _unreportedBreak ??= e;
         Log($"a virtqueue is broken, the device idles until the driver resets it: {e.Message}");
+    }
+
+    /// <summary>
+    /// Hands a broken queue to the server (on its thread, out of Kick or Start), which stops the device: every
+    /// connection is reset rather than left hanging on a driver that cannot be reached.
+    /// </summary>
+    private void ReportBreak()
+    {
+        if (_unreportedBreak is { } e)
+        {
+            _unreportedBreak = null;
+            throw e;
+        }
     }
 
     private void Log(string message) => _log?.WriteLine($"vsock: {message}");

@@ -233,15 +233,26 @@ public class VirtioVsockDeviceRobustnessTests
     }
 
     [Fact]
-    public async Task A_malformed_ring_idles_the_device_until_it_starts_again()
+    public async Task A_malformed_ring_is_reported_to_the_server_and_the_device_idles_until_it_starts_again()
     {
         using var guest = new FakeVsockGuest();
         guest.PostRx(4);
+        var (host, _) = await OpenFromHostAsync(guest, 1024);
+        await using var __ = host;
         guest.Tx.Malformed = true;
-        guest.Send(FakeVsockGuest.From(40030, 8000, VsockOp.Rw), Pattern(1, 1));
-        guest.Log.ToString().Should().Contain("broken");
 
+        var kick = () => guest.Send(FakeVsockGuest.From(40030, 8000, VsockOp.Rw), Pattern(1, 1));
+
+        kick.Should().Throw<KataAgent.Host.VhostUser.VirtqueueException>("the server stops the device on it");
+        guest.Log.ToString().Should().Contain("broken");
+        await using var waiting = new NetworkStream(await guest.ConnectHybridAsync(), ownsSocket: true);
+        await waiting.WriteAsync("CONNECT 1025\n"u8.ToArray());
+        await EventuallyAsync(() => guest.Device.ConnectionCount == 2, "the second CONNECT taken");
+        guest.Device.Kick(0);
+        guest.Rx.AvailableCount.Should().Be(3, "a broken device keeps off the queues: its REQUEST waits");
         guest.Device.Stop();
+        await ExpectClosedAsync(host);
+        await ExpectClosedAsync(waiting);
         guest.Start();
         guest.PostRx(4);
         guest.Send(FakeVsockGuest.From(40031, 8000, VsockOp.Rw), Pattern(1, 1));
