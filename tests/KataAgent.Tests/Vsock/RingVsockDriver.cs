@@ -91,6 +91,9 @@ internal sealed unsafe class RingVsockDriver : IDisposable
         Qemu.SetState(VhostUserRequest.SetVringEnable, 0, 1);
         Qemu.SetState(VhostUserRequest.SetVringEnable, 1, 1);
         Kicks[0].Signal();
+        // A request with a reply as a barrier: the server handled the enables, so the device runs (a hybrid
+        // client before that is refused, by design).
+        Qemu.GetU64(VhostUserRequest.GetFeatures);
     }
 
     /// <summary>Guest poweroff: the rings stop (the device with them).</summary>
