@@ -21,7 +21,7 @@ internal sealed unsafe class GuestMemory : IDisposable
     /// Maps <paramref name="regions"/> from <paramref name="fds"/> (one each, same order). The fds stay the caller's:
     /// a mapping keeps its file alive, so they can be closed once this returns.
     /// </summary>
-    /// <exception cref="ArgumentException">A region is empty, wraps around, or overlaps another in guest-physical or front-end space.</exception>
+    /// <exception cref="ArgumentException">A region is empty, wraps around, overlaps another in guest-physical or front-end space, or runs past the end of its file.</exception>
     /// <exception cref="LinuxException">mmap refused a region (nothing stays mapped).</exception>
     public static GuestMemory Map(IReadOnlyList<MemoryRegionDescription> regions, IReadOnlyList<SafeFileDescriptor> fds)
     {
@@ -44,6 +44,7 @@ internal sealed unsafe class GuestMemory : IDisposable
                 try
                 {
                     fds[i].DangerousAddRef(ref referenced);
+                    CheckFileSize(regions[i], i, fds[i]);
                     nint address = Libc.Mmap(0, length, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | Libc.MAP_NORESERVE,
                         (int)fds[i].DangerousGetHandle(), 0);
                     if (address == Libc.MAP_FAILED)
@@ -166,6 +167,29 @@ internal sealed unsafe class GuestMemory : IDisposable
             {
                 throw new ArgumentException($"guest memory regions {other} ({Describe(earlier)}) and {index} ({Describe(region)}) overlap", nameof(regions));
             }
+        }
+    }
+
+    /// <summary>
+    /// A region that runs past the end of its file would map, and then kill this process with SIGBUS at the first
+    /// touch beyond it: refuse it while it is only a number. A file whose size cannot be known (not seekable) is
+    /// left to mmap.
+    /// </summary>
+    private static void CheckFileSize(MemoryRegionDescription region, int index, SafeFileDescriptor fd)
+    {
+        long length;
+        try
+        {
+            using var file = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd.DangerousGetHandle(), ownsHandle: false);
+            length = RandomAccess.GetLength(file);
+        }
+        catch (Exception e) when (e is IOException or NotSupportedException or UnauthorizedAccessException)
+        {
+            return;
+        }
+        if ((ulong)length < region.MmapOffset + region.Size)
+        {
+            throw new ArgumentException($"guest memory region {index} ({Describe(region)}) runs past the end of its {length}-byte file", nameof(fd));
         }
     }
 

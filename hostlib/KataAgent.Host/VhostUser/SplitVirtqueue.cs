@@ -14,7 +14,8 @@ namespace KataAgent.Host.VhostUser;
 /// neither side misses the other's update.</para>
 /// <para>Everything the driver wrote is read once into locals and checked: a head or <c>next</c> beyond the table,
 /// a chain longer than the queue (a loop), a readable descriptor after a writable one, an INDIRECT descriptor
-/// (not offered), a buffer outside guest memory, an available index that jumps by more than the queue size. Any of
+/// when INDIRECT_DESC was not negotiated (or with NEXT, or inside a table, or a table whose size is no multiple of
+/// 16), a buffer outside guest memory, an available index that jumps by more than the queue size. Any of
 /// these breaks the queue: the err eventfd is signalled (qemu logs it), and every later <see cref="TryTake"/>
 /// throws the same <see cref="VirtqueueException"/> until the driver resets the device.</para>
 /// <para>The device calls <see cref="TryTake"/>, <see cref="Complete"/> and <see cref="NotifyDriver"/> under its
@@ -31,6 +32,7 @@ internal sealed unsafe class SplitVirtqueue : IVirtqueue
 
     private readonly ushort _size;
     private readonly bool _eventIndex;
+    private readonly bool _indirect;
     private readonly EventNotifier _call;
     private readonly EventNotifier _err;
     private readonly TextWriter? _log;
@@ -49,12 +51,13 @@ internal sealed unsafe class SplitVirtqueue : IVirtqueue
     private int _inFlight;
     private string? _broken;
 
-    private SplitVirtqueue(int index, ushort size, ushort lastAvailable, bool eventIndex, EventNotifier call, EventNotifier err, TextWriter? log)
+    private SplitVirtqueue(int index, ushort size, ushort lastAvailable, ulong features, EventNotifier call, EventNotifier err, TextWriter? log)
     {
         Index = index;
         _size = size;
         _lastAvailable = lastAvailable;
-        _eventIndex = eventIndex;
+        _eventIndex = (features & VhostUserFeatures.EventIndex) != 0;
+        _indirect = (features & VhostUserFeatures.IndirectDescriptors) != 0;
         _call = call;
         _err = err;
         _log = log;
@@ -79,20 +82,21 @@ internal sealed unsafe class SplitVirtqueue : IVirtqueue
 
     /// <summary>
     /// A queue over the rings <paramref name="address"/> names (front-end addresses), starting at available index
-    /// <paramref name="lastAvailable"/> (SET_VRING_BASE) and at the used index the ring holds; null, with
+    /// <paramref name="lastAvailable"/> (SET_VRING_BASE) and at the used index the ring holds, with the ring
+    /// features (EVENT_IDX, INDIRECT_DESC) of the acknowledged <paramref name="features"/>; null, with
     /// <paramref name="error"/> saying why, when the rings cannot be used (unaligned, outside guest memory).
     /// </summary>
-    public static SplitVirtqueue? Open(int index, ushort size, VringAddress address, ushort lastAvailable, bool eventIndex,
+    public static SplitVirtqueue? Open(int index, ushort size, VringAddress address, ushort lastAvailable, ulong features,
         GuestMemory memory, EventNotifier call, EventNotifier err, TextWriter? log, out string? error)
     {
-        var queue = new SplitVirtqueue(index, size, lastAvailable, eventIndex, call, err, log);
+        var queue = new SplitVirtqueue(index, size, lastAvailable, features, call, err, log);
         error = queue.Map(memory, address);
         if (error is not null)
         {
             return null;
         }
         queue._usedIndex = Volatile.Read(ref *(ushort*)(queue._used + 2));
-        if (eventIndex)
+        if (queue._eventIndex)
         {
             queue.WriteAvailableEvent(lastAvailable);
         }
@@ -246,60 +250,152 @@ internal sealed unsafe class SplitVirtqueue : IVirtqueue
         }
         _readable.Clear();
         _writable.Clear();
-        long readableLength = 0;
-        long writableLength = 0;
-        bool writing = false;
+        var chain = new ChainWalk(head);
         ushort index = head;
-        for (int count = 1; ; count++)
+        while (true)
         {
-            if (count > _size)
+            var descriptor = Descriptor.Read(_descriptors + (index * DescriptorSize));
+            CountDescriptor(ref chain);
+            if ((descriptor.Flags & DescriptorIndirect) != 0)
             {
-                Fail($"the chain from head {head} has more than {_size} descriptors: it loops");
-            }
-            byte* descriptor = _descriptors + (index * DescriptorSize);
-            ulong address = *(ulong*)descriptor;
-            uint length = *(uint*)(descriptor + 8);
-            ushort flags = *(ushort*)(descriptor + 12);
-            ushort next = *(ushort*)(descriptor + 14);
-            if ((flags & DescriptorIndirect) != 0)
-            {
-                Fail($"descriptor {index} (chain {head}) is INDIRECT, which was not negotiated");
-            }
-            List<Memory<byte>> segments;
-            if ((flags & DescriptorWrite) != 0)
-            {
-                writing = true;
-                writableLength += length;
-                segments = _writable;
-            }
-            else
-            {
-                if (writing)
+                // Zero or more direct descriptors, then one that points to a table (virtio 1.2 §2.7.5.3.2).
+                if (!_indirect)
                 {
-                    Fail($"descriptor {index} (chain {head}) is readable but follows a writable one");
+                    Fail($"descriptor {index} (chain {head}) is INDIRECT, which was not negotiated");
                 }
-                readableLength += length;
-                segments = _readable;
+                if ((descriptor.Flags & DescriptorNext) != 0)
+                {
+                    Fail($"descriptor {index} (chain {head}) is INDIRECT and has NEXT set");
+                }
+                WalkIndirect(ref chain, index, descriptor);
+                break;
             }
-            if (readableLength > int.MaxValue || writableLength > int.MaxValue)
-            {
-                Fail($"the chain from head {head} is longer than 2 GiB");
-            }
-            if (!_memory!.TryAppendSegments(address, length, segments))
-            {
-                Fail($"descriptor {index} (chain {head}) points outside guest memory: 0x{address:x}, {length} bytes");
-            }
-            if ((flags & DescriptorNext) == 0)
+            Append(ref chain, index, descriptor);
+            if ((descriptor.Flags & DescriptorNext) == 0)
             {
                 break;
             }
-            if (next >= _size)
+            if (descriptor.Next >= _size)
             {
-                Fail($"descriptor {index} (chain {head}) continues at {next}, beyond the queue size {_size}");
+                Fail($"descriptor {index} (chain {head}) continues at {descriptor.Next}, beyond the queue size {_size}");
             }
-            index = next;
+            index = descriptor.Next;
         }
         return new VirtqueueChain(head, [.. _readable], [.. _writable]);
+    }
+
+    private void WalkIndirect(ref ChainWalk chain, ushort at, Descriptor indirect)
+    {
+        if (indirect.Length == 0 || indirect.Length % DescriptorSize != 0)
+        {
+            Fail($"the indirect table of descriptor {at} (chain {chain.Head}) has {indirect.Length} bytes, not a multiple of {DescriptorSize}");
+        }
+        uint count = indirect.Length / DescriptorSize;
+        if (count > _size)
+        {
+            Fail($"the indirect table of descriptor {at} (chain {chain.Head}) has {count} descriptors, more than the queue size {_size}");
+        }
+        byte* table = _memory!.TranslateGuest(indirect.Address, indirect.Length);
+        byte[]? copy = null;
+        if (table is null)
+        {
+            // A table that crosses a region boundary is read through its segments, into a copy.
+            var segments = new List<Memory<byte>>(2);
+            if (!_memory.TryAppendSegments(indirect.Address, indirect.Length, segments))
+            {
+                Fail($"the indirect table of descriptor {at} (chain {chain.Head}) is outside guest memory: 0x{indirect.Address:x}, {indirect.Length} bytes");
+            }
+            copy = new byte[indirect.Length];
+            int offset = 0;
+            foreach (var segment in segments)
+            {
+                segment.Span.CopyTo(copy.AsSpan(offset));
+                offset += segment.Length;
+            }
+        }
+        fixed (byte* copied = copy)
+        {
+            byte* entries = table is not null ? table : copied;
+            ushort index = 0;
+            for (uint seen = 1; ; seen++)
+            {
+                if (seen > count)
+                {
+                    Fail($"the indirect table of descriptor {at} (chain {chain.Head}) loops");
+                }
+                var descriptor = Descriptor.Read(entries + (index * DescriptorSize));
+                CountDescriptor(ref chain);
+                if ((descriptor.Flags & DescriptorIndirect) != 0)
+                {
+                    Fail($"entry {index} of the indirect table of descriptor {at} (chain {chain.Head}) is INDIRECT again");
+                }
+                Append(ref chain, index, descriptor);
+                if ((descriptor.Flags & DescriptorNext) == 0)
+                {
+                    break;
+                }
+                if (descriptor.Next >= count)
+                {
+                    Fail($"entry {index} of the indirect table of descriptor {at} (chain {chain.Head}) continues at {descriptor.Next}, beyond its {count} entries");
+                }
+                index = descriptor.Next;
+            }
+        }
+    }
+
+    /// <summary>One more descriptor in the chain: more than the queue size means a loop (or a driver that broke the limit).</summary>
+    private void CountDescriptor(ref ChainWalk chain)
+    {
+        if (++chain.Descriptors > _size)
+        {
+            Fail($"the chain from head {chain.Head} has more than {_size} descriptors: it loops");
+        }
+    }
+
+    /// <summary>The descriptor's buffer as views of guest memory, into the readable or the writable part.</summary>
+    private void Append(ref ChainWalk chain, ushort index, Descriptor descriptor)
+    {
+        List<Memory<byte>> segments;
+        if ((descriptor.Flags & DescriptorWrite) != 0)
+        {
+            chain.Writing = true;
+            chain.WritableLength += descriptor.Length;
+            segments = _writable;
+        }
+        else
+        {
+            if (chain.Writing)
+            {
+                Fail($"descriptor {index} (chain {chain.Head}) is readable but follows a writable one");
+            }
+            chain.ReadableLength += descriptor.Length;
+            segments = _readable;
+        }
+        if (chain.ReadableLength > int.MaxValue || chain.WritableLength > int.MaxValue)
+        {
+            Fail($"the chain from head {chain.Head} is longer than 2 GiB");
+        }
+        if (!_memory!.TryAppendSegments(descriptor.Address, descriptor.Length, segments))
+        {
+            Fail($"descriptor {index} (chain {chain.Head}) points outside guest memory: 0x{descriptor.Address:x}, {descriptor.Length} bytes");
+        }
+    }
+
+    /// <summary>A descriptor as read, once, from memory the driver may be writing: each field is checked from here.</summary>
+    private readonly record struct Descriptor(ulong Address, uint Length, ushort Flags, ushort Next)
+    {
+        public static Descriptor Read(byte* source) =>
+            new(*(ulong*)source, *(uint*)(source + 8), *(ushort*)(source + 12), *(ushort*)(source + 14));
+    }
+
+    /// <summary>What a chain walk has seen so far.</summary>
+    private struct ChainWalk(ushort head)
+    {
+        public readonly ushort Head = head;
+        public int Descriptors;
+        public long ReadableLength;
+        public long WritableLength;
+        public bool Writing;
     }
 
     private void WriteAvailableEvent(ushort value) => Volatile.Write(ref *(ushort*)(_used + 4 + (8 * _size)), value);

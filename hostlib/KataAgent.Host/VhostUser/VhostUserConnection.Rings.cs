@@ -206,11 +206,10 @@ internal sealed partial class VhostUserConnection
                 return;
             }
         }
-        bool eventIndex = (_ackedFeatures & VhostUserFeatures.EventIndex) != 0;
         var queues = new SplitVirtqueue[_vrings.Length];
         foreach (var vring in _vrings)
         {
-            var queue = SplitVirtqueue.Open(vring.Index, vring.Size, vring.Address!.Value, vring.Base, eventIndex, _memory, vring.Call, vring.Err, _log, out string? error);
+            var queue = SplitVirtqueue.Open(vring.Index, vring.Size, vring.Address!.Value, vring.Base, _ackedFeatures, _memory, vring.Call, vring.Err, _log, out string? error);
             if (queue is null)
             {
                 _broken = $"ring {vring.Index}: {error}";
@@ -225,7 +224,7 @@ internal sealed partial class VhostUserConnection
             vring.Queue = queues[vring.Index];
         }
         _started = true;
-        Log($"device started: {queues.Length} rings of {string.Join("/", queues.Select(q => q.Size))} descriptors, features 0x{_ackedFeatures:x}{(eventIndex ? " (EVENT_IDX)" : "")}");
+        Log($"device started: {queues.Length} rings of {string.Join("/", queues.Select(q => q.Size))} descriptors, features 0x{_ackedFeatures:x}");
         try
         {
             _device.Start(queues);

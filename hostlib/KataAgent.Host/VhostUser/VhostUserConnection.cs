@@ -36,10 +36,10 @@ internal sealed partial class VhostUserConnection : IDisposable
         _offeredFeatures = OfferedFeatures(device);
     }
 
-    /// <summary>GET_FEATURES: the device's own bits, VERSION_1, PROTOCOL_FEATURES and what the rings implement (EVENT_IDX).</summary>
+    /// <summary>GET_FEATURES: the device's own bits, VERSION_1, PROTOCOL_FEATURES and what the rings implement (EVENT_IDX, INDIRECT_DESC).</summary>
     public static ulong OfferedFeatures(IVhostUserDevice device) =>
         (device.DeviceFeatures & VhostUserFeatures.DeviceTypeMask)
-        | VhostUserFeatures.Version1 | VhostUserFeatures.ProtocolFeatures | VhostUserFeatures.EventIndex;
+        | VhostUserFeatures.Version1 | VhostUserFeatures.ProtocolFeatures | VhostUserFeatures.EventIndex | VhostUserFeatures.IndirectDescriptors;
 
     /// <summary>Serves the connection until the front-end closes it (or resets it) or the server is disposed.</summary>
     /// <exception cref="VhostUserProtocolException">The front-end sent a malformed message: the caller closes the connection.</exception>

@@ -3,7 +3,7 @@ namespace KataAgent.Host.VhostUser;
 /// <summary>The feature bits the server itself deals in: virtio transport bits and vhost-user protocol features.</summary>
 internal static class VhostUserFeatures
 {
-    /// <summary>VIRTIO_RING_F_INDIRECT_DESC (28): not offered, the server does not follow indirect tables.</summary>
+    /// <summary>VIRTIO_RING_F_INDIRECT_DESC (28): a descriptor may point to a table of descriptors.</summary>
     public const ulong IndirectDescriptors = 1UL << 28;
 
     /// <summary>VIRTIO_RING_F_EVENT_IDX (29): used_event / avail_event notification suppression.</summary>

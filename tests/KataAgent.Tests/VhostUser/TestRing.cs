@@ -113,6 +113,17 @@ internal sealed unsafe class TestRing
         Volatile.Write(ref *(ushort*)_guest.Host(Used + 2), index);
     }
 
+    /// <summary>Writes entry <paramref name="entry"/> of an indirect table at guest address <paramref name="table"/>.</summary>
+    public void WriteTableEntry(ulong table, int entry, ulong address, uint length, ushort flags, ushort next)
+    {
+        var bytes = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes, address);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), length);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(12), flags);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(14), next);
+        _guest.Write(table + (16UL * (ulong)entry), bytes);
+    }
+
     /// <summary>The driver's reset: the rings zeroed, its indices back to 0.</summary>
     public void Reset()
     {

@@ -61,7 +61,8 @@ internal sealed class TestSession : IAsyncDisposable
     public void Realize()
     {
         var qemu = Qemu ?? Connect();
-        qemu.GetU64(VhostUserRequest.GetFeatures).Should().Be(VhostUserFeatures.Version1 | VhostUserFeatures.ProtocolFeatures | VhostUserFeatures.EventIndex | EchoDevice.FeatureStream);
+        qemu.GetU64(VhostUserRequest.GetFeatures).Should().Be(
+            VhostUserFeatures.Version1 | VhostUserFeatures.ProtocolFeatures | VhostUserFeatures.EventIndex | VhostUserFeatures.IndirectDescriptors | EchoDevice.FeatureStream);
         qemu.GetU64(VhostUserRequest.GetProtocolFeatures).Should().Be(0x209UL);
         qemu.SetU64(VhostUserRequest.SetProtocolFeatures, 0x209);
         qemu.GetU64(VhostUserRequest.GetQueueNum).Should().Be(2UL);

@@ -98,7 +98,7 @@ public sealed class VhostUserServerTests
         qemu.SetState(VhostUserRequest.SetVringNum, 0, 100, needReply: true).Should().NotBe(0UL, "not a power of 2");
         qemu.SetState(VhostUserRequest.SetVringNum, 7, 128, needReply: true).Should().NotBe(0UL, "no ring 7");
         qemu.SetState(VhostUserRequest.SetVringBase, 1, 70000, needReply: true).Should().NotBe(0UL, "16-bit index");
-        qemu.SetU64(VhostUserRequest.SetFeatures, 1UL << 28, needReply: true).Should().NotBe(0UL, "INDIRECT_DESC was never offered");
+        qemu.SetU64(VhostUserRequest.SetFeatures, 1UL << 34, needReply: true).Should().NotBe(0UL, "RING_PACKED was never offered");
         qemu.SetU64(VhostUserRequest.SetProtocolFeatures, 1UL << 13, needReply: true).Should().NotBe(0UL, "RESET_DEVICE was never offered");
         qemu.SetVringFd(VhostUserRequest.SetVringKick, 0, -1, needReply: true).Should().NotBe(0UL, "polling mode is not supported");
         qemu.SetVringFd(VhostUserRequest.SetVringCall, 0, -1, needReply: true).Should().Be(0UL, "a call without fd: no interrupts");
@@ -153,6 +153,18 @@ public sealed class VhostUserServerTests
         session.Qemu!.SetMemTable(overlapping).Should().NotBe(0UL);
         session.Log.Should().Contain("overlap");
         session.Echo([7, 7]).Should().Equal(7, 7);
+    }
+
+    [Fact]
+    public async Task A_region_past_the_end_of_its_file_is_refused_rather_than_mapped()
+    {
+        await using var session = new TestSession();
+        var qemu = session.Connect();
+        // 1 MiB past the memfd's end: mapping it would work, touching it would be SIGBUS for the whole process.
+        var beyond = new[] { (new MemoryRegionDescription(0, TestGuest.RegionSize, TestGuest.FirstUserAddress, TestGuest.FileSize), session.Guest.Fd) };
+        qemu.SetMemTable(beyond).Should().NotBe(0UL);
+        session.Log.Should().Contain("runs past the end of its 2621440-byte file");
+        qemu.SetMemTable(session.Guest.Table()).Should().Be(0UL);
     }
 
     [Fact]
