@@ -29,7 +29,10 @@ internal sealed class GuestConnection(FakeVsockGuest guest, uint guestPort, uint
 
     public uint PeerFwdCnt { get; private set; }
 
-    public uint PeerCredit => PeerBufAlloc - (TxCnt - PeerFwdCnt);
+    /// <summary>The device's credit as the guest last heard it; a guest that sent beyond it is a test bug, said loudly.</summary>
+    public uint PeerCredit => TxCnt - PeerFwdCnt > PeerBufAlloc
+        ? throw new InvalidOperationException($"guest port {GuestPort} sent {TxCnt - PeerFwdCnt} bytes beyond the device's last fwd_cnt, more than its buf_alloc {PeerBufAlloc}")
+        : PeerBufAlloc - (TxCnt - PeerFwdCnt);
 
     /// <summary>Send a CREDIT_UPDATE whenever this many bytes were consumed since the device last heard (0: only when asked).</summary>
     public uint ProactiveUpdateEvery { get; set; }
@@ -71,27 +74,42 @@ internal sealed class GuestConnection(FakeVsockGuest guest, uint guestPort, uint
         }
     }
 
-    /// <summary>Writes <paramref name="data"/> to the host within the device's credit, waiting for its updates when out.</summary>
+    /// <summary>
+    /// Writes <paramref name="data"/> to the host within the device's credit, waiting for its updates when out. It
+    /// leaves RW packets to a concurrent <see cref="ReadAsync"/>, whose <see cref="Observe"/> also updates the credit.
+    /// </summary>
     public async Task WriteAsync(byte[] data, int maxPacket = 64 * 1024)
     {
         int offset = 0;
+        var stuckSince = DateTime.UtcNow;
         while (offset < data.Length)
         {
             uint credit = PeerCredit;
             if (credit == 0)
             {
                 // Out of credit, as Linux: wait for the device's unsolicited CREDIT_UPDATE.
-                var packet = await guest.NextAsync(p => Mine(p) && p.Op is VsockOp.CreditUpdate or VsockOp.Rw or VsockOp.Rst or VsockOp.Shutdown, what: $"credit for guest port {GuestPort}");
-                Observe(packet);
-                if (packet.Op is VsockOp.Rst)
+                if (DateTime.UtcNow - stuckSince > FakeVsockGuest.Patience)
                 {
-                    throw new InvalidOperationException($"reset while writing: {packet}");
+                    throw new TimeoutException($"no credit for guest port {GuestPort} after {offset} of {data.Length} bytes");
+                }
+                try
+                {
+                    var packet = await guest.NextAsync(p => Mine(p) && p.Op is VsockOp.CreditUpdate or VsockOp.Rst or VsockOp.Shutdown, TimeSpan.FromMilliseconds(50));
+                    Observe(packet);
+                    if (packet.Op is VsockOp.Rst)
+                    {
+                        throw new InvalidOperationException($"reset while writing: {packet}");
+                    }
+                }
+                catch (TimeoutException)
+                {
                 }
                 continue;
             }
             int length = (int)Math.Min(Math.Min(credit, (uint)maxPacket), (uint)(data.Length - offset));
             Send(VsockOp.Rw, data.AsSpan(offset, length), payloadSegments: length > 4096 ? 2 : 1);
             offset += length;
+            stuckSince = DateTime.UtcNow;
         }
     }
 
@@ -134,7 +152,12 @@ internal sealed class GuestConnection(FakeVsockGuest guest, uint guestPort, uint
     public void Observe(VsockPacket packet)
     {
         PeerBufAlloc = packet.Header.BufAlloc;
-        PeerFwdCnt = packet.Header.FwdCnt;
+        // Packets may be observed out of order by a concurrent reader and writer; a Linux guest handles them in
+        // order, so the count only moves forward.
+        if ((int)(packet.Header.FwdCnt - PeerFwdCnt) > 0)
+        {
+            PeerFwdCnt = packet.Header.FwdCnt;
+        }
         switch (packet.Op)
         {
             case VsockOp.Rw:

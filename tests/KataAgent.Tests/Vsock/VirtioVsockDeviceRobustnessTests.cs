@@ -170,6 +170,55 @@ public class VirtioVsockDeviceRobustnessTests
     }
 
     [Fact]
+    public async Task A_stalled_connection_holds_up_no_other()
+    {
+        using var guest = new FakeVsockGuest(o => o with { BufAlloc = 64 * 1024 });
+        guest.PostRx(64);
+        var (stalledHost, stalled) = await OpenFromHostAsync(guest, 1024, guestBufAlloc: 8192);
+        var (host, connection) = await OpenFromHostAsync(guest, 1025);
+        await using var _ = stalledHost;
+        await using var __ = host;
+
+        // Stalled both ways: its guest reads nothing, its host reader reads nothing.
+        var flood = stalledHost.WriteAsync(Pattern(1024 * 1024, 20)).AsTask();
+        var stalledUpload = stalled.WriteAsync(Pattern(2 * 1024 * 1024, 21));
+        // Taken, not observed: the uploader's view of the credit is its own (an older header would move it back).
+        await guest.NextAsync(p => stalled.Mine(p) && p.Op == VsockOp.CreditRequest, what: "CREDIT_REQUEST of the stalled connection");
+        await EventuallyAsync(() => stalled.PeerCredit == 0 || stalledUpload.IsCompleted, "the stalled upload used all the credit: socket buffer and our 64 KiB are full");
+        stalledUpload.IsCompleted.Should().BeFalse($"the stalled upload waits ({stalledUpload.Exception?.InnerException?.Message}; sent {stalled.TxCnt})");
+
+        byte[] down = Pattern(300_000, 22);
+        byte[] up = Pattern(300_000, 23);
+        var reading = Task.Run(async () =>
+        {
+            byte[] received = new byte[down.Length];
+            int offset = 0;
+            while (offset < down.Length)
+            {
+                if (guest.Rx.AvailableCount < 8)
+                {
+                    guest.PostRx(32);
+                }
+                byte[] chunk = await connection.ReadAsync(Math.Min(8192, down.Length - offset));
+                chunk.CopyTo(received, offset);
+                offset += chunk.Length;
+            }
+            return received;
+        });
+        var writing = host.WriteAsync(down).AsTask();
+        var upload = connection.WriteAsync(up);
+        var readUp = ReadExactlyAsync(host, up.Length);
+
+        (await reading).Should().Equal(down);
+        await writing;
+        await upload;
+        (await readUp).Should().Equal(up);
+        flood.IsCompleted.Should().BeFalse("the stalled connection's host writer is held back by its guest's credit, in the kernel");
+        stalledUpload.IsCompleted.Should().BeFalse("the stalled connection's guest writer waits for credit");
+        stalled.PeerCredit.Should().Be(0u);
+    }
+
+    [Fact]
     public async Task Tx_keeps_moving_while_the_guest_posts_no_rx_buffers()
     {
         using var guest = new FakeVsockGuest();
