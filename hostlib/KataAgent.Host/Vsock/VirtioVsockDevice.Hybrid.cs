@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Host.Vsock;
 
@@ -28,6 +30,10 @@ internal sealed partial class VirtioVsockDevice
         }
         if (File.Exists(path))
         {
+            if (!IsSocketFile(path))
+            {
+                throw new IOException($"hybrid vsock socket {path}: a file that is not a socket is in the way");
+            }
             using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
             {
                 try
@@ -35,14 +41,15 @@ internal sealed partial class VirtioVsockDevice
                     probe.Connect(endpoint);
                     throw new IOException($"hybrid vsock socket {path}: another process listens on it");
                 }
-                catch (SocketException)
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
                 {
-                    // Refused: stale, or not a socket at all (checked next).
+                    // Nobody listens: a socket a crashed owner left behind.
                 }
-            }
-            if (!IsSocketFile(path))
-            {
-                throw new IOException($"hybrid vsock socket {path}: a file that is not a socket is in the way");
+                catch (SocketException e)
+                {
+                    // EAGAIN (a full backlog: alive), EACCES (someone else's): either way not ours to replace.
+                    throw new IOException($"hybrid vsock socket {path}: in the way and not provably stale ({e.Message})", e);
+                }
             }
             File.Delete(path);
         }
@@ -60,22 +67,20 @@ internal sealed partial class VirtioVsockDevice
         }
     }
 
-    /// <summary>FileSystemInfo has no file type; a unix socket is what refuses open(2) with ENXIO.</summary>
+    /// <summary>
+    /// Whether <paramref name="path"/> is a unix socket: open(2) refuses exactly those with ENXIO. Non-blocking so
+    /// that a FIFO does not hang us, no-follow so that a symlink is not taken for what it points to.
+    /// </summary>
     private static bool IsSocketFile(string path)
     {
-        try
+        const int O_NOFOLLOW = 0x20000;
+        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC | Libc.O_NOCTTY | O_NOFOLLOW);
+        if (fd >= 0)
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None);
+            Libc.Close(fd);
             return false;
         }
-        catch (IOException)
-        {
-            return true;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return false;
-        }
+        return Marshal.GetLastPInvokeError() == Errno.ENXIO;
     }
 
     private async Task AcceptLoopAsync()
