@@ -2,7 +2,7 @@ namespace KataAgent.Host.Vm;
 
 /// <summary>
 /// What <see cref="QemuVm.AttachAsync"/> needs to find a running VM again, kept as vm.json in its state
-/// directory: the options it was started with (paths made absolute), qemu's pid and the disks' PCI paths.
+/// directory: the options it was started with (paths made absolute), qemu's pid, the disks' PCI paths and the shared directories.
 /// </summary>
 internal sealed record QemuVmState
 {
@@ -13,4 +13,7 @@ internal sealed record QemuVmState
     public required bool UsesKvm { get; init; }
 
     public required IReadOnlyList<string> DiskPciPaths { get; init; }
+
+    /// <summary>The shares attached now, cold- and hot-plugged: each has a virtiofsd whose pid file is in the state directory.</summary>
+    public IReadOnlyList<QemuSharedDirectory> SharedDirectories { get; init; } = [];
 }
