@@ -28,12 +28,14 @@ public sealed partial class Sandbox
     /// <exception cref="DiskImageException">The rootfs could not be packed (blk).</exception>
     /// <exception cref="VmException">No free hot-plug slot (blk).</exception>
     /// <exception cref="AgentStatusException">The agent refused (e.g. the disk did not appear within the hot-plug timeout: DEADLINE_EXCEEDED).</exception>
+    /// <exception cref="ShareException">Also: the sandbox failed (<see cref="Failure"/>: its virtiofsd died), before or during the call.</exception>
     public async Task<Container> CreateContainerAsync(string containerId, string rootfsDirectory, Spec spec, ContainerOptions? options = null, CancellationToken cancellationToken = default)
     {
         ContainerIds.Validate(containerId, nameof(containerId));
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentException.ThrowIfNullOrEmpty(rootfsDirectory);
         ObjectDisposedException.ThrowIf(_finished, this);
+        ThrowIfFailed();
         var oci = spec.Clone();
         oci.Root ??= new Root();
         var request = new CreateContainerRequest { ContainerId = containerId, ExecId = containerId, OCI = oci };
@@ -53,7 +55,7 @@ public sealed partial class Sandbox
         Container container;
         try
         {
-            container = await _agent.CreateContainerAsync(request, options, cancellationToken).ConfigureAwait(false);
+            container = await UnlessFailedAsync(_agent.CreateContainerAsync(request, options, cancellationToken)).ConfigureAwait(false);
         }
         catch
         {
@@ -163,7 +165,7 @@ public sealed partial class Sandbox
     {
         ContainerIds.Validate(containerId, nameof(containerId));
         ObjectDisposedException.ThrowIf(_finished, this);
-        var container = await _agent.OpenContainerAsync(containerId, options, cancellationToken).ConfigureAwait(false);
+        var container = await UnlessFailedAsync(_agent.OpenContainerAsync(containerId, options, cancellationToken)).ConfigureAwait(false);
         container.Owner = this;
         return container;
     }
@@ -193,7 +195,7 @@ public sealed partial class Sandbox
     {
         ObjectDisposedException.ThrowIf(_finished, this);
         // The agent unmounts the disk in RemoveContainer: unplugging it earlier would pull it from under a mount.
-        await _agent.RemoveContainerAsync(containerId, timeout, cancellationToken).ConfigureAwait(false);
+        await UnlessFailedAsync(_agent.RemoveContainerAsync(containerId, timeout, cancellationToken)).ConfigureAwait(false);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -56,6 +56,10 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
         HasDns = hasDns;
         Network = network;
         _share = share;
+        if (share is not null)
+        {
+            _ = StopOnVirtiofsdFailureAsync();
+        }
     }
 
     /// <summary>How containers get their rootfs directories (<see cref="SandboxOptions.RootfsMode"/>).</summary>

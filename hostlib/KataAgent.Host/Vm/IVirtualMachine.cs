@@ -30,6 +30,9 @@ internal interface IVirtualMachine : IAsyncDisposable
     /// <summary>The disks attached right now.</summary>
     Task<IReadOnlyList<QemuAttachedDisk>> QueryDisksAsync(CancellationToken cancellationToken);
 
+    /// <summary>Completes when a share's virtiofsd exits while the VM runs (never, without a failure).</summary>
+    Task<VirtiofsdExit> VirtiofsdFailure { get; }
+
     /// <summary>Stops the VM: a grace to power off by itself, then quit, then kill.</summary>
     Task StopAsync(TimeSpan grace, CancellationToken cancellationToken);
 

@@ -37,9 +37,17 @@ internal sealed class FakeSandboxAgent(List<string> log) : ISandboxAgent
     public Task RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken) =>
         Call($"RemoveContainer {containerId} timeout={timeout.TotalSeconds:0}s", "RemoveContainer");
 
+    /// <summary>When set, CreateContainer waits for it after logging: an agent whose answer does not come.</summary>
+    public Task? HoldCreateContainer { get; set; }
+
     public async Task<Container> CreateContainerAsync(CreateContainerRequest request, ContainerOptions? options, CancellationToken cancellationToken)
     {
         LastCreateContainer = request;
+        if (HoldCreateContainer is { } hold)
+        {
+            _ = Call($"CreateContainer {request.ContainerId} (no answer)", "");
+            await hold;
+        }
         await Call(request.Storages.Count > 0
             ? $"CreateContainer {request.ContainerId} storage={request.Storages[0].Source}"
             : $"CreateContainer {request.ContainerId} root={request.OCI.Root.Path}", "CreateContainer");

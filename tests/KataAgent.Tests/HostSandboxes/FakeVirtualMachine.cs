@@ -27,6 +27,11 @@ internal sealed class FakeVirtualMachine(string stateDirectory, List<string> log
 
     public IReadOnlyCollection<string> AttachedImages => _disks.Values;
 
+    /// <summary>Completed by a test as the VM's report that a share's virtiofsd died.</summary>
+    public TaskCompletionSource<VirtiofsdExit> VirtiofsdFailureSource { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task<VirtiofsdExit> VirtiofsdFailure => VirtiofsdFailureSource.Task;
+
     public Task<string> AddDiskAsync(QemuDisk disk, CancellationToken cancellationToken)
     {
         string pciPath = (0x10 + _nextPort++).ToString("x2", CultureInfo.InvariantCulture) + "/00";

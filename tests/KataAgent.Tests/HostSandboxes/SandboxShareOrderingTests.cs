@@ -207,4 +207,44 @@ public sealed class SandboxShareOrderingTests : IDisposable
         await detached.DisposeAsync();
         _log.Should().Equal("Close");
     }
+
+    [Fact]
+    public async Task A_dead_virtiofsd_stops_the_VM_and_fails_pending_and_later_calls_naming_it()
+    {
+        var sandbox = NewSandbox();
+        await CreateAsync(sandbox, "c1");
+        var neverAnswered = new TaskCompletionSource();
+        _agent.HoldCreateContainer = neverAnswered.Task;
+        var pending = sandbox.CreateContainerAsync("c2", _rootfs, SpecWith(), new ContainerOptions { AttachStdio = false });
+        await WaitForAsync(() => _log.Contains("CreateContainer c2 (no answer)"));
+
+        _vm.VirtiofsdFailureSource.SetResult(new VirtiofsdExit("kataShared", "/state/shared", 137, "virtio_session_mount: Waiting for vhost-user socket connection..."));
+
+        var error = (await FluentActions.Awaiting(() => pending).Should().ThrowAsync<ShareException>()).Which;
+        error.Message.Should().Contain("virtiofsd").And.Contain("kataShared").And.Contain("code 137");
+        error.Kind.Should().Be(KataAgentErrorKind.Share);
+        await WaitForAsync(() => _log.Contains("Stop grace=0s"));
+        _vm.IsRunning.Should().BeFalse();
+        sandbox.Failure.Should().BeSameAs(error);
+        var later = async () => await sandbox.CreateContainerAsync("c3", _rootfs, SpecWith());
+        (await later.Should().ThrowAsync<ShareException>()).Which.Should().BeSameAs(error);
+        var remove = async () => await sandbox.RemoveContainerAsync("c1");
+        (await remove.Should().ThrowAsync<ShareException>()).Which.Should().BeSameAs(error);
+        _log.Should().NotContain("ShareRootfs c3");
+
+        _log.Clear();
+        await sandbox.DestroyAsync();
+        _log.Should().Contain("UnmountAll").And.NotContain("DestroySandbox", "the VM is stopped already");
+        Directory.Exists(_state).Should().BeFalse();
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition())
+        {
+            DateTime.UtcNow.Should().BeBefore(deadline, "the condition should hold within 10 s");
+            await Task.Delay(10);
+        }
+    }
 }
