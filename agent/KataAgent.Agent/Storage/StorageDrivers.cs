@@ -14,8 +14,11 @@ public static class StorageDrivers
     /// <summary>A guest directory (a disk emptyDir).</summary>
     public const string Local = "local";
 
+    /// <summary>A host directory shared over virtio-fs, mounted by its tag (Kata's kataShared share).</summary>
+    public const string VirtioFs = "virtio-fs";
+
     /// <summary>Every driver, in the order GetGuestDetails reports them.</summary>
-    private static readonly IStorageDriver[] Drivers = [new BlkStorageDriver(), new EphemeralStorageDriver(), new LocalStorageDriver()];
+    private static readonly IStorageDriver[] Drivers = [new BlkStorageDriver(), new EphemeralStorageDriver(), new LocalStorageDriver(), new VirtioFsStorageDriver()];
 
     private static readonly Dictionary<string, IStorageDriver> ByName = Drivers.ToDictionary(d => d.Name, StringComparer.Ordinal);
 

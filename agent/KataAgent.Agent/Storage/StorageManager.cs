@@ -61,7 +61,8 @@ public sealed class StorageManager
             var driver = StorageDrivers.Find(storage.Driver)
                 ?? throw AgentException.InvalidArgument($"{at}.driver", $"'{storage.Driver}' is not supported; this agent handles {string.Join(", ", StorageDrivers.All)}");
             string point = storage.MountPoint;
-            if (!point.StartsWith('/') || point.Contains('\0') || Path.GetFullPath(point) != point.TrimEnd('/'))
+            // One trailing slash is how Kata writes the shared directory (/run/kata-containers/shared/containers/).
+            if (!point.StartsWith('/') || point.Contains('\0') || Path.GetFullPath(point).TrimEnd('/') != point.TrimEnd('/'))
             {
                 throw AgentException.InvalidArgument($"{at}.mount_point", $"'{point}' is not a normalised absolute path");
             }
@@ -157,7 +158,23 @@ public sealed class StorageManager
             }
             bool createdDirectory = !Directory.Exists(mountPoint);
             Directory.CreateDirectory(mountPoint);
-            bool mounted = mount(mountPoint);
+            bool mounted;
+            try
+            {
+                mounted = mount(mountPoint);
+            }
+            catch when (createdDirectory)
+            {
+                // A failed mount leaves no directory of ours behind.
+                try
+                {
+                    Directory.Delete(mountPoint);
+                }
+                catch (IOException)
+                {
+                }
+                throw;
+            }
             _mounts.Add((mountPoint, new MountEntry { Users = 1, Mounted = mounted, Shared = storage.Shared, RemoveDirectory = createdDirectory && driver.RemovesCreatedMountPoint }));
         }
     }

@@ -17,6 +17,16 @@ public static class GuestLayout
     /// (the agent being PID 1) the guest's own /etc/resolv.conf, as in Kata.</summary>
     public const string SandboxResolvConfPath = SandboxDirectory + "/resolv.conf";
 
+    /// <summary>
+    /// Where the sandbox's virtio-fs share is mounted in the guest (Kata's <c>defaultKataGuestSharedDir</c>, written
+    /// with its trailing slash as Kata sends it in Storage.mount_point): the host's per-sandbox shared directory shows
+    /// up here, each container's rootfs and shared volumes as a directory below it.
+    /// </summary>
+    public const string SharedDirectory = RunDirectory + "/shared/containers/";
+
+    /// <summary>The virtio-fs tag of the sandbox's share (Kata's <c>mountGuestTag</c>).</summary>
+    public const string SharedFsTag = "kataShared";
+
     /// <summary>Where the shared sandbox namespaces are pinned (as Kata: /run/sandbox-ns).</summary>
     public const string SandboxNamespaceDirectory = "/run/sandbox-ns";
 

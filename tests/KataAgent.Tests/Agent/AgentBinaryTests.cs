@@ -26,7 +26,7 @@ public class AgentBinaryTests
             var details = await client.GetGuestDetailsAsync(new GuestDetailsRequest { MemBlockSize = true, MemHotplugProbe = true });
             details.AgentDetails.Version.Should().Be(version.AgentVersion);
             details.AgentDetails.InitDaemon.Should().BeFalse();
-            details.AgentDetails.StorageHandlers.Should().Equal("blk", "ephemeral", "local");
+            details.AgentDetails.StorageHandlers.Should().Equal("blk", "ephemeral", "local", "virtio-fs");
             details.AgentDetails.SupportsSeccomp.Should().BeTrue();
             details.AgentDetails.DeviceHandlers.Should().BeEmpty();
             string blockSizeFile = "/sys/devices/system/memory/block_size_bytes";

@@ -42,7 +42,7 @@ public class GuestSystemTests
         details.Version.Should().NotBeNullOrEmpty();
         details.InitDaemon.Should().BeFalse("the test host's PID 1 is not the agent");
         details.DeviceHandlers.Should().BeEmpty();
-        details.StorageHandlers.Should().Equal("blk", "ephemeral", "local");
+        details.StorageHandlers.Should().Equal("blk", "ephemeral", "local", "virtio-fs");
         details.SupportsSeccomp.Should().BeTrue();
     }
 }

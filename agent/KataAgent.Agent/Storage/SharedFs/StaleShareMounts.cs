@@ -17,18 +17,15 @@ namespace KataAgent.Agent.Storage.SharedFs;
 /// </summary>
 public static unsafe class StaleShareMounts
 {
-    /// <summary>Kata's KATA_GUEST_SHARE_DIR.</summary>
-    public const string SharedDirectory = GuestLayout.RunDirectory + "/shared/containers/";
-
     /// <summary>The mount points a call looks at: those strictly below <paramref name="sharedDirectory"/>.</summary>
-    public static IReadOnlyList<string> Candidates(IReadOnlyList<MountTableEntry> mounts, string sharedDirectory = SharedDirectory) =>
+    public static IReadOnlyList<string> Candidates(IReadOnlyList<MountTableEntry> mounts, string sharedDirectory = GuestLayout.SharedDirectory) =>
         mounts.Select(m => m.MountPoint)
             .Where(p => p.StartsWith(sharedDirectory, StringComparison.Ordinal) && p.Length > sharedDirectory.Length)
             .Distinct(StringComparer.Ordinal)
             .ToList();
 
     /// <summary>Revalidates every share mount; returns the ones that are gone from the mount table afterwards.</summary>
-    public static IReadOnlyList<string> Revalidate(ILogger logger, string sharedDirectory = SharedDirectory, string mountinfoPath = "/proc/self/mountinfo")
+    public static IReadOnlyList<string> Revalidate(ILogger logger, string sharedDirectory = GuestLayout.SharedDirectory, string mountinfoPath = "/proc/self/mountinfo")
     {
         var candidates = Candidates(MountTable.Read(mountinfoPath), sharedDirectory);
         foreach (string mountPoint in candidates)
