@@ -175,7 +175,8 @@ public sealed partial class Sandbox
     /// <paramref name="timeout"/>, default <see cref="ContainerOptions.RemoveTimeout"/>, and unmounts its disk);
     /// then, once the agent has let go of it and not before, its shared rootfs and volumes are unmounted from the share
     /// (virtio-fs), or its disk is hot-unplugged and its image deleted (blk), if <see cref="CreateContainerAsync"/> made
-    /// them. <see cref="Container.RemoveAsync"/> on a handle of this sandbox comes here too.
+    /// them, and the agent told to drop its stale submounts of them (RemoveStaleVirtiofsShareMounts, as Kata's runtime
+    /// does). <see cref="Container.RemoveAsync"/> on a handle of this sandbox comes here too.
     /// </summary>
     /// <exception cref="AgentStatusException">The agent refused (NOT_FOUND: no such container; DEADLINE_EXCEEDED: processes outlived the timeout); the disk or share stays.</exception>
     /// <exception cref="ShareException">A shared rootfs or volume would not unmount on the host; the container is removed.</exception>
@@ -208,6 +209,9 @@ public sealed partial class Sandbox
         if (_share is not null && _share.Has(containerId))
         {
             _share.Unshare(containerId);
+            // As Kata's runtime does after unsharing: the guest's automatic submounts of what is gone (virtiofsd
+            // announces the host's mount points) are dropped, and virtiofsd lets go of what it held for them.
+            await UnlessFailedAsync(_agent.RemoveStaleVirtiofsShareMountsAsync(cancellationToken)).ConfigureAwait(false);
         }
         if (File.Exists(DiskImagePath(containerId)))
         {

@@ -26,10 +26,10 @@ namespace KataAgent.Host.SharedFs;
 internal sealed class SandboxShare : ISandboxShare
 {
     /// <summary>The virtio-fs tag of the sandbox's share, as Kata's runtime names it.</summary>
-    public const string Tag = "kataShared";
+    public const string Tag = GuestLayout.SharedFsTag;
 
     /// <summary>Where the agent mounts the share in the guest (Kata's kataGuestSharedDir, with its trailing slash as Kata sends it).</summary>
-    public const string GuestDirectory = GuestLayout.RunDirectory + "/shared/containers/";
+    public const string GuestDirectory = GuestLayout.SharedDirectory;
 
     private const ulong SharedFlags = Libc.MS_NODEV | Libc.MS_NOSUID;
 

@@ -37,6 +37,8 @@ internal sealed class FakeSandboxAgent(List<string> log) : ISandboxAgent
     public Task RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken) =>
         Call($"RemoveContainer {containerId} timeout={timeout.TotalSeconds:0}s", "RemoveContainer");
 
+    public Task RemoveStaleVirtiofsShareMountsAsync(CancellationToken cancellationToken) => Call("RemoveStaleVirtiofsShareMounts", "RemoveStaleVirtiofsShareMounts");
+
     /// <summary>When set, CreateContainer waits for it after logging: an agent whose answer does not come.</summary>
     public Task? HoldCreateContainer { get; set; }
 

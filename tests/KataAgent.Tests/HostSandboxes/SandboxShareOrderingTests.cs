@@ -157,14 +157,14 @@ public sealed class SandboxShareOrderingTests : IDisposable
     }
 
     [Fact]
-    public async Task Removing_a_container_asks_the_agent_first_and_only_then_unshares()
+    public async Task Removing_a_container_asks_the_agent_first_then_unshares_then_has_the_guest_drop_stale_share_mounts()
     {
         var sandbox = NewSandbox();
         var container = await CreateAsync(sandbox, "c1");
 
         await container.RemoveAsync(TimeSpan.FromSeconds(7));
 
-        _log.Should().Equal("RemoveContainer c1 timeout=7s", "Unshare c1");
+        _log.Should().Equal("RemoveContainer c1 timeout=7s", "Unshare c1", "RemoveStaleVirtiofsShareMounts");
     }
 
     [Fact]
