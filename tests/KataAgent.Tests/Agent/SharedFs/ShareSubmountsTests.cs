@@ -40,12 +40,12 @@ public sealed class ShareSubmountsTests : IDisposable
     {
         string share = _temp.CreateDirectory("share") + "/";
         string rootfs = _temp.CreateDirectory("share/c1/rootfs");
-        string nested = Directory.CreateDirectory(Path.Combine(rootfs, "nested")).FullName;
         string other = _temp.CreateDirectory("share/c2/rootfs");
-        foreach (string point in (string[])[rootfs, nested, other])
-        {
-            Libc(point);
-        }
+        Libc(rootfs);
+        Libc(other);
+        // A submount below a submount (a volume mounted inside a shared rootfs on the host).
+        string nested = Directory.CreateDirectory(Path.Combine(rootfs, "nested")).FullName;
+        Libc(nested);
         try
         {
             ShareSubmounts.Detach([rootfs], NullLogger.Instance).Should().Be(2);
