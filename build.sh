@@ -41,7 +41,9 @@ REQUIRED_TOOLS=(
 # e2fsprogs: Sandbox packs container rootfs directories into ext4 images (mkfs.ext4 -d); checked as a package
 # because mkfs.ext4 lives in /sbin, which a non-root PATH lacks.
 # libc6-dev: the static glibc of the benchmark's floor /init.
-REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs libc6-dev)
+# qemu-system-common: /usr/lib/qemu/virtiofsd, the daemon behind every virtio-fs share (checked as a package: it is
+# not on PATH).
+REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs libc6-dev qemu-system-common)
 
 ensure_dependencies() {
   command -v dotnet >/dev/null 2>&1 || die "the .NET SDK 10 is missing: install dotnet-sdk-10.0 (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run again"

@@ -30,8 +30,17 @@ internal interface IVirtualMachine : IAsyncDisposable
     /// <summary>The disks attached right now.</summary>
     Task<IReadOnlyList<QemuAttachedDisk>> QueryDisksAsync(CancellationToken cancellationToken);
 
-    /// <summary>Completes when a share's virtiofsd exits while the VM runs (never, without a failure).</summary>
+    /// <summary>The directories shared into the guest over virtio-fs now.</summary>
+    IReadOnlyList<QemuSharedDirectory> SharedDirectories { get; }
+
+    /// <summary>Completes when a share's virtiofsd exits while the VM runs (the VM should then be stopped).</summary>
     Task<VirtiofsdExit> VirtiofsdFailure { get; }
+
+    /// <summary>Hot-plugs a virtio-fs share; returns once the guest's driver has taken it.</summary>
+    Task AddSharedDirectoryAsync(QemuSharedDirectory share, CancellationToken cancellationToken);
+
+    /// <summary>Hot-unplugs the share with a tag and stops its virtiofsd.</summary>
+    Task RemoveSharedDirectoryAsync(string tag, CancellationToken cancellationToken);
 
     /// <summary>Stops the VM: a grace to power off by itself, then quit, then kill.</summary>
     Task StopAsync(TimeSpan grace, CancellationToken cancellationToken);

@@ -27,7 +27,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
     private QemuProcess? _process;
     private bool _closed;
 
-    private QemuVm(QemuOptions options)
+    internal QemuVm(QemuOptions options)
     {
         _options = options;
     }

@@ -120,16 +120,19 @@ internal sealed class Virtiofsd
         + "shift; exec \"$@\"";
 
     /// <summary>The whole command: launcher words, the read-only namespace if asked, the shell, virtiofsd.</summary>
-    internal string[] Command(string virtiofsdPath, bool detached, IReadOnlyList<string> readOnlyMounts)
+    internal static string[] CommandFor(string virtiofsdPath, string stateDirectory, QemuSharedDirectory share, bool detached, IReadOnlyList<string> readOnlyMounts)
     {
         var command = new List<string>();
         command.AddRange(detached ? ["setsid", "-f"] : ["setpriv", "--pdeathsig", "KILL", "--"]);
-        if (Share.ReadOnly)
+        if (share.ReadOnly)
         {
             // unshare execs (no --fork): the pid stays the one the launcher saw.
             command.AddRange(["unshare", "--mount", "--propagation", "slave", "--"]);
         }
-        command.AddRange(["sh", "-c", LaunchScript, "virtiofsd", PidFilePath, LogPath, .. readOnlyMounts, "--", virtiofsdPath, .. Arguments(Share, SocketPath)]);
+        command.AddRange([
+            "sh", "-c", LaunchScript, "virtiofsd", PidFilePathFor(stateDirectory, share.Tag), LogPathFor(stateDirectory, share.Tag), .. readOnlyMounts,
+            "--", virtiofsdPath, .. Arguments(share, SocketPathFor(stateDirectory, share.Tag)),
+        ]);
         return [.. command];
     }
 
@@ -150,7 +153,7 @@ internal sealed class Virtiofsd
             File.Delete(stale);
         }
         var readOnlyMounts = share.ReadOnly ? ReadOnlyMounts(share.HostPath) : [];
-        string[] command = daemon.Command(virtiofsdPath, detached, readOnlyMounts);
+        string[] command = CommandFor(virtiofsdPath, stateDirectory, share, detached, readOnlyMounts);
         try
         {
             if (detached)

@@ -10,6 +10,7 @@ namespace KataAgent.Tests.HostSandboxes;
 internal sealed class FakeVirtualMachine(string stateDirectory, List<string> log) : IVirtualMachine
 {
     private readonly Dictionary<string, string> _disks = new(StringComparer.Ordinal);
+    private readonly List<QemuSharedDirectory> _shares = [];
     private int _nextPort;
 
     public string StateDirectory { get; } = stateDirectory;
@@ -27,11 +28,6 @@ internal sealed class FakeVirtualMachine(string stateDirectory, List<string> log
 
     public IReadOnlyCollection<string> AttachedImages => _disks.Values;
 
-    /// <summary>Completed by a test as the VM's report that a share's virtiofsd died.</summary>
-    public TaskCompletionSource<VirtiofsdExit> VirtiofsdFailureSource { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    public Task<VirtiofsdExit> VirtiofsdFailure => VirtiofsdFailureSource.Task;
-
     public Task<string> AddDiskAsync(QemuDisk disk, CancellationToken cancellationToken)
     {
         string pciPath = (0x10 + _nextPort++).ToString("x2", CultureInfo.InvariantCulture) + "/00";
@@ -48,6 +44,26 @@ internal sealed class FakeVirtualMachine(string stateDirectory, List<string> log
             return Task.FromException(failure);
         }
         _disks.Remove(pciPath);
+        return Task.CompletedTask;
+    }
+
+    public IReadOnlyList<QemuSharedDirectory> SharedDirectories => [.. _shares];
+
+    public TaskCompletionSource<VirtiofsdExit> VirtiofsdFailureSource { get; } = new();
+
+    public Task<VirtiofsdExit> VirtiofsdFailure => VirtiofsdFailureSource.Task;
+
+    public Task AddSharedDirectoryAsync(QemuSharedDirectory share, CancellationToken cancellationToken)
+    {
+        log.Add($"AddSharedDirectory {share.Tag}");
+        _shares.Add(share);
+        return Task.CompletedTask;
+    }
+
+    public Task RemoveSharedDirectoryAsync(string tag, CancellationToken cancellationToken)
+    {
+        log.Add($"RemoveSharedDirectory {tag}");
+        _shares.RemoveAll(s => s.Tag == tag);
         return Task.CompletedTask;
     }
 

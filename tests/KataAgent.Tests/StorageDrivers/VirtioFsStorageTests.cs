@@ -34,7 +34,7 @@ public class VirtioFsStorageTests
     {
         GuestLayout.SharedDirectory.Should().Be("/run/kata-containers/shared/containers/");
         GuestLayout.SharedFsTag.Should().Be("kataShared");
-        StorageDrivers.All.Should().Contain("virtio-fs");
+        KataAgent.Agent.Storage.StorageDrivers.All.Should().Contain("virtio-fs");
 
         var validate = () => StorageManager.Validate([KataShared()], "storages");
         validate.Should().NotThrow();
