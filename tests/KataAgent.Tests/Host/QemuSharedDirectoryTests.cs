@@ -206,4 +206,35 @@ public sealed class QemuSharedDirectoryTests : IDisposable
         File.Exists(Path.Combine(state, "virtiofsd-s.pid")).Should().BeFalse();
         File.ReadAllText(Path.Combine(state, "virtiofsd-s.log")).Should().Contain("bogus", "the log stays for whoever looks into it");
     }
+
+    [Fact]
+    public async Task A_start_whose_second_virtiofsd_fails_stops_the_first_and_removes_the_state_before_any_qemu()
+    {
+        // A stand-in virtiofsd: for tag "bad" it fails; otherwise it makes the socket path exist and waits (tail -f names it, so it can be found).
+        string fake = _temp.File("fake-virtiofsd");
+        File.WriteAllText(fake, """
+            #!/bin/sh
+            for a in "$@"; do case "$a" in --socket-path=*) socket=${a#--socket-path=};; esac; done
+            case "$socket" in *vfs-bad.sock) echo "cannot serve bad" >&2; exit 4;; esac
+            : > "$socket"
+            exec tail -f "$socket"
+            """);
+        File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var options = Options(o => o with
+        {
+            VirtiofsdPath = fake,
+            QemuPath = _temp.File("no-qemu-needed"),
+            SharedDirectories = [new QemuSharedDirectory("good", Share("good")), new QemuSharedDirectory("bad", Share("bad"))],
+        });
+
+        var start = async () => await QemuVm.StartAsync(options);
+
+        var error = (await start.Should().ThrowAsync<VmException>()).Which;
+        error.Message.Should().Contain("'bad'").And.Contain("exited at start with code 4").And.Contain("cannot serve bad");
+        Directory.Exists(options.StateDirectory).Should().BeFalse("the failed start removes its state directory");
+        var sleepers = Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _))
+            .Where(d => { try { return File.ReadAllText(Path.Combine(d, "cmdline")).Contains(options.StateDirectory, StringComparison.Ordinal); } catch (IOException) { return false; } })
+            .ToList();
+        sleepers.Should().BeEmpty("the first share's virtiofsd is stopped when the second one fails");
+    }
 }

@@ -79,6 +79,34 @@ public sealed class QemuVmSharedDirectoryTests(QemuVmSharedDirectoryTests.Shared
     }
 
     [Fact]
+    public async Task A_read_only_share_refuses_the_guests_writes_though_the_guest_mounts_it_read_write()
+    {
+        var vm = fixture.Vm;
+        string hostDirectory = fixture.Temp.File("readonly");
+        Directory.CreateDirectory(hostDirectory);
+        await File.WriteAllTextAsync(Path.Combine(hostDirectory, "ro.txt"), "read me\n");
+        await vm.AddSharedDirectoryAsync(new QemuSharedDirectory("roShare", hostDirectory, ReadOnly: true));
+        try
+        {
+            const string GuestMount = "/run/kata-containers/sandbox/ro-share";
+            await fixture.RootfsAsync("c-ro");
+            var storage = new Storage { Driver = "virtio-fs", Source = "roShare", Fstype = "virtiofs", MountPoint = GuestMount };
+            var (status, stdout) = await fixture.RunAsync("c-ro", ["sh", "-c", "exec 2>&1; cat /mnt/ro.txt; echo x > /mnt/new.txt; echo status=$?; rm /mnt/ro.txt; echo status=$?"], [storage],
+                [new OciMount { Destination = "/mnt", Source = GuestMount, Type = "bind", Options = { "rbind" } }]);
+
+            output.WriteLine(stdout);
+            status.Should().Be(0);
+            stdout.Should().StartWith("read me\n").And.Contain("Read-only file system").And.NotContain("status=0");
+            File.Exists(Path.Combine(hostDirectory, "new.txt")).Should().BeFalse();
+            File.Exists(Path.Combine(hostDirectory, "ro.txt")).Should().BeTrue();
+        }
+        finally
+        {
+            await vm.RemoveSharedDirectoryAsync("roShare");
+        }
+    }
+
+    [Fact]
     public async Task A_guest_submount_whose_host_directory_is_removed_is_detached_by_RemoveStaleVirtiofsShareMounts()
     {
         var vm = fixture.Vm;
