@@ -26,4 +26,7 @@ public enum KataAgentErrorKind
 
     /// <summary>A rootfs could not be packed into a disk image (<see cref="Sandboxes.DiskImageException"/>).</summary>
     DiskImage,
+
+    /// <summary>A sandbox's shared directory (virtio-fs) could not be set up, shared into or taken down on the host, or its virtiofsd died (<see cref="SharedFs.ShareException"/>).</summary>
+    Share,
 }

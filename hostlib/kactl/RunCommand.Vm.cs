@@ -9,7 +9,7 @@ using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Kactl;
 
-/// <summary><c>kactl run [--cpus N] [--memory SIZE] [--rootfs DIR] [--tty] [-d] [--kernel K] [--initrd I] -- CMD…</c>: a VM of its own.</summary>
+/// <summary><c>kactl run [--cpus N] [--memory SIZE] [--rootfs DIR] [--rootfs-mode virtio-fs|blk] [--tty] [-d] [--kernel K] [--initrd I] -- CMD…</c>: a VM of its own.</summary>
 public sealed partial class RunCommand
 {
     private async Task<int> RunVmAsync(ParseResult parseResult, CancellationToken cancellationToken)
@@ -37,6 +37,7 @@ public sealed partial class RunCommand
                     Detached = request.Detach,
                     AgentProtocol = _global.ResolveProtocol(parseResult) ?? AgentProtocol.Grpc,
                 },
+                RootfsMode = request.RootfsMode,
             }), signals.First).ConfigureAwait(false);
         }
         catch (Exception e) when (e is KataAgentException or OperationCanceledException or IOException or ArgumentException)
@@ -67,7 +68,7 @@ public sealed partial class RunCommand
         try
         {
             Progress(request, $"agent ready after {sandbox.BootToReady.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms ({(sandbox.Vm.UsesKvm ? "KVM" : "TCG")})");
-            runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Protocol = sandbox.Agent.Protocol, Args = request.Args });
+            runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Protocol = sandbox.Agent.Protocol, RootfsMode = request.RootfsMode, Args = request.Args });
             if (signals.Interrupted)
             {
                 return KactlCommands.Interrupted();
@@ -82,7 +83,11 @@ public sealed partial class RunCommand
             Container container;
             try
             {
-                container = await sandbox.CreateContainerAsync(id, request.RootfsDirectory, spec, options, signals.First).ConfigureAwait(false);
+                // A shared rootfs would be written by the container: it gets a copy-on-write view, so --rootfs never is.
+                string rootfs = request.RootfsMode == RootfsMode.VirtioFs
+                    ? RootfsOverlay.Mount(request.RootfsDirectory, runDirectory.SandboxDirectory(id))
+                    : request.RootfsDirectory;
+                container = await sandbox.CreateContainerAsync(id, rootfs, spec, options, signals.First).ConfigureAwait(false);
             }
             catch (KataAgentException e) when (e.Kind is not (KataAgentErrorKind.AgentStatus or KataAgentErrorKind.Connect))
             {
@@ -176,6 +181,7 @@ public sealed partial class RunCommand
             KernelPath = VmDefaults.Kernel(parseResult.GetValue(_kernel)),
             InitrdPath = VmDefaults.Initrd(parseResult.GetValue(_initrd)),
             RootfsDirectory = VmDefaults.Rootfs(parseResult.GetValue(_rootfs)),
+            RootfsMode = parseResult.GetValue(_rootfsMode) == "blk" ? RootfsMode.Blk : RootfsMode.VirtioFs,
             Cpus = parseResult.GetValue(_cpus),
             MemoryMiB = parseResult.GetResult(_memory) is null ? DefaultMemoryMiB : parseResult.GetValue(_memory),
             // --tty alone parses as "present, no value".

@@ -72,6 +72,13 @@ public sealed partial class RunCommand
         HelpName = "DIR",
     };
 
+    private readonly Option<string> _rootfsMode = new("--rootfs-mode")
+    {
+        Description = "How the container gets --rootfs: virtio-fs (shared through the sandbox's virtio-fs share as a copy-on-write overlay, so DIR is never written; the default) or blk (packed into an ext4 image on a hot-plugged virtio-blk disk: what a VM snapshot can carry)",
+        HelpName = "MODE",
+        DefaultValueFactory = _ => "virtio-fs",
+    };
+
     private readonly Option<bool> _detach = new("--detach", "-d")
     {
         Description = "Leave the VM running: print the sandbox id and exit once the container started (then: kactl ps, exec, logs, console, rm)",
@@ -109,6 +116,7 @@ public sealed partial class RunCommand
         _global = global;
         _stopTimeout = StopTimeoutOption();
         _noStreaming = NoStreamingOption();
+        _rootfsMode.AcceptOnlyFromAmong("virtio-fs", "blk");
         OptionChecks.Add(_cpus, cpus => cpus is < 1 or > MaximumCpus
             ? $"--cpus must be between 1 and {MaximumCpus}, not {cpus.ToString(CultureInfo.InvariantCulture)}"
             : null);
@@ -118,6 +126,7 @@ public sealed partial class RunCommand
             _cpus,
             _memory,
             _rootfs,
+            _rootfsMode,
             _tty,
             _detach,
             _kernel,
@@ -168,7 +177,7 @@ public sealed partial class RunCommand
             {
                 result.AddError($"--bundle runs the bundle's own process.args; drop the command ('{string.Join(' ', command)}') or --bundle");
             }
-            foreach (Option vmOnly in (Option[])[_cpus, _memory, _rootfs, _detach, _kernel, _initrd, .. _network.Options])
+            foreach (Option vmOnly in (Option[])[_cpus, _memory, _rootfs, _rootfsMode, _detach, _kernel, _initrd, .. _network.Options])
             {
                 if (Given(result, vmOnly))
                 {

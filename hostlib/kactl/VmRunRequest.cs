@@ -11,6 +11,9 @@ public sealed record VmRunRequest
 
     public required string RootfsDirectory { get; init; }
 
+    /// <summary>How the container gets <see cref="RootfsDirectory"/> (<c>--rootfs-mode</c>).</summary>
+    public required KataAgent.Host.Sandboxes.RootfsMode RootfsMode { get; init; }
+
     public required int Cpus { get; init; }
 
     public required int MemoryMiB { get; init; }

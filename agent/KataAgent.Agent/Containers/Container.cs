@@ -33,6 +33,9 @@ public sealed class Container
     /// <summary>Mount points of the container's storages, released when it is removed.</summary>
     internal IReadOnlyList<string> Storages { get; }
 
+    /// <summary>The paths inside the virtio-fs share it uses (rootfs, bind sources): the guest's submounts there go with it.</summary>
+    internal IReadOnlyList<string> SharePaths { get; init; } = [];
+
     public string Id { get; }
 
     public string Rootfs { get; }

@@ -7,6 +7,7 @@ using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Containers.Spec;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Storage;
+using KataAgent.Agent.Storage.SharedFs;
 using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
 using KataAgent.Protocols.Guest;
@@ -70,7 +71,10 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
             oomWatcher = WatchOom(containerId, cgroup);
             var consoleSize = ((ushort)(spec.Process.ConsoleSize?.Height ?? 0), (ushort)(spec.Process.ConsoleSize?.Width ?? 0));
             var init = await Spawn(execId, config, consoleSize, cgroup, cancellationToken).ConfigureAwait(false);
-            var container = new Container(containerId, rootfs, init, ExecNamespaces | (config.UnshareFlags & Libc.CLONE_NEWNET), cgroup, oomWatcher, mounted);
+            var container = new Container(containerId, rootfs, init, ExecNamespaces | (config.UnshareFlags & Libc.CLONE_NEWNET), cgroup, oomWatcher, mounted)
+            {
+                SharePaths = ShareSubmounts.Of(rootfs, spec),
+            };
             container.TerminationLog = Diagnostics.TerminationLog.From(spec);
             bool first = _containers.IsEmpty;
             _containers[containerId] = container;
@@ -84,6 +88,8 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         {
             oomWatcher?.Dispose();
             DestroyCgroup(cgroup);
+            // The checks above crossed the share's submounts of the rootfs and bind sources (automounts): they go too.
+            ShareSubmounts.Detach(ShareSubmounts.Of(rootfs, spec), logger);
             storage.Release(mounted);
             throw;
         }
@@ -206,6 +212,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         container.OomWatcher?.Dispose();
         await container.DisposeProcessesAsync().ConfigureAwait(false);
         DestroyCgroup(container.Cgroup);
+        ShareSubmounts.Detach(container.SharePaths, logger);
         storage.Release(container.Storages);
         logger.LogInformation("container {Id} removed", containerId);
     }

@@ -29,6 +29,9 @@ internal static unsafe partial class AgentLibc
 
     public const int MNT_DETACH = 2;
 
+    /// <summary>umount2: do not follow a final symlink.</summary>
+    public const int UMOUNT_NOFOLLOW = 8;
+
     [LibraryImport(Library, EntryPoint = "mount", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Mount(string? source, string target, string? fstype, ulong flags, string? data);
 

@@ -24,6 +24,9 @@ internal sealed class AgentClientSandboxAgent(AgentClient client) : ISandboxAgen
     public Task RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken) =>
         client.RemoveContainerAsync(Container.RemoveRequest(containerId, timeout), cancellationToken);
 
+    public Task RemoveStaleVirtiofsShareMountsAsync(CancellationToken cancellationToken) =>
+        client.RemoveStaleVirtiofsShareMountsAsync(new RemoveStaleVirtiofsShareMountsRequest(), cancellationToken);
+
     public Task<Container> CreateContainerAsync(CreateContainerRequest request, ContainerOptions? options, CancellationToken cancellationToken) =>
         Container.CreateAsync(client, request, options, cancellationToken);
 

@@ -21,6 +21,9 @@ internal interface ISandboxAgent
 
     Task RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken);
 
+    /// <summary>RemoveStaleVirtiofsShareMounts: the guest drops its submounts of what the host took out of the share.</summary>
+    Task RemoveStaleVirtiofsShareMountsAsync(CancellationToken cancellationToken);
+
     /// <summary>CreateContainer, and a handle on the container (its stdio attached as <paramref name="options"/> say).</summary>
     Task<Container> CreateContainerAsync(CreateContainerRequest request, ContainerOptions? options, CancellationToken cancellationToken);
 

@@ -1,27 +1,92 @@
 using KataAgent.Host.Containers;
+using KataAgent.Host.SharedFs;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols;
 using KataAgent.Protocols.Agent;
+using KataAgent.Protocols.Guest;
 
 namespace KataAgent.Host.Sandboxes;
 
 public sealed partial class Sandbox
 {
     /// <summary>
-    /// Packs <paramref name="rootfsDirectory"/> into an ext4 image in the state directory, hot-plugs it, and
-    /// sends CreateContainer with a <c>blk</c> storage for it (found by its PCI path, mounted at
-    /// <see cref="RootfsMountPoint"/>) and <paramref name="spec"/>'s <c>Root.Path</c> set to that mount point
-    /// (the caller's spec is not changed). The container is created, not started.
+    /// Gives container <paramref name="containerId"/> the rootfs directory <paramref name="rootfsDirectory"/> and sends
+    /// CreateContainer with <paramref name="spec"/> (the caller's spec is not changed). With
+    /// <see cref="RootfsMode.VirtioFs"/> the directory is bind-mounted into the sandbox's share and <c>Root.Path</c> set
+    /// to its guest path (<see cref="SharedRootfsPath"/>), with no Storage for it, as Kata's runtime does; the
+    /// container's writes land in the directory. The spec's bind mounts whose source is a host path (anything outside
+    /// /run/kata-containers, which is the guest's) go through the share as well: each source is bind-mounted into it
+    /// (read-only ones read-only) and the mount's source rewritten to its guest path. With <see cref="RootfsMode.Blk"/>
+    /// the directory is packed into an ext4 image in the state directory, hot-plugged, and CreateContainer carries a
+    /// <c>blk</c> storage for it (found by its PCI path, mounted at <see cref="RootfsMountPoint"/>); bind mount sources
+    /// are passed on as they are (guest paths). The container is created, not started.
     /// </summary>
     /// <exception cref="ArgumentException">The container id is not a safe name, or is used already.</exception>
-    /// <exception cref="DiskImageException">The rootfs could not be packed.</exception>
-    /// <exception cref="VmException">No free hot-plug slot.</exception>
+    /// <exception cref="DirectoryNotFoundException">The rootfs directory does not exist.</exception>
+    /// <exception cref="FileNotFoundException">A bind mount's host source does not exist (virtio-fs).</exception>
+    /// <exception cref="ShareException">The rootfs or a volume could not be bound into the share (virtio-fs).</exception>
+    /// <exception cref="DiskImageException">The rootfs could not be packed (blk).</exception>
+    /// <exception cref="VmException">No free hot-plug slot (blk).</exception>
     /// <exception cref="AgentStatusException">The agent refused (e.g. the disk did not appear within the hot-plug timeout: DEADLINE_EXCEEDED).</exception>
+    /// <exception cref="ShareException">Also: the sandbox failed (<see cref="Failure"/>: its virtiofsd died), before or during the call.</exception>
     public async Task<Container> CreateContainerAsync(string containerId, string rootfsDirectory, Spec spec, ContainerOptions? options = null, CancellationToken cancellationToken = default)
     {
         ContainerIds.Validate(containerId, nameof(containerId));
         ArgumentNullException.ThrowIfNull(spec);
+        ArgumentException.ThrowIfNullOrEmpty(rootfsDirectory);
         ObjectDisposedException.ThrowIf(_finished, this);
+        ThrowIfFailed();
+        var oci = spec.Clone();
+        oci.Root ??= new Root();
+        var request = new CreateContainerRequest { ContainerId = containerId, ExecId = containerId, OCI = oci };
+        if (_share is null)
+        {
+            await PlugRootfsDiskAsync(containerId, rootfsDirectory, request, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            ShareRootfs(_share, containerId, rootfsDirectory, oci);
+        }
+        if (HasDns && !oci.Mounts.Any(m => m.Destination.TrimEnd('/') == "/etc/resolv.conf"))
+        {
+            // What kubelet's resolv.conf mount is to a runc container: the pod's DNS, read-only.
+            oci.Mounts.Add(new Mount { Destination = "/etc/resolv.conf", Source = GuestResolvConfPath, Type = "bind", Options = { "rbind", "ro", "nosuid", "nodev", "noexec" } });
+        }
+        Container container;
+        try
+        {
+            container = await UnlessFailedAsync(_agent.CreateContainerAsync(request, options, cancellationToken)).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The agent unmounts the storage of a container it failed to create: the disk's slot is reusable, and
+            // nothing in the guest holds the shared rootfs any more.
+            if (_share is null)
+            {
+                await ReleaseDiskQuietlyAsync(containerId).ConfigureAwait(false);
+            }
+            else
+            {
+                UnshareQuietly(_share, containerId);
+            }
+            throw;
+        }
+        container.Owner = this;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _containers.Add(container);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        return container;
+    }
+
+    /// <summary>The blk way: the rootfs packed, plugged, and named by a storage of the request.</summary>
+    private async Task PlugRootfsDiskAsync(string containerId, string rootfsDirectory, CreateContainerRequest request, CancellationToken cancellationToken)
+    {
         string image = DiskImagePath(containerId);
         if (File.Exists(image))
         {
@@ -39,43 +104,56 @@ public sealed partial class Sandbox
             throw;
         }
         string mountPoint = RootfsMountPoint(containerId);
-        var oci = spec.Clone();
-        oci.Root ??= new Root();
-        oci.Root.Path = mountPoint;
-        if (HasDns && !oci.Mounts.Any(m => m.Destination.TrimEnd('/') == "/etc/resolv.conf"))
+        request.OCI.Root.Path = mountPoint;
+        request.Storages.Add(new Storage { Driver = "blk", Source = pciPath, Fstype = "ext4", MountPoint = mountPoint });
+    }
+
+    /// <summary>The virtio-fs way: the rootfs and the host-sourced bind mounts bound into the share, the spec pointed at their guest paths.</summary>
+    private void ShareRootfs(ISandboxShare share, string containerId, string rootfsDirectory, Spec oci)
+    {
+        if (share.Has(containerId))
         {
-            // What kubelet's resolv.conf mount is to a runc container: the pod's DNS, read-only.
-            oci.Mounts.Add(new Mount { Destination = "/etc/resolv.conf", Source = GuestResolvConfPath, Type = "bind", Options = { "rbind", "ro", "nosuid", "nodev", "noexec" } });
+            throw new ArgumentException($"containerId '{containerId}' is already used in sandbox {Id}", nameof(containerId));
         }
-        var request = new CreateContainerRequest
-        {
-            ContainerId = containerId,
-            ExecId = containerId,
-            OCI = oci,
-            Storages = { new Storage { Driver = "blk", Source = pciPath, Fstype = "ext4", MountPoint = mountPoint } },
-        };
-        Container container;
         try
         {
-            container = await _agent.CreateContainerAsync(request, options, cancellationToken).ConfigureAwait(false);
+            oci.Root.Path = share.ShareRootfs(containerId, rootfsDirectory);
+            for (int i = 0; i < oci.Mounts.Count; i++)
+            {
+                var mount = oci.Mounts[i];
+                if (IsHostBind(mount))
+                {
+                    mount.Source = share.ShareVolume(containerId, mount.Source, mount.Destination, mount.Options.Contains("ro"));
+                }
+            }
         }
         catch
         {
-            // The agent unmounts the storage of a container it failed to create: the disk's slot is reusable.
-            await ReleaseDiskQuietlyAsync(containerId).ConfigureAwait(false);
+            UnshareQuietly(share, containerId);
             throw;
         }
-        container.Owner = this;
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A bind mount whose source is a host path: absolute and outside /run/kata-containers (below it are the guest's
+    /// own paths: storages, the sandbox's resolv.conf, the share itself).
+    /// </summary>
+    private static bool IsHostBind(Mount mount) =>
+        (mount.Type == "bind" || mount.Options.Contains("bind") || mount.Options.Contains("rbind"))
+        && mount.Source.StartsWith('/')
+        && mount.Source != GuestLayout.RunDirectory
+        && !mount.Source.StartsWith(GuestLayout.RunDirectory + "/", StringComparison.Ordinal);
+
+    private static void UnshareQuietly(ISandboxShare share, string containerId)
+    {
         try
         {
-            _containers.Add(container);
+            share.Unshare(containerId);
         }
-        finally
+        catch (KataAgentException)
         {
-            _gate.Release();
+            // The caller's error is the one that matters; the sandbox's teardown unmounts the whole share.
         }
-        return container;
     }
 
     /// <summary>
@@ -87,7 +165,7 @@ public sealed partial class Sandbox
     {
         ContainerIds.Validate(containerId, nameof(containerId));
         ObjectDisposedException.ThrowIf(_finished, this);
-        var container = await _agent.OpenContainerAsync(containerId, options, cancellationToken).ConfigureAwait(false);
+        var container = await UnlessFailedAsync(_agent.OpenContainerAsync(containerId, options, cancellationToken)).ConfigureAwait(false);
         container.Owner = this;
         return container;
     }
@@ -95,11 +173,13 @@ public sealed partial class Sandbox
     /// <summary>
     /// RemoveContainer for <paramref name="containerId"/> (the agent kills its processes, waits up to
     /// <paramref name="timeout"/>, default <see cref="ContainerOptions.RemoveTimeout"/>, and unmounts its disk);
-    /// then, once the agent has let go of it and not before, the disk is hot-unplugged and its image deleted (if
-    /// <see cref="CreateContainerAsync"/> made it). <see cref="Container.RemoveAsync"/> on a handle of this sandbox
-    /// comes here too.
+    /// then, once the agent has let go of it and not before, its shared rootfs and volumes are unmounted from the share
+    /// (virtio-fs), or its disk is hot-unplugged and its image deleted (blk), if <see cref="CreateContainerAsync"/> made
+    /// them, and the agent told to drop its stale submounts of them (RemoveStaleVirtiofsShareMounts, as Kata's runtime
+    /// does). <see cref="Container.RemoveAsync"/> on a handle of this sandbox comes here too.
     /// </summary>
-    /// <exception cref="AgentStatusException">The agent refused (NOT_FOUND: no such container; DEADLINE_EXCEEDED: processes outlived the timeout); the disk stays.</exception>
+    /// <exception cref="AgentStatusException">The agent refused (NOT_FOUND: no such container; DEADLINE_EXCEEDED: processes outlived the timeout); the disk or share stays.</exception>
+    /// <exception cref="ShareException">A shared rootfs or volume would not unmount on the host; the container is removed.</exception>
     /// <exception cref="VmException">The guest did not release the disk in time (see <see cref="QemuOptions.UnplugTimeout"/>); the container is removed.</exception>
     public Task RemoveContainerAsync(string containerId, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
@@ -116,7 +196,7 @@ public sealed partial class Sandbox
     {
         ObjectDisposedException.ThrowIf(_finished, this);
         // The agent unmounts the disk in RemoveContainer: unplugging it earlier would pull it from under a mount.
-        await _agent.RemoveContainerAsync(containerId, timeout, cancellationToken).ConfigureAwait(false);
+        await UnlessFailedAsync(_agent.RemoveContainerAsync(containerId, timeout, cancellationToken)).ConfigureAwait(false);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -125,6 +205,13 @@ public sealed partial class Sandbox
         finally
         {
             _gate.Release();
+        }
+        if (_share is not null && _share.Has(containerId))
+        {
+            _share.Unshare(containerId);
+            // As Kata's runtime does after unsharing: the guest's automatic submounts of what is gone (virtiofsd
+            // announces the host's mount points) are dropped, and virtiofsd lets go of what it held for them.
+            await UnlessFailedAsync(_agent.RemoveStaleVirtiofsShareMountsAsync(cancellationToken)).ConfigureAwait(false);
         }
         if (File.Exists(DiskImagePath(containerId)))
         {

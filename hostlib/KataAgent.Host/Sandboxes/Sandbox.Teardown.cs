@@ -1,4 +1,5 @@
 using KataAgent.Host.Network;
+using KataAgent.Host.SharedFs;
 using KataAgent.Host.Vm;
 
 namespace KataAgent.Host.Sandboxes;
@@ -68,14 +69,17 @@ public sealed partial class Sandbox
     }
 
     /// <summary>
-    /// After qemu is gone (a tap it still held would not go away): restores the pod network, then lets go of the
-    /// VM and deletes the state directory. If the restore fails, the state directory stays with the journal.
+    /// After qemu is gone (a tap it still held would not go away): unmounts the share, restores the pod network,
+    /// then lets go of the VM and deletes the state directory (never through a mount). If the restore fails, the
+    /// state directory stays with the journal, with nothing mounted in it.
     /// </summary>
     private async Task FinishTeardownAsync(CancellationToken cancellationToken)
     {
         string state = _vm.StateDirectory;
         try
         {
+            // Before anything may delete the state directory: what the share binds there is the user's.
+            _share?.UnmountAll();
             if (Network is not null && !_networkTried)
             {
                 _networkTried = true;
@@ -93,10 +97,7 @@ public sealed partial class Sandbox
             throw;
         }
         await _vm.DisposeAsync().ConfigureAwait(false);
-        if (Directory.Exists(state))
-        {
-            Directory.Delete(state, recursive: true);
-        }
+        StateDirectory.Delete(state);
         _finished = true;
         _gate.Dispose();
     }
@@ -115,28 +116,30 @@ public sealed partial class Sandbox
     /// <summary>
     /// Removes a sandbox that no process holds any more (its owner died, or its agent does not answer), by its
     /// state directory alone: its qemu, if it still runs, is ended (<see cref="QemuVm.KillAsync"/>: checked to be
-    /// this VM's qemu and signalled through a pidfd, so a recycled pid is never hit), then the pod network is
-    /// restored from the journal (<see cref="RestoreNetworkAsync"/>), then the state directory is deleted.
+    /// this VM's qemu and signalled through a pidfd, so a recycled pid is never hit), then everything still mounted
+    /// in the state directory (the share's binds of rootfs directories and volumes) is detached, then the pod network
+    /// is restored from the journal (<see cref="RestoreNetworkAsync"/>), then the state directory is deleted, never
+    /// through a mount and never following a symlink (<see cref="StateDirectory.Delete"/>).
     /// </summary>
     /// <exception cref="VmException">qemu could not be ended; nothing else was done.</exception>
+    /// <exception cref="ShareException">A mount in the state directory would not go; the directory stays.</exception>
     /// <exception cref="PodNetworkException">The VM is gone, but restoring the pod netns failed: the state directory
     /// stays with the journal, for another try.</exception>
     public static async Task RemoveStaleAsync(string stateDirectory, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
         await QemuVm.KillAsync(stateDirectory, cancellationToken).ConfigureAwait(false);
+        StateDirectory.UnmountAll(stateDirectory);
         await RestoreNetworkAsync(stateDirectory, cancellationToken).ConfigureAwait(false);
-        if (Directory.Exists(stateDirectory))
-        {
-            Directory.Delete(stateDirectory, recursive: true);
-        }
+        StateDirectory.Delete(stateDirectory);
     }
 
     /// <summary>
     /// Lets go of what this object holds on the host, asking the agent nothing (no RemoveContainer, no
     /// DestroySandbox). A VM this object started and did not detach cannot outlive its starter anyway, so it is
     /// not left to chance: qemu is stopped, the pod network restored and the state directory deleted. If that
-    /// restore fails, nothing is thrown; the state directory keeps the journal for <see cref="RestoreNetworkAsync"/>.
+    /// restore fails, nothing is thrown; the state directory keeps the journal for <see cref="RestoreNetworkAsync"/>
+    /// (likewise a share mount that would not go: the state directory stays for <see cref="RemoveStaleAsync"/>).
     /// A detached or attached sandbox is only disconnected: its VM, its containers and its state stay.
     /// </summary>
     public async ValueTask DisposeAsync()
@@ -163,9 +166,10 @@ public sealed partial class Sandbox
             }
             await FinishTeardownAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        catch (PodNetworkException)
+        catch (Exception e) when (e is PodNetworkException or ShareException)
         {
-            // Kept for a later restore (see above); disposing does not throw for it.
+            // Kept for a later restore (see above), or a share mount that would not go (the state directory is then
+            // left, never deleted through it; RemoveStaleAsync finishes): disposing does not throw for either.
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using KataAgent.Host.Containers;
 using KataAgent.Host.Network;
+using KataAgent.Host.SharedFs;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols;
 using KataAgent.Protocols.Agent;
@@ -9,11 +10,14 @@ using KataAgent.Protocols.Guest;
 namespace KataAgent.Host.Sandboxes;
 
 /// <summary>
-/// A Kata sandbox: one VM (<see cref="QemuVm"/>) whose agent has run CreateSandbox, and the containers in it,
-/// each on an ext4 disk packed from a rootfs directory, hot-plugged, and mounted by the agent's <c>blk</c>
-/// storage driver. Removing a container (<see cref="Container.RemoveAsync"/> on the handle, or
-/// <see cref="RemoveContainerAsync"/>) hot-unplugs its disk and deletes its image, so containers can come and go
-/// for ever in one sandbox; <see cref="QemuOptions.HotplugSlots"/> only limits how many exist at once.
+/// A Kata sandbox: one VM (<see cref="QemuVm"/>) whose agent has run CreateSandbox, and the containers in it, each
+/// from a rootfs directory. By default (<see cref="RootfsMode.VirtioFs"/>) the directory is shared as it is through the
+/// sandbox's virtio-fs share, laid out in the state directory as Kata's runtime lays it out (bind-mounted at
+/// <c>mounts/&lt;id&gt;/rootfs</c>, seen by the guest below <c>/run/kata-containers/shared/containers/</c>); removing the
+/// container unmounts it again. With <see cref="RootfsMode.Blk"/> each rootfs is packed into an ext4 disk, hot-plugged,
+/// and mounted by the agent's <c>blk</c> storage driver; removing the container hot-unplugs its disk and deletes its
+/// image. Either way containers can come and go for ever in one sandbox; <see cref="QemuOptions.HotplugSlots"/> only
+/// limits how many blk containers exist at once.
 /// </summary>
 /// <remarks>
 /// <see cref="DestroyAsync"/> is the orderly end: containers removed, DestroySandbox, the VM stopped, the pod
@@ -39,10 +43,11 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
     private readonly IVirtualMachine _vm;
     private readonly ISandboxAgent _agent;
     private readonly bool _ownsVm;
+    private readonly ISandboxShare? _share;
     private readonly List<Container> _containers = [];
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    internal Sandbox(string id, IVirtualMachine vm, ISandboxAgent agent, bool ownsVm, bool hasDns, NetworkEndpoint? network = null)
+    internal Sandbox(string id, IVirtualMachine vm, ISandboxAgent agent, bool ownsVm, bool hasDns, NetworkEndpoint? network = null, ISandboxShare? share = null)
     {
         Id = id;
         _vm = vm;
@@ -50,7 +55,15 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
         _ownsVm = ownsVm;
         HasDns = hasDns;
         Network = network;
+        _share = share;
+        if (share is not null)
+        {
+            _ = StopOnVirtiofsdFailureAsync();
+        }
     }
+
+    /// <summary>How containers get their rootfs directories (<see cref="SandboxOptions.RootfsMode"/>).</summary>
+    public RootfsMode RootfsMode => _share is null ? RootfsMode.Blk : RootfsMode.VirtioFs;
 
     /// <summary>Whether the sandbox was created with <see cref="SandboxOptions.Dns"/>.</summary>
     public bool HasDns { get; }
@@ -70,8 +83,17 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
     /// <summary>Time from starting qemu to the agent's first answer (zero for an attached sandbox).</summary>
     public TimeSpan BootToReady => _vm.BootToReady;
 
-    /// <summary>Where the agent mounts container <paramref name="containerId"/>'s rootfs disk (its OCI <c>Root.Path</c>).</summary>
+    /// <summary>Where the agent mounts container <paramref name="containerId"/>'s rootfs disk (its OCI <c>Root.Path</c> with <see cref="RootfsMode.Blk"/>).</summary>
     public static string RootfsMountPoint(string containerId) => GuestLayout.ContainerRootfs(containerId);
+
+    /// <summary>Where the guest sees container <paramref name="containerId"/>'s shared rootfs (its OCI <c>Root.Path</c> with <see cref="RootfsMode.VirtioFs"/>).</summary>
+    public static string SharedRootfsPath(string containerId) => SandboxShare.GuestRootfs(containerId);
+
+    /// <summary>The virtio-fs tag of the sandbox's share (Kata's).</summary>
+    public const string ShareTag = SandboxShare.Tag;
+
+    /// <summary>Where the agent mounts the sandbox's share in the guest (Kata's, with its trailing slash).</summary>
+    public const string GuestShareDirectory = SandboxShare.GuestDirectory;
 
     /// <summary>Boots the VM, waits for the agent, and sends CreateSandbox (hostname, sandbox id).</summary>
     /// <exception cref="ArgumentException">An option is invalid (the message names it).</exception>
@@ -85,9 +107,10 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
             return (vm, new AgentClientSandboxAgent(vm.Agent));
         }, cancellationToken);
 
-    /// <summary>The start with the VM's boot given: the seam the sandbox's tests boot fakes through.</summary>
+    /// <summary>The start with the VM's boot (and the share's making) given: the seam the sandbox's tests boot fakes through.</summary>
     internal static async Task<Sandbox> StartCoreAsync(SandboxOptions options,
-        Func<QemuOptions, CancellationToken, Task<(IVirtualMachine Vm, ISandboxAgent Agent)>> boot, CancellationToken cancellationToken)
+        Func<QemuOptions, CancellationToken, Task<(IVirtualMachine Vm, ISandboxAgent Agent)>> boot, CancellationToken cancellationToken,
+        Func<string, ISandboxShare>? makeShare = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(options.Vm, nameof(options.Vm));
@@ -124,31 +147,48 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
         }
         IVirtualMachine vm;
         ISandboxAgent agent;
+        ISandboxShare? share = null;
         try
         {
+            // The share's layout must be there before virtiofsd starts serving it, which is before qemu.
+            if (options.RootfsMode == RootfsMode.VirtioFs)
+            {
+                share = (makeShare ?? SandboxShare.Create)(stateDirectory);
+            }
             // The pod's NICs come after any the caller attaches itself.
             var vmOptions = network is null ? options.Vm : options.Vm with { NetworkDevices = [.. options.Vm.NetworkDevices, .. network.Devices] };
+            if (share is not null)
+            {
+                vmOptions = vmOptions with { SharedDirectories = [.. vmOptions.SharedDirectories, new QemuSharedDirectory(SandboxShare.Tag, share.SharedDirectory)] };
+            }
             (vm, agent) = await boot(vmOptions, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
+            share?.UnmountAll();
             if (network is not null)
             {
                 await network.TearDownAsync(CancellationToken.None).ConfigureAwait(false);
             }
             throw;
         }
-        var sandbox = new Sandbox(options.Id, vm, agent, ownsVm: !options.Vm.Detached, options.Dns.Count > 0, network);
+        var sandbox = new Sandbox(options.Id, vm, agent, ownsVm: !options.Vm.Detached, options.Dns.Count > 0, network, share);
         try
         {
-            await agent.CreateSandboxAsync(new CreateSandboxRequest { Hostname = hostname, SandboxId = options.Id, Dns = { options.Dns } }, cancellationToken).ConfigureAwait(false);
+            var createSandbox = new CreateSandboxRequest { Hostname = hostname, SandboxId = options.Id, Dns = { options.Dns } };
+            if (share is not null)
+            {
+                // As Kata's runtime sends it (setupStorages): the agent mounts the share before any container needs it.
+                createSandbox.Storages.Add(new Storage { Driver = "virtio-fs", Source = SandboxShare.Tag, Fstype = "virtiofs", MountPoint = SandboxShare.GuestDirectory });
+            }
+            await agent.CreateSandboxAsync(createSandbox, cancellationToken).ConfigureAwait(false);
             if (network is not null)
             {
                 await sandbox.ConfigureGuestNetworkAsync(vm.NetworkPciPaths.Skip(options.Vm.NetworkDevices.Count).ToList(), cancellationToken).ConfigureAwait(false);
             }
             await using (var stream = File.Create(Path.Combine(vm.StateDirectory, StateFileName)))
             {
-                await JsonSerializer.SerializeAsync(stream, new SandboxStateFile { Id = options.Id, Hostname = hostname, HasDns = options.Dns.Count > 0 }, SandboxStateFileJsonContext.Default.SandboxStateFile, cancellationToken).ConfigureAwait(false);
+                await JsonSerializer.SerializeAsync(stream, new SandboxStateFile { Id = options.Id, Hostname = hostname, HasDns = options.Dns.Count > 0, RootfsMode = options.RootfsMode }, SandboxStateFileJsonContext.Default.SandboxStateFile, cancellationToken).ConfigureAwait(false);
             }
             return sandbox;
         }
@@ -160,7 +200,7 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
             {
                 await sandbox.FinishTeardownAsync(CancellationToken.None).ConfigureAwait(false);
             }
-            catch (PodNetworkException undo)
+            catch (KataAgentException undo)
             {
                 // The caller's error is the one to throw; the journal in the state directory keeps the rest.
                 e.Data["undo"] = undo.Message;
@@ -218,6 +258,7 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
             throw new VmException($"{stateFile} is not a sandbox state file: {e.Message}", e);
         }
         var vm = await QemuVm.AttachAsync(stateDirectory, cancellationToken).ConfigureAwait(false);
-        return new Sandbox(state.Id, vm, new AgentClientSandboxAgent(vm.Agent), ownsVm: false, state.HasDns);
+        return new Sandbox(state.Id, vm, new AgentClientSandboxAgent(vm.Agent), ownsVm: false, state.HasDns,
+            share: state.RootfsMode == RootfsMode.VirtioFs ? SandboxShare.Open(stateDirectory) : null);
     }
 }

@@ -48,4 +48,13 @@ public sealed record SandboxOptions
     /// containers keep their rootfs's own file.
     /// </summary>
     public IReadOnlyList<string> Dns { get; init; } = [];
+
+    /// <summary>
+    /// How containers get their rootfs directories: <see cref="RootfsMode.VirtioFs"/> (the default) shares them as
+    /// they are through one virtio-fs share per sandbox (tag <c>kataShared</c>, laid out as Kata's runtime lays it out,
+    /// inside the state directory; bind volumes with host sources go through it too); <see cref="RootfsMode.Blk"/>
+    /// packs each into an ext4 image on a hot-plugged virtio-blk disk, which is what a VM snapshot can carry (qemu 7.2
+    /// refuses to migrate a VM with a vhost-user device such as virtio-fs).
+    /// </summary>
+    public RootfsMode RootfsMode { get; init; } = RootfsMode.VirtioFs;
 }

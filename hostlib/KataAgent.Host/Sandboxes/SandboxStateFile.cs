@@ -9,4 +9,8 @@ internal sealed record SandboxStateFile
 
     /// <summary>Whether CreateSandbox carried DNS lines: containers then get the guest's resolv.conf mounted.</summary>
     public bool HasDns { get; init; }
+
+    /// <summary>How containers get their rootfs; files from before virtio-fs have none and were blk.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<RootfsMode>))]
+    public RootfsMode RootfsMode { get; init; } = RootfsMode.Blk;
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using CliWrap;
 using CliWrap.Buffered;
+using KataAgent.Host.SharedFs;
 
 namespace KataAgent.Host.Vm;
 
@@ -160,17 +161,19 @@ public sealed partial class QemuVm
         }
     }
 
+    /// <summary>Deletes the state directory, never through a mount left in it (see <see cref="SharedFs.StateDirectory.Delete"/>).</summary>
     private void DeleteStateDirectory()
     {
         try
         {
-            Directory.Delete(_options.StateDirectory, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
+            SharedFs.StateDirectory.Delete(_options.StateDirectory);
         }
         catch (IOException)
         {
+        }
+        catch (ShareException)
+        {
+            // A mount that would not go: the directory stays rather than be deleted through it.
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using CliWrap;
+using KataAgent.Host.SharedFs;
 using KataAgent.Host.Transport;
 using KataAgent.Linux.Addressing;
 
@@ -293,8 +294,11 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
     /// leaves it while that qemu runs. This is what is left when the process that started a non-detached VM
     /// dies without disposing it: qemu follows it (parent-death signal), but nobody removes the sockets, logs,
     /// pid file and vm.json. Likewise after a detached VM's guest powered itself off. Not for a directory whose
-    /// VM is being started at this moment: before vm.json is written it looks stale.
+    /// VM is being started at this moment: before vm.json is written it looks stale. Whatever is still mounted in the
+    /// directory (a sandbox's share) is detached first, and the delete never crosses a mount or follows a symlink
+    /// (<see cref="SharedFs.StateDirectory.Delete"/>).
     /// </summary>
+    /// <exception cref="ShareException">A mount in the directory would not go; the directory stays.</exception>
     public static bool DeleteStaleState(string stateDirectory)
     {
         string directory = Path.GetFullPath(stateDirectory);
@@ -308,7 +312,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         }
         // Their lock files live outside the state directory.
         Virtiofsd.DeleteSockets(directory);
-        Directory.Delete(directory, recursive: true);
+        SharedFs.StateDirectory.Delete(directory);
         return true;
     }
 

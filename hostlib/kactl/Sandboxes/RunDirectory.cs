@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using KataAgent.Host.SharedFs;
 using KataAgent.Host.Vm;
 
 namespace KataAgent.Kactl.Sandboxes;
@@ -119,15 +120,21 @@ public sealed class RunDirectory
         };
     }
 
-    /// <summary>Deletes a sandbox's directory (sockets, logs, sandbox.json); a directory already gone is fine.</summary>
+    /// <summary>
+    /// Deletes a sandbox's directory (sockets, logs, sandbox.json); a directory already gone is fine. Whatever is still
+    /// mounted in it (the share's binds of the user's rootfs, the rootfs overlay) is detached first and the delete never
+    /// crosses a mount (<see cref="StateDirectory.Delete"/>), so the user's files are never deleted through it.
+    /// </summary>
+    /// <exception cref="KactlException">A mount would not go (the directory stays).</exception>
     public void Remove(string id)
     {
         try
         {
-            Directory.Delete(SandboxDirectory(id), recursive: true);
+            StateDirectory.Delete(SandboxDirectory(id));
         }
-        catch (DirectoryNotFoundException)
+        catch (ShareException e)
         {
+            throw new KactlException(ExitCodes.VmFailed, $"cannot delete {SandboxDirectory(id)}: {e.Message}", e);
         }
     }
 

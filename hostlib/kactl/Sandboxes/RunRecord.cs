@@ -31,6 +31,11 @@ public sealed record RunRecord
     [JsonConverter(typeof(JsonStringEnumConverter<AgentProtocol>))]
     public AgentProtocol? Protocol { get; init; }
 
+    /// <summary>How the container got its rootfs (<c>--rootfs-mode</c>); null in records from before virtio-fs, which were all blk.</summary>
+    [JsonPropertyName("rootfsMode")]
+    [JsonConverter(typeof(JsonStringEnumConverter<KataAgent.Host.Sandboxes.RootfsMode>))]
+    public KataAgent.Host.Sandboxes.RootfsMode? RootfsMode { get; init; }
+
     /// <summary>The container's command line.</summary>
     [JsonPropertyName("args")]
     public required IReadOnlyList<string> Args { get; init; }

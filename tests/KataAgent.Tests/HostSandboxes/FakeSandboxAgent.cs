@@ -14,7 +14,17 @@ internal sealed class FakeSandboxAgent(List<string> log) : ISandboxAgent
     /// <summary>RPC name → the status the agent answers it with.</summary>
     public Dictionary<string, AgentStatusCode> Refuse { get; } = new(StringComparer.Ordinal);
 
-    public Task CreateSandboxAsync(CreateSandboxRequest request, CancellationToken cancellationToken) => Call($"CreateSandbox {request.SandboxId}", "CreateSandbox");
+    /// <summary>The last CreateSandbox request.</summary>
+    public CreateSandboxRequest? LastCreateSandbox { get; private set; }
+
+    /// <summary>The last CreateContainer request.</summary>
+    public CreateContainerRequest? LastCreateContainer { get; private set; }
+
+    public Task CreateSandboxAsync(CreateSandboxRequest request, CancellationToken cancellationToken)
+    {
+        LastCreateSandbox = request;
+        return Call($"CreateSandbox {request.SandboxId}", "CreateSandbox");
+    }
 
     public Task DestroySandboxAsync(CancellationToken cancellationToken) => Call("DestroySandbox", "DestroySandbox");
 
@@ -27,9 +37,22 @@ internal sealed class FakeSandboxAgent(List<string> log) : ISandboxAgent
     public Task RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken) =>
         Call($"RemoveContainer {containerId} timeout={timeout.TotalSeconds:0}s", "RemoveContainer");
 
+    public Task RemoveStaleVirtiofsShareMountsAsync(CancellationToken cancellationToken) => Call("RemoveStaleVirtiofsShareMounts", "RemoveStaleVirtiofsShareMounts");
+
+    /// <summary>When set, CreateContainer waits for it after logging: an agent whose answer does not come.</summary>
+    public Task? HoldCreateContainer { get; set; }
+
     public async Task<Container> CreateContainerAsync(CreateContainerRequest request, ContainerOptions? options, CancellationToken cancellationToken)
     {
-        await Call($"CreateContainer {request.ContainerId} storage={request.Storages[0].Source}", "CreateContainer");
+        LastCreateContainer = request;
+        if (HoldCreateContainer is { } hold)
+        {
+            _ = Call($"CreateContainer {request.ContainerId} (no answer)", "");
+            await hold;
+        }
+        await Call(request.Storages.Count > 0
+            ? $"CreateContainer {request.ContainerId} storage={request.Storages[0].Source}"
+            : $"CreateContainer {request.ContainerId} root={request.OCI.Root.Path}", "CreateContainer");
         return Container.Handle(null!, request.ContainerId, request.ExecId, options ?? new ContainerOptions());
     }
 

@@ -220,7 +220,7 @@ public sealed class SandboxOrderingTests : IDisposable
     [Fact]
     public async Task A_start_whose_CreateSandbox_is_refused_stops_the_VM_and_leaves_no_state()
     {
-        var options = new SandboxOptions { Id = "sb", Vm = new QemuOptions { KernelPath = "vmlinuz", InitrdPath = "initrd.img", StateDirectory = _state } };
+        var options = new SandboxOptions { Id = "sb", RootfsMode = RootfsMode.Blk, Vm = new QemuOptions { KernelPath = "vmlinuz", InitrdPath = "initrd.img", StateDirectory = _state } };
         _agent.Refuse["CreateSandbox"] = AgentStatusCode.AlreadyExists;
         QemuOptions? booted = null;
 
@@ -246,7 +246,7 @@ public sealed class SandboxOrderingTests : IDisposable
         };
         QemuOptions? booted = null;
 
-        var sandbox = await Sandbox.StartCoreAsync(new SandboxOptions { Id = "sb", Vm = vmOptions }, (options, _) =>
+        var sandbox = await Sandbox.StartCoreAsync(new SandboxOptions { Id = "sb", RootfsMode = RootfsMode.Blk, Vm = vmOptions }, (options, _) =>
         {
             booted = options;
             return Task.FromResult<(IVirtualMachine, ISandboxAgent)>((_vm, _agent));

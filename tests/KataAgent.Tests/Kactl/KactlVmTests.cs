@@ -58,6 +58,7 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         try
         {
             entry.State.Should().Be(SandboxLiveness.Running);
+            entry.Record.RootfsMode.Should().Be(KataAgent.Host.Sandboxes.RootfsMode.VirtioFs, "virtio-fs is kactl run's default");
             File.Exists(Path.Combine(entry.Directory, "console.sock")).Should().BeTrue();
 
             var ps = await Kactl(["ps"]);
@@ -96,6 +97,57 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         Directory.Exists(entry.Directory).Should().BeFalse("rm removes the sockets, logs and sandbox.json");
         (await Kactl(["ps", "-q"])).StandardOutput.Should().BeEmpty();
     }
+
+    [Fact]
+    public async Task Run_shares_the_rootfs_over_virtio_fs_by_default_as_a_copy_on_write_view_that_never_writes_it()
+    {
+        RequireGuestImage();
+        using var scratch = await BusyboxRootfs.CreateAsync();
+        string rootfs = scratch.Path;
+        File.WriteAllText(Path.Combine(rootfs, "etc", "marker"), "the user's\n");
+        var before = Snapshot(rootfs);
+
+        var result = await Kactl(["run", "--rootfs", rootfs, "--", "sh", "-c",
+            "grep ' / ' /proc/mounts | cut -d' ' -f3; cat /etc/marker; echo changed > /etc/marker; echo new > /new-file; cat /etc/marker /new-file; rm /bin/true"]);
+
+        output.WriteLine(KactlRunner.Describe(result));
+        result.ExitCode.Should().Be(0, KactlRunner.Describe(result));
+        result.StandardOutput.Should().Be("virtiofs\nthe user's\nchanged\nnew\n");
+        Snapshot(rootfs).Should().Equal(before, "--rootfs DIR is never written: the container wrote into the overlay's upper layer");
+        Directory.EnumerateFileSystemEntries(_runDirectory.Path).Should().BeEmpty("the run leaves no state, overlay or mount behind");
+        File.ReadAllLines("/proc/self/mountinfo").Should().NotContain(line => line.Contains(_runDirectory.Path, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_detached_blk_run_is_recorded_as_blk_and_exec_and_rm_work_with_it()
+    {
+        RequireGuestImage();
+        var run = await Kactl(["run", "-d", "--rootfs-mode", "blk", "--", "sleep", "100000"]);
+        output.WriteLine(KactlRunner.Describe(run));
+        run.ExitCode.Should().Be(0, KactlRunner.Describe(run));
+        string id = run.StandardOutput.Trim();
+        var entry = new RunDirectory(_runDirectory.Path).Find(id);
+        try
+        {
+            entry.Record!.RootfsMode.Should().Be(KataAgent.Host.Sandboxes.RootfsMode.Blk);
+            var exec = await Kactl(["exec", id, "--", "sh", "-c", "grep ' / ' /proc/mounts | cut -d' ' -f3"]);
+            exec.ExitCode.Should().Be(0, KactlRunner.Describe(exec));
+            exec.StandardOutput.Should().Be("ext4\n", "--rootfs-mode blk packs the rootfs into an ext4 disk");
+            (await Kactl(["ps", "-q"])).StandardOutput.Should().Be(id + "\n");
+        }
+        finally
+        {
+            var rm = await Kactl(["rm", id]);
+            rm.ExitCode.Should().Be(0, KactlRunner.Describe(rm));
+        }
+        Directory.Exists(entry.Directory).Should().BeFalse();
+    }
+
+    /// <summary>Every path below <paramref name="root"/> with its size or link target: what a write would change.</summary>
+    private static List<string> Snapshot(string root) =>
+        [.. new DirectoryInfo(root).EnumerateFileSystemInfos("*", SearchOption.AllDirectories)
+            .Select(i => $"{Path.GetRelativePath(root, i.FullName)} {(i.LinkTarget ?? (i is FileInfo f ? $"{f.Length}:{File.ReadAllText(f.FullName).GetHashCode(StringComparison.Ordinal)}" : "dir"))}")
+            .Order(StringComparer.Ordinal)];
 
     [Fact]
     public async Task A_kernel_qemu_cannot_load_fails_the_run_with_exit_1_and_leaves_no_state()

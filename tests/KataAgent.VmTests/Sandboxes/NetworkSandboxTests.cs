@@ -50,6 +50,10 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
                 NetworkModel = model,
                 PortForwards = model == NetworkModel.Passt ? [new PortForward(8080, 80)] : [],
                 Dns = [$"nameserver {CniLikePodNetwork.NodeAddress}"],
+                // The check below bind-mounts the guest's own /etc/resolv.conf. With virtio-fs every bind source outside
+                // /run/kata-containers is a host path (as in Kata: the runtime shares it), so that mount needs blk, where
+                // sources are passed to the agent as the guest's.
+                RootfsMode = RootfsMode.Blk,
             }))
             {
                 output.WriteLine($"{model}: boot to ready {sandbox.BootToReady.TotalSeconds:0.0} s");

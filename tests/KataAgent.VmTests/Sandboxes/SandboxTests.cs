@@ -11,8 +11,9 @@ using Xunit.Abstractions;
 namespace KataAgent.VmTests.Sandboxes;
 
 /// <summary>
-/// The Sandbox API end to end on qemu (TCG): out/vmlinuz and out/initrd.img (./build.sh), a busybox rootfs
-/// directory packed into ext4, hot-plugged, mounted by the agent's blk storage driver, a container run in it.
+/// The Sandbox API end to end on qemu (TCG) with <see cref="RootfsMode.Blk"/>: out/vmlinuz and out/initrd.img
+/// (./build.sh), a busybox rootfs directory packed into ext4, hot-plugged, mounted by the agent's blk storage driver,
+/// a container run in it. (The default, virtio-fs, is <see cref="VirtioFsSandboxTests"/>'.)
 /// </summary>
 [Collection(DebianKernelCollection.Name)]
 public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
@@ -132,7 +133,7 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
     }
 
     private static SandboxOptions Options(string state, string id) =>
-        VmOptions.Sandbox(state, id, vm => vm with { KernelArguments = ["agent.log=debug"] }) with { Hostname = "container" };
+        VmOptions.Sandbox(state, id, vm => vm with { KernelArguments = ["agent.log=debug"] }) with { Hostname = "container", RootfsMode = RootfsMode.Blk };
 
     /// <summary>The shared busybox rootfs (as kactl's default), plus /etc/marker to tell it apart.</summary>
     private async Task<string> RootfsAsync()
