@@ -92,6 +92,7 @@ public static class KactlCommands
         root.Add(new LogsCommand().Command);
         root.Add(new RmCommand(global).Command);
         root.Add(new ConsoleCommand().Command);
+        root.Add(new VhostUserVsockCommand().Command);
         return root;
     }
 
