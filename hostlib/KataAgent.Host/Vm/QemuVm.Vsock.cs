@@ -68,6 +68,10 @@ public sealed partial class QemuVm
     /// <summary>Every address of this VM's agent.</summary>
     public QemuVmAddresses Addresses => AddressesOf(_options.StateDirectory, VsockDevice, GuestCid, _options.DebugConsole);
 
+    /// <summary>A VM that is not started, with the vsock device chosen: for tests of its command line and addresses.</summary>
+    internal static QemuVm Unstarted(QemuOptions options, QemuVsockDevice device, uint guestCid) =>
+        new(options) { VsockDevice = device, GuestCid = guestCid };
+
     /// <summary>
     /// The addresses of the agent of the VM whose state is in <paramref name="stateDirectory"/>, as its vm.json
     /// records them; null when there is no vm.json (no VM there, or one still starting). Reads a file, connects to

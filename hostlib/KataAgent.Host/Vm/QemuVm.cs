@@ -203,8 +203,19 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         return string.Join('\n', text.Split('\n').TakeLast(lines));
     }
 
-    private static QemuOptions Validate(QemuOptions options)
+    private static QemuOptions Validate(QemuOptions options) => Validate(options, File.Exists(VhostVsockDevicePath));
+
+    /// <param name="options">What to check.</param>
+    /// <param name="kernelVsock">Whether the host has the kernel's vhost-vsock (then no backend process is needed).</param>
+    internal static QemuOptions Validate(QemuOptions options, bool kernelVsock)
     {
+        if (options.Detached && options.AgentChannel == QemuAgentChannel.Vsock && !kernelVsock
+            && options.VsockBackendCommand is not { Count: > 0 })
+        {
+            throw new ArgumentException(
+                $"a detached VM on the vsock channel needs {nameof(QemuOptions)}.{nameof(QemuOptions.VsockBackendCommand)} (e.g. [\"/path/to/kactl\", \"vhost-user-vsock\"]): without {VhostVsockDevicePath} its vhost-user-vsock backend must run as a process of its own that outlives the caller; or choose {nameof(QemuOptions.AgentChannel)} = {nameof(QemuAgentChannel.Serial)}",
+                nameof(options));
+        }
         foreach (var (path, what) in new[] { (options.KernelPath, "kernel"), (options.InitrdPath, "initrd") })
         {
             if (!File.Exists(path))
@@ -226,13 +237,6 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         if (options.HotplugSlots < 0 || options.Disks.Count + options.HotplugSlots + options.NetworkDevices.Count > MaxRootPorts)
         {
             throw new ArgumentException($"Disks ({options.Disks.Count}) plus HotplugSlots ({options.HotplugSlots}) plus NetworkDevices ({options.NetworkDevices.Count}) must be between 0 and {MaxRootPorts}: each takes a pcie-root-port in slots 0x{FirstRootPortSlot:x2}..0x{FirstRootPortSlot + MaxRootPorts - 1:x2} of the root bus", nameof(options));
-        }
-        if (options.Detached && options.AgentChannel == QemuAgentChannel.Vsock && !File.Exists(VhostVsockDevicePath)
-            && options.VsockBackendCommand is not { Count: > 0 })
-        {
-            throw new ArgumentException(
-                $"a detached VM on the vsock channel needs {nameof(QemuOptions)}.{nameof(QemuOptions.VsockBackendCommand)} (e.g. [\"/path/to/kactl\", \"vhost-user-vsock\"]): without {VhostVsockDevicePath} its vhost-user-vsock backend must run as a process of its own that outlives the caller; or choose {nameof(QemuOptions.AgentChannel)} = {nameof(QemuAgentChannel.Serial)}",
-                nameof(options));
         }
         // qemu -daemonize changes to /, and vm.json must mean the same files from any working directory.
         return options with
