@@ -106,4 +106,14 @@ public sealed record QemuOptions
 
     /// <summary>NICs attached at boot, each on its own pcie-root-port after the disk and hot-plug ports.</summary>
     public IReadOnlyList<QemuNetworkDevice> NetworkDevices { get; init; } = [];
+
+    /// <summary>
+    /// Host directories shared at boot over virtio-fs, each a <c>vhost-user-fs-pci</c> device on its own pcie-root-port
+    /// after the NICs' ports, served by a virtiofsd of its own that is started before qemu and stopped with the VM
+    /// (<see cref="QemuVm.AddSharedDirectoryAsync"/> adds more later, into the hot-plug ports). Tags are unique.
+    /// </summary>
+    public IReadOnlyList<QemuSharedDirectory> SharedDirectories { get; init; } = [];
+
+    /// <summary>The virtiofsd binary: qemu 7.2's C daemon, in Debian's qemu-system-common.</summary>
+    public string VirtiofsdPath { get; init; } = "/usr/lib/qemu/virtiofsd";
 }

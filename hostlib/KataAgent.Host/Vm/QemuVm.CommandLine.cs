@@ -25,10 +25,14 @@ public sealed partial class QemuVm
         ];
         var arguments = new List<string>
         {
-            "-machine", UsesKvm ? "q35,accel=kvm" : "q35,accel=tcg",
+            "-machine", $"q35,accel={(UsesKvm ? "kvm" : "tcg")},memory-backend={GuestRamId}",
             "-cpu", UsesKvm ? "host" : "max",
             "-smp", SmpArgument(),
             "-m", MemoryArgument(),
+            // Guest RAM in a shared memfd: every vhost-user backend (virtiofsd, the vhost-user-vsock device) maps it
+            // through the fd qemu passes, which only a shared, fd-backed RAM block has. The default for every VM, so
+            // devices can be hot-plugged into any of them; its size must equal -m's.
+            "-object", string.Create(CultureInfo.InvariantCulture, $"memory-backend-memfd,id={GuestRamId},size={_options.MemoryMiB}M,share=on"),
             // -display none rather than -nographic: qemu refuses -nographic together with -daemonize.
             "-nodefaults", "-display", "none", "-no-reboot",
             "-kernel", _options.KernelPath, "-initrd", _options.InitrdPath,
@@ -87,6 +91,15 @@ public sealed partial class QemuVm
             arguments.AddRange(["-netdev", $"{netdev},id={NicId(i)}"]);
             // romfile= empty: no iPXE option ROM, which only costs boot time.
             arguments.AddRange(["-device", $"virtio-net-pci,netdev={NicId(i)},id=nic{i},mac={nic.Mac},bus={RootPortId(port)},romfile="]);
+        }
+        int firstSharePort = firstNicPort + _options.NetworkDevices.Count;
+        for (int i = 0; i < _options.SharedDirectories.Count; i++)
+        {
+            int port = firstSharePort + i;
+            string tag = _options.SharedDirectories[i].Tag;
+            arguments.AddRange(["-device", $"pcie-root-port,id={RootPortId(port)},bus=pcie.0,chassis={port + 1},addr=0x{FirstRootPortSlot + port:x}"]);
+            arguments.AddRange(["-chardev", $"socket,id={ShareChardevId(tag)},path={Escape(Virtiofsd.SocketPathFor(_options.StateDirectory, tag))}"]);
+            arguments.AddRange(["-device", $"vhost-user-fs-pci,chardev={ShareChardevId(tag)},tag={tag},id={ShareDeviceId(tag)},queue-size={VirtioFsQueueSize},bus={RootPortId(port)}"]);
         }
         arguments.AddRange(["-pidfile", PidFilePath]);
         if (_options.Detached)
@@ -173,6 +186,18 @@ public sealed partial class QemuVm
     internal static string DiskId(int port) => $"disk{port}";
 
     internal static string NicId(int index) => $"net{index}";
+
+    /// <summary>The memory backend of the guest's boot RAM (hot-plugged DIMMs have their own).</summary>
+    internal const string GuestRamId = "guest-ram";
+
+    /// <summary>Kata's queue size for virtio-fs (qemu's default is 128): more requests in flight per round trip.</summary>
+    internal const int VirtioFsQueueSize = 1024;
+
+    /// <summary>The vhost-user-fs-pci device of a share, named by its tag so that it is found again in an attached VM.</summary>
+    internal static string ShareDeviceId(string tag) => $"fs-{tag}";
+
+    /// <summary>The socket chardev that connects qemu to a share's virtiofsd.</summary>
+    internal static string ShareChardevId(string tag) => $"vfs-{tag}";
 
     /// <summary>qemu's option syntax ends a value at a comma; a doubled comma is a literal one.</summary>
     private static string Escape(string value) => value.Replace(",", ",,", StringComparison.Ordinal);

@@ -90,7 +90,7 @@ public sealed partial class QemuVm
             }
             if (deviceWasThere)
             {
-                await WaitForDeviceDeletedAsync(id, pciPath, requested, cancellationToken).ConfigureAwait(false);
+                await WaitForDeviceDeletedAsync(id, $"the disk at PCI path {pciPath}", "the image stays open until RemoveDiskAsync is called again after the guest lets go", requested, cancellationToken).ConfigureAwait(false);
             }
             try
             {
@@ -126,7 +126,7 @@ public sealed partial class QemuVm
         return [.. disks.OrderBy(d => d.PciPath, StringComparer.Ordinal)];
     }
 
-    private async Task WaitForDeviceDeletedAsync(string id, string pciPath, DateTimeOffset requested, CancellationToken cancellationToken)
+    private async Task WaitForDeviceDeletedAsync(string id, string what, string afterwards, DateTimeOffset requested, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.UnplugTimeout);
@@ -137,8 +137,8 @@ public sealed partial class QemuVm
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new VmException($"the guest did not release the disk at PCI path {pciPath} (qemu device '{id}') within {_options.UnplugTimeout.TotalSeconds:0.#} s "
-                + "(QemuOptions.UnplugTimeout): no DEVICE_DELETED from qemu; the image stays open until RemoveDiskAsync is called again after the guest lets go");
+            throw new VmException($"the guest did not release {what} (qemu device '{id}') within {_options.UnplugTimeout.TotalSeconds:0.#} s "
+                + $"(QemuOptions.UnplugTimeout): no DEVICE_DELETED from qemu; {afterwards}");
         }
     }
 

@@ -56,7 +56,7 @@ public sealed partial class QemuVm
     }
 
     /// <summary>
-    /// Hot-plugs <paramref name="sizeMiB"/> of RAM as a pc-dimm (<c>object-add memory-backend-ram</c>, then
+    /// Hot-plugs <paramref name="sizeMiB"/> of RAM as a pc-dimm (<c>object-add memory-backend-memfd</c>, shared, then
     /// <c>device_add pc-dimm</c>) and returns the DIMM's id. The guest gets it through ACPI as new memory
     /// blocks, offline unless its kernel onlines them itself; the agent's OnlineCPUMem onlines them. Needs room:
     /// <see cref="QemuOptions.MaxMemoryMiB"/> and a free one of <see cref="QemuOptions.MemorySlots"/>; the size
@@ -75,9 +75,12 @@ public sealed partial class QemuVm
             string dimm = $"dimm{index.ToString(CultureInfo.InvariantCulture)}";
             await Qmp.ExecuteAsync("object-add", new JsonObject
             {
-                ["qom-type"] = "memory-backend-ram",
+                // Shared and fd-backed like the boot RAM: vhost-user backends must map every RAM block the guest
+                // may hand them buffers in, and qemu sends them the new block's fd.
+                ["qom-type"] = "memory-backend-memfd",
                 ["id"] = backend,
                 ["size"] = (long)sizeMiB * 1024 * 1024,
+                ["share"] = true,
             }, cancellationToken).ConfigureAwait(false);
             try
             {

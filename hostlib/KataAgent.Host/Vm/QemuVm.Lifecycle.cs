@@ -11,7 +11,8 @@ public sealed partial class QemuVm
 
     /// <summary>
     /// Stops qemu: waits up to <paramref name="grace"/> for it to exit by itself (the agent powers the guest off
-    /// after DestroySandbox), then asks it to <c>quit</c> over QMP, then kills it. Returns once it is gone.
+    /// after DestroySandbox), then asks it to <c>quit</c> over QMP, then kills it. Returns once it is gone, and its
+    /// shares' virtiofsds with it (sockets removed).
     /// The state directory stays until <see cref="DisposeAsync"/>.
     /// </summary>
     public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken = default)
@@ -23,6 +24,7 @@ public sealed partial class QemuVm
         if (grace > TimeSpan.Zero && await ExitsWithinAsync(grace, cancellationToken).ConfigureAwait(false))
         {
             await ReapAsync().ConfigureAwait(false);
+            await StopVirtiofsdsAsync(VirtiofsdExitGrace).ConfigureAwait(false);
             return;
         }
         if (IsRunning && Qmp is not null)
@@ -42,6 +44,8 @@ public sealed partial class QemuVm
             await _process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         }
         await ReapAsync().ConfigureAwait(false);
+        // qemu's disconnect ends them; what is left is signalled, and their sockets go.
+        await StopVirtiofsdsAsync(VirtiofsdExitGrace).ConfigureAwait(false);
     }
 
     /// <summary>qemu has gone: collect it and stop what served its devices.</summary>
@@ -71,6 +75,10 @@ public sealed partial class QemuVm
             await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
         }
         bool running = IsRunning;
+        if (!running)
+        {
+            await StopVirtiofsdsAsync(VirtiofsdExitGrace).ConfigureAwait(false);
+        }
         await CloseAsync().ConfigureAwait(false);
         if (!running)
         {
@@ -86,6 +94,7 @@ public sealed partial class QemuVm
             return;
         }
         _closed = true;
+        CloseVirtiofsds();
         await DisconnectAsync().ConfigureAwait(false);
         _process?.Dispose();
         // A handle only: a detached VM's backend process runs on with its qemu.
@@ -112,6 +121,7 @@ public sealed partial class QemuVm
             _kill.Cancel();
         }
         await ReapAsync().ConfigureAwait(false);
+        await StopVirtiofsdsAsync(TimeSpan.Zero).ConfigureAwait(false);
         DeleteStateDirectory();
         _kill.Dispose();
         _hotplugLock.Dispose();

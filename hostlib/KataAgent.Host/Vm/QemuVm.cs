@@ -99,10 +99,20 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         var vm = new QemuVm(options) { DiskPciPaths = [.. Enumerable.Range(0, options.Disks.Count).Select(PciPath)] };
         // Cancelled when the start fails, so that a step qemu's exit overtook stops retrying in the background.
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var clock = Stopwatch.StartNew();
         try
         {
-            var clock = Stopwatch.StartNew();
+            // Before qemu: it connects to their sockets as it starts.
+            await vm.StartVirtiofsdsAsync(abort.Token).ConfigureAwait(false);
             await vm.StartVsockAsync(abort.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            await vm.AbandonAsync().ConfigureAwait(false);
+            throw;
+        }
+        try
+        {
             await vm.LaunchAsync(abort.Token).ConfigureAwait(false);
             vm.Qmp = await vm.UntilExitAsync(QmpClient.ConnectAsync(vm.QmpSocketPath, TimeSpan.FromSeconds(30), abort.Token), "its QMP socket accepted").ConfigureAwait(false);
             await vm.SaveStateAsync(abort.Token).ConfigureAwait(false);
@@ -178,6 +188,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
             vm._process?.Dispose();
             throw new VmException($"the VM in {stateDirectory} is not running (qemu pid {state.ProcessId} has exited)");
         }
+        vm.AttachVirtiofsds(state.SharedDirectories);
         try
         {
             vm.Qmp = await QmpClient.ConnectAsync(vm.QmpSocketPath, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
@@ -187,6 +198,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         catch
         {
             await vm.DisconnectAsync().ConfigureAwait(false);
+            vm.CloseVirtiofsds();
             vm._process.Dispose();
             throw;
         }
@@ -203,7 +215,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         return string.Join('\n', text.Split('\n').TakeLast(lines));
     }
 
-    private static QemuOptions Validate(QemuOptions options) => Validate(options, File.Exists(VhostVsockDevicePath));
+    internal static QemuOptions Validate(QemuOptions options) => Validate(options, File.Exists(VhostVsockDevicePath));
 
     /// <param name="options">What to check.</param>
     /// <param name="kernelVsock">Whether the host has the kernel's vhost-vsock (then no backend process is needed).</param>
@@ -234,9 +246,18 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         {
             throw new FileNotFoundException($"the network namespace {netns} does not exist", netns);
         }
-        if (options.HotplugSlots < 0 || options.Disks.Count + options.HotplugSlots + options.NetworkDevices.Count > MaxRootPorts)
+        if (options.HotplugSlots < 0 || options.Disks.Count + options.HotplugSlots + options.NetworkDevices.Count + options.SharedDirectories.Count > MaxRootPorts)
         {
-            throw new ArgumentException($"Disks ({options.Disks.Count}) plus HotplugSlots ({options.HotplugSlots}) plus NetworkDevices ({options.NetworkDevices.Count}) must be between 0 and {MaxRootPorts}: each takes a pcie-root-port in slots 0x{FirstRootPortSlot:x2}..0x{FirstRootPortSlot + MaxRootPorts - 1:x2} of the root bus", nameof(options));
+            throw new ArgumentException($"Disks ({options.Disks.Count}) plus HotplugSlots ({options.HotplugSlots}) plus NetworkDevices ({options.NetworkDevices.Count}) plus SharedDirectories ({options.SharedDirectories.Count}) must be between 0 and {MaxRootPorts}: each takes a pcie-root-port in slots 0x{FirstRootPortSlot:x2}..0x{FirstRootPortSlot + MaxRootPorts - 1:x2} of the root bus", nameof(options));
+        }
+        var shares = options.SharedDirectories.Select(ValidateShare).ToList();
+        if (shares.GroupBy(s => s.Tag, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
+        {
+            throw new ArgumentException($"SharedDirectories: the tag '{duplicate.Key}' is used twice; each share needs its own", nameof(options));
+        }
+        if (shares.Count > 0)
+        {
+            RequireVirtiofsd(options.VirtiofsdPath);
         }
         // qemu -daemonize changes to /, and vm.json must mean the same files from any working directory.
         return options with
@@ -246,7 +267,33 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
             StateDirectory = Path.GetFullPath(options.StateDirectory),
             Disks = [.. options.Disks.Select(d => d with { ImagePath = Path.GetFullPath(d.ImagePath) })],
             NetworkNamespacePath = options.NetworkNamespacePath is null ? null : Path.GetFullPath(options.NetworkNamespacePath),
+            SharedDirectories = shares,
         };
+    }
+
+    /// <summary>Checks a share's tag and directory; returns it with the directory's path made absolute.</summary>
+    internal static QemuSharedDirectory ValidateShare(QemuSharedDirectory share)
+    {
+        ArgumentNullException.ThrowIfNull(share);
+        QemuSharedDirectory.ValidateTag(share.Tag, nameof(share.Tag));
+        if (string.IsNullOrEmpty(share.HostPath) || !Directory.Exists(share.HostPath))
+        {
+            throw new DirectoryNotFoundException($"the directory {share.HostPath} of shared directory '{share.Tag}' does not exist");
+        }
+        if (!Enum.IsDefined(share.Cache))
+        {
+            throw new ArgumentException($"shared directory '{share.Tag}': {share.Cache} is not a virtiofsd cache mode", nameof(share.Cache));
+        }
+        return share with { HostPath = Path.GetFullPath(share.HostPath) };
+    }
+
+    /// <summary>virtiofsd must be there before anything starts.</summary>
+    internal static void RequireVirtiofsd(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"virtiofsd {path} does not exist: shared directories need it (Debian package {Virtiofsd.Package}; QemuOptions.VirtiofsdPath names another)", path);
+        }
     }
 
     private async Task SaveStateAsync(CancellationToken cancellationToken)
@@ -257,6 +304,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
             ProcessId = ProcessId,
             UsesKvm = UsesKvm,
             DiskPciPaths = DiskPciPaths,
+            SharedDirectories = SharedDirectories,
             VsockDevice = VsockDevice,
             GuestCid = GuestCid,
             VsockBackendProcessId = VsockBackendProcessId,
@@ -288,6 +336,8 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         {
             return false;
         }
+        // Their lock files live outside the state directory.
+        Virtiofsd.DeleteSockets(directory);
         Directory.Delete(directory, recursive: true);
         return true;
     }
@@ -330,14 +380,22 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
     /// at once, closing its files), then SIGKILL if it is still there after a grace; then a detached VM's
     /// vhost-user-vsock backend process (it ends by itself once qemu has gone, or is killed after a grace). The process is opened as a
     /// pidfd first and only then checked to be that VM's qemu (see <see cref="IsRunningIn"/>), and signalled
-    /// through the pidfd, so a recycled pid is never signalled. Returns false when no qemu of that VM ran. The
-    /// state directory is left as it is (see <see cref="Sandboxes.Sandbox.RemoveStaleAsync"/> for the whole removal).
+    /// through the pidfd, so a recycled pid is never signalled. Returns false when no qemu of that VM ran. The VM's
+    /// virtiofsds end too (they exit once qemu is gone; one that does not is signalled), and their sockets are removed.
+    /// The state directory is left as it is (see <see cref="Sandboxes.Sandbox.RemoveStaleAsync"/> for the whole removal).
     /// </summary>
     /// <exception cref="VmException">qemu may not be signalled, or outlived SIGKILL.</exception>
     public static async Task<bool> KillAsync(string stateDirectory, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
         string directory = Path.GetFullPath(stateDirectory);
+        bool killed = await KillQemuAsync(directory, cancellationToken).ConfigureAwait(false);
+        await Virtiofsd.StopStrayAsync(directory).ConfigureAwait(false);
+        return killed;
+    }
+
+    private static async Task<bool> KillQemuAsync(string directory, CancellationToken cancellationToken)
+    {
         if (ReadRecordedPid(directory) is not { } pid)
         {
             await KillVsockBackendProcessAsync(directory).ConfigureAwait(false);
