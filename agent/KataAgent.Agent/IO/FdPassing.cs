@@ -1,4 +1,3 @@
-using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.IO;
@@ -6,23 +5,23 @@ namespace KataAgent.Agent.IO;
 /// <summary>One datagram plus one file descriptor (SCM_RIGHTS) over a unix socket.</summary>
 public static unsafe class FdPassing
 {
-    private static readonly int ControlSize = sizeof(AgentLibc.CmsgHdr) + sizeof(nint);
+    private static readonly int ControlSize = sizeof(Libc.CmsgHdr) + sizeof(nint);
 
     /// <summary>Sends <paramref name="message"/> with <paramref name="fd"/> attached.</summary>
     public static void Send(int socket, ReadOnlySpan<byte> message, int fd)
     {
         byte* control = stackalloc byte[ControlSize];
         new Span<byte>(control, ControlSize).Clear();
-        var header = (AgentLibc.CmsgHdr*)control;
-        header->Length = (nuint)(sizeof(AgentLibc.CmsgHdr) + sizeof(int));
+        var header = (Libc.CmsgHdr*)control;
+        header->Length = (nuint)(sizeof(Libc.CmsgHdr) + sizeof(int));
         header->Level = Libc.SOL_SOCKET;
-        header->Type = AgentLibc.SCM_RIGHTS;
-        *(int*)(control + sizeof(AgentLibc.CmsgHdr)) = fd;
+        header->Type = Libc.SCM_RIGHTS;
+        *(int*)(control + sizeof(Libc.CmsgHdr)) = fd;
         fixed (byte* data = message)
         {
-            var iov = new AgentLibc.IoVec { Base = data, Length = (nuint)message.Length };
-            var msg = new AgentLibc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)ControlSize };
-            while (AgentLibc.SendMsg(socket, &msg, 0) < 0)
+            var iov = new Libc.IoVec { Base = data, Length = (nuint)message.Length };
+            var msg = new Libc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)ControlSize };
+            while (Libc.SendMsg(socket, &msg, 0) < 0)
             {
                 var error = LinuxException.FromLastError("sendmsg with SCM_RIGHTS");
                 if (error.Errno != Errno.EINTR)
@@ -49,10 +48,10 @@ public static unsafe class FdPassing
         byte* control = stackalloc byte[ControlSize];
         fixed (byte* data = buffer)
         {
-            var iov = new AgentLibc.IoVec { Base = data, Length = (nuint)buffer.Length };
-            var msg = new AgentLibc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)ControlSize };
+            var iov = new Libc.IoVec { Base = data, Length = (nuint)buffer.Length };
+            var msg = new Libc.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)ControlSize };
             nint n;
-            while ((n = AgentLibc.RecvMsg(socket, &msg, AgentLibc.MSG_CMSG_CLOEXEC)) < 0)
+            while ((n = Libc.RecvMsg(socket, &msg, Libc.MSG_CMSG_CLOEXEC)) < 0)
             {
                 var error = LinuxException.FromLastError("recvmsg");
                 if (error.Errno is not (Errno.EINTR or Errno.EAGAIN))
@@ -61,10 +60,10 @@ public static unsafe class FdPassing
                 }
                 Libc.Poll(&poll, 1, timeoutMilliseconds);
             }
-            var header = (AgentLibc.CmsgHdr*)control;
-            if (msg.ControlLength >= (nuint)sizeof(AgentLibc.CmsgHdr) && header->Level == Libc.SOL_SOCKET && header->Type == AgentLibc.SCM_RIGHTS)
+            var header = (Libc.CmsgHdr*)control;
+            if (msg.ControlLength >= (nuint)sizeof(Libc.CmsgHdr) && header->Level == Libc.SOL_SOCKET && header->Type == Libc.SCM_RIGHTS)
             {
-                fd = *(int*)(control + sizeof(AgentLibc.CmsgHdr));
+                fd = *(int*)(control + sizeof(Libc.CmsgHdr));
             }
             return (int)n;
         }

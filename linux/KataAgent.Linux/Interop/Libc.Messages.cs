@@ -1,10 +1,14 @@
 using System.Runtime.InteropServices;
 
-namespace KataAgent.Agent.Interop;
+namespace KataAgent.Linux.Interop;
 
-internal static unsafe partial class AgentLibc
+/// <summary>sendmsg/recvmsg with ancillary data: fd passing (SCM_RIGHTS) for the agent's helpers and the host's vhost-user server.</summary>
+internal static unsafe partial class Libc
 {
     public const int SCM_RIGHTS = 1;
+    public const int MSG_CTRUNC = 0x8;
+    public const int MSG_DONTWAIT = 0x40;
+    public const int MSG_NOSIGNAL = 0x4000;
     public const int MSG_CMSG_CLOEXEC = 0x40000000;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -34,6 +38,14 @@ internal static unsafe partial class AgentLibc
         public int Level;
         public int Type;
     }
+
+    /// <summary>CMSG_SPACE for <paramref name="payloadBytes"/>: the header plus the payload, both aligned to size_t.</summary>
+    public static int CmsgSpace(int payloadBytes) => sizeof(CmsgHdr) + Align(payloadBytes);
+
+    /// <summary>CMSG_LEN for <paramref name="payloadBytes"/>: what cmsg_len says for that payload.</summary>
+    public static int CmsgLength(int payloadBytes) => sizeof(CmsgHdr) + payloadBytes;
+
+    private static int Align(int length) => (length + sizeof(nuint) - 1) & ~(sizeof(nuint) - 1);
 
     [LibraryImport(Library, EntryPoint = "sendmsg", SetLastError = true)]
     public static partial nint SendMsg(int fd, MsgHdr* message, int flags);
