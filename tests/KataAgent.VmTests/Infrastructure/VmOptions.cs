@@ -21,6 +21,13 @@ public static class VmOptions
     public static async Task<QemuOptions> AgentAsync(DebianKernelFixture kernel, string stateDirectory) =>
         Boot(kernel, await kernel.AgentInitrdAsync(), stateDirectory);
 
+    /// <summary>
+    /// A VM booting ./build.sh's out/vmlinuz and out/initrd.img (whose busybox gives the debug console its shell,
+    /// which the collection's agent-only initrd lacks), its state in <paramref name="stateDirectory"/>.
+    /// </summary>
+    public static QemuOptions Image(string stateDirectory) =>
+        new() { KernelPath = RepoPaths.Kernel, InitrdPath = RepoPaths.Initrd, StateDirectory = stateDirectory, VsockBackendCommand = VsockBackendCommand };
+
     /// <summary>A sandbox booting ./build.sh's out/vmlinuz and out/initrd.img, its state in <paramref name="stateDirectory"/>.</summary>
     public static SandboxOptions Sandbox(string stateDirectory, string id) =>
         new() { Id = id, Vm = new QemuOptions { KernelPath = RepoPaths.Kernel, InitrdPath = RepoPaths.Initrd, StateDirectory = stateDirectory, VsockBackendCommand = VsockBackendCommand } };
