@@ -25,7 +25,11 @@ internal interface IVhostUserDevice
     /// <summary>The features the driver acknowledged (SET_FEATURES), before the queues start.</summary>
     void SetAcknowledgedFeatures(ulong features);
 
-    /// <summary>Every queue is enabled and has its rings and kick fd: the device may use them until <see cref="Stop"/>.</summary>
+    /// <summary>
+    /// Every queue is enabled and has its rings and kick fd: the device may use them until <see cref="Stop"/>. The
+    /// server follows it with one <see cref="Kick"/> per queue (the driver may have made buffers available before
+    /// the kick fds were watched).
+    /// </summary>
     void Start(IReadOnlyList<IVirtqueue> queues);
 
     /// <summary>The driver made buffers available on queue <paramref name="queueIndex"/>.</summary>
@@ -33,7 +37,8 @@ internal interface IVhostUserDevice
 
     /// <summary>
     /// The rings stop (GET_VRING_BASE, device reset, qemu gone): the driver's state is gone. Once this returns the
-    /// device no longer touches any queue; a later <see cref="Start"/> begins afresh (guest reboot, driver reload).
+    /// device no longer touches any queue; a later <see cref="Start"/> begins afresh (guest reboot, driver reload)
+    /// with new queue objects. Called only after a <see cref="Start"/>, once per start.
     /// </summary>
     void Stop();
 

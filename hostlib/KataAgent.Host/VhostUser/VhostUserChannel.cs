@@ -56,7 +56,7 @@ internal sealed unsafe class VhostUserChannel : IDisposable
             }
             if (header.Size > VhostUserMessage.MaxPayload)
             {
-                throw new VhostUserProtocolException($"{header.Request} ({(uint)header.Request}) announces {header.Size} payload bytes, more than {VhostUserMessage.MaxPayload}");
+                throw new VhostUserProtocolException($"{header.Request.Name()} ({(uint)header.Request}) announces {header.Size} payload bytes, more than {VhostUserMessage.MaxPayload}");
             }
             var payload = new byte[header.Size];
             if (!ReceiveExactly(payload))
@@ -93,7 +93,7 @@ internal sealed unsafe class VhostUserChannel : IDisposable
                     sent += (int)n;
                     continue;
                 }
-                var error = LinuxException.FromLastError($"send {request} reply");
+                var error = LinuxException.FromLastError($"send {request.Name()} reply");
                 switch (error.Errno)
                 {
                     case Errno.EINTR:

@@ -45,13 +45,14 @@ internal sealed partial class VhostUserConnection
     }
 
     /// <summary>
-    /// Installs <paramref name="memory"/> (null: none) with the device paused: running queues move to the new
+    /// Installs <paramref name="memory"/> (null: none) with the device paused if it runs: running queues move to the new
     /// mappings (a ring that is no longer mapped breaks), then the old mappings go.
     /// </summary>
     private void ReplaceMemory(GuestMemory? memory)
     {
         string? broken = null;
-        using (_device.Pause())
+        // A stopped device holds no queue, so only a running one needs keeping off the memory meanwhile.
+        using (_started ? _device.Pause() : null)
         {
             var old = _memory;
             _memory = memory;

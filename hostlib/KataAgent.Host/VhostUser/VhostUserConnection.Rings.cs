@@ -92,12 +92,7 @@ internal sealed partial class VhostUserConnection
 
     private bool SetVringFd(VhostUserMessage message)
     {
-        string name = message.Request switch
-        {
-            VhostUserRequest.SetVringKick => "SET_VRING_KICK",
-            VhostUserRequest.SetVringCall => "SET_VRING_CALL",
-            _ => "SET_VRING_ERR",
-        };
+        string name = message.Request.Name();
         ulong payload = message.ReadU64();
         if (!TryGetVring((uint)(payload & VringIndexMask), name, out var vring))
         {

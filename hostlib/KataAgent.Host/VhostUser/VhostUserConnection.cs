@@ -215,8 +215,7 @@ internal sealed partial class VhostUserConnection : IDisposable
 
     private void Unsupported(VhostUserMessage message)
     {
-        string name = Enum.IsDefined(message.Request) ? message.Request.ToString() : "unknown";
-        Log($"request {(uint)message.Request} ({name}, {message.Payload.Length} payload bytes, {message.FdCount} fds) is not supported: "
+        Log($"request {(uint)message.Request} ({message.Request.Name()}, {message.Payload.Length} payload bytes, {message.FdCount} fds) is not supported: "
             + (message.Header.NeedsReply ? "answered with a failure" : "ignored"));
         Acknowledge(message, false);
     }

@@ -123,5 +123,5 @@ internal sealed class VhostUserMessage : IDisposable
         }
     }
 
-    private VhostUserProtocolException Malformed(string what) => new($"{Request} ({(uint)Request}) with {what}");
+    private VhostUserProtocolException Malformed(string what) => new($"{Request.Name()} ({(uint)Request}) with {what}");
 }

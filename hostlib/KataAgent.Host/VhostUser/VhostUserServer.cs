@@ -25,6 +25,8 @@ internal sealed class VhostUserServer : IAsyncDisposable
     private readonly TaskCompletionSource _loopExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
     private int _disposed;
+    private int _cleanedUp;
+    private bool _cleanUpOnExit;
 
     private VhostUserServer(string socketPath, SafeFileDescriptor listen, SafeFileDescriptor wake, IVhostUserDevice device, TextWriter? log)
     {
@@ -74,18 +76,32 @@ internal sealed class VhostUserServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the loop (ending a connection half-way), stops the device if it runs, unmaps guest memory, closes every fd and deletes the socket file.</summary>
+    /// <summary>
+    /// Stops the loop (ending a connection half-way), stops the device if it runs, unmaps guest memory, closes every
+    /// fd and deletes the socket file. Called from the loop thread itself (a device callback), it cannot wait for the
+    /// loop: the loop then cleans up as it leaves.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            await _loopExited.Task.ConfigureAwait(false);
+            Libc.EventFdWrite((int)_wake.DangerousGetHandle());
+        }
+        if (Environment.CurrentManagedThreadId == _thread.ManagedThreadId)
+        {
+            _cleanUpOnExit = true;
             return;
         }
-        Libc.EventFdWrite((int)_wake.DangerousGetHandle());
-        if (Environment.CurrentManagedThreadId != _thread.ManagedThreadId)
+        await _loopExited.Task.ConfigureAwait(false);
+        Cleanup();
+    }
+
+    /// <summary>Once the loop is gone: the listening socket, the wake eventfd and the socket file. Idempotent.</summary>
+    private void Cleanup()
+    {
+        if (Interlocked.Exchange(ref _cleanedUp, 1) == 1)
         {
-            await _loopExited.Task.ConfigureAwait(false);
+            return;
         }
         _listen.Dispose();
         _wake.Dispose();
@@ -115,6 +131,10 @@ internal sealed class VhostUserServer : IAsyncDisposable
         finally
         {
             _loopExited.TrySetResult();
+            if (_cleanUpOnExit)
+            {
+                Cleanup();
+            }
         }
     }
 
