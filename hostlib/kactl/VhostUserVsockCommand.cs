@@ -28,14 +28,19 @@ public sealed class VhostUserVsockCommand
             _qemuPidFile,
         };
         Command.Hidden = true;
-        Command.SetAction(KactlCommands.Guard((parseResult, cancellationToken) =>
-            QemuVsockBackendProcess.RunAsync(
+        Command.SetAction(KactlCommands.Guard(async (parseResult, cancellationToken) =>
+        {
+            // SIGTERM (or SIGINT) stops the backend cleanly: sockets closed and deleted, then exit.
+            using var signals = InterruptSignals.Register();
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, signals.First);
+            return await QemuVsockBackendProcess.RunAsync(
                 parseResult.GetRequiredValue(_socket),
                 parseResult.GetRequiredValue(_hybridSocket),
                 parseResult.GetValue(_cid),
                 parseResult.GetRequiredValue(_qemuPidFile),
                 TextWriter.Synchronized(Console.Error),
-                cancellationToken)));
+                stop.Token).ConfigureAwait(false);
+        }));
     }
 
     /// <summary>The System.CommandLine command.</summary>

@@ -62,7 +62,11 @@ public static class QemuVsockBackendProcess
             using var qemu = await WaitForQemuAsync(qemuPidFile, socketPath, backend.Completion, cancellationToken).ConfigureAwait(false);
             if (qemu is null)
             {
-                if (!cancellationToken.IsCancellationRequested && !backend.Completion.IsCompleted)
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    await log.WriteLineAsync("vhost-user-vsock: terminated before its qemu came; stopping").ConfigureAwait(false);
+                }
+                else if (!backend.Completion.IsCompleted)
                 {
                     await log.WriteLineAsync($"vhost-user-vsock: no qemu using {socketPath} appeared in {qemuPidFile} within {QemuStartTimeout.TotalSeconds:0} s; stopping").ConfigureAwait(false);
                     code = 1;

@@ -47,6 +47,18 @@ public sealed class VsockChannelTests(VsockSandboxFixture fixture, ITestOutputHe
     }
 
     [Fact]
+    public async Task Ttrpc_and_gRPC_connections_share_the_vsock_port_at_once()
+    {
+        await using var ttrpc = await AgentClient.ConnectAsync(Vm.AgentAddress, ClientOptions with { Protocol = AgentProtocol.Ttrpc });
+        await using var grpc = await AgentClient.ConnectAsync(Vm.AgentAddress, ClientOptions with { Protocol = AgentProtocol.Grpc });
+
+        var versions = await Task.WhenAll(ttrpc.VersionAsync(), grpc.VersionAsync());
+
+        ttrpc.Protocol.Should().Be(AgentProtocol.Ttrpc);
+        versions[0].AgentVersion.Should().NotBeEmpty().And.Be(versions[1].AgentVersion, "one agent answers both, each connection sniffed by its first bytes");
+    }
+
+    [Fact]
     public async Task Sixty_four_connections_at_once_each_do_their_calls()
     {
         const int Connections = 64;
