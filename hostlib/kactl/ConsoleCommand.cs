@@ -1,13 +1,17 @@
 using System.CommandLine;
 using System.Net.Sockets;
+using KataAgent.Host;
+using KataAgent.Host.Transport;
 using KataAgent.Kactl.Sandboxes;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Kactl;
 
 /// <summary>
-/// <c>kactl console ID</c>: the guest's debug console (a shell the agent runs on a pty, on the
-/// agent.debug_console.0 port, which qemu serves as the sandbox's console.sock) on kactl's
-/// terminal. Ctrl-] detaches; the shell keeps running for the next attach.
+/// <c>kactl console ID</c>: the guest's debug console (a shell the agent runs on a pty) on kactl's terminal: vsock
+/// port 1026, a shell of its own per connection (so several consoles at once), or on a serial-channel VM the
+/// agent.debug_console.0 port, which qemu serves as the sandbox's console.sock, one shell that keeps running for
+/// the next attach. Ctrl-] detaches.
 /// </summary>
 public sealed class ConsoleCommand
 {
@@ -34,25 +38,29 @@ public sealed class ConsoleCommand
     {
         using var signals = InterruptSignals.Register();
         var entry = RunDirectory.FromEnvironment().Find(parseResult.GetRequiredValue(_id));
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        var addresses = SandboxAgent.RequireAddresses(entry);
+        if (addresses.DebugConsole is not { } address)
+        {
+            throw new KactlException(ExitCodes.VmFailed, $"sandbox '{entry.Id}' was booted without a debug console");
+        }
+        Stream stream;
         try
         {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(entry.ConsoleSocketPath), signals.First).ConfigureAwait(false);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            SandboxAgent.RequireRunning(entry);
-            throw new KactlException(ExitCodes.VmFailed, $"cannot connect to the debug console of sandbox '{entry.Id}' at {entry.ConsoleSocketPath}: {e.Message}", e);
+            // A vsock port gives a shell per connection; the serial channel's port is one shell that stays.
+            stream = await AgentConnectors.For(address, new AgentClientOptions()).ConnectAsync(signals.First).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            socket.Dispose();
             return KactlCommands.Interrupted();
+        }
+        catch (Exception e) when (e is SocketException or IOException or LinuxException)
+        {
+            SandboxAgent.RequireRunning(entry);
+            throw new KactlException(ExitCodes.VmFailed, $"cannot connect to the debug console of sandbox '{entry.Id}' at {address}: {e.Message}", e);
         }
         var session = new ConsoleSession
         {
-            Socket = socket,
+            Stream = stream,
             Signals = signals,
             Banner = $"kactl: connected to the debug console of sandbox '{entry.Id}'; {ConsoleSession.DetachKeyName} detaches",
         };

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 namespace KataAgent.Kactl;
 
 /// <summary>
-/// kactl's terminal joined to a byte stream (the guest's debug console socket): keys go in as
+/// kactl's terminal joined to a byte stream (the guest's debug console): keys go in as
 /// typed, output comes out as sent, with the local terminal in raw mode so that line editing,
 /// echo and ^C are the guest shell's. <see cref="DetachKey"/> (Ctrl-], as telnet's escape) ends
 /// it without being sent. The terminal is restored however it ends.
@@ -18,8 +18,8 @@ public sealed class ConsoleSession
 
     private const int BufferSize = 16 * 1024;
 
-    /// <summary>The connected console socket (owned: disposed at the end).</summary>
-    public required Socket Socket { get; init; }
+    /// <summary>The connected console stream (owned: disposed at the end).</summary>
+    public required Stream Stream { get; init; }
 
     /// <summary>A line for stderr once the terminal is raw (so that a script sees it only when typing is safe).</summary>
     public string? Banner { get; init; }
@@ -47,13 +47,13 @@ public sealed class ConsoleSession
             var output = CopyOutAsync(end);
             StartInputPump(end);
             var result = await end.Task.ConfigureAwait(false);
-            Socket.Dispose();
+            Stream.Dispose();
             await output.ConfigureAwait(false);
             return result;
         }
         finally
         {
-            Socket.Dispose();
+            Stream.Dispose();
             raw?.Dispose();
         }
     }
@@ -65,14 +65,14 @@ public sealed class ConsoleSession
         {
             while (true)
             {
-                int n = await Socket.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
+                int n = await Stream.ReadAsync(buffer).ConfigureAwait(false);
                 if (n == 0 || !StandardStreams.WriteAll(StandardStreams.Stdout, buffer.AsSpan(0, n)))
                 {
                     break;
                 }
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
             // Reset by the other end, or disposed by us because the session ended first.
         }
@@ -106,7 +106,7 @@ public sealed class ConsoleSession
                     }
                 }
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
             {
                 end.TrySetResult(ConsoleEnd.ClosedByRemote);
             }
@@ -126,9 +126,7 @@ public sealed class ConsoleSession
 
     private void SendAll(ReadOnlySpan<byte> data)
     {
-        while (!data.IsEmpty)
-        {
-            data = data[Socket.Send(data)..];
-        }
+        Stream.Write(data);
+        Stream.Flush();
     }
 }

@@ -24,9 +24,9 @@ public static class KactlCommands
             await Console.Error.WriteLineAsync("Try 'kactl --help' for usage.").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
-        // run, exec and console pass SIGINT/SIGTERM on to the container and clean up (InterruptSignals);
+        // run, exec and console pass SIGINT/SIGTERM on to the container and clean up, the vsock backend stops cleanly (InterruptSignals);
         // System.CommandLine's own handling would end kactl 2 s into that.
-        InvocationConfiguration? invocation = parseResult.CommandResult.Command.Name is RunCommand.Name or ExecCommand.Name or ConsoleCommand.Name && parseResult.CommandResult.Command.Parents.Contains(root)
+        InvocationConfiguration? invocation = parseResult.CommandResult.Command.Name is RunCommand.Name or ExecCommand.Name or ConsoleCommand.Name or VhostUserVsockCommand.Name && parseResult.CommandResult.Command.Parents.Contains(root)
             ? new InvocationConfiguration { ProcessTerminationTimeout = null }
             : null;
         return await parseResult.InvokeAsync(invocation).ConfigureAwait(false);
@@ -92,6 +92,7 @@ public static class KactlCommands
         root.Add(new LogsCommand().Command);
         root.Add(new RmCommand(global).Command);
         root.Add(new ConsoleCommand().Command);
+        root.Add(new VhostUserVsockCommand().Command);
         return root;
     }
 

@@ -35,6 +35,9 @@ public sealed partial class RunCommand
                     MemoryMiB = request.MemoryMiB,
                     DebugConsole = true,
                     Detached = request.Detach,
+                    AgentChannel = request.AgentChannel,
+                    // A detached VM's vsock backend outlives this kactl: it is this binary again, in its hidden verb.
+                    VsockBackendCommand = VhostUserVsockCommand.SelfCommand(),
                     AgentProtocol = _global.ResolveProtocol(parseResult) ?? AgentProtocol.Grpc,
                 },
                 RootfsMode = request.RootfsMode,
@@ -191,6 +194,7 @@ public sealed partial class RunCommand
             Progress = !parseResult.GetValue(_quiet),
             StopTimeout = TimeSpan.FromSeconds(parseResult.GetValue(_stopTimeout)),
             UseStreaming = !parseResult.GetValue(_noStreaming),
+            AgentChannel = parseResult.GetValue(_agentChannel),
         };
         RequireFile(request.KernelPath, "kernel", "--kernel", VmDefaults.KernelVariable, "out/vmlinuz");
         RequireFile(request.InitrdPath, "initrd", "--initrd", VmDefaults.InitrdVariable, "out/initrd.img");

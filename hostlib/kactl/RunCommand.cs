@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using KataAgent.Host.Vm;
 
 namespace KataAgent.Kactl;
 
@@ -101,6 +102,13 @@ public sealed partial class RunCommand
         Description = "No progress lines on stderr (booting, agent ready, container started)",
     };
 
+    private readonly Option<QemuAgentChannel> _agentChannel = new("--agent-channel")
+    {
+        Description = "How kactl reaches the VM's agent: vsock (any number of connections at once: exec, logs and console while a run is attached) or serial (one connection at a time; what a VM snapshot can carry)",
+        HelpName = "vsock|serial",
+        DefaultValueFactory = _ => QemuAgentChannel.Vsock,
+    };
+
     private readonly Argument<string[]> _command = new("CMD")
     {
         Description = "The program to run in the VM's container and its arguments (put them after --)",
@@ -133,6 +141,7 @@ public sealed partial class RunCommand
             _initrd,
             _quiet,
             _id,
+            _agentChannel,
             _bundle,
             _stopTimeout,
             _noStreaming,
@@ -177,7 +186,7 @@ public sealed partial class RunCommand
             {
                 result.AddError($"--bundle runs the bundle's own process.args; drop the command ('{string.Join(' ', command)}') or --bundle");
             }
-            foreach (Option vmOnly in (Option[])[_cpus, _memory, _rootfs, _rootfsMode, _detach, _kernel, _initrd, .. _network.Options])
+            foreach (Option vmOnly in (Option[])[_cpus, _memory, _rootfs, _rootfsMode, _detach, _kernel, _initrd, _agentChannel, .. _network.Options])
             {
                 if (Given(result, vmOnly))
                 {

@@ -1,3 +1,5 @@
+using KataAgent.Host.Vm;
+
 namespace KataAgent.Kactl;
 
 /// <summary>What <c>kactl run -- CMD…</c> was asked for, checked and with the defaults filled in.</summary>
@@ -33,4 +35,7 @@ public sealed record VmRunRequest
     public required TimeSpan StopTimeout { get; init; }
 
     public required bool UseStreaming { get; init; }
+
+    /// <summary>vsock (the default) or serial.</summary>
+    public QemuAgentChannel AgentChannel { get; init; } = QemuAgentChannel.Vsock;
 }

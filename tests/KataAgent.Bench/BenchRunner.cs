@@ -53,6 +53,10 @@ internal static class BenchRunner
         {
             await Network.NetworkBench.RunAsync(root);
         }
+        if (sections.Contains(BenchSections.Vsock))
+        {
+            await Vsock.VsockBench.RunAsync(root);
+        }
         return 0;
     }
 

@@ -21,7 +21,10 @@ internal static class BenchSections
     /// <summary>TCP throughput and latency node → pod per endpoint model beside no VM (issue 5): out/bench/network.md.</summary>
     public const string Network = "network";
 
-    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network];
+    /// <summary>The agent channel in a VM, vsock beside virtio-serial: stdout throughput and Check (issue 12): out/bench/vsock.md.</summary>
+    public const string Vsock = "vsock";
+
+    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock];
 
     /// <summary>The sections named in <paramref name="names"/>, or all of them; an unknown name is an error naming the known ones.</summary>
     public static ISet<string> Select(IReadOnlyList<string> names)

@@ -58,8 +58,28 @@ public sealed record QemuOptions
     /// <summary>Empty pcie-root-ports kept for <see cref="QemuVm.AddDiskAsync"/>: q35 cannot hot-plug onto its root bus, only into a root port.</summary>
     public int HotplugSlots { get; init; } = 4;
 
-    /// <summary>Serve the guest's debug console: the agent.debug_console.0 port on <see cref="QemuVm.DebugConsoleSocketPath"/>, and <c>agent.debug_console</c> on the command line.</summary>
+    /// <summary>
+    /// Serve the guest's debug console (<c>agent.debug_console</c> on the command line), a shell per connection at
+    /// <see cref="QemuVm.DebugConsoleAddress"/>: vsock port 1026 (<c>agent.debug_console_vport</c>) with the vsock
+    /// channel, the agent.debug_console.0 port on <see cref="QemuVm.DebugConsoleSocketPath"/> with the serial one.
+    /// </summary>
     public bool DebugConsole { get; init; }
+
+    /// <summary>
+    /// The agent's channel: <see cref="QemuAgentChannel.Vsock"/> (the default: many connections at once) or
+    /// <see cref="QemuAgentChannel.Serial"/> (one connection at a time, but what a VM snapshot can carry, since qemu
+    /// 7.2 refuses to migrate a VM with vhost-user devices).
+    /// </summary>
+    public QemuAgentChannel AgentChannel { get; init; } = QemuAgentChannel.Vsock;
+
+    /// <summary>
+    /// The command that runs the vhost-user-vsock backend as a process of its own, needed by a
+    /// <see cref="Detached"/> VM on the vsock channel without /dev/vhost-vsock (the backend has to outlive the
+    /// caller too): the program and its leading arguments, to which <see cref="QemuVm"/> appends
+    /// <see cref="QemuVsockBackendProcess"/>'s options. kactl passes <c>[its own path, "vhost-user-vsock"]</c>. A VM
+    /// that is not detached runs the backend inside the calling process and ignores this.
+    /// </summary>
+    public IReadOnlyList<string>? VsockBackendCommand { get; init; }
 
     /// <summary>
     /// qemu outlives the caller: started with <c>-daemonize</c> (its own session, no parent-death signal), found

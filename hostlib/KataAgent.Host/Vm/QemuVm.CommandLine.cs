@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using KataAgent.Linux.Addressing;
 using KataAgent.Protocols.Guest;
 
 namespace KataAgent.Host.Vm;
@@ -17,9 +18,9 @@ public sealed partial class QemuVm
     {
         string[] append =
         [
-            "console=ttyS0", "panic=-1", "quiet", $"agent.server_addr=serial://{GuestPorts.AgentChannelName}",
+            "console=ttyS0", "panic=-1", "quiet",
+            .. AgentChannelKernelArguments(),
             $"agent.hotplug_timeout={Math.Max(1, (int)Math.Ceiling(_options.HotplugTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)}",
-            .. (_options.DebugConsole ? new[] { "agent.debug_console" } : []),
             .. _options.KernelArguments,
         ];
         var arguments = new List<string>
@@ -39,13 +40,31 @@ public sealed partial class QemuVm
             "-serial", $"file:{Escape(ConsoleLogPath)}",
             "-qmp", $"unix:{Escape(QmpSocketPath)},server=on,wait=off",
             "-device", "virtio-rng-pci",
+            // The log's serial port on either channel: it has every line from boot on, with no process of ours.
             "-device", "virtio-serial-pci,id=vser0",
-            "-chardev", $"socket,id=agent,path={Escape(AgentSocketPath)},server=on,wait=off",
-            "-device", $"virtserialport,bus=vser0.0,chardev=agent,name={GuestPorts.AgentChannelName}",
             "-chardev", $"file,id=agentlog,path={Escape(AgentLogPath)}",
             "-device", $"virtserialport,bus=vser0.0,chardev=agentlog,name={GuestPorts.LogChannelName}",
         };
-        if (_options.DebugConsole)
+        switch (VsockDevice)
+        {
+            case QemuVsockDevice.Kernel:
+                arguments.AddRange(["-device", string.Create(CultureInfo.InvariantCulture, $"vhost-vsock-pci,id=vsock0,guest-cid={GuestCid}")]);
+                break;
+            case QemuVsockDevice.VhostUser:
+                // qemu is the client; the CID comes from the backend (GET_CONFIG): the device has no guest-cid.
+                arguments.AddRange([
+                    "-chardev", $"socket,id=vsock0chr,path={Escape(VhostUserVsockSocketPath)}",
+                    "-device", "vhost-user-vsock-pci,id=vsock0,chardev=vsock0chr",
+                ]);
+                break;
+            default:
+                arguments.AddRange([
+                    "-chardev", $"socket,id=agent,path={Escape(AgentSocketPath)},server=on,wait=off",
+                    "-device", $"virtserialport,bus=vser0.0,chardev=agent,name={GuestPorts.AgentChannelName}",
+                ]);
+                break;
+        }
+        if (_options.DebugConsole && VsockDevice == QemuVsockDevice.None)
         {
             arguments.AddRange([
                 "-chardev", $"socket,id=debugconsole,path={Escape(DebugConsoleSocketPath)},server=on,wait=off",
@@ -89,6 +108,25 @@ public sealed partial class QemuVm
         }
         return [.. arguments];
     }
+
+    /// <summary>
+    /// Where the agent serves its API, log readers and debug console: Kata's vsock ports (agent 1024, log 1025,
+    /// debug console 1026) on any CID, or the serial ports.
+    /// </summary>
+    internal string[] AgentChannelKernelArguments() => VsockDevice == QemuVsockDevice.None
+        ?
+        [
+            $"agent.server_addr=serial://{GuestPorts.AgentChannelName}",
+            .. (_options.DebugConsole ? new[] { "agent.debug_console" } : []),
+        ]
+        :
+        [
+            string.Create(CultureInfo.InvariantCulture, $"agent.server_addr=vsock://-1:{AgentAddress.DefaultAgentPort}"),
+            string.Create(CultureInfo.InvariantCulture, $"agent.log_vport={AgentAddress.DefaultLogPort}"),
+            .. (_options.DebugConsole
+                ? new[] { "agent.debug_console", string.Create(CultureInfo.InvariantCulture, $"agent.debug_console_vport={AgentAddress.DefaultDebugConsolePort}") }
+                : []),
+        ];
 
     /// <summary>vCPUs, and room to hot-plug up to <see cref="QemuOptions.MaxCpus"/> (one socket each, so every added CPU is a socket of its own).</summary>
     internal string SmpArgument() => _options.MaxCpus > _options.Cpus

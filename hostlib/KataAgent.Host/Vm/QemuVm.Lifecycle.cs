@@ -49,6 +49,13 @@ public sealed partial class QemuVm
         await StopVirtiofsdsAsync(VirtiofsdExitGrace).ConfigureAwait(false);
     }
 
+    /// <summary>qemu has gone: collect it and stop what served its devices.</summary>
+    private async Task ReapAsync()
+    {
+        await ReapQemuAsync().ConfigureAwait(false);
+        await StopVsockBackendAsync().ConfigureAwait(false);
+    }
+
     /// <summary>Completes when qemu has exited, whoever started it.</summary>
     public Task WaitForExitAsync(CancellationToken cancellationToken = default) =>
         _process?.WaitForExitAsync(cancellationToken) ?? Task.CompletedTask;
@@ -91,6 +98,9 @@ public sealed partial class QemuVm
         CloseVirtiofsds();
         await DisconnectAsync().ConfigureAwait(false);
         _process?.Dispose();
+        // A handle only: a detached VM's backend process runs on with its qemu.
+        _vsockBackendProcess?.Dispose();
+        _vsockBackendProcess = null;
         _kill.Dispose();
         _hotplugLock.Dispose();
     }
@@ -146,7 +156,7 @@ public sealed partial class QemuVm
     }
 
     /// <summary>Collects the exit of qemu when it is our child, so it does not linger as a zombie.</summary>
-    private async Task ReapAsync()
+    private async Task ReapQemuAsync()
     {
         if (_exited is null)
         {

@@ -38,7 +38,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
     /// <summary>The options the VM was started with (paths absolute).</summary>
     public QemuOptions Options => _options;
 
-    /// <summary>The unix socket of the agent's virtio-serial port.</summary>
+    /// <summary>The unix socket of the agent's virtio-serial port (the serial channel only).</summary>
     public string AgentSocketPath => Path.Combine(_options.StateDirectory, "agent.sock");
 
     /// <summary>The guest's serial console, as a file.</summary>
@@ -47,14 +47,14 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
     /// <summary>qemu's QMP socket.</summary>
     public string QmpSocketPath => Path.Combine(_options.StateDirectory, "qmp.sock");
 
-    /// <summary>The unix socket of the agent.debug_console.0 port (only with <see cref="QemuOptions.DebugConsole"/>).</summary>
+    /// <summary>The unix socket of the agent.debug_console.0 port (only with <see cref="QemuOptions.DebugConsole"/> on the serial channel; see <see cref="DebugConsoleAddress"/>).</summary>
     public string DebugConsoleSocketPath => Path.Combine(_options.StateDirectory, "console.sock");
 
-    /// <summary>The file qemu writes the agent.log.0 port into: a copy of the agent's log lines.</summary>
+    /// <summary>
+    /// The file qemu writes the agent.log.0 serial port into: a copy of the agent's log lines, on either channel. It
+    /// has them from boot on, before any vsock log reader could connect, and qemu writes it with no process of ours.
+    /// </summary>
     public string AgentLogPath => Path.Combine(_options.StateDirectory, "agent.log");
-
-    /// <summary>The agent's address (<c>serial://</c> and <see cref="AgentSocketPath"/>), for <see cref="AgentClient.ConnectAsync(AgentAddress, AgentClientOptions?, CancellationToken)"/>.</summary>
-    public AgentAddress AgentAddress => AgentAddress.Parse($"serial://{AgentSocketPath}");
 
     /// <summary>Whether the VM runs under KVM.</summary>
     public bool UsesKvm { get; private set; }
@@ -105,6 +105,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         {
             // Before qemu: it connects to their sockets as it starts.
             await vm.StartVirtiofsdsAsync(abort.Token).ConfigureAwait(false);
+            await vm.StartVsockAsync(abort.Token).ConfigureAwait(false);
         }
         catch
         {
@@ -116,11 +117,11 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
             await vm.LaunchAsync(abort.Token).ConfigureAwait(false);
             vm.Qmp = await vm.UntilExitAsync(QmpClient.ConnectAsync(vm.QmpSocketPath, TimeSpan.FromSeconds(30), abort.Token), "its QMP socket accepted").ConfigureAwait(false);
             await vm.SaveStateAsync(abort.Token).ConfigureAwait(false);
-            var connect = AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress.ToString()), AgentOptions(options), abort.Token);
+            var connect = AgentClient.ConnectAsync(vm.AgentAddress, AgentOptions(options), abort.Token);
             vm.Agent = await vm.UntilExitAsync(connect, "the agent answered").ConfigureAwait(false);
             if (options.AgentProtocol == AgentProtocol.Detect)
             {
-                // Saved as found, so a later attach speaks it at once instead of probing the one serial port again.
+                // Saved as found, so a later attach speaks it at once instead of probing again.
                 vm._options = options with { AgentProtocol = vm.Agent.Protocol };
                 await vm.SaveStateAsync(abort.Token).ConfigureAwait(false);
             }
@@ -151,8 +152,8 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
 
     /// <summary>
     /// Reconnects to a running VM (typically a <see cref="QemuOptions.Detached"/> one started by another
-    /// process) from its state directory: QMP and the agent. The agent's virtio-serial port serves one
-    /// connection at a time, so whoever else is connected to it must have let go.
+    /// process) from its state directory: QMP and the agent. Over vsock that works while others are connected; the
+    /// serial channel serves one connection at a time, so whoever else is connected to it must have let go.
     /// </summary>
     /// <exception cref="VmException">No VM state there, or its qemu is no longer running.</exception>
     public static async Task<QemuVm> AttachAsync(string stateDirectory, CancellationToken cancellationToken = default)
@@ -173,7 +174,15 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         {
             throw new VmException($"{stateFile} is not a VM state file: {e.Message}", e);
         }
-        var vm = new QemuVm(state.Options) { UsesKvm = state.UsesKvm, DiskPciPaths = state.DiskPciPaths, ProcessId = state.ProcessId };
+        var vm = new QemuVm(state.Options)
+        {
+            UsesKvm = state.UsesKvm,
+            DiskPciPaths = state.DiskPciPaths,
+            ProcessId = state.ProcessId,
+            VsockDevice = state.VsockDevice,
+            GuestCid = state.GuestCid,
+            VsockBackendProcessId = state.VsockBackendProcessId,
+        };
         vm._process = QemuProcess.TryOpen(state.ProcessId);
         if (vm._process is null || !vm.IsQemuOfThisVm())
         {
@@ -184,7 +193,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         try
         {
             vm.Qmp = await QmpClient.ConnectAsync(vm.QmpSocketPath, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
-            vm.Agent = await AgentClient.ConnectAsync(new UnixSocketConnector(vm.AgentSocketPath, vm.AgentAddress.ToString()), AgentOptions(state.Options), cancellationToken).ConfigureAwait(false);
+            vm.Agent = await AgentClient.ConnectAsync(vm.AgentAddress, AgentOptions(state.Options), cancellationToken).ConfigureAwait(false);
             return vm;
         }
         catch
@@ -207,8 +216,19 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         return string.Join('\n', text.Split('\n').TakeLast(lines));
     }
 
-    internal static QemuOptions Validate(QemuOptions options)
+    internal static QemuOptions Validate(QemuOptions options) => Validate(options, File.Exists(VhostVsockDevicePath));
+
+    /// <param name="options">What to check.</param>
+    /// <param name="kernelVsock">Whether the host has the kernel's vhost-vsock (then no backend process is needed).</param>
+    internal static QemuOptions Validate(QemuOptions options, bool kernelVsock)
     {
+        if (options.Detached && options.AgentChannel == QemuAgentChannel.Vsock && !kernelVsock
+            && options.VsockBackendCommand is not { Count: > 0 })
+        {
+            throw new ArgumentException(
+                $"a detached VM on the vsock channel needs {nameof(QemuOptions)}.{nameof(QemuOptions.VsockBackendCommand)} (e.g. [\"/path/to/kactl\", \"vhost-user-vsock\"]): without {VhostVsockDevicePath} its vhost-user-vsock backend must run as a process of its own that outlives the caller; or choose {nameof(QemuOptions.AgentChannel)} = {nameof(QemuAgentChannel.Serial)}",
+                nameof(options));
+        }
         foreach (var (path, what) in new[] { (options.KernelPath, "kernel"), (options.InitrdPath, "initrd") })
         {
             if (!File.Exists(path))
@@ -279,7 +299,17 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
 
     private async Task SaveStateAsync(CancellationToken cancellationToken)
     {
-        var state = new QemuVmState { Options = _options, ProcessId = ProcessId, UsesKvm = UsesKvm, DiskPciPaths = DiskPciPaths, SharedDirectories = SharedDirectories };
+        var state = new QemuVmState
+        {
+            Options = _options,
+            ProcessId = ProcessId,
+            UsesKvm = UsesKvm,
+            DiskPciPaths = DiskPciPaths,
+            SharedDirectories = SharedDirectories,
+            VsockDevice = VsockDevice,
+            GuestCid = GuestCid,
+            VsockBackendProcessId = VsockBackendProcessId,
+        };
         string temporary = StateFilePath + ".tmp";
         await using (var stream = File.Create(temporary))
         {
@@ -351,7 +381,8 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
 
     /// <summary>
     /// Ends the qemu of the VM whose state is in <paramref name="stateDirectory"/>, if it runs: SIGTERM (qemu exits
-    /// at once, closing its files), then SIGKILL if it is still there after a grace. The process is opened as a
+    /// at once, closing its files), then SIGKILL if it is still there after a grace; then a detached VM's
+    /// vhost-user-vsock backend process (it ends by itself once qemu has gone, or is killed after a grace). The process is opened as a
     /// pidfd first and only then checked to be that VM's qemu (see <see cref="IsRunningIn"/>), and signalled
     /// through the pidfd, so a recycled pid is never signalled. Returns false when no qemu of that VM ran. The VM's
     /// virtiofsds end too (they exit once qemu is gone; one that does not is signalled), and their sockets are removed.
@@ -371,11 +402,13 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
     {
         if (ReadRecordedPid(directory) is not { } pid)
         {
+            await KillVsockBackendProcessAsync(directory).ConfigureAwait(false);
             return false;
         }
         using var process = QemuProcess.TryOpen(pid);
         if (process is null || !IsQemuWithQmpSocket(pid, Path.Combine(directory, "qmp.sock")))
         {
+            await KillVsockBackendProcessAsync(directory).ConfigureAwait(false);
             return false;
         }
         foreach (bool force in new[] { false, true })
@@ -391,6 +424,9 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
             try
             {
                 await process.WaitForExitAsync(cancellationToken).WaitAsync(QuitGrace, cancellationToken).ConfigureAwait(false);
+                // A detached VM's backend process ends by itself once qemu has gone; waited for (and killed if
+                // need be), so that nothing of the VM is left when this returns.
+                await KillVsockBackendProcessAsync(directory).ConfigureAwait(false);
                 return true;
             }
             catch (TimeoutException)

@@ -1,3 +1,5 @@
+using KataAgent.Host.Vm;
+
 namespace KataAgent.Kactl.Sandboxes;
 
 /// <summary>One sandbox directory in the run directory, with what its sandbox.json says and whether its VM is alive.</summary>
@@ -7,13 +9,16 @@ namespace KataAgent.Kactl.Sandboxes;
 /// <param name="State">Running, stopped or incomplete, as seen just now.</param>
 public sealed record SandboxEntry(string Id, string Directory, RunRecord? Record, SandboxLiveness State)
 {
-    /// <summary>The agent's address: the host end of its virtio-serial port, a unix socket qemu serves.</summary>
-    public string AgentAddressText => "serial://" + Path.Combine(Directory, "agent.sock");
+    private readonly Lazy<QemuVmAddresses?> _addresses = new(() => QemuVm.ReadAddresses(Directory));
 
-    /// <summary>The VM's debug console socket (qemu's chardev server).</summary>
-    public string ConsoleSocketPath => Path.Combine(Directory, "console.sock");
+    /// <summary>
+    /// The addresses of the VM's agent, debug console and log, as the VM's state (vm.json) records them: vsock ports
+    /// (hybrid vsock through the VM's backend socket, or AF_VSOCK) or the serial channel's sockets. Null when the VM
+    /// has no state (yet).
+    /// </summary>
+    public QemuVmAddresses? Addresses => _addresses.Value;
 
-    /// <summary>The copy of the agent's log lines qemu writes from the agent.log.0 port.</summary>
+    /// <summary>The copy of the agent's log lines qemu writes from the agent.log.0 port (on either channel).</summary>
     public string AgentLogPath => Path.Combine(Directory, "agent.log");
 
     /// <summary>When it was created: sandbox.json's createdAt, else the directory's time.</summary>

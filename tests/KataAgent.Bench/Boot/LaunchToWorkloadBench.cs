@@ -60,7 +60,6 @@ internal static class LaunchToWorkloadBench
                 {
                     throw new InvalidOperationException($"the workload exited with {exitCode}");
                 }
-                await sandbox.DestroyAsync();
                 Console.Error.WriteLine($"workload bench: run {i}{(i == 0 ? " (warm-up)" : "")}: agent ready {ready:0} ms, container created {created:0} ms, first output {output:0} ms");
                 if (i > 0)
                 {
@@ -68,9 +67,11 @@ internal static class LaunchToWorkloadBench
                     toCreated.Add(created - ready);
                     toOutput.Add(output);
                 }
-                // Removed while the agent is there to do it; disposing the sandbox then destroys it.
+                // Removed while the agent is there to do it, then the sandbox destroyed (a removal after the destroy
+                // finds the sandbox disposed).
                 await container.RemoveAsync();
                 await container.DisposeAsync();
+                await sandbox.DestroyAsync();
             }
         }
         finally

@@ -16,15 +16,25 @@ public sealed class FakeConsoleServer : IAsyncDisposable
     private readonly MemoryStream _received = new();
     private readonly Task _serving;
 
-    public FakeConsoleServer(string socketPath, bool closeAfterFirstLine = false)
+    /// <param name="socketPath">Where to listen.</param>
+    /// <param name="closeAfterFirstLine">Hang up at the first carriage return.</param>
+    /// <param name="hybridVsockPort">Play a hybrid-vsock socket instead (our vhost-user-vsock backend's): expect
+    /// <c>CONNECT PORT\n</c> for this port first and answer <c>OK PORT\n</c>; any other port is closed at once.</param>
+    public FakeConsoleServer(string socketPath, bool closeAfterFirstLine = false, uint? hybridVsockPort = null)
     {
         CloseAfterFirstLine = closeAfterFirstLine;
+        HybridVsockPort = hybridVsockPort;
         _listener.Bind(new UnixDomainSocketEndPoint(socketPath));
         _listener.Listen(1);
         _serving = Task.Run(ServeAsync);
     }
 
     public bool CloseAfterFirstLine { get; }
+
+    public uint? HybridVsockPort { get; }
+
+    /// <summary>The hybrid-vsock request line received (without its newline), or null.</summary>
+    public string? ConnectLine { get; private set; }
 
     /// <summary>Completes when the client disconnected (or the server hung up).</summary>
     public Task Finished => _serving;
@@ -44,6 +54,21 @@ public sealed class FakeConsoleServer : IAsyncDisposable
     private async Task ServeAsync()
     {
         using var connection = await _listener.AcceptAsync();
+        if (HybridVsockPort is { } port)
+        {
+            var line = new StringBuilder();
+            var one = new byte[1];
+            while (await connection.ReceiveAsync(one, SocketFlags.None) == 1 && one[0] != (byte)'\n')
+            {
+                line.Append((char)one[0]);
+            }
+            ConnectLine = line.ToString();
+            if (ConnectLine != $"CONNECT {port}")
+            {
+                return;
+            }
+            await connection.SendAsync(Encoding.ASCII.GetBytes($"OK {port}\n"), SocketFlags.None);
+        }
         var buffer = new byte[4096];
         while (true)
         {

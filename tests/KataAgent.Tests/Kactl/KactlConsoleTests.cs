@@ -77,6 +77,23 @@ public sealed class KactlConsoleTests
     }
 
     [Fact]
+    public async Task The_console_of_a_vsock_sandbox_is_vsock_port_1026_through_its_hybrid_socket()
+    {
+        using var runDirectory = new TempDirectory();
+        await using var sandbox = await FakeSandbox.CreateAsync(runDirectory, "h0vs0ck0", running: true, vsockDevice: "VhostUser");
+        await using var server = new FakeConsoleServer(Path.Combine(sandbox.Directory, "vsock.sock"), hybridVsockPort: 1026);
+
+        var result = await KactlRunner.RunAsync(["console", "h0vs0ck0"], standardInput: "uname -r\n",
+            environment: new Dictionary<string, string?> { ["KACTL_RUN_DIR"] = runDirectory.Path });
+        await server.Finished.WaitAsync(TimeSpan.FromSeconds(30));
+
+        result.ExitCode.Should().Be(0, KactlRunner.Describe(result));
+        server.ConnectLine.Should().Be("CONNECT 1026");
+        server.Received.Should().Be("uname -r\n", "after the handshake the socket is the console's byte stream");
+        File.Exists(Path.Combine(sandbox.Directory, "console.sock")).Should().BeFalse("a vsock VM has no serial console socket");
+    }
+
+    [Fact]
     public async Task A_running_sandbox_without_a_console_socket_is_a_clear_error()
     {
         using var runDirectory = new TempDirectory();
@@ -85,6 +102,6 @@ public sealed class KactlConsoleTests
         var result = await KactlRunner.RunAsync(["console", "n0c0n500"], environment: new Dictionary<string, string?> { ["KACTL_RUN_DIR"] = runDirectory.Path });
 
         result.ExitCode.Should().Be(1, KactlRunner.Describe(result));
-        result.StandardError.Should().StartWith($"kactl: cannot connect to the debug console of sandbox 'n0c0n500' at {Path.Combine(sandbox.Directory, "console.sock")}: ");
+        result.StandardError.Should().StartWith($"kactl: cannot connect to the debug console of sandbox 'n0c0n500' at serial://{Path.Combine(sandbox.Directory, "console.sock")}: ");
     }
 }

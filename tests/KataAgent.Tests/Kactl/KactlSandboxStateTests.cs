@@ -56,8 +56,9 @@ public sealed class KactlSandboxStateTests
     public async Task A_live_pid_that_is_not_the_sandboxs_qemu_counts_as_stopped()
     {
         using var runDirectory = new TempDirectory();
-        await using var other = await FakeSandbox.CreateAsync(runDirectory, "other000", running: true);
-        await using var reused = await FakeSandbox.CreateAsync(runDirectory, "reused00", running: false);
+        // No vm.json: the pid comes from qemu.pid, which the test points at other processes.
+        await using var other = await FakeSandbox.CreateAsync(runDirectory, "other000", running: true, vmState: false);
+        await using var reused = await FakeSandbox.CreateAsync(runDirectory, "reused00", running: false, vmState: false);
         // Its recorded pid is alive, but it is another sandbox's qemu (as after pid reuse): not this one's.
         string record = Path.Combine(reused.Directory, "sandbox.json");
         File.WriteAllText(record, File.ReadAllText(record).Replace($"{1 << 30}", $"{other.Qemu!.ProcessId}"));

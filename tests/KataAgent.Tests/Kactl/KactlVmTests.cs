@@ -59,7 +59,10 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         {
             entry.State.Should().Be(SandboxLiveness.Running);
             entry.Record.RootfsMode.Should().Be(KataAgent.Host.Sandboxes.RootfsMode.VirtioFs, "virtio-fs is kactl run's default");
-            File.Exists(Path.Combine(entry.Directory, "console.sock")).Should().BeTrue();
+            // vsock, the default: the agent, its log and the console are ports behind the backend's hybrid socket.
+            File.Exists(Path.Combine(entry.Directory, "vsock.sock")).Should().BeTrue();
+            entry.Addresses!.Agent.ToString().Should().Be($"hvsock://{entry.Directory}/vsock.sock:1024");
+            entry.Addresses.DebugConsole!.ToString().Should().Be($"hvsock://{entry.Directory}/vsock.sock:1026");
 
             var ps = await Kactl(["ps"]);
             ps.StandardOutput.Should().MatchRegex($@"(?m)^{id}\s+{id}\s+running\s+\d+[sm]\s+sh -c 'echo started > /tmp/marker; exec sleep 100000'$");
@@ -96,6 +99,79 @@ public sealed class KactlVmTests(ITestOutputHelper output) : IDisposable
         ProcessesNaming(entry.Directory).Should().BeEmpty("no qemu (or anything else) uses the sandbox's files any more");
         Directory.Exists(entry.Directory).Should().BeFalse("rm removes the sockets, logs and sandbox.json");
         (await Kactl(["ps", "-q"])).StandardOutput.Should().BeEmpty();
+    }
+
+    /// <summary>
+    /// The point of vsock: an attached `kactl run` holds its connection to the agent for as long as its container
+    /// runs, and exec, logs and console into the same sandbox still work meanwhile, each on a connection of its own.
+    /// </summary>
+    [Fact]
+    public async Task Exec_logs_and_console_work_while_an_attached_run_holds_its_connection()
+    {
+        RequireGuestImage();
+        const string Id = "attached0";
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var runOutput = new System.Text.StringBuilder();
+        using var safety = new CancellationTokenSource(Limit);
+        var run = CliWrap.Cli.Wrap(RepoPaths.KactlBinary)
+            .WithArguments(["run", "--id", Id, "--", "sh", "-c", "echo ready; while [ ! -e /tmp/stop ]; do sleep 0.2; done; echo stopping; exit 9"])
+            .WithEnvironmentVariables(env => env.Set("KACTL_RUN_DIR", _runDirectory.Path))
+            .WithStandardOutputPipe(CliWrap.PipeTarget.ToDelegate(line =>
+            {
+                lock (runOutput)
+                {
+                    runOutput.Append(line).Append('\n');
+                }
+                if (line == "ready")
+                {
+                    ready.TrySetResult();
+                }
+            }))
+            .WithStandardErrorPipe(CliWrap.PipeTarget.ToDelegate(output.WriteLine))
+            .WithValidation(CliWrap.CommandResultValidation.None)
+            .ExecuteAsync(safety.Token);
+
+        await Task.WhenAny(ready.Task, run.Task).WaitAsync(Limit);
+        ready.Task.IsCompleted.Should().BeTrue($"the attached run's container printed 'ready' (run ended: {run.Task.IsCompleted})");
+
+        // The run holds its connection (it waits for its container) while these come and go.
+        var exec = await Kactl(["exec", Id, "--", "sh", "-c", "echo exec-$((6 * 7)); ls /tmp; exit 5"]);
+        exec.ExitCode.Should().Be(5, KactlRunner.Describe(exec));
+        exec.StandardOutput.Should().Be("exec-42\n");
+        var logs = await Kactl(["logs", Id]);
+        logs.ExitCode.Should().Be(0, KactlRunner.Describe(logs));
+        logs.StandardOutput.Should().Contain($"container {Id} created");
+        await using (var terminal = new PtyTerminal())
+        {
+            var console = terminal.Run(_runDirectory, "console", Id);
+            await terminal.WaitForOutputAsync("Ctrl-] detaches", console);
+            terminal.Type("echo console-$((6 * 7))\r");
+            await terminal.WaitForOutputAsync("console-42", console);
+            terminal.Type("\x1d");
+            (await console.WaitAsync(Limit)).ExitCode.Should().Be(0, terminal.Output);
+        }
+        run.Task.IsCompleted.Should().BeFalse("the attached run is still going");
+
+        var stop = await Kactl(["exec", Id, "--", "touch", "/tmp/stop"]);
+        stop.ExitCode.Should().Be(0, KactlRunner.Describe(stop));
+        var result = await run.Task.WaitAsync(Limit);
+
+        result.ExitCode.Should().Be(9, "the attached run ends with its container's status");
+        runOutput.ToString().Should().Be("ready\nstopping\n");
+        Directory.EnumerateFileSystemEntries(_runDirectory.Path).Should().BeEmpty("an attached run leaves no state behind");
+        ProcessesNaming(Path.Combine(_runDirectory.Path, Id)).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task The_serial_channel_still_runs_a_container_end_to_end()
+    {
+        RequireGuestImage();
+
+        var result = await Kactl(["run", "--agent-channel", "serial", "--", "sh", "-c", "echo over-serial; exit 6"]);
+
+        result.ExitCode.Should().Be(6, KactlRunner.Describe(result));
+        result.StandardOutput.Should().Be("over-serial\n");
+        Directory.EnumerateFileSystemEntries(_runDirectory.Path).Should().BeEmpty();
     }
 
     [Fact]

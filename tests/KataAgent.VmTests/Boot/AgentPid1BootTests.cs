@@ -36,6 +36,8 @@ public sealed class AgentPid1BootTests(DebianKernelFixture kernel, ITestOutputHe
 
         await using var vm = await QemuVm.StartAsync((await VmOptions.AgentAsync(kernel, _temp.File("vm"))) with
         {
+            // This test is about the serial channel (vsock, the default, has its own in Vsock/).
+            AgentChannel = QemuAgentChannel.Serial,
             KernelArguments = ["agent.log=debug", "agent.frobnicate"],
         });
         output.WriteLine($"agent answered Check {vm.BootToReady.TotalSeconds:0.0} s after qemu started");

@@ -48,6 +48,8 @@ public sealed class QemuVmTests(DebianKernelFixture kernel, ITestOutputHelper ou
 
         var start = async () => await QemuVm.StartAsync(VmOptions.Boot(kernel, image, state) with
         {
+            // The serial channel, whose missing port the agent names on the console.
+            AgentChannel = QemuAgentChannel.Serial,
             AgentTimeout = TimeSpan.FromSeconds(25),
             KernelArguments = ["agent.log=debug"],
         });
