@@ -12,7 +12,7 @@ namespace KataAgent.Agent.Guest;
 /// </summary>
 public static class GuestInit
 {
-    private const ulong NoSuidNoDevNoExec = AgentLibc.MS_NOSUID | AgentLibc.MS_NODEV | AgentLibc.MS_NOEXEC;
+    private const ulong NoSuidNoDevNoExec = Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC;
 
     public static bool IsPid1 => Environment.ProcessId == 1;
 
@@ -23,11 +23,11 @@ public static class GuestInit
         LeaveInitramfsRoot(problems);
         Mount(problems, "proc", "/proc", "proc", NoSuidNoDevNoExec, null);
         Mount(problems, "sysfs", "/sys", "sysfs", NoSuidNoDevNoExec, null);
-        Mount(problems, "devtmpfs", "/dev", "devtmpfs", AgentLibc.MS_NOSUID, "mode=0755");
-        Mount(problems, "devpts", "/dev/pts", "devpts", AgentLibc.MS_NOSUID | AgentLibc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-        Mount(problems, "shm", "/dev/shm", "tmpfs", AgentLibc.MS_NOSUID | AgentLibc.MS_NODEV, "mode=1777");
-        Mount(problems, "tmpfs", "/run", "tmpfs", AgentLibc.MS_NOSUID | AgentLibc.MS_NODEV, "mode=0755");
-        Mount(problems, "tmpfs", "/tmp", "tmpfs", AgentLibc.MS_NOSUID | AgentLibc.MS_NODEV, "mode=1777");
+        Mount(problems, "devtmpfs", "/dev", "devtmpfs", Libc.MS_NOSUID, "mode=0755");
+        Mount(problems, "devpts", "/dev/pts", "devpts", Libc.MS_NOSUID | Libc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+        Mount(problems, "shm", "/dev/shm", "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=1777");
+        Mount(problems, "tmpfs", "/run", "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=0755");
+        Mount(problems, "tmpfs", "/tmp", "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=1777");
         Mount(problems, "cgroup2", "/sys/fs/cgroup", "cgroup2", NoSuidNoDevNoExec, "nsdelegate");
         foreach (var (link, target) in new[] { ("/dev/fd", "/proc/self/fd"), ("/dev/stdin", "/proc/self/fd/0"), ("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2") })
         {
@@ -79,9 +79,9 @@ public static class GuestInit
             }
             // /proc/self/mounts escapes spaces and the like as octal (\040).
             string target = System.Text.RegularExpressions.Regex.Unescape(fields[1]);
-            if (AgentLibc.Umount2(target, 0) != 0)
+            if (Libc.Umount2(target, 0) != 0)
             {
-                AgentLibc.Umount2(target, AgentLibc.MNT_DETACH);
+                Libc.Umount2(target, Libc.MNT_DETACH);
             }
         }
     }
@@ -116,12 +116,12 @@ public static class GuestInit
     {
         const string bind = "/.initramfs";
         Directory.CreateDirectory(bind);
-        if (AgentLibc.Mount("/", bind, null, AgentLibc.MS_BIND | AgentLibc.MS_REC, null) != 0)
+        if (Libc.Mount("/", bind, null, Libc.MS_BIND | Libc.MS_REC, null) != 0)
         {
             problems.Add(LinuxException.FromLastError($"bind / on {bind}").Message);
             return;
         }
-        if (Libc.Chdir(bind) != 0 || AgentLibc.Mount(bind, "/", null, AgentLibc.MS_MOVE, null) != 0 || Libc.Chroot(".") != 0)
+        if (Libc.Chdir(bind) != 0 || Libc.Mount(bind, "/", null, Libc.MS_MOVE, null) != 0 || Libc.Chroot(".") != 0)
         {
             problems.Add(LinuxException.FromLastError("move the initramfs bind onto / and chroot into it").Message);
         }
@@ -133,7 +133,7 @@ public static class GuestInit
         try
         {
             Directory.CreateDirectory(target);
-            if (AgentLibc.Mount(source, target, type, flags, data) != 0)
+            if (Libc.Mount(source, target, type, flags, data) != 0)
             {
                 var error = LinuxException.FromLastError($"mount {type} on {target}");
                 if (error.Errno != Errno.EBUSY)

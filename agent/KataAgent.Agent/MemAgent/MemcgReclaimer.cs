@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.MemAgent;
 
@@ -60,7 +61,7 @@ public sealed class MemcgReclaimer(MemAgentPaths paths, ILogger logger)
         if (!File.Exists(paths.LruGen) && Guest.GuestInit.IsPid1 && Directory.Exists(paths.DebugFs))
         {
             // The guest's init is the agent: nobody else mounts debugfs, where MGLRU's interface lives.
-            if (Interop.AgentLibc.Mount("debugfs", paths.DebugFs, "debugfs", Interop.AgentLibc.MS_NOSUID | Interop.AgentLibc.MS_NODEV | Interop.AgentLibc.MS_NOEXEC, null) != 0)
+            if (Libc.Mount("debugfs", paths.DebugFs, "debugfs", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null) != 0)
             {
                 logger.LogWarning("mem-agent: mount debugfs on {Path}: errno {Errno}", paths.DebugFs, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
             }

@@ -195,7 +195,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         {
             File.WriteAllText(GuestResolvConf, "");
         }
-        Libc.Check(AgentLibc.Mount(GuestLayout.SandboxResolvConfPath, GuestResolvConf, null, AgentLibc.MS_BIND, null), $"bind {GuestLayout.SandboxResolvConfPath} on {GuestResolvConf}");
+        Libc.Check(Libc.Mount(GuestLayout.SandboxResolvConfPath, GuestResolvConf, null, Libc.MS_BIND, null), $"bind {GuestLayout.SandboxResolvConfPath} on {GuestResolvConf}");
     }
 
     /// <summary>Unmounts every layer mounted on <paramref name="path"/>; a path with none is fine.</summary>
@@ -203,7 +203,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
     {
         for (int layer = 0; layer < 64; layer++)
         {
-            if (AgentLibc.Umount2(path, AgentLibc.MNT_DETACH) != 0)
+            if (Libc.Umount2(path, Libc.MNT_DETACH) != 0)
             {
                 var error = LinuxException.FromLastError($"umount {path}");
                 if (error.Errno is not (Errno.EINVAL or Errno.ENOENT))

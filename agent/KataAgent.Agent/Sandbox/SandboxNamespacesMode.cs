@@ -38,7 +38,7 @@ internal sealed unsafe class SandboxNamespacesMode : IHelperMode
                     File.WriteAllBytes(target, []);
                 }
                 // The main thread did the unshare, and /proc/self/ns shows the main thread's namespaces.
-                if (AgentLibc.Mount($"/proc/self/ns/{kind}", target, null, AgentLibc.MS_BIND, null) != 0)
+                if (Libc.Mount($"/proc/self/ns/{kind}", target, null, Libc.MS_BIND, null) != 0)
                 {
                     throw LinuxException.FromLastError($"bind /proc/self/ns/{kind} to {target}");
                 }

@@ -182,13 +182,13 @@ public sealed class StorageManager
     /// <summary>Unmounts; a mount still in use (a process inside, an open file) is detached instead, so teardown never hangs.</summary>
     private void Unmount(string mountPoint, bool removeDirectory)
     {
-        if (AgentLibc.Umount2(mountPoint, 0) != 0)
+        if (Libc.Umount2(mountPoint, 0) != 0)
         {
             var error = LinuxException.FromLastError($"umount {mountPoint}");
             if (error.Errno == Errno.EBUSY)
             {
                 _logger.LogWarning("{MountPoint} is busy; detaching it (lazy unmount)", mountPoint);
-                if (AgentLibc.Umount2(mountPoint, AgentLibc.MNT_DETACH) != 0)
+                if (Libc.Umount2(mountPoint, Libc.MNT_DETACH) != 0)
                 {
                     _logger.LogWarning("{Error}", LinuxException.FromLastError($"umount -l {mountPoint}").Message);
                 }

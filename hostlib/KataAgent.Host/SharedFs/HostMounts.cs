@@ -1,4 +1,5 @@
 using KataAgent.Linux.Interop;
+using KataAgent.Linux.Mounts;
 
 namespace KataAgent.Host.SharedFs;
 
@@ -47,7 +48,7 @@ internal static unsafe class HostMounts
         string canonical = Canonical(directory) ?? Path.GetFullPath(directory);
         for (int round = 0; round < UnmountRounds; round++)
         {
-            var points = MountInfo.AtOrBelow(canonical);
+            var points = MountTable.MountPointsAtOrBelow(canonical);
             if (points.Count == 0)
             {
                 return;
@@ -57,7 +58,7 @@ internal static unsafe class HostMounts
                 Unmount(point);
             }
         }
-        throw new ShareException($"mounts below {canonical} are still there after {UnmountRounds} rounds of unmounting: {string.Join(", ", MountInfo.AtOrBelow(canonical))}");
+        throw new ShareException($"mounts below {canonical} are still there after {UnmountRounds} rounds of unmounting: {string.Join(", ", MountTable.MountPointsAtOrBelow(canonical))}");
     }
 
     /// <summary>

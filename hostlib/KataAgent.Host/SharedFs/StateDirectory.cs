@@ -1,4 +1,5 @@
 using KataAgent.Linux.Interop;
+using KataAgent.Linux.Mounts;
 
 namespace KataAgent.Host.SharedFs;
 
@@ -59,7 +60,7 @@ public static class StateDirectory
     public static IReadOnlyList<string> MountPoints(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return HostMounts.Canonical(Path.GetFullPath(path)) is { } canonical ? MountInfo.AtOrBelow(canonical) : [];
+        return HostMounts.Canonical(Path.GetFullPath(path)) is { } canonical ? MountTable.MountPointsAtOrBelow(canonical) : [];
     }
 
     private static void DeleteContents(string directory, ulong mountId)

@@ -70,28 +70,7 @@ public sealed partial class QemuVm
         await _hotplugLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // Events carry qemu's wall-clock time: one left over from an earlier, timed-out unplug of the
-            // same port must not be taken for this one's.
-            var requested = DateTimeOffset.UtcNow.AddMilliseconds(-10);
-            bool deviceWasThere = true;
-            try
-            {
-                await Qmp.ExecuteAsync("device_del", new JsonObject { ["id"] = id }, cancellationToken).ConfigureAwait(false);
-            }
-            catch (QmpException e) when (e.ErrorClass == "DeviceNotFound")
-            {
-                // Gone already (an earlier unplug finished after its wait timed out): only the image is left to close.
-                deviceWasThere = false;
-            }
-            catch (QmpException e) when (e.Description.Contains("already in the process of unplug", StringComparison.Ordinal))
-            {
-                // An earlier request is still pending in the guest: its DEVICE_DELETED is what to wait for.
-                requested = DateTimeOffset.MinValue;
-            }
-            if (deviceWasThere)
-            {
-                await WaitForDeviceDeletedAsync(id, $"the disk at PCI path {pciPath}", "the image stays open until RemoveDiskAsync is called again after the guest lets go", requested, cancellationToken).ConfigureAwait(false);
-            }
+            bool deviceWasThere = await UnplugDeviceAsync(id, $"the disk at PCI path {pciPath}", "the image stays open until RemoveDiskAsync is called again after the guest lets go", cancellationToken).ConfigureAwait(false);
             try
             {
                 await Qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = id }, cancellationToken).ConfigureAwait(false);
@@ -124,6 +103,33 @@ public sealed partial class QemuVm
             }
         }
         return [.. disks.OrderBy(d => d.PciPath, StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// QMP <c>device_del</c> of <paramref name="id"/>, then waits for its <c>DEVICE_DELETED</c> (the guest let go).
+    /// Returns false when the device was gone already (an earlier unplug finished after its wait timed out), so
+    /// only the backend (image, chardev) is left to close. Called under the hot-plug lock.
+    /// </summary>
+    private async Task<bool> UnplugDeviceAsync(string id, string what, string afterwards, CancellationToken cancellationToken)
+    {
+        // Events carry qemu's wall-clock time: one left over from an earlier, timed-out unplug of the
+        // same device must not be taken for this one's.
+        var requested = DateTimeOffset.UtcNow.AddMilliseconds(-10);
+        try
+        {
+            await Qmp.ExecuteAsync("device_del", new JsonObject { ["id"] = id }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QmpException e) when (e.ErrorClass == "DeviceNotFound")
+        {
+            return false;
+        }
+        catch (QmpException e) when (e.Description.Contains("already in the process of unplug", StringComparison.Ordinal))
+        {
+            // An earlier request is still pending in the guest: its DEVICE_DELETED is what to wait for.
+            requested = DateTimeOffset.MinValue;
+        }
+        await WaitForDeviceDeletedAsync(id, what, afterwards, requested, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     private async Task WaitForDeviceDeletedAsync(string id, string what, string afterwards, DateTimeOffset requested, CancellationToken cancellationToken)

@@ -235,41 +235,14 @@ public sealed partial class QemuVm
 
     private void LaunchChild()
     {
-        string[] qemu = [.. LaunchPrefix(), _options.QemuPath, .. BuildArguments()];
-        // The parent-death signal fires when the *thread* that started qemu ends, so start it from
-        // a thread that lives exactly as long as qemu does.
-        using var started = new ManualResetEventSlim();
-        Exception? failure = null;
-        var launcher = new Thread(() =>
+        string[] qemu = ["setpriv", "--pdeathsig", "KILL", "--", .. LaunchPrefix(), _options.QemuPath, .. BuildArguments()];
+        try
         {
-            try
-            {
-                _qemu = Cli.Wrap("setpriv")
-                    .WithArguments(["--pdeathsig", "KILL", "--", .. qemu])
-                    .WithValidation(CommandResultValidation.None)
-                    .ExecuteAsync(_kill.Token);
-            }
-            catch (Exception e)
-            {
-                failure = e;
-                started.Set();
-                return;
-            }
-            started.Set();
-            try
-            {
-                _qemu.Task.Wait();
-            }
-            catch (AggregateException)
-            {
-            }
-        })
-        { IsBackground = true, Name = "qemu" };
-        launcher.Start();
-        started.Wait();
-        if (failure is not null)
+            _qemu = OwnedChildProcess.Start(qemu, "qemu", _kill.Token);
+        }
+        catch (Exception e)
         {
-            throw new VmException($"cannot start {_options.QemuPath} (through setpriv): {failure.Message}", failure);
+            throw new VmException($"cannot start {_options.QemuPath} (through setpriv): {e.Message}", e);
         }
         // setpriv execs qemu: same pid.
         ProcessId = _qemu!.ProcessId;

@@ -129,24 +129,7 @@ public sealed partial class QemuVm
             // From here on its exit is ours, not a failure to report.
             daemon.MarkStopping();
             string id = ShareDeviceId(tag);
-            var requested = DateTimeOffset.UtcNow.AddMilliseconds(-10);
-            bool deviceWasThere = true;
-            try
-            {
-                await Qmp.ExecuteAsync("device_del", new JsonObject { ["id"] = id }, cancellationToken).ConfigureAwait(false);
-            }
-            catch (QmpException e) when (e.ErrorClass == "DeviceNotFound")
-            {
-                deviceWasThere = false;
-            }
-            catch (QmpException e) when (e.Description.Contains("already in the process of unplug", StringComparison.Ordinal))
-            {
-                requested = DateTimeOffset.MinValue;
-            }
-            if (deviceWasThere)
-            {
-                await WaitForDeviceDeletedAsync(id, $"shared directory '{tag}'", "its virtiofsd keeps running until RemoveSharedDirectoryAsync is called again after the guest lets go", requested, cancellationToken).ConfigureAwait(false);
-            }
+            bool deviceWasThere = await UnplugDeviceAsync(id, $"shared directory '{tag}'", "its virtiofsd keeps running until RemoveSharedDirectoryAsync is called again after the guest lets go", cancellationToken).ConfigureAwait(false);
             try
             {
                 await Qmp.ExecuteAsync("chardev-remove", new JsonObject { ["id"] = ShareChardevId(tag) }, CancellationToken.None).ConfigureAwait(false);

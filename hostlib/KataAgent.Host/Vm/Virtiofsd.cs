@@ -451,39 +451,13 @@ internal sealed class Virtiofsd
 
     private void LaunchChild(string[] command)
     {
-        // The parent-death signal fires when the *thread* that started the process ends, so start it from a thread
-        // that lives exactly as long as virtiofsd does (as QemuVm.LaunchChild does for qemu).
-        using var started = new ManualResetEventSlim();
-        Exception? failure = null;
-        var launcher = new Thread(() =>
+        try
         {
-            try
-            {
-                _child = Cli.Wrap(command[0]).WithArguments(command[1..])
-                    .WithValidation(CommandResultValidation.None)
-                    .ExecuteAsync();
-            }
-            catch (Exception e)
-            {
-                failure = e;
-                started.Set();
-                return;
-            }
-            started.Set();
-            try
-            {
-                _child.Task.Wait();
-            }
-            catch (AggregateException)
-            {
-            }
-        })
-        { IsBackground = true, Name = $"virtiofsd {Share.Tag}" };
-        launcher.Start();
-        started.Wait();
-        if (failure is not null)
+            _child = OwnedChildProcess.Start(command, $"virtiofsd {Share.Tag}", CancellationToken.None);
+        }
+        catch (Exception e)
         {
-            throw new VmException($"cannot start virtiofsd for shared directory '{Share.Tag}' (through setpriv): {failure.Message}", failure);
+            throw new VmException($"cannot start virtiofsd for shared directory '{Share.Tag}' (through setpriv): {e.Message}", e);
         }
         // setpriv, unshare and the shell exec: same pid.
         ProcessId = _child!.ProcessId;

@@ -1,4 +1,4 @@
-using KataAgent.Agent.Storage.Mounts;
+using KataAgent.Linux.Mounts;
 
 namespace KataAgent.Agent.Containers.Cgroups;
 

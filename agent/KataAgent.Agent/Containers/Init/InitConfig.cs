@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using KataAgent.Agent.Interop;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Containers.Init;
 
@@ -102,7 +103,7 @@ public sealed class MountConfig
 
     public string? Data { get; set; }
 
-    public bool IsBind => (Flags & AgentLibc.MS_BIND) != 0;
+    public bool IsBind => (Flags & Libc.MS_BIND) != 0;
 }
 
 public sealed class DeviceConfig

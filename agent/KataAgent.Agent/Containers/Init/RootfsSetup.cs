@@ -20,10 +20,10 @@ internal static class RootfsSetup
         string rootfs = config.Rootfs!;
         // Device and directory modes as given, not as the agent's umask would cut them.
         Libc.Umask(0);
-        ulong propagation = config.RootPropagation == 0 ? AgentLibc.MS_SLAVE | AgentLibc.MS_REC : config.RootPropagation;
-        Check(AgentLibc.Mount(null, "/", null, propagation, null), "make / non-propagating");
+        ulong propagation = config.RootPropagation == 0 ? Libc.MS_SLAVE | Libc.MS_REC : config.RootPropagation;
+        Check(Libc.Mount(null, "/", null, propagation, null), "make / non-propagating");
         MakeParentMountPrivate(rootfs);
-        Check(AgentLibc.Mount(rootfs, rootfs, null, AgentLibc.MS_BIND | AgentLibc.MS_REC, null), $"bind the rootfs {rootfs} on itself");
+        Check(Libc.Mount(rootfs, rootfs, null, Libc.MS_BIND | Libc.MS_REC, null), $"bind the rootfs {rootfs} on itself");
 
         foreach (var mount in config.Mounts)
         {
@@ -36,13 +36,13 @@ internal static class RootfsSetup
         Check(AgentLibc.PivotRoot(".", "."), "pivot_root");
         // The old root is now stacked on "."; as a slave its detach cannot unmount anything in the
         // host's namespace through a shared peer (as runc and Kata's rustjail do).
-        Check(AgentLibc.Mount(null, ".", null, AgentLibc.MS_SLAVE | AgentLibc.MS_REC, null), "make the old root a slave");
-        Check(AgentLibc.Umount2(".", AgentLibc.MNT_DETACH), "detach the old root");
+        Check(Libc.Mount(null, ".", null, Libc.MS_SLAVE | Libc.MS_REC, null), "make the old root a slave");
+        Check(Libc.Umount2(".", Libc.MNT_DETACH), "detach the old root");
         Libc.Check(Libc.Chdir("/"), "chdir /");
         // Only now can a shared root propagation be applied without reaching the host's mounts.
-        if ((propagation & (AgentLibc.MS_SHARED | AgentLibc.MS_SLAVE | AgentLibc.MS_UNBINDABLE)) != 0)
+        if ((propagation & (Libc.MS_SHARED | Libc.MS_SLAVE | Libc.MS_UNBINDABLE)) != 0)
         {
-            Check(AgentLibc.Mount(null, "/", null, propagation, null), "apply the root propagation");
+            Check(Libc.Mount(null, "/", null, propagation, null), "apply the root propagation");
         }
 
         // Before masked and read-only paths: the usual spec makes /proc/sys read-only.
@@ -68,7 +68,7 @@ internal static class RootfsSetup
         }
         if (config.RootfsReadonly)
         {
-            Check(AgentLibc.Mount(null, "/", null, AgentLibc.MS_BIND | AgentLibc.MS_REMOUNT | AgentLibc.MS_RDONLY, null), "remount / read-only");
+            Check(Libc.Mount(null, "/", null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY, null), "remount / read-only");
         }
     }
 
@@ -95,7 +95,7 @@ internal static class RootfsSetup
         }
         if (shared)
         {
-            Check(AgentLibc.Mount(null, parent, null, AgentLibc.MS_PRIVATE, null), $"make {parent}, the mount holding the rootfs, private");
+            Check(Libc.Mount(null, parent, null, Libc.MS_PRIVATE, null), $"make {parent}, the mount holding the rootfs, private");
         }
     }
 
@@ -125,21 +125,21 @@ internal static class RootfsSetup
         string what = $"mount {mount.Type ?? "bind"} {mount.Source} on {mount.Destination}";
         if (mount.IsBind)
         {
-            Check(AgentLibc.Mount(mount.Source, destination, null, AgentLibc.MS_BIND | (mount.Flags & AgentLibc.MS_REC), null), what);
-            ulong remountFlags = mount.Flags & ~(AgentLibc.MS_BIND | AgentLibc.MS_REC | AgentLibc.MS_REMOUNT);
+            Check(Libc.Mount(mount.Source, destination, null, Libc.MS_BIND | (mount.Flags & Libc.MS_REC), null), what);
+            ulong remountFlags = mount.Flags & ~(Libc.MS_BIND | Libc.MS_REC | Libc.MS_REMOUNT);
             if (remountFlags != 0)
             {
-                Check(AgentLibc.Mount(null, destination, null, AgentLibc.MS_BIND | AgentLibc.MS_REMOUNT | remountFlags, null), $"{what} (remount with its options)");
+                Check(Libc.Mount(null, destination, null, Libc.MS_BIND | Libc.MS_REMOUNT | remountFlags, null), $"{what} (remount with its options)");
             }
         }
         else
         {
             string? fstype = mount.Type == "cgroup" ? "cgroup2" : mount.Type;
-            Check(AgentLibc.Mount(mount.Source ?? fstype, destination, fstype, mount.Flags, mount.Data), what);
+            Check(Libc.Mount(mount.Source ?? fstype, destination, fstype, mount.Flags, mount.Data), what);
         }
         if (mount.Propagation != 0)
         {
-            Check(AgentLibc.Mount(null, destination, null, mount.Propagation, null), $"{what} (propagation)");
+            Check(Libc.Mount(null, destination, null, mount.Propagation, null), $"{what} (propagation)");
         }
     }
 
@@ -205,11 +205,11 @@ internal static class RootfsSetup
         }
         if (type == AgentLibc.S_IFDIR)
         {
-            Check(AgentLibc.Mount("tmpfs", path, "tmpfs", AgentLibc.MS_RDONLY, null), $"mask {path}");
+            Check(Libc.Mount("tmpfs", path, "tmpfs", Libc.MS_RDONLY, null), $"mask {path}");
         }
         else
         {
-            Check(AgentLibc.Mount("/dev/null", path, null, AgentLibc.MS_BIND, null), $"mask {path}");
+            Check(Libc.Mount("/dev/null", path, null, Libc.MS_BIND, null), $"mask {path}");
         }
     }
 
@@ -219,8 +219,8 @@ internal static class RootfsSetup
         {
             return;
         }
-        Check(AgentLibc.Mount(path, path, null, AgentLibc.MS_BIND | AgentLibc.MS_REC, null), $"bind {path} read-only");
-        Check(AgentLibc.Mount(null, path, null, AgentLibc.MS_BIND | AgentLibc.MS_REMOUNT | AgentLibc.MS_RDONLY | AgentLibc.MS_REC, null), $"remount {path} read-only");
+        Check(Libc.Mount(path, path, null, Libc.MS_BIND | Libc.MS_REC, null), $"bind {path} read-only");
+        Check(Libc.Mount(null, path, null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MS_REC, null), $"remount {path} read-only");
     }
 
     private static void Check(int result, string what)

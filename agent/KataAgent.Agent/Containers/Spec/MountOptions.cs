@@ -1,5 +1,6 @@
 using KataAgent.Agent.Errors;
 using KataAgent.Agent.Interop;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Containers.Spec;
 
@@ -9,43 +10,43 @@ public static class MountOptions
     private static readonly Dictionary<string, (bool Clear, ulong Flag)> Flags = new()
     {
         ["defaults"] = (false, 0),
-        ["ro"] = (false, AgentLibc.MS_RDONLY),
-        ["rw"] = (true, AgentLibc.MS_RDONLY),
-        ["nosuid"] = (false, AgentLibc.MS_NOSUID),
-        ["suid"] = (true, AgentLibc.MS_NOSUID),
-        ["nodev"] = (false, AgentLibc.MS_NODEV),
-        ["dev"] = (true, AgentLibc.MS_NODEV),
-        ["noexec"] = (false, AgentLibc.MS_NOEXEC),
-        ["exec"] = (true, AgentLibc.MS_NOEXEC),
-        ["sync"] = (false, AgentLibc.MS_SYNCHRONOUS),
-        ["async"] = (true, AgentLibc.MS_SYNCHRONOUS),
-        ["dirsync"] = (false, AgentLibc.MS_DIRSYNC),
-        ["remount"] = (false, AgentLibc.MS_REMOUNT),
-        ["mand"] = (false, AgentLibc.MS_MANDLOCK),
-        ["nomand"] = (true, AgentLibc.MS_MANDLOCK),
-        ["noatime"] = (false, AgentLibc.MS_NOATIME),
-        ["atime"] = (true, AgentLibc.MS_NOATIME),
-        ["nodiratime"] = (false, AgentLibc.MS_NODIRATIME),
-        ["diratime"] = (true, AgentLibc.MS_NODIRATIME),
-        ["relatime"] = (false, AgentLibc.MS_RELATIME),
-        ["norelatime"] = (true, AgentLibc.MS_RELATIME),
-        ["strictatime"] = (false, AgentLibc.MS_STRICTATIME),
-        ["nostrictatime"] = (true, AgentLibc.MS_STRICTATIME),
-        ["nosymfollow"] = (false, AgentLibc.MS_NOSYMFOLLOW),
-        ["bind"] = (false, AgentLibc.MS_BIND),
-        ["rbind"] = (false, AgentLibc.MS_BIND | AgentLibc.MS_REC),
+        ["ro"] = (false, Libc.MS_RDONLY),
+        ["rw"] = (true, Libc.MS_RDONLY),
+        ["nosuid"] = (false, Libc.MS_NOSUID),
+        ["suid"] = (true, Libc.MS_NOSUID),
+        ["nodev"] = (false, Libc.MS_NODEV),
+        ["dev"] = (true, Libc.MS_NODEV),
+        ["noexec"] = (false, Libc.MS_NOEXEC),
+        ["exec"] = (true, Libc.MS_NOEXEC),
+        ["sync"] = (false, Libc.MS_SYNCHRONOUS),
+        ["async"] = (true, Libc.MS_SYNCHRONOUS),
+        ["dirsync"] = (false, Libc.MS_DIRSYNC),
+        ["remount"] = (false, Libc.MS_REMOUNT),
+        ["mand"] = (false, Libc.MS_MANDLOCK),
+        ["nomand"] = (true, Libc.MS_MANDLOCK),
+        ["noatime"] = (false, Libc.MS_NOATIME),
+        ["atime"] = (true, Libc.MS_NOATIME),
+        ["nodiratime"] = (false, Libc.MS_NODIRATIME),
+        ["diratime"] = (true, Libc.MS_NODIRATIME),
+        ["relatime"] = (false, Libc.MS_RELATIME),
+        ["norelatime"] = (true, Libc.MS_RELATIME),
+        ["strictatime"] = (false, Libc.MS_STRICTATIME),
+        ["nostrictatime"] = (true, Libc.MS_STRICTATIME),
+        ["nosymfollow"] = (false, Libc.MS_NOSYMFOLLOW),
+        ["bind"] = (false, Libc.MS_BIND),
+        ["rbind"] = (false, Libc.MS_BIND | Libc.MS_REC),
     };
 
     private static readonly Dictionary<string, ulong> Propagations = new()
     {
-        ["private"] = AgentLibc.MS_PRIVATE,
-        ["rprivate"] = AgentLibc.MS_PRIVATE | AgentLibc.MS_REC,
-        ["shared"] = AgentLibc.MS_SHARED,
-        ["rshared"] = AgentLibc.MS_SHARED | AgentLibc.MS_REC,
-        ["slave"] = AgentLibc.MS_SLAVE,
-        ["rslave"] = AgentLibc.MS_SLAVE | AgentLibc.MS_REC,
-        ["unbindable"] = AgentLibc.MS_UNBINDABLE,
-        ["runbindable"] = AgentLibc.MS_UNBINDABLE | AgentLibc.MS_REC,
+        ["private"] = Libc.MS_PRIVATE,
+        ["rprivate"] = Libc.MS_PRIVATE | Libc.MS_REC,
+        ["shared"] = Libc.MS_SHARED,
+        ["rshared"] = Libc.MS_SHARED | Libc.MS_REC,
+        ["slave"] = Libc.MS_SLAVE,
+        ["rslave"] = Libc.MS_SLAVE | Libc.MS_REC,
+        ["unbindable"] = Libc.MS_UNBINDABLE,
+        ["runbindable"] = Libc.MS_UNBINDABLE | Libc.MS_REC,
     };
 
     public static (ulong Flags, ulong Propagation, string? Data) Parse(IEnumerable<string> options)
@@ -74,8 +75,8 @@ public static class MountOptions
     /// <summary>Root propagation from OCI linux.rootfsPropagation ("" means rslave, as runc).</summary>
     public static ulong RootPropagation(string value, string field) => value switch
     {
-        "" => AgentLibc.MS_SLAVE | AgentLibc.MS_REC,
-        _ when Propagations.TryGetValue(value, out ulong p) => p | AgentLibc.MS_REC,
+        "" => Libc.MS_SLAVE | Libc.MS_REC,
+        _ when Propagations.TryGetValue(value, out ulong p) => p | Libc.MS_REC,
         _ => throw AgentException.InvalidArgument(field, $"unknown propagation '{value}'"),
     };
 }

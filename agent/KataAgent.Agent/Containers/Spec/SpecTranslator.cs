@@ -119,13 +119,13 @@ public static class SpecTranslator
             var (flags, propagation, data) = MountOptions.Parse(mount.Options);
             if (mount.Type == "bind")
             {
-                flags |= AgentLibc.MS_BIND;
+                flags |= Libc.MS_BIND;
             }
-            if ((flags & AgentLibc.MS_BIND) != 0 && (mount.Source.Length == 0 || !mount.Source.StartsWith('/')))
+            if ((flags & Libc.MS_BIND) != 0 && (mount.Source.Length == 0 || !mount.Source.StartsWith('/')))
             {
                 throw AgentException.InvalidArgument($"{field}.source", $"bind source '{mount.Source}' is not an absolute path");
             }
-            if ((flags & AgentLibc.MS_BIND) == 0 && mount.Type.Length == 0)
+            if ((flags & Libc.MS_BIND) == 0 && mount.Type.Length == 0)
             {
                 throw AgentException.InvalidArgument($"{field}.type", "is empty and the mount is not a bind mount");
             }
@@ -178,7 +178,7 @@ public static class SpecTranslator
         {
             var mount = spec.Mounts[i];
             var (flags, _, _) = MountOptions.Parse(mount.Options);
-            if ((mount.Type == "bind" || (flags & AgentLibc.MS_BIND) != 0) && AgentLibc.FileType(mount.Source) is null)
+            if ((mount.Type == "bind" || (flags & Libc.MS_BIND) != 0) && AgentLibc.FileType(mount.Source) is null)
             {
                 throw AgentException.InvalidArgument($"OCI.Mounts[{i}].source", $"bind source '{mount.Source}' does not exist");
             }

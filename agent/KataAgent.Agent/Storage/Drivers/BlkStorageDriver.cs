@@ -32,7 +32,7 @@ internal sealed class BlkStorageDriver : IStorageDriver
             throw AgentException.InvalidArgument($"{at}.fstype", $"'{storage.Fstype}' is not a filesystem type name");
         }
         var (flags, propagation, _) = MountOptions.Parse(storage.Options);
-        if ((flags & (AgentLibc.MS_BIND | AgentLibc.MS_REMOUNT | AgentLibc.MS_MOVE)) != 0 || propagation != 0)
+        if ((flags & (Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_MOVE)) != 0 || propagation != 0)
         {
             throw AgentException.InvalidArgument($"{at}.options", $"'{string.Join(',', storage.Options)}': bind, remount and propagation options do not apply to mounting a disk");
         }
@@ -61,7 +61,7 @@ internal sealed class BlkStorageDriver : IStorageDriver
     {
         string fstype = storage.Fstype.Length > 0 ? storage.Fstype : DefaultFilesystem;
         var (flags, _, data) = MountOptions.Parse(storage.Options);
-        if (AgentLibc.Mount(device.DevicePath, mountPoint, fstype, flags, data) != 0)
+        if (Libc.Mount(device.DevicePath, mountPoint, fstype, flags, data) != 0)
         {
             var error = LinuxException.FromLastError($"mount {device.DevicePath} ({fstype}{(data is null ? "" : ", " + data)}) on {mountPoint}");
             throw error.Errno switch

@@ -24,7 +24,7 @@ internal sealed class EphemeralStorageDriver : IStorageDriver
         Task.FromResult<Func<string, bool>>(mountPoint =>
         {
             var (flags, _, data) = MountOptions.Parse(storage.Options);
-            Libc.Check(AgentLibc.Mount(storage.Source.Length > 0 ? storage.Source : "tmpfs", mountPoint, "tmpfs", flags, data), $"mount tmpfs on {mountPoint}");
+            Libc.Check(Libc.Mount(storage.Source.Length > 0 ? storage.Source : "tmpfs", mountPoint, "tmpfs", flags, data), $"mount tmpfs on {mountPoint}");
             return true;
         });
 }

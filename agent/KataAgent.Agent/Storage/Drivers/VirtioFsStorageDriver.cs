@@ -45,7 +45,7 @@ internal sealed class VirtioFsStorageDriver : IStorageDriver
             throw AgentException.InvalidArgument($"{at}.options", $"'{dax}': DAX needs a shared memory window on the virtio-fs device, which qemu 7.2's vhost-user-fs-pci does not have (no cache-size); mount without it");
         }
         var (flags, propagation, _) = MountOptions.Parse(storage.Options);
-        if ((flags & (AgentLibc.MS_BIND | AgentLibc.MS_REMOUNT | AgentLibc.MS_MOVE)) != 0 || propagation != 0)
+        if ((flags & (Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_MOVE)) != 0 || propagation != 0)
         {
             throw AgentException.InvalidArgument($"{at}.options", $"'{string.Join(',', storage.Options)}': bind, remount and propagation options do not apply to mounting a virtio-fs share");
         }
@@ -57,7 +57,7 @@ internal sealed class VirtioFsStorageDriver : IStorageDriver
     private static bool Mount(Protocols.Agent.Storage storage, string mountPoint, string at, ILogger logger)
     {
         var (flags, _, data) = MountOptions.Parse(storage.Options);
-        if (AgentLibc.Mount(storage.Source, mountPoint, Filesystem, flags, data) != 0)
+        if (Libc.Mount(storage.Source, mountPoint, Filesystem, flags, data) != 0)
         {
             var error = LinuxException.FromLastError($"mount {Filesystem} {storage.Source}{(data is null ? "" : " (" + data + ")")} on {mountPoint}");
             throw error.Errno switch

@@ -1,5 +1,5 @@
 using KataAgent.Agent.Interop;
-using KataAgent.Agent.Storage.Mounts;
+using KataAgent.Linux.Mounts;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Guest;
 using Microsoft.Extensions.Logging;
@@ -51,7 +51,7 @@ public static class ShareSubmounts
         int detached = 0;
         foreach (string point in points)
         {
-            if (AgentLibc.Umount2(point, AgentLibc.MNT_DETACH | AgentLibc.UMOUNT_NOFOLLOW) == 0)
+            if (Libc.Umount2(point, Libc.MNT_DETACH | Libc.UMOUNT_NOFOLLOW) == 0)
             {
                 detached++;
             }

@@ -1,5 +1,5 @@
 using KataAgent.Agent.Interop;
-using KataAgent.Agent.Storage.Mounts;
+using KataAgent.Linux.Mounts;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols.Guest;
 using Microsoft.Extensions.Logging;
@@ -18,7 +18,7 @@ namespace KataAgent.Agent.Storage.SharedFs;
 public static unsafe class StaleShareMounts
 {
     /// <summary>The mount points a call looks at: those strictly below <paramref name="sharedDirectory"/>.</summary>
-    public static IReadOnlyList<string> Candidates(IReadOnlyList<MountTableEntry> mounts, string sharedDirectory = GuestLayout.SharedDirectory) =>
+    internal static IReadOnlyList<string> Candidates(IReadOnlyList<MountTableEntry> mounts, string sharedDirectory = GuestLayout.SharedDirectory) =>
         mounts.Select(m => m.MountPoint)
             .Where(p => p.StartsWith(sharedDirectory, StringComparison.Ordinal) && p.Length > sharedDirectory.Length)
             .Distinct(StringComparer.Ordinal)

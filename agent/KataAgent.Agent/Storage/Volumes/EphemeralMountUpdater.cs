@@ -1,7 +1,7 @@
 using KataAgent.Agent.Containers.Spec;
 using KataAgent.Agent.Errors;
 using KataAgent.Agent.Interop;
-using KataAgent.Agent.Storage.Mounts;
+using KataAgent.Linux.Mounts;
 using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -21,21 +21,21 @@ public static unsafe class EphemeralMountUpdater
     private const string FsGidOption = "fsgid=";
 
     /// <summary>Per-mount flags statfs reports (ST_* have the MS_* values) and a remount would otherwise reset.</summary>
-    private const ulong KeptFlags = AgentLibc.MS_RDONLY | AgentLibc.MS_NOSUID | AgentLibc.MS_NODEV | AgentLibc.MS_NOEXEC
-        | AgentLibc.MS_SYNCHRONOUS | AgentLibc.MS_NOATIME | AgentLibc.MS_NODIRATIME | AgentLibc.MS_RELATIME | AgentLibc.MS_NOSYMFOLLOW;
+    private const ulong KeptFlags = Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC
+        | Libc.MS_SYNCHRONOUS | Libc.MS_NOATIME | Libc.MS_NODIRATIME | Libc.MS_RELATIME | Libc.MS_NOSYMFOLLOW;
 
     /// <summary>Options that clear a flag (MountOptions.Parse can only tell which flags end up set).</summary>
     private static readonly Dictionary<string, ulong> Clearing = new()
     {
-        ["rw"] = AgentLibc.MS_RDONLY,
-        ["suid"] = AgentLibc.MS_NOSUID,
-        ["dev"] = AgentLibc.MS_NODEV,
-        ["exec"] = AgentLibc.MS_NOEXEC,
-        ["async"] = AgentLibc.MS_SYNCHRONOUS,
-        ["atime"] = AgentLibc.MS_NOATIME,
-        ["diratime"] = AgentLibc.MS_NODIRATIME,
-        ["norelatime"] = AgentLibc.MS_RELATIME,
-        ["symfollow"] = AgentLibc.MS_NOSYMFOLLOW,
+        ["rw"] = Libc.MS_RDONLY,
+        ["suid"] = Libc.MS_NOSUID,
+        ["dev"] = Libc.MS_NODEV,
+        ["exec"] = Libc.MS_NOEXEC,
+        ["async"] = Libc.MS_SYNCHRONOUS,
+        ["atime"] = Libc.MS_NOATIME,
+        ["diratime"] = Libc.MS_NODIRATIME,
+        ["norelatime"] = Libc.MS_RELATIME,
+        ["symfollow"] = Libc.MS_NOSYMFOLLOW,
     };
 
     /// <summary>Remounts every storage's tmpfs with its new options; returns how many were remounted.</summary>
@@ -57,7 +57,7 @@ public static unsafe class EphemeralMountUpdater
             string mountPoint = VolumePath.Validate(storage.MountPoint, $"{at}.mount_point", allowedRoot);
             var options = storage.Options.Where(o => !o.StartsWith(FsGidOption, StringComparison.Ordinal) && o != "remount").ToList();
             var (flags, propagation, _) = MountOptions.Parse(options);
-            if ((flags & (AgentLibc.MS_BIND | AgentLibc.MS_MOVE)) != 0 || propagation != 0)
+            if ((flags & (Libc.MS_BIND | Libc.MS_MOVE)) != 0 || propagation != 0)
             {
                 throw AgentException.InvalidArgument($"{at}.options", $"'{string.Join(',', storage.Options)}': bind, move and propagation options do not apply to resizing a tmpfs");
             }
@@ -102,7 +102,7 @@ public static unsafe class EphemeralMountUpdater
                 }
             }
             string? text = data.Count == 0 ? null : string.Join(',', data);
-            if (AgentLibc.Mount("tmpfs", mountPoint, "tmpfs", flags | AgentLibc.MS_REMOUNT, text) != 0)
+            if (Libc.Mount("tmpfs", mountPoint, "tmpfs", flags | Libc.MS_REMOUNT, text) != 0)
             {
                 var error = LinuxException.FromLastError($"remount tmpfs on {mountPoint} ({text})");
                 throw error.Errno == Errno.EINVAL

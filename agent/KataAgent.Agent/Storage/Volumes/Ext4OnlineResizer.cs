@@ -1,7 +1,7 @@
 using System.Globalization;
 using KataAgent.Agent.Errors;
 using KataAgent.Agent.Interop;
-using KataAgent.Agent.Storage.Mounts;
+using KataAgent.Linux.Mounts;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Storage.Volumes;

@@ -61,5 +61,5 @@ public sealed class ShareSubmountsTests : IDisposable
     }
 
     private static void Libc(string point) =>
-        KataAgent.Agent.Interop.AgentLibc.Mount("tmpfs", point, "tmpfs", 0, "size=1m").Should().Be(0, "mount a tmpfs on {0}", point);
+        KataAgent.Linux.Interop.Libc.Mount("tmpfs", point, "tmpfs", 0, "size=1m").Should().Be(0, "mount a tmpfs on {0}", point);
 }

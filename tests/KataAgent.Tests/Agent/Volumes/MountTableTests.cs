@@ -1,5 +1,5 @@
 using FluentAssertions;
-using KataAgent.Agent.Storage.Mounts;
+using KataAgent.Linux.Mounts;
 using KataAgent.Agent.Storage.SharedFs;
 using Xunit;
 

@@ -1,4 +1,4 @@
-namespace KataAgent.Agent.Storage.Mounts;
+namespace KataAgent.Linux.Mounts;
 
 /// <summary>One line of /proc/self/mountinfo, with the octal escapes undone.</summary>
 /// <param name="MountPoint">Where it is mounted.</param>
@@ -7,4 +7,4 @@ namespace KataAgent.Agent.Storage.Mounts;
 /// <param name="FilesystemType">The filesystem type (ext4, tmpfs, virtiofs …).</param>
 /// <param name="Source">The mount source the kernel shows (a device path, a tag, "tmpfs").</param>
 /// <param name="SuperOptions">The filesystem's own options (size=…, nr_inodes=… for a tmpfs).</param>
-public sealed record MountTableEntry(string MountPoint, int Major, int Minor, string FilesystemType, string Source, string SuperOptions);
+internal sealed record MountTableEntry(string MountPoint, int Major, int Minor, string FilesystemType, string Source, string SuperOptions);

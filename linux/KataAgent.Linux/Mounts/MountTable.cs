@@ -1,14 +1,14 @@
 using System.Globalization;
 using System.Text;
 
-namespace KataAgent.Agent.Storage.Mounts;
+namespace KataAgent.Linux.Mounts;
 
 /// <summary>
 /// The mounts this process sees, read from mountinfo: "id parent maj:min root mountpoint options
 /// [optional fields…] - fstype source superoptions", with space, tab, newline and backslash written
 /// as octal escapes (\040).
 /// </summary>
-public static class MountTable
+internal static class MountTable
 {
     /// <summary>Every mount in <paramref name="mountinfoPath"/>, in the kernel's order (parents before children).</summary>
     public static IReadOnlyList<MountTableEntry> Read(string mountinfoPath = "/proc/self/mountinfo") =>
@@ -41,6 +41,14 @@ public static class MountTable
             entries.Add(new MountTableEntry(Unescape(before[4]), major, minor, Unescape(after[0]), Unescape(after[1]), Unescape(after[2])));
         }
         return entries;
+    }
+
+    /// <summary>The mount points at <paramref name="directory"/> (a canonical path) or below it, in the kernel's order.</summary>
+    public static IReadOnlyList<string> MountPointsAtOrBelow(string directory, string mountinfoPath = "/proc/self/mountinfo")
+    {
+        string top = directory.TrimEnd('/');
+        string prefix = top + "/";
+        return [.. Read(mountinfoPath).Select(m => m.MountPoint).Where(point => point == top || point.StartsWith(prefix, StringComparison.Ordinal))];
     }
 
     /// <summary>The mount on exactly <paramref name="mountPoint"/>, the last one when several are stacked (the one a lookup sees).</summary>
