@@ -2,6 +2,7 @@ using FluentAssertions;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
 using KataAgent.Testing;
+using KataAgent.VmTests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -24,6 +25,8 @@ public sealed class QemuVmVirtiofsdLifecycleTests(ITestOutputHelper output) : ID
         InitrdPath = RepoPaths.Initrd,
         StateDirectory = state,
         SharedDirectories = shares,
+        // A detached VM's vsock backend runs as a process of its own (kactl's hidden verb).
+        VsockBackendCommand = VmOptions.VsockBackendCommand,
     };
 
     private QemuSharedDirectory Share(string tag)
