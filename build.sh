@@ -8,7 +8,8 @@
 #                       the above, then the benchmarks (see docs/BENCHMARKS.md); sections: foundation,
 #                       containers, boot (VM boot beside the floor, memory, image size, launch-to-workload),
 #                       workload (launch-to-workload alone), network (TCP node → pod per endpoint model),
-#                       vsock (the agent channel in a VM: vsock beside virtio-serial); all when none is named
+#                       vsock (the agent channel in a VM: vsock beside virtio-serial), rootfs (container creation over
+#                       virtio-fs beside blk); all when none is named
 #   ./build.sh demo     the above, then out/kactl run of a command that shows it ran in a VM's container
 #   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the two it depends on) into out/packages
 set -euo pipefail

@@ -57,6 +57,10 @@ internal static class BenchRunner
         {
             await Vsock.VsockBench.RunAsync(root);
         }
+        if (sections.Contains(BenchSections.Rootfs))
+        {
+            await Shares.RootfsShareBench.RunAsync(root);
+        }
         return 0;
     }
 

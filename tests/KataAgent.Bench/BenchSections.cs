@@ -24,7 +24,10 @@ internal static class BenchSections
     /// <summary>The agent channel in a VM, vsock beside virtio-serial: stdout throughput and Check (issue 12): out/bench/vsock.md.</summary>
     public const string Vsock = "vsock";
 
-    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock];
+    /// <summary>Container creation with the rootfs shared over virtio-fs beside blk (issue 12): out/bench/rootfs.md.</summary>
+    public const string Rootfs = "rootfs";
+
+    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock, Rootfs];
 
     /// <summary>The sections named in <paramref name="names"/>, or all of them; an unknown name is an error naming the known ones.</summary>
     public static ISet<string> Select(IReadOnlyList<string> names)
