@@ -87,6 +87,13 @@ public sealed record QemuOptions
     /// </summary>
     public bool Detached { get; init; }
 
+    /// <summary>
+    /// Let the VM reboot: a guest reboot or a QMP <c>system_reset</c> starts the guest again in the same qemu (the
+    /// agent comes back on the same addresses with none of its state), instead of ending qemu (<c>-no-reboot</c>, the
+    /// default, as Kata: a sandbox whose guest rebooted has lost its containers).
+    /// </summary>
+    public bool AllowReboot { get; init; }
+
     /// <summary>How long the agent waits for a hot-plugged device (<c>agent.hotplug_timeout=</c>, whole seconds); generous because TCG is slow.</summary>
     public TimeSpan HotplugTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

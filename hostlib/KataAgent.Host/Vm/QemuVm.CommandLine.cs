@@ -34,7 +34,7 @@ public sealed partial class QemuVm
             // devices can be hot-plugged into any of them; its size must equal -m's.
             "-object", string.Create(CultureInfo.InvariantCulture, $"memory-backend-memfd,id={GuestRamId},size={_options.MemoryMiB}M,share=on"),
             // -display none rather than -nographic: qemu refuses -nographic together with -daemonize.
-            "-nodefaults", "-display", "none", "-no-reboot",
+            "-nodefaults", "-display", "none",
             "-kernel", _options.KernelPath, "-initrd", _options.InitrdPath,
             "-append", string.Join(' ', append),
             "-serial", $"file:{Escape(ConsoleLogPath)}",
@@ -100,6 +100,10 @@ public sealed partial class QemuVm
             arguments.AddRange(["-device", $"pcie-root-port,id={RootPortId(port)},bus=pcie.0,chassis={port + 1},addr=0x{FirstRootPortSlot + port:x}"]);
             arguments.AddRange(["-chardev", $"socket,id={ShareChardevId(tag)},path={Escape(Virtiofsd.SocketPathFor(_options.StateDirectory, tag))}"]);
             arguments.AddRange(["-device", $"vhost-user-fs-pci,chardev={ShareChardevId(tag)},tag={tag},id={ShareDeviceId(tag)},queue-size={VirtioFsQueueSize},bus={RootPortId(port)}"]);
+        }
+        if (!_options.AllowReboot)
+        {
+            arguments.Add("-no-reboot");
         }
         arguments.AddRange(["-pidfile", PidFilePath]);
         if (_options.Detached)

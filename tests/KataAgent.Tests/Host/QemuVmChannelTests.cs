@@ -34,6 +34,13 @@ public sealed class QemuVmChannelTests : IDisposable
     }
 
     [Fact]
+    public void A_guest_reboot_ends_qemu_unless_AllowReboot_is_set()
+    {
+        QemuVm.Unstarted(Options(), QemuVsockDevice.VhostUser, 3).BuildArguments().Should().Contain("-no-reboot");
+        QemuVm.Unstarted(Options() with { AllowReboot = true }, QemuVsockDevice.VhostUser, 3).BuildArguments().Should().NotContain("-no-reboot");
+    }
+
+    [Fact]
     public void Our_vhost_user_vsock_device_gets_a_chardev_to_the_backend_socket_and_Katas_vsock_ports()
     {
         var options = Options();

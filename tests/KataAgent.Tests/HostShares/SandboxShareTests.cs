@@ -20,10 +20,11 @@ public sealed class SandboxShareTests : IDisposable
     private readonly string _rootfs;
     private readonly string _volume;
     private readonly string _victim;
-    private readonly string _mountsBefore = HostMountTable.ReadWithoutNetns();
+    private readonly string _mountsBefore;
 
     public SandboxShareTests()
     {
+        _mountsBefore = HostMountTable.ReadWithoutNetns(_temp.Path);
         _state = _temp.File("state");
         _rootfs = _temp.CreateDirectory("rootfs");
         File.WriteAllText(Path.Combine(_rootfs, "marker"), "rootfs\n");
@@ -128,7 +129,7 @@ public sealed class SandboxShareTests : IDisposable
         StateDirectory.Delete(_state);
 
         Directory.Exists(_state).Should().BeFalse();
-        HostMountTable.ReadWithoutNetns().Should().Be(_mountsBefore);
+        HostMountTable.ReadWithoutNetns(_temp.Path).Should().Be(_mountsBefore);
         File.ReadAllText(Path.Combine(_rootfs, "marker")).Should().Be("rootfs\n");
         File.ReadAllText(Path.Combine(_rootfs, "etc", "hostname")).Should().Be("inside\n");
         File.ReadAllText(Path.Combine(_volume, "data")).Should().Be("volume\n");
@@ -152,7 +153,7 @@ public sealed class SandboxShareTests : IDisposable
         File.ReadAllText(Path.Combine(_victim, "precious")).Should().Be("keep me\n");
         new FileInfo(Path.Combine(_rootfs, "escape")).LinkTarget.Should().Be(_victim, "the user's rootfs keeps what the container wrote");
         File.ReadAllText(Path.Combine(_rootfs, "marker")).Should().Be("rootfs\n");
-        HostMountTable.ReadWithoutNetns().Should().Be(_mountsBefore);
+        HostMountTable.ReadWithoutNetns(_temp.Path).Should().Be(_mountsBefore);
     }
 
     [Fact]
@@ -182,7 +183,7 @@ public sealed class SandboxShareTests : IDisposable
         await Sandbox.RemoveStaleAsync(_state);
 
         Directory.Exists(_state).Should().BeFalse();
-        HostMountTable.ReadWithoutNetns().Should().Be(_mountsBefore);
+        HostMountTable.ReadWithoutNetns(_temp.Path).Should().Be(_mountsBefore);
         File.ReadAllText(Path.Combine(_rootfs, "marker")).Should().Be("rootfs\n");
         File.ReadAllText(Path.Combine(_rootfs, "etc", "hostname")).Should().Be("inside\n");
         File.ReadAllText(Path.Combine(_volume, "data")).Should().Be("volume\n");
@@ -197,7 +198,7 @@ public sealed class SandboxShareTests : IDisposable
         KataAgent.Host.Vm.QemuVm.DeleteStaleState(_state).Should().BeTrue();
 
         Directory.Exists(_state).Should().BeFalse();
-        HostMountTable.ReadWithoutNetns().Should().Be(_mountsBefore);
+        HostMountTable.ReadWithoutNetns(_temp.Path).Should().Be(_mountsBefore);
         File.ReadAllText(Path.Combine(_rootfs, "marker")).Should().Be("rootfs\n");
     }
 }

@@ -13,7 +13,8 @@ namespace KataAgent.VmTests.Vsock;
 /// <summary>
 /// Our vhost-user-vsock backend survives the guest resetting the device: the guest unbinds its virtio-vsock driver
 /// (the device is reset: qemu stops the rings, GET_VRING_BASE) and binds it again (a fresh start), and the agent is
-/// reachable again through the same hybrid socket. A VM of its own, since the reset cuts every connection.
+/// reachable again through the same hybrid socket; and the same after the whole guest reboots. A VM of its own for
+/// each, since a reset cuts every connection.
 /// </summary>
 [Collection(DebianKernelCollection.Name)]
 public sealed class VsockResetTests(ITestOutputHelper output) : IDisposable
@@ -58,6 +59,41 @@ public sealed class VsockResetTests(ITestOutputHelper output) : IDisposable
         await using var again = await AgentClient.ConnectAsync(vm.AgentAddress, new AgentClientOptions { ConnectTimeout = Limit, RetryInterval = TimeSpan.FromMilliseconds(200) });
         (await again.Health.CheckAsync(new CheckRequest())).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
         (await again.GetGuestDetailsAsync(new GuestDetailsRequest())).AgentDetails.InitDaemon.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task The_agent_is_reachable_again_through_the_same_backend_after_the_guest_reboots()
+    {
+        HostTools.RequireQemu();
+        await using var vm = await QemuVm.StartAsync(VmOptions.Image(_temp.File("reboot")) with { DebugConsole = true, AllowReboot = true });
+        string? bootBefore = await BootIdAsync(vm);
+        bootBefore.Should().NotBeNull("the console printed the guest's boot id");
+        int qemu = vm.ProcessId;
+
+        // A reset of the whole machine: the guest boots again in the same qemu, and qemu resets the vsock device
+        // (GET_VRING_BASE) before the new kernel's driver starts it again through the same backend.
+        await vm.Qmp.ExecuteAsync("system_reset");
+
+        await using var again = await AgentClient.ConnectAsync(vm.AgentAddress, new AgentClientOptions { ConnectTimeout = Limit, RetryInterval = TimeSpan.FromMilliseconds(200) });
+        (await again.Health.CheckAsync(new CheckRequest())).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
+        string? bootAfter = null;
+        var deadline = DateTime.UtcNow + Limit;
+        while (bootAfter is null && DateTime.UtcNow < deadline)
+        {
+            bootAfter = await BootIdAsync(vm);
+        }
+        output.WriteLine($"boot ids: {bootBefore} then {bootAfter}");
+        bootAfter.Should().NotBeNull().And.NotBe(bootBefore, "the guest really booted again");
+        vm.ProcessId.Should().Be(qemu);
+        vm.IsRunning.Should().BeTrue("qemu outlives its guest's reboot when AllowReboot is set");
+    }
+
+    /// <summary>The guest kernel's boot id, read through the debug console; null when the console gave none.</summary>
+    private static async Task<string?> BootIdAsync(QemuVm vm)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(await RunInConsoleAsync(vm, "cat /proc/sys/kernel/random/boot_id"),
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+        return match.Success ? match.Value : null;
     }
 
     private static async Task<Stream> ConnectConsoleAsync(QemuVm vm)
