@@ -84,7 +84,7 @@ internal static class LaunchToWorkloadBench
         {
             ("Launch to workload output (p50, min–max)", Seconds(toOutput), $"Sandbox.StartAsync called → first stdout byte of `/bin/echo {Marker}` in a busybox container; {Runs} launches after 1 warm-up; out/vmlinuz + out/initrd.img"),
             ("— of which boot to sandbox ready", Seconds(toReady), "Sandbox.StartAsync: qemu start, agent's first Check, CreateSandbox"),
-            ("— of which container created", Seconds(toCreated), "CreateContainerAsync: mkfs.ext4 -d of the rootfs, virtio-blk hot-plug over QMP, the agent's blk storage mount, CreateContainer"),
+            ("— of which container created", Seconds(toCreated), "CreateContainerAsync: the rootfs bound into the sandbox's virtio-fs share (the default), CreateContainer"),
         };
         await BenchReport.WriteAsync(root, "workload", ", through the Sandbox API", rows);
     }
