@@ -56,7 +56,7 @@ public sealed class DiagnosticData(ContainerManager containers)
         {
             throw AgentException.FailedPrecondition("container_id", $"container '{containerId}': termination log path {path} is not a normalised file path");
         }
-        using var rootFd = SafeFileDescriptor.Check(Libc.Open(root, Libc.O_RDONLY | AgentLibc.O_DIRECTORY | Libc.O_CLOEXEC), $"open {root}");
+        using var rootFd = SafeFileDescriptor.Check(Libc.Open(root, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC), $"open {root}");
         SafeFileDescriptor? directory;
         try
         {
@@ -73,14 +73,14 @@ public sealed class DiagnosticData(ContainerManager containers)
         using (directory)
         {
             // O_NONBLOCK: a FIFO planted there must not hang the call; it is refused below anyway.
-            int fd = AgentLibc.OpenAt((int)directory.DangerousGetHandle(), components[^1], Libc.O_RDONLY | AgentLibc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+            int fd = AgentLibc.OpenAt((int)directory.DangerousGetHandle(), components[^1], Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
             if (fd < 0)
             {
                 int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
                 return errno == Errno.ENOENT ? "" : errno == Errno.ELOOP ? throw Refused(containerId, path) : throw new LinuxException($"open {path}", errno);
             }
             using var file = new SafeFileDescriptor(fd);
-            if (AgentLibc.FStat(fd, $"stat {path}").Type != AgentLibc.S_IFREG)
+            if (AgentLibc.FStat(fd, $"stat {path}").Type != Libc.S_IFREG)
             {
                 throw Refused(containerId, path);
             }

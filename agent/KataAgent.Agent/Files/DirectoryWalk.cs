@@ -12,14 +12,14 @@ namespace KataAgent.Agent.Files;
 /// </summary>
 internal static class DirectoryWalk
 {
-    private const int DirectoryFlags = Libc.O_RDONLY | AgentLibc.O_DIRECTORY | AgentLibc.O_NOFOLLOW | Libc.O_CLOEXEC;
+    private const int DirectoryFlags = Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC;
 
     /// <summary>The allowed root itself, created if missing. It is the agent's own directory, so a symlink in
     /// its own path is the guest image's choice and is followed.</summary>
     public static SafeFileDescriptor OpenRoot(string root)
     {
         Directory.CreateDirectory(root);
-        return SafeFileDescriptor.Check(Libc.Open(root, Libc.O_RDONLY | AgentLibc.O_DIRECTORY | Libc.O_CLOEXEC), $"open {root}");
+        return SafeFileDescriptor.Check(Libc.Open(root, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC), $"open {root}");
     }
 
     /// <summary>

@@ -45,7 +45,7 @@ public sealed class FileCopier
                 uid = Owner(request.Uid, "uid");
                 gid = Owner(request.Gid, "gid");
                 type = FileType(request.FileMode);
-                if ((type is 0 or AgentLibc.S_IFREG) && ChunkRefusal(request) is { } refusal)
+                if ((type is 0 or Libc.S_IFREG) && ChunkRefusal(request) is { } refusal)
                 {
                     throw refusal;
                 }
@@ -60,10 +60,10 @@ public sealed class FileCopier
             string name = components[^1];
             switch (type)
             {
-                case AgentLibc.S_IFDIR:
+                case Libc.S_IFDIR:
                     MakeDirectory(parent, name, request, uid, gid);
                     break;
-                case AgentLibc.S_IFLNK:
+                case Libc.S_IFLNK:
                     MakeSymlink(parent, name, request, uid, gid);
                     break;
                 default:
@@ -79,8 +79,8 @@ public sealed class FileCopier
 
     private static int FileType(uint mode)
     {
-        int type = (int)mode & AgentLibc.S_IFMT;
-        return type is 0 or AgentLibc.S_IFREG or AgentLibc.S_IFDIR or AgentLibc.S_IFLNK
+        int type = (int)mode & Libc.S_IFMT;
+        return type is 0 or Libc.S_IFREG or Libc.S_IFDIR or Libc.S_IFLNK
             ? type
             : throw AgentException.InvalidArgument("file_mode", $"0{Convert.ToString(mode, 8)} is neither a regular file, a directory nor a symlink");
     }
@@ -138,7 +138,7 @@ public sealed class FileCopier
         Libc.Check(AgentLibc.SymlinkAt(target, dirFd, temporary), $"symlink {request.Path}");
         try
         {
-            Libc.Check(AgentLibc.FChownAt(dirFd, temporary, uid, gid, AgentLibc.AT_SYMLINK_NOFOLLOW), $"lchown {request.Path}");
+            Libc.Check(AgentLibc.FChownAt(dirFd, temporary, uid, gid, Libc.AT_SYMLINK_NOFOLLOW), $"lchown {request.Path}");
             Libc.Check(AgentLibc.RenameAt(dirFd, temporary, dirFd, name), $"rename to {request.Path}");
         }
         catch
@@ -157,11 +157,11 @@ public sealed class FileCopier
         {
             // A fresh copy: whatever an abandoned one left is dropped, and O_EXCL makes the file ours, not a planted link.
             RemoveIfPresent(dirFd, temporary);
-            fd = Libc.Check(AgentLibc.OpenAt(dirFd, temporary, Libc.O_WRONLY | AgentLibc.O_CREAT | AgentLibc.O_EXCL | AgentLibc.O_NOFOLLOW | Libc.O_CLOEXEC, 0x180), $"create {request.Path}'s temporary file");
+            fd = Libc.Check(AgentLibc.OpenAt(dirFd, temporary, Libc.O_WRONLY | AgentLibc.O_CREAT | AgentLibc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0x180), $"create {request.Path}'s temporary file");
         }
         else
         {
-            fd = AgentLibc.OpenAt(dirFd, temporary, Libc.O_WRONLY | AgentLibc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+            fd = AgentLibc.OpenAt(dirFd, temporary, Libc.O_WRONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
             if (fd < 0)
             {
                 var error = LinuxException.FromLastError($"open {request.Path}'s temporary file");
@@ -179,7 +179,7 @@ public sealed class FileCopier
         {
             var (type, links, size) = AgentLibc.FStat(fd, $"stat {request.Path}'s temporary file");
             // One link only: a hard link planted under the temporary name would have us write into the file it names.
-            if (type != AgentLibc.S_IFREG || links != 1)
+            if (type != Libc.S_IFREG || links != 1)
             {
                 throw AgentException.InvalidArgument("offset", $"{request.Offset} continues no copy to {request.Path}: its temporary file is not one CopyFile made");
             }

@@ -7,8 +7,6 @@ internal static unsafe partial class AgentLibc
     public const int O_CREAT = 0x40;
     public const int O_EXCL = 0x80;
     public const int O_TRUNC = 0x200;
-    public const int O_DIRECTORY = 0x10000;
-    public const int O_NOFOLLOW = 0x20000;
     public const int AT_REMOVEDIR = 0x200;
 
     /// <summary>openat(2): CopyFile opens each path component relative to its parent, never by a full path.</summary>

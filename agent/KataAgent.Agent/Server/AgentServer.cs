@@ -36,6 +36,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Server;
 
@@ -195,7 +196,7 @@ public static class AgentServer
         {
             return;
         }
-        if (type != AgentLibc.S_IFSOCK)
+        if (type != Libc.S_IFSOCK)
         {
             throw new AgentConfigException($"unix://{path}: the path exists and is not a socket");
         }

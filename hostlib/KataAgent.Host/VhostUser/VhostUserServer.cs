@@ -1,5 +1,6 @@
 using System.Text;
 using KataAgent.Linux.Interop;
+using KataAgent.Host.Transport;
 
 namespace KataAgent.Host.VhostUser;
 
@@ -189,7 +190,7 @@ internal sealed class VhostUserServer : IAsyncDisposable
         }
         if (File.Exists(path) || Directory.Exists(path))
         {
-            if (!IsSocket(path))
+            if (!SocketFile.IsSocket(path))
             {
                 throw new ArgumentException($"{path}: something other than a socket is in the way", nameof(path));
             }
@@ -213,18 +214,6 @@ internal sealed class VhostUserServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether <paramref name="path"/> is a unix socket: open(2) refuses exactly those with ENXIO (O_NOFOLLOW: a symlink is not one).</summary>
-    private static bool IsSocket(string path)
-    {
-        const int O_NOFOLLOW = 0x20000;
-        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC | Libc.O_NOCTTY | O_NOFOLLOW);
-        if (fd >= 0)
-        {
-            Libc.Close(fd);
-            return false;
-        }
-        return System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Errno.ENXIO;
-    }
 
     private void Log(string line) => _log?.WriteLine($"vhost-user {SocketPath}: {line}");
 }

@@ -21,6 +21,36 @@ internal sealed class QemuProcess : IDisposable
 
     public int ProcessId { get; }
 
+    /// <summary>
+    /// Whether <paramref name="pid"/>'s command line holds <paramref name="text"/> (its arguments NUL-separated): how a
+    /// pid read from a file is told from a recycled one. A zombie's command line is empty, so an exited but unreaped
+    /// process does not count.
+    /// </summary>
+    public static bool CommandLineContains(int pid, string text)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Contains(text, StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The pid a pid file holds, or null while it is missing, empty or half-written.</summary>
+    public static int? ReadPidFile(string path)
+    {
+        try
+        {
+            return int.TryParse(File.ReadAllText(path).Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid) && pid > 0 ? pid : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Opens the running process <paramref name="pid"/>; null if it is gone.</summary>
     public static QemuProcess? TryOpen(int pid)
     {
@@ -61,6 +91,39 @@ internal sealed class QemuProcess : IDisposable
         while (IsRunning)
         {
             await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether the process exits within <paramref name="timeout"/>.</summary>
+    public async Task<bool> ExitsWithinAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await WaitForExitAsync(cancellationToken).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Gives the process <paramref name="grace"/> to exit by itself (none when zero), then SIGTERM and
+    /// <paramref name="terminateGrace"/>, then SIGKILL; returns once it is gone.
+    /// </summary>
+    /// <exception cref="VmException">The process may not be signalled.</exception>
+    public async Task EndAsync(TimeSpan grace, TimeSpan terminateGrace)
+    {
+        if (grace > TimeSpan.Zero && await ExitsWithinAsync(grace).ConfigureAwait(false))
+        {
+            return;
+        }
+        Terminate();
+        if (!await ExitsWithinAsync(terminateGrace).ConfigureAwait(false))
+        {
+            Kill();
+            await WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
         }
     }
 

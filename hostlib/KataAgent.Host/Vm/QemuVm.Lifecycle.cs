@@ -142,18 +142,8 @@ public sealed partial class QemuVm
         }
     }
 
-    private async Task<bool> ExitsWithinAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _process!.WaitForExitAsync(cancellationToken).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (TimeoutException)
-        {
-            return false;
-        }
-    }
+    private Task<bool> ExitsWithinAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        _process!.ExitsWithinAsync(timeout, cancellationToken);
 
     /// <summary>Collects the exit of qemu when it is our child, so it does not linger as a zombie.</summary>
     private async Task ReapQemuAsync()

@@ -241,13 +241,9 @@ public sealed partial class QemuVm
     /// <summary>Waits <paramref name="grace"/> for a backend process to end by itself, then kills it and waits for that.</summary>
     private static async Task EndBackendProcessAsync(QemuProcess process, TimeSpan grace)
     {
-        try
+        if (await process.ExitsWithinAsync(grace).ConfigureAwait(false))
         {
-            await process.WaitForExitAsync(CancellationToken.None).WaitAsync(grace).ConfigureAwait(false);
             return;
-        }
-        catch (TimeoutException)
-        {
         }
         try
         {
@@ -327,32 +323,8 @@ public sealed partial class QemuVm
     }
 
     /// <summary>Whether <paramref name="pid"/>'s command line names <paramref name="path"/> (as is, or in qemu's comma-doubled form).</summary>
-    internal static bool IsProcessUsing(int pid, string path)
-    {
-        try
-        {
-            // A zombie's cmdline is empty, so an exited but unreaped process does not count.
-            string cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
-            return cmdline.Contains(path, StringComparison.Ordinal) || cmdline.Contains(Escape(path), StringComparison.Ordinal);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>The pid a pid file holds, or null while it is missing, empty or half-written.</summary>
-    internal static int? ReadPidFile(string path)
-    {
-        try
-        {
-            return int.TryParse(File.ReadAllText(path).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && pid > 0 ? pid : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    internal static bool IsProcessUsing(int pid, string path) =>
+        QemuProcess.CommandLineContains(pid, path) || QemuProcess.CommandLineContains(pid, Escape(path));
 
     /// <summary>Removes a socket file, if it is there.</summary>
     internal static void DeleteSocket(string path)

@@ -357,14 +357,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
         {
         }
-        try
-        {
-            return int.Parse(File.ReadAllText(Path.Combine(directory, "qemu.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or FormatException or OverflowException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        return QemuProcess.ReadPidFile(Path.Combine(directory, "qemu.pid"));
     }
 
     /// <summary>
@@ -439,18 +432,7 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
     /// <summary>The pid file's process really is this VM's qemu (not a recycled pid): its command line names our QMP socket.</summary>
     private bool IsQemuOfThisVm() => IsQemuWithQmpSocket(ProcessId, QmpSocketPath);
 
-    private static bool IsQemuWithQmpSocket(int pid, string qmpSocketPath)
-    {
-        try
-        {
-            // A zombie's cmdline is empty, so an exited but unreaped qemu does not count.
-            return File.ReadAllText($"/proc/{pid}/cmdline").Contains(qmpSocketPath, StringComparison.Ordinal);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+    private static bool IsQemuWithQmpSocket(int pid, string qmpSocketPath) => QemuProcess.CommandLineContains(pid, qmpSocketPath);
 
     /// <summary>Awaits <paramref name="step"/>, failing early if qemu exits first.</summary>
     private async Task<T> UntilExitAsync<T>(Task<T> step, string what)

@@ -107,7 +107,7 @@ public static class QemuVsockBackendProcess
         var deadline = DateTime.UtcNow + QemuStartTimeout;
         while (DateTime.UtcNow < deadline && !backendCompletion.IsCompleted)
         {
-            if (QemuVm.ReadPidFile(qemuPidFile) is { } pid && QemuProcess.TryOpen(pid) is { } process)
+            if (QemuProcess.ReadPidFile(qemuPidFile) is { } pid && QemuProcess.TryOpen(pid) is { } process)
             {
                 // Opened first, then checked: a recycled pid cannot pass for our qemu.
                 if (QemuVm.IsProcessUsing(pid, socketPath))

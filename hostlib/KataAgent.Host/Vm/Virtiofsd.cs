@@ -180,7 +180,7 @@ internal sealed class Virtiofsd
     public static Virtiofsd? TryAttach(string stateDirectory, QemuSharedDirectory share)
     {
         var daemon = new Virtiofsd(share, stateDirectory);
-        if (ReadPid(daemon.PidFilePath) is not { } pid || QemuProcess.TryOpen(pid) is not { } process)
+        if (QemuProcess.ReadPidFile(daemon.PidFilePath) is not { } pid || QemuProcess.TryOpen(pid) is not { } process)
         {
             return null;
         }
@@ -204,15 +204,7 @@ internal sealed class Virtiofsd
         _stopping = true;
         if (_process is { } process)
         {
-            if (grace <= TimeSpan.Zero || !await ExitsWithinAsync(process, grace).ConfigureAwait(false))
-            {
-                process.Terminate();
-                if (!await ExitsWithinAsync(process, TerminateGrace).ConfigureAwait(false))
-                {
-                    process.Kill();
-                    await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-            }
+            await process.EndAsync(grace, TerminateGrace).ConfigureAwait(false);
             if (_child is not null)
             {
                 // Reaped, so it does not linger as a zombie.
@@ -264,18 +256,13 @@ internal sealed class Virtiofsd
         {
             string tag = Path.GetFileName(pidFile)["virtiofsd-".Length..^".pid".Length];
             string socket = SocketPathFor(stateDirectory, tag);
-            if (ReadPid(pidFile) is { } pid && QemuProcess.TryOpen(pid) is { } process)
+            if (QemuProcess.ReadPidFile(pidFile) is { } pid && QemuProcess.TryOpen(pid) is { } process)
             {
                 using (process)
                 {
-                    if (IsVirtiofsdWithSocket(pid, socket) && !await ExitsWithinAsync(process, TimeSpan.FromSeconds(1)).ConfigureAwait(false))
+                    if (IsVirtiofsdWithSocket(pid, socket))
                     {
-                        process.Terminate();
-                        if (!await ExitsWithinAsync(process, TerminateGrace).ConfigureAwait(false))
-                        {
-                            process.Kill();
-                            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-                        }
+                        await process.EndAsync(TimeSpan.FromSeconds(1), TerminateGrace).ConfigureAwait(false);
                     }
                 }
             }
@@ -310,43 +297,8 @@ internal sealed class Virtiofsd
         }
     }
 
-    private static int? ReadPid(string pidFile)
-    {
-        try
-        {
-            return int.Parse(File.ReadAllText(pidFile).Trim(), CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or FormatException or OverflowException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    private static bool IsVirtiofsdWithSocket(int pid, string socketPath)
-    {
-        try
-        {
-            // A zombie's cmdline is empty, so an exited but unreaped virtiofsd does not count.
-            return File.ReadAllText($"/proc/{pid}/cmdline").Contains($"--socket-path={socketPath}\0", StringComparison.Ordinal);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
-
-    private static async Task<bool> ExitsWithinAsync(QemuProcess process, TimeSpan timeout)
-    {
-        try
-        {
-            await process.WaitForExitAsync(CancellationToken.None).WaitAsync(timeout).ConfigureAwait(false);
-            return true;
-        }
-        catch (TimeoutException)
-        {
-            return false;
-        }
-    }
+    private static bool IsVirtiofsdWithSocket(int pid, string socketPath) =>
+        QemuProcess.CommandLineContains(pid, $"--socket-path={socketPath}\0");
 
     private static async Task<int?> WaitAsync(QemuProcess process)
     {
@@ -436,7 +388,7 @@ internal sealed class Virtiofsd
         }
         var deadline = DateTime.UtcNow + StartTimeout;
         int? pid;
-        while ((pid = ReadPid(PidFilePath)) is null)
+        while ((pid = QemuProcess.ReadPidFile(PidFilePath)) is null)
         {
             if (DateTime.UtcNow > deadline)
             {

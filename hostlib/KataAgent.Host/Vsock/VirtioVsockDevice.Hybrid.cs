@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using KataAgent.Linux.Interop;
+using KataAgent.Host.Transport;
 
 namespace KataAgent.Host.Vsock;
 
@@ -30,7 +31,7 @@ internal sealed partial class VirtioVsockDevice
         }
         if (File.Exists(path))
         {
-            if (!IsSocketFile(path))
+            if (!SocketFile.IsSocket(path))
             {
                 throw new IOException($"hybrid vsock socket {path}: a file that is not a socket is in the way");
             }
@@ -67,21 +68,6 @@ internal sealed partial class VirtioVsockDevice
         }
     }
 
-    /// <summary>
-    /// Whether <paramref name="path"/> is a unix socket: open(2) refuses exactly those with ENXIO. Non-blocking so
-    /// that a FIFO does not hang us, no-follow so that a symlink is not taken for what it points to.
-    /// </summary>
-    private static bool IsSocketFile(string path)
-    {
-        const int O_NOFOLLOW = 0x20000;
-        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC | Libc.O_NOCTTY | O_NOFOLLOW);
-        if (fd >= 0)
-        {
-            Libc.Close(fd);
-            return false;
-        }
-        return Marshal.GetLastPInvokeError() == Errno.ENXIO;
-    }
 
     private async Task AcceptLoopAsync()
     {

@@ -10,6 +10,7 @@ internal static unsafe partial class Libc
     public const int O_NOCTTY = 0x100;
     public const int O_NONBLOCK = 0x800;
     public const int O_DIRECTORY = 0x10000;
+    public const int O_NOFOLLOW = 0x20000;
     public const int O_CLOEXEC = 0x80000;
     public const int O_PATH = 0x200000;
 

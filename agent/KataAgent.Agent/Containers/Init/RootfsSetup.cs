@@ -108,7 +108,7 @@ internal static class RootfsSetup
     private static void MountOne(string rootfs, MountConfig mount)
     {
         string destination = SecurePath.Join(rootfs, mount.Destination);
-        bool sourceIsFile = mount.IsBind && mount.Source is not null && AgentLibc.FileType(mount.Source) is { } type && type != AgentLibc.S_IFDIR;
+        bool sourceIsFile = mount.IsBind && mount.Source is not null && AgentLibc.FileType(mount.Source) is { } type && type != Libc.S_IFDIR;
         if (sourceIsFile)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
@@ -165,9 +165,9 @@ internal static class RootfsSetup
         }
         uint kind = device.Type switch
         {
-            'c' or 'u' => (uint)AgentLibc.S_IFCHR,
-            'b' => (uint)AgentLibc.S_IFBLK,
-            'p' => (uint)AgentLibc.S_IFIFO,
+            'c' or 'u' => (uint)Libc.S_IFCHR,
+            'b' => (uint)Libc.S_IFBLK,
+            'p' => (uint)Libc.S_IFIFO,
             _ => throw new InitException($"device {device.Path}: unknown type '{device.Type}'"),
         };
         uint mode = device.FileMode == 0 ? 0x1B6 : device.FileMode & 0xFFF;
@@ -203,7 +203,7 @@ internal static class RootfsSetup
         {
             return;
         }
-        if (type == AgentLibc.S_IFDIR)
+        if (type == Libc.S_IFDIR)
         {
             Check(Libc.Mount("tmpfs", path, "tmpfs", Libc.MS_RDONLY, null), $"mask {path}");
         }

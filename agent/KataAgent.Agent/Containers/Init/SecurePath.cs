@@ -1,5 +1,6 @@
 using System.Text;
 using KataAgent.Agent.Interop;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Containers.Init;
 
@@ -35,7 +36,7 @@ internal static class SecurePath
             }
             string candidate = Path.Combine(root, string.Join('/', resolved.Append(part)));
             int? type = AgentLibc.FileType(candidate);
-            if (type == AgentLibc.S_IFLNK)
+            if (type == Libc.S_IFLNK)
             {
                 if (++links > MaxSymlinks)
                 {

@@ -90,7 +90,7 @@ public sealed class SwapActivator
         if (path.StartsWith("/dev/", StringComparison.Ordinal) && components.Length == 3 && components[2] is not ("" or "." or "..") && !path.Contains('\0'))
         {
             int? type = AgentLibc.FileType(path) ?? throw AgentException.NotFound(field, $"{path} does not exist");
-            if (type != AgentLibc.S_IFBLK)
+            if (type != Libc.S_IFBLK)
             {
                 throw AgentException.InvalidArgument(field, $"{path} is not a block device");
             }
@@ -103,7 +103,7 @@ public sealed class SwapActivator
         }
         string file = VolumePath.Validate(path, field, _allowedRoot);
         int? fileType = AgentLibc.FileType(file) ?? throw AgentException.NotFound(field, $"{file} does not exist");
-        if (fileType != AgentLibc.S_IFREG)
+        if (fileType != Libc.S_IFREG)
         {
             throw AgentException.InvalidArgument(field, $"{file} is not a regular file");
         }
@@ -113,7 +113,7 @@ public sealed class SwapActivator
     /// <summary>Checks the area, writes a header when it is blank, then swapon(2).</summary>
     private unsafe void Activate(string path, bool isBlockDevice, string field, string what)
     {
-        int flags = Libc.O_RDWR | Libc.O_CLOEXEC | AgentLibc.O_NOFOLLOW | (isBlockDevice ? AgentLibc.O_EXCL : 0);
+        int flags = Libc.O_RDWR | Libc.O_CLOEXEC | Libc.O_NOFOLLOW | (isBlockDevice ? AgentLibc.O_EXCL : 0);
         int fd = Libc.Open(path, flags);
         if (fd < 0)
         {

@@ -30,8 +30,8 @@ public static unsafe class StaleShareMounts
         var candidates = Candidates(MountTable.Read(mountinfoPath), sharedDirectory);
         foreach (string mountPoint in candidates)
         {
-            AgentLibc.Statx result;
-            if (AgentLibc.StatX(AgentLibc.AT_FDCWD, mountPoint, 0, AgentLibc.STATX_TYPE, &result) != 0)
+            Libc.Statx result;
+            if (Libc.StatX(Libc.AT_FDCWD, mountPoint, 0, Libc.STATX_TYPE, &result) != 0)
             {
                 logger.LogInformation("stale share mount {MountPoint}: {Error}", mountPoint, LinuxException.FromLastError($"stat {mountPoint}").Message);
             }

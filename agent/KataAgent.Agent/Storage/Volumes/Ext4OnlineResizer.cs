@@ -47,7 +47,7 @@ public static unsafe class Ext4OnlineResizer
         {
             throw AgentException.InvalidArgument("size", $"{sizeBytes} bytes is smaller than the filesystem on {path} ({stat.Blocks * blockSize} bytes of data blocks); ext4 cannot shrink while mounted");
         }
-        int fd = Libc.Check(Libc.Open(path, Libc.O_RDONLY | AgentLibc.O_DIRECTORY | Libc.O_CLOEXEC), $"open {path}");
+        int fd = Libc.Check(Libc.Open(path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC), $"open {path}");
         try
         {
             if (Libc.Ioctl(fd, AgentLibc.EXT4_IOC_RESIZE_FS, &blocks) != 0)

@@ -1,6 +1,7 @@
 using KataAgent.Agent.Errors;
 using KataAgent.Agent.Interop;
 using KataAgent.Protocols.Guest;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Agent.Storage.Volumes;
 
@@ -42,7 +43,7 @@ public static class VolumePath
         {
             int slash = trimmed.IndexOf('/', next);
             string prefix = slash < 0 ? trimmed : trimmed[..slash];
-            if (AgentLibc.FileType(prefix) == AgentLibc.S_IFLNK)
+            if (AgentLibc.FileType(prefix) == Libc.S_IFLNK)
             {
                 throw AgentException.InvalidArgument(field, $"'{path}' passes through the symlink {prefix}");
             }
