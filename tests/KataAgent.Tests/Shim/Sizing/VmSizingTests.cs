@@ -92,6 +92,18 @@ public sealed class VmSizingTests
         size.MaxCpus.Should().Be(8);
     }
 
+    [Theory]
+    [InlineData("-1", "100000")]
+    [InlineData("0", "100000")]
+    [InlineData("200000", "0")]
+    public void A_quota_or_period_that_is_not_positive_is_no_limit(string quota, string period)
+    {
+        var size = VmSizing.ForSandbox(Pod(period, quota, "1024", "0"), Pause, Defaults, Host);
+
+        size.BootCpus.Should().Be(2);
+        size.MaxCpus.Should().Be(8);
+    }
+
     [Fact]
     public void Limits_without_requests_boot_small_and_leave_room_to_the_limits()
     {
