@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using CliWrap.Buffered;
 using FluentAssertions;
 using KataAgent.Shim.Daemon;
 using KataAgent.Shim.Interop;
@@ -29,12 +30,30 @@ public sealed class PeerCredentialsTests
     }
 
     [Fact]
-    public void A_socket_that_is_not_unix_has_no_peer_credentials()
+    public async Task A_peer_of_another_user_is_refused()
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var directory = new TempDirectory();
+        File.SetUnixFileMode(directory.Path, (UnixFileMode)0x1ff);
+        string path = directory.File("s");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        File.SetUnixFileMode(path, (UnixFileMode)0x1ff);
+        listener.Listen(1);
+        // nobody:nogroup connects and holds the connection open until we close it.
+        var peer = CliWrap.Cli.Wrap("setpriv")
+            .WithArguments(["--reuid", "65534", "--regid", "65534", "--clear-groups", RepoPaths.Require("/usr/bin/python3"), "-c",
+                $"import socket,time; s=socket.socket(socket.AF_UNIX); s.connect('{path}'); s.recv(1)"])
+            .WithValidation(CliWrap.CommandResultValidation.None)
+            .ExecuteBufferedAsync();
+        var acceptance = listener.AcceptAsync();
+        if (await Task.WhenAny(acceptance, peer.Task, Task.Delay(TimeSpan.FromSeconds(20))) != acceptance)
+            throw new InvalidOperationException($"the peer did not connect: {(peer.Task.IsCompleted ? (await peer).StandardError : "still running")}");
+        using var accepted = await acceptance;
 
-        var act = () => PeerCredentials.Of(socket);
+        string? refusal = PeerCredentials.Refusal(accepted);
 
-        act.Should().Throw<ShimInteropException>().WithMessage("getsockopt(SO_PEERCRED): *");
+        refusal.Should().Be($"ttrpc: peer pid {peer.ProcessId} runs as uid 65534 gid 65534, not {ShimLibc.GetEuid()}:{ShimLibc.GetEgid()}");
+        accepted.Dispose();
+        await peer;
     }
 }
