@@ -289,6 +289,43 @@ public sealed class ShimProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task The_daemon_run_by_hand_serves_its_socket_flag_and_ends_on_sigterm()
+    {
+        string bundle = Bundle("solo7");
+        string socket = _directory.File("daemon.sock");
+        var start = new ProcessStartInfo(Shim)
+        {
+            WorkingDirectory = bundle,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in new[] { "-namespace", Namespace, "-id", "solo7", "-address", ContainerdAddress, "-socket", socket })
+            start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        _daemons.Add(process.Id);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+
+        var deadline = DateTime.UtcNow + Patience;
+        while (!File.Exists(socket) && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        await using (var client = await ConnectAsync(ShimSocketAddress.UnixScheme + socket))
+        {
+            var call = () => client.CallAsync("kataagent.tests.Probe", "Ping", new Empty(), Empty.Parser, TimeSpan.FromSeconds(10));
+            (await call.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.Unimplemented);
+        }
+        KataAgent.Shim.Interop.ShimLibc.Kill(process.Id, 15).Should().Be(0);
+        await process.WaitForExitAsync().WaitAsync(Patience);
+
+        process.ExitCode.Should().Be(0);
+        File.Exists(socket).Should().BeFalse();
+        (await stdout).Should().BeEmpty("the daemon never writes to stdout");
+        (await stderr).Should().Contain($"msg=\"serving on {socket}\"").And.Contain("msg=\"received SIGTERM\"").And.Contain("msg=\"shim exited\"");
+    }
+
+    [Fact]
     public async Task Version_and_bad_flags_answer_as_go_does()
     {
         var version = await RunShimAsync(_directory.Path, [], null, "-v");
