@@ -17,8 +17,21 @@ internal static unsafe class DaemonLauncher
     /// <summary>The fd the daemon finds its listener on (Go's <c>ExtraFiles[0]</c>).</summary>
     public const int ListenerFd = 3;
 
+    /// <summary>The fd the daemon tells <c>start</c> it is ready on (when <see cref="ReadyFdVariable"/> names it).</summary>
+    public const int ReadyFd = 4;
+
+    /// <summary>The environment variable that tells the daemon <see cref="ReadyFd"/> is <c>start</c>'s pipe.</summary>
+    public const string ReadyFdVariable = "KATAAGENT_SHIM_READY_FD";
+
     /// <summary>Spawns <paramref name="program"/> with <paramref name="argv"/>; returns its pid.</summary>
-    public static int Spawn(string program, IReadOnlyList<string> argv, IReadOnlyList<string> environment, SafeSocketHandle listener, string workingDirectory)
+    /// <param name="program">The binary.</param>
+    /// <param name="argv">Its arguments, argv[0] first.</param>
+    /// <param name="environment">Its environment, <c>KEY=value</c>.</param>
+    /// <param name="listener">The listening socket, the child's fd 3.</param>
+    /// <param name="workingDirectory">The child's working directory.</param>
+    /// <param name="ready">The write end of a pipe, the child's fd 4; -1 for none.</param>
+    public static int Spawn(string program, IReadOnlyList<string> argv, IReadOnlyList<string> environment, SafeSocketHandle listener,
+        string workingDirectory, int ready = -1)
     {
         var allocations = new List<nint>();
         byte* actions = stackalloc byte[ShimLibc.SpawnFileActionsSize];
@@ -28,6 +41,7 @@ internal static unsafe class DaemonLauncher
         ShimLibc.PosixSpawnFileActionsInit(actions);
         ShimLibc.PosixSpawnAttrInit(attributes);
         int high = -1;
+        int highReady = -1;
         bool referenced = false;
         try
         {
@@ -40,7 +54,14 @@ internal static unsafe class DaemonLauncher
             Check(ShimLibc.PosixSpawnFileActionsAddOpen(actions, 1, "/dev/null", ShimLibc.O_WRONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
             Check(ShimLibc.PosixSpawnFileActionsAddOpen(actions, 2, "/dev/null", ShimLibc.O_WRONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
             Check(ShimLibc.PosixSpawnFileActionsAddDup2(actions, high, ListenerFd), "posix_spawn_file_actions_adddup2");
-            Check(ShimLibc.PosixSpawnFileActionsAddCloseFrom(actions, ListenerFd + 1), "posix_spawn_file_actions_addclosefrom_np");
+            int inherited = ListenerFd + 1;
+            if (ready >= 0)
+            {
+                highReady = ShimLibc.Check(ShimLibc.Fcntl(ready, ShimLibc.F_DUPFD_CLOEXEC, 64), "fcntl(F_DUPFD_CLOEXEC) of the ready pipe");
+                Check(ShimLibc.PosixSpawnFileActionsAddDup2(actions, highReady, ReadyFd), "posix_spawn_file_actions_adddup2");
+                inherited = ReadyFd + 1;
+            }
+            Check(ShimLibc.PosixSpawnFileActionsAddCloseFrom(actions, inherited), "posix_spawn_file_actions_addclosefrom_np");
             Check(ShimLibc.PosixSpawnFileActionsAddChdir(actions, workingDirectory), "posix_spawn_file_actions_addchdir_np");
 
             ShimLibc.SigEmptySet(emptySet);
@@ -65,6 +86,8 @@ internal static unsafe class DaemonLauncher
             ShimLibc.PosixSpawnAttrDestroy(attributes);
             if (high >= 0)
                 ShimLibc.Close(high);
+            if (highReady >= 0)
+                ShimLibc.Close(highReady);
             if (referenced)
                 listener.DangerousRelease();
             foreach (nint allocation in allocations)

@@ -2,6 +2,7 @@ using System.Collections;
 using System.Globalization;
 using System.Net.Sockets;
 using KataAgent.Protocols.Containerd.RuntimeOptions;
+using KataAgent.Shim.Interop;
 
 namespace KataAgent.Shim.Cli;
 
@@ -21,6 +22,9 @@ internal static class StartCommand
 {
     /// <summary>The environment variable the shim's configuration path travels in (also the user's override).</summary>
     public const string ConfigEnvironmentVariable = "KATAAGENT_SHIM_CONFIG";
+
+    /// <summary>How long the daemon may take to be ready (its signal handlers in place, its server built).</summary>
+    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Starts or finds the shim; returns its address (with <c>unix://</c>).</summary>
     /// <param name="arguments">The parsed command line.</param>
@@ -45,7 +49,7 @@ internal static class StartCommand
         {
             listener = ShimSocket.Listen(address);
         }
-        catch (Interop.ShimInteropException e) when (e.Errno == Interop.ShimLibc.EADDRINUSE)
+        catch (ShimInteropException e) when (e.Errno == ShimLibc.EADDRINUSE)
         {
             if (ShimSocket.CanConnect(address))
             {
@@ -62,14 +66,31 @@ internal static class StartCommand
             try
             {
                 WriteAddressFile(arguments.Bundle, address);
-                pid = DaemonLauncher.Spawn(program, DaemonArguments(arguments, program), DaemonEnvironment(options), listener, arguments.Bundle);
-                WriteAtomically(Path.Combine(arguments.Bundle, "shim.pid"), pid.ToString(CultureInfo.InvariantCulture));
-                AdjustOomScore(pid);
+                var (readyRead, readyWrite) = Pipe();
+                try
+                {
+                    try
+                    {
+                        pid = DaemonLauncher.Spawn(program, DaemonArguments(arguments, program), DaemonEnvironment(options), listener,
+                            arguments.Bundle, readyWrite);
+                    }
+                    finally
+                    {
+                        ShimLibc.Close(readyWrite);
+                    }
+                    WriteAtomically(Path.Combine(arguments.Bundle, "shim.pid"), pid.ToString(CultureInfo.InvariantCulture));
+                    AdjustOomScore(pid);
+                    WaitUntilReady(readyRead, arguments.Bundle);
+                }
+                finally
+                {
+                    ShimLibc.Close(readyRead);
+                }
             }
             catch
             {
                 if (pid > 0)
-                    _ = Interop.ShimLibc.Kill(pid, 9);
+                    _ = ShimLibc.Kill(pid, 9);
                 ShimSocket.Remove(address);
                 throw;
             }
@@ -101,6 +122,7 @@ internal static class StartCommand
             environment[(string)entry.Key] = (string?)entry.Value ?? "";
         if (options is { ConfigPath.Length: > 0 })
             environment[ConfigEnvironmentVariable] = options.ConfigPath;
+        environment[DaemonLauncher.ReadyFdVariable] = DaemonLauncher.ReadyFd.ToString(CultureInfo.InvariantCulture);
         return environment.Select(kv => kv.Key + "=" + kv.Value).ToList();
     }
 
@@ -115,6 +137,36 @@ internal static class StartCommand
         string temporary = path + ".tmp";
         File.WriteAllText(temporary, content);
         File.Move(temporary, path, overwrite: true);
+    }
+
+    private static unsafe (int Read, int Write) Pipe()
+    {
+        int* fds = stackalloc int[2];
+        ShimLibc.Check(ShimLibc.Pipe2(fds, ShimLibc.O_CLOEXEC), "pipe2");
+        return (fds[0], fds[1]);
+    }
+
+    /// <summary>
+    /// Waits for the daemon's "ready" on the pipe: its SIGTERM handling is in place (a SIGTERM from now on removes
+    /// the socket) and it is about to accept. End of file first means it died starting, which containerd would
+    /// otherwise learn only as a broken connection on its first call.
+    /// </summary>
+    private static unsafe void WaitUntilReady(int readyRead, string bundle)
+    {
+        var poll = new ShimLibc.PollFd { Fd = readyRead, Events = ShimLibc.POLLIN };
+        int polled;
+        do
+        {
+            polled = ShimLibc.Poll(&poll, 1, (int)ReadyTimeout.TotalMilliseconds);
+        }
+        while (polled < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == ShimLibc.EINTR);
+        ShimLibc.Check(polled, "poll on the daemon's ready pipe");
+        if (polled == 0)
+            throw new ShimUsageException($"the shim daemon was not ready within {ReadyTimeout.TotalSeconds:0} s");
+        byte answer;
+        nint read = ShimLibc.Check((int)ShimLibc.Read(readyRead, &answer, 1), "read of the daemon's ready pipe");
+        if (read != 1)
+            throw new ShimUsageException($"the shim daemon exited while starting; its log is {Path.Combine(bundle, "log")} (containerd's log)");
     }
 
     /// <summary>

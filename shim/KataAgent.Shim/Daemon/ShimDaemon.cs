@@ -78,6 +78,7 @@ internal sealed class ShimDaemon : IShimLifetime
         var server = new TtrpcServer { UnknownMethods = TtrpcUnknownMethodStyle.Go };
         var service = new TaskService(arguments, publisher, daemon);
         service.Register(server);
+        DaemonReadiness.Signal();
 
         await daemon.AcceptAsync(listener, server).ConfigureAwait(false);
 

@@ -28,6 +28,28 @@ internal static unsafe partial class ShimLibc
     [LibraryImport(Library, EntryPoint = "dup2", SetLastError = true)]
     public static partial int Dup2(int fd, int newFd);
 
+    [LibraryImport(Library, EntryPoint = "pipe2", SetLastError = true)]
+    public static partial int Pipe2(int* fds, int flags);
+
+    [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
+    public static partial nint Read(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, byte* buffer, nuint count);
+
+    public const short POLLIN = 0x1;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
+
     [LibraryImport(Library, EntryPoint = "isatty")]
     public static partial int IsATty(int fd);
 }
