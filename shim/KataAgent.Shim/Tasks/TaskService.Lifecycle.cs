@@ -89,9 +89,21 @@ internal sealed partial class TaskService
             status = _vm is { StoppedByShim: true } ? ProcessExit.Killed : ProcessExit.Unknown;
             TaskLog.Warn($"waiting for {Describe(process)} failed ({e.Message}); its status is {status}");
         }
-        await process.Io!.OutputDone.ConfigureAwait(false);
+        try
+        {
+            await process.Io!.OutputDone.WaitAsync(OutputGrace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Something still holds the process's output open (a child it left behind): the exit is not held up for
+            // ever; the copies go on until Delete.
+            TaskLog.Warn($"the output of {Describe(process)} had not ended {OutputGrace.TotalSeconds} s after its exit; reporting the exit");
+        }
         PublishExit(task, process, status);
     }
+
+    /// <summary>How long an exit waits for the process's output to end (to be in the FIFOs) before it is reported anyway.</summary>
+    private static readonly TimeSpan OutputGrace = TimeSpan.FromSeconds(10);
 
     /// <summary>Records <paramref name="process"/>'s exit and publishes TaskExit, unless it has one already.</summary>
     private void PublishExit(ShimTask task, ShimProcess process, uint status)

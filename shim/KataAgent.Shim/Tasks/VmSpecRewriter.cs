@@ -4,10 +4,11 @@ namespace KataAgent.Shim.Tasks;
 
 /// <summary>
 /// Turns a container's OCI spec as containerd wrote it for a host runtime into one for the pod's VM. Namespace paths
-/// are host paths (CRI writes <c>/proc/&lt;sandbox pid&gt;/ns/*</c> and the CNI netns), meaningless in the guest:
-/// the network, IPC and UTS namespaces named by a path are the pod's, which in the VM are the guest's own (the pod's
-/// interfaces, its IPC, the sandbox's hostname), so those entries go; a PID, mount or cgroup namespace named by a path
-/// becomes a new one. The netns path itself is where the VM runs (<see cref="NetworkNamespaceOf"/>). Hooks are host
+/// are host paths (CRI writes <c>/proc/&lt;sandbox pid&gt;/ns/*</c> and the CNI netns), meaningless in the guest. A
+/// network namespace named by a path is the pod's, which in the VM is the guest's own (the pod's interfaces): the
+/// entry goes. Any other namespace named by a path loses the path: for UTS and IPC the agent then puts the container in
+/// the sandbox's shared ones (the sandbox's hostname, the pod's IPC), as Kata's agent does; a PID namespace becomes a
+/// new one (the pod's shared PID namespace needs sandbox_pidns, which the shim does not ask for). The netns path itself is where the VM runs (<see cref="NetworkNamespaceOf"/>). Hooks are host
 /// programs and are dropped. <c>cgroupsPath</c> stays as containerd made it: the agent places a path or a systemd
 /// <c>slice:prefix:name</c> below the guest's cgroup root.
 /// </summary>
@@ -39,14 +40,10 @@ internal static class VmSpecRewriter
                     kept.Add(ns);
                     continue;
                 }
-                switch (ns.Type)
+                if (ns.Type != "network")
                 {
-                    case "network" or "ipc" or "uts":
-                        // The pod's: the guest's own.
-                        break;
-                    default:
-                        kept.Add(new LinuxNamespace { Type = ns.Type });
-                        break;
+                    // A new one: for uts and ipc the agent makes that the sandbox's shared namespace (as Kata's does).
+                    kept.Add(new LinuxNamespace { Type = ns.Type });
                 }
             }
             linux.Namespaces.Clear();

@@ -28,11 +28,11 @@ public sealed class VmSpecRewriterTests
     };
 
     [Fact]
-    public void The_pod_s_namespaces_by_host_path_become_the_guest_s_own_and_new_ones_stay()
+    public void The_pod_s_netns_by_host_path_goes_and_its_other_namespaces_lose_their_host_paths()
     {
         var guest = VmSpecRewriter.ForGuest(CriContainerSpec(), terminal: false);
 
-        guest.Linux.Namespaces.Select(n => (n.Type, n.Path)).Should().Equal(("pid", ""), ("mount", ""));
+        guest.Linux.Namespaces.Select(n => (n.Type, n.Path)).Should().Equal(("pid", ""), ("ipc", ""), ("uts", ""), ("mount", ""));
     }
 
     [Fact]
