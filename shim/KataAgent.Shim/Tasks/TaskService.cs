@@ -112,13 +112,37 @@ internal sealed partial class TaskService : IAsyncDisposable
 
     private static Timestamp Time(DateTimeOffset at) => Timestamp.FromDateTimeOffset(at);
 
-    /// <summary>Takes the VM down (if it still runs) when the daemon ends; a VM cannot outlive its shim anyway.</summary>
+    /// <summary>
+    /// When the daemon ends: takes the VM down (if it still runs; it cannot outlive its shim anyway) and unmounts the
+    /// rootfs of every task containerd did not delete, so that nothing the shim made is left behind.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (_vm is { } vm)
         {
             await StopVmAsync(vm, graceful: false).ConfigureAwait(false);
             await vm.Gone.Task.ConfigureAwait(false);
+        }
+        foreach (var task in Tasks())
+        {
+            foreach (var process in task.Execs.Prepend(task.Init))
+            {
+                await ReleaseAsync(process).ConfigureAwait(false);
+            }
+            if (task.MountedRootfs is { } rootfs)
+            {
+                try
+                {
+                    RootfsMounter.UnmountAll(rootfs);
+                    task.MountedRootfs = null;
+                    BundleState.Delete(task.Bundle);
+                }
+                catch (IOException e)
+                {
+                    // The bundle's state still says what is mounted: the delete action finishes it.
+                    TaskLog.Warn($"unmounting the rootfs of {task.Id}: {e.Message}");
+                }
+            }
         }
     }
 }

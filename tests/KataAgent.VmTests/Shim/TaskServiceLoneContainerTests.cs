@@ -56,4 +56,34 @@ public sealed class TaskServiceLoneContainerTests
         (await TaskService.CleanupAsync(new ShimArguments { Namespace = shim.Namespace, Id = "lone1", Bundle = bundle }, CancellationToken.None))
             .ExitStatus.Should().Be(137u, "the delete action after a clean delete finds nothing to do and answers as Kata");
     }
+
+    [Fact]
+    public async Task A_daemon_ending_with_a_task_containerd_never_deleted_leaves_no_VM_mount_or_state()
+    {
+        var shim = await ShimHarness.StartAsync("shim-vm-abandon");
+        string bundle;
+        string state;
+        uint qemu;
+        try
+        {
+            bundle = shim.Bundle("left1", ShimHarness.Config(["sleep", "1000"]));
+            qemu = (await shim.CallAsync("Create", new CreateTaskRequest { Id = "left1", Bundle = bundle, Rootfs = { ShimHarness.RootfsMount() }, Options = shim.RuntimeOptions }, CreateTaskResponse.Parser)).Pid;
+            await shim.CallAsync("Start", new StartRequest { Id = "left1" }, StartResponse.Parser);
+            state = Directory.GetDirectories(shim.StateRoot).Single();
+            File.ReadAllLines("/proc/self/mountinfo").Should().Contain(l => l.Contains(Path.Combine(bundle, "rootfs")));
+
+            // What the daemon does on SIGTERM: the task service is disposed with the task still running.
+            await shim.Service.DisposeAsync();
+
+            (await ProcessState.ExitsWithinAsync((int)qemu, TimeSpan.FromSeconds(30))).Should().BeTrue();
+            Directory.Exists(state).Should().BeFalse();
+            VirtiofsdProcesses.In(state).Should().BeEmpty();
+            File.ReadAllLines("/proc/self/mountinfo").Should().NotContain(l => l.Contains(bundle) || l.Contains(shim.StateRoot));
+            File.Exists(Path.Combine(bundle, BundleState.FileName)).Should().BeFalse();
+        }
+        finally
+        {
+            await shim.DisposeAsync();
+        }
+    }
 }

@@ -13,6 +13,7 @@ internal sealed class ProcessIo : IAsyncDisposable
     private readonly Func<CancellationToken, Task> _closeStdin;
     private readonly CancellationTokenSource _cancel = new();
     private int _stdinClosed;
+    private int _disposed;
 
     private ProcessIo(StdinPump? stdin, Func<CancellationToken, Task> closeStdin, Func<CancellationToken, Task> outputs, bool wantsStdin)
     {
@@ -95,6 +96,10 @@ internal sealed class ProcessIo : IAsyncDisposable
     /// <summary>Stops the copies (the process is gone, or the task deleted) and closes what is open.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _stdin?.Stop();
         _cancel.Cancel();
         await OutputDone.ConfigureAwait(false);
