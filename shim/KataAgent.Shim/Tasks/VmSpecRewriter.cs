@@ -1,0 +1,54 @@
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Shim.Tasks;
+
+/// <summary>
+/// Turns a container's OCI spec as containerd wrote it for a host runtime into one for the pod's VM. Namespace paths
+/// are host paths (CRI writes <c>/proc/&lt;sandbox pid&gt;/ns/*</c> and the CNI netns), meaningless in the guest. A
+/// network namespace named by a path is the pod's, which in the VM is the guest's own (the pod's interfaces): the
+/// entry goes. Any other namespace named by a path loses the path: for UTS and IPC the agent then puts the container in
+/// the sandbox's shared ones (the sandbox's hostname, the pod's IPC), as Kata's agent does; a PID namespace becomes a
+/// new one (the pod's shared PID namespace needs sandbox_pidns, which the shim does not ask for). The netns path itself is where the VM runs (<see cref="NetworkNamespaceOf"/>). Hooks are host
+/// programs and are dropped. <c>cgroupsPath</c> stays as containerd made it: the agent places a path or a systemd
+/// <c>slice:prefix:name</c> below the guest's cgroup root.
+/// </summary>
+internal static class VmSpecRewriter
+{
+    /// <summary>The network namespace the spec names by path (CRI's pod netns, <c>ctr run --with-ns</c>), or null.</summary>
+    public static string? NetworkNamespaceOf(Spec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var entry = spec.Linux?.Namespaces.FirstOrDefault(n => n.Type == "network" && n.Path.Length > 0);
+        return entry?.Path;
+    }
+
+    /// <summary>A copy of <paramref name="spec"/> for the guest; its process has a terminal when <paramref name="terminal"/>.</summary>
+    public static Spec ForGuest(Spec spec, bool terminal)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var guest = spec.Clone();
+        guest.Process ??= new Process();
+        guest.Process.Terminal = terminal;
+        guest.Hooks = null;
+        if (guest.Linux is { } linux)
+        {
+            var kept = new List<LinuxNamespace>();
+            foreach (var ns in linux.Namespaces)
+            {
+                if (ns.Path.Length == 0)
+                {
+                    kept.Add(ns);
+                    continue;
+                }
+                if (ns.Type != "network")
+                {
+                    // A new one: for uts and ipc the agent makes that the sandbox's shared namespace (as Kata's does).
+                    kept.Add(new LinuxNamespace { Type = ns.Type });
+                }
+            }
+            linux.Namespaces.Clear();
+            linux.Namespaces.AddRange(kept);
+        }
+        return guest;
+    }
+}
