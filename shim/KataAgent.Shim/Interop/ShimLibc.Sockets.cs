@@ -1,0 +1,21 @@
+using System.Runtime.InteropServices;
+
+namespace KataAgent.Shim.Interop;
+
+internal static unsafe partial class ShimLibc
+{
+    public const int SOL_SOCKET = 1;
+    public const int SO_PEERCRED = 17;
+
+    /// <summary>struct ucred: what SO_PEERCRED gives of a unix socket's peer as it was when it connected.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct UCred
+    {
+        public int Pid;
+        public uint Uid;
+        public uint Gid;
+    }
+
+    [LibraryImport(Library, EntryPoint = "getsockopt", SetLastError = true)]
+    public static partial int GetSockOpt(nint fd, int level, int name, void* value, uint* length);
+}
