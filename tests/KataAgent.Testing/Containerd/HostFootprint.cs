@@ -13,9 +13,9 @@ public sealed record HostFootprint(
     IReadOnlySet<string> Links,
     IReadOnlySet<string> ShimSockets)
 {
-    /// <summary>The host now; processes only if their command line contains <paramref name="marker"/>.</summary>
-    public static HostFootprint Capture(string marker) => new(
-        ProcessesNaming(marker),
+    /// <summary>The host now; processes only if their command line contains <paramref name="marker"/>, and not <paramref name="exceptPid"/>.</summary>
+    public static HostFootprint Capture(string marker, int exceptPid = 0) => new(
+        ProcessesNaming(marker).Where(p => !p.StartsWith(exceptPid + " ", StringComparison.Ordinal)).ToHashSet(),
         File.ReadAllLines("/proc/self/mountinfo").Select(line => line.Split(' ')[4]).ToHashSet(),
         Entries("/var/run/netns"),
         Entries("/sys/class/net"),

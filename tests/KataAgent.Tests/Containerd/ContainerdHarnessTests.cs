@@ -56,7 +56,7 @@ public sealed class ContainerdHarnessTests(RuncContainerdFixture fixture) : ICla
         using var cri = Containerd.CreateCriClient();
         var version = await cri.Runtime.VersionAsync(new VersionRequest { Version = "v1" });
         version.RuntimeName.Should().Be("containerd");
-        var before = HostFootprint.Capture(Containerd.Directory);
+        var before = Containerd.CaptureFootprint();
         var podConfig = CriPods.SandboxConfig("harness");
 
         string podId = (await cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = podConfig, RuntimeHandler = PrivateContainerd.RuncHandler })).PodSandboxId;
@@ -80,7 +80,7 @@ public sealed class ContainerdHarnessTests(RuncContainerdFixture fixture) : ICla
         await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId });
         await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId });
         await WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "runc's shim to exit");
-        var left = before.Added(HostFootprint.Capture(Containerd.Directory));
+        var left = before.Added(Containerd.CaptureFootprint());
         // The node's bridge stays for the next pod, as on a real node; the harness deletes it at the end.
         left.Should().BeSubsetOf(["link " + Containerd.Cni.BridgeName]);
     }
