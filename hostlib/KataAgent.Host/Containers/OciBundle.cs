@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Host.Containers;
@@ -76,24 +77,54 @@ public sealed class OciBundle
     /// <exception cref="OciBundleException">Malformed JSON, a value of the wrong type, or a missing root.path.</exception>
     public static Spec ParseConfig(ReadOnlySpan<byte> utf8Json, string bundleDirectory, string configPath = ConfigFileName)
     {
+        var config = Deserialize(utf8Json, OciConfigJsonContext.Default.Config, configPath);
+        return OciSpecMapper.Map(config, Path.GetFullPath(bundleDirectory), configPath);
+    }
+
+    /// <summary>
+    /// Parses an OCI <c>process</c> object (UTF-8 JSON, as containerd sends it in a task Exec's <c>spec</c>, type
+    /// <c>types.containerd.io/opencontainers/runtime-spec/1/Process</c>) into Kata's <see cref="Process"/>, mapped
+    /// as config.json's <c>process</c> is. <paramref name="source"/> only names the document in errors.
+    /// </summary>
+    /// <exception cref="OciBundleException">Malformed JSON or a value of the wrong type; the message names the JSON
+    /// path (<c>$.args[1]</c>) and, for syntax errors, the line.</exception>
+    public static Process ParseProcess(ReadOnlySpan<byte> utf8Json, string source = "process JSON")
+    {
+        var process = Deserialize(utf8Json, OciConfigJsonContext.Default.Process, source);
+        return OciSpecMapper.MapProcessDocument(process, source);
+    }
+
+    /// <summary>
+    /// Parses an OCI <c>linux.resources</c> object (UTF-8 JSON, as containerd sends it in a task Update's
+    /// <c>resources</c>, type <c>types.containerd.io/opencontainers/runtime-spec/1/LinuxResources</c>) into Kata's
+    /// <see cref="LinuxResources"/>, mapped as config.json's <c>linux.resources</c> is (what
+    /// <see cref="Container.UpdateAsync"/> takes). <paramref name="source"/> only names the document in errors.
+    /// </summary>
+    /// <exception cref="OciBundleException">Malformed JSON or a value of the wrong type; the message names the JSON
+    /// path (<c>$.cpu.quota</c>) and, for syntax errors, the line.</exception>
+    public static LinuxResources ParseResources(ReadOnlySpan<byte> utf8Json, string source = "resources JSON")
+    {
+        var resources = Deserialize(utf8Json, OciConfigJsonContext.Default.Resources, source);
+        return OciSpecMapper.MapResourcesDocument(resources, source);
+    }
+
+    private static T Deserialize<T>(ReadOnlySpan<byte> utf8Json, JsonTypeInfo<T> typeInfo, string source)
+        where T : class
+    {
         if (utf8Json.StartsWith("\uFEFF"u8))
         {
             utf8Json = utf8Json[3..]; // a UTF-8 byte order mark, as some editors write it
         }
-        OciConfigModel.Config? config;
+        T? value;
         try
         {
-            config = JsonSerializer.Deserialize(utf8Json, OciConfigJsonContext.Default.Config);
+            value = JsonSerializer.Deserialize(utf8Json, typeInfo);
         }
         catch (JsonException e)
         {
-            throw new OciBundleException(configPath, e.Path ?? "$", e.LineNumber + 1, WithoutLocation(e.Message), e);
+            throw new OciBundleException(source, e.Path ?? "$", e.LineNumber + 1, WithoutLocation(e.Message), e);
         }
-        if (config is null)
-        {
-            throw new OciBundleException(configPath, "$", null, "is null; expected an object");
-        }
-        return OciSpecMapper.Map(config, Path.GetFullPath(bundleDirectory), configPath);
+        return value ?? throw new OciBundleException(source, "$", null, "is null; expected an object");
     }
 
     /// <inheritdoc cref="ParseConfig(ReadOnlySpan{byte}, string, string)"/>

@@ -14,6 +14,8 @@ namespace KataAgent.Host.Containers;
     AllowTrailingCommas = true,
     GenerationMode = JsonSourceGenerationMode.Metadata)]
 [JsonSerializable(typeof(OciConfigModel.Config))]
+[JsonSerializable(typeof(OciConfigModel.Process))]
+[JsonSerializable(typeof(OciConfigModel.Resources))]
 internal sealed partial class OciConfigJsonContext : JsonSerializerContext
 {
 }

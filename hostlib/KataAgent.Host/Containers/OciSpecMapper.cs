@@ -24,6 +24,14 @@ internal sealed class OciSpecMapper
     /// <exception cref="OciBundleException">A value Kata's Spec cannot carry.</exception>
     public static Spec Map(M.Config config, string bundleDirectory, string file) => new OciSpecMapper(file).MapConfig(config, bundleDirectory);
 
+    /// <summary>A process object on its own (a task Exec's spec): JSON paths start at its root.</summary>
+    /// <exception cref="OciBundleException">A value Kata's Process cannot carry.</exception>
+    public static Process MapProcessDocument(M.Process process, string file) => new OciSpecMapper(file).MapProcess(process, "$");
+
+    /// <summary>A linux.resources object on its own (a task Update's resources): JSON paths start at its root.</summary>
+    /// <exception cref="OciBundleException">A value Kata's LinuxResources cannot carry.</exception>
+    public static LinuxResources MapResourcesDocument(M.Resources resources, string file) => new OciSpecMapper(file).MapResources(resources, "$");
+
     private Spec MapConfig(M.Config c, string bundleDirectory)
     {
         var spec = new Spec

@@ -1,0 +1,9 @@
+using System.Text.Json.Serialization;
+
+namespace KataAgent.Shim.Config;
+
+/// <summary>Source-generated JSON metadata for <see cref="ShimConfiguration"/> (Native AOT: no reflection).</summary>
+[JsonSourceGenerationOptions(ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(ShimConfiguration))]
+internal sealed partial class ShimConfigurationJsonContext : JsonSerializerContext;

@@ -1,0 +1,39 @@
+using System.Text.Json.Serialization;
+
+namespace KataAgent.Shim.Sizing;
+
+/// <summary>
+/// How the shim sizes a sandbox's VM (the <c>"sizing"</c> object of the shim configuration): what the guest itself
+/// needs on top of the workload, and the caps. <see cref="VmSizing"/> turns these and what the pod asked for into the
+/// VM's boot size and hot-plug headroom; docs/SHIM.md "Sizing" gives the formula.
+/// </summary>
+internal sealed record SizingOptions
+{
+    /// <summary>vCPUs for the guest itself (kernel, agent, stdio copies), added to the workload's.</summary>
+    [JsonPropertyName("baseCpus")]
+    public int BaseCpus { get; init; } = 1;
+
+    /// <summary>Memory in MiB for the guest itself (kernel, agent, page cache of the shared rootfs), added to the workload's.</summary>
+    [JsonPropertyName("baseMemoryMiB")]
+    public int BaseMemoryMiB { get; init; } = 256;
+
+    /// <summary>Workload memory in MiB assumed when neither the pod nor the lone container declares a memory limit.</summary>
+    [JsonPropertyName("defaultMemoryMiB")]
+    public int DefaultMemoryMiB { get; init; } = 512;
+
+    /// <summary>The most vCPUs a VM gets, at boot or by hot-plug; 0: the host's CPU count (as Kata's default_maxvcpus).</summary>
+    [JsonPropertyName("maxCpus")]
+    public int MaxCpus { get; init; }
+
+    /// <summary>The most memory in MiB a VM gets, at boot or by hot-plug; 0: the host's memory (as Kata's default_maxmemory).</summary>
+    [JsonPropertyName("maxMemoryMiB")]
+    public int MaxMemoryMiB { get; init; }
+
+    /// <summary>DIMM slots for memory hot-plug: each growth of the memory takes one.</summary>
+    [JsonPropertyName("memorySlots")]
+    public int MemorySlots { get; init; } = 16;
+
+    /// <summary>Checks every value; the error names the field as <c>sizing.&lt;key&gt;</c>.</summary>
+    /// <exception cref="SizingException">A value out of range.</exception>
+    public void Validate() => throw new NotImplementedException();
+}

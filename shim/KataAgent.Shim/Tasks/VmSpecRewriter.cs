@@ -1,0 +1,57 @@
+using KataAgent.Protocols.Agent;
+
+namespace KataAgent.Shim.Tasks;
+
+/// <summary>
+/// Turns a container's OCI spec as containerd wrote it for a host runtime into one for the pod's VM. Namespace paths
+/// are host paths (CRI writes <c>/proc/&lt;sandbox pid&gt;/ns/*</c> and the CNI netns), meaningless in the guest:
+/// the network, IPC and UTS namespaces named by a path are the pod's, which in the VM are the guest's own (the pod's
+/// interfaces, its IPC, the sandbox's hostname), so those entries go; a PID, mount or cgroup namespace named by a path
+/// becomes a new one. The netns path itself is where the VM runs (<see cref="NetworkNamespaceOf"/>). Hooks are host
+/// programs and are dropped. <c>cgroupsPath</c> stays as containerd made it: the agent places a path or a systemd
+/// <c>slice:prefix:name</c> below the guest's cgroup root.
+/// </summary>
+internal static class VmSpecRewriter
+{
+    /// <summary>The network namespace the spec names by path (CRI's pod netns, <c>ctr run --with-ns</c>), or null.</summary>
+    public static string? NetworkNamespaceOf(Spec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var entry = spec.Linux?.Namespaces.FirstOrDefault(n => n.Type == "network" && n.Path.Length > 0);
+        return entry?.Path;
+    }
+
+    /// <summary>A copy of <paramref name="spec"/> for the guest; its process has a terminal when <paramref name="terminal"/>.</summary>
+    public static Spec ForGuest(Spec spec, bool terminal)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var guest = spec.Clone();
+        guest.Process ??= new Process();
+        guest.Process.Terminal = terminal;
+        guest.Hooks = null;
+        if (guest.Linux is { } linux)
+        {
+            var kept = new List<LinuxNamespace>();
+            foreach (var ns in linux.Namespaces)
+            {
+                if (ns.Path.Length == 0)
+                {
+                    kept.Add(ns);
+                    continue;
+                }
+                switch (ns.Type)
+                {
+                    case "network" or "ipc" or "uts":
+                        // The pod's: the guest's own.
+                        break;
+                    default:
+                        kept.Add(new LinuxNamespace { Type = ns.Type });
+                        break;
+                }
+            }
+            linux.Namespaces.Clear();
+            linux.Namespaces.AddRange(kept);
+        }
+        return guest;
+    }
+}
