@@ -21,6 +21,9 @@ internal sealed class AgentClientSandboxAgent(AgentClient client) : ISandboxAgen
     public Task AddARPNeighborsAsync(AddARPNeighborsRequest request, CancellationToken cancellationToken) =>
         client.AddARPNeighborsAsync(request, cancellationToken);
 
+    public Task OnlineCpusAndMemoryAsync(uint cpus, bool cpuOnly, CancellationToken cancellationToken) =>
+        client.OnlineCpusAndMemoryAsync(cpus, cpuOnly, wait: true, cancellationToken);
+
     public Task RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken) =>
         client.RemoveContainerAsync(Container.RemoveRequest(containerId, timeout), cancellationToken);
 

@@ -19,6 +19,9 @@ internal interface ISandboxAgent
 
     Task AddARPNeighborsAsync(AddARPNeighborsRequest request, CancellationToken cancellationToken);
 
+    /// <summary>OnlineCPUMem, waited for: CPUs online until <paramref name="cpus"/> are, and every memory block unless <paramref name="cpuOnly"/>.</summary>
+    Task OnlineCpusAndMemoryAsync(uint cpus, bool cpuOnly, CancellationToken cancellationToken);
+
     Task RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken);
 
     /// <summary>RemoveStaleVirtiofsShareMounts: the guest drops its submounts of what the host took out of the share.</summary>

@@ -1,19 +1,90 @@
+using System.Globalization;
+using KataAgent.Host.Vm;
+
 namespace KataAgent.Host.Sandboxes;
 
 public sealed partial class Sandbox
 {
+    /// <summary>The guest's memory block on x86_64: a DIMM that is not a whole number of blocks cannot all come online.</summary>
+    public const int MemoryBlockMiB = 128;
+
+    /// <summary>Serializes resizes, so that each one plans from what the one before it plugged.</summary>
+    private readonly SemaphoreSlim _resizeGate = new(1, 1);
+
+    /// <summary>vCPUs were plugged that the guest has not confirmed online yet (a failed OnlineCPUMem is retried by the next resize).</summary>
+    private bool _cpusPending;
+
+    /// <summary>A DIMM was plugged that the guest has not been told to online yet.</summary>
+    private bool _memoryPending;
+
     /// <summary>
     /// Grows the VM to at least <paramref name="vcpus"/> vCPUs and <paramref name="memoryMiB"/> MiB of memory: hot-plugs
     /// the missing vCPUs one by one and the missing memory as one DIMM rounded up to the guest's 128 MiB memory block,
     /// then has the agent online them (OnlineCPUMem). Never shrinks: a VM already that large is left as it is. Safe to
     /// call concurrently; calls are serialized, and each sees what the previous one plugged.
     /// </summary>
-    /// <returns>The VM's size afterwards.</returns>
+    /// <remarks>
+    /// Both limits are checked before anything is plugged, so a refused call changes nothing. The CPUs are online when
+    /// this returns; a DIMM's memory blocks reach the guest a moment after qemu plugs it, and the agent has switched
+    /// the guest to online those by themselves (memory/auto_online_blocks), so MemTotal may follow shortly after.
+    /// </remarks>
+    /// <returns>The VM's size afterwards, as qemu reports it.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A negative count.</exception>
-    /// <exception cref="Vm.VmException">The request is beyond <see cref="Vm.QemuOptions.MaxCpus"/> or
-    /// <see cref="Vm.QemuOptions.MaxMemoryMiB"/> (or <see cref="Vm.QemuOptions.MemorySlots"/>): the message names the field.</exception>
-    /// <exception cref="Vm.QmpException">qemu refused a vCPU or DIMM.</exception>
+    /// <exception cref="VmException">The request is beyond <see cref="QemuOptions.MaxCpus"/> or
+    /// <see cref="QemuOptions.MaxMemoryMiB"/> (or <see cref="QemuOptions.MemorySlots"/>): the message names the field.</exception>
+    /// <exception cref="QmpException">qemu refused a vCPU or DIMM.</exception>
     /// <exception cref="AgentStatusException">The agent could not online what was plugged.</exception>
-    public Task<SandboxResources> EnsureResourcesAsync(int vcpus, int memoryMiB, CancellationToken cancellationToken = default) =>
-        throw new NotImplementedException();
+    public async Task<SandboxResources> EnsureResourcesAsync(int vcpus, int memoryMiB, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(vcpus);
+        ArgumentOutOfRangeException.ThrowIfNegative(memoryMiB);
+        await _resizeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var size = await _vm.QuerySizeAsync(cancellationToken).ConfigureAwait(false);
+            if (vcpus > size.MaxCpus)
+            {
+                throw new VmException(Invariant($"sandbox {Id}: {vcpus} vCPUs asked for, beyond the VM's QemuOptions.MaxCpus ({size.MaxCpus}); it has {size.Cpus}"));
+            }
+            int dimmMiB = memoryMiB > size.MemoryMiB ? RoundUp(memoryMiB - size.MemoryMiB, MemoryBlockMiB) : 0;
+            if (dimmMiB > 0 && size.MemoryMiB + dimmMiB > size.MaxMemoryMiB)
+            {
+                throw new VmException(Invariant($"sandbox {Id}: {memoryMiB} MiB of memory asked for, beyond the VM's QemuOptions.MaxMemoryMiB ({size.MaxMemoryMiB} MiB); ")
+                    + Invariant($"it has {size.MemoryMiB} MiB and grows by whole {MemoryBlockMiB} MiB blocks, so it would need {size.MemoryMiB + dimmMiB} MiB"));
+            }
+            if (dimmMiB > 0 && size.Dimms >= size.MemorySlots)
+            {
+                throw new VmException(Invariant($"sandbox {Id}: {memoryMiB} MiB of memory asked for, but all {size.MemorySlots} of the VM's QemuOptions.MemorySlots are taken; it has {size.MemoryMiB} MiB"));
+            }
+            int cpus = size.Cpus;
+            while (cpus < vcpus)
+            {
+                _cpusPending = true;
+                cpus = await _vm.AddCpuAsync(cancellationToken).ConfigureAwait(false);
+            }
+            if (dimmMiB > 0)
+            {
+                _memoryPending = true;
+                await _vm.AddMemoryAsync(dimmMiB, cancellationToken).ConfigureAwait(false);
+            }
+            if (_cpusPending || _memoryPending)
+            {
+                // nb_cpus is how many to have online in all (the agent onlines offline ones until that many are);
+                // 0 asks for no CPU. Memory blocks are left alone when no DIMM came, as a CPU-only resize should.
+                await _agent.OnlineCpusAndMemoryAsync(_cpusPending ? (uint)cpus : 0, cpuOnly: !_memoryPending, cancellationToken).ConfigureAwait(false);
+                _cpusPending = false;
+                _memoryPending = false;
+            }
+            var after = await _vm.QuerySizeAsync(cancellationToken).ConfigureAwait(false);
+            return new SandboxResources(after.Cpus, after.MemoryMiB, after.MaxCpus, after.MaxMemoryMiB);
+        }
+        finally
+        {
+            _resizeGate.Release();
+        }
+    }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

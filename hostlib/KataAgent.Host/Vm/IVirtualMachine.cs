@@ -42,6 +42,15 @@ internal interface IVirtualMachine : IAsyncDisposable
     /// <summary>Hot-unplugs the share with a tag and stops its virtiofsd.</summary>
     Task RemoveSharedDirectoryAsync(string tag, CancellationToken cancellationToken);
 
+    /// <summary>The vCPUs and memory now, and the hot-plug room left.</summary>
+    Task<QemuVmSize> QuerySizeAsync(CancellationToken cancellationToken);
+
+    /// <summary>Hot-plugs one vCPU; returns how many the VM has now.</summary>
+    Task<int> AddCpuAsync(CancellationToken cancellationToken);
+
+    /// <summary>Hot-plugs a DIMM of that many MiB; returns its id.</summary>
+    Task<string> AddMemoryAsync(int sizeMiB, CancellationToken cancellationToken);
+
     /// <summary>Stops the VM: a grace to power off by itself, then quit, then kill.</summary>
     Task StopAsync(TimeSpan grace, CancellationToken cancellationToken);
 

@@ -99,5 +99,40 @@ public sealed partial class QemuVm
         }
     }
 
+    /// <summary>
+    /// The VM's vCPUs and memory now, and the room <see cref="QemuOptions.MaxCpus"/> and
+    /// <see cref="QemuOptions.MaxMemoryMiB"/> leave, from qemu itself (<c>query-hotpluggable-cpus</c>,
+    /// <c>query-memory-size-summary</c>, <c>query-memory-devices</c>), so it holds for an attached VM as well.
+    /// </summary>
+    internal async Task<QemuVmSize> QuerySizeAsync(CancellationToken cancellationToken)
+    {
+        var slots = await Qmp.ExecuteAsync("query-hotpluggable-cpus", cancellationToken: cancellationToken).ConfigureAwait(false);
+        int cpus = 0;
+        int maxCpus = 0;
+        foreach (var slot in slots.EnumerateArray())
+        {
+            maxCpus++;
+            if (slot.TryGetProperty("qom-path", out _))
+            {
+                cpus++;
+            }
+        }
+        var summary = await Qmp.ExecuteAsync("query-memory-size-summary", cancellationToken: cancellationToken).ConfigureAwait(false);
+        long bytes = summary.GetProperty("base-memory").GetInt64();
+        if (summary.TryGetProperty("plugged-memory", out var plugged))
+        {
+            bytes += plugged.GetInt64();
+        }
+        var devices = await Qmp.ExecuteAsync("query-memory-devices", cancellationToken: cancellationToken).ConfigureAwait(false);
+        int memoryMiB = (int)(bytes / (1024 * 1024));
+        bool memoryRoom = _options.MaxMemoryMiB > _options.MemoryMiB;
+        return new QemuVmSize(cpus, maxCpus, memoryMiB,
+            memoryRoom ? _options.MaxMemoryMiB : memoryMiB,
+            devices.GetArrayLength(),
+            memoryRoom ? Math.Max(1, _options.MemorySlots) : 0);
+    }
+
+    Task<QemuVmSize> IVirtualMachine.QuerySizeAsync(CancellationToken cancellationToken) => QuerySizeAsync(cancellationToken);
+
     internal static string CpuId(int index) => $"cpu{index.ToString(CultureInfo.InvariantCulture)}";
 }

@@ -35,5 +35,33 @@ internal sealed record SizingOptions
 
     /// <summary>Checks every value; the error names the field as <c>sizing.&lt;key&gt;</c>.</summary>
     /// <exception cref="SizingException">A value out of range.</exception>
-    public void Validate() => throw new NotImplementedException();
+    public void Validate()
+    {
+        AtLeast(BaseCpus, 1, "baseCpus");
+        AtLeast(BaseMemoryMiB, 64, "baseMemoryMiB");
+        AtLeast(DefaultMemoryMiB, 0, "defaultMemoryMiB");
+        AtLeast(MaxCpus, 0, "maxCpus");
+        AtLeast(MaxMemoryMiB, 0, "maxMemoryMiB");
+        if (MaxCpus > 0 && MaxCpus < BaseCpus)
+        {
+            throw new SizingException("sizing.maxCpus", $"{MaxCpus} is below sizing.baseCpus ({BaseCpus}); 0 means the host's CPU count");
+        }
+        if (MaxMemoryMiB > 0 && MaxMemoryMiB < BaseMemoryMiB)
+        {
+            throw new SizingException("sizing.maxMemoryMiB", $"{MaxMemoryMiB} is below sizing.baseMemoryMiB ({BaseMemoryMiB}); 0 means the host's memory");
+        }
+        // qemu's x86 machines take at most 256 DIMM slots (ACPI).
+        if (MemorySlots is < 1 or > 256)
+        {
+            throw new SizingException("sizing.memorySlots", $"{MemorySlots} is not between 1 and 256");
+        }
+    }
+
+    private static void AtLeast(int value, int minimum, string key)
+    {
+        if (value < minimum)
+        {
+            throw new SizingException("sizing." + key, $"{value} is below {minimum}");
+        }
+    }
 }

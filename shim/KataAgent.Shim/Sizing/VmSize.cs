@@ -12,5 +12,16 @@ namespace KataAgent.Shim.Sizing;
 internal sealed record VmSize(int BootCpus, int BootMemoryMiB, int MaxCpus, int MaxMemoryMiB, int MemorySlots, SizingSource Source)
 {
     /// <summary><paramref name="options"/> with this size: Cpus, MemoryMiB, MaxCpus, MaxMemoryMiB, MemorySlots.</summary>
-    public QemuOptions ApplyTo(QemuOptions options) => throw new NotImplementedException();
+    public QemuOptions ApplyTo(QemuOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options with
+        {
+            Cpus = BootCpus,
+            MemoryMiB = BootMemoryMiB,
+            MaxCpus = MaxCpus,
+            MaxMemoryMiB = MaxMemoryMiB,
+            MemorySlots = MemorySlots,
+        };
+    }
 }

@@ -34,6 +34,9 @@ internal sealed class FakeSandboxAgent(List<string> log) : ISandboxAgent
 
     public Task AddARPNeighborsAsync(AddARPNeighborsRequest request, CancellationToken cancellationToken) => Call("AddARPNeighbors", "AddARPNeighbors");
 
+    public Task OnlineCpusAndMemoryAsync(uint cpus, bool cpuOnly, CancellationToken cancellationToken) =>
+        Call($"OnlineCPUMem cpus={cpus} cpuOnly={cpuOnly}", "OnlineCPUMem");
+
     public Task RemoveContainerAsync(string containerId, TimeSpan timeout, CancellationToken cancellationToken) =>
         Call($"RemoveContainer {containerId} timeout={timeout.TotalSeconds:0}s", "RemoveContainer");
 

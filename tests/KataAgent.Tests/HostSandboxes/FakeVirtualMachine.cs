@@ -73,6 +73,44 @@ internal sealed class FakeVirtualMachine(string stateDirectory, List<string> log
         return Task.FromResult<IReadOnlyList<QemuAttachedDisk>>([.. _disks.Select(d => new QemuAttachedDisk(d.Key, d.Value, false))]);
     }
 
+    /// <summary>The VM's size: what QuerySizeAsync reports and AddCpu/AddMemory grow, as qemu would.</summary>
+    public QemuVmSize Size { get; set; } = new(Cpus: 1, MaxCpus: 1, MemoryMiB: 512, MaxMemoryMiB: 512, Dimms: 0, MemorySlots: 0);
+
+    /// <summary>When set, each hot-plug call awaits it first: a slow qemu, so that concurrent callers overlap.</summary>
+    public Func<Task>? HotplugDelay { get; set; }
+
+    public Task<QemuVmSize> QuerySizeAsync(CancellationToken cancellationToken) => Task.FromResult(Size);
+
+    public async Task<int> AddCpuAsync(CancellationToken cancellationToken)
+    {
+        if (HotplugDelay is { } delay)
+        {
+            await delay();
+        }
+        if (Size.Cpus >= Size.MaxCpus)
+        {
+            throw new VmException("every CPU slot of the VM is taken");
+        }
+        Size = Size with { Cpus = Size.Cpus + 1 };
+        log.Add($"AddCpu -> {Size.Cpus}");
+        return Size.Cpus;
+    }
+
+    public async Task<string> AddMemoryAsync(int sizeMiB, CancellationToken cancellationToken)
+    {
+        if (HotplugDelay is { } delay)
+        {
+            await delay();
+        }
+        if (Size.Dimms >= Size.MemorySlots || Size.MemoryMiB + sizeMiB > Size.MaxMemoryMiB)
+        {
+            throw new QmpException("device_add", "GenericError", "no room for the DIMM");
+        }
+        Size = Size with { MemoryMiB = Size.MemoryMiB + sizeMiB, Dimms = Size.Dimms + 1 };
+        log.Add($"AddMemory {sizeMiB}");
+        return $"dimm{Size.Dimms - 1}";
+    }
+
     public Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
     {
         log.Add($"Stop grace={grace.TotalSeconds:0}s");
