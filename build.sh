@@ -12,6 +12,11 @@
 #                       virtio-fs beside blk); all when none is named
 #   ./build.sh demo     the above, then out/kactl run of a command that shows it ran in a VM's container
 #   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the two it depends on) into out/packages
+#   ./build.sh install  the above, then installs the containerd runtime io.containerd.kataagent.v2 (as root; see
+#                       docs/SHIM.md): containerd-shim-kataagent-v2 and kactl into $PREFIX/bin (/usr/local/bin, on
+#                       containerd's PATH), the guest kernel and initrd into /usr/share/kataagent, a default
+#                       /etc/kataagent/configuration.json when there is none; prints containerd's config snippet.
+#                       DESTDIR=DIR stages the same tree under DIR.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -84,6 +89,9 @@ build() {
   log "publish kactl (Native AOT)"
   dotnet publish "$ROOT/hostlib/kactl/kactl.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/kactl"
   rm -f "$OUT/kactl" && install -m 0755 "$OUT/publish/kactl/kactl" "$OUT/kactl"
+  log "publish containerd-shim-kataagent-v2 (Native AOT)"
+  dotnet publish "$ROOT/shim/KataAgent.Shim/KataAgent.Shim.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/shim"
+  rm -f "$OUT/containerd-shim-kataagent-v2" && install -m 0755 "$OUT/publish/shim/containerd-shim-kataagent-v2" "$OUT/containerd-shim-kataagent-v2"
   log "publish kata-rootfs (Native AOT)"
   dotnet publish "$ROOT/rootfs/kata-rootfs/kata-rootfs.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/kata-rootfs"
   rm -f "$OUT/kata-rootfs" && install -m 0755 "$OUT/publish/kata-rootfs/kata-rootfs" "$OUT/kata-rootfs"
@@ -92,7 +100,7 @@ build() {
   log "container rootfs out/rootfs (busybox-static), kactl run's default"
   rm -rf "$OUT/rootfs"
   "$OUT/kata-rootfs" busybox-rootfs --busybox /bin/busybox --out "$OUT/rootfs"
-  log "out/kata-agent $(stat -c %s "$OUT/kata-agent") bytes, out/kactl $(stat -c %s "$OUT/kactl") bytes"
+  log "out/kata-agent $(stat -c %s "$OUT/kata-agent") bytes, out/kactl $(stat -c %s "$OUT/kactl") bytes, out/containerd-shim-kataagent-v2 $(stat -c %s "$OUT/containerd-shim-kataagent-v2") bytes"
 }
 
 run_tests() {
@@ -116,6 +124,56 @@ demo() {
   log "demo: host kernel $(uname -r); booting a VM with out/kactl run (under TCG, without /dev/kvm, that takes seconds)"
   # shellcheck disable=SC2016  # $$ and $(...) are for the guest's shell
   "$OUT/kactl" run -- sh -c 'echo "guest kernel: $(uname -r)"; echo "pid 1: $(tr "\0" " " </proc/1/cmdline | cut -c1-40)..."; echo "pid $$, hostname $(hostname)"; ps -o pid,comm; true'
+}
+
+# Installs the runtime from out/ (docs/SHIM.md, "Install"). containerd finds a runtime io.containerd.NAME.v2 as
+# the binary containerd-shim-NAME-v2 on its PATH; the shim reads /etc/kataagent/configuration.json unless the
+# runtime options or KATAAGENT_SHIM_CONFIG name another file. An existing configuration is the operator's: kept.
+install_runtime() {
+  local destdir="${DESTDIR:-}" prefix="${PREFIX:-/usr/local}"
+  local bindir="$destdir$prefix/bin" sharedir="$destdir/usr/share/kataagent" confdir="$destdir/etc/kataagent"
+  [ -n "$destdir" ] || [ "$(id -u)" -eq 0 ] || die "install writes $prefix/bin, /usr/share and /etc: run it as root (or set DESTDIR)"
+  local file
+  for file in containerd-shim-kataagent-v2 kactl vmlinuz initrd.img; do
+    [ -f "$OUT/$file" ] || die "out/$file is missing: the build did not finish"
+  done
+  log "install $prefix/bin/containerd-shim-kataagent-v2, $prefix/bin/kactl"
+  install -d -m 0755 "$bindir" "$sharedir" "$confdir"
+  install -m 0755 "$OUT/containerd-shim-kataagent-v2" "$bindir/containerd-shim-kataagent-v2"
+  install -m 0755 "$OUT/kactl" "$bindir/kactl"
+  log "install /usr/share/kataagent/vmlinuz, /usr/share/kataagent/initrd.img"
+  install -m 0644 "$OUT/vmlinuz" "$sharedir/vmlinuz"
+  install -m 0644 "$OUT/initrd.img" "$sharedir/initrd.img"
+  if [ -e "$confdir/configuration.json" ]; then
+    log "keep /etc/kataagent/configuration.json (it exists)"
+  else
+    log "write /etc/kataagent/configuration.json"
+    cat >"$confdir/configuration.json" <<'JSON'
+{
+  "kernel": "/usr/share/kataagent/vmlinuz",
+  "initrd": "/usr/share/kataagent/initrd.img",
+  "qemu": "qemu-system-x86_64",
+  "virtiofsd": "/usr/lib/qemu/virtiofsd",
+  "stateRoot": "/run/kataagent/shim",
+  "allowKvm": true,
+  "networkModel": "tcfilter",
+  "agentTimeoutSeconds": 120,
+  "debugConsole": false
+}
+JSON
+    chmod 0644 "$confdir/configuration.json"
+  fi
+  cat <<'TOML'
+
+# containerd: add to /etc/containerd/config.toml (version = 2), then `systemctl restart containerd`.
+# ctr needs nothing more: ctr run --runtime io.containerd.kataagent.v2 IMAGE ID CMD...
+# Kubernetes: a RuntimeClass with handler "kataagent".
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kataagent]
+  runtime_type = "io.containerd.kataagent.v2"
+  privileged_without_host_devices = true
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kataagent.options]
+    ConfigPath = "/etc/kataagent/configuration.json"
+TOML
 }
 
 # Sums the counters of every TRX file (one per test project, in a directory of its own) into the one closing
@@ -148,5 +206,6 @@ case "${1:-build}" in
       dotnet pack "$ROOT/$project" -c "$CONFIGURATION" -nologo -v quiet -o "$OUT/packages"
     done
     ls -l "$OUT/packages" ;;
-  *) die "unknown command '$1' (build, test, demo, bench, pack)" ;;
+  install) build; install_runtime ;;
+  *) die "unknown command '$1' (build, test, demo, bench, pack, install)" ;;
 esac

@@ -18,7 +18,7 @@ internal static unsafe class DaemonLauncher
     public const int ListenerFd = 3;
 
     /// <summary>Spawns <paramref name="program"/> with <paramref name="argv"/>; returns its pid.</summary>
-    public static int Spawn(string program, IReadOnlyList<string> argv, IReadOnlyList<string> environment, Socket listener, string workingDirectory)
+    public static int Spawn(string program, IReadOnlyList<string> argv, IReadOnlyList<string> environment, SafeSocketHandle listener, string workingDirectory)
     {
         var allocations = new List<nint>();
         byte* actions = stackalloc byte[ShimLibc.SpawnFileActionsSize];
@@ -31,10 +31,10 @@ internal static unsafe class DaemonLauncher
         bool referenced = false;
         try
         {
-            listener.SafeHandle.DangerousAddRef(ref referenced);
+            listener.DangerousAddRef(ref referenced);
             // A copy above the range the file actions write: dup2 onto 3 from a different fd always clears
             // FD_CLOEXEC, which dup2(3, 3) would not, and the stdio opens cannot clobber the source.
-            high = ShimLibc.Check(ShimLibc.Fcntl((int)listener.SafeHandle.DangerousGetHandle(), ShimLibc.F_DUPFD_CLOEXEC, 64),
+            high = ShimLibc.Check(ShimLibc.Fcntl((int)listener.DangerousGetHandle(), ShimLibc.F_DUPFD_CLOEXEC, 64),
                 "fcntl(F_DUPFD_CLOEXEC) of the shim socket");
             Check(ShimLibc.PosixSpawnFileActionsAddOpen(actions, 0, "/dev/null", ShimLibc.O_RDONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
             Check(ShimLibc.PosixSpawnFileActionsAddOpen(actions, 1, "/dev/null", ShimLibc.O_WRONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
@@ -66,7 +66,7 @@ internal static unsafe class DaemonLauncher
             if (high >= 0)
                 ShimLibc.Close(high);
             if (referenced)
-                listener.SafeHandle.DangerousRelease();
+                listener.DangerousRelease();
             foreach (nint allocation in allocations)
                 NativeMemory.Free((void*)allocation);
         }

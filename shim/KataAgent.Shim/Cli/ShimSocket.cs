@@ -1,48 +1,58 @@
 using System.Net.Sockets;
+using System.Text;
+using KataAgent.Shim.Interop;
 
 namespace KataAgent.Shim.Cli;
 
 /// <summary>
 /// The shim's listening socket, made as containerd's <c>NewSocket</c> makes it: the directory created, the socket
-/// bound and listening, then its mode 0600. An address already bound gives <see cref="SocketError.AddressAlreadyInUse"/>,
-/// which <c>start</c> answers by reusing a live shim or replacing a stale socket.
+/// bound and listening, then its mode 0600. Bound with raw syscalls, not <see cref="Socket.Bind"/>: a .NET socket
+/// that bound a path unlinks it when disposed, and <c>start</c> closes its copy while the daemon goes on serving.
 /// </summary>
-internal static class ShimSocket
+internal static unsafe class ShimSocket
 {
     /// <summary>listen(2)'s backlog: containerd opens one connection per task and they may all come at once.</summary>
     public const int Backlog = 128;
 
-    /// <summary>Binds and listens on <paramref name="address"/> (a <c>unix://</c> path, or an abstract name).</summary>
-    /// <exception cref="SocketException">Bind or listen failed (EADDRINUSE when something has the path).</exception>
-    public static Socket Listen(string address)
+    /// <summary>Binds and listens on <paramref name="address"/> (a <c>unix://</c> path, or an abstract name); returns the fd.</summary>
+    /// <exception cref="ShimInteropException">socket, bind or listen failed; <see cref="ShimLibc.EADDRINUSE"/> when the path is taken.</exception>
+    public static SafeSocketHandle Listen(string address)
     {
         string path = ShimSocketAddress.PathOf(address);
         bool isAbstract = path[0] == '\0';
+        byte[] name = Encoding.UTF8.GetBytes(path);
+        if (name.Length > ShimSocketAddress.PathLimit)
+            throw new ShimUsageException($"{path}: the socket path is longer than {ShimSocketAddress.PathLimit} bytes");
         if (!isAbstract)
-        {
-            if (System.Text.Encoding.UTF8.GetByteCount(path) > ShimSocketAddress.PathLimit)
-                throw new ShimUsageException($"{path}: the socket path is longer than {ShimSocketAddress.PathLimit} bytes");
-            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        int fd = ShimLibc.Check(ShimLibc.Socket(ShimLibc.AF_UNIX, ShimLibc.SOCK_STREAM | ShimLibc.SOCK_CLOEXEC, 0), "socket(AF_UNIX)");
+        var handle = new SafeSocketHandle(fd, ownsHandle: true);
         try
         {
-            socket.Bind(new UnixDomainSocketEndPoint(path));
-            socket.Listen(Backlog);
-            if (!isAbstract)
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            return socket;
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
-        {
-            socket.Dispose();
-            throw;
+            // struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }
+            byte* sockaddr = stackalloc byte[110];
+            new Span<byte>(sockaddr, 110).Clear();
+            *(ushort*)sockaddr = ShimLibc.AF_UNIX;
+            name.CopyTo(new Span<byte>(sockaddr + 2, 108));
+            uint length = (uint)(2 + name.Length + (isAbstract ? 0 : 1));
+            ShimLibc.Check(ShimLibc.Bind(fd, sockaddr, length), $"bind {path}");
+            try
+            {
+                ShimLibc.Check(ShimLibc.Listen(fd, Backlog), $"listen {path}");
+                if (!isAbstract)
+                    File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+            catch
+            {
+                if (!isAbstract)
+                    File.Delete(path);
+                throw;
+            }
+            return handle;
         }
         catch
         {
-            socket.Dispose();
-            if (!isAbstract)
-                File.Delete(path);
+            handle.Dispose();
             throw;
         }
     }

@@ -40,12 +40,12 @@ internal static class StartCommand
             return address;
         }
 
-        Socket listener;
+        SafeSocketHandle listener;
         try
         {
             listener = ShimSocket.Listen(address);
         }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        catch (Interop.ShimInteropException e) when (e.Errno == Interop.ShimLibc.EADDRINUSE)
         {
             if (ShimSocket.CanConnect(address))
             {

@@ -64,7 +64,7 @@ internal sealed class ShimDaemon : IShimLifetime
         {
             listener = Listener(arguments);
         }
-        catch (Exception e) when (e is SocketException or IOException or ShimUsageException)
+        catch (Exception e) when (e is SocketException or IOException or ShimUsageException or Interop.ShimInteropException)
         {
             ShimLog.Error("cannot listen", e);
             return 1;
@@ -111,7 +111,7 @@ internal sealed class ShimDaemon : IShimLifetime
         string address = socket.StartsWith(ShimSocketAddress.UnixScheme, StringComparison.Ordinal) ? socket
             : socket.StartsWith('@') ? socket[1..]
             : ShimSocketAddress.UnixScheme + socket;
-        return ShimSocket.Listen(address);
+        return new Socket(ShimSocket.Listen(address));
     }
 
     private static string? SocketFile(Socket listener)
