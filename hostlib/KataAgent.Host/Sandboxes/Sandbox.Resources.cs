@@ -24,7 +24,10 @@ public sealed partial class Sandbox
     /// call concurrently; calls are serialized, and each sees what the previous one plugged.
     /// </summary>
     /// <remarks>
-    /// Both limits are checked before anything is plugged, so a refused call changes nothing. The CPUs are online when
+    /// Both limits are checked before anything is plugged, so a refused call changes nothing. A growth that takes the
+    /// last free one of <see cref="QemuOptions.MemorySlots"/> plugs all the room left up to
+    /// <see cref="QemuOptions.MaxMemoryMiB"/> (whole blocks) instead, so that later growths are already met rather
+    /// than refused for want of a slot; guest RAM is backed lazily, so that costs the host nothing until it is used. The CPUs are online when
     /// this returns; a DIMM's memory blocks reach the guest a moment after qemu plugs it, and the agent has switched
     /// the guest to online those by themselves (memory/auto_online_blocks), so MemTotal may follow shortly after.
     /// </remarks>
@@ -55,6 +58,11 @@ public sealed partial class Sandbox
             if (dimmMiB > 0 && size.Dimms >= size.MemorySlots)
             {
                 throw new VmException(Invariant($"sandbox {Id}: {memoryMiB} MiB of memory asked for, but all {size.MemorySlots} of the VM's QemuOptions.MemorySlots are taken; it has {size.MemoryMiB} MiB"));
+            }
+            if (dimmMiB > 0 && size.Dimms == size.MemorySlots - 1)
+            {
+                // The last free slot: a DIMM of all the room left, so that a later need still fits in it.
+                dimmMiB = (size.MaxMemoryMiB - size.MemoryMiB) / MemoryBlockMiB * MemoryBlockMiB;
             }
             int cpus = size.Cpus;
             while (cpus < vcpus)

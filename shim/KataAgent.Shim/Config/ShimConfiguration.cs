@@ -12,41 +12,41 @@ internal sealed record ShimConfiguration
 {
     /// <summary>The guest kernel (required).</summary>
     [JsonPropertyName("kernel")]
-    public string? Kernel { get; init; }
+    public string? Kernel { get; set; }
 
     /// <summary>The guest initrd with the agent (required).</summary>
     [JsonPropertyName("initrd")]
-    public string? Initrd { get; init; }
+    public string? Initrd { get; set; }
 
     /// <summary>The qemu binary: a path, or a name looked up on PATH.</summary>
     [JsonPropertyName("qemu")]
-    public string Qemu { get; init; } = "qemu-system-x86_64";
+    public string Qemu { get; set; } = "qemu-system-x86_64";
 
     /// <summary>virtiofsd, which serves the pod's rootfs share.</summary>
     [JsonPropertyName("virtiofsd")]
-    public string Virtiofsd { get; init; } = "/usr/lib/qemu/virtiofsd";
+    public string Virtiofsd { get; set; } = "/usr/lib/qemu/virtiofsd";
 
     /// <summary>Where each VM's state directory is made (a short hash per pod below it, so socket paths stay short).</summary>
     [JsonPropertyName("stateRoot")]
-    public string StateRoot { get; init; } = "/run/kataagent/shim";
+    public string StateRoot { get; set; } = "/run/kataagent/shim";
 
     /// <summary>Use KVM when /dev/kvm is there (else TCG).</summary>
     [JsonPropertyName("allowKvm")]
-    public bool AllowKvm { get; init; } = true;
+    public bool AllowKvm { get; set; } = true;
 
     /// <summary>How the pod's interfaces reach the VM: <c>tcfilter</c>, <c>macvtap</c>, <c>passt</c> or <c>none</c>.</summary>
     [JsonPropertyName("networkModel")]
-    public string NetworkModel { get; init; } = "tcfilter";
+    public string NetworkModel { get; set; } = "tcfilter";
 
     /// <summary>How long a booting VM's agent gets to answer.</summary>
     [JsonPropertyName("agentTimeoutSeconds")]
-    public int AgentTimeoutSeconds { get; init; } = 120;
+    public int AgentTimeoutSeconds { get; set; } = 120;
 
     /// <summary>Give each VM a debug console (a shell in the guest over vsock).</summary>
     [JsonPropertyName("debugConsole")]
-    public bool DebugConsole { get; init; }
+    public bool DebugConsole { get; set; }
 
     /// <summary>How each VM is sized from what its pod asked for (<see cref="SizingOptions"/>).</summary>
     [JsonPropertyName("sizing")]
-    public SizingOptions Sizing { get; init; } = new();
+    public SizingOptions Sizing { get; set; } = new();
 }

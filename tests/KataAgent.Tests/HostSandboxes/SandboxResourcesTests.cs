@@ -103,6 +103,20 @@ public sealed class SandboxResourcesTests : IDisposable
     }
 
     [Fact]
+    public async Task The_last_free_slot_takes_all_the_room_left_so_later_growths_still_fit()
+    {
+        _vm.Size = _vm.Size with { Dimms = 3, MaxMemoryMiB = 2000 };
+
+        var size = await _sandbox.EnsureResourcesAsync(1, 900);
+        var later = await _sandbox.EnsureResourcesAsync(1, 1800);
+
+        // 2000 - 768 = 1232 MiB of room: 9 whole blocks.
+        _log.Should().Equal("AddMemory 1152", "OnlineCPUMem cpus=0 cpuOnly=False");
+        size.MemoryMiB.Should().Be(1920);
+        later.MemoryMiB.Should().Be(1920, "the growth after is met without a slot");
+    }
+
+    [Fact]
     public async Task Negative_counts_are_argument_errors()
     {
         var cpus = async () => await _sandbox.EnsureResourcesAsync(-1, 0);
