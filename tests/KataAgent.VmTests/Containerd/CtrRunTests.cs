@@ -64,8 +64,8 @@ public sealed class CtrRunTests(ShimContainerdFixture fixture) : IClassFixture<S
     [Fact]
     public async Task ADetachedTaskIsListedExecsPausesResumesGivesMetricsAndEndsWithTheKillSignal()
     {
-        var before = Containerd.CaptureFootprint();
         await using var events = await CtrEventStream.StartAsync(Containerd);
+        var before = Containerd.CaptureFootprint();
         string id = NewId("det");
 
         (await Containerd.CtrAsync(["run", "-d", "--runtime", PrivateContainerd.KataAgentRuntime, BusyboxOciImage.Reference, id, "sleep", "3600"]))

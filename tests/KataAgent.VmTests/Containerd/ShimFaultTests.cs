@@ -14,8 +14,8 @@ public sealed class ShimFaultTests(ShimContainerdFixture fixture) : IClassFixtur
     [Fact]
     public async Task WhenQemuIsKilledEveryTaskExitsAndTheShimLeavesNothing()
     {
-        var before = Containerd.CaptureFootprint();
         await using var events = await CtrEventStream.StartAsync(Containerd);
+        var before = Containerd.CaptureFootprint();
         string id = "qk-" + Guid.NewGuid().ToString("N")[..8];
         (await Containerd.CtrAsync(["run", "-d", "--runtime", PrivateContainerd.KataAgentRuntime, BusyboxOciImage.Reference, id, "sleep", "3600"]))
             .EnsureSuccess("ctr run -d");
