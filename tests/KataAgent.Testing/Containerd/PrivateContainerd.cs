@@ -197,10 +197,10 @@ public sealed partial class PrivateContainerd : IAsyncDisposable
         await StartProcessAsync();
     }
 
-    /// <summary>The last lines of containerd's log, for failure messages.</summary>
+    /// <summary>The last lines of containerd's log above debug level (its own and the shims'), for failure messages.</summary>
     public string LogTail(int lines = 60)
     {
-        string[] all = Log.Split('\n');
+        string[] all = Log.Split('\n').Where(line => !line.Contains("level=debug", StringComparison.Ordinal)).ToArray();
         return string.Join('\n', all[Math.Max(0, all.Length - lines)..]);
     }
 

@@ -56,10 +56,6 @@ public sealed class CriPodTests(ShimContainerdFixture fixture) : IClassFixture<S
 
         ShimHost.QemuPids(Containerd).Should().Equal([qemu], "both containers join the pod's VM");
         Containerd.ShimPids().Should().ContainSingle("one shim serves the pod");
-        // The sibling sees the web server on the pod's loopback: one network namespace for the pod.
-        var fromSide = await ExecAsync(cri, side, "wget -qO- http://127.0.0.1/; hostname");
-        fromSide.Should().Be("served from the pod\nkpod\n");
-        (await CriPods.FetchAsync(podIp)).Should().Be("served from the pod\n");
         // Two containers of one CPU each: base + 2 vCPUs online, within the pod's limit.
         string size = await ExecAsync(cri, web, "grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo");
         string[] lines = size.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -69,6 +65,13 @@ public sealed class CriPodTests(ShimContainerdFixture fixture) : IClassFixture<S
         memTotalKiB.Should().BeInRange((baseMemoryMiB + 512 - 160) * 1024L, (baseMemoryMiB + 512) * 1024L);
         var stats = await cri.Runtime.ContainerStatsAsync(new ContainerStatsRequest { ContainerId = web });
         stats.Stats.Memory.WorkingSetBytes.Value.Should().BeGreaterThan(0);
+        // The sibling sees the web server on the pod's loopback: one network namespace for the pod.
+        var diag = await ExecAsync(cri, side, "ip addr; ip route; hostname; ls -l /proc/self/ns/; netstat -ltn; wget -T 5 -O- http://127.0.0.1/ 2>&1; true");
+        var diag2 = await ExecAsync(cri, web, "ip addr; hostname; ls -l /proc/self/ns/; netstat -ltn; true");
+        Console.WriteLine("DIAG side:\n" + diag + "\nDIAG web:\n" + diag2);
+        var fromSide = await ExecAsync(cri, side, "wget -T 10 -qO- http://127.0.0.1/; hostname");
+        fromSide.Should().Be("served from the pod\nkpod\n");
+        (await CriPods.FetchAsync(podIp)).Should().Be("served from the pod\n");
 
         await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId });
         (await cri.Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = web })).Status.State.Should().Be(ContainerState.ContainerExited);
@@ -86,9 +89,17 @@ public sealed class CriPodTests(ShimContainerdFixture fixture) : IClassFixture<S
         return id;
     }
 
-    private static async Task<string> ExecAsync(CriClient cri, string containerId, string script)
+    private async Task<string> ExecAsync(CriClient cri, string containerId, string script)
     {
-        var result = await cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = containerId, Cmd = { "sh", "-c", script }, Timeout = 120 });
+        ExecSyncResponse result;
+        try
+        {
+            result = await cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = containerId, Cmd = { "sh", "-c", script }, Timeout = 120 });
+        }
+        catch (Grpc.Core.RpcException e)
+        {
+            throw new InvalidOperationException($"ExecSync {script}: {e.Status}; containerd's log ends:\n{Containerd.LogTail()}", e);
+        }
         result.ExitCode.Should().Be(0, result.Stderr.ToStringUtf8());
         return result.Stdout.ToStringUtf8();
     }
