@@ -66,9 +66,6 @@ public sealed class CriPodTests(ShimContainerdFixture fixture) : IClassFixture<S
         var stats = await cri.Runtime.ContainerStatsAsync(new ContainerStatsRequest { ContainerId = web });
         stats.Stats.Memory.WorkingSetBytes.Value.Should().BeGreaterThan(0);
         // The sibling sees the web server on the pod's loopback: one network namespace for the pod.
-        var diag = await ExecAsync(cri, side, "ip addr; ip route; hostname; ls -l /proc/self/ns/; netstat -ltn; wget -T 5 -O- http://127.0.0.1/ 2>&1; true");
-        var diag2 = await ExecAsync(cri, web, "ip addr; hostname; ls -l /proc/self/ns/; netstat -ltn; true");
-        Console.WriteLine("DIAG side:\n" + diag + "\nDIAG web:\n" + diag2);
         var fromSide = await ExecAsync(cri, side, "wget -T 10 -qO- http://127.0.0.1/; hostname");
         fromSide.Should().Be("served from the pod\nkpod\n");
         (await CriPods.FetchAsync(podIp)).Should().Be("served from the pod\n");
