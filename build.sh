@@ -9,7 +9,8 @@
 #                       containers, boot (VM boot beside the floor, memory, image size, launch-to-workload),
 #                       workload (launch-to-workload alone), network (TCP node → pod per endpoint model),
 #                       vsock (the agent channel in a VM: vsock beside virtio-serial), rootfs (container creation over
-#                       virtio-fs beside blk); all when none is named
+#                       virtio-fs beside blk), shim (the containerd shim beside runc: ctr run, CRI pod start, shim
+#                       RSS); all when none is named
 #   ./build.sh demo     the above, then out/kactl run of a command that shows it ran in a VM's container
 #   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the two it depends on) into out/packages
 #   ./build.sh install  the above, then installs the containerd runtime io.containerd.kataagent.v2 (as root; see
