@@ -10,13 +10,16 @@ namespace KataAgent.Shim.Daemon;
 /// behind when they die (a daemonized passt, a helper's helper) is re-parented to us rather than to PID 1, and its
 /// exit is ours to reap. Our own children are not: .NET's <see cref="Process"/> (and CliWrap over it, which the host
 /// library uses for qemu and virtiofsd) reaps them itself and reads their statuses, and a <c>wait(-1)</c> here would
-/// steal those. So only a zombie that has stayed a zombie for <see cref="Grace"/> is reaped: .NET reaps its own on
+/// steal those. So only a zombie that has stayed a zombie for a grace period is reaped: .NET reaps its own on
 /// the SIGCHLD that announces them, which its signal thread handles before our handler for the same signal runs.
+/// (<see cref="DefaultGrace"/>: 2 s.)
 /// </summary>
 internal sealed class ChildReaper : IDisposable
 {
     /// <summary>How long a zombie child is left for .NET to reap before it counts as adopted.</summary>
-    public static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan DefaultGrace = TimeSpan.FromSeconds(2);
+
+    private readonly TimeSpan _grace;
 
     private readonly Lock _gate = new();
     private readonly Dictionary<int, long> _firstSeen = [];
@@ -24,8 +27,10 @@ internal sealed class ChildReaper : IDisposable
     private readonly Timer _rescan;
     private bool _disposed;
 
-    private ChildReaper()
+    /// <summary>Reaps zombie children older than <paramref name="grace"/> on SIGCHLD (without making this process a subreaper).</summary>
+    internal ChildReaper(TimeSpan grace)
     {
+        _grace = grace;
         _rescan = new Timer(_ => Scan(), null, Timeout.Infinite, Timeout.Infinite);
         _registration = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, _ => Scan());
     }
@@ -34,10 +39,10 @@ internal sealed class ChildReaper : IDisposable
     public static ChildReaper Start()
     {
         ShimLibc.Check(ShimLibc.Prctl(ShimLibc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
-        return new ChildReaper();
+        return new ChildReaper(DefaultGrace);
     }
 
-    /// <summary>Reaps zombie children older than <see cref="Grace"/>; rescans later while younger ones remain.</summary>
+    /// <summary>Reaps zombie children older than the grace period; rescans later while younger ones remain.</summary>
     public unsafe void Scan()
     {
         lock (_gate)
@@ -55,7 +60,7 @@ internal sealed class ChildReaper : IDisposable
                     _firstSeen[pid] = now;
                     continue;
                 }
-                if (Stopwatch.GetElapsedTime(seen, now) < Grace)
+                if (Stopwatch.GetElapsedTime(seen, now) < _grace)
                     continue;
                 int status;
                 if (ShimLibc.WaitPid(pid, &status, ShimLibc.WNOHANG) == pid)
@@ -63,7 +68,7 @@ internal sealed class ChildReaper : IDisposable
                 _firstSeen.Remove(pid);
             }
             if (_firstSeen.Count > 0)
-                _rescan.Change(Grace, Timeout.InfiniteTimeSpan);
+                _rescan.Change(_grace, Timeout.InfiniteTimeSpan);
         }
     }
 

@@ -106,7 +106,17 @@ internal sealed class ShimDaemon : IShimLifetime
     private static Socket Listener(ShimArguments arguments)
     {
         if (arguments.Socket is not { } socket)
-            return new Socket(new SafeSocketHandle(DaemonLauncher.ListenerFd, ownsHandle: true));
+        {
+            var inherited = new Socket(new SafeSocketHandle(DaemonLauncher.ListenerFd, ownsHandle: true));
+            // SO_ACCEPTCONN: a person running the daemon by hand may have anything on fd 3.
+            Span<byte> accepting = stackalloc byte[sizeof(int)];
+            if (inherited.GetRawSocketOption(1, 30, accepting) != sizeof(int) || BitConverter.ToInt32(accepting) != 1)
+            {
+                inherited.SafeHandle.SetHandleAsInvalid();
+                throw new ShimUsageException("fd 3 is not a listening socket: the daemon is started by 'start', or given -socket");
+            }
+            return inherited;
+        }
         // Go's net.Listen("unix", path): a path, or an abstract name after '@'.
         string address = socket.StartsWith(ShimSocketAddress.UnixScheme, StringComparison.Ordinal) ? socket
             : socket.StartsWith('@') ? socket[1..]
