@@ -47,6 +47,7 @@ internal sealed record ShimConfiguration
     public bool DebugConsole { get; set; }
 
     /// <summary>How each VM is sized from what its pod asked for (<see cref="SizingOptions"/>).</summary>
+    /// <remarks>The keys a file leaves out keep their defaults (<see cref="ShimConfigurationLoader"/> fills them in).</remarks>
     [JsonPropertyName("sizing")]
     public SizingOptions Sizing { get; set; } = new();
 }

@@ -6,4 +6,5 @@ namespace KataAgent.Shim.Config;
 [JsonSourceGenerationOptions(ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
 [JsonSerializable(typeof(ShimConfiguration))]
+[JsonSerializable(typeof(KataAgent.Shim.Sizing.SizingOptions))]
 internal sealed partial class ShimConfigurationJsonContext : JsonSerializerContext;

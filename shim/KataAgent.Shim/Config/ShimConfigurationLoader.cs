@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Google.Protobuf.WellKnownTypes;
 using KataAgent.Host.Network;
 using KataAgent.Protocols.Containerd.RuntimeOptions;
@@ -78,7 +79,12 @@ internal static class ShimConfigurationLoader
         ShimConfiguration? config;
         try
         {
-            config = JsonSerializer.Deserialize(json, ShimConfigurationJsonContext.Default.ShimConfiguration);
+            var document = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (document is JsonObject root && root["sizing"] is JsonObject sizing)
+            {
+                root["sizing"] = WithDefaults(sizing);
+            }
+            config = document.Deserialize(ShimConfigurationJsonContext.Default.ShimConfiguration);
         }
         catch (JsonException e)
         {
@@ -92,6 +98,20 @@ internal static class ShimConfigurationLoader
         }
         Check(config, path);
         return config;
+    }
+
+    /// <summary>
+    /// <paramref name="sizing"/> over the defaults of <see cref="SizingOptions"/>: source-generated JSON creates a record
+    /// with init-only properties from what the document holds alone, so a key left out would be zero, not its default.
+    /// </summary>
+    private static JsonObject WithDefaults(JsonObject sizing)
+    {
+        var merged = JsonSerializer.SerializeToNode(new SizingOptions(), ShimConfigurationJsonContext.Default.SizingOptions)!.AsObject();
+        foreach (var (key, value) in sizing)
+        {
+            merged[key] = value?.DeepClone();
+        }
+        return merged;
     }
 
     /// <summary>The network model <paramref name="config"/> names.</summary>

@@ -27,17 +27,21 @@ public sealed class ProcessIoTests : IDisposable
 
         // More than a pipe holds, and the reader comes late: the copy waits for it instead of dropping anything.
         byte[] bulk = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 20_000).Select(i => $"line {i}\n")));
-        await stdout.Writer.WriteAsync(bulk);
-        await stdout.Writer.WriteAsync("written just before the exit\n"u8.ToArray());
-        await stdout.Writer.CompleteAsync();
-        await stderr.Writer.WriteAsync("nobody wants stderr\n"u8.ToArray());
-        await stderr.Writer.CompleteAsync();
-        await Task.Delay(300);
+        var producing = Task.Run(async () =>
+        {
+            await stderr.Writer.WriteAsync("nobody wants stderr\n"u8.ToArray());
+            await stderr.Writer.CompleteAsync();
+            await stdout.Writer.WriteAsync(bulk);
+            await stdout.Writer.WriteAsync("written just before the exit\n"u8.ToArray());
+            await stdout.Writer.CompleteAsync();
+        });
+        await Task.Delay(500);
         io.OutputDone.IsCompleted.Should().BeFalse("the FIFO is full and nobody has read it yet");
 
         string read = await ReadFifoToEndAsync(fifo);
 
         read.Should().Be(Encoding.ASCII.GetString(bulk) + "written just before the exit\n");
+        await producing.WaitAsync(Patience);
         await io.OutputDone.WaitAsync(Patience);
         closes.Should().Be(0, "output ending does not close stdin");
     }

@@ -54,6 +54,16 @@ public sealed class ShimConfigurationLoaderTests : IDisposable
         config.Sizing.Should().BeEquivalentTo(new KataAgent.Shim.Sizing.SizingOptions(), "no sizing object: the sizing defaults");
     }
 
+    [Fact]
+    public void A_partial_sizing_object_keeps_the_defaults_of_the_keys_it_leaves_out()
+    {
+        string json = $$"""{ "kernel": "{{Touch("vmlinuz")}}", "initrd": "{{Touch("initrd.img")}}", "sizing": { "maxCpus": 2 } }""";
+
+        var config = ShimConfigurationLoader.Parse(Encoding.UTF8.GetBytes(json), "c.json");
+
+        config.Sizing.Should().BeEquivalentTo(new KataAgent.Shim.Sizing.SizingOptions() with { MaxCpus = 2 });
+    }
+
     [Theory]
     [InlineData("""{ "initrd": "@initrd" }""", "kernel is required")]
     [InlineData("""{ "kernel": "/nonexistent/vmlinuz", "initrd": "@initrd" }""", "kernel '/nonexistent/vmlinuz' does not exist")]
