@@ -49,7 +49,7 @@ public sealed partial class Sandbox
             {
                 throw new VmException(Invariant($"sandbox {Id}: {vcpus} vCPUs asked for, beyond the VM's QemuOptions.MaxCpus ({size.MaxCpus}); it has {size.Cpus}"));
             }
-            int dimmMiB = memoryMiB > size.MemoryMiB ? RoundUp(memoryMiB - size.MemoryMiB, MemoryBlockMiB) : 0;
+            long dimmMiB = memoryMiB > size.MemoryMiB ? RoundUp((long)memoryMiB - size.MemoryMiB, MemoryBlockMiB) : 0;
             if (dimmMiB > 0 && size.MemoryMiB + dimmMiB > size.MaxMemoryMiB)
             {
                 throw new VmException(Invariant($"sandbox {Id}: {memoryMiB} MiB of memory asked for, beyond the VM's QemuOptions.MaxMemoryMiB ({size.MaxMemoryMiB} MiB); ")
@@ -73,7 +73,7 @@ public sealed partial class Sandbox
             if (dimmMiB > 0)
             {
                 _memoryPending = true;
-                await _vm.AddMemoryAsync(dimmMiB, cancellationToken).ConfigureAwait(false);
+                await _vm.AddMemoryAsync((int)dimmMiB, cancellationToken).ConfigureAwait(false);
             }
             if (_cpusPending || _memoryPending)
             {
@@ -92,7 +92,7 @@ public sealed partial class Sandbox
         }
     }
 
-    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+    private static long RoundUp(long value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

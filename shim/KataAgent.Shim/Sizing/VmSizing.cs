@@ -90,7 +90,7 @@ internal static class VmSizing
         int maxCpus = ask.LimitMilliCpus is { } limit && !ask.BootWithLimit ? (int)Math.Min(cpuCap, options.BaseCpus + (long)WholeCpus(limit)) : cpuCap;
         maxCpus = Math.Clamp(maxCpus, bootCpus, cpuCap);
 
-        int bootMemory = (int)Math.Min(memoryCap, options.BaseMemoryMiB + (ask.MemoryLimitMiB ?? options.DefaultMemoryMiB));
+        int bootMemory = (int)Math.Min(memoryCap, SaturatingAdd(options.BaseMemoryMiB, ask.MemoryLimitMiB ?? options.DefaultMemoryMiB));
         // A pod's memory limit is all of it the pod may use: the VM boots with it and needs no room beyond.
         int maxMemory = ask.MemoryLimitMiB is not null && !ask.BootWithLimit ? bootMemory : memoryCap;
         maxMemory = bootMemory + Math.Max(0, maxMemory - bootMemory) / MemoryBlockMiB * MemoryBlockMiB;
@@ -110,8 +110,8 @@ internal static class VmSizing
                 continue;
             }
             // A container may use up to its limit; without one, what it was scheduled for (its request).
-            milliCpus += ask.LimitMilliCpus ?? ask.RequestMilliCpus;
-            memoryMiB += ask.MemoryLimitMiB ?? 0;
+            milliCpus = SaturatingAdd(milliCpus, ask.LimitMilliCpus ?? ask.RequestMilliCpus);
+            memoryMiB = SaturatingAdd(memoryMiB, ask.MemoryLimitMiB ?? 0);
         }
         return new ResourceDemand(milliCpus, memoryMiB);
     }
@@ -122,23 +122,28 @@ internal static class VmSizing
         ArgumentNullException.ThrowIfNull(size);
         ArgumentNullException.ThrowIfNull(demand);
         ArgumentNullException.ThrowIfNull(options);
-        long cpus = Math.Max(size.BootCpus, options.BaseCpus + (demand.MilliCpus + 999) / 1000);
-        long memory = Math.Max(size.BootMemoryMiB, options.BaseMemoryMiB + demand.MemoryMiB);
+        long cpus = Math.Max(size.BootCpus, options.BaseCpus + (long)WholeCpus(demand.MilliCpus));
+        long memory = Math.Max(size.BootMemoryMiB, SaturatingAdd(options.BaseMemoryMiB, demand.MemoryMiB));
         bool capped = cpus > size.MaxCpus || memory > size.MaxMemoryMiB;
         return new SizingTarget((int)Math.Min(cpus, size.MaxCpus), (int)Math.Min(memory, size.MaxMemoryMiB), capped);
     }
 
     /// <summary>milliCPU → whole vCPUs, rounded up.</summary>
-    private static int WholeCpus(long milliCpus) => (int)Math.Min(int.MaxValue / 2, (milliCpus + 999) / 1000);
+    private static int WholeCpus(long milliCpus) => (int)Math.Min(int.MaxValue / 2, milliCpus / 1000 + (milliCpus % 1000 > 0 ? 1 : 0));
 
     /// <summary>kubelet's shares = milliCPU × 1024 / 1000 (floored, at least 2) inverted: ⌈shares × 1000 / 1024⌉ is exactly the request.</summary>
-    private static long RequestMilliCpus(ulong shares) => shares <= MinShares ? 0 : (long)((shares * 1000 + 1023) / 1024);
+    private static long RequestMilliCpus(ulong shares) => shares <= MinShares ? 0 : Saturate(((UInt128)shares * 1000 + 1023) / 1024);
 
     /// <summary>⌈quota × 1000 / period⌉; null when either is not positive (no limit).</summary>
     private static long? LimitMilliCpus(long quota, ulong period) =>
-        quota > 0 && period > 0 ? (long)(((ulong)quota * 1000 + period - 1) / period) : null;
+        quota > 0 && period > 0 ? Saturate(((UInt128)(ulong)quota * 1000 + period - 1) / period) : null;
 
-    private static long? MemoryMiBOf(long bytes) => bytes > 0 ? (bytes + MiB - 1) / MiB : null;
+    private static long? MemoryMiBOf(long bytes) => bytes > 0 ? bytes / MiB + (bytes % MiB > 0 ? 1 : 0) : null;
+
+    /// <summary>Annotations are strings anyone can write: absurd values saturate instead of wrapping around.</summary>
+    private static long Saturate(UInt128 value) => value > long.MaxValue ? long.MaxValue : (long)value;
+
+    private static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 
     private static Ask? FromContainerdAnnotations(IReadOnlyDictionary<string, string> annotations)
     {

@@ -92,6 +92,15 @@ public sealed class SandboxResourcesTests : IDisposable
     }
 
     [Fact]
+    public async Task The_largest_request_is_refused_rather_than_overflowing_into_nothing()
+    {
+        var ensure = async () => await _sandbox.EnsureResourcesAsync(1, int.MaxValue);
+
+        (await ensure.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("MaxMemoryMiB");
+        _log.Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task Memory_with_every_slot_taken_is_refused_naming_MemorySlots()
     {
         _vm.Size = _vm.Size with { Dimms = 4 };

@@ -138,6 +138,19 @@ public sealed class VmSizingTests
     }
 
     [Fact]
+    public void Absurd_values_saturate_at_the_caps_instead_of_wrapping_around()
+    {
+        string max = long.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var size = VmSizing.ForSandbox(Pod("1", max, ulong.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture), max), Pause, Defaults, Host);
+
+        size.Should().Be(new VmSize(8, 16384, 8, 16384, 16, SizingSource.ContainerdPodAnnotations));
+        var huge = new LinuxResources { CPU = new LinuxCPU { Quota = long.MaxValue, Period = 1 }, Memory = new LinuxMemory { Limit = long.MaxValue } };
+        var demand = VmSizing.Demand([huge, huge]);
+        demand.Should().Be(new ResourceDemand(long.MaxValue, 2 * ((long.MaxValue >> 20) + 1)), "milliCPU saturates; 8 EiB is a mere 2^43 MiB");
+        VmSizing.Target(size, demand, Defaults).Should().Be(new SizingTarget(8, 16384, Capped: true));
+    }
+
+    [Fact]
     public void CRI_O_pod_resources_json_sizes_the_pod()
     {
         // Go's json.Marshal of CRI-O's *types.LinuxContainerResources.
