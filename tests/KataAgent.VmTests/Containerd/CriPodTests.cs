@@ -66,7 +66,8 @@ public sealed class CriPodTests(ShimContainerdFixture fixture) : IClassFixture<S
         var stats = await cri.Runtime.ContainerStatsAsync(new ContainerStatsRequest { ContainerId = web });
         stats.Stats.Memory.WorkingSetBytes.Value.Should().BeGreaterThan(0);
         // The sibling sees the web server on the pod's loopback: one network namespace for the pod.
-        var fromSide = await ExecAsync(cri, side, "wget -T 10 -qO- http://127.0.0.1/; hostname");
+        // nc, not busybox-static's wget, which crashes in its static glibc resolver.
+        var fromSide = await ExecAsync(cri, side, "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 127.0.0.1 80 | sed '1,/^\\r$/d'; hostname");
         fromSide.Should().Be("served from the pod\nkpod\n");
         (await CriPods.FetchAsync(podIp)).Should().Be("served from the pod\n");
 
