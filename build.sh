@@ -9,7 +9,8 @@
 #                       containers, boot (VM boot beside the floor, memory, image size, launch-to-workload),
 #                       workload (launch-to-workload alone), network (TCP node → pod per endpoint model),
 #                       vsock (the agent channel in a VM: vsock beside virtio-serial), rootfs (container creation over
-#                       virtio-fs beside blk); all when none is named
+#                       virtio-fs beside blk), shim (the containerd shim beside runc: ctr run, CRI pod start, shim
+#                       RSS); all when none is named
 #   ./build.sh demo     the above, then out/kactl run of a command that shows it ran in a VM's container
 #   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the two it depends on) into out/packages
 #   ./build.sh install  the above, then installs the containerd runtime io.containerd.kataagent.v2 (as root; see
@@ -43,13 +44,19 @@ REQUIRED_TOOLS=(
   "mkfs.ext4:e2fsprogs"                    # ext4 disk images (blk storage tests, the Sandbox API)
   "passt:passt"                            # the passt network model (user-mode networking in the pod netns)
   "iptables-save:iptables"                 # GetIPTables/SetIPTables tests (inside a scratch netns)
+  "containerd:containerd"                  # the shim's end-to-end tests run a private containerd (and ctr)
+  "runc:runc"                              # the containerd harness is checked with runc; the shim bench's baseline
+  "umoci:umoci"                            # the containerd tests' busybox OCI image, built offline
+  "skopeo:skopeo"                          # ... and copied into a docker-archive for ctr images import
+  "script:bsdutils"                        # ctr run -t under a pseudo-terminal
 )
 # e2fsprogs: Sandbox packs container rootfs directories into ext4 images (mkfs.ext4 -d); checked as a package
 # because mkfs.ext4 lives in /sbin, which a non-root PATH lacks.
 # libc6-dev: the static glibc of the benchmark's floor /init.
 # qemu-system-common: /usr/lib/qemu/virtiofsd, the daemon behind every virtio-fs share (checked as a package: it is
 # not on PATH).
-REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs libc6-dev qemu-system-common)
+# containernetworking-plugins: the CNI bridge and host-local plugins in /usr/lib/cni (not on PATH) for the CRI tests.
+REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs libc6-dev qemu-system-common containernetworking-plugins)
 
 ensure_dependencies() {
   command -v dotnet >/dev/null 2>&1 || die "the .NET SDK 10 is missing: install dotnet-sdk-10.0 (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run again"

@@ -61,6 +61,10 @@ internal static class BenchRunner
         {
             await Shares.RootfsShareBench.RunAsync(root);
         }
+        if (sections.Contains(BenchSections.Shim))
+        {
+            await Shim.ShimBench.RunAsync(root);
+        }
         return 0;
     }
 

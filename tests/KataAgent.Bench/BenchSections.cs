@@ -27,7 +27,10 @@ internal static class BenchSections
     /// <summary>Container creation with the rootfs shared over virtio-fs beside blk (issue 12): out/bench/rootfs.md.</summary>
     public const string Rootfs = "rootfs";
 
-    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock, Rootfs];
+    /// <summary>The containerd shim beside runc: ctr run of /bin/true, CRI pod start, shim RSS per pod (issue 13): out/bench/shim.md.</summary>
+    public const string Shim = "shim";
+
+    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock, Rootfs, Shim];
 
     /// <summary>The sections named in <paramref name="names"/>, or all of them; an unknown name is an error naming the known ones.</summary>
     public static ISet<string> Select(IReadOnlyList<string> names)

@@ -1,5 +1,6 @@
 using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
+using KataAgent.Linux.Netlink.Route;
 
 namespace KataAgent.Agent.Guest;
 
@@ -37,6 +38,7 @@ public static class GuestInit
             }
         }
         LoadModules(problems);
+        BringUpLoopback(problems);
         Environment.SetEnvironmentVariable("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         return problems;
     }
@@ -126,6 +128,28 @@ public static class GuestInit
             problems.Add(LinuxException.FromLastError("move the initramfs bind onto / and chroot into it").Message);
         }
         Libc.Chdir("/");
+    }
+
+    // A pod's containers share the guest's network namespace and, as Kubernetes promises, reach each other on
+    // 127.0.0.1; the kernel makes lo down and nothing else in the guest brings it up.
+    private static void BringUpLoopback(List<string> problems)
+    {
+        try
+        {
+            using var rtnl = Rtnetlink.Open();
+            if (rtnl.FindLink("lo") is { } lo)
+            {
+                rtnl.SetLinkUp(lo.Index, true);
+            }
+            else
+            {
+                problems.Add("no lo link to bring up");
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            problems.Add($"bringing lo up: {e.Message}");
+        }
     }
 
     private static void Mount(List<string> problems, string source, string target, string type, ulong flags, string? data)

@@ -9,29 +9,31 @@ namespace KataAgent.Shim.Sizing;
 /// </summary>
 internal sealed record SizingOptions
 {
+    // Settable, not init-only: System.Text.Json's source generator fills init-only properties like constructor
+    // parameters, so a key left out of the file would become 0 instead of keeping its default.
     /// <summary>vCPUs for the guest itself (kernel, agent, stdio copies), added to the workload's.</summary>
     [JsonPropertyName("baseCpus")]
-    public int BaseCpus { get; init; } = 1;
+    public int BaseCpus { get; set; } = 1;
 
     /// <summary>Memory in MiB for the guest itself (kernel, agent, page cache of the shared rootfs), added to the workload's.</summary>
     [JsonPropertyName("baseMemoryMiB")]
-    public int BaseMemoryMiB { get; init; } = 256;
+    public int BaseMemoryMiB { get; set; } = 256;
 
     /// <summary>Workload memory in MiB assumed when neither the pod nor the lone container declares a memory limit.</summary>
     [JsonPropertyName("defaultMemoryMiB")]
-    public int DefaultMemoryMiB { get; init; } = 512;
+    public int DefaultMemoryMiB { get; set; } = 512;
 
     /// <summary>The most vCPUs a VM gets, at boot or by hot-plug; 0: the host's CPU count (as Kata's default_maxvcpus).</summary>
     [JsonPropertyName("maxCpus")]
-    public int MaxCpus { get; init; }
+    public int MaxCpus { get; set; }
 
     /// <summary>The most memory in MiB a VM gets, at boot or by hot-plug; 0: the host's memory (as Kata's default_maxmemory).</summary>
     [JsonPropertyName("maxMemoryMiB")]
-    public int MaxMemoryMiB { get; init; }
+    public int MaxMemoryMiB { get; set; }
 
     /// <summary>DIMM slots for memory hot-plug: each growth of the memory takes one.</summary>
     [JsonPropertyName("memorySlots")]
-    public int MemorySlots { get; init; } = 16;
+    public int MemorySlots { get; set; } = 16;
 
     /// <summary>Checks every value; the error names the field as <c>sizing.&lt;key&gt;</c>.</summary>
     /// <exception cref="SizingException">A value out of range.</exception>

@@ -4,11 +4,12 @@ namespace KataAgent.Shim.Tasks;
 
 /// <summary>
 /// Turns a container's OCI spec as containerd wrote it for a host runtime into one for the pod's VM. Namespace paths
-/// are host paths (CRI writes <c>/proc/&lt;sandbox pid&gt;/ns/*</c> and the CNI netns), meaningless in the guest. A
-/// network namespace named by a path is the pod's, which in the VM is the guest's own (the pod's interfaces): the
-/// entry goes. Any other namespace named by a path loses the path: for UTS and IPC the agent then puts the container in
-/// the sandbox's shared ones (the sandbox's hostname, the pod's IPC), as Kata's agent does; a PID namespace becomes a
-/// new one (the pod's shared PID namespace needs sandbox_pidns, which the shim does not ask for). The netns path itself is where the VM runs (<see cref="NetworkNamespaceOf"/>). Hooks are host
+/// are host paths (CRI writes <c>/proc/&lt;sandbox pid&gt;/ns/*</c> and the CNI netns), meaningless in the guest:
+/// the network, IPC and UTS namespaces named by a path are the pod's. In the VM the pod's network is the guest's own
+/// (its interfaces), so that entry goes; IPC and UTS stay as entries without a path, which the agent (as Kata's) turns
+/// into the sandbox's shared IPC and UTS namespaces (the latter holding the pod's hostname): a missing entry would
+/// leave the container in the guest's root UTS namespace, which has no hostname. A PID, mount or cgroup namespace
+/// named by a path becomes a new one. The netns path itself is where the VM runs (<see cref="NetworkNamespaceOf"/>). Hooks are host
 /// programs and are dropped. <c>cgroupsPath</c> stays as containerd made it: the agent places a path or a systemd
 /// <c>slice:prefix:name</c> below the guest's cgroup root.
 /// </summary>

@@ -28,10 +28,11 @@ public sealed class VmSpecRewriterTests
     };
 
     [Fact]
-    public void The_pod_s_netns_by_host_path_goes_and_its_other_namespaces_lose_their_host_paths()
+    public void The_pod_s_namespaces_by_host_path_become_the_guest_s_network_and_the_sandbox_s_ipc_and_uts()
     {
         var guest = VmSpecRewriter.ForGuest(CriContainerSpec(), terminal: false);
 
+        // ipc and uts without a path: the agent joins the sandbox's (the pod's hostname); no network entry: the guest's.
         guest.Linux.Namespaces.Select(n => (n.Type, n.Path)).Should().Equal(("pid", ""), ("ipc", ""), ("uts", ""), ("mount", ""));
     }
 
