@@ -30,12 +30,12 @@ public static unsafe class ProcessSpawner
     {
         var allocations = new List<nint>();
         var temporaries = new List<int>();
-        byte* actions = stackalloc byte[AgentLibc.SpawnFileActionsSize];
-        byte* attributes = stackalloc byte[AgentLibc.SpawnAttrSize];
-        byte* emptySet = stackalloc byte[AgentLibc.SigSetSize];
-        byte* fullSet = stackalloc byte[AgentLibc.SigSetSize];
-        AgentLibc.PosixSpawnFileActionsInit(actions);
-        AgentLibc.PosixSpawnAttrInit(attributes);
+        byte* actions = stackalloc byte[Libc.SpawnFileActionsSize];
+        byte* attributes = stackalloc byte[Libc.SpawnAttrSize];
+        byte* emptySet = stackalloc byte[Libc.SigSetSize];
+        byte* fullSet = stackalloc byte[Libc.SigSetSize];
+        Libc.PosixSpawnFileActionsInit(actions);
+        Libc.PosixSpawnAttrInit(attributes);
         try
         {
             // Move every source above the target range first, so a dup2 never clobbers a source
@@ -48,38 +48,38 @@ public static unsafe class ProcessSpawner
                     throw LinuxException.FromLastError($"fcntl(F_DUPFD_CLOEXEC) of fd {fds[i]} for {path}");
                 }
                 temporaries.Add(temporary);
-                Check(AgentLibc.PosixSpawnFileActionsAddDup2(actions, temporary, i), "posix_spawn_file_actions_adddup2");
+                Check(Libc.PosixSpawnFileActionsAddDup2(actions, temporary, i), "posix_spawn_file_actions_adddup2");
             }
             int inherited = fds.Count;
             if (terminal is not null)
             {
-                Check(AgentLibc.PosixSpawnFileActionsAddOpen(actions, 0, terminal, Libc.O_RDWR, 0), "posix_spawn_file_actions_addopen");
-                Check(AgentLibc.PosixSpawnFileActionsAddDup2(actions, 0, 1), "posix_spawn_file_actions_adddup2");
-                Check(AgentLibc.PosixSpawnFileActionsAddDup2(actions, 0, 2), "posix_spawn_file_actions_adddup2");
+                Check(Libc.PosixSpawnFileActionsAddOpen(actions, 0, terminal, Libc.O_RDWR, 0), "posix_spawn_file_actions_addopen");
+                Check(Libc.PosixSpawnFileActionsAddDup2(actions, 0, 1), "posix_spawn_file_actions_adddup2");
+                Check(Libc.PosixSpawnFileActionsAddDup2(actions, 0, 2), "posix_spawn_file_actions_adddup2");
                 inherited = 3;
             }
-            Check(AgentLibc.PosixSpawnFileActionsAddCloseFrom(actions, inherited), "posix_spawn_file_actions_addclosefrom_np");
+            Check(Libc.PosixSpawnFileActionsAddCloseFrom(actions, inherited), "posix_spawn_file_actions_addclosefrom_np");
             if (workingDirectory is not null)
             {
-                Check(AgentLibc.PosixSpawnFileActionsAddChdir(actions, workingDirectory), "posix_spawn_file_actions_addchdir_np");
+                Check(Libc.PosixSpawnFileActionsAddChdir(actions, workingDirectory), "posix_spawn_file_actions_addchdir_np");
             }
 
-            AgentLibc.SigEmptySet(emptySet);
-            AgentLibc.SigFillSet(fullSet);
-            Check(AgentLibc.PosixSpawnAttrSetSigMask(attributes, emptySet), "posix_spawnattr_setsigmask");
-            Check(AgentLibc.PosixSpawnAttrSetSigDefault(attributes, fullSet), "posix_spawnattr_setsigdefault");
-            short flags = AgentLibc.POSIX_SPAWN_SETSIGMASK | AgentLibc.POSIX_SPAWN_SETSIGDEF;
+            Libc.SigEmptySet(emptySet);
+            Libc.SigFillSet(fullSet);
+            Check(Libc.PosixSpawnAttrSetSigMask(attributes, emptySet), "posix_spawnattr_setsigmask");
+            Check(Libc.PosixSpawnAttrSetSigDefault(attributes, fullSet), "posix_spawnattr_setsigdefault");
+            short flags = Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF;
             if (terminal is not null)
             {
-                flags |= AgentLibc.POSIX_SPAWN_SETSID;
+                flags |= Libc.POSIX_SPAWN_SETSID;
             }
-            Check(AgentLibc.PosixSpawnAttrSetFlags(attributes, flags), "posix_spawnattr_setflags");
+            Check(Libc.PosixSpawnAttrSetFlags(attributes, flags), "posix_spawnattr_setflags");
 
             byte* nativePath = NativeStrings.Utf8(path, allocations);
             byte** nativeArgv = NativeStrings.Utf8Array(argv, allocations);
             byte** nativeEnvironment = NativeStrings.Utf8Array(environment, allocations);
             int pid;
-            int error = AgentLibc.PosixSpawn(&pid, nativePath, actions, attributes, nativeArgv, nativeEnvironment);
+            int error = Libc.PosixSpawn(&pid, nativePath, actions, attributes, nativeArgv, nativeEnvironment);
             if (error != 0)
             {
                 throw new LinuxException($"posix_spawn {path}", error);
@@ -88,8 +88,8 @@ public static unsafe class ProcessSpawner
         }
         finally
         {
-            AgentLibc.PosixSpawnFileActionsDestroy(actions);
-            AgentLibc.PosixSpawnAttrDestroy(attributes);
+            Libc.PosixSpawnFileActionsDestroy(actions);
+            Libc.PosixSpawnAttrDestroy(attributes);
             foreach (int fd in temporaries)
             {
                 Libc.Close(fd);

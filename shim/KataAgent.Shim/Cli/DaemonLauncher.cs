@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using KataAgent.Shim.Interop;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Shim.Cli;
 
@@ -34,12 +35,12 @@ internal static unsafe class DaemonLauncher
         string workingDirectory, int ready = -1)
     {
         var allocations = new List<nint>();
-        byte* actions = stackalloc byte[ShimLibc.SpawnFileActionsSize];
-        byte* attributes = stackalloc byte[ShimLibc.SpawnAttrSize];
-        byte* emptySet = stackalloc byte[ShimLibc.SigSetSize];
-        byte* fullSet = stackalloc byte[ShimLibc.SigSetSize];
-        ShimLibc.PosixSpawnFileActionsInit(actions);
-        ShimLibc.PosixSpawnAttrInit(attributes);
+        byte* actions = stackalloc byte[Libc.SpawnFileActionsSize];
+        byte* attributes = stackalloc byte[Libc.SpawnAttrSize];
+        byte* emptySet = stackalloc byte[Libc.SigSetSize];
+        byte* fullSet = stackalloc byte[Libc.SigSetSize];
+        Libc.PosixSpawnFileActionsInit(actions);
+        Libc.PosixSpawnAttrInit(attributes);
         int high = -1;
         int highReady = -1;
         bool referenced = false;
@@ -48,50 +49,49 @@ internal static unsafe class DaemonLauncher
             listener.DangerousAddRef(ref referenced);
             // A copy above the range the file actions write: dup2 onto 3 from a different fd always clears
             // FD_CLOEXEC, which dup2(3, 3) would not, and the stdio opens cannot clobber the source.
-            high = ShimLibc.Check(ShimLibc.Fcntl((int)listener.DangerousGetHandle(), ShimLibc.F_DUPFD_CLOEXEC, 64),
+            high = ShimLibc.Check(Libc.Fcntl((int)listener.DangerousGetHandle(), Libc.F_DUPFD_CLOEXEC, 64),
                 "fcntl(F_DUPFD_CLOEXEC) of the shim socket");
-            Check(ShimLibc.PosixSpawnFileActionsAddOpen(actions, 0, "/dev/null", ShimLibc.O_RDONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
-            Check(ShimLibc.PosixSpawnFileActionsAddOpen(actions, 1, "/dev/null", ShimLibc.O_WRONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
-            Check(ShimLibc.PosixSpawnFileActionsAddOpen(actions, 2, "/dev/null", ShimLibc.O_WRONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
-            Check(ShimLibc.PosixSpawnFileActionsAddDup2(actions, high, ListenerFd), "posix_spawn_file_actions_adddup2");
+            Check(Libc.PosixSpawnFileActionsAddOpen(actions, 0, "/dev/null", Libc.O_RDONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
+            Check(Libc.PosixSpawnFileActionsAddOpen(actions, 1, "/dev/null", Libc.O_WRONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
+            Check(Libc.PosixSpawnFileActionsAddOpen(actions, 2, "/dev/null", Libc.O_WRONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
+            Check(Libc.PosixSpawnFileActionsAddDup2(actions, high, ListenerFd), "posix_spawn_file_actions_adddup2");
             int inherited = ListenerFd + 1;
             if (ready >= 0)
             {
-                highReady = ShimLibc.Check(ShimLibc.Fcntl(ready, ShimLibc.F_DUPFD_CLOEXEC, 64), "fcntl(F_DUPFD_CLOEXEC) of the ready pipe");
-                Check(ShimLibc.PosixSpawnFileActionsAddDup2(actions, highReady, ReadyFd), "posix_spawn_file_actions_adddup2");
+                highReady = ShimLibc.Check(Libc.Fcntl(ready, Libc.F_DUPFD_CLOEXEC, 64), "fcntl(F_DUPFD_CLOEXEC) of the ready pipe");
+                Check(Libc.PosixSpawnFileActionsAddDup2(actions, highReady, ReadyFd), "posix_spawn_file_actions_adddup2");
                 inherited = ReadyFd + 1;
             }
-            Check(ShimLibc.PosixSpawnFileActionsAddCloseFrom(actions, inherited), "posix_spawn_file_actions_addclosefrom_np");
-            Check(ShimLibc.PosixSpawnFileActionsAddChdir(actions, workingDirectory), "posix_spawn_file_actions_addchdir_np");
+            Check(Libc.PosixSpawnFileActionsAddCloseFrom(actions, inherited), "posix_spawn_file_actions_addclosefrom_np");
+            Check(Libc.PosixSpawnFileActionsAddChdir(actions, workingDirectory), "posix_spawn_file_actions_addchdir_np");
 
-            ShimLibc.SigEmptySet(emptySet);
-            ShimLibc.SigFillSet(fullSet);
-            Check(ShimLibc.PosixSpawnAttrSetSigMask(attributes, emptySet), "posix_spawnattr_setsigmask");
-            Check(ShimLibc.PosixSpawnAttrSetSigDefault(attributes, fullSet), "posix_spawnattr_setsigdefault");
-            Check(ShimLibc.PosixSpawnAttrSetFlags(attributes,
-                ShimLibc.POSIX_SPAWN_SETSIGMASK | ShimLibc.POSIX_SPAWN_SETSIGDEF | ShimLibc.POSIX_SPAWN_SETSID), "posix_spawnattr_setflags");
+            Libc.SigEmptySet(emptySet);
+            Libc.SigFillSet(fullSet);
+            Check(Libc.PosixSpawnAttrSetSigMask(attributes, emptySet), "posix_spawnattr_setsigmask");
+            Check(Libc.PosixSpawnAttrSetSigDefault(attributes, fullSet), "posix_spawnattr_setsigdefault");
+            Check(Libc.PosixSpawnAttrSetFlags(attributes,
+                Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF | Libc.POSIX_SPAWN_SETSID), "posix_spawnattr_setflags");
 
-            byte* path = Utf8(program, allocations);
-            byte** nativeArgv = Utf8Array(argv, allocations);
-            byte** nativeEnvironment = Utf8Array(environment, allocations);
+            byte* path = NativeStrings.Utf8(program, allocations);
+            byte** nativeArgv = NativeStrings.Utf8Array(argv, allocations);
+            byte** nativeEnvironment = NativeStrings.Utf8Array(environment, allocations);
             int pid;
-            int error = ShimLibc.PosixSpawn(&pid, path, actions, attributes, nativeArgv, nativeEnvironment);
+            int error = Libc.PosixSpawn(&pid, path, actions, attributes, nativeArgv, nativeEnvironment);
             if (error != 0)
                 throw new ShimInteropException($"posix_spawn {program}", error);
             return pid;
         }
         finally
         {
-            ShimLibc.PosixSpawnFileActionsDestroy(actions);
-            ShimLibc.PosixSpawnAttrDestroy(attributes);
+            Libc.PosixSpawnFileActionsDestroy(actions);
+            Libc.PosixSpawnAttrDestroy(attributes);
             if (high >= 0)
-                ShimLibc.Close(high);
+                Libc.Close(high);
             if (highReady >= 0)
-                ShimLibc.Close(highReady);
+                Libc.Close(highReady);
             if (referenced)
                 listener.DangerousRelease();
-            foreach (nint allocation in allocations)
-                NativeMemory.Free((void*)allocation);
+            NativeStrings.Free(allocations);
         }
     }
 
@@ -99,25 +99,5 @@ internal static unsafe class DaemonLauncher
     {
         if (error != 0)
             throw new ShimInteropException(operation, error);
-    }
-
-    private static byte* Utf8(string text, List<nint> allocations)
-    {
-        int length = Encoding.UTF8.GetByteCount(text);
-        byte* buffer = (byte*)NativeMemory.Alloc((nuint)length + 1);
-        allocations.Add((nint)buffer);
-        Encoding.UTF8.GetBytes(text, new Span<byte>(buffer, length));
-        buffer[length] = 0;
-        return buffer;
-    }
-
-    private static byte** Utf8Array(IReadOnlyList<string> items, List<nint> allocations)
-    {
-        byte** array = (byte**)NativeMemory.Alloc((nuint)(items.Count + 1), (nuint)sizeof(nint));
-        allocations.Add((nint)array);
-        for (int i = 0; i < items.Count; i++)
-            array[i] = Utf8(items[i], allocations);
-        array[items.Count] = null;
-        return array;
     }
 }

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using KataAgent.Shim.Interop;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Shim.Cli;
 
@@ -25,20 +26,20 @@ internal static unsafe class ShimSocket
             throw new ShimUsageException($"{path}: the socket path is longer than {ShimSocketAddress.PathLimit} bytes");
         if (!isAbstract)
             Directory.CreateDirectory(Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        int fd = ShimLibc.Check(ShimLibc.Socket(ShimLibc.AF_UNIX, ShimLibc.SOCK_STREAM | ShimLibc.SOCK_CLOEXEC, 0), "socket(AF_UNIX)");
+        int fd = ShimLibc.Check(Libc.Socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0), "socket(AF_UNIX)");
         var handle = new SafeSocketHandle(fd, ownsHandle: true);
         try
         {
             // struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }
             byte* sockaddr = stackalloc byte[110];
             new Span<byte>(sockaddr, 110).Clear();
-            *(ushort*)sockaddr = ShimLibc.AF_UNIX;
+            *(ushort*)sockaddr = Libc.AF_UNIX;
             name.CopyTo(new Span<byte>(sockaddr + 2, 108));
             uint length = (uint)(2 + name.Length + (isAbstract ? 0 : 1));
-            ShimLibc.Check(ShimLibc.Bind(fd, sockaddr, length), $"bind {path}");
+            ShimLibc.Check(Libc.Bind(fd, sockaddr, length), $"bind {path}");
             try
             {
-                ShimLibc.Check(ShimLibc.Listen(fd, Backlog), $"listen {path}");
+                ShimLibc.Check(Libc.Listen(fd, Backlog), $"listen {path}");
                 if (!isAbstract)
                     File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             }

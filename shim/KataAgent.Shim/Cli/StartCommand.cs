@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using KataAgent.Protocols.Containerd.RuntimeOptions;
 using KataAgent.Shim.Interop;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Shim.Cli;
 
@@ -76,7 +77,7 @@ internal static class StartCommand
                     }
                     finally
                     {
-                        ShimLibc.Close(readyWrite);
+                        Libc.Close(readyWrite);
                     }
                     WriteAtomically(Path.Combine(arguments.Bundle, "shim.pid"), pid.ToString(CultureInfo.InvariantCulture));
                     AdjustOomScore(pid);
@@ -84,13 +85,13 @@ internal static class StartCommand
                 }
                 finally
                 {
-                    ShimLibc.Close(readyRead);
+                    Libc.Close(readyRead);
                 }
             }
             catch
             {
                 if (pid > 0)
-                    _ = ShimLibc.Kill(pid, 9);
+                    _ = Libc.Kill(pid, 9);
                 ShimSocket.Remove(address);
                 throw;
             }
@@ -142,7 +143,7 @@ internal static class StartCommand
     private static unsafe (int Read, int Write) Pipe()
     {
         int* fds = stackalloc int[2];
-        ShimLibc.Check(ShimLibc.Pipe2(fds, ShimLibc.O_CLOEXEC), "pipe2");
+        ShimLibc.Check(Libc.Pipe2(fds, Libc.O_CLOEXEC), "pipe2");
         return (fds[0], fds[1]);
     }
 
@@ -153,18 +154,18 @@ internal static class StartCommand
     /// </summary>
     private static unsafe void WaitUntilReady(int readyRead, string bundle)
     {
-        var poll = new ShimLibc.PollFd { Fd = readyRead, Events = ShimLibc.POLLIN };
+        var poll = new Libc.PollFd { Fd = readyRead, Events = Libc.POLLIN };
         int polled;
         do
         {
-            polled = ShimLibc.Poll(&poll, 1, (int)ReadyTimeout.TotalMilliseconds);
+            polled = Libc.Poll(&poll, 1, (int)ReadyTimeout.TotalMilliseconds);
         }
         while (polled < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == ShimLibc.EINTR);
         ShimLibc.Check(polled, "poll on the daemon's ready pipe");
         if (polled == 0)
             throw new ShimUsageException($"the shim daemon was not ready within {ReadyTimeout.TotalSeconds:0} s");
         byte answer;
-        nint read = ShimLibc.Check((int)ShimLibc.Read(readyRead, &answer, 1), "read of the daemon's ready pipe");
+        nint read = ShimLibc.Check((int)Libc.Read(readyRead, &answer, 1), "read of the daemon's ready pipe");
         if (read != 1)
             throw new ShimUsageException($"the shim daemon exited while starting; its log is {Path.Combine(bundle, "log")} (containerd's log)");
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using KataAgent.Shim.Interop;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Shim.Daemon;
 
@@ -38,7 +39,7 @@ internal sealed class ChildReaper : IDisposable
     /// <summary>Makes this process a child subreaper and starts reaping adopted zombies.</summary>
     public static ChildReaper Start()
     {
-        ShimLibc.Check(ShimLibc.Prctl(ShimLibc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
+        ShimLibc.Check(Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
         return new ChildReaper(DefaultGrace);
     }
 
@@ -63,7 +64,7 @@ internal sealed class ChildReaper : IDisposable
                 if (Stopwatch.GetElapsedTime(seen, now) < _grace)
                     continue;
                 int status;
-                if (ShimLibc.WaitPid(pid, &status, ShimLibc.WNOHANG) == pid)
+                if (ShimLibc.WaitPid(pid, &status, Libc.WNOHANG) == pid)
                     ShimLog.Debug($"reaped adopted process {pid} (wait status {status})");
                 _firstSeen.Remove(pid);
             }

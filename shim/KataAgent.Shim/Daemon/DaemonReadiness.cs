@@ -1,6 +1,7 @@
 using System.Globalization;
 using KataAgent.Shim.Cli;
 using KataAgent.Shim.Interop;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Shim.Daemon;
 
@@ -19,8 +20,8 @@ internal static unsafe class DaemonReadiness
         if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int fd) || fd != DaemonLauncher.ReadyFd)
             return;
         byte ready = (byte)'R';
-        if (ShimLibc.Write(fd, &ready, 1) != 1)
+        if (Libc.Write(fd, &ready, 1) != 1)
             ShimLog.Warn("start's ready pipe is gone", ShimInteropException.FromLastError("write"));
-        ShimLibc.Close(fd);
+        Libc.Close(fd);
     }
 }

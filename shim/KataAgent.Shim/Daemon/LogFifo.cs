@@ -1,4 +1,5 @@
 using KataAgent.Shim.Interop;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Shim.Daemon;
 
@@ -15,21 +16,21 @@ internal static class LogFifo
     {
         string path = Path.Combine(bundle, "log");
         // O_NONBLOCK: an open for writing of a FIFO nobody reads fails with ENXIO instead of waiting for ever.
-        int fd = ShimLibc.Open(path, ShimLibc.O_WRONLY | ShimLibc.O_NONBLOCK | ShimLibc.O_CLOEXEC, 0);
+        int fd = Libc.Open(path, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
         if (fd < 0)
             return false;
         try
         {
             // Writes block again once open: a busy containerd slows the log down rather than losing lines.
-            int flags = ShimLibc.Check(ShimLibc.Fcntl(fd, ShimLibc.F_GETFL, 0), $"fcntl(F_GETFL) {path}");
-            ShimLibc.Check(ShimLibc.Fcntl(fd, ShimLibc.F_SETFL, flags & ~ShimLibc.O_NONBLOCK), $"fcntl(F_SETFL) {path}");
-            ShimLibc.Check(ShimLibc.Dup2(fd, 1), $"dup2 {path}");
-            ShimLibc.Check(ShimLibc.Dup2(fd, 2), $"dup2 {path}");
+            int flags = ShimLibc.Check(Libc.Fcntl(fd, Libc.F_GETFL, 0), $"fcntl(F_GETFL) {path}");
+            ShimLibc.Check(Libc.Fcntl(fd, Libc.F_SETFL, flags & ~Libc.O_NONBLOCK), $"fcntl(F_SETFL) {path}");
+            ShimLibc.Check(Libc.Dup2(fd, 1), $"dup2 {path}");
+            ShimLibc.Check(Libc.Dup2(fd, 2), $"dup2 {path}");
             return true;
         }
         finally
         {
-            ShimLibc.Close(fd);
+            Libc.Close(fd);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using KataAgent.Shim.Interop;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Shim.Daemon;
 
@@ -18,7 +19,7 @@ internal static unsafe class PeerCredentials
         try
         {
             connection.SafeHandle.DangerousAddRef(ref referenced);
-            ShimLibc.Check(ShimLibc.GetSockOpt(connection.SafeHandle.DangerousGetHandle(), ShimLibc.SOL_SOCKET, ShimLibc.SO_PEERCRED,
+            ShimLibc.Check(Libc.GetSockOpt((int)connection.SafeHandle.DangerousGetHandle(), Libc.SOL_SOCKET, ShimLibc.SO_PEERCRED,
                 &credentials, &length), "getsockopt(SO_PEERCRED)");
         }
         finally
@@ -33,7 +34,7 @@ internal static unsafe class PeerCredentials
     public static string? Refusal(Socket connection)
     {
         var peer = Of(connection);
-        uint uid = ShimLibc.GetEuid();
+        uint uid = Libc.GetEuid();
         uint gid = ShimLibc.GetEgid();
         return peer.Uid == uid && peer.Gid == gid
             ? null

@@ -3,15 +3,12 @@ using System.Runtime.InteropServices;
 namespace KataAgent.Shim.Interop;
 
 /// <summary>
-/// The glibc entry points only the shim needs (the shared ones are in <c>linux/KataAgent.Linux/Interop</c>, which
-/// the shim does not see): one partial file per syscall family, blittable, with errno kept.
+/// The glibc entry points only the shim needs; the shared ones (files, sockets, poll, posix_spawn, prctl) are
+/// <c>linux/KataAgent.Linux/Interop</c>'s <c>Libc</c>. One partial file per syscall family, blittable, with errno kept.
 /// </summary>
 internal static unsafe partial class ShimLibc
 {
     internal const string Library = "libc";
-
-    [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
-    public static partial int Close(int fd);
 
     /// <summary>Throws <see cref="ShimInteropException"/> for <paramref name="operation"/> when <paramref name="result"/> is -1.</summary>
     public static int Check(int result, string operation) =>

@@ -4,6 +4,7 @@ using FluentAssertions;
 using KataAgent.Shim.Daemon;
 using KataAgent.Shim.Interop;
 using Xunit;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Tests.Shim;
 
@@ -24,7 +25,7 @@ public sealed class PeerCredentialsTests
         var peer = PeerCredentials.Of(accepted);
 
         peer.Pid.Should().Be(Environment.ProcessId);
-        peer.Uid.Should().Be(ShimLibc.GetEuid());
+        peer.Uid.Should().Be(Libc.GetEuid());
         peer.Gid.Should().Be(ShimLibc.GetEgid());
         PeerCredentials.Refusal(accepted).Should().BeNull();
     }
@@ -52,7 +53,7 @@ public sealed class PeerCredentialsTests
 
         string? refusal = PeerCredentials.Refusal(accepted);
 
-        refusal.Should().Be($"ttrpc: peer pid {peer.ProcessId} runs as uid 65534 gid 65534, not {ShimLibc.GetEuid()}:{ShimLibc.GetEgid()}");
+        refusal.Should().Be($"ttrpc: peer pid {peer.ProcessId} runs as uid 65534 gid 65534, not {Libc.GetEuid()}:{ShimLibc.GetEgid()}");
         accepted.Dispose();
         await peer;
     }

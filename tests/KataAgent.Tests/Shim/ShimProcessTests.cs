@@ -11,6 +11,7 @@ using KataAgent.Protocols.Ttrpc;
 using KataAgent.Shim.Cli;
 using CliWrap.Buffered;
 using Xunit;
+using KataAgent.Linux.Interop;
 
 namespace KataAgent.Tests.Shim;
 
@@ -37,7 +38,7 @@ public sealed class ShimProcessTests : IDisposable
     public void Dispose()
     {
         foreach (int pid in _daemons)
-            _ = KataAgent.Shim.Interop.ShimLibc.Kill(pid, 9);
+            _ = KataAgent.Linux.Interop.Libc.Kill(pid, 9);
         foreach (string address in _addresses)
             File.Delete(ShimSocketAddress.PathOf(address));
         _directory.Dispose();
@@ -241,7 +242,7 @@ public sealed class ShimProcessTests : IDisposable
         await using var idle = await ConnectAsync(expected);
 
         // At once: start returns only once the daemon is ready, its SIGTERM handling in place.
-        KataAgent.Shim.Interop.ShimLibc.Kill(daemon, 15).Should().Be(0);
+        KataAgent.Linux.Interop.Libc.Kill(daemon, 15).Should().Be(0);
 
         var deadline = DateTime.UtcNow + Patience;
         while (!IsGone(daemon) && DateTime.UtcNow < deadline)
@@ -260,7 +261,7 @@ public sealed class ShimProcessTests : IDisposable
         (await HostTools.RunAsync("mkfifo", ["-m", "0700", fifo])).ExitCode.Should().Be(0);
         // containerd holds the FIFO open read-write and non-blocking before it runs start.
         using var reader = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(
-            KataAgent.Shim.Interop.ShimLibc.Open(fifo, KataAgent.Shim.Interop.ShimLibc.O_RDWR | KataAgent.Shim.Interop.ShimLibc.O_CLOEXEC, 0), ownsHandle: true), FileAccess.Read);
+            KataAgent.Linux.Interop.Libc.Open(fifo, KataAgent.Linux.Interop.Libc.O_RDWR | KataAgent.Linux.Interop.Libc.O_CLOEXEC, 0), ownsHandle: true), FileAccess.Read);
 
         (await StartAsync(bundle, "solo5")).Should().Be(new Run(0, expected, ""), "the log goes to the FIFO, never to start's output");
         int daemon = DaemonOf(bundle);
@@ -315,7 +316,7 @@ public sealed class ShimProcessTests : IDisposable
             var call = () => client.CallAsync("kataagent.tests.Probe", "Ping", new Empty(), Empty.Parser, TimeSpan.FromSeconds(10));
             (await call.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.Unimplemented);
         }
-        KataAgent.Shim.Interop.ShimLibc.Kill(process.Id, 15).Should().Be(0);
+        KataAgent.Linux.Interop.Libc.Kill(process.Id, 15).Should().Be(0);
         await process.WaitForExitAsync().WaitAsync(Patience);
 
         process.ExitCode.Should().Be(0);

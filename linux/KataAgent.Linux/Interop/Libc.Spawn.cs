@@ -1,12 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace KataAgent.Agent.Interop;
+namespace KataAgent.Linux.Interop;
 
 /// <summary>
-/// posix_spawn: the only way this code base starts processes. glibc's child side is C (clone with
+/// posix_spawn: how the agent and the shim start processes (the host library starts its own through .NET). glibc's child side is C (clone with
 /// CLONE_VM|CLONE_VFORK, then exec), so no managed code runs between fork and exec.
 /// </summary>
-internal static unsafe partial class AgentLibc
+internal static unsafe partial class Libc
 {
     /// <summary>Opaque glibc types, over-allocated: posix_spawn_file_actions_t is 80 bytes and
     /// posix_spawnattr_t 336 bytes on x86_64 glibc.</summary>

@@ -1,11 +1,11 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace KataAgent.Agent.Interop;
+namespace KataAgent.Linux.Interop;
 
 /// <summary>
 /// NUL-terminated UTF-8 strings and NULL-terminated string arrays (argv, envp) in native memory,
-/// for calls like execve and posix_spawn. Every block is recorded in <paramref name="allocations"/>
+/// for calls like execve and posix_spawn. Every block is recorded in the caller's allocation list
 /// so the caller frees them all with <see cref="Free"/>.
 /// </summary>
 internal static unsafe class NativeStrings
