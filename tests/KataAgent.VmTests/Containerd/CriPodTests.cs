@@ -74,7 +74,7 @@ public sealed class CriPodTests(ShimContainerdFixture fixture) : IClassFixture<S
         await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId });
         (await cri.Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = web })).Status.State.Should().Be(ContainerState.ContainerExited);
         await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId });
-        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the pod's shim to exit");
+        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the pod's shim to exit", TimeSpan.FromMinutes(3));
         // The node's bridge stays for the next pod, as on a real node; the harness deletes it at the end.
         before.Added(Containerd.CaptureFootprint()).Should().BeSubsetOf(["link " + Containerd.Cni.BridgeName]);
     }

@@ -34,7 +34,7 @@ public sealed class ShimFaultTests(ShimContainerdFixture fixture) : IClassFixtur
         ShimHost.VirtiofsdPids(Containerd).Should().BeEmpty("the VM's virtiofsd goes with it");
         (await Containerd.CtrAsync(["tasks", "delete", id])).EnsureSuccess("ctr tasks delete");
         (await Containerd.CtrAsync(["containers", "delete", id])).EnsureSuccess("ctr containers delete");
-        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the shim to exit");
+        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the shim to exit", TimeSpan.FromMinutes(3));
         before.Added(Containerd.CaptureFootprint()).Should().BeEmpty();
     }
 
@@ -59,7 +59,7 @@ public sealed class ShimFaultTests(ShimContainerdFixture fixture) : IClassFixtur
         await ShimHost.WaitForAsync(async () => (await ShimHost.TaskLineAsync(Containerd, id))?.Status == "STOPPED", "the task to stop");
         (await Containerd.CtrAsync(["tasks", "delete", id])).StandardError.Should().Contain("exit code 137");
         (await Containerd.CtrAsync(["containers", "delete", id])).EnsureSuccess("ctr containers delete");
-        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the shim to exit");
+        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the shim to exit", TimeSpan.FromMinutes(3));
         before.Added(Containerd.CaptureFootprint()).Should().BeEmpty();
     }
 }
