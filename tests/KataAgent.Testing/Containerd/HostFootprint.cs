@@ -2,9 +2,11 @@ namespace KataAgent.Testing.Containerd;
 
 /// <summary>
 /// What a runtime leaves on the host, seen from /proc and /sys: processes whose command line names a marker (the
-/// private containerd's directory, which holds the shim's state root: its qemu, virtiofsd and shims), every mount
-/// point, the named network namespaces (/var/run/netns, where CRI puts its <c>cni-…</c> ones), the root namespace's
-/// network devices and the shim sockets in /run/containerd/s. Two snapshots around a test give what it left.
+/// private containerd's directory, which holds the shim's state root: its qemu, virtiofsd and shims), the mount
+/// points below that directory (bundles' rootfs, the VMs' shares) and CRI's network namespaces (<c>cni-…</c> in
+/// /var/run/netns, and their mount points), the CNI bridge and the links enslaved to it, and the shim sockets in
+/// /run/containerd/s. Two snapshots around a test give what it left. Only what this containerd can have made is
+/// looked at: the other test projects run beside it, with mounts, namespaces and links of their own.
 /// </summary>
 public sealed record HostFootprint(
     IReadOnlySet<string> Processes,
@@ -13,13 +15,27 @@ public sealed record HostFootprint(
     IReadOnlySet<string> Links,
     IReadOnlySet<string> ShimSockets)
 {
-    /// <summary>The host now; processes only if their command line contains <paramref name="marker"/>, and not <paramref name="exceptPid"/>.</summary>
-    public static HostFootprint Capture(string marker, int exceptPid = 0) => new(
+    /// <summary>
+    /// The host now: processes whose command line contains <paramref name="marker"/> (but <paramref name="exceptPid"/>),
+    /// mounts below it or of CRI's netns, CRI's netns, <paramref name="bridge"/> and what is enslaved to it.
+    /// </summary>
+    public static HostFootprint Capture(string marker, string? bridge, int exceptPid = 0) => new(
         ProcessesNaming(marker).Where(p => !p.StartsWith(exceptPid + " ", StringComparison.Ordinal)).ToHashSet(),
-        File.ReadAllLines("/proc/self/mountinfo").Select(line => line.Split(' ')[4]).ToHashSet(),
-        Entries("/var/run/netns"),
-        Entries("/sys/class/net"),
+        File.ReadAllLines("/proc/self/mountinfo").Select(line => line.Split(' ')[4])
+            .Where(m => m.StartsWith(marker.TrimEnd('/') + "/", StringComparison.Ordinal) || IsCriNetns(Path.GetFileName(m)) && m.Contains("/netns/", StringComparison.Ordinal))
+            .ToHashSet(),
+        Entries("/var/run/netns").Where(IsCriNetns).ToHashSet(),
+        bridge is null ? [] : Entries("/sys/class/net").Where(link => link == bridge || IsEnslavedTo(link, bridge)).ToHashSet(),
         Entries("/run/containerd/s"));
+
+    /// <summary>CRI names the pod network namespaces it makes <c>cni-&lt;uuid&gt;</c>.</summary>
+    private static bool IsCriNetns(string name) => name.StartsWith("cni-", StringComparison.Ordinal);
+
+    private static bool IsEnslavedTo(string link, string bridge)
+    {
+        // A symlink to the bridge's directory; LinkTarget reads the link itself.
+        return new FileInfo($"/sys/class/net/{link}/master").LinkTarget is { } target && Path.GetFileName(target) == bridge;
+    }
 
     /// <summary>What <paramref name="later"/> has that this snapshot had not, one line per item; empty when nothing was left.</summary>
     public IReadOnlyList<string> Added(HostFootprint later) =>

@@ -122,7 +122,7 @@ public sealed partial class PrivateContainerd : IAsyncDisposable
     }
 
     /// <summary>What this instance's runtimes have on the host now (<see cref="HostFootprint"/>): containerd itself left out, which a restart replaces.</summary>
-    public HostFootprint CaptureFootprint() => HostFootprint.Capture(Directory, _process?.Id ?? 0);
+    public HostFootprint CaptureFootprint() => HostFootprint.Capture(Directory, Cni?.BridgeName, _process?.Id ?? 0);
 
     /// <summary>A CRI client on this containerd's socket.</summary>
     public CriClient CreateCriClient() => new(Address);
