@@ -64,6 +64,9 @@ internal sealed class ShimProcess
     /// <summary>Its stdio copies, once started.</summary>
     public ProcessIo? Io { get; set; }
 
+    /// <summary>CloseIO came before Start had attached the stdio: stdin is closed (after what the FIFO holds) once it is.</summary>
+    public bool CloseStdinOnStart { get; set; }
+
     /// <summary>What the exit of the process is watched by, once it runs.</summary>
     public Task? Monitor { get; set; }
 

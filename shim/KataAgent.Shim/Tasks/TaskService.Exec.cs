@@ -77,18 +77,32 @@ internal sealed partial class TaskService
     /// <summary>CloseIO: what the client wrote to stdin goes in, then the process's stdin is closed (end of input).</summary>
     private async Task<Empty> CloseIOAsync(CloseIORequest request, CancellationToken cancellationToken)
     {
-        var process = Find(request.Id).Process(request.ExecId);
+        var task = Find(request.Id);
+        var process = task.Process(request.ExecId);
         if (!request.Stdin)
         {
             return new Empty();
         }
-        if (process.Io is not { } io)
+        // Start holds the gate until the stdio is attached: a client whose short input is copied while Start is still
+        // on its way (ctr's exec) sends CloseIO in that window, and must not find the stdio missing.
+        ProcessIo? io;
+        await task.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            throw TaskException.FailedPrecondition($"{Describe(process)} has not started: its stdin is closed once it runs");
+            if (process.Status == Status.Stopped)
+            {
+                return new Empty();
+            }
+            io = process.Io;
+            if (io is null)
+            {
+                process.CloseStdinOnStart = true;
+                return new Empty();
+            }
         }
-        if (process.Status == Status.Stopped)
+        finally
         {
-            return new Empty();
+            task.Gate.Release();
         }
         await io.CloseStdinAsync(cancellationToken).ConfigureAwait(false);
         return new Empty();

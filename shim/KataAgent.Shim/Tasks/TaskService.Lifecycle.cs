@@ -58,9 +58,9 @@ internal sealed partial class TaskService
             }
             if (process.Agent is not null)
             {
-                if (!process.Io!.WantsStdin && !process.Terminal)
+                if ((!process.Io!.WantsStdin && !process.Terminal) || process.CloseStdinOnStart)
                 {
-                    // No stdin from the client: end of input at once, as runc's /dev/null.
+                    // No stdin from the client (end of input at once, as runc's /dev/null), or its CloseIO came early.
                     _ = CloseUnusedStdinAsync(process);
                 }
                 process.Monitor = MonitorAsync(task, process);

@@ -80,6 +80,28 @@ public sealed class TaskServicePodTests(PodFixture pod) : IClassFixture<PodFixtu
     }
 
     [Fact]
+    public async Task A_CloseIO_that_comes_before_Start_closes_the_exec_s_stdin_once_it_runs()
+    {
+        await CreateAsync("ex2", ["sleep", "1000"]);
+        await Shim.CallAsync("Start", new StartRequest { Id = "ex2" }, StartResponse.Parser);
+        var (stdin, stdout, stderr) = Shim.Fifos("ex2-e1");
+        var output = ShimHarness.ReadFifoAsync(stdout);
+        var errors = ShimHarness.ReadFifoAsync(stderr);
+        await Shim.CallAsync("Exec", ExecRequest("ex2", "e1", ["sh", "-c", "cat; echo eof"], stdin, stdout, stderr));
+        var wait = Shim.CallAsync("Wait", new WaitRequest { Id = "ex2", ExecId = "e1" }, WaitResponse.Parser);
+
+        // What a fast client's short stdin gives: its CloseIO ahead of (or racing) Start. No writer ever comes.
+        await Shim.CallAsync("CloseIO", new CloseIORequest { Id = "ex2", ExecId = "e1", Stdin = true });
+        await Shim.CallAsync("Start", new StartRequest { Id = "ex2", ExecId = "e1" }, StartResponse.Parser);
+
+        (await wait.WaitAsync(TimeSpan.FromMinutes(2))).ExitStatus.Should().Be(0u);
+        (await output).Should().Be("eof\n");
+        (await errors).Should().BeEmpty();
+        await Shim.CallAsync("Delete", new DeleteRequest { Id = "ex2", ExecId = "e1" }, DeleteResponse.Parser);
+        await KillAndDeleteAsync("ex2");
+    }
+
+    [Fact]
     public async Task Kill_ends_the_container_and_a_process_that_has_exited_takes_only_SIGKILL_and_SIGTERM()
     {
         await CreateAsync("k1", ["sleep", "1000"]);
