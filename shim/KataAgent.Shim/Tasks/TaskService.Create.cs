@@ -8,6 +8,7 @@ using KataAgent.Protocols.Containerd.Task;
 using KataAgent.Shim.Config;
 using KataAgent.Shim.Sizing;
 using KataAgent.Shim.Tasks.Stdio;
+using KataAgent.Shim.Daemon;
 
 namespace KataAgent.Shim.Tasks;
 
@@ -152,7 +153,7 @@ internal sealed partial class TaskService
         if (Directory.Exists(state))
         {
             // Left by a shim that died (its qemu died with it): take it away before booting anew.
-            TaskLog.Warn($"removing stale VM state {state} of sandbox {sandboxId}");
+            ShimLog.Warn($"removing stale VM state {state} of sandbox {sandboxId}");
             await Sandbox.RemoveStaleAsync(state, cancellationToken).ConfigureAwait(false);
         }
         Directory.CreateDirectory(configuration.StateRoot);
@@ -178,7 +179,7 @@ internal sealed partial class TaskService
         options = options with { Vm = size.ApplyTo(options.Vm) };
         var sandbox = await Sandbox.StartAsync(options, cancellationToken).ConfigureAwait(false);
         var vm = new PodVm(sandbox, sandboxId, state, size, configuration.Sizing);
-        TaskLog.Info($"VM of {sandboxId} booted: qemu pid {vm.Pid}, {size.BootCpus} vCPUs (max {size.MaxCpus}), {size.BootMemoryMiB} MiB (max {size.MaxMemoryMiB}) from {size.Source}, state {state}");
+        ShimLog.Info($"VM of {sandboxId} booted: qemu pid {vm.Pid}, {size.BootCpus} vCPUs (max {size.MaxCpus}), {size.BootMemoryMiB} MiB (max {size.MaxMemoryMiB}) from {size.Source}, state {state}");
         _ = WatchVmAsync(vm);
         _ = WatchOomAsync(vm);
         return vm;
@@ -215,7 +216,7 @@ internal sealed partial class TaskService
         }
         catch (Exception e)
         {
-            TaskLog.Warn($"removing container {container.Id} after a failed create: {e.Message}");
+            ShimLog.Warn($"removing container {container.Id} after a failed create: {e.Message}");
         }
         await container.DisposeAsync().ConfigureAwait(false);
     }

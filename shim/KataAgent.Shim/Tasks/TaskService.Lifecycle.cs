@@ -3,6 +3,7 @@ using KataAgent.Host.Containers;
 using KataAgent.Protocols.Containerd.Events;
 using KataAgent.Protocols.Containerd.Task;
 using KataAgent.Protocols.Containerd.Types;
+using KataAgent.Shim.Daemon;
 
 namespace KataAgent.Shim.Tasks;
 
@@ -87,7 +88,7 @@ internal sealed partial class TaskService
         catch (Exception e)
         {
             status = _vm is { StoppedByShim: true } ? ProcessExit.Killed : ProcessExit.Unknown;
-            TaskLog.Warn($"waiting for {Describe(process)} failed ({e.Message}); its status is {status}");
+            ShimLog.Warn($"waiting for {Describe(process)} failed ({e.Message}); its status is {status}");
         }
         try
         {
@@ -97,7 +98,7 @@ internal sealed partial class TaskService
         {
             // Something still holds the process's output open (a child it left behind): the exit is not held up for
             // ever; the copies go on until Delete.
-            TaskLog.Warn($"the output of {Describe(process)} had not ended {OutputGrace.TotalSeconds} s after its exit; reporting the exit");
+            ShimLog.Warn($"the output of {Describe(process)} had not ended {OutputGrace.TotalSeconds} s after its exit; reporting the exit");
         }
         PublishExit(task, process, status);
     }
@@ -275,7 +276,7 @@ internal sealed partial class TaskService
                     catch (Exception e)
                     {
                         // The guest keeps nothing that matters once the VM goes; the host side is unmounted below.
-                        TaskLog.Warn($"removing container {task.Id} from the VM: {e.Message}");
+                        ShimLog.Warn($"removing container {task.Id} from the VM: {e.Message}");
                     }
                 }
                 await container.DisposeAsync().ConfigureAwait(false);
@@ -358,7 +359,7 @@ internal sealed partial class TaskService
         }
         catch (Exception e)
         {
-            TaskLog.Warn($"closing the unused stdin of {Describe(process)}: {e.Message}");
+            ShimLog.Warn($"closing the unused stdin of {Describe(process)}: {e.Message}");
         }
     }
 
@@ -370,7 +371,7 @@ internal sealed partial class TaskService
         }
         catch (Exception e)
         {
-            TaskLog.Warn($"signalling {process.ExecId} of {process.ContainerId}: {e.Message}");
+            ShimLog.Warn($"signalling {process.ExecId} of {process.ContainerId}: {e.Message}");
         }
     }
 

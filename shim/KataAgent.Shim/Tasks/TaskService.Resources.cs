@@ -3,6 +3,7 @@ using KataAgent.Host.Containers;
 using KataAgent.Protocols.Agent;
 using KataAgent.Protocols.Containerd.Task;
 using KataAgent.Shim.Sizing;
+using KataAgent.Shim.Daemon;
 
 namespace KataAgent.Shim.Tasks;
 
@@ -73,7 +74,7 @@ internal sealed partial class TaskService
             var target = VmSizing.Target(vm.Size, demand, vm.Sizing);
             if (target.Capped)
             {
-                TaskLog.Warn($"the containers of {vm.SandboxId} ask for {demand.MilliCpus} mCPU and {demand.MemoryMiB} MiB, more than the VM can grow to ({vm.Size.MaxCpus} vCPUs, {vm.Size.MaxMemoryMiB} MiB)");
+                ShimLog.Warn($"the containers of {vm.SandboxId} ask for {demand.MilliCpus} mCPU and {demand.MemoryMiB} MiB, more than the VM can grow to ({vm.Size.MaxCpus} vCPUs, {vm.Size.MaxMemoryMiB} MiB)");
             }
             await vm.Sandbox.EnsureResourcesAsync(target.Cpus, target.MemoryMiB, cancellationToken).ConfigureAwait(false);
         }

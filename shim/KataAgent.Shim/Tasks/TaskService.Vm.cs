@@ -1,6 +1,7 @@
 using KataAgent.Host;
 using KataAgent.Protocols.Agent;
 using KataAgent.Protocols.Containerd.Events;
+using KataAgent.Shim.Daemon;
 
 namespace KataAgent.Shim.Tasks;
 
@@ -30,7 +31,7 @@ internal sealed partial class TaskService
         }
         catch (Exception e)
         {
-            TaskLog.Warn($"tearing down the VM of {vm.SandboxId}: {e.Message}");
+            ShimLog.Warn($"tearing down the VM of {vm.SandboxId}: {e.Message}");
             await vm.Sandbox.DisposeAsync().ConfigureAwait(false);
         }
     });
@@ -47,12 +48,12 @@ internal sealed partial class TaskService
             var exit = await vm.Sandbox.Vm.Exited.ConfigureAwait(false);
             if (!vm.StoppedByShim)
             {
-                TaskLog.Warn($"the VM of {vm.SandboxId} ended on its own (qemu pid {vm.Pid} exit code {exit.ExitCode}): every task in it exits");
+                ShimLog.Warn($"the VM of {vm.SandboxId} ended on its own (qemu pid {vm.Pid} exit code {exit.ExitCode}): every task in it exits");
             }
         }
         catch (Exception e)
         {
-            TaskLog.Warn($"watching the VM of {vm.SandboxId}: {e.Message}");
+            ShimLog.Warn($"watching the VM of {vm.SandboxId}: {e.Message}");
         }
         bool ours = vm.StoppedByShim;
         vm.Lifetime.Cancel();
@@ -75,7 +76,7 @@ internal sealed partial class TaskService
                     }
                     catch (TimeoutException)
                     {
-                        TaskLog.Warn($"the output of {Describe(process)} did not end with its VM; it exits without the rest");
+                        ShimLog.Warn($"the output of {Describe(process)} did not end with its VM; it exits without the rest");
                     }
                 }
                 PublishExit(task, process, status);
@@ -94,7 +95,7 @@ internal sealed partial class TaskService
         }
         catch (Exception e)
         {
-            TaskLog.Warn($"cleaning up after the VM of {vm.SandboxId}: {e.Message}");
+            ShimLog.Warn($"cleaning up after the VM of {vm.SandboxId}: {e.Message}");
         }
         if (sandboxTask is not null)
         {
@@ -120,7 +121,7 @@ internal sealed partial class TaskService
             }
             catch (AgentStatusException e) when (e.StatusCode == AgentStatusCode.Unimplemented)
             {
-                TaskLog.Warn($"the agent of {vm.SandboxId} reports no OOM events: {e.Message}");
+                ShimLog.Warn($"the agent of {vm.SandboxId} reports no OOM events: {e.Message}");
                 return;
             }
             catch (Exception e)
@@ -129,7 +130,7 @@ internal sealed partial class TaskService
                 {
                     return;
                 }
-                TaskLog.Warn($"GetOOMEvent in the VM of {vm.SandboxId}: {e.Message}");
+                ShimLog.Warn($"GetOOMEvent in the VM of {vm.SandboxId}: {e.Message}");
                 await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
                 continue;
             }

@@ -85,7 +85,7 @@ internal sealed partial class TaskService : IAsyncDisposable
                 var status = TaskStatusMapper.ToStatus(e, method);
                 if (status.StatusCode is StatusCode.Unknown)
                 {
-                    TaskLog.Warn($"{method}: {e}");
+                    ShimLog.Warn($"{method}: {e}");
                 }
                 throw new RpcException(status);
             }
@@ -140,7 +140,7 @@ internal sealed partial class TaskService : IAsyncDisposable
                 catch (IOException e)
                 {
                     // The bundle's state still says what is mounted: the delete action finishes it.
-                    TaskLog.Warn($"unmounting the rootfs of {task.Id}: {e.Message}");
+                    ShimLog.Warn($"unmounting the rootfs of {task.Id}: {e.Message}");
                 }
             }
         }

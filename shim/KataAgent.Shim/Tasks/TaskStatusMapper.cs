@@ -15,7 +15,6 @@ internal static class TaskStatusMapper
     /// <summary>The status the caller of <paramref name="method"/> gets for <paramref name="error"/>.</summary>
     public static Status ToStatus(Exception error, string method) => error switch
     {
-        RpcException rpc => rpc.Status,
         TaskException task => new Status(Code(task.Kind), task.Message),
         OciBundleException bundle => new Status(StatusCode.InvalidArgument, bundle.Message),
         ShimConfigurationException config => new Status(StatusCode.FailedPrecondition, config.Message),

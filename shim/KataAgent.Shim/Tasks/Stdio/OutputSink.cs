@@ -1,4 +1,5 @@
 using KataAgent.Linux.Interop;
+using KataAgent.Shim.Daemon;
 
 namespace KataAgent.Shim.Tasks.Stdio;
 
@@ -70,7 +71,7 @@ internal sealed unsafe class OutputSink : IDisposable
                 continue;
             }
             _broken = true;
-            TaskLog.Warn($"output to {_path} failed ({Errno.Name(errno)}); the rest of it is dropped");
+            ShimLog.Warn($"output to {_path} failed ({Errno.Name(errno)}); the rest of it is dropped");
         }
     }
 

@@ -1,4 +1,5 @@
 using KataAgent.Linux.Interop;
+using KataAgent.Shim.Daemon;
 
 namespace KataAgent.Shim.Tasks.Stdio;
 
@@ -93,7 +94,7 @@ internal sealed unsafe class StdinPump
                     {
                         continue;
                     }
-                    TaskLog.Warn($"reading stdin {_path} failed ({Errno.Name(errno)})");
+                    ShimLog.Warn($"reading stdin {_path} failed ({Errno.Name(errno)})");
                     break;
                 }
                 try
