@@ -49,6 +49,10 @@ REQUIRED_TOOLS=(
   "umoci:umoci"                            # the containerd tests' busybox OCI image, built offline
   "skopeo:skopeo"                          # ... and copied into a docker-archive for ctr images import
   "script:bsdutils"                        # ctr run -t under a pseudo-terminal
+  "docker-registry:docker-registry"        # the image tests' local registry (in a netns the test creates)
+  "htpasswd:apache2-utils"                 # ... its basic-auth file (bcrypt)
+  "openssl:openssl"                        # ... its test CA and TLS certificate, and the token server's key
+  "zstd:zstd"                              # tar+zstd test layers
 )
 # e2fsprogs: Sandbox packs container rootfs directories into ext4 images (mkfs.ext4 -d); checked as a package
 # because mkfs.ext4 lives in /sbin, which a non-root PATH lacks.
