@@ -19,6 +19,10 @@ public sealed partial class QemuVm
         string[] append =
         [
             "console=ttyS0", "panic=-1", "quiet",
+            // The kernel's early check that the timer IRQ reaches the IO-APIC times out when a loaded host runs the
+            // guest slowly (TCG), and the guest panics "IO-APIC + timer doesn't work!". qemu's timer is known good;
+            // Kata passes the same flag.
+            "no_timer_check",
             .. AgentChannelKernelArguments(),
             $"agent.hotplug_timeout={Math.Max(1, (int)Math.Ceiling(_options.HotplugTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)}",
             .. _options.KernelArguments,

@@ -27,7 +27,7 @@ public static class FloorVm
     /// <summary>QemuVm.Launch's qemu command line for <paramref name="options"/>, the channel's socket at <paramref name="agentSocket"/>.</summary>
     public static string[] QemuArguments(QemuOptions options, string agentSocket, string consoleLog, string pidFile, bool useKvm)
     {
-        string[] append = ["console=ttyS0", "panic=-1", "quiet", "agent.server_addr=serial://agent.channel.0", .. options.KernelArguments];
+        string[] append = ["console=ttyS0", "panic=-1", "quiet", "no_timer_check", "agent.server_addr=serial://agent.channel.0", .. options.KernelArguments];
         return
         [
             options.QemuPath,

@@ -13,7 +13,9 @@ public static partial class HostMountTable
     /// namespaces there, and the agent never mounts there. Likewise without the virtio-fs share layouts
     /// (<c>mounts/</c>, <c>shared/</c>, <c>private/</c>, kactl's <c>rootfs-overlay/merged</c>) of sandboxes in
     /// scratch directories: the VM suite's sandboxes and kactl's runs make them in the host's mount namespace
-    /// while these checks run, and the agent never mounts there either. A test that checks share layouts itself
+    /// while these checks run, and the agent never mounts there either. Nor the rootfs mounts of containers' bundles
+    /// that the VM suite's shims make (its harness's <c>shim-bundle-ID/rootfs</c>, a private containerd's
+    /// <c>io.containerd.runtime.v2.task/NS/ID/rootfs</c>). A test that checks share layouts itself
     /// names its own scratch directory (<paramref name="ownScratch"/>): every mount below it is kept.
     /// </summary>
     public static string ReadWithoutNetns(string? ownScratch = null) => string.Join('\n', File.ReadAllLines("/proc/self/mountinfo")
@@ -27,6 +29,6 @@ public static partial class HostMountTable
     private static bool IsBelow(string mountPoint, string? directory) =>
         directory is not null && (mountPoint == directory || mountPoint.StartsWith(directory.TrimEnd('/') + "/", StringComparison.Ordinal));
 
-    [GeneratedRegex("/(mounts|shared|private)(/|$)|/rootfs-overlay/merged(/|$)")]
+    [GeneratedRegex("/(mounts|shared|private)(/|$)|/rootfs-overlay/merged(/|$)|/shim-bundle-[^/]+/rootfs(/|$)|/io\\.containerd\\.runtime\\.v2\\.task/[^/]+/[^/]+/rootfs(/|$)")]
     private static partial Regex SandboxShareLayout();
 }

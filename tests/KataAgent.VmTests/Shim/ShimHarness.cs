@@ -84,7 +84,7 @@ internal sealed class ShimHarness : IAsyncDisposable
     /// <summary>A bundle directory with <paramref name="config"/> as its config.json (and an empty rootfs/, as containerd makes it).</summary>
     public string Bundle(string id, JsonObject config)
     {
-        string bundle = Temp.CreateDirectory("b-" + id);
+        string bundle = Temp.CreateDirectory("shim-bundle-" + id);
         Directory.CreateDirectory(Path.Combine(bundle, "rootfs"));
         File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
         return bundle;
