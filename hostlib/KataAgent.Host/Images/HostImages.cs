@@ -35,6 +35,7 @@ public sealed class HostImages : IDisposable
     private readonly HostImagesOptions _options;
     private readonly Lock _registryLock = new();
     private RegistryClient? _registry;
+    private DockerConfigCredentials? _dockerConfig;
     private bool _disposed;
 
     /// <summary>Images kept in <see cref="HostImagesOptions.StoreDirectory"/> (created if absent), reached as <paramref name="options"/> say.</summary>
@@ -79,7 +80,7 @@ public sealed class HostImages : IDisposable
     /// stored are not downloaded again, partial ones resume. <paramref name="progress"/> hears of each layer's phase
     /// and bytes, from the download tasks' threads.
     /// </summary>
-    /// <exception cref="ImageException">A malformed reference (InvalidInput), no such image or platform (NotFound),
+    /// <exception cref="ImageException">A malformed reference or docker config file (InvalidInput), no such image or platform (NotFound),
     /// refused credentials (Unauthorized), content that does not match its digest (DigestMismatch), an unreachable
     /// registry (Unavailable), an unsupported media type (Unsupported).</exception>
     public async Task<StoredImage> PullAsync(string reference, Platform? platform = null, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -174,19 +175,23 @@ public sealed class HostImages : IDisposable
             throw new ImageException(ImageErrorKind.InvalidInput, $"the working directory '{cwd}' for image '{stored.Name}' is not an absolute path");
         }
         string full = Path.GetFullPath(directory);
-        await LayerUnpacker.UnpackAsync(Store, stored, full, progress, cancellationToken).ConfigureAwait(false);
+        var unpacked = await LayerUnpacker.UnpackAsync(Store, stored, full, progress, cancellationToken).ConfigureAwait(false);
         try
         {
-            var process = ImageProcessBuilder.Build(stored.Config, full, overrides.Entrypoint, overrides.Args, overrides.Env, overrides.User);
+            ImageProcess process;
+            try
+            {
+                process = ImageProcessBuilder.Build(stored.Config, full, overrides.Entrypoint, overrides.Args, overrides.Env, overrides.User);
+            }
+            catch (ImageException e)
+            {
+                throw new ImageException(e.Kind, $"image '{stored.Name}': {e.Message}", e);
+            }
             if (overrides.WorkingDirectory is { } workingDirectory)
             {
                 process = process with { Cwd = workingDirectory };
             }
-            if (process.Args.Count == 0)
-            {
-                throw new ImageException(ImageErrorKind.InvalidInput, $"image '{stored.Name}' has neither Entrypoint nor Cmd: give a command");
-            }
-            return new PreparedRootfs(full, process, stored);
+            return new PreparedRootfs(full, process, stored, unpacked.Warnings);
         }
         catch
         {
@@ -220,6 +225,8 @@ public sealed class HostImages : IDisposable
         lock (_registryLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            // Read when the first pull needs it, so a malformed file fails that pull (naming the file), not list or rmi.
+            _dockerConfig ??= DockerConfigCredentials.Load(_options.DockerConfigPath);
             return _registry ??= new RegistryClient(new RegistryClientOptions
             {
                 Credentials = CredentialsFor,
@@ -231,8 +238,5 @@ public sealed class HostImages : IDisposable
     }
 
     private RegistryCredentials? CredentialsFor(string registry) =>
-        _options.Credentials?.Invoke(registry) ?? DockerConfigCredentials(registry);
-
-    // Filled in from wt-registry's docker config parser once it lands.
-    private RegistryCredentials? DockerConfigCredentials(string registry) => null;
+        _options.Credentials?.Invoke(registry) ?? _dockerConfig?.Find(registry);
 }

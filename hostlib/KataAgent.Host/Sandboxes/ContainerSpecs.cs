@@ -34,7 +34,7 @@ public static class ContainerSpecs
             {
                 Terminal = terminal,
                 Args = { args },
-                Env = { DefaultPathEntry, "TERM=xterm" },
+                Env = { ImageProcessBuilder.DefaultPath, "TERM=xterm" },
                 Cwd = "/",
                 User = new User { UID = 0, GID = 0 },
                 Capabilities = new LinuxCapabilities
@@ -77,13 +77,10 @@ public static class ContainerSpecs
         spec.Root.Path = rootPath;
         return spec;
     }
-    /// <summary>The PATH a container gets when its image's environment sets none (docker's default).</summary>
-    public const string DefaultPathEntry = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
     /// <summary>
     /// Puts an image's process into <paramref name="spec"/> (changed in place): args, environment, working directory,
-    /// uid, gid and additional gids as <paramref name="process"/> has them. As docker does, an environment without PATH
-    /// gets <see cref="DefaultPathEntry"/>, and a terminal process without TERM gets <c>TERM=xterm</c>.
+    /// uid, gid and additional gids as <paramref name="process"/> has them. As docker does, a terminal process whose
+    /// environment has no TERM gets <c>TERM=xterm</c>.
     /// </summary>
     public static Spec ApplyImageProcess(Spec spec, ImageProcess process)
     {
@@ -98,10 +95,6 @@ public static class ContainerSpecs
         spec.Process.Args.Add(process.Args);
         spec.Process.Env.Clear();
         spec.Process.Env.Add(process.Env);
-        if (!process.Env.Any(e => e.StartsWith("PATH=", StringComparison.Ordinal)))
-        {
-            spec.Process.Env.Add(DefaultPathEntry);
-        }
         if (spec.Process.Terminal && !process.Env.Any(e => e.StartsWith("TERM=", StringComparison.Ordinal)))
         {
             spec.Process.Env.Add("TERM=xterm");

@@ -43,8 +43,8 @@ public sealed partial class Sandbox
         Container container;
         try
         {
-            var spec = imageOptions.Spec?.Clone() ?? ContainerSpecs.Default(prepared.Process.Args, imageOptions.Terminal);
-            ContainerSpecs.ApplyImageProcess(spec, prepared.Process);
+            var spec = ContainerSpecs.ApplyImageProcess(ContainerSpecs.Default(prepared.Process.Args, imageOptions.Terminal), prepared.Process);
+            imageOptions.EditSpec?.Invoke(spec);
             container = await CreateContainerAsync(containerId, directory, spec, options, cancellationToken).ConfigureAwait(false);
         }
         catch
