@@ -44,7 +44,7 @@ public sealed class HostImagesRegistryFixture : IAsyncLifetime
     public static void WriteDockerConfig(string path, string registry, string user, string password)
     {
         string auth = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(user + ":" + password));
-        File.WriteAllText(path, $$"""{"auths":{"{{registry}}":{"auth":"{{auth}}"}}}""");
+        File.WriteAllText(path, "{\"auths\":{\"" + registry + "\":{\"auth\":\"" + auth + "\"}}}");
     }
 
     public async Task DisposeAsync()

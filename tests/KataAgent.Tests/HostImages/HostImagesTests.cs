@@ -1,5 +1,6 @@
 using FluentAssertions;
 using KataAgent.Host.Images;
+using ImageHost = KataAgent.Host.Images.HostImages;
 using KataAgent.Image;
 using KataAgent.Image.Pull;
 using KataAgent.Image.References;
@@ -9,7 +10,7 @@ using Xunit;
 namespace KataAgent.Tests.HostImages;
 
 /// <summary>
-/// <see cref="Host.Images.HostImages"/> against a real registry (<see cref="HostImagesRegistryFixture"/>, Basic auth,
+/// <see cref="ImageHost"/> against a real registry (<see cref="HostImagesRegistryFixture"/>, Basic auth,
 /// credentials from a docker config file) as root: pull with per-layer progress, list, find by short id, the pull
 /// policies (the registry stopped to prove the store answers alone), remove and prune, load from an OCI layout
 /// directory and archive, and a rootfs prepared with the image's process and with the caller's overrides. Each test
@@ -17,7 +18,7 @@ namespace KataAgent.Tests.HostImages;
 /// </summary>
 public sealed class HostImagesTests(HostImagesRegistryFixture fixture) : IClassFixture<HostImagesRegistryFixture>
 {
-    private Host.Images.HostImages NewImages(string? dockerConfig = null) => new(new HostImagesOptions
+    private ImageHost NewImages(string? dockerConfig = null) => new(new HostImagesOptions
     {
         StoreDirectory = fixture.NewDirectory("store"),
         DockerConfigPath = dockerConfig ?? fixture.DockerConfig,

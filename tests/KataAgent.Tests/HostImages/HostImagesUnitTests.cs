@@ -1,5 +1,6 @@
 using FluentAssertions;
 using KataAgent.Host.Sandboxes;
+using ImageHost = KataAgent.Host.Images.HostImages;
 using KataAgent.Image.Config;
 using Xunit;
 
@@ -16,7 +17,7 @@ public sealed class HostImagesUnitTests
     [InlineData(false, "relative/dir", "/home/u", "/home/u/.local/share/kataagent/images")]
     public void The_store_is_under_var_lib_for_root_and_the_XDG_data_home_otherwise(bool privileged, string? xdg, string home, string expected)
     {
-        Host.Images.HostImages.DefaultStoreDirectory(privileged, xdg, home).Should().Be(expected);
+        ImageHost.DefaultStoreDirectory(privileged, xdg, home).Should().Be(expected);
     }
 
     [Fact]
