@@ -65,6 +65,10 @@ internal static class BenchRunner
         {
             await Shim.ShimBench.RunAsync(root);
         }
+        if (sections.Contains(BenchSections.Images))
+        {
+            await Images.ImagesBench.RunAsync(root);
+        }
         return 0;
     }
 

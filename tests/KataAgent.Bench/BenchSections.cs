@@ -30,7 +30,10 @@ internal static class BenchSections
     /// <summary>The containerd shim beside runc: ctr run of /bin/true, CRI pod start, shim RSS per pod (issue 13): out/bench/shim.md.</summary>
     public const string Shim = "shim";
 
-    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock, Rootfs, Shim];
+    /// <summary>Image pull and unpack beside skopeo + umoci (issue 14): out/bench/images.md.</summary>
+    public const string Images = "images";
+
+    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock, Rootfs, Shim, Images];
 
     /// <summary>The sections named in <paramref name="names"/>, or all of them; an unknown name is an error naming the known ones.</summary>
     public static ISet<string> Select(IReadOnlyList<string> names)
