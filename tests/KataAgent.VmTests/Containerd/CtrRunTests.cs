@@ -38,7 +38,7 @@ public sealed class CtrRunTests(ShimContainerdFixture fixture) : IClassFixture<S
         Encoding.ASCII.GetString(await File.ReadAllBytesAsync(RepoPaths.Kernel)).Should().Contain(lines[2] + " (");
         result.StandardError.Should().Contain("err");
         (await Containerd.CtrAsync(["containers", "ls", "-q"])).StandardOutput.Should().NotContain(id);
-        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the shim to exit", TimeSpan.FromMinutes(3));
+        await ShimHost.WaitForShimGoneAsync(Containerd, Containerd.Namespace, id);
         before.Added(Containerd.CaptureFootprint()).Should().BeEmpty();
     }
 
@@ -106,7 +106,7 @@ public sealed class CtrRunTests(ShimContainerdFixture fixture) : IClassFixture<S
         events.TopicsOf(id).Should().ContainInOrder(
             "/tasks/create", "/tasks/start", "/tasks/exec-added", "/tasks/exec-started", "/tasks/exit",
             "/tasks/paused", "/tasks/resumed", "/tasks/exit", "/tasks/delete");
-        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the shim to exit", TimeSpan.FromMinutes(3));
+        await ShimHost.WaitForShimGoneAsync(Containerd, Containerd.Namespace, id);
         before.Added(Containerd.CaptureFootprint()).Should().BeEmpty();
     }
 
