@@ -125,7 +125,9 @@ internal sealed partial class TaskService
             var guest = VmSpecRewriter.ForGuest(spec, request.Terminal);
             task.Resources = guest.Linux?.Resources;
             await GrowVmForAsync(vm, task, cancellationToken).ConfigureAwait(false);
-            container = await vm.Sandbox.CreateContainerAsync(task.Id, rootfs, guest, new ContainerOptions(), cancellationToken).ConfigureAwait(false);
+            // Only a pod has a PID namespace to share; a lone container's path names a host process's.
+            var options = new ContainerOptions { SandboxPidNamespace = task.Role == PodRole.PodContainer && VmSpecRewriter.SharesPodPidNamespace(spec) };
+            container = await vm.Sandbox.CreateContainerAsync(task.Id, rootfs, guest, options, cancellationToken).ConfigureAwait(false);
             task.Container = container;
             task.Init.Agent = container.InitProcess;
             task.Init.Io = ProcessIo.Start(container.InitProcess, task.Init.Stdin, task.Init.Stdout, task.Init.Stderr, request.Terminal);

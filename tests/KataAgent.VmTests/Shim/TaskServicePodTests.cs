@@ -167,6 +167,19 @@ public sealed class TaskServicePodTests(PodFixture pod) : IClassFixture<PodFixtu
     }
 
     [Fact]
+    public async Task The_sandbox_s_stats_are_the_whole_VM_s()
+    {
+        var stats = await Shim.CallAsync("Stats", new StatsRequest { Id = PodFixture.SandboxId }, StatsResponse.Parser);
+
+        stats.Stats.TypeUrl.Should().Be("io.containerd.cgroups.v2.Metrics");
+        var metrics = Metrics.Parser.ParseFrom(stats.Stats.Value);
+        metrics.Cpu.UsageUsec.Should().BeGreaterThan(0, "the guest's root cgroup counts all of its CPU time");
+        metrics.Memory.UsageLimit.Should().BeGreaterThan(0, "the guest's memory is the pod's limit");
+        metrics.Memory.Usage.Should().BeInRange(1, metrics.Memory.UsageLimit);
+        metrics.Pids.Current.Should().BeGreaterThan(1, "the agent and the kernel's threads at least");
+    }
+
+    [Fact]
     public async Task Two_containers_of_the_pod_run_in_its_one_VM_and_share_its_hostname_through_CRI_s_namespace_paths()
     {
         string[] ids = ["two-a", "two-b"];
