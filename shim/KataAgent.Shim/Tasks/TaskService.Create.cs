@@ -130,7 +130,8 @@ internal sealed partial class TaskService
             container = await vm.Sandbox.CreateContainerAsync(task.Id, rootfs, guest, options, cancellationToken).ConfigureAwait(false);
             task.Container = container;
             task.Init.Agent = container.InitProcess;
-            task.Init.Io = ProcessIo.Start(container.InitProcess, task.Init.Stdin, task.Init.Stdout, task.Init.Stderr, request.Terminal);
+            task.Init.Io = await ProcessIo.StartAsync(container.InitProcess, task.Init.Stdin, task.Init.Stdout, task.Init.Stderr, request.Terminal,
+                task.Id, _arguments.Namespace, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
