@@ -44,7 +44,7 @@ internal sealed partial class TaskService
             var spec = (await OciBundle.LoadAsync(bundle, cancellationToken).ConfigureAwait(false)).Spec;
             var (role, sandboxId) = PodGrouping.Classify(spec.Annotations, request.Id);
             var init = new ShimProcess(request.Id, "", stdin, stdout, stderr, request.Terminal, request.Stdin, request.Stdout, request.Stderr);
-            var task = new ShimTask(request.Id, bundle, role, init, [.. request.Rootfs]);
+            var task = new ShimTask(request.Id, bundle, role, init, [.. request.Rootfs]) { IsCriO = spec.Annotations.ContainsKey(PodGrouping.CriOContainerType) };
             PodVm vm;
             if (role == PodRole.PodContainer)
             {
