@@ -23,11 +23,13 @@ internal sealed class BinaryLogger : IAsyncDisposable
     public static readonly TimeSpan TermLimit = TimeSpan.FromSeconds(12);
 
     private readonly int _pid;
+    private readonly int _pidfd;
     private int _disposed;
 
-    private BinaryLogger(int pid, OutputSink stdout, OutputSink stderr)
+    private BinaryLogger(int pid, int pidfd, OutputSink stdout, OutputSink stderr)
     {
         _pid = pid;
+        _pidfd = pidfd;
         Stdout = stdout;
         Stderr = stderr;
     }
@@ -70,7 +72,20 @@ internal sealed class BinaryLogger : IAsyncDisposable
         Libc.Close(outRead);
         Libc.Close(errRead);
         Libc.Close(waitWrite);
-        var logger = new BinaryLogger(pid, OutputSink.ForPipe(outWrite, $"{target.Path} (stdout)"), OutputSink.ForPipe(errWrite, $"{target.Path} (stderr)"));
+        // The daemon's reaper takes a child that has been a zombie for 2 s: a pidfd, taken before that can happen,
+        // keeps the signals and the wait on this process even when its pid is free again.
+        int pidfd = Libc.PidfdOpen(pid);
+        if (pidfd < 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            Libc.Kill(pid, Libc.SIGKILL);
+            foreach (int fd in new[] { outWrite, errWrite, waitRead })
+            {
+                Libc.Close(fd);
+            }
+            throw new TaskException(TaskErrorKind.FailedPrecondition, $"stdout: pidfd_open of the logging binary {target.Path}: {Errno.Name(errno)}");
+        }
+        var logger = new BinaryLogger(pid, pidfd, OutputSink.ForPipe(outWrite, $"{target.Path} (stdout)"), OutputSink.ForPipe(errWrite, $"{target.Path} (stderr)"));
         try
         {
             using var wait = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(waitRead, ownsHandle: true), FileAccess.Read, 1, isAsync: false);
@@ -98,26 +113,30 @@ internal sealed class BinaryLogger : IAsyncDisposable
         }
         Stdout.Dispose();
         Stderr.Dispose();
-        Libc.Kill(_pid, Libc.SIGTERM);
+        Signal(Libc.SIGTERM);
         var deadline = DateTime.UtcNow + TermLimit;
         while (!Reaped())
         {
             if (DateTime.UtcNow >= deadline)
             {
                 ShimLog.Warn($"logging binary {_pid} did not exit {TermLimit.TotalSeconds:0} s after SIGTERM: killed");
-                Libc.Kill(_pid, Libc.SIGKILL);
+                Signal(Libc.SIGKILL);
                 deadline = DateTime.MaxValue;
             }
             await Task.Delay(50).ConfigureAwait(false);
         }
+        Libc.Close(_pidfd);
     }
+
+    private void Signal(int signal) => Libc.Syscall(Libc.SYS_pidfd_send_signal, _pidfd, signal, 0, 0, 0);
 
     /// <summary>Reaps the logger if it has exited; true once it is gone (also when the daemon's reaper took it first).</summary>
     private unsafe bool Reaped()
     {
-        int status;
-        int result = ShimLibc.WaitPid(_pid, &status, Libc.WNOHANG);
-        return result == _pid || result < 0;
+        Libc.SigInfo info = default;
+        int result = Libc.WaitId(Libc.P_PIDFD, _pidfd, &info, Libc.WEXITED | Libc.WNOHANG);
+        // A zero pid: still running. ECHILD: somebody else reaped it.
+        return result != 0 || info.Pid != 0;
     }
 
     private const int StdoutFd = 3;
