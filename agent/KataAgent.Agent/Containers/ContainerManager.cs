@@ -18,7 +18,7 @@ namespace KataAgent.Agent.Containers;
 /// The sandbox's containers: create, start, exec, signal, wait, remove. Validation happens before
 /// any side effect; a failed create leaves nothing behind.
 /// </summary>
-public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces sandbox, StorageManager storage, ILogger<ContainerManager> logger)
+public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces sandbox, SandboxPause pause, StorageManager storage, ILogger<ContainerManager> logger)
 {
     /// <summary>The cgroup2 mount (/sys/fs/cgroup in the guest); null when there is none.</summary>
     private readonly string? _cgroupRoot = Cgroup2Mount.Find();
@@ -36,7 +36,9 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     /// released again when anything after that fails. <paramref name="sandboxPidns"/> is CreateContainer's: join
     /// the sandbox's shared PID namespace (see <see cref="SpecTranslator.ForCreate"/>). The sandbox's first container
     /// becomes its infra container, whose PID namespace later containers with sandbox_pidns join when CreateSandbox
-    /// started no pause process (as Kata's agent does).
+    /// started no pause process (as Kata's agent does). In a sandbox (after CreateSandbox) whose PID namespace nobody
+    /// holds yet, sandbox_pidns starts the pause process and the container joins it: the pod's PID namespace then
+    /// outlives every container in it (the infra container's exit would kill them all).
     /// </summary>
     public async Task CreateAsync(string containerId, string execId, Protocols.Agent.Spec? spec, IReadOnlyList<Protocols.Agent.Storage> storages, bool sandboxPidns, CancellationToken cancellationToken)
     {
@@ -52,6 +54,12 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         string rootfs = ResolveRootfs(containerId, spec.Root?.Path ?? "");
         StorageManager.Validate(storages, "storages");
         InitConfig config = SpecTranslator.ForCreate(spec, rootfs, sandbox, sandboxPidns, otherContainers: !_containers.IsEmpty);
+        if (sandboxPidns && sandbox.PidPath is null && sandbox.UtsPath is not null)
+        {
+            // The spec is valid (checked just above) before anything is started for it.
+            await pause.EnsureStartedAsync(forEveryContainer: false, cancellationToken).ConfigureAwait(false);
+            config = SpecTranslator.ForCreate(spec, rootfs, sandbox, sandboxPidns, otherContainers: !_containers.IsEmpty);
+        }
         if (_containers.ContainsKey(containerId) || !_creating.TryAdd(containerId, 0))
         {
             throw AgentException.AlreadyExists("container_id", $"container '{containerId}' already exists");
@@ -241,6 +249,14 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     }
 
     public Protocols.Agent.CgroupStats Stats(string containerId) => RequireCgroup(Get(containerId)).Stats();
+
+    /// <summary>Whether a container of this id exists (created, not yet removed).</summary>
+    public bool Contains(string containerId) => _containers.ContainsKey(containerId);
+
+    /// <summary>The sandbox's statistics: the cgroup root the containers are placed under (<see cref="SandboxStatsReader"/>).</summary>
+    public Protocols.Agent.CgroupStats SandboxStats() => _cgroupRoot is null
+        ? throw AgentException.FailedPrecondition(null, "this kernel has no cgroup2 hierarchy to read the sandbox's statistics from")
+        : SandboxStatsReader.Read(_cgroupRoot);
 
     public void Pause(string containerId)
     {

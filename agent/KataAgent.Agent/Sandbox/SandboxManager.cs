@@ -18,15 +18,14 @@ namespace KataAgent.Agent.Sandbox;
 /// <summary>
 /// CreateSandbox and DestroySandbox: the pod-wide state shared by its containers — hostname in a
 /// shared UTS namespace, a shared IPC namespace, optionally a shared PID namespace held by a pause
-/// process, DNS for resolv.conf, and sandbox storages.
+/// process (<see cref="SandboxPause"/>, which lives until DestroySandbox), DNS for resolv.conf, and sandbox storages.
 /// </summary>
-public sealed class SandboxManager(ContainerManager containers, SandboxNamespaces namespaces, StorageManager storage, ProcessReaper reaper, ILogger<SandboxManager> logger)
+public sealed class SandboxManager(ContainerManager containers, SandboxNamespaces namespaces, SandboxPause pause, StorageManager storage, ProcessReaper reaper, ILogger<SandboxManager> logger)
 {
     private const string GuestResolvConf = "/etc/resolv.conf";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private IReadOnlyList<string> _storages = [];
-    private ContainerProcess? _pause;
     private bool _created;
 
     public string? SandboxId { get; private set; }
@@ -73,7 +72,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
                 _storages = await storage.MountAsync(request.Storages, "storages", cancellationToken).ConfigureAwait(false);
                 if (request.SandboxPidns)
                 {
-                    await StartPauseAsync(cancellationToken).ConfigureAwait(false);
+                    await pause.EnsureStartedAsync(forEveryContainer: true, cancellationToken).ConfigureAwait(false);
                 }
             }
             catch
@@ -139,36 +138,9 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         namespaces.IpcPath = Path.Combine(GuestLayout.SandboxNamespaceDirectory, "ipc");
     }
 
-    private async Task StartPauseAsync(CancellationToken cancellationToken)
-    {
-        var config = new InitConfig
-        {
-            Mode = "create",
-            UnshareFlags = Libc.CLONE_NEWNS | Libc.CLONE_NEWPID,
-            Join = [new NamespaceJoin { Type = Libc.CLONE_NEWUTS, Path = namespaces.UtsPath! }, new NamespaceJoin { Type = Libc.CLONE_NEWIPC, Path = namespaces.IpcPath! }],
-            Args = ["/proc/self/exe", PauseMode.Argument],
-        };
-        try
-        {
-            _pause = await ContainerProcess.SpawnAsync("pause", config, (0, 0), reaper, _ => { }, cancellationToken).ConfigureAwait(false);
-            await _pause.StartAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (AgentException e)
-        {
-            throw AgentException.Internal($"starting the sandbox's pause process: {e.Message}", e);
-        }
-        namespaces.PausePidPath = $"/proc/{_pause.Pid}/ns/pid";
-    }
-
     private async Task TearDownAsync()
     {
-        if (_pause is not null)
-        {
-            _pause.Signal(Libc.SIGKILL);
-            await _pause.Exited.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            await _pause.DisposeAsync().ConfigureAwait(false);
-            _pause = null;
-        }
+        await pause.StopAsync().ConfigureAwait(false);
         storage.Release(_storages, includingShared: true);
         _storages = [];
         foreach (string? path in new[] { namespaces.UtsPath, namespaces.IpcPath })

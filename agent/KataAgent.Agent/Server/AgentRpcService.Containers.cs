@@ -38,7 +38,10 @@ internal sealed partial class AgentRpcService
 
     public override async Task<StatsContainerResponse> StatsContainer(StatsContainerRequest request, ServerCallContext context)
     {
-        var response = new StatsContainerResponse { CgroupStats = _containers.Stats(request.ContainerId) };
+        // The sandbox id names the sandbox itself when no container has it (Kata's pause container has it, we run
+        // none): the pod's statistics, the whole guest's.
+        bool sandbox = request.ContainerId.Length > 0 && request.ContainerId == _sandbox.SandboxId && !_containers.Contains(request.ContainerId);
+        var response = new StatsContainerResponse { CgroupStats = sandbox ? _containers.SandboxStats() : _containers.Stats(request.ContainerId) };
         response.NetworkStats.AddRange(await _network.ListStatisticsAsync(context.CancellationToken).ConfigureAwait(false));
         return response;
     }

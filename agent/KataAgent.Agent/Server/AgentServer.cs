@@ -93,6 +93,7 @@ public static class AgentServer
         builder.Services.AddSingleton<ProcessReaper>();
         builder.Services.AddSingleton<ContainerManager>();
         builder.Services.AddSingleton<SandboxNamespaces>();
+        builder.Services.AddSingleton<SandboxPause>();
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton<StorageManager>();
         builder.Services.AddSingleton(new FileCopier());

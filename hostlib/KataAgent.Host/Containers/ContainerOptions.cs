@@ -37,5 +37,14 @@ public sealed record ContainerOptions
     /// </summary>
     public TimeSpan RemoveTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// <see cref="Sandboxes.Sandbox.CreateContainerAsync"/> only: the container joins the pod's shared PID namespace
+    /// (CreateContainer's <c>sandbox_pidns</c>; Kubernetes' <c>shareProcessNamespace</c>). The agent holds that namespace
+    /// with a pause process as its PID 1, started for the first container that asks and kept until the sandbox is
+    /// destroyed, so the pod's containers see each other's processes and survive each other's exits. Default false: a
+    /// PID namespace of the container's own (unless the sandbox was created sharing one for every container).
+    /// </summary>
+    public bool SandboxPidNamespace { get; init; }
+
     internal int EffectiveReadChunkSize => Math.Clamp(ReadChunkSize, MinReadChunkSize, MaxReadChunkSize);
 }

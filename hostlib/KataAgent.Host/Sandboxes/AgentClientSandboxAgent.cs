@@ -33,6 +33,9 @@ internal sealed class AgentClientSandboxAgent(AgentClient client) : ISandboxAgen
     public Task<Container> CreateContainerAsync(CreateContainerRequest request, ContainerOptions? options, CancellationToken cancellationToken) =>
         Container.CreateAsync(client, request, options, cancellationToken);
 
+    public Task<StatsContainerResponse> StatsSandboxAsync(string sandboxId, CancellationToken cancellationToken) =>
+        client.StatsContainerAsync(new StatsContainerRequest { ContainerId = sandboxId }, cancellationToken);
+
     public Task<Container> OpenContainerAsync(string containerId, ContainerOptions? options, CancellationToken cancellationToken) =>
         Container.OpenAsync(client, containerId, options, cancellationToken);
 }

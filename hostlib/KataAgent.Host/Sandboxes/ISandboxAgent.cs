@@ -30,6 +30,9 @@ internal interface ISandboxAgent
     /// <summary>CreateContainer, and a handle on the container (its stdio attached as <paramref name="options"/> say).</summary>
     Task<Container> CreateContainerAsync(CreateContainerRequest request, ContainerOptions? options, CancellationToken cancellationToken);
 
+    /// <summary>StatsContainer for the sandbox's own id: the pod's (the whole guest's) statistics.</summary>
+    Task<StatsContainerResponse> StatsSandboxAsync(string sandboxId, CancellationToken cancellationToken);
+
     /// <summary>A handle on an existing container (nothing sent to the agent).</summary>
     Task<Container> OpenContainerAsync(string containerId, ContainerOptions? options, CancellationToken cancellationToken);
 }

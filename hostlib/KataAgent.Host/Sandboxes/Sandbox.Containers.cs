@@ -19,7 +19,8 @@ public sealed partial class Sandbox
     /// (read-only ones read-only) and the mount's source rewritten to its guest path. With <see cref="RootfsMode.Blk"/>
     /// the directory is packed into an ext4 image in the state directory, hot-plugged, and CreateContainer carries a
     /// <c>blk</c> storage for it (found by its PCI path, mounted at <see cref="RootfsMountPoint"/>); bind mount sources
-    /// are passed on as they are (guest paths). The container is created, not started.
+    /// are passed on as they are (guest paths). The container is created, not started. With
+    /// <see cref="ContainerOptions.SandboxPidNamespace"/> it joins the pod's shared PID namespace.
     /// </summary>
     /// <exception cref="ArgumentException">The container id is not a safe name, or is used already.</exception>
     /// <exception cref="DirectoryNotFoundException">The rootfs directory does not exist.</exception>
@@ -38,7 +39,7 @@ public sealed partial class Sandbox
         ThrowIfFailed();
         var oci = spec.Clone();
         oci.Root ??= new Root();
-        var request = new CreateContainerRequest { ContainerId = containerId, ExecId = containerId, OCI = oci };
+        var request = new CreateContainerRequest { ContainerId = containerId, ExecId = containerId, OCI = oci, SandboxPidns = options?.SandboxPidNamespace ?? false };
         if (_share is null)
         {
             await PlugRootfsDiskAsync(containerId, rootfsDirectory, request, cancellationToken).ConfigureAwait(false);
@@ -82,6 +83,20 @@ public sealed partial class Sandbox
             _gate.Release();
         }
         return container;
+    }
+
+    /// <summary>
+    /// StatsContainer for the sandbox itself: the pod's statistics, which in a VM are the whole guest's (the agent
+    /// reads the guest's cgroup root, and the kernel's own counters for the memory and tasks the root cgroup does not
+    /// keep). Shaped as a container's (cgroup statistics, the guest's interfaces).
+    /// </summary>
+    /// <exception cref="AgentStatusException">The agent refused (an agent without cgroup2: FAILED_PRECONDITION).</exception>
+    /// <exception cref="ShareException">The sandbox failed (<see cref="Failure"/>), before or during the call.</exception>
+    public async Task<StatsContainerResponse> StatsAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        ThrowIfFailed();
+        return await UnlessFailedAsync(_agent.StatsSandboxAsync(Id, cancellationToken)).ConfigureAwait(false);
     }
 
     /// <summary>The blk way: the rootfs packed, plugged, and named by a storage of the request.</summary>

@@ -29,6 +29,12 @@ internal sealed class ShimTask
     /// <summary>The snapshotter mounts containerd gave (reported again in TaskCreate).</summary>
     public IReadOnlyList<Mount> Rootfs { get; }
 
+    /// <summary>
+    /// Whether CRI-O made the task (its spec has <c>io.kubernetes.cri-o.ContainerType</c>): CRI-O learns of an OOM kill
+    /// from an <c>oom</c> file in the bundle, not from events.
+    /// </summary>
+    public bool IsCriO { get; init; }
+
     /// <summary>The container in the agent; null for the sandbox task (the VM itself).</summary>
     public Container? Container { get; set; }
 

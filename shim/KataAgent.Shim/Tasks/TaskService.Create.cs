@@ -44,7 +44,7 @@ internal sealed partial class TaskService
             var spec = (await OciBundle.LoadAsync(bundle, cancellationToken).ConfigureAwait(false)).Spec;
             var (role, sandboxId) = PodGrouping.Classify(spec.Annotations, request.Id);
             var init = new ShimProcess(request.Id, "", stdin, stdout, stderr, request.Terminal, request.Stdin, request.Stdout, request.Stderr);
-            var task = new ShimTask(request.Id, bundle, role, init, [.. request.Rootfs]);
+            var task = new ShimTask(request.Id, bundle, role, init, [.. request.Rootfs]) { IsCriO = spec.Annotations.ContainsKey(PodGrouping.CriOContainerType) };
             PodVm vm;
             if (role == PodRole.PodContainer)
             {
@@ -125,10 +125,13 @@ internal sealed partial class TaskService
             var guest = VmSpecRewriter.ForGuest(spec, request.Terminal);
             task.Resources = guest.Linux?.Resources;
             await GrowVmForAsync(vm, task, cancellationToken).ConfigureAwait(false);
-            container = await vm.Sandbox.CreateContainerAsync(task.Id, rootfs, guest, new ContainerOptions(), cancellationToken).ConfigureAwait(false);
+            // Only a pod has a PID namespace to share; a lone container's path names a host process's.
+            var options = new ContainerOptions { SandboxPidNamespace = task.Role == PodRole.PodContainer && VmSpecRewriter.SharesPodPidNamespace(spec) };
+            container = await vm.Sandbox.CreateContainerAsync(task.Id, rootfs, guest, options, cancellationToken).ConfigureAwait(false);
             task.Container = container;
             task.Init.Agent = container.InitProcess;
-            task.Init.Io = ProcessIo.Start(container.InitProcess, task.Init.Stdin, task.Init.Stdout, task.Init.Stderr, request.Terminal);
+            task.Init.Io = await ProcessIo.StartAsync(container.InitProcess, task.Init.Stdin, task.Init.Stdout, task.Init.Stderr, request.Terminal,
+                task.Id, _arguments.Namespace, cancellationToken).ConfigureAwait(false);
         }
         catch
         {

@@ -47,7 +47,8 @@ internal sealed partial class TaskService
                 process.Pid = task.Init.Pid;
                 try
                 {
-                    process.Io = Stdio.ProcessIo.Start(started, process.Stdin, process.Stdout, process.Stderr, process.Terminal);
+                    process.Io = await Stdio.ProcessIo.StartAsync(started, process.Stdin, process.Stdout, process.Stderr, process.Terminal,
+                        process.ExecId, _arguments.Namespace, cancellationToken).ConfigureAwait(false);
                 }
                 catch
                 {

@@ -84,19 +84,27 @@ internal sealed partial class TaskService
         }
     }
 
-    /// <summary>Stats: the container's cgroup v2 metrics (<c>io.containerd.cgroups.v2.Metrics</c>).</summary>
+    /// <summary>
+    /// Stats: the container's cgroup v2 metrics (<c>io.containerd.cgroups.v2.Metrics</c>); for the pod's sandbox, which
+    /// is the VM, the whole guest's (<see cref="Host.Sandboxes.Sandbox.StatsAsync"/>).
+    /// </summary>
     private async Task<StatsResponse> StatsAsync(StatsRequest request, CancellationToken cancellationToken)
     {
         var task = Find(request.Id);
-        if (task.Container is not { } container)
-        {
-            throw TaskException.Unimplemented($"task {task.Id} is the pod's sandbox (its VM), which has no cgroup of its own: take the metrics of its containers");
-        }
         if (task.Init.Status == Protocols.Containerd.Types.Status.Stopped)
         {
             throw TaskException.FailedPrecondition($"task {task.Id} has exited: it has no metrics");
         }
-        StatsContainerResponse stats = await container.StatsAsync(cancellationToken).ConfigureAwait(false);
+        StatsContainerResponse stats;
+        if (task.Container is { } container)
+        {
+            stats = await container.StatsAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var vm = _vm ?? throw TaskException.FailedPrecondition($"the VM of task {task.Id} is gone");
+            stats = await vm.Sandbox.StatsAsync(cancellationToken).ConfigureAwait(false);
+        }
         return new StatsResponse { Stats = MetricsMapper.ToAny(stats) };
     }
 }

@@ -104,7 +104,10 @@ internal sealed partial class TaskService
         vm.Gone.TrySetResult();
     }
 
-    /// <summary>Publishes TaskOOM for each OOM kill the agent reports (GetOOMEvent long polls) while the VM runs.</summary>
+    /// <summary>
+    /// Publishes TaskOOM for each OOM kill the agent reports (GetOOMEvent long polls) while the VM runs; for a CRI-O
+    /// task it also creates the <c>oom</c> file in its bundle, which CRI-O reads (it takes no events), as Kata's shim does.
+    /// </summary>
     private async Task WatchOomAsync(PodVm vm)
     {
         var token = vm.Lifetime.Token;
@@ -134,15 +137,36 @@ internal sealed partial class TaskService
                 await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
                 continue;
             }
-            bool known;
+            ShimTask? task;
             lock (_tasks)
             {
-                known = _tasks.ContainsKey(oom.ContainerId);
+                task = _tasks.GetValueOrDefault(oom.ContainerId);
             }
-            if (known)
+            if (task is not null)
             {
+                if (task.IsCriO)
+                {
+                    WriteOomFile(task.Bundle);
+                }
                 _events.Publish(new TaskOOM { ContainerId = oom.ContainerId });
             }
+        }
+    }
+
+    /// <summary>The empty <c>oom</c> file CRI-O looks for in the bundle; a failure is logged, never the watcher's end.</summary>
+    private static void WriteOomFile(string bundle)
+    {
+        string path = Path.Combine(bundle, "oom");
+        try
+        {
+            using (File.Open(path, FileMode.OpenOrCreate, FileAccess.Write))
+            {
+            }
+            ShimLog.Info($"wrote {path} for CRI-O");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ShimLog.Warn($"the oom file for CRI-O: {path}: {e.Message}");
         }
     }
 }

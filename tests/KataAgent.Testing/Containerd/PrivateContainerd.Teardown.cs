@@ -31,7 +31,36 @@ public sealed partial class PrivateContainerd
     }
 
     /// <summary>The pids of running shim processes (any runtime) that containerd started for this instance's address.</summary>
-    public IReadOnlyList<int> ShimPids()
+    public IReadOnlyList<int> ShimPids() => ShimPidsWhere(_ => true);
+
+    /// <summary>
+    /// The pids of running shim processes of this instance that serve group <paramref name="id"/> (a ctr task's id, a
+    /// CRI pod's sandbox id) in containerd namespace <paramref name="ns"/>: what a test waits on to see its own shim go,
+    /// so that one test's leaked shim fails that test, not the next one (every shim daemon is run with containerd's
+    /// <c>-namespace NS -id ID</c>, the flags it was started with).
+    /// </summary>
+    public IReadOnlyList<int> ShimPids(string ns, string id) =>
+        ShimPidsWhere(argv => FlagValue(argv, "-namespace") == ns && FlagValue(argv, "-id") == id);
+
+    /// <summary>A Go flag's value in <paramref name="argv"/> ("-f v" or "-f=v"), or null.</summary>
+    private static string? FlagValue(string[] argv, string flag)
+    {
+        for (int i = 1; i < argv.Length; i++)
+        {
+            string arg = argv[i].StartsWith("--", StringComparison.Ordinal) ? argv[i][1..] : argv[i];
+            if (arg == flag && i + 1 < argv.Length)
+            {
+                return argv[i + 1];
+            }
+            if (arg.StartsWith(flag + "=", StringComparison.Ordinal))
+            {
+                return arg[(flag.Length + 1)..];
+            }
+        }
+        return null;
+    }
+
+    private List<int> ShimPidsWhere(Func<string[], bool> matches)
     {
         var pids = new List<int>();
         foreach (string entry in System.IO.Directory.EnumerateDirectories("/proc"))
@@ -50,7 +79,7 @@ public sealed partial class PrivateContainerd
                 continue;
             }
             if (argv.Length > 0 && Path.GetFileName(argv[0]).StartsWith("containerd-shim", StringComparison.Ordinal)
-                && argv.Contains(Address) && ProcessState.IsRunning(pid))
+                && argv.Contains(Address) && matches(argv) && ProcessState.IsRunning(pid))
             {
                 pids.Add(pid);
             }

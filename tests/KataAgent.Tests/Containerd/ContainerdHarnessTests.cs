@@ -79,7 +79,7 @@ public sealed class ContainerdHarnessTests(RuncContainerdFixture fixture) : ICla
 
         await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId });
         await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId });
-        await WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "runc's shim to exit");
+        await WaitForAsync(() => Task.FromResult(Containerd.ShimPids(PrivateContainerd.CriNamespace, podId).Count == 0), "runc's shim to exit");
         var left = before.Added(Containerd.CaptureFootprint());
         // The node's bridge stays for the next pod, as on a real node; the harness deletes it at the end.
         left.Should().BeSubsetOf(["link " + Containerd.Cni.BridgeName]);

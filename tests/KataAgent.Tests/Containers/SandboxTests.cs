@@ -62,6 +62,102 @@ public class SandboxTests
         await client.DestroySandboxAsync(new DestroySandboxRequest());
     }
 
+    [Fact]
+    public async Task The_pods_pid_namespace_is_a_pause_processes_started_for_the_first_container_that_asks_and_it_outlives_them_all()
+    {
+        using var rootfs = await BusyboxRootfs.CreateAsync();
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using var client = await agent.ConnectAsync();
+        // As our shim creates a pod: CreateSandbox cannot know Kubernetes' shareProcessNamespace (CRI's sandbox spec is
+        // the same either way), so the containers ask, as CRI's /proc/<pid>/ns/pid paths tell the shim to.
+        await client.CreateSandboxAsync(new CreateSandboxRequest { Hostname = "pid-pod", SandboxId = "pidpod" });
+        bool destroyed = false;
+        try
+        {
+            // a leaves an orphan behind (its subshell exits at once), then becomes sleep 301.
+            await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "a", OCI = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "(sleep 303 >/dev/null 2>&1 &); exec sleep 301"]), SandboxPidns = true });
+            await client.StartContainerAsync(new StartContainerRequest { ContainerId = "a" });
+            await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "b", OCI = ContainerSpecs.Default(rootfs.Path, ["sleep", "302"]), SandboxPidns = true });
+            await client.StartContainerAsync(new StartContainerRequest { ContainerId = "b" });
+
+            string see = "tr '\\0' ' ' < /proc/1/cmdline; echo; for p in $(pidof sleep); do tr '\\0' ' ' < /proc/$p/cmdline; echo; done | sort; readlink /proc/self/ns/pid";
+            var seen = (await RunSharedAsync("look", see)).Split('\n');
+            seen[0].Should().EndWith("pause ", "PID 1 of the pod's PID namespace is the pause process, not the first container");
+            seen[1..4].Should().Equal(["sleep 301 ", "sleep 302 ", "sleep 303 "], "each container sees the other's processes");
+            string podNamespace = seen[4];
+
+            // A container that does not ask gets a PID namespace of its own: the pause is not everyone's.
+            (await ContainerIsolationTests.RunToCompletionAsync(client, "own", ContainerSpecs.Default(rootfs.Path, ["sh", "-c", "echo $$; pidof sleep || echo none"]), expectedStatus: 0))
+                .Should().Be("1\nnone\n");
+
+            // The orphan is the pause's child, and once it dies the pause reaps it: no zombie is left.
+            string find = "for d in /proc/[0-9]*; do [ \"$(tr '\\0' ' ' < $d/cmdline 2>/dev/null)\" = 'sleep 303 ' ] && o=${d#/proc/}; done";
+            string reaped = await RunSharedAsync("reaper", find + "; grep PPid /proc/$o/status; kill $o; i=0; while [ -e /proc/$o ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; [ -e /proc/$o ] && grep State /proc/$o/status || echo reaped");
+            reaped.Should().Be("PPid:\t1\nreaped\n");
+
+            // One container's end is not the pod's: the other keeps running in the same namespace.
+            await client.SignalProcessAsync(new SignalProcessRequest { ContainerId = "a", Signal = 9 });
+            (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "a" })).Status.Should().Be(137);
+            await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "a", Timeout = 10 });
+            var after = (await RunSharedAsync("after", see)).Split('\n');
+            after[0].Should().EndWith("pause ");
+            after[1..3].Should().Equal(["sleep 302 ", podNamespace]);
+
+            // The namespace lives until the sandbox goes, and nothing of it is left then.
+            await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "b", Timeout = 10 });
+            ProcessesIn(podNamespace).Should().ContainSingle("the pause process holds the namespace with no container left");
+            await client.DestroySandboxAsync(new DestroySandboxRequest());
+            destroyed = true;
+            ProcessesIn(podNamespace).Should().BeEmpty("DestroySandbox ends the pause process");
+        }
+        finally
+        {
+            if (!destroyed)
+            {
+                await client.DestroySandboxAsync(new DestroySandboxRequest());
+            }
+        }
+
+        async Task<string> RunSharedAsync(string id, string script)
+        {
+            await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = id, OCI = ContainerSpecs.Default(rootfs.Path, ["sh", "-c", script]), SandboxPidns = true });
+            await client.StartContainerAsync(new StartContainerRequest { ContainerId = id });
+            int status = (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = id })).Status;
+            string output = await ContainerLifecycleTests.ReadAllAsync(client, id, "", stderr: false);
+            string errors = await ContainerLifecycleTests.ReadAllAsync(client, id, "", stderr: true);
+            await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = id, Timeout = 10 });
+            status.Should().Be(0, errors);
+            return output;
+        }
+    }
+
+    /// <summary>Host processes in the PID namespace <paramref name="link"/> (as /proc/PID/ns/pid reads, "pid:[…]").</summary>
+    private static List<int> ProcessesIn(string link)
+    {
+        var found = new List<int>();
+        foreach (string entry in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), out int pid))
+            {
+                try
+                {
+                    if (new FileInfo(Path.Combine(entry, "ns", "pid")).LinkTarget == link)
+                    {
+                        found.Add(pid);
+                    }
+                }
+                catch (IOException)
+                {
+                    // Gone while we looked.
+                }
+                catch (UnauthorizedAccessException)
+                {
+                }
+            }
+        }
+        return found;
+    }
+
     [Theory]
     [InlineData("nfs", Shm, "storages[0].driver")]
     [InlineData("ephemeral", "/etc/evil", "storages[0].mount_point")]

@@ -59,6 +59,12 @@ internal sealed class FakeSandboxAgent(List<string> log) : ISandboxAgent
         return Container.Handle(null!, request.ContainerId, request.ExecId, options ?? new ContainerOptions());
     }
 
+    public async Task<StatsContainerResponse> StatsSandboxAsync(string sandboxId, CancellationToken cancellationToken)
+    {
+        await Call($"StatsContainer {sandboxId}", "StatsContainer");
+        return new StatsContainerResponse();
+    }
+
     public Task<Container> OpenContainerAsync(string containerId, ContainerOptions? options, CancellationToken cancellationToken) =>
         Task.FromResult(Container.Handle(null!, containerId, "", options ?? new ContainerOptions()));
 

@@ -41,8 +41,8 @@ public sealed class CriPodTests(ShimContainerdFixture fixture) : IClassFixture<S
         status.State.Should().Be(PodSandboxState.SandboxReady);
         string podIp = status.Network.Ip;
         podIp.Should().StartWith(Containerd.Cni!.Subnet[..^"0/24".Length]);
-        ShimHost.QemuPids(Containerd).Should().ContainSingle("the pod is one VM");
-        int qemu = ShimHost.QemuPids(Containerd)[0];
+        ShimHost.QemuPids(Containerd, PrivateContainerd.CriNamespace, podId).Should().ContainSingle("the pod is one VM");
+        int qemu = ShimHost.QemuPids(Containerd, PrivateContainerd.CriNamespace, podId)[0];
         // Boot size from the requests (the CPU request and the memory), room up to the limits (docs/SHIM.md "Sizing").
         QemuSize.Of(qemu).Should().Be(new QemuSize(
             Cpus: baseCpus + (int)Math.Ceiling(PodShares / 1024.0),
@@ -54,8 +54,14 @@ public sealed class CriPodTests(ShimContainerdFixture fixture) : IClassFixture<S
         string web = await StartContainerAsync(cri, podId, podConfig, CriPods.HttpdContainer("web", "served from the pod", limits));
         string side = await StartContainerAsync(cri, podId, podConfig, CriPods.Container("side", ["sleep", "3600"], limits));
 
-        ShimHost.QemuPids(Containerd).Should().Equal([qemu], "both containers join the pod's VM");
-        Containerd.ShimPids().Should().ContainSingle("one shim serves the pod");
+        // Scoped to this pod's ids, so that what another test left does not count here.
+        ShimHost.QemuPids(Containerd, PrivateContainerd.CriNamespace, podId).Should().Equal([qemu]);
+        foreach (string container in new[] { web, side })
+        {
+            ShimHost.QemuPids(Containerd, PrivateContainerd.CriNamespace, container).Should().BeEmpty("both containers join the pod's VM");
+            Containerd.ShimPids(PrivateContainerd.CriNamespace, container).Should().BeEmpty("the pod's shim serves its containers");
+        }
+        Containerd.ShimPids(PrivateContainerd.CriNamespace, podId).Should().ContainSingle("one shim serves the pod");
         // Two containers of one CPU each: base + 2 vCPUs online, within the pod's limit.
         string size = await ExecAsync(cri, web, "grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo");
         string[] lines = size.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -69,14 +75,48 @@ public sealed class CriPodTests(ShimContainerdFixture fixture) : IClassFixture<S
         // nc, not busybox-static's wget, which crashes in its static glibc resolver.
         var fromSide = await ExecAsync(cri, side, "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 127.0.0.1 80 | sed '1,/^\\r$/d'; hostname");
         fromSide.Should().Be("served from the pod\nkpod\n");
+        (await ExecAsync(cri, side, "pidof httpd || echo none")).Should().Be("none\n", "without shareProcessNamespace each container has a PID namespace of its own");
         (await CriPods.FetchAsync(podIp)).Should().Be("served from the pod\n");
 
         await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId });
         (await cri.Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = web })).Status.State.Should().Be(ContainerState.ContainerExited);
         await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId });
-        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the pod's shim to exit", TimeSpan.FromMinutes(3));
+        await ShimHost.WaitForShimGoneAsync(Containerd, PrivateContainerd.CriNamespace, podId);
         // The node's bridge stays for the next pod, as on a real node; the harness deletes it at the end.
         before.Added(Containerd.CaptureFootprint()).Should().BeSubsetOf(["link " + Containerd.Cni.BridgeName]);
+    }
+
+    [Fact]
+    public async Task APodSharingItsProcessNamespaceSeesItsContainersUnderThePauseProcessUntilThePodGoes()
+    {
+        using var cri = Containerd.CreateCriClient();
+        var before = Containerd.CaptureFootprint();
+        // Kubernetes' shareProcessNamespace: true, as kubelet sends it (the pod's and every container's pid mode POD).
+        var podConfig = CriPods.SandboxConfig("ppod", pid: NamespaceMode.Pod);
+        string podId = (await cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = podConfig, RuntimeHandler = PrivateContainerd.KataAgentHandler })).PodSandboxId;
+        string first = await StartContainerAsync(cri, podId, podConfig, CriPods.Container("first", ["sleep", "3601"], pid: NamespaceMode.Pod));
+        string second = await StartContainerAsync(cri, podId, podConfig, CriPods.Container("second", ["sleep", "3602"], pid: NamespaceMode.Pod));
+
+        const string Look = "tr '\\0' ' ' < /proc/1/cmdline; echo; for p in $(pidof sleep); do tr '\\0' ' ' < /proc/$p/cmdline; echo; done | sort";
+        var seen = (await ExecAsync(cri, second, Look)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        seen[0].Should().EndWith("pause ", "PID 1 of the pod's PID namespace is the agent's pause process, not a container");
+        seen[1..].Should().Equal(["sleep 3601 ", "sleep 3602 "], "the second container sees the first one's process");
+
+        // The sandbox task's metrics are the VM's (ctr asks the shim, as it asks for any task).
+        var metrics = (await Containerd.CtrInAsync(PrivateContainerd.CriNamespace, ["tasks", "metrics", podId])).EnsureSuccess("ctr tasks metrics of the sandbox");
+        metrics.StandardOutput.Should().MatchRegex(@"pids\.current\s+[1-9]").And.MatchRegex(@"memory\.usage\s+[1-9]").And.MatchRegex(@"cpu\.usage_usec\s+[1-9]");
+
+        // The first container's end is not the namespace's: the second keeps running in it, under the same PID 1.
+        await cri.Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = first, Timeout = 5 });
+        (await cri.Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = first })).Status.State.Should().Be(ContainerState.ContainerExited);
+        (await cri.Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = second })).Status.State.Should().Be(ContainerState.ContainerRunning);
+        var after = (await ExecAsync(cri, second, Look)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        after.Should().Equal([seen[0], "sleep 3602 "]);
+
+        await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId });
+        await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId });
+        await ShimHost.WaitForShimGoneAsync(Containerd, PrivateContainerd.CriNamespace, podId);
+        before.Added(Containerd.CaptureFootprint()).Should().BeSubsetOf(["link " + Containerd.Cni!.BridgeName]);
     }
 
     private static async Task<string> StartContainerAsync(CriClient cri, string podId, PodSandboxConfig podConfig, ContainerConfig config)

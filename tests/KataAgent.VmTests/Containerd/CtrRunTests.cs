@@ -2,6 +2,7 @@ using System.Text;
 using CliWrap;
 using CliWrap.Buffered;
 using FluentAssertions;
+using KataAgent.Testing;
 using KataAgent.Testing.Containerd;
 using KataAgent.VmTests.Infrastructure;
 using Xunit;
@@ -38,7 +39,7 @@ public sealed class CtrRunTests(ShimContainerdFixture fixture) : IClassFixture<S
         Encoding.ASCII.GetString(await File.ReadAllBytesAsync(RepoPaths.Kernel)).Should().Contain(lines[2] + " (");
         result.StandardError.Should().Contain("err");
         (await Containerd.CtrAsync(["containers", "ls", "-q"])).StandardOutput.Should().NotContain(id);
-        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the shim to exit", TimeSpan.FromMinutes(3));
+        await ShimHost.WaitForShimGoneAsync(Containerd, Containerd.Namespace, id);
         before.Added(Containerd.CaptureFootprint()).Should().BeEmpty();
     }
 
@@ -106,7 +107,7 @@ public sealed class CtrRunTests(ShimContainerdFixture fixture) : IClassFixture<S
         events.TopicsOf(id).Should().ContainInOrder(
             "/tasks/create", "/tasks/start", "/tasks/exec-added", "/tasks/exec-started", "/tasks/exit",
             "/tasks/paused", "/tasks/resumed", "/tasks/exit", "/tasks/delete");
-        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the shim to exit", TimeSpan.FromMinutes(3));
+        await ShimHost.WaitForShimGoneAsync(Containerd, Containerd.Namespace, id);
         before.Added(Containerd.CaptureFootprint()).Should().BeEmpty();
     }
 
@@ -142,5 +143,54 @@ public sealed class CtrRunTests(ShimContainerdFixture fixture) : IClassFixture<S
 
         result.ExitCode.Should().Be(137, result.ToString());
         await events.WaitForAsync("/tasks/oom", e => e.GetProperty("container_id").GetString() == id);
+    }
+
+    [Fact]
+    public async Task CtrRunWithALogUriHandsTheOutputToALoggingBinaryOrAppendsItToAFile()
+    {
+        using var temp = new TempDirectory();
+        // A logging binary as containerd documents them: output on fd 3 and 4, ready once fd 5 is closed, running until SIGTERM.
+        string logger = temp.File("logger.sh");
+        File.WriteAllText(logger, """
+            #!/bin/sh
+            dir="$2"
+            printf '%s\n' "$@" > "$dir/args"
+            env | sort > "$dir/env"
+            trap 'echo term > "$dir/term"' TERM
+            cat <&3 > "$dir/stdout" 5>&- &
+            cat <&4 > "$dir/stderr" 5>&- &
+            exec 5>&-
+            while [ ! -e "$dir/term" ]; do sleep 0.05; done
+            wait
+            echo done > "$dir/done"
+
+            """);
+        File.SetUnixFileMode(logger, (UnixFileMode)0b111_101_101);
+        string dir = temp.CreateDirectory("logged");
+        string id = NewId("logb");
+
+        var result = await Containerd.CtrAsync(["run", "--rm", "--runtime", PrivateContainerd.KataAgentRuntime, "--log-uri", $"binary://{logger}?dir={dir}",
+            BusyboxOciImage.Reference, id, "sh", "-c", "echo to-out; echo to-err >&2; exit 4"]);
+
+        result.ExitCode.Should().Be(4, result.ToString());
+        result.StandardOutput.Should().BeEmpty("the output went to the logging binary");
+        File.ReadAllText(Path.Combine(dir, "stdout")).Should().Be("to-out\n");
+        File.ReadAllText(Path.Combine(dir, "stderr")).Should().Be("to-err\n");
+        File.ReadAllText(Path.Combine(dir, "args")).Should().Be($"dir\n{dir}\n");
+        File.ReadAllLines(Path.Combine(dir, "env")).Should().Contain([$"CONTAINER_ID={id}", $"CONTAINER_NAMESPACE={Containerd.Namespace}"]);
+        File.ReadAllText(Path.Combine(dir, "done")).Should().Be("done\n", "the task's delete ended the logger with SIGTERM and waited for it");
+
+        // file:// appends both streams to the one file.
+        string log = temp.File("task.log");
+        File.WriteAllText(log, "before\n");
+        string fileId = NewId("logf");
+        var logged = await Containerd.CtrAsync(["run", "--rm", "--runtime", PrivateContainerd.KataAgentRuntime, "--log-uri", $"file://{log}",
+            BusyboxOciImage.Reference, fileId, "sh", "-c", "echo line-out; echo line-err >&2"]);
+
+        logged.EnsureSuccess("ctr run --log-uri file://");
+        logged.StandardOutput.Should().BeEmpty();
+        File.ReadAllText(log).Should().StartWith("before\n").And.Contain("line-out\n").And.Contain("line-err\n").And.HaveLength("before\nline-out\nline-err\n".Length);
+        await ShimHost.WaitForShimGoneAsync(Containerd, Containerd.Namespace, id);
+        await ShimHost.WaitForShimGoneAsync(Containerd, Containerd.Namespace, fileId);
     }
 }

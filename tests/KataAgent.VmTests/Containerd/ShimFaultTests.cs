@@ -21,7 +21,7 @@ public sealed class ShimFaultTests(ShimContainerdFixture fixture) : IClassFixtur
             .EnsureSuccess("ctr run -d");
         (await Containerd.CtrAsync(["tasks", "exec", "-d", "--exec-id", "side", id, "sleep", "3600"])).EnsureSuccess("ctr tasks exec -d");
         await events.WaitForAsync("/tasks/exec-started", e => e.GetProperty("exec_id").GetString() == "side");
-        var qemu = ShimHost.QemuPids(Containerd);
+        var qemu = ShimHost.QemuPids(Containerd, Containerd.Namespace, id);
         qemu.Should().ContainSingle("one VM runs the task");
 
         HostTools.Run("kill", "-KILL", qemu[0].ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -34,7 +34,7 @@ public sealed class ShimFaultTests(ShimContainerdFixture fixture) : IClassFixtur
         ShimHost.VirtiofsdPids(Containerd).Should().BeEmpty("the VM's virtiofsd goes with it");
         (await Containerd.CtrAsync(["tasks", "delete", id])).EnsureSuccess("ctr tasks delete");
         (await Containerd.CtrAsync(["containers", "delete", id])).EnsureSuccess("ctr containers delete");
-        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the shim to exit", TimeSpan.FromMinutes(3));
+        await ShimHost.WaitForShimGoneAsync(Containerd, Containerd.Namespace, id);
         before.Added(Containerd.CaptureFootprint()).Should().BeEmpty();
     }
 
@@ -46,11 +46,12 @@ public sealed class ShimFaultTests(ShimContainerdFixture fixture) : IClassFixtur
         (await Containerd.CtrAsync(["run", "-d", "--runtime", PrivateContainerd.KataAgentRuntime, BusyboxOciImage.Reference, id, "sleep", "3600"]))
             .EnsureSuccess("ctr run -d");
         var running = await ShimHost.TaskLineAsync(Containerd, id);
-        var shims = Containerd.ShimPids();
+        var shims = Containerd.ShimPids(Containerd.Namespace, id);
+        shims.Should().ContainSingle();
 
         await Containerd.RestartAsync();
 
-        Containerd.ShimPids().Should().BeEquivalentTo(shims, "the shim outlives containerd");
+        Containerd.ShimPids(Containerd.Namespace, id).Should().BeEquivalentTo(shims, "the shim outlives containerd");
         (await ShimHost.TaskLineAsync(Containerd, id)).Should().Be(running, "containerd reconnects to the shim and finds the task as it was");
         var exec = await Containerd.CtrAsync(["tasks", "exec", "--exec-id", "after", id, "sh", "-c", "echo still here; exit 2"]);
         exec.ExitCode.Should().Be(2, exec.ToString());
@@ -59,7 +60,7 @@ public sealed class ShimFaultTests(ShimContainerdFixture fixture) : IClassFixtur
         await ShimHost.WaitForAsync(async () => (await ShimHost.TaskLineAsync(Containerd, id))?.Status == "STOPPED", "the task to stop");
         (await Containerd.CtrAsync(["tasks", "delete", id])).StandardError.Should().Contain("exit code 137");
         (await Containerd.CtrAsync(["containers", "delete", id])).EnsureSuccess("ctr containers delete");
-        await ShimHost.WaitForAsync(() => Task.FromResult(Containerd.ShimPids().Count == 0), "the shim to exit", TimeSpan.FromMinutes(3));
+        await ShimHost.WaitForShimGoneAsync(Containerd, Containerd.Namespace, id);
         before.Added(Containerd.CaptureFootprint()).Should().BeEmpty();
     }
 }

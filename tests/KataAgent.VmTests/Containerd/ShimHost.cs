@@ -9,6 +9,17 @@ internal static class ShimHost
     /// <summary>The pids of qemu processes of this containerd's shims (their command lines name the shim's state root).</summary>
     public static IReadOnlyList<int> QemuPids(PrivateContainerd containerd) => PidsOf(containerd, "qemu-system");
 
+    /// <summary>The pids of the qemu of the VM that the shim of group <paramref name="id"/> in <paramref name="ns"/> runs (its state directory).</summary>
+    public static IReadOnlyList<int> QemuPids(PrivateContainerd containerd, string ns, string id) =>
+        PidsOf(containerd, "qemu-system", KataAgent.Shim.Tasks.VmStatePaths.For(containerd.ShimStateRoot, ns, id));
+
+    /// <summary>
+    /// Waits until the shim serving <paramref name="id"/> in <paramref name="ns"/> (a ctr task, a CRI pod) has exited:
+    /// only the test's own, so that a shim another test leaked does not fail this one.
+    /// </summary>
+    public static Task WaitForShimGoneAsync(PrivateContainerd containerd, string ns, string id) =>
+        WaitForAsync(() => Task.FromResult(containerd.ShimPids(ns, id).Count == 0), $"the shim of {ns}/{id} to exit", TimeSpan.FromMinutes(3));
+
     /// <summary>The pids of virtiofsd processes of this containerd's shims.</summary>
     public static IReadOnlyList<int> VirtiofsdPids(PrivateContainerd containerd) => PidsOf(containerd, "virtiofsd");
 
@@ -38,8 +49,8 @@ internal static class ShimHost
         return null;
     }
 
-    private static List<int> PidsOf(PrivateContainerd containerd, string commandPrefix) =>
-        [.. HostFootprint.ProcessesNaming(containerd.ShimStateRoot)
+    private static List<int> PidsOf(PrivateContainerd containerd, string commandPrefix, string? naming = null) =>
+        [.. HostFootprint.ProcessesNaming(naming ?? containerd.ShimStateRoot)
             .Select(p => p.Split(' ', 3))
             .Where(p => Path.GetFileName(p[1]).StartsWith(commandPrefix, StringComparison.Ordinal))
             .Select(p => int.Parse(p[0], System.Globalization.CultureInfo.InvariantCulture))];

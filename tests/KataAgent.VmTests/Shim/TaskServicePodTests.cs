@@ -167,6 +167,38 @@ public sealed class TaskServicePodTests(PodFixture pod) : IClassFixture<PodFixtu
     }
 
     [Fact]
+    public async Task The_sandbox_s_stats_are_the_whole_VM_s()
+    {
+        var stats = await Shim.CallAsync("Stats", new StatsRequest { Id = PodFixture.SandboxId }, StatsResponse.Parser);
+
+        stats.Stats.TypeUrl.Should().Be("io.containerd.cgroups.v2.Metrics");
+        var metrics = Metrics.Parser.ParseFrom(stats.Stats.Value);
+        metrics.Cpu.UsageUsec.Should().BeGreaterThan(0, "the guest's root cgroup counts all of its CPU time");
+        metrics.Memory.UsageLimit.Should().BeGreaterThan(0, "the guest's memory is the pod's limit");
+        metrics.Memory.Usage.Should().BeInRange(1, metrics.Memory.UsageLimit);
+        metrics.Pids.Current.Should().BeGreaterThan(1, "the agent and the kernel's threads at least");
+    }
+
+    [Fact]
+    public async Task An_OOM_kill_is_an_event_and_for_a_CRI_O_container_an_oom_file_in_its_bundle()
+    {
+        // containerd's annotations group it into this pod; CRI-O's container type marks it as CRI-O's.
+        var annotations = PodFixture.ContainerAnnotations;
+        annotations[PodGrouping.CriOContainerType] = "container";
+        var config = ShimHarness.Config(["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=2"], annotations);
+        config["linux"]!["resources"] = new JsonObject { ["memory"] = new JsonObject { ["limit"] = 33554432 } };
+        var run = await CreateAsync("oom1", config);
+        File.Exists(Path.Combine(run.Bundle, "oom")).Should().BeFalse();
+
+        await Shim.CallAsync("Start", new StartRequest { Id = "oom1" }, StartResponse.Parser);
+
+        (await Shim.CallAsync("Wait", new WaitRequest { Id = "oom1" }, WaitResponse.Parser)).ExitStatus.Should().Be(137u);
+        (await Shim.Events.WaitForAsync("oom1", e => e.Contains("oom"), TimeSpan.FromSeconds(60))).Should().Contain("oom");
+        File.Exists(Path.Combine(run.Bundle, "oom")).Should().BeTrue("CRI-O reads the OOM kill from the bundle");
+        await Shim.CallAsync("Delete", new DeleteRequest { Id = "oom1" }, DeleteResponse.Parser);
+    }
+
+    [Fact]
     public async Task Two_containers_of_the_pod_run_in_its_one_VM_and_share_its_hostname_through_CRI_s_namespace_paths()
     {
         string[] ids = ["two-a", "two-b"];

@@ -215,7 +215,7 @@ public static class SpecTranslator
             }
             return explicitEntry.Path;
         }
-        return sandbox?.PausePidPath;
+        return sandbox?.DefaultPidPath;
     }
 
     /// <summary>The process part, shared by create and exec.</summary>

@@ -25,6 +25,11 @@ internal sealed unsafe class OutputSink : IDisposable
     /// <exception cref="TaskException">The FIFO or file cannot be opened (InvalidArgument naming <paramref name="field"/>).</exception>
     public static OutputSink? Open(StdioTarget target, string field)
     {
+        ArgumentNullException.ThrowIfNull(target);
+        if (target.Kind == StdioKind.Binary)
+        {
+            throw new InvalidOperationException("a logging binary's sinks come from BinaryLogger");
+        }
         int flags = target.Kind switch
         {
             StdioKind.None => -1,
@@ -43,6 +48,9 @@ internal sealed unsafe class OutputSink : IDisposable
         }
         return new OutputSink(fd, target.Path);
     }
+
+    /// <summary>A sink on the write end of a pipe (a logging binary's fd 3 or 4); the sink owns <paramref name="fd"/>.</summary>
+    public static OutputSink ForPipe(int fd, string description) => new(fd, description);
 
     private const int OCreat = 0x40;
     private const int OAppend = 0x400;

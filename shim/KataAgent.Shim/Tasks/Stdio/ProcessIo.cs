@@ -10,14 +10,16 @@ namespace KataAgent.Shim.Tasks.Stdio;
 internal sealed class ProcessIo : IAsyncDisposable
 {
     private readonly StdinPump? _stdin;
+    private readonly BinaryLogger? _logger;
     private readonly Func<CancellationToken, Task> _closeStdin;
     private readonly CancellationTokenSource _cancel = new();
     private int _stdinClosed;
     private int _disposed;
 
-    private ProcessIo(StdinPump? stdin, Func<CancellationToken, Task> closeStdin, Func<CancellationToken, Task> outputs, bool wantsStdin)
+    private ProcessIo(StdinPump? stdin, Func<CancellationToken, Task> closeStdin, Func<CancellationToken, Task> outputs, bool wantsStdin, BinaryLogger? logger)
     {
         _stdin = stdin;
+        _logger = logger;
         _closeStdin = closeStdin;
         WantsStdin = wantsStdin;
         OutputDone = outputs(_cancel.Token);
@@ -29,32 +31,62 @@ internal sealed class ProcessIo : IAsyncDisposable
     /// <summary>Whether the client gave a stdin; without one the process's stdin is closed once it runs (runc gives it /dev/null).</summary>
     public bool WantsStdin { get; }
 
-    /// <summary>Starts the stdio of <paramref name="process"/> (attached already: no output is missed).</summary>
-    /// <exception cref="TaskException">A path is wrong or cannot be opened.</exception>
-    public static ProcessIo Start(ContainerProcess process, StdioTarget stdin, StdioTarget stdout, StdioTarget stderr, bool terminal)
+    /// <summary>
+    /// Starts the stdio of <paramref name="process"/> (attached already: no output is missed). A <c>binary://</c>
+    /// stdout starts its logging binary for <paramref name="id"/> (the container's, or the exec's) in containerd
+    /// namespace <paramref name="ns"/> first, and takes both output streams, as containerd's shims decide by stdout's
+    /// URI alone.
+    /// </summary>
+    /// <exception cref="TaskException">A path is wrong or cannot be opened, or the logging binary does not start.</exception>
+    public static async Task<ProcessIo> StartAsync(ContainerProcess process, StdioTarget stdin, StdioTarget stdout, StdioTarget stderr, bool terminal,
+        string id, string ns, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(process);
-        return Start(process.Stdout, terminal ? null : process.Stderr,
-            data => process.Stdin.WriteAsync(data).AsTask(), process.CloseStdinAsync, stdin, stdout, terminal ? StdioTarget.None : stderr);
+        ArgumentNullException.ThrowIfNull(stdout);
+        BinaryLogger? logger = stdout.Kind == StdioKind.Binary
+            ? await BinaryLogger.StartAsync(stdout, id, ns, cancellationToken).ConfigureAwait(false)
+            : null;
+        try
+        {
+            return Start(process.Stdout, terminal ? null : process.Stderr,
+                data => process.Stdin.WriteAsync(data).AsTask(), process.CloseStdinAsync, stdin, stdout, terminal ? StdioTarget.None : stderr, logger);
+        }
+        catch
+        {
+            if (logger is not null)
+            {
+                await logger.DisposeAsync().ConfigureAwait(false);
+            }
+            throw;
+        }
     }
 
     /// <summary>
     /// Starts copying between the targets and the given streams: <paramref name="stdout"/> and <paramref name="stderr"/>
     /// (null: none) out, the stdin FIFO into <paramref name="writeStdin"/>; <paramref name="closeStdin"/> ends the
-    /// process's input.
+    /// process's input. With <paramref name="logger"/> (stdout is <c>binary://</c>) both outputs go to it and
+    /// <paramref name="stderrTarget"/> is not used; the logger is the ProcessIo's to end.
     /// </summary>
     public static ProcessIo Start(Stream stdout, Stream? stderr, Func<ReadOnlyMemory<byte>, Task> writeStdin, Func<CancellationToken, Task> closeStdin,
-        StdioTarget stdinTarget, StdioTarget stdoutTarget, StdioTarget stderrTarget)
+        StdioTarget stdinTarget, StdioTarget stdoutTarget, StdioTarget stderrTarget, BinaryLogger? logger = null)
     {
-        if (stdinTarget.Kind == StdioKind.File)
+        ArgumentNullException.ThrowIfNull(stdinTarget);
+        ArgumentNullException.ThrowIfNull(stdoutTarget);
+        ArgumentNullException.ThrowIfNull(stderrTarget);
+        if (stdinTarget.Kind is StdioKind.File or StdioKind.Binary)
         {
-            throw TaskException.InvalidArgument("stdin", "file:// is for output; stdin is a FIFO");
+            throw TaskException.InvalidArgument("stdin", $"{(stdinTarget.Kind == StdioKind.File ? "file" : "binary")}:// is for output; stdin is a FIFO");
         }
-        var stdoutSink = OutputSink.Open(stdoutTarget, "stdout");
+        if (logger is null && (stdoutTarget.Kind == StdioKind.Binary || stderrTarget.Kind == StdioKind.Binary))
+        {
+            throw TaskException.InvalidArgument(stdoutTarget.Kind == StdioKind.Binary ? "stdout" : "stderr",
+                "a binary:// logger is chosen by the stdout URI and takes both streams (containerd's rule)");
+        }
+        var stdoutSink = logger?.Stdout ?? OutputSink.Open(stdoutTarget, "stdout");
         OutputSink? stderrSink;
         try
         {
-            stderrSink = OutputSink.Open(stderrTarget, "stderr");
+            stderrSink = logger?.Stderr ?? OutputSink.Open(stderrTarget, "stderr");
         }
         catch
         {
@@ -74,7 +106,7 @@ internal sealed class ProcessIo : IAsyncDisposable
         }
         return new ProcessIo(pump, closeStdin, ct => Task.WhenAll(
             OutputCopier.CopyAsync(stdout, stdoutSink, ct),
-            stderr is null ? Drop(stderrSink) : OutputCopier.CopyAsync(stderr, stderrSink, ct)), pump is not null);
+            stderr is null ? Drop(stderrSink) : OutputCopier.CopyAsync(stderr, stderrSink, ct)), pump is not null, logger);
     }
 
     /// <summary>
@@ -106,6 +138,11 @@ internal sealed class ProcessIo : IAsyncDisposable
         if (_stdin is not null)
         {
             await _stdin.Completion.ConfigureAwait(false);
+        }
+        if (_logger is not null)
+        {
+            // After the output is in its pipes: SIGTERM lets it flush what it read, as runc's shim lets it.
+            await _logger.DisposeAsync().ConfigureAwait(false);
         }
         _cancel.Dispose();
     }

@@ -11,4 +11,7 @@ internal enum StdioKind
 
     /// <summary>A file (<c>file://</c>), appended to.</summary>
     File,
+
+    /// <summary>A logging binary (<c>binary://</c>) that reads the process's stdout and stderr (<see cref="BinaryLogger"/>).</summary>
+    Binary,
 }

@@ -5,25 +5,37 @@ namespace KataAgent.Testing.Containerd.Cri;
 /// <summary>The pod and container configurations the CRI tests and the benchmark send, as kubelet would build them.</summary>
 public static class CriPods
 {
-    /// <summary>A pod sandbox named <paramref name="name"/> (also its hostname) on the pod network, with <paramref name="resources"/> as kubelet computes them from the pod's requests and limits.</summary>
-    public static PodSandboxConfig SandboxConfig(string name, LinuxContainerResources? resources = null) => new()
+    /// <summary>
+    /// A pod sandbox named <paramref name="name"/> (also its hostname) on the pod network, with <paramref name="resources"/>
+    /// as kubelet computes them from the pod's requests and limits; <paramref name="pid"/> is
+    /// <see cref="NamespaceMode.Pod"/> for a pod with <c>shareProcessNamespace: true</c>.
+    /// </summary>
+    public static PodSandboxConfig SandboxConfig(string name, LinuxContainerResources? resources = null, NamespaceMode pid = NamespaceMode.Container) => new()
     {
         Metadata = new PodSandboxMetadata { Name = name, Uid = Guid.NewGuid().ToString(), Namespace = "default" },
         Hostname = name,
         Linux = new LinuxPodSandboxConfig
         {
-            SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption { Network = NamespaceMode.Pod, Pid = NamespaceMode.Container, Ipc = NamespaceMode.Pod } },
+            SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption { Network = NamespaceMode.Pod, Pid = pid, Ipc = NamespaceMode.Pod } },
             Resources = resources,
         },
     };
 
-    /// <summary>A container of the busybox image running <paramref name="command"/>.</summary>
-    public static ContainerConfig Container(string name, IEnumerable<string> command, LinuxContainerResources? resources = null) => new()
+    /// <summary>
+    /// A container of the busybox image running <paramref name="command"/>, with the namespace options kubelet gives
+    /// every container of its pod (the pod's <paramref name="pid"/> mode: containerd's CRI writes the sandbox's PID
+    /// namespace path into the spec unless it is <see cref="NamespaceMode.Container"/>).
+    /// </summary>
+    public static ContainerConfig Container(string name, IEnumerable<string> command, LinuxContainerResources? resources = null, NamespaceMode pid = NamespaceMode.Container) => new()
     {
         Metadata = new ContainerMetadata { Name = name },
         Image = new ImageSpec { Image = BusyboxOciImage.Reference },
         Command = { command },
-        Linux = new LinuxContainerConfig { Resources = resources },
+        Linux = new LinuxContainerConfig
+        {
+            Resources = resources,
+            SecurityContext = new LinuxContainerSecurityContext { NamespaceOptions = new NamespaceOption { Network = NamespaceMode.Pod, Pid = pid, Ipc = NamespaceMode.Pod } },
+        },
     };
 
     /// <summary>A container serving <paramref name="page"/> (plus a newline) as / on port 80 with busybox httpd.</summary>

@@ -14,16 +14,20 @@ public sealed class StdioTargetTests
         StdioTarget.Parse("/run/containerd/fifo/1/c1-stdout", "stdout").Should().Be(new StdioTarget(StdioKind.Fifo, "/run/containerd/fifo/1/c1-stdout"));
         StdioTarget.Parse("fifo:///tmp/f", "stdout").Should().Be(new StdioTarget(StdioKind.Fifo, "/tmp/f"));
         StdioTarget.Parse("file:///var/log/c1.log", "stdout").Should().Be(new StdioTarget(StdioKind.File, "/var/log/c1.log"));
+        var binary = StdioTarget.Parse("binary:///usr/local/bin/my%20logger?x=1&x=2&tag=web", "stdout");
+        binary.Kind.Should().Be(StdioKind.Binary);
+        binary.Path.Should().Be("/usr/local/bin/my logger");
+        binary.Arguments.Should().Equal(["x", "1", "tag", "web"], "each key once, with its first value, as containerd's NewBinaryCmd takes url.Query()");
     }
 
     [Fact]
-    public void Relative_paths_unknown_schemes_and_logging_binaries_are_refused_by_field()
+    public void Relative_paths_and_unknown_schemes_are_refused_by_field()
     {
         var relative = () => StdioTarget.Parse("c1-stdout", "stderr");
         relative.Should().Throw<TaskException>().Where(e => e.Kind == TaskErrorKind.InvalidArgument && e.Message.StartsWith("stderr:", StringComparison.Ordinal));
         var scheme = () => StdioTarget.Parse("npipe://x", "stdout");
         scheme.Should().Throw<TaskException>().Where(e => e.Kind == TaskErrorKind.InvalidArgument);
-        var binary = () => StdioTarget.Parse("binary:///usr/bin/logger?x=1", "stdout");
-        binary.Should().Throw<TaskException>().Where(e => e.Kind == TaskErrorKind.Unimplemented && e.Message.Contains("binary://"));
+        var relativeBinary = () => StdioTarget.Parse("binary://logger?x=1", "stdout");
+        relativeBinary.Should().Throw<TaskException>().Where(e => e.Kind == TaskErrorKind.InvalidArgument && e.Message.StartsWith("stdout:", StringComparison.Ordinal));
     }
 }

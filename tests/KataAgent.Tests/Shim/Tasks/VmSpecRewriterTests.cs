@@ -37,12 +37,16 @@ public sealed class VmSpecRewriterTests
     }
 
     [Fact]
-    public void A_shared_pid_namespace_by_path_becomes_a_new_one_never_a_host_path_in_the_guest()
+    public void A_shared_pid_namespace_by_path_becomes_the_pods_never_a_host_path_in_the_guest()
     {
         var spec = CriContainerSpec();
+        VmSpecRewriter.SharesPodPidNamespace(spec).Should().BeFalse("CRI's CONTAINER mode: a PID namespace of the container's own");
         spec.Linux.Namespaces[0].Path = "/proc/4242/ns/pid";
 
         var guest = VmSpecRewriter.ForGuest(spec, terminal: false);
+
+        VmSpecRewriter.SharesPodPidNamespace(spec).Should().BeTrue("CRI's POD mode names the sandbox's PID namespace: the container asks for the pod's");
+        VmSpecRewriter.SharesPodPidNamespace(guest).Should().BeFalse();
 
         guest.Linux.Namespaces.Should().ContainSingle(n => n.Type == "pid").Which.Path.Should().BeEmpty();
         guest.Linux.Namespaces.Should().NotContain(n => n.Path.Length > 0);
