@@ -51,6 +51,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         }
         string rootfs = ResolveRootfs(containerId, spec.Root?.Path ?? "");
         StorageManager.Validate(storages, "storages");
+        spec = Images.GuestPullSandbox.Apply(spec, storages);
         InitConfig config = SpecTranslator.ForCreate(spec, rootfs, sandbox, sandboxPidns, otherContainers: !_containers.IsEmpty);
         if (_containers.ContainsKey(containerId) || !_creating.TryAdd(containerId, 0))
         {

@@ -1,7 +1,7 @@
 namespace KataAgent.Protocols.Guest.ImagePull;
 
 /// <summary>Where the guest pull helper and its storage are in a guest built with <c>kata-rootfs build --guest-pull</c>.</summary>
-internal static class GuestPullHelper
+public static class GuestPullHelper
 {
     /// <summary>The helper binary the agent runs (absent from a default guest image).</summary>
     public const string Path = "/usr/bin/kata-image-pull";

@@ -6,6 +6,6 @@ namespace KataAgent.Protocols.Guest.ImagePull;
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(GuestPullRequest))]
 [JsonSerializable(typeof(GuestPullResult))]
-internal sealed partial class GuestPullJsonContext : JsonSerializerContext
+public sealed partial class GuestPullJsonContext : JsonSerializerContext
 {
 }

@@ -7,7 +7,7 @@ namespace KataAgent.Protocols.Guest.ImagePull;
 /// <param name="Uid">The user id.</param>
 /// <param name="Gid">The primary group id.</param>
 /// <param name="AdditionalGids">Supplementary groups.</param>
-internal sealed record GuestPullProcess(
+public sealed record GuestPullProcess(
     IReadOnlyList<string> Args,
     IReadOnlyList<string> Env,
     string Cwd,

@@ -4,7 +4,7 @@ namespace KataAgent.Protocols.Guest.ImagePull;
 /// What the agent sends the guest pull helper (<c>kata-image-pull</c>) on its stdin: one JSON document, so the
 /// credentials never appear on a command line (/proc/PID/cmdline is readable by every guest process).
 /// </summary>
-internal sealed record GuestPullRequest
+public sealed record GuestPullRequest
 {
     /// <summary>The image reference, as docker takes it.</summary>
     public required string Image { get; init; }

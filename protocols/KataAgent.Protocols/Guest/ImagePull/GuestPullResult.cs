@@ -4,7 +4,7 @@ namespace KataAgent.Protocols.Guest.ImagePull;
 /// What the guest pull helper writes on its stdout: on success the image's process and manifest digest (exit 0);
 /// on failure the error alone (a non-zero exit).
 /// </summary>
-internal sealed record GuestPullResult
+public sealed record GuestPullResult
 {
     /// <summary>The pulled manifest's digest (<c>sha256:…</c>).</summary>
     public string? ManifestDigest { get; init; }
