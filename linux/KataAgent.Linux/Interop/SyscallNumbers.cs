@@ -18,11 +18,14 @@ internal static class SyscallNumbers
     /// <summary>pidfd_open(2): 434 on every architecture.</summary>
     public static long PidfdOpen => For("pidfd_open", RuntimeInformation.ProcessArchitecture);
 
+    /// <summary>openat2(2): 437 on every architecture (since Linux 5.6; glibc 2.36 has no wrapper).</summary>
+    public static long OpenAt2 => For("openat2", RuntimeInformation.ProcessArchitecture);
+
     /// <summary>finit_module(2).</summary>
     public static long FinitModule => For("finit_module", RuntimeInformation.ProcessArchitecture);
 
     /// <summary>The syscalls this class knows, for the tests.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["pidfd_send_signal", "pidfd_open", "finit_module"];
+    public static IReadOnlyList<string> Names { get; } = ["pidfd_send_signal", "pidfd_open", "finit_module", "openat2"];
 
     /// <summary>The number of <paramref name="name"/> on <paramref name="architecture"/>.</summary>
     /// <exception cref="PlatformNotSupportedException">We have no number for that architecture.</exception>
@@ -31,6 +34,7 @@ internal static class SyscallNumbers
     {
         ("pidfd_send_signal", Architecture.X64 or Architecture.Arm64) => 424,
         ("pidfd_open", Architecture.X64 or Architecture.Arm64) => 434,
+        ("openat2", Architecture.X64 or Architecture.Arm64) => 437,
         ("finit_module", Architecture.X64) => 313,
         ("finit_module", Architecture.Arm64) => 273,
         _ when !Names.Contains(name) => throw new ArgumentException($"no syscall number is recorded for {name}", nameof(name)),

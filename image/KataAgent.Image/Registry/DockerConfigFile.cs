@@ -1,0 +1,11 @@
+using System.Text.Json.Serialization;
+
+namespace KataAgent.Image.Registry;
+
+/// <summary>The part of docker's <c>config.json</c> that holds credentials.</summary>
+internal sealed record DockerConfigFile
+{
+    /// <summary>Credentials by registry key (<c>https://index.docker.io/v1/</c>, <c>quay.io</c>, …).</summary>
+    [JsonPropertyName("auths")]
+    public Dictionary<string, DockerConfigAuth>? Auths { get; init; }
+}
