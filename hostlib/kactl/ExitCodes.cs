@@ -24,8 +24,15 @@ public static class ExitCodes
     /// <summary>The agent could not be reached before the connect timeout.</summary>
     public const int ConnectFailed = 3;
 
+    /// <summary>An image could not be pulled, loaded, found or unpacked: no such image, refused credentials, an unreachable registry, content that does not match its digest, a layer that would escape its rootfs.</summary>
+    public const int ImageFailed = 4;
+
     /// <summary>Interrupted (SIGINT/SIGTERM) before the command finished.</summary>
     public const int Interrupted = 130;
+
+    /// <summary>The exit code for a failure of the image library: a malformed reference, platform or layout is the user's (<see cref="Usage"/>), the rest <see cref="ImageFailed"/>.</summary>
+    public static int For(KataAgent.Image.ImageException e) =>
+        e.Kind == KataAgent.Image.ImageErrorKind.InvalidInput ? Usage : ImageFailed;
 
     /// <summary>The exit code for a failure of the host library, by its kind.</summary>
     public static int For(KataAgentException e) => e.Kind switch

@@ -2,11 +2,13 @@ using System.CommandLine;
 using System.Text;
 using Grpc.Core;
 using KataAgent.Host;
+using KataAgent.Image;
+using KataAgent.Kactl.Images;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Kactl;
 
-/// <summary>kactl's command tree (check, version, call, rpcs, run, exec, ps, logs, rm, console) and how failures become exit codes.</summary>
+/// <summary>kactl's command tree (check, version, call, rpcs, run, exec, ps, logs, rm, console, pull, images, rmi, load) and how failures become exit codes.</summary>
 public static class KactlCommands
 {
     /// <summary>Parses <paramref name="args"/> and runs the command; returns the exit code.</summary>
@@ -92,6 +94,10 @@ public static class KactlCommands
         root.Add(new LogsCommand().Command);
         root.Add(new RmCommand(global).Command);
         root.Add(new ConsoleCommand().Command);
+        root.Add(new PullCommand().Command);
+        root.Add(new ImagesCommand().Command);
+        root.Add(new RmiCommand().Command);
+        root.Add(new LoadCommand().Command);
         root.Add(new VhostUserVsockCommand().Command);
         return root;
     }
@@ -152,13 +158,19 @@ public static class KactlCommands
                 await Console.Error.WriteLineAsync($"kactl: {OneLine(e.Message)}").ConfigureAwait(false);
                 return e.ExitCode;
             }
+            catch (ImageException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The image library's one family, translated here once: its kind says which exit code and hint.
+                await Console.Error.WriteLineAsync($"kactl: {OneLine(ImageErrors.Describe(e))}").ConfigureAwait(false);
+                return ExitCodes.For(e);
+            }
             catch (KataAgentException e) when (!cancellationToken.IsCancellationRequested)
             {
                 // The host library's one family: its kind says which exit code.
                 await Console.Error.WriteLineAsync($"kactl: {OneLine(e.Message)}").ConfigureAwait(false);
                 return ExitCodes.For(e);
             }
-            catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException or KactlException or KataAgentException)
+            catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException or KactlException or KataAgentException or ImageException)
             {
                 await Console.Error.WriteLineAsync("kactl: interrupted").ConfigureAwait(false);
                 return ExitCodes.Interrupted;

@@ -2,6 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using KataAgent.Host;
 using KataAgent.Host.Containers;
+using KataAgent.Host.Images;
+using KataAgent.Image.Store;
+using KataAgent.Kactl.Images;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Host.Vm;
 using KataAgent.Kactl.Sandboxes;
@@ -9,13 +12,27 @@ using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Kactl;
 
-/// <summary><c>kactl run [--cpus N] [--memory SIZE] [--rootfs DIR] [--rootfs-mode virtio-fs|blk] [--tty] [-d] [--kernel K] [--initrd I] -- CMD…</c>: a VM of its own.</summary>
+/// <summary><c>kactl run [--cpus N] [--memory SIZE] [--rootfs DIR | IMAGE] [--rootfs-mode virtio-fs|blk] [--tty] [-d] [--kernel K] [--initrd I] -- CMD…</c>: a VM of its own.</summary>
 public sealed partial class RunCommand
 {
     private async Task<int> RunVmAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         var request = ReadVmRequest(parseResult);
         using var signals = InterruptSignals.Register();
+        using var images = request.Image is null ? null : _images.Open(parseResult);
+        StoredImage? image = null;
+        if (images is not null)
+        {
+            // Before the VM boots: a typo in the name or a registry that is down costs no boot.
+            try
+            {
+                image = await EnsureImageAsync(images, request, signals.First).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (signals.Interrupted)
+            {
+                return KactlCommands.Interrupted();
+            }
+        }
         var runDirectory = RunDirectory.FromEnvironment();
         string id = runDirectory.CreateSandboxDirectory(request.Id);
         var createdAt = DateTimeOffset.UtcNow;
@@ -71,34 +88,54 @@ public sealed partial class RunCommand
         try
         {
             Progress(request, $"agent ready after {sandbox.BootToReady.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms ({(sandbox.Vm.UsesKvm ? "KVM" : "TCG")})");
-            runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Protocol = sandbox.Agent.Protocol, RootfsMode = request.RootfsMode, Args = request.Args });
+            runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Protocol = sandbox.Agent.Protocol, RootfsMode = request.RootfsMode, Args = request.Args, Image = image?.Name });
             if (signals.Interrupted)
             {
                 return KactlCommands.Interrupted();
             }
-            var spec = ContainerSpecs.Default(request.Args, request.Terminal);
-            if (request.Terminal && LocalTerminal.Size() is { } size)
+            void EditSpec(Spec spec)
             {
-                spec.Process.ConsoleSize = new Box { Height = size.Rows, Width = size.Columns };
+                if (request.Terminal && LocalTerminal.Size() is { } size)
+                {
+                    spec.Process.ConsoleSize = new Box { Height = size.Rows, Width = size.Columns };
+                }
             }
             // A detached container's output stays with the agent (bounded) until someone reads it: nobody attaches now.
             var options = new ContainerOptions { UseStreaming = request.UseStreaming, AttachStdio = !request.Detach };
+            string rootfsName = image is null ? request.RootfsDirectory! : $"of image {image.Name}";
             Container container;
             try
             {
-                // A shared rootfs would be written by the container: it gets a copy-on-write view, so --rootfs never is.
-                string rootfs = request.RootfsMode == RootfsMode.VirtioFs
-                    ? RootfsOverlay.Mount(request.RootfsDirectory, runDirectory.SandboxDirectory(id))
-                    : request.RootfsDirectory;
-                container = await sandbox.CreateContainerAsync(id, rootfs, spec, options, signals.First).ConfigureAwait(false);
+                if (image is not null)
+                {
+                    IReadOnlyList<string> args = [];
+                    container = await CreateImageContainerAsync(sandbox, id, images!, image, request, options, spec =>
+                    {
+                        EditSpec(spec);
+                        args = [.. spec.Process.Args];
+                    }, signals.First).ConfigureAwait(false);
+                    // ps shows what runs: the image's process, known only now.
+                    runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Protocol = sandbox.Agent.Protocol, RootfsMode = request.RootfsMode, Args = args, Image = image.Name });
+                }
+                else
+                {
+                    var spec = ContainerSpecs.Default(request.Args, request.Terminal);
+                    ApplyRootfsOverrides(spec, request.Overrides);
+                    EditSpec(spec);
+                    // A shared rootfs would be written by the container: it gets a copy-on-write view, so --rootfs never is.
+                    string rootfs = request.RootfsMode == RootfsMode.VirtioFs
+                        ? RootfsOverlay.Mount(request.RootfsDirectory!, runDirectory.SandboxDirectory(id))
+                        : request.RootfsDirectory!;
+                    container = await sandbox.CreateContainerAsync(id, rootfs, spec, options, signals.First).ConfigureAwait(false);
+                }
             }
             catch (KataAgentException e) when (e.Kind is not (KataAgentErrorKind.AgentStatus or KataAgentErrorKind.Connect))
             {
-                throw new KactlException(ExitCodes.For(e), $"cannot give the container its rootfs {request.RootfsDirectory}: {e.Message}", e);
+                throw new KactlException(ExitCodes.For(e), $"cannot give the container its rootfs {rootfsName}: {e.Message}", e);
             }
             catch (IOException e)
             {
-                throw new KactlException(ExitCodes.VmFailed, $"cannot give the container its rootfs {request.RootfsDirectory}: {e.Message}", e);
+                throw new KactlException(ExitCodes.VmFailed, $"cannot give the container its rootfs {rootfsName}: {e.Message}", e);
             }
             catch (OperationCanceledException) when (signals.Interrupted)
             {
@@ -178,12 +215,20 @@ public sealed partial class RunCommand
     /// <exception cref="KactlException">A kernel, initrd or rootfs that is not there (exit 2).</exception>
     private VmRunRequest ReadVmRequest(ParseResult parseResult)
     {
+        var words = parseResult.GetRequiredValue(_command);
+        var (image, overrides, policy) = ReadImageSettings(parseResult, words);
+        bool quiet = parseResult.GetValue(_quiet);
         var request = new VmRunRequest
         {
-            Args = parseResult.GetRequiredValue(_command),
+            Args = image is null ? words : overrides.Args ?? [],
+            Image = image,
+            Overrides = overrides,
+            PullPolicy = policy,
+            Platform = image is null ? null : _images.ReadPlatform(parseResult),
+            Display = PullDisplays.ForStderr(quiet),
             KernelPath = VmDefaults.Kernel(parseResult.GetValue(_kernel)),
             InitrdPath = VmDefaults.Initrd(parseResult.GetValue(_initrd)),
-            RootfsDirectory = VmDefaults.Rootfs(parseResult.GetValue(_rootfs)),
+            RootfsDirectory = image is null ? VmDefaults.Rootfs(parseResult.GetValue(_rootfs)) : null,
             RootfsMode = parseResult.GetValue(_rootfsMode) == "blk" ? RootfsMode.Blk : RootfsMode.VirtioFs,
             Cpus = parseResult.GetValue(_cpus),
             MemoryMiB = parseResult.GetResult(_memory) is null ? DefaultMemoryMiB : parseResult.GetValue(_memory),
@@ -191,14 +236,14 @@ public sealed partial class RunCommand
             Terminal = parseResult.GetValue(_tty) ?? parseResult.GetResult(_tty) is not null,
             Detach = parseResult.GetValue(_detach),
             Id = parseResult.GetValue(_id),
-            Progress = !parseResult.GetValue(_quiet),
+            Progress = !quiet,
             StopTimeout = TimeSpan.FromSeconds(parseResult.GetValue(_stopTimeout)),
             UseStreaming = !parseResult.GetValue(_noStreaming),
             AgentChannel = parseResult.GetValue(_agentChannel),
         };
         RequireFile(request.KernelPath, "kernel", "--kernel", VmDefaults.KernelVariable, "out/vmlinuz");
         RequireFile(request.InitrdPath, "initrd", "--initrd", VmDefaults.InitrdVariable, "out/initrd.img");
-        if (!Directory.Exists(request.RootfsDirectory))
+        if (request.RootfsDirectory is not null && !Directory.Exists(request.RootfsDirectory))
         {
             throw new KactlException(ExitCodes.Usage, $"the rootfs directory {request.RootfsDirectory} does not exist (./build.sh makes out/rootfs; or give --rootfs DIR or ${VmDefaults.RootfsVariable})");
         }

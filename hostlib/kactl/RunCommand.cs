@@ -2,14 +2,17 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using KataAgent.Host.Vm;
+using KataAgent.Kactl.Images;
 
 namespace KataAgent.Kactl;
 
 /// <summary>
-/// <c>kactl run</c>, in two forms. <c>kactl run [VM options] -- CMD…</c> boots a VM of its own and
-/// runs CMD in a container from a rootfs directory (RunCommand.Vm.cs). <c>kactl --addr ADDR run
-/// --bundle DIR</c> runs an OCI bundle on an agent that already runs (RunCommand.Bundle.cs). Both
-/// attach kactl's stdio and exit with the container's status.
+/// <c>kactl run</c>, in three forms. <c>kactl run [VM options] IMAGE [-- CMD…]</c> pulls IMAGE as <c>--pull</c>
+/// says, boots a VM of its own and runs the image's process (CMD replacing its Cmd) in a container of the unpacked
+/// image (RunCommand.Image.cs). <c>kactl run [VM options] -- CMD…</c> does the same with CMD in a rootfs directory
+/// (RunCommand.Vm.cs). <c>kactl --addr ADDR run --bundle DIR</c> runs an OCI bundle on an agent that already runs
+/// (RunCommand.Bundle.cs). All attach kactl's stdio and exit with the container's status. The words before
+/// <c>--</c> are the image (one at most), the words after it the command.
 /// </summary>
 public sealed partial class RunCommand
 {
@@ -109,11 +112,44 @@ public sealed partial class RunCommand
         DefaultValueFactory = _ => QemuAgentChannel.Vsock,
     };
 
-    private readonly Argument<string[]> _command = new("CMD")
+    private readonly Argument<string[]> _command = new("[IMAGE] -- CMD")
     {
-        Description = "The program to run in the VM's container and its arguments (put them after --)",
+        Description = "The image to run (one word before --; none: the --rootfs directory), and the program to run with its arguments (after --; with an IMAGE it replaces the image's Cmd)",
         Arity = ArgumentArity.ZeroOrMore,
     };
+
+    private readonly Option<string> _pull = new("--pull")
+    {
+        Description = "With IMAGE: pull it when the store lacks it (missing, the default), every time (always: a moved tag is followed), or never",
+        HelpName = "missing|always|never",
+        DefaultValueFactory = _ => "missing",
+    };
+
+    private readonly Option<string[]> _env = new("--env", "-e")
+    {
+        Description = "Set NAME=value in the process's environment (over the image's or the default one); repeat for more",
+        HelpName = "NAME=VALUE",
+    };
+
+    private readonly Option<string?> _entrypoint = new("--entrypoint")
+    {
+        Description = "With IMAGE: run this executable instead of the image's Entrypoint (its Cmd is dropped; the words after -- are its arguments)",
+        HelpName = "PATH",
+    };
+
+    private readonly Option<string?> _user = new("--user", "-u")
+    {
+        Description = "With IMAGE: run as user, uid, user:group or uid:gid (names from the image's /etc/passwd and /etc/group) instead of the image's User",
+        HelpName = "USER",
+    };
+
+    private readonly Option<string?> _workdir = new("--workdir", "-w")
+    {
+        Description = "The process's working directory, absolute (default: the image's WorkingDir, or /)",
+        HelpName = "DIR",
+    };
+
+    private readonly ImageOptions _images = new();
 
     private readonly Option<double> _stopTimeout;
     private readonly Option<bool> _noStreaming;
@@ -125,10 +161,11 @@ public sealed partial class RunCommand
         _stopTimeout = StopTimeoutOption();
         _noStreaming = NoStreamingOption();
         _rootfsMode.AcceptOnlyFromAmong("virtio-fs", "blk");
+        _pull.AcceptOnlyFromAmong("missing", "always", "never");
         OptionChecks.Add(_cpus, cpus => cpus is < 1 or > MaximumCpus
             ? $"--cpus must be between 1 and {MaximumCpus}, not {cpus.ToString(CultureInfo.InvariantCulture)}"
             : null);
-        Command = new Command(Name, "Boot a VM and run CMD in a container there (kactl run [options] -- CMD…), or run an OCI bundle on an agent (kactl --addr ADDR run --bundle DIR); stdio attached, exit with the container's status")
+        Command = new Command(Name, "Boot a VM and run an image's process in a container there (kactl run [options] IMAGE [-- CMD…], pulled as --pull says), or CMD in a rootfs directory (kactl run [options] -- CMD…), or run an OCI bundle on an agent (kactl --addr ADDR run --bundle DIR); stdio attached, exit with the container's status")
         {
             _command,
             _cpus,
@@ -145,7 +182,13 @@ public sealed partial class RunCommand
             _bundle,
             _stopTimeout,
             _noStreaming,
+            _pull,
+            _env,
+            _entrypoint,
+            _user,
+            _workdir,
         };
+        _images.AddTo(Command, registry: true);
         _network.AddTo(Command);
         Command.Validators.Add(ValidateForm);
         Command.SetAction(KactlCommands.Guard((parseResult, cancellationToken) =>
@@ -186,7 +229,7 @@ public sealed partial class RunCommand
             {
                 result.AddError($"--bundle runs the bundle's own process.args; drop the command ('{string.Join(' ', command)}') or --bundle");
             }
-            foreach (Option vmOnly in (Option[])[_cpus, _memory, _rootfs, _rootfsMode, _detach, _kernel, _initrd, _agentChannel, .. _network.Options])
+            foreach (Option vmOnly in (Option[])[_cpus, _memory, _rootfs, _rootfsMode, _detach, _kernel, _initrd, _agentChannel, _pull, _env, _entrypoint, _user, _workdir, _images.Store, .. _images.RegistryOptions, .. _network.Options])
             {
                 if (Given(result, vmOnly))
                 {
@@ -207,7 +250,7 @@ public sealed partial class RunCommand
         }
         if (result.GetValue(_command) is not { Length: > 0 })
         {
-            result.AddError("nothing to run: give a command after -- (e.g. kactl run -- sh -c 'uname -a'), or --bundle DIR with --addr");
+            result.AddError("nothing to run: give an image (kactl run busybox), a command after -- (e.g. kactl run -- sh -c 'uname -a'), or --bundle DIR with --addr");
         }
     }
 

@@ -11,7 +11,26 @@ public sealed record VmRunRequest
 
     public required string InitrdPath { get; init; }
 
-    public required string RootfsDirectory { get; init; }
+    /// <summary>The rootfs directory (<c>--rootfs</c> or the default), or null for an image run.</summary>
+    public string? RootfsDirectory { get; init; }
+
+    /// <summary>The image to run (<c>kactl run IMAGE</c>), or null for a rootfs run.</summary>
+    public string? Image { get; init; }
+
+    /// <summary>When the image is pulled (<c>--pull</c>).</summary>
+    public KataAgent.Host.Images.PullPolicy PullPolicy { get; init; }
+
+    /// <summary>The image's platform (<c>--platform</c>), or null for this machine's.</summary>
+    public KataAgent.Image.Manifests.Platform? Platform { get; init; }
+
+    /// <summary>
+    /// What the command line changes of the process: the command after <c>--</c> (as the image's args, or the whole
+    /// command of a rootfs run), <c>--entrypoint</c>, <c>--env</c>, <c>--user</c>, <c>--workdir</c>.
+    /// </summary>
+    public KataAgent.Host.Images.ImageProcessOverrides Overrides { get; init; } = new();
+
+    /// <summary>How image progress shows on stderr.</summary>
+    public KataAgent.Kactl.Images.PullDisplay Display { get; init; }
 
     /// <summary>How the container gets <see cref="RootfsDirectory"/> (<c>--rootfs-mode</c>).</summary>
     public required KataAgent.Host.Sandboxes.RootfsMode RootfsMode { get; init; }

@@ -1,3 +1,4 @@
+using KataAgent.Image.Config;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Host.Sandboxes;
@@ -33,7 +34,7 @@ public static class ContainerSpecs
             {
                 Terminal = terminal,
                 Args = { args },
-                Env = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm" },
+                Env = { ImageProcessBuilder.DefaultPath, "TERM=xterm" },
                 Cwd = "/",
                 User = new User { UID = 0, GID = 0 },
                 Capabilities = new LinuxCapabilities
@@ -74,6 +75,33 @@ public static class ContainerSpecs
     {
         var spec = Default(args, terminal);
         spec.Root.Path = rootPath;
+        return spec;
+    }
+    /// <summary>
+    /// Puts an image's process into <paramref name="spec"/> (changed in place): args, environment, working directory,
+    /// uid, gid and additional gids as <paramref name="process"/> has them. As docker does, a terminal process whose
+    /// environment has no TERM gets <c>TERM=xterm</c>.
+    /// </summary>
+    public static Spec ApplyImageProcess(Spec spec, ImageProcess process)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(process);
+        if (process.Args.Count == 0)
+        {
+            throw new ArgumentException("a container needs a command: the image's process has no args", nameof(process));
+        }
+        spec.Process ??= new Process();
+        spec.Process.Args.Clear();
+        spec.Process.Args.Add(process.Args);
+        spec.Process.Env.Clear();
+        spec.Process.Env.Add(process.Env);
+        if (spec.Process.Terminal && !process.Env.Any(e => e.StartsWith("TERM=", StringComparison.Ordinal)))
+        {
+            spec.Process.Env.Add("TERM=xterm");
+        }
+        spec.Process.Cwd = process.Cwd;
+        spec.Process.User = new User { UID = process.Uid, GID = process.Gid };
+        spec.Process.User.AdditionalGids.Add(process.AdditionalGids);
         return spec;
     }
 }

@@ -217,6 +217,8 @@ public sealed partial class Sandbox
         {
             await ReleaseDiskAsync(containerId, cancellationToken).ConfigureAwait(false);
         }
+        // A container made from an image takes its unpacked rootfs with it, once nothing shares it any more.
+        DeleteImageRootfs(containerId);
     }
 
     private string DiskImagePath(string containerId) => Path.Combine(_vm.StateDirectory, "disks", containerId + ".ext4");

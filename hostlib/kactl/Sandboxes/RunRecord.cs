@@ -39,4 +39,8 @@ public sealed record RunRecord
     /// <summary>The container's command line.</summary>
     [JsonPropertyName("args")]
     public required IReadOnlyList<string> Args { get; init; }
+
+    /// <summary>The image the container was made from (<c>kactl run IMAGE</c>), or null for a rootfs run.</summary>
+    [JsonPropertyName("image")]
+    public string? Image { get; init; }
 }
