@@ -38,7 +38,7 @@ public static class KactlCommands
     public static RootCommand Build()
     {
         var global = new GlobalOptions();
-        var root = new RootCommand("kactl: run a command in a container in a VM of its own (run, ps, exec, logs, console, rm), or talk to a KataAgent (or any Kata Containers agent) over gRPC, like Kata's agent-ctl.");
+        var root = new RootCommand("kactl: run a command or an OCI image in a container in a VM of its own (run, ps, exec, logs, console, rm; pull, images, rmi, load), or talk to a KataAgent (or any Kata Containers agent) over gRPC, like Kata's agent-ctl.");
         global.AddTo(root);
 
         var check = new Command("check", "Call Health.Check and print the serving status (e.g. SERVING)");

@@ -60,17 +60,19 @@ public sealed class HostImages : IDisposable
     /// <see cref="RootStoreDirectory"/> for root; otherwise <c>$XDG_DATA_HOME/kataagent/images</c>, with
     /// <c>~/.local/share</c> for an unset or relative <c>XDG_DATA_HOME</c> (the XDG base directory rule).
     /// </summary>
-    public static string DefaultStoreDirectory()
+    public static string DefaultStoreDirectory() =>
+        DefaultStoreDirectory(Environment.IsPrivilegedProcess, Environment.GetEnvironmentVariable("XDG_DATA_HOME"), Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+
+    /// <summary>The rule of <see cref="DefaultStoreDirectory()"/> with its inputs given.</summary>
+    internal static string DefaultStoreDirectory(bool privileged, string? xdgDataHome, string home)
     {
-        if (Environment.IsPrivilegedProcess)
+        if (privileged)
         {
             return RootStoreDirectory;
         }
-        string? data = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
-        if (data is not { Length: > 0 } || !Path.IsPathRooted(data))
-        {
-            data = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
-        }
+        string data = xdgDataHome is { Length: > 0 } && Path.IsPathRooted(xdgDataHome)
+            ? xdgDataHome
+            : Path.Combine(home, ".local", "share");
         return Path.Combine(data, "kataagent", "images");
     }
 

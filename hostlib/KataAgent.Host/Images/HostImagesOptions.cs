@@ -16,7 +16,7 @@ namespace KataAgent.Host.Images;
 /// </example>
 public sealed record HostImagesOptions
 {
-    /// <summary>The content store's directory; null for <see cref="HostImages.DefaultStoreDirectory"/>.</summary>
+    /// <summary>The content store's directory; null for <see cref="HostImages.DefaultStoreDirectory()"/>.</summary>
     public string? StoreDirectory { get; init; }
 
     /// <summary>

@@ -10,7 +10,7 @@ public static class ImageErrors
     public static string Describe(ImageException e) => e.Kind switch
     {
         ImageErrorKind.Unauthorized => $"{e.Message} (kactl reads credentials from {DockerConfigCredentials.DefaultPath}, or $DOCKER_CONFIG/config.json)",
-        ImageErrorKind.Unavailable => $"{e.Message} (a registry without TLS needs --plain-http REGISTRY; one with a private CA needs --ca FILE)",
+        ImageErrorKind.Unavailable => $"{e.Message} (is it up? a registry without TLS needs --plain-http REGISTRY, one with a private CA --ca FILE)",
         ImageErrorKind.DigestMismatch => $"{e.Message} (nothing of it was kept; pull again)",
         _ => e.Message,
     };

@@ -57,7 +57,7 @@ public sealed class ImagePuller
         var configBytes = Store.Contains(configDigest)
             ? await ReadStoredAsync(configDigest, cancellationToken).ConfigureAwait(false)
             : await Registry.GetBlobBytesAsync(reference, manifest.Config, cancellationToken).ConfigureAwait(false);
-        CheckConfig(reference, platform, manifest, configBytes);
+        CheckConfig(reference.ToString(), platform, manifest, configBytes);
         await Store.PutAsync(configDigest, configBytes, cancellationToken).ConfigureAwait(false);
 
         var layers = manifest.Layers.Select((layer, i) => (Layer: layer, Index: i, Digest: Digest.Parse(layer.Digest))).ToList();
@@ -94,7 +94,7 @@ public sealed class ImagePuller
     }
 
     /// <summary>The config must parse, be for the platform, and name one diff_id per layer.</summary>
-    internal static ImageConfig CheckConfig(ImageReference reference, Platform platform, ImageManifest manifest, ReadOnlyMemory<byte> configBytes)
+    internal static ImageConfig CheckConfig(string reference, Platform platform, ImageManifest manifest, ReadOnlyMemory<byte> configBytes)
     {
         ImageConfig config;
         try

@@ -50,6 +50,11 @@ public sealed partial class ContentStore
             freed += Sweep(file);
         foreach (var file in new DirectoryInfo(ImagesDirectory).EnumerateFiles("*" + TempMarker + "*"))
             freed += Sweep(file);
+        foreach (var directory in new DirectoryInfo(TempDirectory).EnumerateDirectories())
+        {
+            freed += directory.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+            directory.Delete(recursive: true);
+        }
         return freed;
     }
 

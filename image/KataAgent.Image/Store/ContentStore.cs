@@ -33,6 +33,7 @@ public sealed partial class ContentStore
             Directory.CreateDirectory(Path.Combine(Root, "blobs", "sha512"));
             Directory.CreateDirectory(IngestDirectory);
             Directory.CreateDirectory(ImagesDirectory);
+            Directory.CreateDirectory(TempDirectory);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -48,6 +49,8 @@ public sealed partial class ContentStore
     private string ImagesDirectory => Path.Combine(Root, "images");
 
     private string StoreLockPath => Path.Combine(Root, "store.lock");
+
+    private string TempDirectory => Path.Combine(Root, "tmp");
 
     /// <summary>True when the blob is stored whole.</summary>
     public bool Contains(Digest digest) => File.Exists(BlobPath(digest));
@@ -82,6 +85,13 @@ public sealed partial class ContentStore
     /// </summary>
     internal async Task<IDisposable> UseAsync(CancellationToken cancellationToken) =>
         await StoreLock.AcquireAsync(StoreLockPath, exclusive: false, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// A fresh scratch directory inside the store (an archive unpacked for import): on the store's filesystem, and
+    /// swept by <see cref="PruneAsync"/> if its user dies. The caller holds <see cref="UseAsync"/> and deletes it.
+    /// </summary>
+    internal string CreateScratchDirectory(string purpose) =>
+        Directory.CreateDirectory(Path.Combine(TempDirectory, purpose + "-" + Guid.NewGuid().ToString("N"))).FullName;
 
     /// <summary>Stores small content whole (a manifest or config as fetched), verified against its digest.</summary>
     public async Task PutAsync(Digest digest, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)

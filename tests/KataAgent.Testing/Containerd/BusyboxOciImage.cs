@@ -68,6 +68,6 @@ public static class BusyboxOciImage
         // --insecure-policy: both ends are local files made just now; no signature policy applies.
         await HostTools.RunAsync(skopeo, ["--insecure-policy", "copy", "--quiet", $"oci:{layout}:v1", $"docker-archive:{workload}:{Reference}"]);
         await HostTools.RunAsync(skopeo, ["--insecure-policy", "copy", "--quiet", $"oci:{layout}:pause", $"docker-archive:{pause}:{PauseReference}"]);
-        return new BusyboxOciArchives(workload, pause);
+        return new BusyboxOciArchives(workload, pause, layout);
     }
 }
