@@ -54,6 +54,7 @@ REQUIRED_TOOLS=(
   "htpasswd:apache2-utils"                 # ... its basic-auth file (bcrypt)
   "openssl:openssl"                        # ... its test CA and TLS certificate, and the token server's key
   "zstd:zstd"                              # tar+zstd test layers
+  "flock:util-linux"                       # the content store test's second process holding a blob's lock
 )
 # e2fsprogs: Sandbox packs container rootfs directories into ext4 images (mkfs.ext4 -d); checked as a package
 # because mkfs.ext4 lives in /sbin, which a non-root PATH lacks.

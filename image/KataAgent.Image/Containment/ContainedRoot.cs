@@ -42,9 +42,11 @@ internal sealed unsafe class ContainedRoot : IDisposable
     /// An O_PATH fd of the directory at <paramref name="components"/> (relative to the root; none is the root
     /// itself), following no symlink: a symlink among them is <see cref="ImageErrorKind.PathEscape"/>, a
     /// non-directory <see cref="ImageErrorKind.InvalidInput"/>. Missing directories are created (mode 0755, owned
-    /// by the caller) when <paramref name="create"/>, else the result is null.
+    /// by the caller) when <paramref name="create"/>, else the result is null. With
+    /// <paramref name="lenient"/>, a symlink or non-directory on the way is null too (what a whiteout under a
+    /// replaced directory needs: nothing there to hide, and nothing followed to look).
     /// </summary>
-    public SafeFileDescriptor? OpenDirectory(ReadOnlySpan<string> components, bool create)
+    public SafeFileDescriptor? OpenDirectory(ReadOnlySpan<string> components, bool create, bool lenient = false)
     {
         if (components.IsEmpty)
             return Duplicate(_root);
@@ -58,14 +60,14 @@ internal sealed unsafe class ContainedRoot : IDisposable
             int errno = Marshal.GetLastPInvokeError();
             if (errno == Errno.ENOSYS)
                 _openat2 = false;
-            else if (errno == Errno.ENOENT && !create)
+            else if ((errno == Errno.ENOENT && !create) || (lenient && errno is Errno.ELOOP or Errno.ENOTDIR))
                 return null;
             // ENOENT with create, ELOOP, ENOTDIR, EXDEV: the walk creates, or names the component at fault.
         }
-        return Walk(components, create);
+        return Walk(components, create, lenient);
     }
 
-    private SafeFileDescriptor? Walk(ReadOnlySpan<string> components, bool create)
+    private SafeFileDescriptor? Walk(ReadOnlySpan<string> components, bool create, bool lenient)
     {
         var current = Duplicate(_root);
         try
@@ -93,6 +95,11 @@ internal sealed unsafe class ContainedRoot : IDisposable
                     }
                     if (errno is Errno.ENOTDIR or Errno.ELOOP)
                     {
+                        if (lenient)
+                        {
+                            current.Dispose();
+                            return null;
+                        }
                         int type = FileType(current, name);
                         if (type == Libc.S_IFLNK)
                             throw new ImageException(ImageErrorKind.PathEscape, $"'{sofar}' is a symlink; nothing is created through one");

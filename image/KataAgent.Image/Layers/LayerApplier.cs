@@ -41,6 +41,7 @@ internal static class LayerApplier
         using var reader = new TarReader(recorder, leaveOpen: true);
         var xattrs = new List<KeyValuePair<string, byte[]>>();
         long nextHeader = 0;
+        long dataEnd = 0;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -49,6 +50,13 @@ internal static class LayerApplier
             try
             {
                 entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EndOfStreamException) when (recorder.BytesRead == dataEnd || recorder.BytesRead == nextHeader)
+            {
+                // The archive stops right after an entry's data or at a header boundary, without the padding or
+                // the end-of-archive blocks: umoci 0.4.7's insert writes such layers, and Go's archive/tar (docker,
+                // containerd, umoci) reads them as ended there. A stop anywhere else is a truncated layer.
+                break;
             }
             catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException or OverflowException)
             {
@@ -80,7 +88,8 @@ internal static class LayerApplier
             }
             if (entry.DataStream is { } data)
                 await data.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
-            nextHeader = (dataStart + dataLength + Block - 1) / Block * Block;
+            dataEnd = dataStart + dataLength;
+            nextHeader = (dataEnd + Block - 1) / Block * Block;
         }
         try
         {

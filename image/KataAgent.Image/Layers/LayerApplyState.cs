@@ -21,6 +21,7 @@ internal sealed class LayerApplyState(ContainedRoot root, string layer, List<str
 
     private readonly HashSet<string> _created = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string[] Components, DateTimeOffset Time)> _directoryTimes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string[] Components, DateTimeOffset Time)> _restoredTimes = new(StringComparer.Ordinal);
 
     /// <summary>Applies one entry; errors do not name it (the caller adds the layer and the entry).</summary>
     public async Task ApplyAsync(TarEntry entry, List<KeyValuePair<string, byte[]>> xattrs, CancellationToken cancellationToken)
@@ -90,6 +91,10 @@ internal sealed class LayerApplyState(ContainedRoot root, string layer, List<str
     /// <summary>Sets the mtimes of the directories this layer wrote, now that their children are all there.</summary>
     public void Finish()
     {
+        // A deletion for a whiteout changes its directory's mtime; as umoci does, the directory keeps the time it
+        // had, unless this layer has an entry for it (that entry's time wins).
+        foreach (var (path, value) in _restoredTimes)
+            _directoryTimes.TryAdd(path, value);
         foreach (var (path, (components, time)) in _directoryTimes)
         {
             if (components.Length == 0)
@@ -119,11 +124,12 @@ internal sealed class LayerApplyState(ContainedRoot root, string layer, List<str
     {
         if (leaf == Opaque)
         {
-            using var directory = root.OpenDirectory(parentComponents, create: false);
+            using var directory = root.OpenDirectory(parentComponents, create: false, lenient: true);
             if (directory is null)
                 return; // nothing below to hide; the directory's own entry (umoci writes it after) creates it
             using var readable = SafeFileDescriptor.Check(
                 Libc.OpenAt((int)directory.DangerousGetHandle(), ".", OpenDirectoryFlags, 0), "open the opaque directory");
+            KeepTime(readable, parentComponents);
             HideLowerChildren(readable, LayerEntryPath.Join(parentComponents));
             return;
         }
@@ -141,9 +147,24 @@ internal sealed class LayerApplyState(ContainedRoot root, string layer, List<str
         string[] hidden = [.. parentComponents, target];
         if (_created.Contains(LayerEntryPath.Join(hidden)))
             return; // a whiteout hides lower layers only; what this layer wrote stays
-        using var parent = root.OpenDirectory(parentComponents, create: false);
-        if (parent is not null)
-            ContainedRoot.RemoveTree(parent, target);
+        // umoci writes whiteouts of a replaced directory's old children after the file that replaced it: a parent
+        // that is no directory (or a symlink, never followed) has nothing below it to hide.
+        using var parent = root.OpenDirectory(parentComponents, create: false, lenient: true);
+        if (parent is null || ContainedRoot.FileType(parent, target) == 0)
+            return;
+        KeepTime(parent, parentComponents);
+        ContainedRoot.RemoveTree(parent, target);
+    }
+
+    private unsafe void KeepTime(SafeFileDescriptor directory, ReadOnlySpan<string> components)
+    {
+        string path = LayerEntryPath.Join(components);
+        if (_restoredTimes.ContainsKey(path))
+            return;
+        Libc.Statx statx;
+        Libc.Check(Libc.StatX((int)directory.DangerousGetHandle(), "", Libc.AT_EMPTY_PATH, Libc.STATX_MTIME, &statx), $"stat {path}");
+        var time = DateTimeOffset.UnixEpoch.AddTicks(statx.MtimeSeconds * TimeSpan.TicksPerSecond + statx.MtimeNanoseconds / 100);
+        _restoredTimes[path] = (components.ToArray(), time);
     }
 
     // Opaque: every child not written by this layer goes; directories this layer wrote into are searched the same way.

@@ -38,6 +38,8 @@ public sealed partial class RegistryClient
             if (position >= blob.Size && blob.Size > 0)
                 return;
             long start = position;
+            // A failing write is the destination's (a full disk), not the registry's: not retried.
+            bool writing = false;
             try
             {
                 using var response = await SendAsync(target, $"/v2/{repository.Repository}/blobs/{digest}", request =>
@@ -70,7 +72,9 @@ public sealed partial class RegistryClient
                     }
                     if (usable == 0)
                         continue;
+                    writing = true;
                     await destination.WriteAsync(buffer.AsMemory(first, usable), cancellationToken).ConfigureAwait(false);
+                    writing = false;
                     position += usable;
                     bytesWritten?.Report(position);
                 }
@@ -78,7 +82,7 @@ public sealed partial class RegistryClient
                     throw new IOException($"the body ended at byte {position} of {blob.Size}");
                 return;
             }
-            catch (Exception e) when (IsTransient(e, cancellationToken))
+            catch (Exception e) when (!writing && IsTransient(e, cancellationToken))
             {
                 // Progress resets the count: a long blob over a flaky link gets there as long as bytes keep coming.
                 barren = position > start ? 0 : barren + 1;

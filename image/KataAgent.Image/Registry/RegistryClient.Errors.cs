@@ -31,14 +31,13 @@ public sealed partial class RegistryClient
             detail.Append(": ").Append(first.Code);
         if (!string.IsNullOrEmpty(first?.Message))
             detail.Append(": ").Append(first.Message);
-        var problem = kind switch
+        if (kind == ImageErrorKind.Unauthorized)
         {
-            ImageErrorKind.Unauthorized => Credentials(target.Registry) is { } user ? $"access denied to user '{user.Username}'" : "access denied (no credentials configured)",
-            ImageErrorKind.NotFound => "not found",
-            ImageErrorKind.Unavailable => "the registry failed",
-            _ => "refused",
-        };
-        return new ImageException(kind, $"{target.What}: {problem} by registry {target.Registry} ({detail})");
+            detail.Append(Credentials(target.Registry) is { } user
+                ? $"; access denied to user '{user.Username}'"
+                : "; access denied, and no credentials are configured for it");
+        }
+        return new ImageException(kind, $"{target.What}: registry {target.Registry} answered {detail}");
     }
 
     /// <summary>The kind for a distribution error code (spec "Error Codes"), else for the HTTP status.</summary>

@@ -79,7 +79,7 @@ public sealed partial class RegistryClient
                 if (++hops > MaxRedirects)
                     throw new ImageException(ImageErrorKind.Unavailable, $"{target.What}: registry {target.Registry} redirected more than {MaxRedirects} times");
                 var next = location.IsAbsoluteUri ? location : new Uri(uri, location);
-                if (next.Scheme != Uri.UriSchemeHttps && !(next.Scheme == Uri.UriSchemeHttp && (IsPlain(Authority(next)) || uri.Scheme == Uri.UriSchemeHttp && registryHost && Authority(next) == Authority(uri))))
+                if (!MayRedirect(uri, next))
                     throw new ImageException(ImageErrorKind.Unavailable, $"{target.What}: registry {target.Registry} redirected to {next.Scheme}://{Authority(next)}, which is not HTTPS and not named as a plain-HTTP registry");
                 uri = next;
                 challenged = false;
@@ -96,6 +96,14 @@ public sealed partial class RegistryClient
             return response;
         }
     }
+
+    /// <summary>
+    /// HTTPS anywhere; plain HTTP only to a host named in <see cref="RegistryClientOptions.PlainHttpRegistries"/> or
+    /// within the plain-HTTP host the request is already on, so a redirect never downgrades a connection.
+    /// </summary>
+    private bool MayRedirect(Uri from, Uri to) =>
+        to.Scheme == Uri.UriSchemeHttps
+        || (to.Scheme == Uri.UriSchemeHttp && (IsPlain(Authority(to)) || (from.Scheme == Uri.UriSchemeHttp && Authority(from) == Authority(to))));
 
     private async Task<HttpResponseMessage> SendWithStallTimeoutAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {

@@ -48,7 +48,7 @@ public sealed partial class RegistryClient : IDisposable
         if (_trusted is not null)
             handler.SslOptions.RemoteCertificateValidationCallback = ValidateWithBundle;
         _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
-        _http.DefaultRequestHeaders.UserAgent.ParseAdd(options.UserAgent);
+        _http.DefaultRequestHeaders.TryAddWithoutValidation("User-Agent", options.UserAgent);
     }
 
     /// <summary>The options the client was made with.</summary>

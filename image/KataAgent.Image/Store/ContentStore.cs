@@ -13,8 +13,9 @@ namespace KataAgent.Image.Store;
 /// <remarks>
 /// Layout under <see cref="Root"/>: <c>blobs/&lt;alg&gt;/&lt;hex&gt;</c>; <c>ingest/&lt;hex&gt;.partial</c> (a download in
 /// progress or interrupted) beside <c>ingest/&lt;hex&gt;.lock</c> (its writer's flock); <c>images/&lt;sha256 of the
-/// name&gt;.json</c>; <c>store.lock</c>, held shared by every pull or import and exclusively by prune, so prune never
-/// sweeps a blob a pull has stored but not yet tagged. File names come only from validated digests or hashes.
+/// name&gt;.json</c>; <c>tmp/</c> (archives being imported); <c>store.lock</c>, held shared by every pull or import and
+/// exclusively by prune, so prune never sweeps a blob a pull has stored but not yet tagged. File names come only from
+/// validated digests or hashes. docs/IMAGES.md "Registry, store and pull" has the whole design.
 /// </remarks>
 public sealed partial class ContentStore
 {

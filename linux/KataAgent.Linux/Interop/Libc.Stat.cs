@@ -10,6 +10,10 @@ internal static unsafe partial class Libc
     public const uint STATX_TYPE = 0x1;
     public const uint STATX_MODE = 0x2;
     public const uint STATX_NLINK = 0x4;
+    public const uint STATX_UID = 0x8;
+    public const uint STATX_GID = 0x10;
+    public const uint STATX_MTIME = 0x40;
+    public const uint STATX_INO = 0x100;
     public const uint STATX_SIZE = 0x200;
     public const uint STATX_MNT_ID = 0x1000;
     public const int S_IFMT = 0xF000;
@@ -27,8 +31,15 @@ internal static unsafe partial class Libc
     {
         [FieldOffset(0)] public uint Mask;
         [FieldOffset(16)] public uint Nlink;
+        [FieldOffset(20)] public uint Uid;
+        [FieldOffset(24)] public uint Gid;
         [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(32)] public ulong Inode;
         [FieldOffset(40)] public ulong Size;
+        [FieldOffset(112)] public long MtimeSeconds;
+        [FieldOffset(120)] public uint MtimeNanoseconds;
+        [FieldOffset(128)] public uint RdevMajor;
+        [FieldOffset(132)] public uint RdevMinor;
         [FieldOffset(144)] public ulong MountId;
     }
 

@@ -2,13 +2,14 @@ namespace KataAgent.Testing.Registry;
 
 /// <summary>
 /// A test CA and a server certificate it signs for one IP address, made with openssl (as an operator would),
-/// in <paramref name="directory"/>: <c>ca.crt</c>, <c>server.crt</c>, <c>server.key</c>.
+/// in <paramref name="directory"/>: <c>ca/ca.crt</c> (alone in its directory, which skopeo takes as a cert dir: a
+/// <c>.key</c> there would be read as a client key), <c>server.crt</c>, <c>server.key</c>.
 /// </summary>
 public sealed class TestCertificates
 {
     private TestCertificates(string directory)
     {
-        CaCertificate = Path.Combine(directory, "ca.crt");
+        CaCertificate = Path.Combine(directory, "ca", "ca.crt");
         ServerCertificate = Path.Combine(directory, "server.crt");
         ServerKey = Path.Combine(directory, "server.key");
     }
@@ -26,7 +27,7 @@ public sealed class TestCertificates
     public static async Task<TestCertificates> CreateAsync(string directory, string ipAddress)
     {
         string openssl = HostTools.Require("openssl", "openssl");
-        Directory.CreateDirectory(directory);
+        Directory.CreateDirectory(Path.Combine(directory, "ca"));
         var made = new TestCertificates(directory);
         string caKey = Path.Combine(directory, "ca.key");
         string csr = Path.Combine(directory, "server.csr");
@@ -36,7 +37,7 @@ public sealed class TestCertificates
         await HostTools.RunAsync(openssl, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", made.ServerKey, "-out", csr, "-subj", "/CN=" + ipAddress]);
         await File.WriteAllTextAsync(extensions,
             $"subjectAltName=IP:{ipAddress}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
-        await HostTools.RunAsync(openssl, ["x509", "-req", "-in", csr, "-CA", made.CaCertificate, "-CAkey", caKey, "-CAcreateserial",
+        await HostTools.RunAsync(openssl, ["x509", "-req", "-in", csr, "-CA", made.CaCertificate, "-CAkey", caKey, "-CAcreateserial", "-CAserial", Path.Combine(directory, "ca.srl"),
             "-out", made.ServerCertificate, "-days", "2", "-extfile", extensions]);
         return made;
     }
