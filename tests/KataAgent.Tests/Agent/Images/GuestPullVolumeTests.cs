@@ -38,7 +38,7 @@ public sealed class GuestPullVolumeTests
     [InlineData("io.kubernetes.cri-o.ContainerType")]
     public void The_sandbox_container_is_known_by_either_runtimes_annotation(string key)
     {
-        GuestPullVolume.Parse(KataStorage($$"""{"metadata":{"{{key}}":"sandbox"}}""").DriverOptions, "s").IsSandbox.Should().BeTrue();
+        GuestPullVolume.Parse(KataStorage("{\"metadata\":{\"" + key + "\":\"sandbox\"}}").DriverOptions, "s").IsSandbox.Should().BeTrue();
     }
 
     public static TheoryData<string, Action<Storage>> Bad() => new()
