@@ -22,7 +22,7 @@ public sealed class ImagesServiceValidationTests
         { "platform", r => r.Platform = "linux/amd64/v1/x" },
         { "credentials.password", r => r.Credentials = new RegistryCredentials { Username = "u", Password = "a\0b" } },
         { "ca_pem", r => r.CaPem = "not a certificate" },
-        { "plain_http_registries[1]", r => r.PlainHttpRegistries.Add("ok.example:5000", "http://x/y") },
+        { "plain_http_registries[1]", r => r.PlainHttpRegistries.Add(["ok.example:5000", "http://x/y"]) },
         { "storage.block.pci_path", r => r.Storage = new ImageStorage { Block = new BlockStorage { PciPath = "../../sda" } } },
         { "env[0]", r => r.Env.Add("=value") },
         { "args[0]", r => r.Args.Add("a\0b") },
