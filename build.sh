@@ -65,6 +65,8 @@ REQUIRED_TOOLS=(
 # libcrypto.so.3, /etc/ssl/certs/ca-certificates.crt).
 # containernetworking-plugins: the CNI bridge and host-local plugins in /usr/lib/cni (not on PATH) for the CRI tests.
 REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs libc6-dev qemu-system-common containernetworking-plugins libssl3 ca-certificates)
+# libcap2-bin: setcap gives the layer tests' image a security.capability xattr (in /usr/sbin, off a non-root PATH).
+REQUIRED_PACKAGES+=(libcap2-bin)
 
 ensure_dependencies() {
   command -v dotnet >/dev/null 2>&1 || die "the .NET SDK 10 is missing: install dotnet-sdk-10.0 (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run again"

@@ -59,6 +59,7 @@ internal sealed class LayerApplyState(ContainedRoot root, string layer, List<str
 
         string path = LayerEntryPath.Join(components);
         using var parent = root.OpenDirectory(parentComponents, create: true)!;
+        KeepTime(parent, parentComponents);
         switch (entry.EntryType)
         {
             case TarEntryType.Directory:
@@ -91,8 +92,9 @@ internal sealed class LayerApplyState(ContainedRoot root, string layer, List<str
     /// <summary>Sets the mtimes of the directories this layer wrote, now that their children are all there.</summary>
     public void Finish()
     {
-        // A deletion for a whiteout changes its directory's mtime; as umoci does, the directory keeps the time it
-        // had, unless this layer has an entry for it (that entry's time wins).
+        // Writing or deleting in a directory changes its mtime; as umoci does, a directory keeps the time it had
+        // before the layer touched it, unless the layer has an entry for it (that entry's time wins). Writers omit
+        // the entry of a directory whose mtime did not change to the second (umoci's repack does).
         foreach (var (path, value) in _restoredTimes)
             _directoryTimes.TryAdd(path, value);
         foreach (var (path, (components, time)) in _directoryTimes)

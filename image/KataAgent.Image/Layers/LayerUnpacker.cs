@@ -25,7 +25,7 @@ public static class LayerUnpacker
     /// reported per layer (<see cref="PullPhase.Unpacking"/> with the compressed bytes read, then
     /// <see cref="PullPhase.Unpacked"/>).
     /// </summary>
-    public static Task<LayerUnpackResult> UnpackAsync(
+    public static async Task<LayerUnpackResult> UnpackAsync(
         ContentStore store,
         StoredImage image,
         string rootfsDirectory,
@@ -34,9 +34,11 @@ public static class LayerUnpacker
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(image);
-        return UnpackAsync(
+        // The store stays in use until the last layer is read, so a concurrent prune cannot sweep a blob between.
+        using var use = await store.UseAsync(cancellationToken).ConfigureAwait(false);
+        return await UnpackAsync(
             descriptor => store.OpenBlob(Digest.Parse(descriptor.Digest)),
-            image.Manifest, image.Config, image.Name, rootfsDirectory, progress, cancellationToken);
+            image.Manifest, image.Config, image.Name, rootfsDirectory, progress, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -38,6 +38,22 @@ public sealed class LayerUnpackerUmociTests(TestImageLayout images, ITestOutputH
         var diffs = actual.Diff(expected);
         foreach (string diff in diffs)
             output.WriteLine(diff);
+        if (diffs.Count > 0)
+        {
+            foreach (var layer in image.Manifest.Layers)
+            {
+                using var s = KataAgent.Image.Layers.LayerDecompression.Open(image.OpenBlob(layer), layer.MediaType);
+                using var r = new System.Formats.Tar.TarReader(s);
+                try
+                {
+                    while (r.GetNextEntry() is { } e)
+                        output.WriteLine($"{layer.Digest[..15]} {e.Name} {e.ModificationTime.ToUnixTimeSeconds()}");
+                }
+                catch (EndOfStreamException)
+                {
+                }
+            }
+        }
         diffs.Should().BeEmpty();
         result.Warnings.Should().BeEmpty();
         actual.Entries["bin/sh"].ContentSha256.Should().Be("-> busybox");
