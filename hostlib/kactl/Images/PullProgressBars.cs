@@ -4,21 +4,19 @@ using Spectre.Console;
 namespace KataAgent.Kactl.Images;
 
 /// <summary>
-/// Progress for a terminal: one Spectre.Console bar per layer on stderr, with its phase, bytes, rate and the time
-/// left; stdout stays the command's. Reports come from the puller's download tasks; Spectre's tasks take them from
+/// Progress for a terminal: the label, then one Spectre.Console bar per layer on stderr, with its short digest, phase,
+/// percentage, bytes and rate; stdout stays the command's. Reports come from the puller's download tasks; Spectre's tasks take them from
 /// any thread and the display refreshes on its own.
 /// </summary>
 public sealed class PullProgressBars : IProgress<PullProgress>
 {
     private readonly ProgressContext _context;
-    private readonly string _label;
     private readonly Lock _lock = new();
     private readonly Dictionary<int, (ProgressTask Task, PullPhase Phase)> _layers = [];
 
-    private PullProgressBars(ProgressContext context, string label)
+    private PullProgressBars(ProgressContext context)
     {
         _context = context;
-        _label = label;
     }
 
     /// <summary>Runs <paramref name="work"/> with bars labelled <paramref name="label"/> shown on stderr until it ends.</summary>
@@ -30,17 +28,18 @@ public sealed class PullProgressBars : IProgress<PullProgress>
             Interactive = InteractionSupport.Yes,
             Ansi = AnsiSupport.Detect,
         });
+        // The label once above the bars, so that each bar's row (digest, phase, bar, %, bytes, rate) fits 80 columns.
+        console.WriteLine($"kactl: {label}");
         return await console.Progress()
             .AutoClear(false)
             .HideCompleted(false)
             .Columns(
                 new TaskDescriptionColumn { Alignment = Justify.Left },
-                new ProgressBarColumn(),
+                new ProgressBarColumn { Width = 20 },
                 new PercentageColumn(),
                 new DownloadedColumn(),
-                new TransferSpeedColumn(),
-                new RemainingTimeColumn())
-            .StartAsync(context => work(new PullProgressBars(context, label))).ConfigureAwait(false);
+                new TransferSpeedColumn())
+            .StartAsync(context => work(new PullProgressBars(context))).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -80,6 +79,6 @@ public sealed class PullProgressBars : IProgress<PullProgress>
             PullPhase.Done => "downloaded",
             var other => other.ToString().ToLowerInvariant(),
         };
-        return Markup.Escape($"{_label} {PullProgressLines.Short(value)} {phase}");
+        return Markup.Escape($"{PullProgressLines.Short(value)} {phase}");
     }
 }

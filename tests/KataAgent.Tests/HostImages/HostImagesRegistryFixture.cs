@@ -25,7 +25,10 @@ public sealed class HostImagesRegistryFixture : IAsyncLifetime
     public string Archive => _directory.File("app.tar");
 
     /// <summary>A docker config.json with the registry's user and password.</summary>
-    public string DockerConfig => _directory.File("docker-config.json");
+    public string DockerConfig => Path.Combine(DockerConfigDirectory, "config.json");
+
+    /// <summary>The directory holding <see cref="DockerConfig"/>, as <c>$DOCKER_CONFIG</c> names it.</summary>
+    public string DockerConfigDirectory => _directory.File("docker");
 
     /// <summary>A fresh directory under the fixture's, for a test's own store or rootfs.</summary>
     public string NewDirectory(string name) => Directory.CreateDirectory(_directory.File(name + "-" + Guid.NewGuid().ToString("N")[..8])).FullName;
@@ -37,6 +40,7 @@ public sealed class HostImagesRegistryFixture : IAsyncLifetime
         await HostTools.RunAsync(skopeo, ["--insecure-policy", "copy", "--quiet", $"oci:{Layout}:{BusyboxAppImage.Tag}", $"oci-archive:{Archive}:example.com/archived/app:v2"]);
         Registry = await TestRegistry.StartAsync(new TestRegistryOptions { Auth = TestRegistryAuth.Basic });
         Reference = await Registry.PushAsync($"oci:{Layout}:{BusyboxAppImage.Tag}", "test/app:v1");
+        Directory.CreateDirectory(DockerConfigDirectory);
         WriteDockerConfig(DockerConfig, Registry.Host, Registry.Options.User, Registry.Options.Password);
     }
 

@@ -43,6 +43,20 @@ public sealed class PtyTerminal : IAsyncDisposable
             .WithValidation(CommandResultValidation.None)
             .ExecuteAsync(_stop.Token).Task;
 
+    /// <summary>As <see cref="Run(TempDirectory, string[])"/>, with <paramref name="environment"/> set for kactl.</summary>
+    public Task<CommandResult> Run(IReadOnlyDictionary<string, string?> environment, params string[] arguments) =>
+        Cli.Wrap("sh")
+            .WithArguments(["-c", "slave=$1; shift; exec \"$@\" <\"$slave\" >\"$slave\" 2>&1", "sh", _pty.SlavePath, RepoPaths.KactlBinary, .. arguments])
+            .WithEnvironmentVariables(env =>
+            {
+                foreach (var (name, value) in environment)
+                {
+                    env.Set(name, value);
+                }
+            })
+            .WithValidation(CommandResultValidation.None)
+            .ExecuteAsync(_stop.Token).Task;
+
     public void Type(string text) => _master.Write(Encoding.Latin1.GetBytes(text));
 
     /// <summary>The slave's c_lflag (ICANON, ECHO, …).</summary>
