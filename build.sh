@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # KataAgent build entry point.
-#   ./build.sh          restore, build, publish out/kata-agent, out/kactl and out/kata-rootfs (Native AOT),
-#                       then the guest image: out/vmlinuz and out/initrd.img, and kactl run's default
+#   ./build.sh          restore, build, publish out/kata-agent, out/kata-image-pull, out/kactl and out/kata-rootfs
+#                       (Native AOT), then the guest image: out/vmlinuz and out/initrd.img (and
+#                       out/initrd-guest-pull.img, the same with guest pull), and kactl run's default
 #                       container rootfs: out/rootfs (busybox)
 #   ./build.sh test     the above, then every test; ends with "N passed, N failed"
 #   ./build.sh bench [SECTION…]
@@ -60,8 +61,10 @@ REQUIRED_TOOLS=(
 # libc6-dev: the static glibc of the benchmark's floor /init.
 # qemu-system-common: /usr/lib/qemu/virtiofsd, the daemon behind every virtio-fs share (checked as a package: it is
 # not on PATH).
+# libssl3, ca-certificates: what kata-rootfs build --guest-pull copies into the guest image for TLS (libssl.so.3,
+# libcrypto.so.3, /etc/ssl/certs/ca-certificates.crt).
 # containernetworking-plugins: the CNI bridge and host-local plugins in /usr/lib/cni (not on PATH) for the CRI tests.
-REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs libc6-dev qemu-system-common containernetworking-plugins)
+REQUIRED_PACKAGES=(zlib1g-dev busybox-static e2fsprogs libc6-dev qemu-system-common containernetworking-plugins libssl3 ca-certificates)
 # libcap2-bin: setcap gives the layer tests' image a security.capability xattr (in /usr/sbin, off a non-root PATH).
 REQUIRED_PACKAGES+=(libcap2-bin)
 
@@ -94,6 +97,9 @@ build() {
   log "publish kata-agent (Native AOT)"
   dotnet publish "$ROOT/agent/KataAgent.Agent/KataAgent.Agent.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/agent"
   rm -f "$OUT/kata-agent" && install -m 0755 "$OUT/publish/agent/kata-agent" "$OUT/kata-agent"
+  log "publish kata-image-pull (Native AOT): the guest pull helper, only in a --guest-pull guest image"
+  dotnet publish "$ROOT/agent/KataAgent.ImagePull/KataAgent.ImagePull.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/image-pull"
+  rm -f "$OUT/kata-image-pull" && install -m 0755 "$OUT/publish/image-pull/kata-image-pull" "$OUT/kata-image-pull"
   log "publish kactl (Native AOT)"
   dotnet publish "$ROOT/hostlib/kactl/kactl.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/kactl"
   rm -f "$OUT/kactl" && install -m 0755 "$OUT/publish/kactl/kactl" "$OUT/kactl"
@@ -105,6 +111,8 @@ build() {
   rm -f "$OUT/kata-rootfs" && install -m 0755 "$OUT/publish/kata-rootfs/kata-rootfs" "$OUT/kata-rootfs"
   log "guest image (Debian cloud kernel, fetched once into ~/.cache/kataagent/kernel)"
   "$OUT/kata-rootfs" build --agent "$OUT/kata-agent" --out "$OUT/initrd.img" --kernel-out "$OUT/vmlinuz" --busybox /bin/busybox
+  log "guest image with guest pull: out/initrd-guest-pull.img (kata-image-pull, TLS libraries, CA bundle)"
+  "$OUT/kata-rootfs" build --agent "$OUT/kata-agent" --out "$OUT/initrd-guest-pull.img" --busybox /bin/busybox --guest-pull
   log "container rootfs out/rootfs (busybox-static), kactl run's default"
   rm -rf "$OUT/rootfs"
   "$OUT/kata-rootfs" busybox-rootfs --busybox /bin/busybox --out "$OUT/rootfs"

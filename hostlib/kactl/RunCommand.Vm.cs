@@ -19,7 +19,8 @@ public sealed partial class RunCommand
     {
         var request = ReadVmRequest(parseResult);
         using var signals = InterruptSignals.Register();
-        using var images = request.Image is null ? null : _images.Open(parseResult);
+        // A guest pull keeps the image out of the host: no store is opened, nothing is pulled here.
+        using var images = request.Image is null || request.GuestPull ? null : _images.Open(parseResult);
         StoredImage? image = null;
         if (images is not null)
         {
@@ -88,7 +89,7 @@ public sealed partial class RunCommand
         try
         {
             Progress(request, $"agent ready after {sandbox.BootToReady.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms ({(sandbox.Vm.UsesKvm ? "KVM" : "TCG")})");
-            runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Protocol = sandbox.Agent.Protocol, RootfsMode = request.RootfsMode, Args = request.Args, Image = image?.Name });
+            runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Protocol = sandbox.Agent.Protocol, RootfsMode = request.RootfsMode, Args = request.Args, Image = image?.Name ?? request.Image });
             if (signals.Interrupted)
             {
                 return KactlCommands.Interrupted();
@@ -102,11 +103,22 @@ public sealed partial class RunCommand
             }
             // A detached container's output stays with the agent (bounded) until someone reads it: nobody attaches now.
             var options = new ContainerOptions { UseStreaming = request.UseStreaming, AttachStdio = !request.Detach };
-            string rootfsName = image is null ? request.RootfsDirectory! : $"of image {image.Name}";
+            string rootfsName = image is not null ? $"of image {image.Name}" : request.GuestPull ? $"of image {request.Image} (pulled in the VM)" : request.RootfsDirectory!;
             Container container;
             try
             {
-                if (image is not null)
+                if (request.GuestPull)
+                {
+                    Progress(request, $"pulling {request.Image} inside the VM…");
+                    IReadOnlyList<string> args = [];
+                    container = await sandbox.CreateContainerFromGuestPullAsync(id, request.Image!, GuestPullOptionsOf(parseResult, request, spec =>
+                    {
+                        EditSpec(spec);
+                        args = [.. spec.Process.Args];
+                    }), options, signals.First).ConfigureAwait(false);
+                    runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Protocol = sandbox.Agent.Protocol, RootfsMode = request.RootfsMode, Args = args, Image = request.Image });
+                }
+                else if (image is not null)
                 {
                     IReadOnlyList<string> args = [];
                     container = await CreateImageContainerAsync(sandbox, id, images!, image, request, options, spec =>
@@ -227,7 +239,8 @@ public sealed partial class RunCommand
             Platform = image is null ? null : _images.ReadPlatform(parseResult),
             Display = PullDisplays.ForStderr(quiet),
             KernelPath = VmDefaults.Kernel(parseResult.GetValue(_kernel)),
-            InitrdPath = VmDefaults.Initrd(parseResult.GetValue(_initrd)),
+            InitrdPath = parseResult.GetValue(_pull) == "guest" ? VmDefaults.GuestPullInitrd(parseResult.GetValue(_initrd)) : VmDefaults.Initrd(parseResult.GetValue(_initrd)),
+            GuestPull = parseResult.GetValue(_pull) == "guest",
             RootfsDirectory = image is null ? VmDefaults.Rootfs(parseResult.GetValue(_rootfs)) : null,
             RootfsMode = parseResult.GetValue(_rootfsMode) == "blk" ? RootfsMode.Blk : RootfsMode.VirtioFs,
             Cpus = parseResult.GetValue(_cpus),

@@ -120,8 +120,8 @@ public sealed partial class RunCommand
 
     private readonly Option<string> _pull = new("--pull")
     {
-        Description = "With IMAGE: pull it when the store lacks it (missing, the default), every time (always: a moved tag is followed), or never",
-        HelpName = "missing|always|never",
+        Description = "With IMAGE: pull it into the host's store when the store lacks it (missing, the default), every time (always: a moved tag is followed), or never; or inside the VM (guest: the host holds no layer or rootfs of it; needs a guest image built with kata-rootfs build --guest-pull, initrd-guest-pull.img next to kactl by default, and a network the VM reaches the registry over)",
+        HelpName = "missing|always|never|guest",
         DefaultValueFactory = _ => "missing",
     };
 
@@ -161,7 +161,7 @@ public sealed partial class RunCommand
         _stopTimeout = StopTimeoutOption();
         _noStreaming = NoStreamingOption();
         _rootfsMode.AcceptOnlyFromAmong("virtio-fs", "blk");
-        _pull.AcceptOnlyFromAmong("missing", "always", "never");
+        _pull.AcceptOnlyFromAmong("missing", "always", "never", "guest");
         OptionChecks.Add(_cpus, cpus => cpus is < 1 or > MaximumCpus
             ? $"--cpus must be between 1 and {MaximumCpus}, not {cpus.ToString(CultureInfo.InvariantCulture)}"
             : null);

@@ -10,12 +10,16 @@ public static class VmDefaults
     public const string KernelVariable = "KACTL_KERNEL";
     public const string InitrdVariable = "KACTL_INITRD";
     public const string RootfsVariable = "KACTL_ROOTFS";
+    public const string GuestPullInitrdVariable = "KACTL_GUEST_PULL_INITRD";
 
     /// <summary>The guest kernel: <paramref name="given"/>, $KACTL_KERNEL, or vmlinuz next to kactl.</summary>
     public static string Kernel(string? given) => Resolve(given, KernelVariable, "vmlinuz");
 
     /// <summary>The guest initrd: <paramref name="given"/>, $KACTL_INITRD, or initrd.img next to kactl.</summary>
     public static string Initrd(string? given) => Resolve(given, InitrdVariable, "initrd.img");
+
+    /// <summary>The guest initrd for <c>--pull guest</c> (one built with <c>kata-rootfs build --guest-pull</c>): <paramref name="given"/>, $KACTL_GUEST_PULL_INITRD, or initrd-guest-pull.img next to kactl.</summary>
+    public static string GuestPullInitrd(string? given) => Resolve(given, GuestPullInitrdVariable, "initrd-guest-pull.img");
 
     /// <summary>The container's rootfs: <paramref name="given"/>, $KACTL_ROOTFS, or rootfs next to kactl.</summary>
     public static string Rootfs(string? given) => Resolve(given, RootfsVariable, "rootfs");

@@ -20,6 +20,9 @@ public sealed record VmRunRequest
     /// <summary>When the image is pulled (<c>--pull</c>).</summary>
     public KataAgent.Host.Images.PullPolicy PullPolicy { get; init; }
 
+    /// <summary>Pull the image inside the VM (<c>--pull guest</c>), not into the host's store.</summary>
+    public bool GuestPull { get; init; }
+
     /// <summary>The image's platform (<c>--platform</c>), or null for this machine's.</summary>
     public KataAgent.Image.Manifests.Platform? Platform { get; init; }
 

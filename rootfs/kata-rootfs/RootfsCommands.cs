@@ -45,10 +45,13 @@ public static class RootfsCommands
         var kernelOut = new Option<string?>("--kernel-out") { Description = "Copy the kernel image here, e.g. out/vmlinuz" };
         var busybox = new Option<string?>("--busybox") { Description = "Put this (static) busybox at /bin/busybox with /bin/sh, for the debug console" };
         var modules = new Option<string?>("--modules") { Description = $"Comma-separated modules to load (dependencies are added); default {string.Join(',', KernelModules.DefaultSet)}; 'none' for none" };
+        var guestPull = new Option<bool>("--guest-pull") { Description = "Add guest pull: kata-image-pull (next to --agent unless --image-pull names it), the OpenSSL libraries TLS loads, and a CA bundle" };
+        var imagePull = new Option<string?>("--image-pull") { Description = "The guest pull helper for --guest-pull (default: kata-image-pull next to --agent)" };
+        var caBundle = new Option<string?>("--ca-bundle") { Description = $"The CA bundle for --guest-pull (default {GuestPullFiles.DefaultCaBundle})" };
         var compression = new Option<string>("--compression") { Description = "gzip or none", DefaultValueFactory = _ => "gzip" };
 
         var build = new Command("build", "Build the initrd (agent as /init, its libraries, kernel modules) and copy the kernel next to it; print their sizes");
-        foreach (var option in (Option[])[agent, output, kernelOut, kernelCache, kernel, kernelModules, busybox, modules, compression])
+        foreach (var option in (Option[])[agent, output, kernelOut, kernelCache, kernel, kernelModules, busybox, modules, guestPull, imagePull, caBundle, compression])
         {
             build.Add(option);
         }
@@ -60,9 +63,22 @@ public static class RootfsCommands
             IReadOnlyList<string> names = moduleList is null ? KernelModules.DefaultSet
                 : moduleList.Trim() == "none" ? []
                 : moduleList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            string agentPath = parseResult.GetValue(agent)!;
+            if (!parseResult.GetValue(guestPull) && (parseResult.GetValue(imagePull) is not null || parseResult.GetValue(caBundle) is not null))
+            {
+                throw new ArgumentException("--image-pull and --ca-bundle go with --guest-pull");
+            }
+            var guestPullFiles = parseResult.GetValue(guestPull)
+                ? new GuestPullFiles
+                {
+                    HelperPath = parseResult.GetValue(imagePull) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(agentPath))!, "kata-image-pull"),
+                    CaBundlePath = parseResult.GetValue(caBundle) ?? GuestPullFiles.DefaultCaBundle,
+                }
+                : null;
             var options = new InitrdOptions
             {
-                AgentPath = parseResult.GetValue(agent)!,
+                AgentPath = agentPath,
+                GuestPull = guestPullFiles,
                 Kernel = tree,
                 ModuleNames = names,
                 BusyboxPath = parseResult.GetValue(busybox),

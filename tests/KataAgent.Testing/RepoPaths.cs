@@ -18,6 +18,9 @@ public static class RepoPaths
     /// <summary>The guest image that ./build.sh builds, with the published agent as /init.</summary>
     public static string Initrd => Require(Path.Combine(Root, "out", "initrd.img"));
 
+    /// <summary>./build.sh's guest image with guest pull (kata-rootfs build --guest-pull).</summary>
+    public static string GuestPullInitrd => Require(Path.Combine(Root, "out", "initrd-guest-pull.img"));
+
     /// <summary>Debian's static busybox (package busybox-static, which build.sh installs).</summary>
     public static string Busybox => Require("/bin/busybox");
 

@@ -53,6 +53,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         }
         string rootfs = ResolveRootfs(containerId, spec.Root?.Path ?? "");
         StorageManager.Validate(storages, "storages");
+        spec = Images.GuestPullSandbox.Apply(spec, storages);
         InitConfig config = SpecTranslator.ForCreate(spec, rootfs, sandbox, sandboxPidns, otherContainers: !_containers.IsEmpty);
         if (sandboxPidns && sandbox.PidPath is null && sandbox.UtsPath is not null)
         {

@@ -27,6 +27,9 @@ public enum AgentErrorKind
     /// <summary>The agent cannot do it now; trying again later may work.</summary>
     Unavailable,
 
+    /// <summary>Someone else refused the caller's credentials (a registry, for a guest pull).</summary>
+    Unauthenticated,
+
     /// <summary>The agent does not implement the operation.</summary>
     Unimplemented,
 

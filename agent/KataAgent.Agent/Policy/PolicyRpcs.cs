@@ -11,7 +11,7 @@ namespace KataAgent.Agent.Policy;
 /// </summary>
 internal static class PolicyRpcs
 {
-    private static readonly Google.Protobuf.Reflection.ServiceDescriptor[] Governed = [AgentService.Descriptor, Streaming.Descriptor];
+    private static readonly Google.Protobuf.Reflection.ServiceDescriptor[] Governed = [AgentService.Descriptor, Streaming.Descriptor, global::KataAgent.Protocols.Extensions.Images.Descriptor];
 
     /// <summary>Every governed RPC name (method names are unique across the governed services).</summary>
     public static IReadOnlySet<string> Names { get; } = Governed.SelectMany(s => s.Methods).Select(m => m.Name).ToHashSet(StringComparer.Ordinal);

@@ -24,6 +24,7 @@ public static class AgentErrorMapping
         AgentErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
         AgentErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
         AgentErrorKind.Unavailable => StatusCode.Unavailable,
+        AgentErrorKind.Unauthenticated => StatusCode.Unauthenticated,
         AgentErrorKind.Unimplemented => StatusCode.Unimplemented,
         AgentErrorKind.DeadlineExceeded => StatusCode.DeadlineExceeded,
         AgentErrorKind.Internal => StatusCode.Internal,

@@ -11,6 +11,7 @@ using KataAgent.Agent.Files;
 using KataAgent.Agent.Firewall;
 using KataAgent.Agent.Processes;
 using KataAgent.Agent.Guest;
+using KataAgent.Agent.Images;
 using KataAgent.Agent.Guest.Hotplug;
 using KataAgent.Agent.Guest.Swap;
 using KataAgent.Agent.Guest.Metrics;
@@ -30,6 +31,7 @@ using KataAgent.Agent.Devices;
 using KataAgent.Agent.Diagnostics;
 using KataAgent.Protocols.Agent;
 using KataAgent.Protocols.Extensions;
+using KataAgent.Protocols.Guest.ImagePull;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -95,6 +97,11 @@ public static class AgentServer
         builder.Services.AddSingleton<SandboxNamespaces>();
         builder.Services.AddSingleton<SandboxPause>();
         builder.Services.AddSingleton(config);
+        builder.Services.AddSingleton(services => new GuestImages(
+            new GuestPullRunner(services.GetRequiredService<ToolRunner>(), GuestPullHelper.Path, GuestPullRunner.DefaultTimeout, services.GetRequiredService<ILogger<GuestPullRunner>>()),
+            new BlockDeviceLocator(new PciSysfs(config.SysfsRoot), "/dev", services.GetRequiredService<ILogger<GuestImages>>()),
+            config.HotplugTimeout,
+            services.GetRequiredService<ILogger<GuestImages>>()));
         builder.Services.AddSingleton<StorageManager>();
         builder.Services.AddSingleton(new FileCopier());
         builder.Services.AddSingleton<SandboxManager>();
@@ -121,6 +128,7 @@ public static class AgentServer
         AddService<HealthService>(builder.Services, Health.BindService, ttrpcBindings);
         AddService<AgentRpcService>(builder.Services, AgentService.BindService, ttrpcBindings);
         AddService<StreamingService>(builder.Services, Streaming.BindService, ttrpcBindings);
+        AddService<ImagesService>(builder.Services, global::KataAgent.Protocols.Extensions.Images.BindService, ttrpcBindings);
         builder.Services.AddSingleton(provider => new TtrpcFrontEnd(
             binder => ttrpcBindings.ForEach(bind => bind(binder, provider)), provider.GetRequiredService<PolicyGate>(), config.MaxReceiveMessageSize, provider.GetRequiredService<ILogger<TtrpcFrontEnd>>()));
 
@@ -128,6 +136,7 @@ public static class AgentServer
         app.MapGrpcService<HealthService>();
         app.MapGrpcService<AgentRpcService>();
         app.MapGrpcService<StreamingService>();
+        app.MapGrpcService<ImagesService>();
         // The reaper must be running before the first container starts.
         app.Services.GetRequiredService<ProcessReaper>();
         // The boot policy is in force before the first call is served.

@@ -8,7 +8,7 @@ namespace KataAgent.Agent.Server;
 internal sealed class HealthService : Health.HealthBase
 {
     /// <summary>Services a CheckRequest may name; empty means "the agent as a whole".</summary>
-    private static readonly HashSet<string> KnownServices = ["", "grpc.AgentService", "grpc.Health", "kataagent.v1"];
+    private static readonly HashSet<string> KnownServices = ["", "grpc.AgentService", "grpc.Health", "kataagent.v1", "kataagent.v1.Images"];
 
     public override Task<HealthCheckResponse> Check(CheckRequest request, ServerCallContext context)
     {

@@ -17,8 +17,11 @@ public static class StorageDrivers
     /// <summary>A host directory shared over virtio-fs, mounted by its tag (Kata's kataShared share).</summary>
     public const string VirtioFs = "virtio-fs";
 
+    /// <summary>An image pulled inside the guest (Kata's guest pull): Storage.source is the image reference.</summary>
+    public const string ImageGuestPull = "image_guest_pull";
+
     /// <summary>Every driver, in the order GetGuestDetails reports them.</summary>
-    private static readonly IStorageDriver[] Drivers = [new BlkStorageDriver(), new EphemeralStorageDriver(), new LocalStorageDriver(), new VirtioFsStorageDriver()];
+    private static readonly IStorageDriver[] Drivers = [new BlkStorageDriver(), new EphemeralStorageDriver(), new LocalStorageDriver(), new VirtioFsStorageDriver(), new ImageGuestPullStorageDriver()];
 
     private static readonly Dictionary<string, IStorageDriver> ByName = Drivers.ToDictionary(d => d.Name, StringComparer.Ordinal);
 

@@ -1,6 +1,7 @@
 using KataAgent.Agent.Config;
 using KataAgent.Agent.Devices;
 using KataAgent.Agent.Errors;
+using KataAgent.Agent.Images;
 using KataAgent.Agent.Interop;
 using KataAgent.Agent.Storage.Drivers;
 using KataAgent.Linux.Interop;
@@ -28,14 +29,14 @@ public sealed class StorageManager
     /// <summary>Mount point → users; insertion order is mount order, so teardown can go in reverse.</summary>
     private readonly List<(string MountPoint, MountEntry Entry)> _mounts = [];
 
-    public StorageManager(AgentConfig config, ILogger<StorageManager> logger)
-        : this(new PciSysfs(config.SysfsRoot), "/dev", config.HotplugTimeout, logger)
+    public StorageManager(AgentConfig config, GuestImages images, ILogger<StorageManager> logger)
+        : this(new PciSysfs(config.SysfsRoot), "/dev", config.HotplugTimeout, logger, images)
     {
     }
 
-    public StorageManager(PciSysfs sysfs, string devDirectory, TimeSpan hotplugTimeout, ILogger logger)
+    public StorageManager(PciSysfs sysfs, string devDirectory, TimeSpan hotplugTimeout, ILogger logger, GuestImages? images = null)
     {
-        _drivers = new StorageDriverContext(new BlockDeviceLocator(sysfs, devDirectory, logger), hotplugTimeout, logger);
+        _drivers = new StorageDriverContext(new BlockDeviceLocator(sysfs, devDirectory, logger), hotplugTimeout, logger, images);
         _logger = logger;
     }
 
@@ -121,6 +122,7 @@ public sealed class StorageManager
                 {
                     Unmount(mountPoint, entry.RemoveDirectory);
                 }
+                entry.Driver.Released(mountPoint, _drivers);
             }
         }
     }
@@ -137,8 +139,11 @@ public sealed class StorageManager
                 {
                     Unmount(mountPoint, entry.RemoveDirectory);
                 }
+                entry.Driver.Released(mountPoint, _drivers);
             }
             _mounts.Clear();
+            // Pulled for containers that were never created: nothing holds them but the pull.
+            _drivers.Images?.ReleaseAll();
         }
     }
 
@@ -175,7 +180,7 @@ public sealed class StorageManager
                 }
                 throw;
             }
-            _mounts.Add((mountPoint, new MountEntry { Users = 1, Mounted = mounted, Shared = storage.Shared, RemoveDirectory = createdDirectory && driver.RemovesCreatedMountPoint }));
+            _mounts.Add((mountPoint, new MountEntry { Driver = driver, Users = 1, Mounted = mounted, Shared = storage.Shared, RemoveDirectory = createdDirectory && driver.RemovesCreatedMountPoint }));
         }
     }
 
@@ -215,6 +220,8 @@ public sealed class StorageManager
 
     private sealed class MountEntry
     {
+        public required IStorageDriver Driver { get; init; }
+
         public int Users { get; set; }
 
         public bool Mounted { get; init; }

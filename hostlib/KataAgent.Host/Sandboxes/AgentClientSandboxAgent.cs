@@ -38,4 +38,7 @@ internal sealed class AgentClientSandboxAgent(AgentClient client) : ISandboxAgen
 
     public Task<Container> OpenContainerAsync(string containerId, ContainerOptions? options, CancellationToken cancellationToken) =>
         Container.OpenAsync(client, containerId, options, cancellationToken);
+
+    public Task<Protocols.Extensions.PullImageResponse> PullImageAsync(Protocols.Extensions.PullImageRequest request, CancellationToken cancellationToken) =>
+        client.PullImageAsync(request, cancellationToken);
 }

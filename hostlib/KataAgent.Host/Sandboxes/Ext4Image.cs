@@ -60,6 +60,28 @@ public static class Ext4Image
         }
     }
 
+    /// <summary>
+    /// Creates <paramref name="imagePath"/> (sparse) as an empty ext4 filesystem of <paramref name="sizeBytes"/>: a
+    /// scratch disk the guest fills (guest pull's layers and rootfs).
+    /// </summary>
+    /// <exception cref="DiskImageException">mkfs.ext4 is not installed (package e2fsprogs), or it failed.</exception>
+    public static async Task CreateEmptyAsync(string imagePath, long sizeBytes, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sizeBytes, 16 * MiB);
+        string mkfs = FindMkfs([.. (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries), .. SbinDirectories]);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(imagePath))!);
+        File.Delete(imagePath);
+        var result = await Cli.Wrap(mkfs)
+            .WithArguments(["-q", "-F", "-t", "ext4", "-b", BlockSize.ToString(CultureInfo.InvariantCulture), imagePath, $"{RoundUp(sizeBytes, MiB) / 1024}k"])
+            .WithValidation(CommandResultValidation.None)
+            .ExecuteBufferedAsync(cancellationToken).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+        {
+            File.Delete(imagePath);
+            throw new DiskImageException($"mkfs.ext4 {imagePath} failed (exit {result.ExitCode}): {(result.StandardError + result.StandardOutput).Trim()}");
+        }
+    }
+
     private static string FindMkfs(IReadOnlyList<string> searchDirectories)
     {
         foreach (string directory in searchDirectories)

@@ -35,4 +35,7 @@ internal interface ISandboxAgent
 
     /// <summary>A handle on an existing container (nothing sent to the agent).</summary>
     Task<Container> OpenContainerAsync(string containerId, ContainerOptions? options, CancellationToken cancellationToken);
+
+    /// <summary>kataagent.v1.Images/PullImage.</summary>
+    Task<Protocols.Extensions.PullImageResponse> PullImageAsync(Protocols.Extensions.PullImageRequest request, CancellationToken cancellationToken);
 }

@@ -48,11 +48,7 @@ public sealed partial class Sandbox
         {
             ShareRootfs(_share, containerId, rootfsDirectory, oci);
         }
-        if (HasDns && !oci.Mounts.Any(m => m.Destination.TrimEnd('/') == "/etc/resolv.conf"))
-        {
-            // What kubelet's resolv.conf mount is to a runc container: the pod's DNS, read-only.
-            oci.Mounts.Add(new Mount { Destination = "/etc/resolv.conf", Source = GuestResolvConfPath, Type = "bind", Options = { "rbind", "ro", "nosuid", "nodev", "noexec" } });
-        }
+        AddDnsMount(oci);
         Container container;
         try
         {
@@ -97,6 +93,15 @@ public sealed partial class Sandbox
         ObjectDisposedException.ThrowIf(_finished, this);
         ThrowIfFailed();
         return await UnlessFailedAsync(_agent.StatsSandboxAsync(Id, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>What kubelet's resolv.conf mount is to a runc container: the pod's DNS, read-only (unless the spec has its own).</summary>
+    private void AddDnsMount(Spec oci)
+    {
+        if (HasDns && !oci.Mounts.Any(m => m.Destination.TrimEnd('/') == "/etc/resolv.conf"))
+        {
+            oci.Mounts.Add(new Mount { Destination = "/etc/resolv.conf", Source = GuestResolvConfPath, Type = "bind", Options = { "rbind", "ro", "nosuid", "nodev", "noexec" } });
+        }
     }
 
     /// <summary>The blk way: the rootfs packed, plugged, and named by a storage of the request.</summary>

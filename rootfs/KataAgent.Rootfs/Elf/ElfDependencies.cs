@@ -114,6 +114,25 @@ public sealed class ElfDependencies
         return result;
     }
 
+    /// <summary>
+    /// A library a program opens by <paramref name="soname"/> at run time (dlopen): the first of that name in the
+    /// default directories, as ld.so searches them; null when there is none.
+    /// </summary>
+    public SharedLibrary? FindByName(string soname)
+    {
+        foreach (string directory in SearchDirectories)
+        {
+            string path = Path.Join(directory, soname);
+            string host = HostPath(path);
+            if (File.Exists(host))
+            {
+                ElfFile.Read(host);
+                return new SharedLibrary(soname, path, host);
+            }
+        }
+        return null;
+    }
+
     private (string Path, ElfFile Elf)? Find(string needed, ElfFile requester, string requesterImagePath, ElfFile executable, string executableImagePath)
     {
         if (needed.Contains('/', StringComparison.Ordinal))

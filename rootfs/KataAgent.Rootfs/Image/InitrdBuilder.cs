@@ -24,6 +24,7 @@ public sealed class InitrdBuilder
     private IReadOnlyList<string> _builtIn = [];
     private long _modulesSize;
     private long _busyboxSize;
+    private long _guestPullSize;
 
     public InitrdBuilder(InitrdOptions options)
     {
@@ -69,6 +70,11 @@ public sealed class InitrdBuilder
                 }
             }
         }
+        if (options.GuestPull is { } guestPull)
+        {
+            AddGuestPull(tree, resolver, guestPull, libraries);
+            _guestPullSize = new FileInfo(guestPull.HelperPath).Length + new FileInfo(guestPull.CaBundlePath).Length;
+        }
         foreach (var library in libraries)
         {
             // Copied as regular files (symlinks followed), like mbuto's cp --parents.
@@ -106,6 +112,57 @@ public sealed class InitrdBuilder
         tree.AddTextFile(ImageLayout.BuildInfo, BuildInfo(options));
         options.Customize?.Invoke(tree);
         return tree;
+    }
+
+    /// <summary>
+    /// The guest pull helper with its libraries, the OpenSSL libraries .NET opens for TLS (looked up by soname in the
+    /// library directories, as ld.so will in the guest, with what they need in turn) and the CA bundle.
+    /// </summary>
+    private static void AddGuestPull(ImageTree tree, ElfDependencies resolver, GuestPullFiles guestPull, List<SharedLibrary> libraries)
+    {
+        if (!File.Exists(guestPull.HelperPath))
+        {
+            throw new FileNotFoundException($"the guest pull helper {guestPull.HelperPath} does not exist (./build.sh publishes out/kata-image-pull)", guestPull.HelperPath);
+        }
+        if (!File.Exists(guestPull.CaBundlePath))
+        {
+            throw new FileNotFoundException($"the CA bundle {guestPull.CaBundlePath} does not exist (Debian's ca-certificates package has it)", guestPull.CaBundlePath);
+        }
+        tree.AddFile(GuestPullFiles.HelperImagePath, guestPull.HelperPath, 0x1ED);
+        tree.AddDirectory("/etc/ssl");
+        tree.AddDirectory("/etc/ssl/certs");
+        tree.AddFile(GuestPullFiles.CaBundleImagePath, guestPull.CaBundlePath, 0x1A4);
+        void Add(SharedLibrary library)
+        {
+            // By path, and by file name: libc's own DT_NEEDED on the interpreter may resolve to another path of it.
+            if (!libraries.Any(l => l.Path == library.Path || System.IO.Path.GetFileName(l.Path) == library.Name))
+            {
+                libraries.Add(library);
+            }
+        }
+        foreach (var library in resolver.Resolve(guestPull.HelperPath, GuestPullFiles.HelperImagePath))
+        {
+            Add(library);
+        }
+        var missing = new List<string>();
+        foreach (string soname in GuestPullFiles.TlsLibraries)
+        {
+            var found = resolver.FindByName(soname);
+            if (found is null)
+            {
+                missing.Add($"{soname} (opened by .NET for TLS)");
+                continue;
+            }
+            Add(found);
+            foreach (var library in resolver.Resolve(found.HostPath, found.Path))
+            {
+                Add(library);
+            }
+        }
+        if (missing.Count > 0)
+        {
+            throw new SharedLibraryNotFoundException(guestPull.HelperPath, missing, resolver.SearchDirectories);
+        }
     }
 
     /// <summary>
@@ -176,6 +233,7 @@ public sealed class InitrdBuilder
             ModulesSize = _modulesSize,
             BuiltInModules = _builtIn,
             BusyboxSize = _busyboxSize,
+            GuestPullSize = _guestPullSize,
         };
     }
 
@@ -206,6 +264,10 @@ public sealed class InitrdBuilder
         Line("agent_size", new FileInfo(options.AgentPath).Length.ToString(CultureInfo.InvariantCulture));
         Line("agent_sha256", agentHash);
         Line("libraries", string.Join(' ', _libraries.Select(l => l.Path)));
+        if (options.GuestPull is not null)
+        {
+            Line("guest_pull", GuestPullFiles.HelperImagePath);
+        }
         if (options.Kernel is { } kernel)
         {
             Line("kernel_version", kernel.KernelVersion);

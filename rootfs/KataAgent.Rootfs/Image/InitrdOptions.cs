@@ -21,6 +21,9 @@ public sealed class InitrdOptions
     /// <summary>A busybox to put at <c>/bin/busybox</c> (with <c>/bin/sh</c> linking to it) for the debug console; null for none. A static one needs nothing else.</summary>
     public string? BusyboxPath { get; init; }
 
+    /// <summary>Guest pull's helper, TLS libraries and CA bundle; null (the default) leaves them out, so the image does not grow.</summary>
+    public GuestPullFiles? GuestPull { get; init; }
+
     /// <summary>The compression of the output.</summary>
     public InitrdCompression Compression { get; init; } = InitrdCompression.Gzip;
 

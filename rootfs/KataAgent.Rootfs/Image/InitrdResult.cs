@@ -48,6 +48,9 @@ public sealed class InitrdResult
     /// <summary>Busybox's size, 0 without.</summary>
     public long BusyboxSize { get; init; }
 
+    /// <summary>The guest pull helper and CA bundle's bytes (their libraries are in <see cref="LibrariesSize"/>); 0 without guest pull.</summary>
+    public long GuestPullSize { get; init; }
+
     /// <summary>A few human lines: sizes of the whole and of each part.</summary>
     public string Describe()
     {
@@ -59,6 +62,10 @@ public sealed class InitrdResult
         if (BusyboxSize > 0)
         {
             text.Append(CultureInfo.InvariantCulture, $"  busybox    {FormatSize(BusyboxSize)}\n");
+        }
+        if (GuestPullSize > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  guest pull {FormatSize(GuestPullSize)} (kata-image-pull and the CA bundle)\n");
         }
         return text.ToString();
     }

@@ -65,6 +65,19 @@ internal sealed class FakeSandboxAgent(List<string> log) : ISandboxAgent
         return new StatsContainerResponse();
     }
 
+    /// <summary>The last PullImage request.</summary>
+    public KataAgent.Protocols.Extensions.PullImageRequest? LastPullImage { get; private set; }
+
+    public async Task<KataAgent.Protocols.Extensions.PullImageResponse> PullImageAsync(KataAgent.Protocols.Extensions.PullImageRequest request, CancellationToken cancellationToken)
+    {
+        LastPullImage = request;
+        await Call($"PullImage {request.ContainerId} {request.Image}", "PullImage");
+        var process = new KataAgent.Protocols.Extensions.ImageProcess { Cwd = "/srv", Uid = 1000, Gid = 1000 };
+        process.Args.Add(["/bin/app", "--flag"]);
+        process.Env.Add("PATH=/bin");
+        return new KataAgent.Protocols.Extensions.PullImageResponse { Rootfs = $"/run/kata-containers/{request.ContainerId}/rootfs", ManifestDigest = "sha256:" + new string('a', 64), Process = process };
+    }
+
     public Task<Container> OpenContainerAsync(string containerId, ContainerOptions? options, CancellationToken cancellationToken) =>
         Task.FromResult(Container.Handle(null!, containerId, "", options ?? new ContainerOptions()));
 

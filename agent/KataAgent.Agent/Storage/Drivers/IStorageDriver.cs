@@ -22,4 +22,9 @@ internal interface IStorageDriver
     /// answering false when nothing was mounted (a plain directory).
     /// </summary>
     Task<Func<string, bool>> PrepareAsync(Protocols.Agent.Storage storage, string at, StorageDriverContext context, CancellationToken cancellationToken);
+
+    /// <summary>Runs after the storage's last user released it and its mount point was unmounted: frees what the driver holds for it.</summary>
+    void Released(string mountPoint, StorageDriverContext context)
+    {
+    }
 }

@@ -1,3 +1,4 @@
+using KataAgent.Agent.Images;
 using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Storage.Drivers;
@@ -6,4 +7,5 @@ namespace KataAgent.Agent.Storage.Drivers;
 /// <param name="BlockDevices">Finds a virtio-blk disk by its PCI path.</param>
 /// <param name="HotplugTimeout">How long a device may take to appear.</param>
 /// <param name="Logger">Where mounts are logged.</param>
-internal sealed record StorageDriverContext(BlockDeviceLocator BlockDevices, TimeSpan HotplugTimeout, ILogger Logger);
+/// <param name="Images">Guest pull's rootfs directories, or null where the agent runs without them (tests).</param>
+internal sealed record StorageDriverContext(BlockDeviceLocator BlockDevices, TimeSpan HotplugTimeout, ILogger Logger, GuestImages? Images = null);

@@ -21,6 +21,7 @@ public class AgentErrorMappingTests
     [InlineData(AgentErrorKind.FailedPrecondition, StatusCode.FailedPrecondition)]
     [InlineData(AgentErrorKind.ResourceExhausted, StatusCode.ResourceExhausted)]
     [InlineData(AgentErrorKind.Unavailable, StatusCode.Unavailable)]
+    [InlineData(AgentErrorKind.Unauthenticated, StatusCode.Unauthenticated)]
     [InlineData(AgentErrorKind.Unimplemented, StatusCode.Unimplemented)]
     [InlineData(AgentErrorKind.DeadlineExceeded, StatusCode.DeadlineExceeded)]
     [InlineData(AgentErrorKind.Internal, StatusCode.Internal)]

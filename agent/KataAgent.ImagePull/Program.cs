@@ -1,0 +1,3 @@
+using KataAgent.ImagePull;
+
+return await GuestPull.RunAsync(Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.Error, CancellationToken.None);
