@@ -17,8 +17,14 @@ public sealed unsafe class GuestSystem(string sysfsMemoryDirectory = "/sys/devic
     /// </summary>
     public static IReadOnlyList<string> DeviceHandlers { get; } = [];
 
-    /// <summary>Storage drivers this agent handles (see <see cref="DeviceHandlers"/>).</summary>
-    public static IReadOnlyList<string> StorageHandlers => Storage.StorageDrivers.All;
+    /// <summary>
+    /// Storage drivers this agent handles (see <see cref="DeviceHandlers"/>): <c>image_guest_pull</c> only in a guest
+    /// image built with its helper (<c>kata-rootfs build --guest-pull</c>), since elsewhere every such storage fails.
+    /// </summary>
+    public static IReadOnlyList<string> StorageHandlers =>
+        Storage.StorageDrivers.All
+            .Where(name => name != Storage.StorageDrivers.ImageGuestPull || File.Exists(Protocols.Guest.ImagePull.GuestPullHelper.Path))
+            .ToArray();
 
     public AgentDetails AgentDetails()
     {

@@ -68,17 +68,7 @@ public sealed partial class Sandbox
             }
             throw;
         }
-        container.Owner = this;
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            _containers.Add(container);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-        return container;
+        return await AdoptAsync(container, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -174,6 +164,22 @@ public sealed partial class Sandbox
         {
             // The caller's error is the one that matters; the sandbox's teardown unmounts the whole share.
         }
+    }
+
+    /// <summary>A container the agent created for this sandbox: owned by it and listed, so teardown finds it.</summary>
+    private async Task<Container> AdoptAsync(Container container, CancellationToken cancellationToken)
+    {
+        container.Owner = this;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _containers.Add(container);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        return container;
     }
 
     /// <summary>

@@ -86,17 +86,7 @@ public sealed partial class Sandbox
             }
             throw;
         }
-        container.Owner = this;
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            _containers.Add(container);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-        return container;
+        return await AdoptAsync(container, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The PullImage request of a guest pull (the scratch disk's PCI path is added once it is plugged).</summary>

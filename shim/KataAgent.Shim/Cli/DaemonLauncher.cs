@@ -1,8 +1,5 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using System.Text;
 using KataAgent.Shim.Interop;
-using KataAgent.Linux.Interop;
 
 namespace KataAgent.Shim.Cli;
 
@@ -10,10 +7,10 @@ namespace KataAgent.Shim.Cli;
 /// Starts the shim daemon from <c>start</c> as runc's and Kata's shims do: this binary again without an action
 /// word, the listening socket as fd 3, stdin, stdout and stderr on <c>/dev/null</c> (containerd reads
 /// <c>start</c>'s output with <c>CombinedOutput</c>, which waits until every copy of its pipe is closed: a daemon
-/// holding one would hang containerd), every other fd closed, in a session of its own, in the bundle directory.
-/// posix_spawn, because a .NET process must never fork.
+/// holding one would hang containerd), every other fd closed, in a session of its own, in the bundle directory
+/// (<see cref="ShimSpawn"/>).
 /// </summary>
-internal static unsafe class DaemonLauncher
+internal static class DaemonLauncher
 {
     /// <summary>The fd the daemon finds its listener on (Go's <c>ExtraFiles[0]</c>).</summary>
     public const int ListenerFd = 3;
@@ -34,70 +31,19 @@ internal static unsafe class DaemonLauncher
     public static int Spawn(string program, IReadOnlyList<string> argv, IReadOnlyList<string> environment, SafeSocketHandle listener,
         string workingDirectory, int ready = -1)
     {
-        var allocations = new List<nint>();
-        byte* actions = stackalloc byte[Libc.SpawnFileActionsSize];
-        byte* attributes = stackalloc byte[Libc.SpawnAttrSize];
-        byte* emptySet = stackalloc byte[Libc.SigSetSize];
-        byte* fullSet = stackalloc byte[Libc.SigSetSize];
-        Libc.PosixSpawnFileActionsInit(actions);
-        Libc.PosixSpawnAttrInit(attributes);
-        int high = -1;
-        int highReady = -1;
         bool referenced = false;
         try
         {
             listener.DangerousAddRef(ref referenced);
-            // A copy above the range the file actions write: dup2 onto 3 from a different fd always clears
-            // FD_CLOEXEC, which dup2(3, 3) would not, and the stdio opens cannot clobber the source.
-            high = ShimLibc.Check(Libc.Fcntl((int)listener.DangerousGetHandle(), Libc.F_DUPFD_CLOEXEC, 64),
-                "fcntl(F_DUPFD_CLOEXEC) of the shim socket");
-            Check(Libc.PosixSpawnFileActionsAddOpen(actions, 0, "/dev/null", Libc.O_RDONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
-            Check(Libc.PosixSpawnFileActionsAddOpen(actions, 1, "/dev/null", Libc.O_WRONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
-            Check(Libc.PosixSpawnFileActionsAddOpen(actions, 2, "/dev/null", Libc.O_WRONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
-            Check(Libc.PosixSpawnFileActionsAddDup2(actions, high, ListenerFd), "posix_spawn_file_actions_adddup2");
-            int inherited = ListenerFd + 1;
+            var inherited = new List<(int, int)> { ((int)listener.DangerousGetHandle(), ListenerFd) };
             if (ready >= 0)
-            {
-                highReady = ShimLibc.Check(Libc.Fcntl(ready, Libc.F_DUPFD_CLOEXEC, 64), "fcntl(F_DUPFD_CLOEXEC) of the ready pipe");
-                Check(Libc.PosixSpawnFileActionsAddDup2(actions, highReady, ReadyFd), "posix_spawn_file_actions_adddup2");
-                inherited = ReadyFd + 1;
-            }
-            Check(Libc.PosixSpawnFileActionsAddCloseFrom(actions, inherited), "posix_spawn_file_actions_addclosefrom_np");
-            Check(Libc.PosixSpawnFileActionsAddChdir(actions, workingDirectory), "posix_spawn_file_actions_addchdir_np");
-
-            Libc.SigEmptySet(emptySet);
-            Libc.SigFillSet(fullSet);
-            Check(Libc.PosixSpawnAttrSetSigMask(attributes, emptySet), "posix_spawnattr_setsigmask");
-            Check(Libc.PosixSpawnAttrSetSigDefault(attributes, fullSet), "posix_spawnattr_setsigdefault");
-            Check(Libc.PosixSpawnAttrSetFlags(attributes,
-                Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF | Libc.POSIX_SPAWN_SETSID), "posix_spawnattr_setflags");
-
-            byte* path = NativeStrings.Utf8(program, allocations);
-            byte** nativeArgv = NativeStrings.Utf8Array(argv, allocations);
-            byte** nativeEnvironment = NativeStrings.Utf8Array(environment, allocations);
-            int pid;
-            int error = Libc.PosixSpawn(&pid, path, actions, attributes, nativeArgv, nativeEnvironment);
-            if (error != 0)
-                throw new ShimInteropException($"posix_spawn {program}", error);
-            return pid;
+                inherited.Add((ready, ReadyFd));
+            return ShimSpawn.Spawn(program, argv, environment, inherited, workingDirectory, newSession: true);
         }
         finally
         {
-            Libc.PosixSpawnFileActionsDestroy(actions);
-            Libc.PosixSpawnAttrDestroy(attributes);
-            if (high >= 0)
-                Libc.Close(high);
-            if (highReady >= 0)
-                Libc.Close(highReady);
             if (referenced)
                 listener.DangerousRelease();
-            NativeStrings.Free(allocations);
         }
-    }
-
-    private static void Check(int error, string operation)
-    {
-        if (error != 0)
-            throw new ShimInteropException(operation, error);
     }
 }

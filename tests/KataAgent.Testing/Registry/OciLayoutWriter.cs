@@ -41,18 +41,22 @@ public sealed class OciLayoutWriter
     /// <summary>
     /// An image of <paramref name="layers"/> (uncompressed tars) for <paramref name="platform"/>: each layer stored
     /// gzip-compressed or as it is, the config with their diff_ids and <paramref name="cmd"/>, the manifest. Returns
-    /// the manifest's descriptor with the platform set (ready for an index).
+    /// the manifest's descriptor with the platform set (ready for an index). <paramref name="zstdLayers"/> names the
+    /// layers (by index) stored as tar+zstd instead.
     /// </summary>
-    public Descriptor WriteImage(Platform platform, IReadOnlyList<byte[]> layers, bool gzip = true, bool docker = false, IReadOnlyList<string>? cmd = null)
+    public Descriptor WriteImage(Platform platform, IReadOnlyList<byte[]> layers, bool gzip = true, bool docker = false, IReadOnlyList<string>? cmd = null, IReadOnlySet<int>? zstdLayers = null)
     {
         var layerDescriptors = new List<Descriptor>();
         var diffIds = new List<string>();
-        foreach (var tar in layers)
+        for (int i = 0; i < layers.Count; i++)
         {
+            byte[] tar = layers[i];
             diffIds.Add("sha256:" + Convert.ToHexStringLower(SHA256.HashData(tar)));
-            layerDescriptors.Add(gzip
-                ? WriteBlob(Gzip(tar), docker ? MediaTypes.DockerLayerGzip : MediaTypes.OciLayerGzip)
-                : WriteBlob(tar, MediaTypes.OciLayerTar));
+            layerDescriptors.Add(zstdLayers?.Contains(i) == true
+                ? WriteBlob(Zstd(tar), MediaTypes.OciLayerZstd)
+                : gzip
+                    ? WriteBlob(Gzip(tar), docker ? MediaTypes.DockerLayerGzip : MediaTypes.OciLayerGzip)
+                    : WriteBlob(tar, MediaTypes.OciLayerTar));
         }
         var config = new ImageConfig
         {
@@ -118,6 +122,12 @@ public sealed class OciLayoutWriter
         var content = new byte[size];
         Random.Shared.NextBytes(content);
         return Tar((name, content));
+    }
+
+    private static byte[] Zstd(byte[] content)
+    {
+        using var compressor = new ZstdSharp.Compressor(3);
+        return compressor.Wrap(content).ToArray();
     }
 
     private static byte[] Gzip(byte[] content)

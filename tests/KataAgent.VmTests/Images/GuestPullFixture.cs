@@ -1,4 +1,7 @@
 using KataAgent.Host.Network;
+using KataAgent.Image.Manifests;
+using KataAgent.Image.References;
+using KataAgent.Image.Registry;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Testing.Images;
 using KataAgent.Testing.Registry;
@@ -8,8 +11,10 @@ using Xunit;
 namespace KataAgent.VmTests.Images;
 
 /// <summary>
-/// What the guest pull tests share: one test registry (plain HTTP, htpasswd Basic auth, in a network namespace of
-/// its own) holding <see cref="GuestPullImages"/>, a pod netns wired into the registry's namespace
+/// What the guest pull tests share: one test registry (HTTPS with a test CA the guest is given as PEM, htpasswd
+/// Basic auth, in a network namespace of its own) holding <see cref="GuestPullImages"/> and <c>test/multi:index</c>,
+/// an OCI index PUT by hand whose linux/amd64 entry is the zstd app image and whose linux/arm64/v8 and attestation
+/// (<c>unknown/unknown</c>) entries are the layered image, a pod netns wired into the registry's namespace
 /// (<see cref="GuestPullNetwork"/>), and one sandbox booting out/initrd-guest-pull.img in that pod netns (tcfilter),
 /// so the guest reaches the registry at its address. The layout the images were built in is deleted once they are
 /// pushed: from then on the token exists only in the registry's (gzip) blobs.
@@ -30,6 +35,12 @@ public sealed class GuestPullFixture : IAsyncLifetime
     /// <summary>The layered image's reference.</summary>
     public string LayeredReference { get; private set; } = "";
 
+    /// <summary>The multi-platform index's reference.</summary>
+    public string IndexReference { get; private set; } = "";
+
+    /// <summary>The test CA's certificate (PEM), what the guest trusts the registry by.</summary>
+    public string CaPem { get; private set; } = "";
+
     /// <summary>The layered image's blob digests' hex (config and layers), as pushed.</summary>
     public IReadOnlyList<string> LayeredBlobs { get; private set; } = [];
 
@@ -41,9 +52,11 @@ public sealed class GuestPullFixture : IAsyncLifetime
         string layout = _directory.File("layout");
         await GuestPullImages.BuildAsync(layout, _directory.CreateDirectory("scratch"));
         LayeredBlobs = BlobsOf(layout);
-        Registry = await TestRegistry.StartAsync(new TestRegistryOptions { Auth = TestRegistryAuth.Basic });
+        Registry = await TestRegistry.StartAsync(new TestRegistryOptions { Auth = TestRegistryAuth.Basic, Tls = true });
+        CaPem = await File.ReadAllTextAsync(Registry.CaBundlePath!);
         AppReference = await Registry.PushAsync($"oci:{layout}:{BusyboxAppImage.Tag}", "test/app:v1");
         LayeredReference = await Registry.PushAsync($"oci:{layout}:{GuestPullImages.LayeredTag}", "test/layered:v1");
+        IndexReference = await PushIndexAsync(layout);
         Directory.Delete(layout, recursive: true);
         Network = new GuestPullNetwork(Registry);
         Sandbox = await Sandbox.StartAsync(VmOptions.Sandbox(_directory.File("sandbox"), "guest-pull",
@@ -66,6 +79,31 @@ public sealed class GuestPullFixture : IAsyncLifetime
             await Registry.DisposeAsync();
         }
         _directory.Dispose();
+    }
+
+    /// <summary>
+    /// Pushes the zstd app image and the layered image into <c>test/multi</c> and PUTs the index over them, the
+    /// entries a client must skip first. Checks that skopeo kept the zstd layer as it is.
+    /// </summary>
+    private async Task<string> PushIndexAsync(string layout)
+    {
+        string zstd = await Registry.PushAsync($"oci:{layout}:{GuestPullImages.ZstdTag}", "test/multi:zstd");
+        string layered = await Registry.PushAsync($"oci:{layout}:{GuestPullImages.LayeredTag}", "test/multi:layered");
+        using var client = new RegistryClient(Registry.ClientOptions());
+        var amd64 = await client.ResolveAsync(ImageReference.Parse(zstd), Platform.Current, CancellationToken.None);
+        if (amd64.Manifest.Layers.Single().MediaType != MediaTypes.OciLayerZstd)
+            throw new InvalidOperationException($"skopeo pushed the zstd layer as {amd64.Manifest.Layers.Single().MediaType}");
+        var other = (await client.ResolveAsync(ImageReference.Parse(layered), Platform.Current, CancellationToken.None)).ManifestDescriptor;
+        await Registry.PutManifestAsync("test/multi", "index", MediaTypes.OciIndex, OciLayoutWriter.IndexBytes([
+            other with
+            {
+                Platform = new Platform { Os = "unknown", Architecture = "unknown" },
+                Annotations = new Dictionary<string, string> { ["vnd.docker.reference.type"] = "attestation-manifest" },
+            },
+            other with { Platform = new Platform { Architecture = "arm64", Variant = "v8" } },
+            amd64.ManifestDescriptor with { Platform = new Platform { Architecture = "amd64" } },
+        ]));
+        return Registry.Reference("test/multi:index");
     }
 
     /// <summary>Every blob of the layout but the index's (all of them are the layered image's or the app image's it is built on).</summary>

@@ -4,6 +4,7 @@ using KataAgent.Host;
 using KataAgent.Host.Containers;
 using KataAgent.Host.Images;
 using KataAgent.Image.Registry;
+using KataAgent.Protocols.Agent;
 using KataAgent.Testing.Images;
 using KataAgent.VmTests.Infrastructure;
 using Xunit;
@@ -13,10 +14,11 @@ namespace KataAgent.VmTests.Images;
 
 /// <summary>
 /// Guest pull end to end under qemu (TCG): one sandbox of out/initrd-guest-pull.img whose pod network leads to a
-/// test registry (Basic auth, plain HTTP). Sandbox.CreateContainerFromGuestPullAsync sends PullImage (credentials
+/// test registry (Basic auth, HTTPS with a test CA given to the guest as PEM: the guest image's OpenSSL at work). Sandbox.CreateContainerFromGuestPullAsync sends PullImage (credentials
 /// to the guest only) and CreateContainer with Kata's image_guest_pull storage: the busybox app image runs with its
 /// entrypoint, env, workdir and user; the layered image's whiteout and opaque directory are applied; the host holds
-/// no file of the image while it is pulled and run (<see cref="HostImageScan"/>); a wrong password is
+/// no file of the image while it is pulled and run (<see cref="HostImageScan"/>); an index gives this platform's
+/// manifest, whose layer is tar+zstd; a wrong password is
 /// UNAUTHENTICATED naming the registry, and the agent serves on.
 /// </summary>
 [Collection(DebianKernelCollection.Name)]
@@ -28,7 +30,7 @@ public sealed class GuestPullTests(GuestPullFixture fixture, ITestOutputHelper o
     private GuestPullOptions Pull(ImageProcessOverrides? overrides = null, RegistryCredentials? credentials = null) => new()
     {
         Credentials = credentials ?? fixture.Registry.Credentials,
-        PlainHttpRegistries = [fixture.Registry.Host],
+        CaPem = fixture.CaPem,
         Overrides = overrides ?? new ImageProcessOverrides(),
     };
 
@@ -74,6 +76,22 @@ public sealed class GuestPullTests(GuestPullFixture fixture, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task Guest_pull_of_a_multi_platform_index_takes_this_platforms_manifest_and_unpacks_its_zstd_layer()
+    {
+        using var safety = new CancellationTokenSource(Limit);
+        var overrides = new ImageProcessOverrides
+        {
+            Entrypoint = ["/bin/sh", "-c", "if test -e /data/token.txt; then echo layered; else echo app; fi; cat /srv/app/note.txt"],
+            Args = [],
+        };
+        var container = await fixture.Sandbox.CreateContainerFromGuestPullAsync("indexed", fixture.IndexReference, Pull(overrides), cancellationToken: safety.Token);
+        string stdout = await RunToEndAsync(container, safety.Token);
+        stdout.Should().Be("app\na note in the image\n",
+            "linux/amd64 is the zstd app image (the attestation and arm64 entries are the layered one), and its note.txt came out of the zstd layer");
+        await fixture.Sandbox.RemoveContainerAsync("indexed", cancellationToken: safety.Token);
+    }
+
+    [Fact]
     public async Task A_wrong_password_is_unauthenticated_naming_the_registry_and_the_agent_serves_on()
     {
         using var safety = new CancellationTokenSource(Limit);
@@ -87,6 +105,8 @@ public sealed class GuestPullTests(GuestPullFixture fixture, ITestOutputHelper o
         refused.Which.Message.Should().Contain(fixture.Registry.Host);
         refused.Which.Message.Should().NotContain(wrong.Password, "a secret never shows in an error");
         await fixture.Sandbox.Agent.CheckAsync(safety.Token);
+        (await fixture.Sandbox.Agent.GetGuestDetailsAsync(new GuestDetailsRequest(), safety.Token)).AgentDetails.StorageHandlers
+            .Should().Contain("image_guest_pull", "this guest image carries the pull helper");
         // The id is free again: nothing of the failed pull is left in the guest.
         var container = await fixture.Sandbox.CreateContainerFromGuestPullAsync("denied", fixture.AppReference, Pull(new ImageProcessOverrides { Args = ["after-refusal"] }), cancellationToken: safety.Token);
         (await RunToEndAsync(container, safety.Token)).Should().Be(BusyboxAppImage.Line("from-image", "/srv/app", "1000:1000", "1000 50", "after-refusal") + "\n");

@@ -143,59 +143,6 @@ internal sealed class BinaryLogger : IAsyncDisposable
     private const int StderrFd = 4;
     private const int WaitFd = 5;
 
-    private static unsafe int Spawn(string program, IReadOnlyList<string> argv, IReadOnlyList<string> environment, int stdout, int stderr, int wait)
-    {
-        var allocations = new List<nint>();
-        byte* actions = stackalloc byte[Libc.SpawnFileActionsSize];
-        byte* attributes = stackalloc byte[Libc.SpawnAttrSize];
-        byte* emptySet = stackalloc byte[Libc.SigSetSize];
-        byte* fullSet = stackalloc byte[Libc.SigSetSize];
-        Libc.PosixSpawnFileActionsInit(actions);
-        Libc.PosixSpawnAttrInit(attributes);
-        var high = new List<int>();
-        try
-        {
-            Check(Libc.PosixSpawnFileActionsAddOpen(actions, 0, "/dev/null", Libc.O_RDONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
-            Check(Libc.PosixSpawnFileActionsAddOpen(actions, 1, "/dev/null", Libc.O_WRONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
-            Check(Libc.PosixSpawnFileActionsAddOpen(actions, 2, "/dev/null", Libc.O_WRONLY, 0), "posix_spawn_file_actions_addopen /dev/null");
-            foreach (var (fd, target) in new[] { (stdout, StdoutFd), (stderr, StderrFd), (wait, WaitFd) })
-            {
-                // Copies above what the file actions write, so no dup2 clobbers a source, and dup2 from another fd
-                // always clears FD_CLOEXEC on the target.
-                int copy = ShimLibc.Check(Libc.Fcntl(fd, Libc.F_DUPFD_CLOEXEC, 64), "fcntl(F_DUPFD_CLOEXEC) of a logging pipe");
-                high.Add(copy);
-                Check(Libc.PosixSpawnFileActionsAddDup2(actions, copy, target), "posix_spawn_file_actions_adddup2");
-            }
-            Check(Libc.PosixSpawnFileActionsAddCloseFrom(actions, WaitFd + 1), "posix_spawn_file_actions_addclosefrom_np");
-            Libc.SigEmptySet(emptySet);
-            Libc.SigFillSet(fullSet);
-            Check(Libc.PosixSpawnAttrSetSigMask(attributes, emptySet), "posix_spawnattr_setsigmask");
-            Check(Libc.PosixSpawnAttrSetSigDefault(attributes, fullSet), "posix_spawnattr_setsigdefault");
-            Check(Libc.PosixSpawnAttrSetFlags(attributes, Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF), "posix_spawnattr_setflags");
-            byte* path = NativeStrings.Utf8(program, allocations);
-            byte** nativeArgv = NativeStrings.Utf8Array(argv, allocations);
-            byte** nativeEnvironment = NativeStrings.Utf8Array(environment, allocations);
-            int pid;
-            Check(Libc.PosixSpawn(&pid, path, actions, attributes, nativeArgv, nativeEnvironment), $"posix_spawn {program}");
-            return pid;
-        }
-        finally
-        {
-            Libc.PosixSpawnFileActionsDestroy(actions);
-            Libc.PosixSpawnAttrDestroy(attributes);
-            foreach (int fd in high)
-            {
-                Libc.Close(fd);
-            }
-            NativeStrings.Free(allocations);
-        }
-    }
-
-    private static void Check(int error, string operation)
-    {
-        if (error != 0)
-        {
-            throw new ShimInteropException(operation, error);
-        }
-    }
+    private static int Spawn(string program, IReadOnlyList<string> argv, IReadOnlyList<string> environment, int stdout, int stderr, int wait) =>
+        ShimSpawn.Spawn(program, argv, environment, [(stdout, StdoutFd), (stderr, StderrFd), (wait, WaitFd)], workingDirectory: null, newSession: false);
 }
