@@ -49,9 +49,12 @@ public sealed class CtrRunTests(ShimContainerdFixture fixture) : IClassFixture<S
         string script = HostTools.Require("script", "bsdutils");
         string id = NewId("tty");
         string ctr = string.Join(' ', Containerd.CtrCommandLine(["run", "--rm", "-t", "--runtime", PrivateContainerd.KataAgentRuntime, BusyboxOciImage.Reference, id,
-            "sh", "-c", "'tty; stty size; exit 5'"]));
+            "sh", "-c", "'tty; for i in $(seq 150); do stty size >/dev/null 2>&1 && break; sleep 0.2; done; stty size; exit 5'"]));
 
-        // script gives ctr a pseudo-terminal; its size is set first, and ctr passes it on (ResizePty).
+        // script gives ctr a pseudo-terminal; its size is set first, and ctr passes it on (ResizePty). ctr puts no
+        // consoleSize in the spec and sends the first ResizePty only once Start has returned, so a process that asks
+        // at once can find the terminal still 0x0 (busybox stty then fails): the container waits for the size (up
+        // to 30 s) rather than racing ctr.
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         var result = await Cli.Wrap(script).WithArguments(["-qefc", "stty cols 91 rows 27; " + ctr, "/dev/null"])
             .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(timeout.Token);
