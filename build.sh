@@ -11,9 +11,9 @@
 #                       workload (launch-to-workload alone), network (TCP node → pod per endpoint model),
 #                       vsock (the agent channel in a VM: vsock beside virtio-serial), rootfs (container creation over
 #                       virtio-fs beside blk), shim (the containerd shim beside runc: ctr run, CRI pod start, shim
-#                       RSS); all when none is named
+#                       RSS), images (pull and unpack beside skopeo + umoci); all when none is named
 #   ./build.sh demo     the above, then out/kactl run of a command that shows it ran in a VM's container
-#   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the two it depends on) into out/packages
+#   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the three it depends on) into out/packages
 #   ./build.sh install  the above, then installs the containerd runtime io.containerd.kataagent.v2 (as root; see
 #                       docs/SHIM.md): containerd-shim-kataagent-v2 and kactl into $PREFIX/bin (/usr/local/bin, on
 #                       containerd's PATH), the guest kernel and initrd into /usr/share/kataagent, a default
@@ -217,8 +217,8 @@ case "${1:-build}" in
   bench) build; dotnet run --project "$ROOT/tests/KataAgent.Bench/KataAgent.Bench.csproj" -c "$CONFIGURATION" -- "$ROOT" "${@:2}" ;;
   pack)
     build
-    # KataAgent.Host depends on the two shared projects, which ship as packages of their own.
-    for project in linux/KataAgent.Linux/KataAgent.Linux.csproj protocols/KataAgent.Protocols/KataAgent.Protocols.csproj hostlib/KataAgent.Host/KataAgent.Host.csproj; do
+    # KataAgent.Host depends on the three shared projects, which ship as packages of their own.
+    for project in linux/KataAgent.Linux/KataAgent.Linux.csproj protocols/KataAgent.Protocols/KataAgent.Protocols.csproj image/KataAgent.Image/KataAgent.Image.csproj hostlib/KataAgent.Host/KataAgent.Host.csproj; do
       dotnet pack "$ROOT/$project" -c "$CONFIGURATION" -nologo -v quiet -o "$OUT/packages"
     done
     ls -l "$OUT/packages" ;;
