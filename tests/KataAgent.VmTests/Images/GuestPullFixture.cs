@@ -11,8 +11,8 @@ using Xunit;
 namespace KataAgent.VmTests.Images;
 
 /// <summary>
-/// What the guest pull tests share: one test registry (plain HTTP, htpasswd Basic auth, in a network namespace of
-/// its own) holding <see cref="GuestPullImages"/> and <c>test/multi:index</c>,
+/// What the guest pull tests share: one test registry (HTTPS with a test CA the guest is given as PEM, htpasswd
+/// Basic auth, in a network namespace of its own) holding <see cref="GuestPullImages"/> and <c>test/multi:index</c>,
 /// an OCI index PUT by hand whose linux/amd64 entry is the zstd app image and whose linux/arm64/v8 and attestation
 /// (<c>unknown/unknown</c>) entries are the layered image, a pod netns wired into the registry's namespace
 /// (<see cref="GuestPullNetwork"/>), and one sandbox booting out/initrd-guest-pull.img in that pod netns (tcfilter),
@@ -38,6 +38,9 @@ public sealed class GuestPullFixture : IAsyncLifetime
     /// <summary>The multi-platform index's reference.</summary>
     public string IndexReference { get; private set; } = "";
 
+    /// <summary>The test CA's certificate (PEM), what the guest trusts the registry by.</summary>
+    public string CaPem { get; private set; } = "";
+
     /// <summary>The layered image's blob digests' hex (config and layers), as pushed.</summary>
     public IReadOnlyList<string> LayeredBlobs { get; private set; } = [];
 
@@ -49,7 +52,8 @@ public sealed class GuestPullFixture : IAsyncLifetime
         string layout = _directory.File("layout");
         await GuestPullImages.BuildAsync(layout, _directory.CreateDirectory("scratch"));
         LayeredBlobs = BlobsOf(layout);
-        Registry = await TestRegistry.StartAsync(new TestRegistryOptions { Auth = TestRegistryAuth.Basic });
+        Registry = await TestRegistry.StartAsync(new TestRegistryOptions { Auth = TestRegistryAuth.Basic, Tls = true });
+        CaPem = await File.ReadAllTextAsync(Registry.CaBundlePath!);
         AppReference = await Registry.PushAsync($"oci:{layout}:{BusyboxAppImage.Tag}", "test/app:v1");
         LayeredReference = await Registry.PushAsync($"oci:{layout}:{GuestPullImages.LayeredTag}", "test/layered:v1");
         IndexReference = await PushIndexAsync(layout);

@@ -14,7 +14,7 @@ namespace KataAgent.VmTests.Images;
 
 /// <summary>
 /// Guest pull end to end under qemu (TCG): one sandbox of out/initrd-guest-pull.img whose pod network leads to a
-/// test registry (Basic auth, plain HTTP). Sandbox.CreateContainerFromGuestPullAsync sends PullImage (credentials
+/// test registry (Basic auth, HTTPS with a test CA given to the guest as PEM: the guest image's OpenSSL at work). Sandbox.CreateContainerFromGuestPullAsync sends PullImage (credentials
 /// to the guest only) and CreateContainer with Kata's image_guest_pull storage: the busybox app image runs with its
 /// entrypoint, env, workdir and user; the layered image's whiteout and opaque directory are applied; the host holds
 /// no file of the image while it is pulled and run (<see cref="HostImageScan"/>); an index gives this platform's
@@ -30,7 +30,7 @@ public sealed class GuestPullTests(GuestPullFixture fixture, ITestOutputHelper o
     private GuestPullOptions Pull(ImageProcessOverrides? overrides = null, RegistryCredentials? credentials = null) => new()
     {
         Credentials = credentials ?? fixture.Registry.Credentials,
-        PlainHttpRegistries = [fixture.Registry.Host],
+        CaPem = fixture.CaPem,
         Overrides = overrides ?? new ImageProcessOverrides(),
     };
 
