@@ -31,6 +31,9 @@ public sealed class AgentNetworkRpcTests : IAsyncLifetime
         // The NIC as a guest would see it before the runtime configures it.
         Rtnl.CreateVethPair("ens3", "peer3");
         Rtnl.SetLinkAddress(Rtnl.GetLink("ens3").Index, MacAddress.Parse(Mac));
+        // The peer stands for the host side and is not the agent's: without IPv6 it gets no link-local route, which
+        // the kernel would add at a moment of its own (linkwatch) once the NIC comes up, racing the route listings.
+        HostTools.Run("ip", "netns", "exec", _ns.Name, "sysctl", "-qw", "net.ipv6.conf.peer3.disable_ipv6=1");
         Rtnl.SetLinkUp(Rtnl.GetLink("peer3").Index, true);
         _agent = AgentProcess.StartOnUnixSocketInNetworkNamespace(_ns.Name);
         _client = await _agent.ConnectAsync();

@@ -50,7 +50,7 @@ public sealed class QemuVmTests(DebianKernelFixture kernel, ITestOutputHelper ou
         {
             // The serial channel, whose missing port the agent names on the console.
             AgentChannel = QemuAgentChannel.Serial,
-            AgentTimeout = TimeSpan.FromSeconds(25),
+            AgentTimeout = TimeSpan.FromSeconds(60),
             KernelArguments = ["agent.log=debug"],
         });
 
