@@ -19,19 +19,17 @@ namespace KataAgent.ImagePull;
 /// </summary>
 internal static class GuestPull
 {
-    /// <summary>A request is a few KiB (a CA bundle at most a few hundred): more is not a request.</summary>
-    internal const int MaxRequestBytes = 4 << 20;
-
     /// <summary>Reads the request from <paramref name="input"/>, pulls, writes the result to <paramref name="output"/>; returns the exit code.</summary>
     public static async Task<int> RunAsync(Stream input, Stream output, TextWriter log, CancellationToken cancellationToken)
     {
         GuestPullRequest request;
         try
         {
-            request = await ReadRequestAsync(input, cancellationToken).ConfigureAwait(false);
+            request = await GuestPullRequestReader.ReadAsync(input, cancellationToken).ConfigureAwait(false);
         }
         catch (ImageException e)
         {
+            await log.WriteLineAsync($"kata-image-pull: bad request: {e.Message}").ConfigureAwait(false);
             await WriteAsync(output, new GuestPullResult { Error = new GuestPullError(e.Kind.ToString(), e.Message) }, cancellationToken).ConfigureAwait(false);
             return GuestPullHelper.BadRequest;
         }
@@ -54,50 +52,17 @@ internal static class GuestPull
             await WriteAsync(output, new GuestPullResult { Error = new GuestPullError(InternalKind, $"{request.Image}: {e.Message}") }, cancellationToken).ConfigureAwait(false);
             return GuestPullHelper.Failed;
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A bug of ours, not the image's: an error the agent can report beats an abort with only a core dump.
+            await log.WriteLineAsync($"kata-image-pull: {request.Image}: {e}").ConfigureAwait(false);
+            await WriteAsync(output, new GuestPullResult { Error = new GuestPullError(InternalKind, $"{request.Image}: {e.GetType().Name}: {e.Message}") }, cancellationToken).ConfigureAwait(false);
+            return GuestPullHelper.Failed;
+        }
     }
 
     /// <summary>The kind written for a failure that is not the image library's.</summary>
     internal const string InternalKind = "Internal";
-
-    /// <summary>Parses and checks the request; a malformed one is <see cref="ImageErrorKind.InvalidInput"/> naming the field.</summary>
-    internal static async Task<GuestPullRequest> ReadRequestAsync(Stream input, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        byte[] chunk = new byte[64 * 1024];
-        int read;
-        while ((read = await input.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            if (buffer.Length + read > MaxRequestBytes)
-            {
-                throw new ImageException(ImageErrorKind.InvalidInput, $"the request is larger than {MaxRequestBytes} bytes");
-            }
-            buffer.Write(chunk, 0, read);
-        }
-        GuestPullRequest? request;
-        try
-        {
-            request = JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), GuestPullJsonContext.Default.GuestPullRequest);
-        }
-        catch (JsonException e)
-        {
-            throw new ImageException(ImageErrorKind.InvalidInput, $"the request is not a guest pull request: {e.Message}");
-        }
-        if (request is null)
-        {
-            throw new ImageException(ImageErrorKind.InvalidInput, "the request is empty (null)");
-        }
-        RequireAbsolute(request.StoreDirectory, "storeDirectory");
-        RequireAbsolute(request.Rootfs, "rootfs");
-        return request;
-    }
-
-    private static void RequireAbsolute(string path, string field)
-    {
-        if (string.IsNullOrEmpty(path) || !Path.IsPathFullyQualified(path) || path.Contains('\0') || Path.GetFullPath(path) != path.TrimEnd('/'))
-        {
-            throw new ImageException(ImageErrorKind.InvalidInput, $"{field} '{path}' is not a normalised absolute path");
-        }
-    }
 
     private static async Task<GuestPullResult> PullAsync(GuestPullRequest request, TextWriter log, CancellationToken cancellationToken)
     {
