@@ -10,7 +10,8 @@ namespace KataAgent.Tests.Kactl;
 /// The published out/kactl's image commands against a test registry with Basic auth (root): on a terminal, pull draws
 /// Spectre.Console bars per layer (escape sequences, the percentage, the phase) with the credentials from
 /// <c>$DOCKER_CONFIG</c>; without credentials the pull fails with exit 4 naming the registry and where kactl reads
-/// credentials; then images, rmi and rmi --prune over one store.
+/// credentials; the credentials from a credential helper (<c>credsStore</c>) found in PATH; then images, rmi and rmi
+/// --prune over one store.
 /// </summary>
 public sealed class KactlPullTests(HostImagesRegistryFixture fixture) : IClassFixture<HostImagesRegistryFixture>, IDisposable
 {
@@ -51,6 +52,32 @@ public sealed class KactlPullTests(HostImagesRegistryFixture fixture) : IClassFi
         result.ExitCode.Should().Be(4, KactlRunner.Describe(result));
         result.StandardError.Should().StartWith("kactl: ").And.Contain(fixture.Registry.Host).And.Contain("kactl reads credentials from");
         result.StandardOutput.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Pull_takes_the_credentials_from_the_credential_helper_docker_config_names()
+    {
+        // A helper of the test's own in a PATH directory of its own: it records what it was asked and answers with
+        // the registry's user and password; the config has no auths at all.
+        string bin = _scratch.CreateDirectory("bin");
+        string helper = Path.Combine(bin, "docker-credential-kafake");
+        File.WriteAllText(helper, $$"""
+            #!/bin/sh
+            cat > '{{bin}}/asked'
+            printf '%s' '{"ServerURL":"{{fixture.Registry.Host}}","Username":"{{fixture.Registry.Options.User}}","Secret":"{{fixture.Registry.Options.Password}}"}'
+            """ + "\n");
+        File.SetUnixFileMode(helper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string docker = _scratch.CreateDirectory("docker-helper");
+        File.WriteAllText(Path.Combine(docker, "config.json"), """{"credsStore":"kafake"}""");
+        var environment = Environment();
+        environment["DOCKER_CONFIG"] = docker;
+        environment["PATH"] = bin + ":" + System.Environment.GetEnvironmentVariable("PATH");
+
+        var pull = await KactlRunner.RunAsync(["pull", "--plain-http", fixture.Registry.Host, fixture.Reference], environment: environment, limit: TimeSpan.FromMinutes(2));
+
+        pull.ExitCode.Should().Be(0, KactlRunner.Describe(pull));
+        File.ReadAllText(Path.Combine(bin, "asked")).Should().Be(fixture.Registry.Host, "the helper is asked for the image's registry");
+        pull.StandardError.Should().NotContain(fixture.Registry.Options.Password);
     }
 
     [Fact]
