@@ -78,9 +78,7 @@ internal static class GuestPull
                 caFile = Path.Combine(request.StoreDirectory, $".ca-{Environment.ProcessId}.pem");
                 await File.WriteAllTextAsync(caFile, request.CaPem, cancellationToken).ConfigureAwait(false);
             }
-            var credentials = request.Credentials is { } given
-                ? new RegistryCredentials(given.Username, given.Password, string.IsNullOrEmpty(given.IdentityToken) ? null : given.IdentityToken)
-                : null;
+            var credentials = await CredentialsAsync(request, reference, cancellationToken).ConfigureAwait(false);
             var options = new RegistryClientOptions
             {
                 Credentials = registry => registry == reference.Registry ? credentials : null,
@@ -108,6 +106,28 @@ internal static class GuestPull
                 File.Delete(caFile);
             }
         }
+    }
+
+    /// <summary>
+    /// The request's credentials, else those its <see cref="GuestPullRequest.RegistryAuthFile"/> holds for the
+    /// image's registry (its <c>auths</c>; no credential helper runs in the guest), else none. A named file that
+    /// is missing or malformed fails the pull naming it: an anonymous pull would fail later with a vaguer error.
+    /// </summary>
+    internal static async Task<RegistryCredentials?> CredentialsAsync(GuestPullRequest request, ImageReference reference, CancellationToken cancellationToken)
+    {
+        if (request.Credentials is { } given)
+        {
+            return new RegistryCredentials(given.Username, given.Password, string.IsNullOrEmpty(given.IdentityToken) ? null : given.IdentityToken);
+        }
+        if (request.RegistryAuthFile is not { } file)
+        {
+            return null;
+        }
+        if (!File.Exists(file))
+        {
+            throw new ImageException(ImageErrorKind.InvalidInput, $"registryAuthFile {file} (agent.image_registry_auth) does not exist in the guest");
+        }
+        return await DockerConfigCredentials.Load(file).FindAsync(reference.Registry, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task WriteAsync(Stream output, GuestPullResult result, CancellationToken cancellationToken)

@@ -19,7 +19,7 @@ internal static class GuestPullRequestReader
     internal const int MaxRequestBytes = 4 << 20;
 
     private static readonly string[] Fields =
-        ["image", "platform", "credentials", "caPem", "plainHttpRegistries", "storeDirectory", "rootfs", "entrypoint", "args", "env", "user"];
+        ["image", "platform", "credentials", "registryAuthFile", "caPem", "plainHttpRegistries", "storeDirectory", "rootfs", "entrypoint", "args", "env", "user"];
 
     private static readonly string[] CredentialFields = ["username", "password", "identityToken"];
 
@@ -68,6 +68,7 @@ internal static class GuestPullRequestReader
                 Image = RequiredString(fields, "image"),
                 Platform = OptionalString(fields, "platform"),
                 Credentials = CredentialsOf(fields),
+                RegistryAuthFile = OptionalString(fields, "registryAuthFile"),
                 CaPem = OptionalString(fields, "caPem"),
                 PlainHttpRegistries = OptionalStrings(fields, "plainHttpRegistries") ?? [],
                 StoreDirectory = RequiredString(fields, "storeDirectory"),
@@ -79,6 +80,10 @@ internal static class GuestPullRequestReader
             };
             RequireAbsolute(request.StoreDirectory, "storeDirectory");
             RequireAbsolute(request.Rootfs, "rootfs");
+            if (request.RegistryAuthFile is { } authFile)
+            {
+                RequireAbsolute(authFile, "registryAuthFile");
+            }
             return request;
         }
     }

@@ -11,7 +11,7 @@ namespace KataAgent.Tests.Kactl;
 /// Spectre.Console bars per layer (escape sequences, the percentage, the phase) with the credentials from
 /// <c>$DOCKER_CONFIG</c>; without credentials the pull fails with exit 4 naming the registry and where kactl reads
 /// credentials; the credentials from a credential helper (<c>credsStore</c>) found in PATH; then images, rmi and rmi
-/// --prune over one store.
+/// --prune over one store; two pulls of one image at once into one store.
 /// </summary>
 public sealed class KactlPullTests(HostImagesRegistryFixture fixture) : IClassFixture<HostImagesRegistryFixture>, IDisposable
 {
@@ -78,6 +78,39 @@ public sealed class KactlPullTests(HostImagesRegistryFixture fixture) : IClassFi
         pull.ExitCode.Should().Be(0, KactlRunner.Describe(pull));
         File.ReadAllText(Path.Combine(bin, "asked")).Should().Be(fixture.Registry.Host, "the helper is asked for the image's registry");
         pull.StandardError.Should().NotContain(fixture.Registry.Options.Password);
+    }
+
+    [Fact]
+    public async Task Two_kactl_pulls_of_one_image_into_one_store_at_once_both_succeed_and_leave_a_whole_store()
+    {
+        var environment = Environment();
+        string store = environment["KACTL_IMAGE_STORE"]!;
+
+        // Two processes started together: the store's flocks are all that keeps them from writing one blob twice.
+        var pulls = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ =>
+            KactlRunner.RunAsync(["pull", "--plain-http", fixture.Registry.Host, fixture.Reference], environment: environment, limit: TimeSpan.FromMinutes(2))));
+
+        foreach (var pull in pulls)
+        {
+            pull.ExitCode.Should().Be(0, KactlRunner.Describe(pull));
+        }
+        pulls[0].StandardOutput.Should().MatchRegex($@"^{System.Text.RegularExpressions.Regex.Escape(fixture.Reference)} sha256:[0-9a-f]{{64}}\n$")
+            .And.Be(pulls[1].StandardOutput, "both name the one manifest");
+        var image = new KataAgent.Image.Store.ContentStore(store).FindImage(fixture.Reference);
+        image.Should().NotBeNull();
+        string blobs = Path.Combine(store, "blobs", "sha256");
+        var expected = new[] { image!.ManifestDigest.Hex, image.ConfigDigest.Hex }
+            .Concat(image.Manifest.Layers.Select(layer => KataAgent.Image.References.Digest.Parse(layer.Digest).Hex)).ToHashSet();
+        Directory.GetFiles(blobs).Select(Path.GetFileName).Should().BeEquivalentTo(expected, "each blob of the image once, nothing else");
+        foreach (string blob in Directory.GetFiles(blobs))
+        {
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(blob))).Should().Be(Path.GetFileName(blob), "every stored blob is whole");
+        }
+        Directory.EnumerateFiles(store, "*", SearchOption.AllDirectories)
+            .Where(path => path.EndsWith(".partial", StringComparison.Ordinal) || Path.GetFileName(path).Contains(".tmp-", StringComparison.Ordinal))
+            .Should().BeEmpty("no partial download or temporary file is left");
+        Directory.GetFiles(Path.Combine(store, "images")).Should().ContainSingle("one record for the one name");
+        (await KactlRunner.RunAsync(["images", "-q"], environment: environment)).StandardOutput.Should().Be($"{image.ManifestDigest.Hex[..12]}\n");
     }
 
     [Fact]
