@@ -1,3 +1,4 @@
+using KataAgent.Testing.Registry;
 using System.Text;
 using CliWrap;
 using CliWrap.Buffered;
@@ -21,7 +22,7 @@ public sealed partial class GuestPullTests
     {
         using var safety = new CancellationTokenSource(Limit);
         using var directory = new TempDirectory();
-        using var network = new GuestPullNetwork(fixture.Registry);
+        using var network = new RegistryPodNetwork(fixture.Registry);
         string dockerConfig = directory.CreateDirectory("docker");
         string auth = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{fixture.Registry.Options.User}:{fixture.Registry.Options.Password}"));
         await File.WriteAllTextAsync(Path.Combine(dockerConfig, "config.json"), "{\"auths\":{\"" + fixture.Registry.Host + "\":{\"auth\":\"" + auth + "\"}}}", safety.Token);
