@@ -19,19 +19,17 @@ namespace KataAgent.ImagePull;
 /// </summary>
 internal static class GuestPull
 {
-    /// <summary>A request is a few KiB (a CA bundle at most a few hundred): more is not a request.</summary>
-    internal const int MaxRequestBytes = 4 << 20;
-
     /// <summary>Reads the request from <paramref name="input"/>, pulls, writes the result to <paramref name="output"/>; returns the exit code.</summary>
     public static async Task<int> RunAsync(Stream input, Stream output, TextWriter log, CancellationToken cancellationToken)
     {
         GuestPullRequest request;
         try
         {
-            request = await ReadRequestAsync(input, cancellationToken).ConfigureAwait(false);
+            request = await GuestPullRequestReader.ReadAsync(input, cancellationToken).ConfigureAwait(false);
         }
         catch (ImageException e)
         {
+            await log.WriteLineAsync($"kata-image-pull: bad request: {e.Message}").ConfigureAwait(false);
             await WriteAsync(output, new GuestPullResult { Error = new GuestPullError(e.Kind.ToString(), e.Message) }, cancellationToken).ConfigureAwait(false);
             return GuestPullHelper.BadRequest;
         }
@@ -54,50 +52,17 @@ internal static class GuestPull
             await WriteAsync(output, new GuestPullResult { Error = new GuestPullError(InternalKind, $"{request.Image}: {e.Message}") }, cancellationToken).ConfigureAwait(false);
             return GuestPullHelper.Failed;
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A bug of ours, not the image's: an error the agent can report beats an abort with only a core dump.
+            await log.WriteLineAsync($"kata-image-pull: {request.Image}: {e}").ConfigureAwait(false);
+            await WriteAsync(output, new GuestPullResult { Error = new GuestPullError(InternalKind, $"{request.Image}: {e.GetType().Name}: {e.Message}") }, cancellationToken).ConfigureAwait(false);
+            return GuestPullHelper.Failed;
+        }
     }
 
     /// <summary>The kind written for a failure that is not the image library's.</summary>
     internal const string InternalKind = "Internal";
-
-    /// <summary>Parses and checks the request; a malformed one is <see cref="ImageErrorKind.InvalidInput"/> naming the field.</summary>
-    internal static async Task<GuestPullRequest> ReadRequestAsync(Stream input, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        byte[] chunk = new byte[64 * 1024];
-        int read;
-        while ((read = await input.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            if (buffer.Length + read > MaxRequestBytes)
-            {
-                throw new ImageException(ImageErrorKind.InvalidInput, $"the request is larger than {MaxRequestBytes} bytes");
-            }
-            buffer.Write(chunk, 0, read);
-        }
-        GuestPullRequest? request;
-        try
-        {
-            request = JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), GuestPullJsonContext.Default.GuestPullRequest);
-        }
-        catch (JsonException e)
-        {
-            throw new ImageException(ImageErrorKind.InvalidInput, $"the request is not a guest pull request: {e.Message}");
-        }
-        if (request is null)
-        {
-            throw new ImageException(ImageErrorKind.InvalidInput, "the request is empty (null)");
-        }
-        RequireAbsolute(request.StoreDirectory, "storeDirectory");
-        RequireAbsolute(request.Rootfs, "rootfs");
-        return request;
-    }
-
-    private static void RequireAbsolute(string path, string field)
-    {
-        if (string.IsNullOrEmpty(path) || !Path.IsPathFullyQualified(path) || path.Contains('\0') || Path.GetFullPath(path) != path.TrimEnd('/'))
-        {
-            throw new ImageException(ImageErrorKind.InvalidInput, $"{field} '{path}' is not a normalised absolute path");
-        }
-    }
 
     private static async Task<GuestPullResult> PullAsync(GuestPullRequest request, TextWriter log, CancellationToken cancellationToken)
     {
@@ -113,9 +78,7 @@ internal static class GuestPull
                 caFile = Path.Combine(request.StoreDirectory, $".ca-{Environment.ProcessId}.pem");
                 await File.WriteAllTextAsync(caFile, request.CaPem, cancellationToken).ConfigureAwait(false);
             }
-            var credentials = request.Credentials is { } given
-                ? new RegistryCredentials(given.Username, given.Password, string.IsNullOrEmpty(given.IdentityToken) ? null : given.IdentityToken)
-                : null;
+            var credentials = await CredentialsAsync(request, reference, cancellationToken).ConfigureAwait(false);
             var options = new RegistryClientOptions
             {
                 Credentials = registry => registry == reference.Registry ? credentials : null,
@@ -143,6 +106,28 @@ internal static class GuestPull
                 File.Delete(caFile);
             }
         }
+    }
+
+    /// <summary>
+    /// The request's credentials, else those its <see cref="GuestPullRequest.RegistryAuthFile"/> holds for the
+    /// image's registry (its <c>auths</c>; no credential helper runs in the guest), else none. A named file that
+    /// is missing or malformed fails the pull naming it: an anonymous pull would fail later with a vaguer error.
+    /// </summary>
+    internal static async Task<RegistryCredentials?> CredentialsAsync(GuestPullRequest request, ImageReference reference, CancellationToken cancellationToken)
+    {
+        if (request.Credentials is { } given)
+        {
+            return new RegistryCredentials(given.Username, given.Password, string.IsNullOrEmpty(given.IdentityToken) ? null : given.IdentityToken);
+        }
+        if (request.RegistryAuthFile is not { } file)
+        {
+            return null;
+        }
+        if (!File.Exists(file))
+        {
+            throw new ImageException(ImageErrorKind.InvalidInput, $"registryAuthFile {file} (agent.image_registry_auth) does not exist in the guest");
+        }
+        return await DockerConfigCredentials.Load(file).FindAsync(reference.Registry, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task WriteAsync(Stream output, GuestPullResult result, CancellationToken cancellationToken)

@@ -12,20 +12,23 @@ public sealed partial class RunCommand
 {
     /// <summary>
     /// The guest pull of the command line: the registry options as for a host pull (<c>--plain-http</c>, <c>--ca</c>
-    /// whose PEM is read here and sent, <c>--platform</c>), the credentials docker's config file holds for the image's
-    /// registry (sent to the guest only), the process overrides; layers and rootfs in guest memory.
+    /// whose PEM is read here and sent, <c>--platform</c>), the credentials docker's config file gives for the image's
+    /// registry (its <c>auths</c> entry or its credential helper's answer; sent to the guest only), the process
+    /// overrides; layers and rootfs in guest memory.
     /// </summary>
-    /// <exception cref="KactlException">A malformed reference or an unreadable CA or docker config file (exit 2).</exception>
-    private GuestPullOptions GuestPullOptionsOf(ParseResult parseResult, VmRunRequest request, Action<Spec> editSpec)
+    /// <exception cref="KactlException">A malformed reference or an unreadable CA or docker config file, a credential
+    /// helper that is not installed or answers nonsense (exit 2); a credential helper that fails (exit 4).</exception>
+    private async Task<GuestPullOptions> GuestPullOptionsOfAsync(ParseResult parseResult, VmRunRequest request, Action<Spec> editSpec, CancellationToken cancellationToken)
     {
         RegistryCredentials? credentials;
         try
         {
-            credentials = DockerConfigCredentials.Load().Find(ImageReference.Parse(request.Image!).Registry);
+            credentials = await DockerConfigCredentials.Load(null, DockerCredentialHelperRunner.Instance)
+                .FindAsync(ImageReference.Parse(request.Image!).Registry, cancellationToken).ConfigureAwait(false);
         }
         catch (ImageException e)
         {
-            throw new KactlException(ExitCodes.Usage, e.Message, e);
+            throw new KactlException(ExitCodes.For(e), Images.ImageErrors.Describe(e), e);
         }
         string? caPem = null;
         if (parseResult.GetValue(_images.Ca) is { } ca)

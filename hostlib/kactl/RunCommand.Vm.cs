@@ -111,11 +111,12 @@ public sealed partial class RunCommand
                 {
                     Progress(request, $"pulling {request.Image} inside the VM…");
                     IReadOnlyList<string> args = [];
-                    container = await sandbox.CreateContainerFromGuestPullAsync(id, request.Image!, GuestPullOptionsOf(parseResult, request, spec =>
+                    var pullOptions = await GuestPullOptionsOfAsync(parseResult, request, spec =>
                     {
                         EditSpec(spec);
                         args = [.. spec.Process.Args];
-                    }), options, signals.First).ConfigureAwait(false);
+                    }, signals.First).ConfigureAwait(false);
+                    container = await sandbox.CreateContainerFromGuestPullAsync(id, request.Image!, pullOptions, options, signals.First).ConfigureAwait(false);
                     runDirectory.Save(new RunRecord { Id = id, ContainerId = id, CreatedAt = createdAt, QemuPid = sandbox.Vm.ProcessId, Protocol = sandbox.Agent.Protocol, RootfsMode = request.RootfsMode, Args = args, Image = request.Image });
                 }
                 else if (image is not null)

@@ -83,6 +83,12 @@ public sealed record AgentConfig
     /// <summary>Where the memory cgroup hierarchy is (KATA_AGENT_CGROUP_ROOT), null to find the cgroup2 mount.</summary>
     public string? CgroupRoot { get; init; }
 
+    /// <summary>
+    /// Kata's <c>agent.image_registry_auth</c>: where guest pull takes registry credentials from when the pull
+    /// brings none. Kept as given; <see cref="Images.RegistryAuthSetting"/> says which forms work (a guest file).
+    /// </summary>
+    public string? ImageRegistryAuth { get; init; }
+
     /// <summary>Kernel command-line options that were not understood (logged at start).</summary>
     public IReadOnlyList<string> UnknownKernelOptions { get; init; } = [];
 }

@@ -119,6 +119,8 @@ public static class AgentConfigLoader
                 "agent.devmode" => config with { DevMode = ParseFlag(key, value) },
                 "agent.policy_file" => config with { PolicyFile = RequireAbsolute(Require(key, value), key), PolicyFileRequired = true },
                 "agent.mem_agent_enable" => config with { MemAgentEnabled = ParseFlag(key, value) },
+                // Checked when a pull uses it, not here: a form we do not support must not keep the agent from booting.
+                "agent.image_registry_auth" => config with { ImageRegistryAuth = Require(key, value) },
                 "agent.mem_agent_memcg_disable" => config with { MemcgSettings = config.MemcgSettings with { Disabled = ParseFlag(key, value) } },
                 "agent.mem_agent_memcg_swap" => config with { MemcgSettings = config.MemcgSettings with { Swap = ParseFlag(key, value) } },
                 "agent.mem_agent_memcg_swappiness_max" => config with { MemcgSettings = config.MemcgSettings with { SwappinessMax = ParseBounded(key, value, 200) } },

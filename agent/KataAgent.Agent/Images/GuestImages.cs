@@ -30,8 +30,11 @@ public sealed class GuestImages
     /// <summary>Scratch disk mount point → pulls on it.</summary>
     private readonly Dictionary<string, int> _diskUsers = new(StringComparer.Ordinal);
 
-    internal GuestImages(GuestPullRunner runner, BlockDeviceLocator blockDevices, TimeSpan hotplugTimeout, ILogger logger, string workDirectory = GuestPullHelper.WorkDirectory)
+    private readonly string? _registryAuth;
+
+    internal GuestImages(GuestPullRunner runner, BlockDeviceLocator blockDevices, TimeSpan hotplugTimeout, ILogger logger, string workDirectory = GuestPullHelper.WorkDirectory, string? registryAuth = null)
     {
+        _registryAuth = registryAuth;
         _runner = runner;
         _blockDevices = blockDevices;
         _hotplugTimeout = hotplugTimeout;
@@ -59,6 +62,11 @@ public sealed class GuestImages
         PulledRootfs? pulled = null;
         try
         {
+            if (request.Credentials is null && _registryAuth is not null)
+            {
+                // Kata's agent.image_registry_auth: credentials for a pull that brings none (Kata's own path never does).
+                request = request with { RegistryAuthFile = RegistryAuthSetting.FileOf(_registryAuth) };
+            }
             pulled = await PrepareStorageAsync(containerId, request.Image, storage, cancellationToken).ConfigureAwait(false);
             string store = StoreOf(pulled);
             var result = await _runner.PullAsync(request with { StoreDirectory = store, Rootfs = pulled.Directory }, imageField, cancellationToken).ConfigureAwait(false);

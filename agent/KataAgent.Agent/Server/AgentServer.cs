@@ -101,7 +101,8 @@ public static class AgentServer
             new GuestPullRunner(services.GetRequiredService<ToolRunner>(), GuestPullHelper.Path, GuestPullRunner.DefaultTimeout, services.GetRequiredService<ILogger<GuestPullRunner>>()),
             new BlockDeviceLocator(new PciSysfs(config.SysfsRoot), "/dev", services.GetRequiredService<ILogger<GuestImages>>()),
             config.HotplugTimeout,
-            services.GetRequiredService<ILogger<GuestImages>>()));
+            services.GetRequiredService<ILogger<GuestImages>>(),
+            registryAuth: config.ImageRegistryAuth));
         builder.Services.AddSingleton<StorageManager>();
         builder.Services.AddSingleton(new FileCopier());
         builder.Services.AddSingleton<SandboxManager>();

@@ -36,6 +36,7 @@ public sealed class HostImages : IDisposable
     private readonly Lock _registryLock = new();
     private RegistryClient? _registry;
     private DockerConfigCredentials? _dockerConfig;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, HelperAnswer> _fromHelpers = new(StringComparer.Ordinal);
     private bool _disposed;
 
     /// <summary>Images kept in <see cref="HostImagesOptions.StoreDirectory"/> (created if absent), reached as <paramref name="options"/> say.</summary>
@@ -90,6 +91,7 @@ public sealed class HostImages : IDisposable
         ArgumentNullException.ThrowIfNull(reference);
         var parsed = ImageReference.Parse(reference);
         var puller = new ImagePuller(Registry(), Store);
+        await AskCredentialHelperAsync(parsed.Registry, cancellationToken).ConfigureAwait(false);
         return await puller.PullAsync(parsed, platform ?? _options.Platform, progress, cancellationToken).ConfigureAwait(false);
     }
 
@@ -228,7 +230,7 @@ public sealed class HostImages : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             // Read when the first pull needs it, so a malformed file fails that pull (naming the file), not list or rmi.
-            _dockerConfig ??= DockerConfigCredentials.Load(_options.DockerConfigPath);
+            _dockerConfig ??= DockerConfigCredentials.Load(_options.DockerConfigPath, DockerCredentialHelperRunner.Instance);
             return _registry ??= new RegistryClient(new RegistryClientOptions
             {
                 Credentials = CredentialsFor,
@@ -239,6 +241,37 @@ public sealed class HostImages : IDisposable
         }
     }
 
-    private RegistryCredentials? CredentialsFor(string registry) =>
-        _options.Credentials?.Invoke(registry) ?? _dockerConfig?.Find(registry);
+    /// <summary>
+    /// Runs the credential helper docker's config names for <paramref name="registry"/> (if any, and if
+    /// <see cref="HostImagesOptions.Credentials"/> has nothing), before the pull: the registry client asks for
+    /// credentials synchronously, a helper is a process. Asked again on every pull, as docker does, since helpers
+    /// hand out short-lived tokens.
+    /// </summary>
+    private async Task AskCredentialHelperAsync(string registry, CancellationToken cancellationToken)
+    {
+        var config = _dockerConfig!;
+        if (config.CredentialHelperFor(registry) is null || _options.Credentials?.Invoke(registry) is not null)
+        {
+            return;
+        }
+        var credentials = await config.FindAsync(registry, cancellationToken).ConfigureAwait(false);
+        _fromHelpers[registry] = new HelperAnswer(credentials);
+    }
+
+    private RegistryCredentials? CredentialsFor(string registry)
+    {
+        if (_options.Credentials?.Invoke(registry) is { } given)
+        {
+            return given;
+        }
+        // A registry a helper serves takes its credentials from the helper only (null when it had none), as in docker.
+        if (_dockerConfig?.CredentialHelperFor(registry) is not null)
+        {
+            return _fromHelpers.TryGetValue(registry, out var answer) ? answer.Credentials : null;
+        }
+        return _dockerConfig?.Find(registry);
+    }
+
+    /// <summary>What a helper answered (a record, so "no credentials" can be stored in the dictionary).</summary>
+    private sealed record HelperAnswer(RegistryCredentials? Credentials);
 }

@@ -20,9 +20,10 @@ public sealed record HostImagesOptions
     public string? StoreDirectory { get; init; }
 
     /// <summary>
-    /// The docker config file whose <c>auths</c> (and <c>credHelpers</c>-free entries) give registry credentials; null for
+    /// The docker config file whose <c>auths</c> entries and credential helpers give registry credentials; null for
     /// docker's own rule (<c>$DOCKER_CONFIG/config.json</c>, else <c>~/.docker/config.json</c>). A missing file means
-    /// anonymous pulls. <see cref="Credentials"/>, when set, is asked first.
+    /// anonymous pulls. Its credential helpers (<c>credHelpers</c>, <c>credsStore</c>) run as docker runs them
+    /// (<see cref="DockerCredentialHelperRunner"/>), once per pull. <see cref="Credentials"/>, when set, is asked first.
     /// </summary>
     public string? DockerConfigPath { get; init; }
 

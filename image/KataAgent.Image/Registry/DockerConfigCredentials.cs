@@ -9,9 +9,11 @@ namespace KataAgent.Image.Registry;
 /// <c>~/.docker/config.json</c>): its <c>auths</c> entries, with base64 <c>auth</c>, or <c>username</c> and
 /// <c>password</c>, or an <c>identitytoken</c>. Keys are matched by host as docker does: <c>https://quay.io</c>,
 /// <c>quay.io/v1/</c> and <c>quay.io</c> are one registry, and <c>https://index.docker.io/v1/</c> is Docker Hub.
-/// Credential helpers (<c>credsStore</c>, <c>credHelpers</c>) are not run.
+/// Credential helpers (<c>credHelpers</c> per registry, else <c>credsStore</c>) are asked by
+/// <see cref="FindAsync"/> through an <see cref="IDockerCredentialHelper"/>, as docker asks them: a registry a helper
+/// serves takes its credentials from the helper only.
 /// </summary>
-public sealed class DockerConfigCredentials
+public sealed partial class DockerConfigCredentials
 {
     private readonly Dictionary<string, RegistryCredentials> _byRegistry;
 
@@ -19,6 +21,7 @@ public sealed class DockerConfigCredentials
     {
         Path = path;
         _byRegistry = byRegistry;
+        _helpers = new Dictionary<string, string>(StringComparer.Ordinal);
     }
 
     /// <summary>The file read, or null when there was none.</summary>
@@ -41,9 +44,11 @@ public sealed class DockerConfigCredentials
 
     /// <summary>
     /// Reads <paramref name="path"/> (<see cref="DefaultPath"/> when null). A missing file gives no credentials;
-    /// a malformed one is <see cref="ImageErrorKind.InvalidInput"/> naming the file.
+    /// a malformed one, or a credential helper name that is not one (a path, a dot name), is
+    /// <see cref="ImageErrorKind.InvalidInput"/> naming the file. <paramref name="helpers"/> runs the credential
+    /// helpers the file names, for <see cref="FindAsync"/> (null: a registry served by a helper is an error there).
     /// </summary>
-    public static DockerConfigCredentials Load(string? path = null)
+    public static DockerConfigCredentials Load(string? path = null, IDockerCredentialHelper? helpers = null)
     {
         path ??= DefaultPath;
         byte[] bytes;
@@ -53,7 +58,7 @@ public sealed class DockerConfigCredentials
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            return new DockerConfigCredentials(null, new Dictionary<string, RegistryCredentials>(StringComparer.Ordinal));
+            return new DockerConfigCredentials(null, new Dictionary<string, RegistryCredentials>(StringComparer.Ordinal)) { _runner = helpers };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -77,12 +82,15 @@ public sealed class DockerConfigCredentials
             if (credentials is not null)
                 byRegistry[NormaliseKey(key)] = credentials;
         }
-        return new DockerConfigCredentials(path, byRegistry);
+        var loaded = new DockerConfigCredentials(path, byRegistry) { _runner = helpers };
+        loaded.ReadHelpers(path, file);
+        return loaded;
     }
 
     /// <summary>
     /// The credentials for <paramref name="registry"/> (as in a reference: <c>docker.io</c>, <c>127.0.0.1:5000</c>),
-    /// or null. Its signature fits <see cref="RegistryClientOptions.Credentials"/>.
+    /// or null, from the <c>auths</c> entries only (a registry served by a credential helper needs
+    /// <see cref="FindAsync"/>). Its signature fits <see cref="RegistryClientOptions.Credentials"/>.
     /// </summary>
     public RegistryCredentials? Find(string registry)
     {

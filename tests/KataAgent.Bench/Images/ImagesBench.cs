@@ -12,8 +12,8 @@ namespace KataAgent.Bench.Images;
 /// plain HTTP), our library (<see cref="HostImages.PullAsync"/> + <see cref="HostImages.PrepareRootfsAsync"/> into
 /// an empty store) beside <c>skopeo copy</c> into an OCI layout + <c>umoci unpack</c>, alternated, each from
 /// nothing. Images: busybox (one 1 MiB layer), the tests' four-layer image, and a bulk image (32 MiB of
-/// incompressible data and 4000 small files in two layers) where throughput and per-entry costs show. Writes
-/// out/bench/images.md.
+/// incompressible data and 4000 small files in two layers) where throughput and per-entry costs show. Then guest
+/// pull against host pull for <c>kactl run IMAGE</c> (<see cref="KactlRunPullBench"/>). Writes out/bench/images.md.
 /// </summary>
 internal static class ImagesBench
 {
@@ -48,6 +48,7 @@ internal static class ImagesBench
             rows.Add(($"{what}: skopeo copy + umoci unpack (p50 / min / max)", Ms(peers), "`skopeo copy docker://… oci:DIR:tag` then `umoci unpack --image DIR:tag`"));
             rows.Add(($"{what}: ratio ours / skopeo+umoci (p50)", $"{ratio:0.00}×", ""));
         }
+        rows.AddRange(await KactlRunPullBench.RunAsync(root));
         await BenchReport.WriteAsync(root, "images", " (images section)", rows);
     }
 

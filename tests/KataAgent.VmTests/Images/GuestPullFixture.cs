@@ -15,7 +15,7 @@ namespace KataAgent.VmTests.Images;
 /// Basic auth, in a network namespace of its own) holding <see cref="GuestPullImages"/> and <c>test/multi:index</c>,
 /// an OCI index PUT by hand whose linux/amd64 entry is the zstd app image and whose linux/arm64/v8 and attestation
 /// (<c>unknown/unknown</c>) entries are the layered image, a pod netns wired into the registry's namespace
-/// (<see cref="GuestPullNetwork"/>), and one sandbox booting out/initrd-guest-pull.img in that pod netns (tcfilter),
+/// (<see cref="RegistryPodNetwork"/>), and one sandbox booting out/initrd-guest-pull.img in that pod netns (tcfilter),
 /// so the guest reaches the registry at its address. The layout the images were built in is deleted once they are
 /// pushed: from then on the token exists only in the registry's (gzip) blobs.
 /// </summary>
@@ -25,7 +25,7 @@ public sealed class GuestPullFixture : IAsyncLifetime
 
     public TestRegistry Registry { get; private set; } = null!;
 
-    public GuestPullNetwork Network { get; private set; } = null!;
+    public RegistryPodNetwork Network { get; private set; } = null!;
 
     public Sandbox Sandbox { get; private set; } = null!;
 
@@ -58,7 +58,7 @@ public sealed class GuestPullFixture : IAsyncLifetime
         LayeredReference = await Registry.PushAsync($"oci:{layout}:{GuestPullImages.LayeredTag}", "test/layered:v1");
         IndexReference = await PushIndexAsync(layout);
         Directory.Delete(layout, recursive: true);
-        Network = new GuestPullNetwork(Registry);
+        Network = new RegistryPodNetwork(Registry);
         Sandbox = await Sandbox.StartAsync(VmOptions.Sandbox(_directory.File("sandbox"), "guest-pull",
             vm => vm with { InitrdPath = RepoPaths.GuestPullInitrd, NetworkNamespacePath = Network.PodPath, KernelArguments = ["agent.log=debug"] }) with
         {

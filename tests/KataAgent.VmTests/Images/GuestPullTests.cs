@@ -22,7 +22,7 @@ namespace KataAgent.VmTests.Images;
 /// UNAUTHENTICATED naming the registry, and the agent serves on.
 /// </summary>
 [Collection(DebianKernelCollection.Name)]
-public sealed class GuestPullTests(GuestPullFixture fixture, ITestOutputHelper output) : IClassFixture<GuestPullFixture>
+public sealed partial class GuestPullTests(GuestPullFixture fixture, ITestOutputHelper output) : IClassFixture<GuestPullFixture>
 {
     // A pull and a start under TCG on a loaded 2-core machine: a safety limit, not a measure.
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);

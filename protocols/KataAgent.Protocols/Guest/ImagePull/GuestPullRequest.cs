@@ -15,6 +15,13 @@ public sealed record GuestPullRequest
     /// <summary>Credentials for the image's registry, or null for anonymous access.</summary>
     public GuestPullCredentials? Credentials { get; init; }
 
+    /// <summary>
+    /// A docker config file in the guest (<c>auths</c> entries) to take the registry's credentials from when
+    /// <see cref="Credentials"/> is null: the agent's <c>agent.image_registry_auth=file:///PATH</c>, as Kata's agent
+    /// hands it to its image puller. Null for none.
+    /// </summary>
+    public string? RegistryAuthFile { get; init; }
+
     /// <summary>PEM CA certificates to trust instead of the guest's bundle, or null.</summary>
     public string? CaPem { get; init; }
 

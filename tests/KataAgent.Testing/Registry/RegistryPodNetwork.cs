@@ -1,6 +1,4 @@
-using KataAgent.Testing.Registry;
-
-namespace KataAgent.VmTests.Images;
+namespace KataAgent.Testing.Registry;
 
 /// <summary>
 /// A pod network namespace whose <c>eth0</c> is a veth into a <see cref="TestRegistry"/>'s namespace, so a VM
@@ -9,9 +7,10 @@ namespace KataAgent.VmTests.Images;
 /// listens on its address in that namespace; packets for it are delivered there whichever link they came in on.
 /// Disposal deletes the pod netns (and so the pair).
 /// </summary>
-public sealed class GuestPullNetwork : IDisposable
+public sealed class RegistryPodNetwork : IDisposable
 {
-    public GuestPullNetwork(TestRegistry registry)
+    /// <summary>Creates the pod netns and wires it into <paramref name="registry"/>'s namespace.</summary>
+    public RegistryPodNetwork(TestRegistry registry)
     {
         string suffix = Guid.NewGuid().ToString("N")[..8];
         PodName = "kgp-" + suffix;
@@ -57,6 +56,7 @@ public sealed class GuestPullNetwork : IDisposable
     /// <summary>The registry namespace's end, the pod's default gateway.</summary>
     public string GatewayAddress { get; }
 
+    /// <summary>Deletes the pod netns, and the veth pair with it.</summary>
     public void Dispose()
     {
         try
