@@ -19,6 +19,7 @@ namespace KataAgent.VmTests.PodVolumes;
 /// disk files and a key; containers write a marker through the volume; the host's file never holds it. One VM for
 /// the whole story, pods created and deleted in turn: a provided key reopens the volume with its data (the disk is not
 /// formatted again), a wrong key is refused and changes nothing, and an ephemeral key's volume is ciphertext too.
+/// Then, with no mapping left behind, a disk emptyDir on a scratch disk keeps to its size limit.
 /// </summary>
 [Collection(DebianKernelCollection.Name)]
 public sealed class EncryptedVolumeInVmTests(DebianKernelFixture kernel, ITestOutputHelper output) : IDisposable
@@ -38,6 +39,7 @@ public sealed class EncryptedVolumeInVmTests(DebianKernelFixture kernel, ITestOu
         await Cli.Wrap("mkfs.ext4").WithArguments(["-q", "-F", "-d", Path.Combine(RepoPaths.Root, "out", "rootfs"), rootfsImage, "64M"]).ExecuteAsync();
         string provided = Blank("provided.raw", 64 * MiB);
         string ephemeral = Blank("ephemeral.raw", 64 * MiB);
+        string scratch = Blank("scratch.raw", 128 * MiB);
         // Random text, written many times over: if any plaintext reached the disk, this would be in it.
         string marker = $"KATAAGENT-PLAINTEXT-{Guid.NewGuid():N}";
         byte[] key = Enumerable.Range(0, 64).Select(i => (byte)(i * 7 + 3)).ToArray();
@@ -46,7 +48,7 @@ public sealed class EncryptedVolumeInVmTests(DebianKernelFixture kernel, ITestOu
         await using var vm = await QemuVm.StartAsync((await VmOptions.AgentAsync(kernel, _temp.File("vm"))) with
         {
             MemoryMiB = 512,
-            Disks = [new QemuDisk(rootfsImage), new QemuDisk(provided), new QemuDisk(ephemeral)],
+            Disks = [new QemuDisk(rootfsImage), new QemuDisk(provided), new QemuDisk(ephemeral), new QemuDisk(scratch)],
         });
         output.WriteLine($"boot to ready: {vm.BootToReady.TotalSeconds:0.0} s");
         var pods = new Pods.PodsClient(vm.Agent.CallInvoker);
@@ -74,6 +76,16 @@ public sealed class EncryptedVolumeInVmTests(DebianKernelFixture kernel, ITestOu
         // An ephemeral key, made in the guest: its volume is ciphertext on the host too.
         (await RunPodAsync(pods, vm, "enc-5", rootfsPci, Block(vm.DiskPciPaths[2], new VolumeEncryption { Ephemeral = new EphemeralKey() }), write)).Should().Be(0);
         Encoding.Latin1.GetString(await File.ReadAllBytesAsync(ephemeral)).Should().NotContain(marker);
+
+        // The deleted pods left no dm-crypt mapping in the guest; a disk emptyDir (on demand: the loop module) holds its
+        // size limit: 15 MiB of 16 fit, 2 more end in ENOSPC (dd's message goes to the rootfs: the volume is full); its
+        // image is the one loop device bound.
+        var emptyDir = new PodVolume { Name = "secret", EmptyDir = new EmptyDirVolume { SizeLimitBytes = (ulong)(16 * MiB), ScratchPciPath = vm.DiskPciPaths[3] } };
+        string limits = "[ \"$(ls /sys/block | grep -c '^dm-')\" = 0 ] || exit 10; "
+            + "dd if=/dev/zero of=/vol/a bs=1M count=15 conv=fsync || exit 11; "
+            + "dd if=/dev/zero of=/vol/b bs=1M count=2 conv=fsync 2>/tmp/err && exit 12; grep -q 'No space left' /tmp/err || exit 13; "
+            + "[ \"$(cat /sys/block/loop*/loop/backing_file 2>/dev/null | wc -l)\" = 1 ] || exit 14";
+        (await RunPodAsync(pods, vm, "enc-6", rootfsPci, emptyDir, limits)).Should().Be(0);
         (await vm.Agent.GetGuestDetailsAsync(new GuestDetailsRequest())).AgentDetails.InitDaemon.Should().BeTrue("the guest runs on");
     }
 
