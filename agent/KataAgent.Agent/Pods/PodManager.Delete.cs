@@ -32,7 +32,7 @@ internal sealed partial class PodManager
         {
             if (_pod is not { } pod || pod.Id != podId)
             {
-                if (_deleted.Contains(podId))
+                if (_deleted.ContainsKey(podId))
                 {
                     return;
                 }
@@ -82,7 +82,7 @@ internal sealed partial class PodManager
                 throw AgentException.Internal($"deleting pod '{pod.Id}' did not finish (DeletePod again to retry): {string.Join("; ", failures)}");
             }
             _pod = null;
-            _deleted.Add(pod.Id);
+            _deleted[pod.Id] = 0;
             pod.Watchers.End();
             _logger.LogInformation("pod {Pod} deleted", pod.Id);
         }
