@@ -33,6 +33,7 @@ public class PodLifecycleTests
             ("side", ["sh", "-c", "echo side; exit 7"]));
         request.Annotations["team"] = "storage";
 
+        await using var cleanup = new PodCleanup(pods, podId);
         await pods.CreatePodAsync(request);
         var created = await PodRequests.Client(ttrpc.CallInvoker).GetPodAsync(new GetPodRequest { PodId = podId });
         created.Containers.Select(c => (c.Name, c.ContainerId, c.State)).Should().Equal(
@@ -93,6 +94,7 @@ public class PodLifecycleTests
         request.Sandbox.Storages.Add(new Storage { Driver = "ephemeral", Source = "shm", Fstype = "tmpfs", Options = { "size=1m" }, MountPoint = "/run/kata-containers/sandbox/pod-shm" });
         request.Containers[1].Container.OCI.Root.Path = Path.Combine(rootfs.Path, "no-such-dir");
 
+        await using var cleanup = new PodCleanup(pods, podId);
         var failure = await PodRequests.FailureOf(() => pods.CreatePodAsync(request).ResponseAsync);
         failure.StatusCode.Should().Be(StatusCode.InvalidArgument, failure.Status.Detail);
         failure.Status.Detail.Should().StartWith("containers[1] (name \"web\").container.OCI.Root.Path:");

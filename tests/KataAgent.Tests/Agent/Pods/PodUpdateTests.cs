@@ -26,6 +26,7 @@ public class PodUpdateTests
         await using var client = await agent.ConnectAsync();
         var pods = PodRequests.Client(client.CallInvoker);
         string podId = PodRequests.NewId();
+        await using var cleanup = new PodCleanup(pods, podId);
         await pods.CreatePodAsync(PodRequests.Create(podId, rootfs.Path, ("web", ["sleep", "300"]), ("side", ["sleep", "300"])));
         await pods.StartPodAsync(new StartPodRequest { PodId = podId });
         string limitFile = Path.Combine(PodRequests.CgroupOf($"{podId}-web"), "hugetlb.2MB.max");
