@@ -57,7 +57,8 @@ REQUIRED_TOOLS=(
   "flock:util-linux"                       # the content store test's second process holding a blob's lock
 )
 # e2fsprogs: Sandbox packs container rootfs directories into ext4 images (mkfs.ext4 -d); checked as a package
-# because mkfs.ext4 lives in /sbin, which a non-root PATH lacks.
+# because mkfs.ext4 lives in /sbin, which a non-root PATH lacks. kata-rootfs also copies its /sbin/mke2fs (and libraries)
+# into the guest image, which formats pod volumes with it.
 # libc6-dev: the static glibc of the benchmark's floor /init.
 # qemu-system-common: /usr/lib/qemu/virtiofsd, the daemon behind every virtio-fs share (checked as a package: it is
 # not on PATH).

@@ -15,6 +15,9 @@ public static class ImageLayout
     /// <summary>Where busybox goes when asked for; <c>/bin/sh</c> links to it.</summary>
     public const string Busybox = "/bin/busybox";
 
+    /// <summary>Where mke2fs goes: before busybox's applet of the same name, which makes ext2 only.</summary>
+    public const string Mke2fs = "/sbin/mke2fs";
+
     /// <summary>The shell link to busybox.</summary>
     public const string Shell = "/bin/sh";
 

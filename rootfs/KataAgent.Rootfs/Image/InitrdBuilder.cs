@@ -25,6 +25,8 @@ public sealed class InitrdBuilder
     private long _modulesSize;
     private long _busyboxSize;
     private long _guestPullSize;
+    private long _mke2fsSize;
+    private IReadOnlyList<KernelModule> _onDemand = [];
 
     public InitrdBuilder(InitrdOptions options)
     {
@@ -56,6 +58,12 @@ public sealed class InitrdBuilder
         tree.AddFile(options.AgentImagePath, options.AgentPath, 0x1ED);
         var libraries = new List<SharedLibrary>(resolver.Resolve(options.AgentPath, ImageTree.Normalize(options.AgentImagePath)));
 
+        if (options.Mke2fsPath is { } mke2fs)
+        {
+            // Before busybox's applet links, so its ext2-only mke2fs does not take the path.
+            AddTool(tree, resolver, mke2fs, ImageLayout.Mke2fs, libraries);
+            _mke2fsSize = new FileInfo(mke2fs).Length;
+        }
         if (options.BusyboxPath is { } busybox)
         {
             tree.AddFile(ImageLayout.Busybox, busybox, 0x1ED);
@@ -85,11 +93,12 @@ public sealed class InitrdBuilder
         if (options.Kernel is { } kernel)
         {
             _modules = kernel.Resolve(options.ModuleNames);
+            _onDemand = kernel.Resolve(options.OnDemandModuleNames).Where(m => !_modules.Any(b => b.Name == m.Name)).ToArray();
             _builtIn = options.ModuleNames.Select(KernelModules.NormalizeName).Where(kernel.IsBuiltIn).Distinct().ToArray();
             string moduleDirectory = ImageLayout.ModulesDirectory(kernel.KernelVersion);
             tree.AddDirectory(moduleDirectory);
             _modulesSize = 0;
-            foreach (var module in _modules)
+            foreach (var module in _modules.Concat(_onDemand))
             {
                 string imagePath = $"{moduleDirectory}/{module.ImageRelativePath}";
                 if (module.RelativePath == module.ImageRelativePath)
@@ -106,7 +115,7 @@ public sealed class InitrdBuilder
             }
             tree.AddTextFile(ImageLayout.ModulesList(kernel.KernelVersion),
                 string.Concat(_modules.Select(m => $"{moduleDirectory}/{m.ImageRelativePath}\n")));
-            tree.AddTextFile($"{moduleDirectory}/modules.dep", KernelModules.FormatModulesDep(_modules));
+            tree.AddTextFile($"{moduleDirectory}/modules.dep", KernelModules.FormatModulesDep([.. _modules, .. _onDemand]));
         }
 
         tree.AddTextFile(ImageLayout.BuildInfo, BuildInfo(options));
@@ -162,6 +171,23 @@ public sealed class InitrdBuilder
         if (missing.Count > 0)
         {
             throw new SharedLibraryNotFoundException(guestPull.HelperPath, missing, resolver.SearchDirectories);
+        }
+    }
+
+    /// <summary>A host program at <paramref name="imagePath"/>, with the libraries it needs that the image lacks so far.</summary>
+    private static void AddTool(ImageTree tree, ElfDependencies resolver, string hostPath, string imagePath, List<SharedLibrary> libraries)
+    {
+        if (!File.Exists(hostPath))
+        {
+            throw new FileNotFoundException($"{hostPath} does not exist (Debian's e2fsprogs package has mke2fs)", hostPath);
+        }
+        tree.AddFile(imagePath, hostPath, 0x1ED);
+        foreach (var library in resolver.Resolve(hostPath, imagePath))
+        {
+            if (!libraries.Any(l => l.Path == library.Path || System.IO.Path.GetFileName(l.Path) == library.Name))
+            {
+                libraries.Add(library);
+            }
         }
     }
 
@@ -230,6 +256,8 @@ public sealed class InitrdBuilder
             Libraries = _libraries,
             LibrariesSize = _libraries.Sum(l => new FileInfo(l.HostPath).Length),
             Modules = _modules,
+            OnDemandModules = _onDemand,
+            Mke2fsSize = _mke2fsSize,
             ModulesSize = _modulesSize,
             BuiltInModules = _builtIn,
             BusyboxSize = _busyboxSize,
@@ -274,8 +302,10 @@ public sealed class InitrdBuilder
             Line("modules_file", ImageLayout.ModulesList(kernel.KernelVersion));
             Line("modules", string.Join(' ', _modules.Select(m => m.Name)));
             Line("modules_builtin", string.Join(' ', _builtIn));
+            Line("modules_on_demand", string.Join(' ', _onDemand.Select(m => m.Name)));
         }
         Line("busybox", options.BusyboxPath is null ? "" : ImageLayout.Busybox);
+        Line("mke2fs", options.Mke2fsPath is null ? "" : ImageLayout.Mke2fs);
         Line("compression", options.Compression.ToString().ToLowerInvariant());
         return text.ToString();
     }

@@ -18,6 +18,21 @@ public sealed class InitrdOptions
     /// <summary>The modules wanted; their dependencies come along. Ignored without <see cref="Kernel"/>.</summary>
     public IReadOnlyList<string> ModuleNames { get; init; } = KernelModules.DefaultSet;
 
+    /// <summary>
+    /// Modules packed (with their dependencies, in modules.dep) but not in the boot list: the agent loads them when
+    /// first needed. Ignored without <see cref="Kernel"/>.
+    /// </summary>
+    public IReadOnlyList<string> OnDemandModuleNames { get; init; } = KernelModules.OnDemandSet;
+
+    /// <summary>
+    /// e2fsprogs' mke2fs (Debian's <c>/sbin/mke2fs</c>), put at <c>/sbin/mke2fs</c> with its libraries: the guest formats
+    /// pod volumes ext4 with it. Null leaves it out (the guest then refuses volumes that need formatting).
+    /// </summary>
+    public string? Mke2fsPath { get; init; } = DefaultMke2fs;
+
+    /// <summary>Debian's mke2fs (e2fsprogs).</summary>
+    public const string DefaultMke2fs = "/sbin/mke2fs";
+
     /// <summary>A busybox to put at <c>/bin/busybox</c> (with <c>/bin/sh</c> linking to it) for the debug console; null for none. A static one needs nothing else.</summary>
     public string? BusyboxPath { get; init; }
 

@@ -45,6 +45,12 @@ public sealed class InitrdResult
     /// <summary>Requested modules that the kernel has built in (nothing to load).</summary>
     public required IReadOnlyList<string> BuiltInModules { get; init; }
 
+    /// <summary>Modules packed for the agent to load when needed (not in the boot list); their bytes are in <see cref="ModulesSize"/>.</summary>
+    public IReadOnlyList<KernelModule> OnDemandModules { get; init; } = [];
+
+    /// <summary>mke2fs's size (its libraries are in <see cref="LibrariesSize"/>), 0 without.</summary>
+    public long Mke2fsSize { get; init; }
+
     /// <summary>Busybox's size, 0 without.</summary>
     public long BusyboxSize { get; init; }
 
@@ -58,7 +64,11 @@ public sealed class InitrdResult
         text.Append(CultureInfo.InvariantCulture, $"initrd  {Path}: {FormatSize(CompressedSize)} ({Compression.ToString().ToLowerInvariant()}), {FormatSize(UncompressedSize)} cpio, {EntryCount} entries\n");
         text.Append(CultureInfo.InvariantCulture, $"  agent      {FormatSize(AgentSize)}\n");
         text.Append(CultureInfo.InvariantCulture, $"  libraries  {FormatSize(LibrariesSize)} ({string.Join(", ", Libraries.Select(l => System.IO.Path.GetFileName(l.Path)))})\n");
-        text.Append(CultureInfo.InvariantCulture, $"  modules    {FormatSize(ModulesSize)} ({Modules.Count} for {KernelVersion ?? "no kernel"}{(BuiltInModules.Count > 0 ? $"; built in: {string.Join(", ", BuiltInModules)}" : "")})\n");
+        text.Append(CultureInfo.InvariantCulture, $"  modules    {FormatSize(ModulesSize)} ({Modules.Count} for {KernelVersion ?? "no kernel"}{(OnDemandModules.Count > 0 ? $", {OnDemandModules.Count} more on demand" : "")}{(BuiltInModules.Count > 0 ? $"; built in: {string.Join(", ", BuiltInModules)}" : "")})\n");
+        if (Mke2fsSize > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  mke2fs     {FormatSize(Mke2fsSize)}\n");
+        }
         if (BusyboxSize > 0)
         {
             text.Append(CultureInfo.InvariantCulture, $"  busybox    {FormatSize(BusyboxSize)}\n");

@@ -19,6 +19,14 @@ public sealed class KernelModules
     public static IReadOnlyList<string> DefaultSet { get; } =
         ["virtio_pci", "virtio_console", "virtio_blk", "virtio_net", "virtio_rng", "vmw_vsock_virtio_transport", "vsock_loopback", "overlay", "fuse", "virtiofs"];
 
+    /// <summary>
+    /// Modules the image carries but PID 1 loads only when a pod asks for what they do (pod volumes): loop (disk-backed
+    /// emptyDirs with a size limit), device-mapper and dm-crypt, and the XTS mode over ECB for aes-xts-plain64 (AES
+    /// itself is built in). dm-crypt finds its cipher through the kernel's module autoloader, which calls a modprobe the
+    /// guest does not have; so the agent loads them itself.
+    /// </summary>
+    public static IReadOnlyList<string> OnDemandSet { get; } = ["loop", "dm_crypt", "ecb", "xts"];
+
     private readonly Dictionary<string, KernelModule> _modules;
     private readonly HashSet<string> _builtIn;
 

@@ -40,7 +40,16 @@ public sealed class InitrdBuilderTests(DebianKernelFixture kernel, ITestOutputHe
             new FileInfo(extracted).LinkTarget.Should().BeNull();
             (await File.ReadAllBytesAsync(extracted)).Should().Equal(await File.ReadAllBytesAsync(library), library);
         }
-        result.Libraries.Select(l => l.Path).Should().BeEquivalentTo("/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6");
+        // The agent's, and mke2fs' (e2fsprogs' libraries and util-linux's libblkid and libuuid).
+        result.Libraries.Select(l => l.Path).Should().BeEquivalentTo(
+            "/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6",
+            "/lib/x86_64-linux-gnu/libext2fs.so.2", "/lib/x86_64-linux-gnu/libcom_err.so.2", "/lib/x86_64-linux-gnu/libblkid.so.1",
+            "/lib/x86_64-linux-gnu/libuuid.so.1", "/lib/x86_64-linux-gnu/libe2p.so.2");
+        // Debian's mke2fs, not busybox's ext2-only applet, and it runs with what the image holds.
+        new FileInfo(Path.Join(root, "sbin/mke2fs")).LinkTarget.Should().BeNull();
+        (await File.ReadAllBytesAsync(Path.Join(root, "sbin/mke2fs"))).Should().Equal(await File.ReadAllBytesAsync(InitrdOptions.DefaultMke2fs));
+        var mke2fs = await HostTools.RunAsync("chroot", [root, "/sbin/mke2fs", "-V"]);
+        mke2fs.StandardError.Should().Contain("Using EXT2FS Library", "mke2fs -V prints its version and its library's on stderr");
         // The modules, and the list PID 1 loads them from, in order.
         string kver = kernel.Package.KernelVersion;
         string[] list = await File.ReadAllLinesAsync(Path.Join(root, $"lib/modules/{kver}/kataagent.modules"));
@@ -51,6 +60,14 @@ public sealed class InitrdBuilderTests(DebianKernelFixture kernel, ITestOutputHe
             (await File.ReadAllBytesAsync(Path.Join(root, $"lib/modules/{kver}", module.RelativePath))).Should().Equal(await File.ReadAllBytesAsync(module.HostPath));
         }
         File.ReadAllText(Path.Join(root, $"lib/modules/{kver}/modules.dep")).Should().Contain("kernel/drivers/virtio/virtio_pci.ko: ");
+        // The on-demand modules (pod volumes: loop, dm-crypt and XTS) are packed and in modules.dep, not in the boot list.
+        result.OnDemandModules.Select(m => m.Name).Should().BeEquivalentTo("loop", "dm_mod", "dm_crypt", "ecb", "xts");
+        foreach (var module in result.OnDemandModules)
+        {
+            (await File.ReadAllBytesAsync(Path.Join(root, $"lib/modules/{kver}", module.RelativePath))).Should().Equal(await File.ReadAllBytesAsync(module.HostPath));
+            list.Should().NotContain($"/lib/modules/{kver}/{module.RelativePath}");
+        }
+        File.ReadAllText(Path.Join(root, $"lib/modules/{kver}/modules.dep")).Should().Contain("kernel/drivers/md/dm-crypt.ko: kernel/drivers/md/dm-mod.ko\n");
         // Busybox and its shell link.
         new FileInfo(Path.Join(root, "bin/sh")).LinkTarget.Should().Be("busybox");
         new FileInfo(Path.Join(root, "bin/busybox")).Length.Should().Be(new FileInfo(RepoPaths.Busybox).Length);
@@ -71,7 +88,8 @@ public sealed class InitrdBuilderTests(DebianKernelFixture kernel, ITestOutputHe
         // The build information.
         string info = await File.ReadAllTextAsync(Path.Join(root, "etc/kataagent-image"));
         info.Should().Contain("agent=/init\n").And.Contain($"kernel_version={kver}\n").And.Contain($"modules_file=/lib/modules/{kver}/kataagent.modules\n")
-            .And.Contain("busybox=/bin/busybox\n").And.Contain("modules=virtio_ring ");
+            .And.Contain("busybox=/bin/busybox\n").And.Contain("modules=virtio_ring ").And.Contain("mke2fs=/sbin/mke2fs\n")
+            .And.Contain("modules_on_demand=");
         // Sizes.
         result.CompressedSize.Should().Be(new FileInfo(image).Length);
         result.CompressedSize.Should().BeLessThan(result.UncompressedSize);
