@@ -1,6 +1,7 @@
 using KataAgent.Agent.Errors;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols;
+using KataAgent.Protocols.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Pods;
@@ -46,7 +47,13 @@ internal sealed partial class PodManager
                 {
                     if (_containers.Contains(member.ContainerId))
                     {
+                        var container = _containers.Get(member.ContainerId);
                         await _containers.RemoveAsync(member.ContainerId, KillTimeout, CancellationToken.None).ConfigureAwait(false);
+                        if (container.StartedAt is not null)
+                        {
+                            // Its exit is reported here, before PodDeleted: the exit's own report may come too late.
+                            pod.Watchers.Publish(new PodEvent { Container = StatusOf(member, container) });
+                        }
                     }
                     _containers.StartGuard.Release(member.ContainerId);
                 }

@@ -54,17 +54,20 @@ internal sealed partial class PodManager
     }
 
     /// <summary>A container of the pod as the host sees it now.</summary>
-    private PodContainerStatus StatusOf(PodMember member)
+    private PodContainerStatus StatusOf(PodMember member) =>
+        StatusOf(member, _containers.Contains(member.ContainerId) ? _containers.Get(member.ContainerId) : null);
+
+    /// <summary>A container of the pod as <paramref name="container"/> (null: gone) says.</summary>
+    private static PodContainerStatus StatusOf(PodMember member, Container? container)
     {
         var status = new PodContainerStatus { ContainerId = member.ContainerId, Name = member.Name, State = PodContainerStatus.Types.State.Created };
-        if (!_containers.Contains(member.ContainerId))
+        if (container is null)
         {
             // Removed behind the pod's back (Kata's RemoveContainer, DestroySandbox).
             status.State = PodContainerStatus.Types.State.Exited;
             status.ExitCode = -1;
             return status;
         }
-        var container = _containers.Get(member.ContainerId);
         if (container.StartedAt is { } started)
         {
             status.StartedAt = UnixNanoseconds(started);
