@@ -77,7 +77,7 @@ internal sealed partial class PodManager
                 throw;
             }
             _pod = new Pod(podId, members, volumeNames, request.StartGate, new Dictionary<string, string>(request.Annotations)) { GateStatus = gateStatus };
-            _deleted.Remove(podId);
+            _deleted.TryRemove(podId, out _);
             _logger.LogInformation("pod {Pod} created: {Count} containers ({Names}), {Volumes} volumes, start gate: {Gate}",
                 podId, members.Count, string.Join(", ", members.Select(m => m.Name)), volumeNames.Count, request.StartGate is null ? "none" : string.Join(' ', request.StartGate.Args));
         }

@@ -1,6 +1,7 @@
 using KataAgent.Agent.Errors;
 using KataAgent.Linux.Interop;
 using KataAgent.Protocols;
+using KataAgent.Protocols.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Pods;
@@ -32,7 +33,7 @@ internal sealed partial class PodManager
         {
             if (_pod is not { } pod || pod.Id != podId)
             {
-                if (_deleted.Contains(podId))
+                if (_deleted.ContainsKey(podId))
                 {
                     return;
                 }
@@ -46,7 +47,13 @@ internal sealed partial class PodManager
                 {
                     if (_containers.Contains(member.ContainerId))
                     {
+                        var container = _containers.Get(member.ContainerId);
                         await _containers.RemoveAsync(member.ContainerId, KillTimeout, CancellationToken.None).ConfigureAwait(false);
+                        if (container.StartedAt is not null)
+                        {
+                            // Its exit is reported here, before PodDeleted: the exit's own report may come too late.
+                            pod.Watchers.Publish(new PodEvent { Container = StatusOf(member, container) });
+                        }
                     }
                     _containers.StartGuard.Release(member.ContainerId);
                 }
@@ -82,7 +89,7 @@ internal sealed partial class PodManager
                 throw AgentException.Internal($"deleting pod '{pod.Id}' did not finish (DeletePod again to retry): {string.Join("; ", failures)}");
             }
             _pod = null;
-            _deleted.Add(pod.Id);
+            _deleted[pod.Id] = 0;
             pod.Watchers.End();
             _logger.LogInformation("pod {Pod} deleted", pod.Id);
         }

@@ -27,7 +27,7 @@ internal sealed partial class PodManager
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
 
     /// <summary>Ids of pods deleted, so a second DeletePod succeeds and an unknown id is NOT_FOUND.</summary>
-    private readonly HashSet<string> _deleted = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _deleted = new(StringComparer.Ordinal);
     private volatile Pod? _pod;
 
     public PodManager(SandboxManager sandbox, ContainerManager containers, GuestVolumes volumes, StartGateRunner gates, GuestHotplug hotplug, AgentConfig config, ILogger<PodManager> logger)
@@ -50,21 +50,24 @@ internal sealed partial class PodManager
         }
         return _pod is { } pod && pod.Id == podId
             ? pod
-            : throw AgentException.NotFound(field, _deleted.Contains(podId) ? $"pod '{podId}' was deleted" : $"no pod '{podId}'");
+            : throw AgentException.NotFound(field, _deleted.ContainsKey(podId) ? $"pod '{podId}' was deleted" : $"no pod '{podId}'");
     }
 
     /// <summary>A container of the pod as the host sees it now.</summary>
-    private PodContainerStatus StatusOf(PodMember member)
+    private PodContainerStatus StatusOf(PodMember member) =>
+        StatusOf(member, _containers.Contains(member.ContainerId) ? _containers.Get(member.ContainerId) : null);
+
+    /// <summary>A container of the pod as <paramref name="container"/> (null: gone) says.</summary>
+    private static PodContainerStatus StatusOf(PodMember member, Container? container)
     {
         var status = new PodContainerStatus { ContainerId = member.ContainerId, Name = member.Name, State = PodContainerStatus.Types.State.Created };
-        if (!_containers.Contains(member.ContainerId))
+        if (container is null)
         {
             // Removed behind the pod's back (Kata's RemoveContainer, DestroySandbox).
             status.State = PodContainerStatus.Types.State.Exited;
             status.ExitCode = -1;
             return status;
         }
-        var container = _containers.Get(member.ContainerId);
         if (container.StartedAt is { } started)
         {
             status.StartedAt = UnixNanoseconds(started);

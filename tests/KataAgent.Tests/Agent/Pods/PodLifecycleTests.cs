@@ -33,6 +33,7 @@ public class PodLifecycleTests
             ("side", ["sh", "-c", "echo side; exit 7"]));
         request.Annotations["team"] = "storage";
 
+        await using var cleanup = new PodCleanup(pods, podId);
         await pods.CreatePodAsync(request);
         var created = await PodRequests.Client(ttrpc.CallInvoker).GetPodAsync(new GetPodRequest { PodId = podId });
         created.Containers.Select(c => (c.Name, c.ContainerId, c.State)).Should().Equal(
@@ -93,6 +94,7 @@ public class PodLifecycleTests
         request.Sandbox.Storages.Add(new Storage { Driver = "ephemeral", Source = "shm", Fstype = "tmpfs", Options = { "size=1m" }, MountPoint = "/run/kata-containers/sandbox/pod-shm" });
         request.Containers[1].Container.OCI.Root.Path = Path.Combine(rootfs.Path, "no-such-dir");
 
+        await using var cleanup = new PodCleanup(pods, podId);
         var failure = await PodRequests.FailureOf(() => pods.CreatePodAsync(request).ResponseAsync);
         failure.StatusCode.Should().Be(StatusCode.InvalidArgument, failure.Status.Detail);
         failure.Status.Detail.Should().StartWith("containers[1] (name \"web\").container.OCI.Root.Path:");
@@ -111,6 +113,35 @@ public class PodLifecycleTests
         (await pods.GetPodAsync(new GetPodRequest { PodId = podId })).Containers.Select(c => c.State).Should().Equal(PodContainerStatus.Types.State.Running, PodContainerStatus.Types.State.Running);
         await pods.DeletePodAsync(new DeletePodRequest { PodId = podId });
         HostMountTable.ReadWithoutNetns().Should().Be(mountsBefore);
+    }
+
+    [Fact]
+    public async Task Containers_share_an_empty_dir_through_their_volume_mounts_with_sub_path_and_read_only_honoured()
+    {
+        using var rootfs = await BusyboxRootfs.CreateAsync();
+        string mountsBefore = HostMountTable.ReadWithoutNetns();
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using var client = await agent.ConnectAsync();
+        var pods = PodRequests.Client(client.CallInvoker);
+        string podId = PodRequests.NewId();
+        var request = PodRequests.Create(podId, rootfs.Path,
+            ("writer", ["sh", "-c", "echo shared > /data/whole && mkdir -p /data/web && echo only-web > /data/web/page && echo written"]),
+            ("reader", ["sh", "-c", "cat /site/page; cat /all/whole; touch /all/x 2>/dev/null && echo writable || echo read-only"]));
+        request.Volumes.Add(new PodVolume { Name = "scratch", EmptyDir = new EmptyDirVolume { Medium = EmptyDirVolume.Types.Medium.Memory, SizeLimitBytes = 4 << 20 } });
+        request.Containers[0].VolumeMounts.Add(new VolumeMount { Volume = "scratch", ContainerPath = "/data" });
+        request.Containers[1].VolumeMounts.Add(new VolumeMount { Volume = "scratch", ContainerPath = "/site", SubPath = "web" });
+        request.Containers[1].VolumeMounts.Add(new VolumeMount { Volume = "scratch", ContainerPath = "/all", ReadOnly = true });
+        await using var cleanup = new PodCleanup(pods, podId);
+        await pods.CreatePodAsync(request);
+
+        await client.StartContainerAsync(new StartContainerRequest { ContainerId = $"{podId}-writer" });
+        (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = $"{podId}-writer" })).Status.Should().Be(0, await ContainerLifecycleTests.ReadAllAsync(client, $"{podId}-writer", "", stderr: true));
+        await client.StartContainerAsync(new StartContainerRequest { ContainerId = $"{podId}-reader" });
+        (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = $"{podId}-reader" })).Status.Should().Be(0);
+        (await ContainerLifecycleTests.ReadAllAsync(client, $"{podId}-reader", "", stderr: false)).Should().Be("only-web\nshared\nread-only\n");
+
+        await pods.DeletePodAsync(new DeletePodRequest { PodId = podId });
+        HostMountTable.ReadWithoutNetns().Should().Be(mountsBefore, "the volume is unmounted with the pod");
     }
 
     [Fact]

@@ -33,6 +33,7 @@ public class PodStartGateTests
             Args = { "/bin/sh", "-c", "echo attesting $WHO; echo no evidence >&2; test -e \"$FLAG\"" },
             Env = { "WHO=tee", $"FLAG={ok}" },
         };
+        await using var cleanup1 = new PodCleanup(pods, podId);
         await pods.CreatePodAsync(request);
         (await pods.GetPodAsync(new GetPodRequest { PodId = podId })).Gate.State.Should().Be(GateStatus.Types.State.Pending);
 
@@ -83,6 +84,7 @@ public class PodStartGateTests
         string podId = PodRequests.NewId();
         var request = PodRequests.Create(podId, rootfs.Path, ("web", ["sleep", "300"]));
         request.StartGate = new StartGate { Args = { "/bin/sh", "-c", "cat /gate-evidence; echo pid $$" }, Container = "web" };
+        await using var cleanup2 = new PodCleanup(pods, podId);
         await pods.CreatePodAsync(request);
         var started = await pods.StartPodAsync(new StartPodRequest { PodId = podId });
         started.Gate.State.Should().Be(GateStatus.Types.State.Passed, started.Gate.ToString());
@@ -94,6 +96,7 @@ public class PodStartGateTests
         podId = PodRequests.NewId();
         request = PodRequests.Create(podId, rootfs.Path, ("web", ["sleep", "300"]));
         request.StartGate = new StartGate { Args = { "/no/such/attester" } };
+        await using var cleanup3 = new PodCleanup(pods, podId);
         await pods.CreatePodAsync(request);
         var missing = await PodRequests.FailureOf(() => pods.StartPodAsync(new StartPodRequest { PodId = podId }).ResponseAsync);
         missing.StatusCode.Should().Be(StatusCode.FailedPrecondition);
@@ -106,6 +109,7 @@ public class PodStartGateTests
         podId = PodRequests.NewId();
         request = PodRequests.Create(podId, rootfs.Path, ("web", ["sleep", "300"]));
         request.StartGate = new StartGate { Args = { "/bin/sh", "-c", "echo waiting; exec sleep 600" }, TimeoutSeconds = 1 };
+        await using var cleanup4 = new PodCleanup(pods, podId);
         await pods.CreatePodAsync(request);
         var slow = await PodRequests.FailureOf(() => pods.StartPodAsync(new StartPodRequest { PodId = podId }).ResponseAsync);
         slow.StatusCode.Should().Be(StatusCode.FailedPrecondition);

@@ -26,10 +26,13 @@ public class PodUpdateTests
         await using var client = await agent.ConnectAsync();
         var pods = PodRequests.Client(client.CallInvoker);
         string podId = PodRequests.NewId();
+        await using var cleanup = new PodCleanup(pods, podId);
         await pods.CreatePodAsync(PodRequests.Create(podId, rootfs.Path, ("web", ["sleep", "300"]), ("side", ["sleep", "300"])));
         await pods.StartPodAsync(new StartPodRequest { PodId = podId });
         string limitFile = Path.Combine(PodRequests.CgroupOf($"{podId}-web"), "hugetlb.2MB.max");
         ulong memTotal = MemTotal();
+        string sideLimitFile = Path.Combine(PodRequests.CgroupOf($"{podId}-side"), "hugetlb.2MB.max");
+        string sideLimit = File.ReadAllText(sideLimitFile);
 
         var grown = await pods.UpdatePodAsync(new UpdatePodRequest
         {
@@ -43,7 +46,7 @@ public class PodUpdateTests
         sysfs.BlockOnline(1).Should().BeTrue("hot-plugged memory is onlined");
         grown.MemTotalBytes.Should().Be(memTotal, "MemTotal is the agent's /proc/meminfo");
         File.ReadAllText(limitFile).Trim().Should().Be((4 << 21).ToString());
-        File.ReadAllText(Path.Combine(PodRequests.CgroupOf($"{podId}-side"), "hugetlb.2MB.max")).Trim().Should().Be("max", "containers not named keep their limits");
+        File.ReadAllText(sideLimitFile).Should().Be(sideLimit, "containers not named keep their limits");
 
         var shrunk = await pods.UpdatePodAsync(new UpdatePodRequest
         {

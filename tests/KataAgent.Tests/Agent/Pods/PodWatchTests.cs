@@ -22,6 +22,7 @@ public class PodWatchTests
         string podId = PodRequests.NewId();
         var request = PodRequests.Create(podId, rootfs.Path, ("web", ["sleep", "300"]), ("job", ["sh", "-c", "exit 5"]));
         request.StartGate = new StartGate { Args = { "/bin/sh", "-c", "echo ok" } };
+        await using var cleanup = new PodCleanup(pods, podId);
         await pods.CreatePodAsync(request);
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
