@@ -23,7 +23,7 @@ namespace KataAgent.Agent.Guest.Hotplug;
 /// hot-plug); a kernel without that file is FAILED_PRECONDITION naming it.</para>
 /// The sysfs root is injectable, so tests play the kernel in a temp directory.
 /// </summary>
-public sealed class GuestHotplug
+public sealed partial class GuestHotplug
 {
     /// <summary>How often the state is looked at again while waiting (Kata's 50 ms).</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
@@ -252,7 +252,8 @@ public sealed class GuestHotplug
         }
     }
 
-    private int OnlineCpuCount()
+    /// <summary>How many CPUs are online now (cpu/online).</summary>
+    public int OnlineCpuCount()
     {
         string file = Path.Combine(_cpuDirectory, "online");
         return CpuList.Parse(File.ReadAllText(file)).Count;
