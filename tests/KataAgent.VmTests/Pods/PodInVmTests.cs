@@ -11,7 +11,7 @@ namespace KataAgent.VmTests.Pods;
 
 /// <summary>
 /// One pod on qemu (TCG) for the whole class, made by <see cref="Pod.CreateAsync"/> in one CreatePod: two busybox
-/// containers with requests and limits sharing a disk-backed emptyDir. Both run and share the volume; the VM has the
+/// containers with requests and limits sharing an emptyDir (medium: Memory). Both run and share the volume; the VM has the
 /// size the formula gives (requests plus the overhead at boot, limits plus the overhead as headroom) and the guest
 /// sees it; a resize up then down changes nproc, MemTotal and the containers' cgroup limits in the guest.
 /// </summary>
@@ -30,14 +30,14 @@ public sealed class PodInVmTests(PodInVmTests.PodFixture fixture, ITestOutputHel
         await PodGuestView.ExecAsync(pod["writer"], "echo from-writer > /data/message");
 
         (await PodGuestView.ExecAsync(pod["reader"], "cat /data/message")).Should().Be("from-writer\n");
-        (await PodGuestView.ExecAsync(pod["reader"], "grep ' /data ' /proc/mounts | cut -d' ' -f3")).Should().Be("ext4\n", "a disk-backed emptyDir lives on the pod's scratch disk");
+        (await PodGuestView.ExecAsync(pod["reader"], "grep ' /data ' /proc/mounts | cut -d' ' -f3")).Should().Be("tmpfs\n", "medium: Memory is a tmpfs in guest memory");
     }
 
     [Fact]
     public async Task The_vm_and_the_guest_have_the_size_the_formula_gives()
     {
         var pod = fixture.Pod;
-        // Overhead 1 vCPU and 256 MiB; requests 2 × 500m and 2 × 64 Mi; limits 2 × 1 CPU and 2 × 128 Mi.
+        // Overhead 1 vCPU and 256 MiB; requests 2 × 500m and 2 × 64 Mi; limits 2 × 1 CPU and 2 × 128 Mi; cap 4 vCPUs.
         var size = await pod.Sandbox.EnsureResourcesAsync(0, 0);
         size.Should().Be(new Host.Sandboxes.SandboxResources(Cpus: 2, MemoryMiB: 384, MaxCpus: 3, MaxMemoryMiB: 512));
 
@@ -69,12 +69,22 @@ public sealed class PodInVmTests(PodInVmTests.PodFixture fixture, ITestOutputHel
         (await PodGuestView.LimitsAsync(writer)).Should().Be(("200000 100000", (200 * MiB).ToString()));
         (await PodGuestView.LimitsAsync(pod["reader"])).Should().Be(("100000 100000", (128 * MiB).ToString()), "a container not named keeps its limits");
 
-        var down = await pod.ResizeAsync(2, 384, new Dictionary<string, PodResources>
+        Host.Sandboxes.SandboxResources down;
+        try
         {
-            ["writer"] = new() { CpuRequestMilli = 500, CpuLimitMilli = 1000, MemoryRequestBytes = 64 * MiB, MemoryLimitBytes = 128 * MiB },
-        });
+            down = await pod.ResizeAsync(2, 384, new Dictionary<string, PodResources>
+            {
+                ["writer"] = new() { CpuRequestMilli = 500, CpuLimitMilli = 1000, MemoryRequestBytes = 64 * MiB, MemoryLimitBytes = 128 * MiB },
+            });
+        }
+        catch (VmException)
+        {
+            output.WriteLine("console: " + string.Join('\n', File.ReadAllLines(pod.Sandbox.Vm.ConsoleLogPath).TakeLast(30)));
+            output.WriteLine("agent: " + string.Join('\n', File.ReadAllLines(pod.Sandbox.Vm.AgentLogPath).TakeLast(30)));
+            throw;
+        }
 
-        down.Cpus.Should().Be(2, "the hot-plugged vCPU was offlined by the agent and unplugged");
+        down.Cpus.Should().Be(3, "the hot-plugged vCPU is offline in the guest and stays plugged (docs/PODS.md \"Resizing\")");
         down.MemoryMiB.Should().Be(384, "the DIMM was given up by the guest (its memory was movable) and unplugged");
         (await pod.Sandbox.Vm.QueryDimmsAsync()).Should().BeEmpty();
         var shrunk = await PodGuestView.SizeAsync(writer);
@@ -82,6 +92,12 @@ public sealed class PodInVmTests(PodInVmTests.PodFixture fixture, ITestOutputHel
         shrunk.Cpus.Should().Be(2);
         shrunk.MemTotal.Should().Be(mem0, "the guest is back to its boot memory");
         (await PodGuestView.LimitsAsync(writer)).Should().Be(("100000 100000", (128 * MiB).ToString()));
+
+        // Up again: the offline vCPU is onlined, none is plugged.
+        (await pod.ResizeAsync(3, 384)).Cpus.Should().Be(3);
+        (await PodGuestView.SizeAsync(writer)).Cpus.Should().Be(3);
+        await pod.ResizeAsync(2, 384);
+        (await PodGuestView.SizeAsync(writer)).Cpus.Should().Be(2);
 
         var belowBoot = async () => await pod.ResizeAsync(1, 384);
         (await belowBoot.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("QemuOptions.Cpus");
@@ -109,9 +125,10 @@ public sealed class PodInVmTests(PodInVmTests.PodFixture fixture, ITestOutputHel
                     PodGuestView.Sleeper("writer", _temp.File("writer-rootfs"), resources, data),
                     PodGuestView.Sleeper("reader", _temp.File("reader-rootfs"), resources, data),
                 ],
-                Volumes = [new() { Name = "data", EmptyDir = new() { SizeLimitBytes = 64 * MiB } }],
+                Volumes = [new() { Name = "data", EmptyDir = new() { InMemory = true, SizeLimitBytes = 64 * MiB } }],
             };
-            Pod = await Pod.CreateAsync(spec, new PodOptions { Vm = VmOptions.Image(_temp.File("pod")) with { MemorySlots = 2 } });
+            // A cap above the limits' 3 vCPUs: without one the cap is the host's CPUs, which may be fewer (2 on CI).
+            Pod = await Pod.CreateAsync(spec, new PodOptions { Vm = VmOptions.Image(_temp.File("pod")) with { MemorySlots = 2 }, Sizing = new PodSizingOptions { MaxCpus = 4 } });
             await Pod.StartAsync();
         }
 

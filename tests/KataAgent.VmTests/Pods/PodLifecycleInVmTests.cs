@@ -83,7 +83,7 @@ public sealed class PodLifecycleInVmTests(ITestOutputHelper output) : IDisposabl
                 // Well-formed for the host, refused by the guest: no such capability.
                 PodGuestView.Sleeper("bad", bad) with { SecurityContext = new PodSecurityContext { AddCapabilities = ["NOT_A_CAPABILITY"] } },
             ],
-            Volumes = [new() { Name = "scratch", EmptyDir = new() }],
+            Volumes = [new() { Name = "scratch", EmptyDir = new() { InMemory = true } }],
         };
 
         var create = async () => await Pod.CreateAsync(spec, new PodOptions { Vm = VmOptions.Image(state) });
@@ -92,7 +92,7 @@ public sealed class PodLifecycleInVmTests(ITestOutputHelper output) : IDisposabl
         output.WriteLine(error.Message);
         error.StatusCode.Should().Be(AgentStatusCode.InvalidArgument);
         error.Message.Should().Contain("containers[1]").And.Contain("NOT_A_CAPABILITY");
-        Directory.Exists(state).Should().BeFalse("the state directory, with the scratch disk and the shared rootfs binds, is gone");
+        Directory.Exists(state).Should().BeFalse("the state directory, with the shared rootfs binds, is gone");
         PodGuestView.ProcessesMentioning(state).Should().BeEmpty("no qemu, virtiofsd or vsock backend of the pod is left");
         PodGuestView.MountsBelow(_temp.Path).Should().BeEmpty();
         File.Exists(Path.Combine(good, "bin", "busybox")).Should().BeTrue("the user's rootfs directories are left as they were");
