@@ -50,6 +50,12 @@ public sealed class Container
 
     public ContainerState State { get; internal set; } = ContainerState.Created;
 
+    /// <summary>When its workload was started; null while it is created.</summary>
+    public DateTimeOffset? StartedAt { get; internal set; }
+
+    /// <summary>When its init exited (as the agent saw it); null while it runs.</summary>
+    public DateTimeOffset? FinishedAt { get; internal set; }
+
     public IEnumerable<ContainerProcess> Processes => _processes.Values;
 
     /// <summary>The process with <paramref name="execId"/>; an empty id is the init process, as in Kata.</summary>

@@ -18,8 +18,11 @@ namespace KataAgent.Agent.Containers;
 /// The sandbox's containers: create, start, exec, signal, wait, remove. Validation happens before
 /// any side effect; a failed create leaves nothing behind.
 /// </summary>
-public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces sandbox, SandboxPause pause, StorageManager storage, ILogger<ContainerManager> logger)
+public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces sandbox, SandboxPause pause, StorageManager storage, ILogger<ContainerManager> logger, ContainerStartGuard? startGuard = null)
 {
+    /// <summary>Who else decides whether a container may start (a pod's start gate), and hears of every start.</summary>
+    public ContainerStartGuard StartGuard { get; } = startGuard ?? new ContainerStartGuard();
+
     /// <summary>The cgroup2 mount (/sys/fs/cgroup in the guest); null when there is none.</summary>
     private readonly string? _cgroupRoot = Cgroup2Mount.Find();
     private readonly System.Threading.Channels.Channel<string> _oomEvents = System.Threading.Channels.Channel.CreateUnbounded<string>();
@@ -42,18 +45,7 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
     /// </summary>
     public async Task CreateAsync(string containerId, string execId, Protocols.Agent.Spec? spec, IReadOnlyList<Protocols.Agent.Storage> storages, bool sandboxPidns, CancellationToken cancellationToken)
     {
-        RequireId("container_id", containerId);
-        if (execId.Length > 0)
-        {
-            RequireId("exec_id", execId);
-        }
-        if (spec is null)
-        {
-            throw AgentException.InvalidArgument("OCI", "is missing");
-        }
-        string rootfs = ResolveRootfs(containerId, spec.Root?.Path ?? "");
-        StorageManager.Validate(storages, "storages");
-        spec = Images.GuestPullSandbox.Apply(spec, storages);
+        (spec, string rootfs) = Check(containerId, execId, spec, storages);
         InitConfig config = SpecTranslator.ForCreate(spec, rootfs, sandbox, sandboxPidns, otherContainers: !_containers.IsEmpty);
         if (sandboxPidns && sandbox.PidPath is null && sandbox.UtsPath is not null)
         {
@@ -108,9 +100,45 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
         }
     }
 
+    /// <summary>
+    /// Every check CreateAsync makes before it touches anything (ids, the spec, the storages), without creating:
+    /// for callers that create several containers as one transaction and refuse a bad one before the first is made.
+    /// Errors name the CreateContainerRequest's fields, as CreateAsync's do.
+    /// </summary>
+    public static void Validate(string containerId, string execId, Protocols.Agent.Spec? spec, IReadOnlyList<Protocols.Agent.Storage> storages)
+    {
+        (spec, string rootfs) = Check(containerId, execId, spec, storages);
+        SpecTranslator.ForCreate(spec, rootfs);
+    }
+
+    /// <summary>The checks of a create that need no state; returns the spec as it will be used and its rootfs.</summary>
+    private static (Protocols.Agent.Spec Spec, string Rootfs) Check(string containerId, string execId, Protocols.Agent.Spec? spec, IReadOnlyList<Protocols.Agent.Storage> storages)
+    {
+        RequireId("container_id", containerId);
+        if (execId.Length > 0)
+        {
+            RequireId("exec_id", execId);
+        }
+        if (spec is null)
+        {
+            throw AgentException.InvalidArgument("OCI", "is missing");
+        }
+        string rootfs = ResolveRootfs(containerId, spec.Root?.Path ?? "");
+        StorageManager.Validate(storages, "storages");
+        return (Images.GuestPullSandbox.Apply(spec, storages), rootfs);
+    }
+
+    /// <summary>
+    /// Starts a created container's workload, unless <see cref="StartGuard"/> holds it (FAILED_PRECONDITION with the
+    /// holder's reason): the one path every start takes, Kata's StartContainer and the Pods service's StartPod alike.
+    /// </summary>
     public async Task StartAsync(string containerId, CancellationToken cancellationToken)
     {
         var container = Get(containerId);
+        if (StartGuard.Refusal(containerId) is { } refusal)
+        {
+            throw AgentException.FailedPrecondition("container_id", $"container '{containerId}' may not start: {refusal}");
+        }
         lock (container)
         {
             if (container.State != ContainerState.Created)
@@ -128,7 +156,13 @@ public sealed class ContainerManager(ProcessReaper reaper, SandboxNamespaces san
             container.State = ContainerState.Stopped;
             throw AgentException.Internal($"start of container '{containerId}' failed: {e.Message}", e);
         }
-        _ = container.Init.Exited.ContinueWith(_ => container.State = ContainerState.Stopped, TaskScheduler.Default);
+        container.StartedAt = DateTimeOffset.UtcNow;
+        _ = container.Init.Exited.ContinueWith(_ =>
+        {
+            container.FinishedAt = DateTimeOffset.UtcNow;
+            container.State = ContainerState.Stopped;
+        }, TaskScheduler.Default);
+        StartGuard.OnStarted(containerId);
     }
 
     public async Task ExecAsync(string containerId, string execId, Protocols.Agent.Process? process, CancellationToken cancellationToken)

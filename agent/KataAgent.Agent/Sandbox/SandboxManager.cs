@@ -30,7 +30,14 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
 
     public string? SandboxId { get; private set; }
 
-    public async Task CreateAsync(CreateSandboxRequest request, CancellationToken cancellationToken)
+    /// <summary>Whether a sandbox exists (CreateSandbox, or a pod's CreatePod, and no DestroySandbox since).</summary>
+    public bool Exists => _created;
+
+    /// <summary>
+    /// Every check CreateAsync makes before it touches anything; returns the host name it will set. Errors name the
+    /// CreateSandboxRequest's fields. For callers that check a whole pod before creating any of it.
+    /// </summary>
+    public static string Validate(CreateSandboxRequest request)
     {
         string hostname = request.Hostname.Length > 64 ? request.Hostname[..64] : request.Hostname;
         if (hostname.Contains('/') || hostname.Contains('\0'))
@@ -49,6 +56,12 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
             throw AgentException.InvalidArgument("kernel_modules", "loading kernel modules is not supported by this agent yet");
         }
         StorageManager.Validate(request.Storages, "storages");
+        return hostname;
+    }
+
+    public async Task CreateAsync(CreateSandboxRequest request, CancellationToken cancellationToken)
+    {
+        string hostname = Validate(request);
 
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try

@@ -19,6 +19,8 @@ using KataAgent.Agent.Interop;
 using KataAgent.Agent.Logging;
 using KataAgent.Agent.MemAgent;
 using KataAgent.Agent.Network;
+using KataAgent.Agent.Pods;
+using KataAgent.Agent.PodVolumes;
 using KataAgent.Agent.Policy;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Server.Binding;
@@ -93,6 +95,7 @@ public static class AgentServer
         builder.Services.AddSingleton(new MetricsCollector());
         builder.Services.AddSingleton(new GuestSystem());
         builder.Services.AddSingleton<ProcessReaper>();
+        builder.Services.AddSingleton<ContainerStartGuard>();
         builder.Services.AddSingleton<ContainerManager>();
         builder.Services.AddSingleton<SandboxNamespaces>();
         builder.Services.AddSingleton<SandboxPause>();
@@ -106,6 +109,9 @@ public static class AgentServer
         builder.Services.AddSingleton(new FileCopier());
         builder.Services.AddSingleton<SandboxManager>();
         builder.Services.AddSingleton<GuestHotplug>();
+        builder.Services.AddSingleton<GuestVolumes>();
+        builder.Services.AddSingleton<StartGateRunner>();
+        builder.Services.AddSingleton<PodManager>();
         builder.Services.AddSingleton<SwapActivator>();
         builder.Services.AddSingleton<AgentPolicy>();
         builder.Services.AddSingleton<PolicyGate>();
@@ -129,6 +135,7 @@ public static class AgentServer
         AddService<AgentRpcService>(builder.Services, AgentService.BindService, ttrpcBindings);
         AddService<StreamingService>(builder.Services, Streaming.BindService, ttrpcBindings);
         AddService<ImagesService>(builder.Services, global::KataAgent.Protocols.Extensions.Images.BindService, ttrpcBindings);
+        AddService<PodsService>(builder.Services, global::KataAgent.Protocols.Extensions.Pods.BindService, ttrpcBindings);
         builder.Services.AddSingleton(provider => new TtrpcFrontEnd(
             binder => ttrpcBindings.ForEach(bind => bind(binder, provider)), provider.GetRequiredService<PolicyGate>(), config.MaxReceiveMessageSize, provider.GetRequiredService<ILogger<TtrpcFrontEnd>>()));
 
@@ -137,6 +144,7 @@ public static class AgentServer
         app.MapGrpcService<AgentRpcService>();
         app.MapGrpcService<StreamingService>();
         app.MapGrpcService<ImagesService>();
+        app.MapGrpcService<PodsService>();
         // The reaper must be running before the first container starts.
         app.Services.GetRequiredService<ProcessReaper>();
         // The boot policy is in force before the first call is served.
