@@ -44,12 +44,4 @@ public static class PodSizing
         var (memoryMiB, maxMemoryMiB) = VmSizeArithmetic.Memory(options.OverheadMemoryMiB, bootMemory, maxMemory, memoryCap);
         return new PodVmSize(cpus, memoryMiB, maxCpus, maxMemoryMiB);
     }
-
-    /// <summary>The VM for <paramref name="pod"/> on this host: its CPUs (those this process may run on, as qemu's vCPU threads will) and MemTotal.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A bad option (named).</exception>
-    public static PodVmSize Compute(PodSpec pod, PodSizingOptions options)
-    {
-        var host = HostCapacity.Current();
-        return Compute(pod, options, host.Cpus, host.MemoryMiB);
-    }
 }

@@ -114,15 +114,6 @@ public sealed class PodSizingTests
     }
 
     [Fact]
-    public void On_this_host_the_caps_are_its_cpus_and_memory()
-    {
-        var size = PodSizing.Compute(Pod(new PodResources()), Defaults);
-        var host = HostCapacity.Current();
-        size.MaxCpus.Should().Be(host.Cpus);
-        size.MaxMemoryMiB.Should().BeLessThanOrEqualTo(host.MemoryMiB).And.BeGreaterThan(host.MemoryMiB - 128);
-    }
-
-    [Fact]
     public void The_shared_arithmetic_rounds_up_and_saturates()
     {
         VmSizeArithmetic.WholeCpus(1).Should().Be(1);
