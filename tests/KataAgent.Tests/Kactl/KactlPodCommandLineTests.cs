@@ -8,7 +8,7 @@ namespace KataAgent.Tests.Kactl;
 public sealed class KactlPodCommandLineTests : IDisposable
 {
     private const int Usage = 2;
-    private const int VmFailed = 3;
+    private const int VmFailed = 1;
 
     private readonly TempDirectory _runDirectory = new();
 
@@ -59,7 +59,7 @@ public sealed class KactlPodCommandLineTests : IDisposable
 
         result.ExitCode.Should().Be(Usage, KactlRunner.Describe(result));
         result.StandardError.Should().Contain($"kactl: {file}:9: spec.containers[0].livenessProbe: not supported");
-        Directory.EnumerateFileSystemEntries(_runDirectory.Path).Should().BeEmpty("nothing is created for a manifest that does not load");
+        Directory.EnumerateDirectories(_runDirectory.Path).Should().BeEmpty("no sandbox is created for a manifest that does not load");
     }
 
     [Fact]
