@@ -100,6 +100,16 @@ internal static class PodContainerSpecs
         }
         spec.Linux ??= new KataAgent.Protocols.Agent.Linux();
         spec.Linux.Resources = Resources(container.Resources, forUpdate: false);
+        // As containerd gives a Kubernetes container on cgroup v2: a cgroup namespace of its own, and its cgroup
+        // (with its limits) read-only at /sys/fs/cgroup.
+        if (!spec.Linux.Namespaces.Any(n => n.Type == "cgroup"))
+        {
+            spec.Linux.Namespaces.Add(new LinuxNamespace { Type = "cgroup" });
+        }
+        if (!spec.Mounts.Any(m => m.Destination == "/sys/fs/cgroup"))
+        {
+            spec.Mounts.Add(new Mount { Destination = "/sys/fs/cgroup", Type = "cgroup", Source = "cgroup", Options = { "nosuid", "noexec", "nodev", "relatime", "ro" } });
+        }
     }
 
     /// <summary>

@@ -54,9 +54,9 @@ public sealed partial class Sandbox
     /// The one place the VM's size changes, grow and shrink. In order: what grows is plugged (vCPUs one by one, memory
     /// as one DIMM of whole blocks); then <paramref name="guest"/> runs once, with the vCPU count to have and what was
     /// plugged, and brings the guest there (online what came, offline the CPUs that go, set the containers' limits);
-    /// then what shrinks is unplugged (the highest hot-plugged vCPUs, then whole DIMMs, the last plugged first, while
-    /// the memory stays at or above <paramref name="memoryMiB"/>). So the guest has let go of every vCPU before qemu
-    /// ejects it, and the containers' limits are within what the guest has at every step. Boot vCPUs and boot memory
+    /// then the memory that shrinks is unplugged (whole DIMMs, the last plugged first, while the memory stays at or above
+    /// <paramref name="memoryMiB"/>); vCPUs that go are offlined by the guest step and stay plugged (see below). So the
+    /// containers' limits are within what the guest has at every step. Boot vCPUs and boot memory
     /// never go. With <paramref name="shrink"/> false nothing is unplugged.
     /// </summary>
     internal async Task<SandboxResources> ResizeCoreAsync(int vcpus, int memoryMiB, bool shrink, Func<SandboxResizeStep, CancellationToken, Task> guest, CancellationToken cancellationToken)
@@ -98,7 +98,11 @@ public sealed partial class Sandbox
                 {
                     throw new VmException(Invariant($"sandbox {Id}: {memoryMiB} MiB of memory asked for, below the {size.BootMemoryMiB} MiB the VM booted with (QemuOptions.MemoryMiB), which cannot be unplugged"));
                 }
-                unplugCpus = Math.Max(0, size.Cpus - vcpus);
+                // vCPUs above the target are offlined by the guest step and stay plugged: the Debian 6.1 guest answers
+                // qemu 7.2's ACPI eject of a vCPU with _OST 0x84 ("in progress") and never finishes it (seen here), so an
+                // unplug would only wait out QemuOptions.UnplugTimeout. An offline vCPU halts and costs the host no CPU
+                // time, and a later growth onlines it again before it plugs another (docs/PODS.md "Resizing").
+                unplugCpus = 0;
                 if (memoryMiB < size.MemoryMiB)
                 {
                     int left = size.MemoryMiB;

@@ -187,7 +187,7 @@ public sealed partial class QemuVm
             {
                 throw new VmException($"no hot-plugged vCPU to remove: the VM has only its {plugged} boot vCPUs");
             }
-            await UnplugDeviceAsync(last, $"vCPU '{last}'", "the vCPU stays plugged; a later resize retries", cancellationToken).ConfigureAwait(false);
+            await UnplugRefusableAsync(last, $"vCPU '{last}'", "the vCPU stays plugged; a later resize retries", cancellationToken).ConfigureAwait(false);
             return plugged - 1;
         }
         finally
@@ -224,26 +224,37 @@ public sealed partial class QemuVm
         {
             var dimm = Dimms(await Qmp.ExecuteAsync("query-memory-devices", cancellationToken: cancellationToken).ConfigureAwait(false))
                 .FirstOrDefault(d => d.Id == dimmId) ?? throw new VmException($"no DIMM '{dimmId}' is plugged");
-            var requested = DateTimeOffset.UtcNow.AddMilliseconds(-10);
-            using var refused = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            // The guest answers an eject it cannot do with _OST: qemu reports it as ACPI_DEVICE_OST, status != 0.
-            var refusal = Qmp.WaitForEventAsync("ACPI_DEVICE_OST", e => e.Timestamp >= requested && IsFailedOst(e.Data, dimmId), refused.Token);
-            var unplug = UnplugDeviceAsync(dimmId, $"DIMM '{dimmId}' ({dimm.SizeMiB} MiB)", "the DIMM stays plugged", cancellationToken);
-            if (await Task.WhenAny(unplug, refusal).ConfigureAwait(false) == refusal && refusal.IsCompletedSuccessfully)
-            {
-                _ = unplug.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                throw new VmException($"the guest refused to give up DIMM '{dimmId}' ({dimm.SizeMiB} MiB): its memory could not be offlined "
-                    + "(pages in use that cannot move, or memory not onlined movable); the DIMM stays plugged");
-            }
-            refused.Cancel();
-            _ = refusal.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion, TaskScheduler.Default);
-            await unplug.ConfigureAwait(false);
+            await UnplugRefusableAsync(dimmId, $"DIMM '{dimmId}' ({dimm.SizeMiB} MiB)", "its memory could not be offlined (pages in use that cannot move, "
+                + "or memory not onlined movable); the DIMM stays plugged", cancellationToken).ConfigureAwait(false);
             await Qmp.ExecuteAsync("object-del", new JsonObject { ["id"] = dimm.Backend }, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             _hotplugLock.Release();
         }
+    }
+
+    /// <summary>
+    /// <see cref="UnplugDeviceAsync"/> for a device the guest ejects through ACPI (a vCPU, a DIMM), which it may refuse:
+    /// it answers an eject it cannot do with _OST, which qemu reports as <c>ACPI_DEVICE_OST</c> with a non-zero status,
+    /// and that fails the unplug at once instead of after <see cref="QemuOptions.UnplugTimeout"/>. Called under the hot-plug lock.
+    /// </summary>
+    private async Task UnplugRefusableAsync(string id, string what, string afterwards, CancellationToken cancellationToken)
+    {
+        var requested = DateTimeOffset.UtcNow.AddMilliseconds(-10);
+        using var refused = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var refusal = Qmp.WaitForEventAsync("ACPI_DEVICE_OST", e => e.Timestamp >= requested && IsFailedOst(e.Data, id), refused.Token);
+        var unplug = UnplugDeviceAsync(id, what, afterwards, cancellationToken);
+        if (await Task.WhenAny(unplug, refusal).ConfigureAwait(false) == refusal && refusal.IsCompletedSuccessfully)
+        {
+            _ = unplug.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            var info = refusal.Result.Data.GetProperty("info");
+            throw new VmException($"the guest refused to give up {what} (ACPI _OST status 0x{info.GetProperty("status").GetInt32():x}, "
+                + $"event 0x{info.GetProperty("source").GetInt32():x}): {afterwards}");
+        }
+        refused.Cancel();
+        _ = refusal.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion, TaskScheduler.Default);
+        await unplug.ConfigureAwait(false);
     }
 
     private const string PeripheralPrefix = "/machine/peripheral/";
@@ -299,8 +310,13 @@ public sealed partial class QemuVm
         return [.. dimms.OrderBy(d => d.Address).Select(d => d.Dimm)];
     }
 
-    private static bool IsFailedOst(JsonElement data, string dimmId) =>
+    /// <summary>
+    /// An _OST for <paramref name="id"/>'s eject that says the guest will not do it: status 0x80 (not supported), 0x81
+    /// (in use), 0x82 (busy), 0x83 (a dependency busy), or 1..3 (failure). 0 is success and 0x84 "eject in progress",
+    /// which Linux sends as it starts.
+    /// </summary>
+    private static bool IsFailedOst(JsonElement data, string id) =>
         data.TryGetProperty("info", out var info)
-        && info.TryGetProperty("device", out var device) && device.GetString() == dimmId
-        && info.TryGetProperty("status", out var status) && status.GetInt32() != 0;
+        && info.TryGetProperty("device", out var device) && device.GetString() == id
+        && info.TryGetProperty("status", out var status) && status.GetInt32() is (>= 1 and <= 3) or (>= 0x80 and <= 0x83);
 }
