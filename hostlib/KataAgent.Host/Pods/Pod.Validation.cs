@@ -13,6 +13,8 @@ public sealed partial class Pod
     /// </summary>
     private static void Validate(PodSpec spec, PodOptions options)
     {
+        // The checks a manifest gets (names, references, quantities, volume sources, the gate): PodSpec.Validate.
+        spec.Validate();
         if (!IsDnsLabel(spec.Name))
         {
             throw new PodManifestException("metadata.name", $"'{spec.Name}' is not a DNS label (lower-case letters, digits and '-', at most 63)");
@@ -205,22 +207,8 @@ public sealed partial class Pod
     /// The VM's size: placeholder for <see cref="PodSizing.Compute"/> (wt-pods-model writes it), the formula of
     /// docs/PODS.md "Sizing": requests plus the overhead at boot, limits (or the host) as headroom.
     /// </summary>
-    private static PodVmSize ComputeSize(PodSpec spec, PodSizingOptions options, int hostCpus, long hostMemoryMiB)
-    {
-        int cpuCap = options.MaxCpus > 0 ? options.MaxCpus : hostCpus;
-        long memCap = options.MaxMemoryMiB > 0 ? options.MaxMemoryMiB : hostMemoryMiB;
-        long requestMilli = spec.Containers.Sum(c => c.Resources.CpuRequestMilli ?? c.Resources.CpuLimitMilli ?? 0);
-        long requestMiB = spec.Containers.Sum(c => DivideUp(c.Resources.MemoryRequestBytes ?? c.Resources.MemoryLimitBytes ?? 0, 1024 * 1024));
-        bool allCpuLimits = spec.Containers.All(c => c.Resources.CpuLimitMilli is not null);
-        bool allMemoryLimits = spec.Containers.All(c => c.Resources.MemoryLimitBytes is not null);
-        int cpus = (int)Math.Min(cpuCap, options.OverheadCpus + DivideUp(requestMilli, 1000));
-        int maxCpus = allCpuLimits ? (int)Math.Min(cpuCap, options.OverheadCpus + DivideUp(spec.Containers.Sum(c => c.Resources.CpuLimitMilli!.Value), 1000)) : cpuCap;
-        long memory = Math.Min(memCap, options.OverheadMemoryMiB + requestMiB);
-        long maxMemory = allMemoryLimits ? Math.Min(memCap, options.OverheadMemoryMiB + spec.Containers.Sum(c => DivideUp(c.Resources.MemoryLimitBytes!.Value, 1024 * 1024))) : memCap;
-        // Hot-plug room in whole 128 MiB memory blocks.
-        maxMemory = memory + (Math.Max(0, maxMemory - memory) / Sandbox.MemoryBlockMiB * Sandbox.MemoryBlockMiB);
-        return new PodVmSize(Math.Max(1, cpus), (int)memory, Math.Max(Math.Max(1, cpus), maxCpus), (int)maxMemory);
-    }
+    private static PodVmSize ComputeSize(PodSpec spec, PodSizingOptions options, int hostCpus, long hostMemoryMiB) =>
+        PodSizing.Compute(spec, options, hostCpus, hostMemoryMiB);
 
     private static long DivideUp(long value, long unit) => (value + unit - 1) / unit;
 }
