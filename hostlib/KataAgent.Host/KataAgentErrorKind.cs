@@ -29,4 +29,7 @@ public enum KataAgentErrorKind
 
     /// <summary>A sandbox's shared directory (virtio-fs) could not be set up, shared into or taken down on the host, or its virtiofsd died (<see cref="SharedFs.ShareException"/>).</summary>
     Share,
+
+    /// <summary>A pod's start gate failed in the guest, so its containers may not start (<see cref="Pods.PodStartGateException"/>).</summary>
+    StartGate,
 }

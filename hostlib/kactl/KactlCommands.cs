@@ -8,7 +8,7 @@ using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Kactl;
 
-/// <summary>kactl's command tree (check, version, call, rpcs, run, exec, ps, logs, rm, console, pull, images, rmi, load) and how failures become exit codes.</summary>
+/// <summary>kactl's command tree (check, version, call, rpcs, run, exec, ps, logs, rm, console, pull, images, rmi, load, pod) and how failures become exit codes.</summary>
 public static class KactlCommands
 {
     /// <summary>Parses <paramref name="args"/> and runs the command; returns the exit code.</summary>
@@ -28,7 +28,8 @@ public static class KactlCommands
         }
         // run, exec and console pass SIGINT/SIGTERM on to the container and clean up, the vsock backend stops cleanly (InterruptSignals);
         // System.CommandLine's own handling would end kactl 2 s into that.
-        InvocationConfiguration? invocation = parseResult.CommandResult.Command.Name is RunCommand.Name or ExecCommand.Name or ConsoleCommand.Name or VhostUserVsockCommand.Name && parseResult.CommandResult.Command.Parents.Contains(root)
+        InvocationConfiguration? invocation = parseResult.CommandResult.Command.Name is RunCommand.Name or ExecCommand.Name or ConsoleCommand.Name or VhostUserVsockCommand.Name
+                && (parseResult.CommandResult.Command.Parents.Contains(root) || parseResult.CommandResult.Command.Parents.Any(p => p is Command { Name: Pods.PodCommand.Name }))
             ? new InvocationConfiguration { ProcessTerminationTimeout = null }
             : null;
         return await parseResult.InvokeAsync(invocation).ConfigureAwait(false);
@@ -98,6 +99,7 @@ public static class KactlCommands
         root.Add(new ImagesCommand().Command);
         root.Add(new RmiCommand().Command);
         root.Add(new LoadCommand().Command);
+        root.Add(new Pods.PodCommand(global).Command);
         root.Add(new VhostUserVsockCommand().Command);
         return root;
     }

@@ -108,6 +108,22 @@ public sealed class Container : IAsyncDisposable
     }
 
     /// <summary>
+    /// A handle on a container the agent created in a call of its own (kataagent.v1 Pods/CreatePod), not started yet:
+    /// as <see cref="CreateAsync(AgentClient, CreateContainerRequest, ContainerOptions?, CancellationToken)"/> leaves it,
+    /// the init process's exec id the container id and its stdio attached before it starts.
+    /// </summary>
+    internal static async Task<Container> AdoptCreatedAsync(AgentClient client, string id, ContainerOptions options, CancellationToken cancellationToken)
+    {
+        bool streaming = await UseStreamingAsync(client, options, cancellationToken).ConfigureAwait(false);
+        var container = new Container(client, id, id, streaming, options);
+        if (options.AttachStdio)
+        {
+            container.InitProcess.Attach();
+        }
+        return container;
+    }
+
+    /// <summary>
     /// A handle on a container that already exists in the agent (created by someone else), to
     /// exec into it, signal, pause or stats it. Nothing is sent to the agent here; the init
     /// process's exec id is empty and its stdio is attached only when used.

@@ -48,8 +48,16 @@ public abstract class NetworkEndpoint : IAsyncDisposable
     /// keep it in this process only. Deleted once the teardown is complete.
     /// </param>
     /// <param name="cancellationToken">Cancels waiting for passt to start.</param>
-    public static async Task<NetworkEndpoint> SetUpAsync(NetworkModel model, string namespacePath, string stateDirectory,
-        IReadOnlyList<PortForward>? portForwards = null, string? journalPath = null, CancellationToken cancellationToken = default)
+    public static Task<NetworkEndpoint> SetUpAsync(NetworkModel model, string namespacePath, string stateDirectory,
+        IReadOnlyList<PortForward>? portForwards = null, string? journalPath = null, CancellationToken cancellationToken = default) =>
+        SetUpWithQueuesAsync(model, namespacePath, stateDirectory, portForwards, journalPath, queues: 1, cancellationToken);
+
+    /// <summary>
+    /// As the public form, with NICs of <paramref name="queues"/> queue pairs where the model allows several (tcfilter's
+    /// taps, made IFF_MULTI_QUEUE); the others (macvtap's single descriptor, passt's socket) keep one.
+    /// </summary>
+    internal static async Task<NetworkEndpoint> SetUpWithQueuesAsync(NetworkModel model, string namespacePath, string stateDirectory,
+        IReadOnlyList<PortForward>? portForwards, string? journalPath, int queues, CancellationToken cancellationToken)
     {
         portForwards ??= [];
         if (portForwards.Count > 0 && model != NetworkModel.Passt)
@@ -64,7 +72,7 @@ public abstract class NetworkEndpoint : IAsyncDisposable
         }
         return model switch
         {
-            NetworkModel.TcFilter => TcFilterEndpoint.SetUp(network, journalPath),
+            NetworkModel.TcFilter => TcFilterEndpoint.SetUp(network, journalPath, queues),
             NetworkModel.Macvtap => MacvtapEndpoint.SetUp(network, journalPath),
             NetworkModel.Passt => await PasstEndpoint.SetUpAsync(network, stateDirectory, portForwards, journalPath, cancellationToken).ConfigureAwait(false),
             NetworkModel.None => new NoneEndpoint(network),

@@ -25,4 +25,14 @@ public sealed record PodOptions
 
     /// <summary>The VM's overhead and caps on top of the pod's requests (docs/PODS.md "Sizing").</summary>
     public PodSizingOptions Sizing { get; init; } = new();
+
+    /// <summary>When images are pulled into <see cref="Images"/>: only when missing, as Kubernetes' IfNotPresent, by default.</summary>
+    public PullPolicy PullPolicy { get; init; } = PullPolicy.Missing;
+
+    /// <summary>
+    /// The most request queues the sandbox's virtio-fs share gets (it gets one per vCPU up to this). 1 by default:
+    /// qemu 7.2's C virtiofsd serves one request queue and exits when the guest enables a second ("multiple request
+    /// queues not yet implemented"); raise it with a virtiofsd that serves more (<see cref="QemuOptions.VirtiofsdPath"/>).
+    /// </summary>
+    public int MaxShareRequestQueues { get; init; } = 1;
 }

@@ -4,10 +4,13 @@ namespace KataAgent.Host.Pods;
 /// A whole pod as a runtime author describes it: in C#, or loaded from a Kubernetes Pod manifest by
 /// <see cref="PodManifest"/>. <see cref="Pod.CreateAsync"/> runs it in one VM sized from its requests.
 /// </summary>
-public sealed record PodSpec
+public sealed partial record PodSpec
 {
-    /// <summary>The pod's name (metadata.name): a DNS label; the sandbox id unless <see cref="PodOptions.Id"/> says otherwise.</summary>
+    /// <summary>The pod's name (metadata.name): a DNS subdomain of at most 128 characters (the sandbox id's limit); the sandbox id unless <see cref="PodOptions.Id"/> says otherwise.</summary>
     public required string Name { get; init; }
+
+    /// <summary>metadata.namespace, kept for display (a DNS label); empty when the manifest gives none.</summary>
+    public string Namespace { get; init; } = "";
 
     /// <summary>The containers, created and started in this order.</summary>
     public required IReadOnlyList<PodContainerSpec> Containers { get; init; }

@@ -32,23 +32,7 @@ public sealed partial class Sandbox
     /// <exception cref="ShareException">Also: the sandbox failed (<see cref="Failure"/>: its virtiofsd died), before or during the call.</exception>
     public async Task<Container> CreateContainerAsync(string containerId, string rootfsDirectory, Spec spec, ContainerOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ContainerIds.Validate(containerId, nameof(containerId));
-        ArgumentNullException.ThrowIfNull(spec);
-        ArgumentException.ThrowIfNullOrEmpty(rootfsDirectory);
-        ObjectDisposedException.ThrowIf(_finished, this);
-        ThrowIfFailed();
-        var oci = spec.Clone();
-        oci.Root ??= new Root();
-        var request = new CreateContainerRequest { ContainerId = containerId, ExecId = containerId, OCI = oci, SandboxPidns = options?.SandboxPidNamespace ?? false };
-        if (_share is null)
-        {
-            await PlugRootfsDiskAsync(containerId, rootfsDirectory, request, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            ShareRootfs(_share, containerId, rootfsDirectory, oci);
-        }
-        AddDnsMount(oci);
+        var request = await PrepareContainerAsync(containerId, rootfsDirectory, spec, options?.SandboxPidNamespace ?? false, cancellationToken).ConfigureAwait(false);
         Container container;
         try
         {
@@ -58,16 +42,57 @@ public sealed partial class Sandbox
         {
             // The agent unmounts the storage of a container it failed to create: the disk's slot is reusable, and
             // nothing in the guest holds the shared rootfs any more.
-            if (_share is null)
-            {
-                await ReleaseDiskQuietlyAsync(containerId).ConfigureAwait(false);
-            }
-            else
-            {
-                UnshareQuietly(_share, containerId);
-            }
+            await ReleasePreparedRootfsAsync(containerId).ConfigureAwait(false);
             throw;
         }
+        return await AdoptAsync(container, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Everything <see cref="CreateContainerAsync(string, string, Spec, ContainerOptions?, CancellationToken)"/> does
+    /// before it asks the agent: the rootfs shared (and the spec's host binds) or packed and plugged, the DNS mount
+    /// added, and the CreateContainer request that names them. A pod sends the requests of all its containers in one
+    /// CreatePod; <see cref="ReleasePreparedRootfsAsync"/> undoes this when that fails.
+    /// </summary>
+    internal async Task<CreateContainerRequest> PrepareContainerAsync(string containerId, string rootfsDirectory, Spec spec, bool sandboxPidNamespace, CancellationToken cancellationToken)
+    {
+        ContainerIds.Validate(containerId, nameof(containerId));
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentException.ThrowIfNullOrEmpty(rootfsDirectory);
+        ObjectDisposedException.ThrowIf(_finished, this);
+        ThrowIfFailed();
+        var oci = spec.Clone();
+        oci.Root ??= new Root();
+        var request = new CreateContainerRequest { ContainerId = containerId, ExecId = containerId, OCI = oci, SandboxPidns = sandboxPidNamespace };
+        if (_share is null)
+        {
+            await PlugRootfsDiskAsync(containerId, rootfsDirectory, request, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            ShareRootfs(_share, containerId, rootfsDirectory, oci);
+        }
+        AddDnsMount(oci);
+        return request;
+    }
+
+    /// <summary>Undoes <see cref="PrepareContainerAsync"/> (the agent holds nothing of it), quietly: the caller's error is the one to throw.</summary>
+    internal async Task ReleasePreparedRootfsAsync(string containerId)
+    {
+        if (_share is null)
+        {
+            await ReleaseDiskQuietlyAsync(containerId).ConfigureAwait(false);
+        }
+        else
+        {
+            UnshareQuietly(_share, containerId);
+        }
+    }
+
+    /// <summary>A handle on a container the agent created in CreatePod (not started), owned by this sandbox and listed as its own.</summary>
+    internal async Task<Container> AdoptCreatedAsync(string containerId, ContainerOptions options, CancellationToken cancellationToken)
+    {
+        var container = await Container.AdoptCreatedAsync(Agent, containerId, options, cancellationToken).ConfigureAwait(false);
         return await AdoptAsync(container, cancellationToken).ConfigureAwait(false);
     }
 

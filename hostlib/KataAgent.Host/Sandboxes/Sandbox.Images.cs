@@ -3,6 +3,7 @@ using KataAgent.Host.Images;
 using KataAgent.Host.SharedFs;
 using KataAgent.Image;
 using KataAgent.Protocols;
+using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Host.Sandboxes;
 
@@ -33,18 +34,10 @@ public sealed partial class Sandbox
         ObjectDisposedException.ThrowIf(_finished, this);
         ThrowIfFailed();
         imageOptions ??= new ImageContainerOptions();
-        string directory = ImageRootfsPath(containerId);
-        if (Directory.Exists(directory))
-        {
-            throw new ArgumentException($"containerId '{containerId}' is already used in sandbox {Id}", nameof(containerId));
-        }
-        Directory.CreateDirectory(Path.GetDirectoryName(directory)!);
-        var prepared = await images.PrepareRootfsAsync(image, directory, imageOptions.Overrides, imageOptions.Progress, cancellationToken).ConfigureAwait(false);
+        var (directory, spec) = await UnpackImageAsync(containerId, images, image, imageOptions, cancellationToken).ConfigureAwait(false);
         Container container;
         try
         {
-            var spec = ContainerSpecs.ApplyImageProcess(ContainerSpecs.Default(prepared.Process.Args, imageOptions.Terminal), prepared.Process);
-            imageOptions.EditSpec?.Invoke(spec);
             container = await CreateContainerAsync(containerId, directory, spec, options, cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -59,6 +52,45 @@ public sealed partial class Sandbox
         }
         return container;
     }
+
+    /// <summary>
+    /// The image unpacked into <see cref="ImageRootfsPath"/> and the container's spec built from its process
+    /// (<see cref="ContainerSpecs.Default(IReadOnlyList{string}, bool)"/>, the process put in, then the caller's
+    /// <see cref="ImageContainerOptions.EditSpec"/>). On failure the unpacked directory is gone again.
+    /// </summary>
+    internal async Task<(string Directory, Spec Spec)> UnpackImageAsync(string containerId, HostImages images, string image, ImageContainerOptions imageOptions, CancellationToken cancellationToken)
+    {
+        string directory = ImageRootfsPath(containerId);
+        if (Directory.Exists(directory))
+        {
+            throw new ArgumentException($"containerId '{containerId}' is already used in sandbox {Id}", nameof(containerId));
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(directory)!);
+        try
+        {
+            var prepared = await images.PrepareRootfsAsync(image, directory, imageOptions.Overrides, imageOptions.Progress, cancellationToken).ConfigureAwait(false);
+            var spec = ContainerSpecs.ApplyImageProcess(ContainerSpecs.Default(prepared.Process.Args, imageOptions.Terminal), prepared.Process);
+            imageOptions.EditSpec?.Invoke(spec);
+            return (directory, spec);
+        }
+        catch
+        {
+            DeleteImageRootfsQuietly(containerId);
+            throw;
+        }
+    }
+
+    /// <summary>After the rootfs is packed onto a disk (blk), the unpacked copy only takes room; with virtio-fs it is the container's rootfs.</summary>
+    internal void DropUnpackedCopyIfPacked(string containerId)
+    {
+        if (_share is null)
+        {
+            DeleteImageRootfsQuietly(containerId);
+        }
+    }
+
+    /// <summary>Deletes a container's unpacked image rootfs (after its share is gone), quietly.</summary>
+    internal void DeleteUnpackedImage(string containerId) => DeleteImageRootfsQuietly(containerId);
 
     /// <summary>The directory a container made from an image gets its unpacked rootfs in (<c>image-rootfs/ID</c> in the state directory).</summary>
     public string ImageRootfsPath(string containerId)

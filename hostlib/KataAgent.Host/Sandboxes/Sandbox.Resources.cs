@@ -11,7 +11,7 @@ public sealed partial class Sandbox
     /// <summary>Serializes resizes, so that each one plans from what the one before it plugged.</summary>
     private readonly SemaphoreSlim _resizeGate = new(1, 1);
 
-    /// <summary>vCPUs were plugged that the guest has not confirmed online yet (a failed OnlineCPUMem is retried by the next resize).</summary>
+    /// <summary>vCPUs were plugged that the guest has not confirmed online yet (a failed guest step is retried by the next resize).</summary>
     private bool _cpusPending;
 
     /// <summary>A DIMM was plugged that the guest has not been told to online yet.</summary>
@@ -20,8 +20,10 @@ public sealed partial class Sandbox
     /// <summary>
     /// Grows the VM to at least <paramref name="vcpus"/> vCPUs and <paramref name="memoryMiB"/> MiB of memory: hot-plugs
     /// the missing vCPUs one by one and the missing memory as one DIMM rounded up to the guest's 128 MiB memory block,
-    /// then has the agent online them (OnlineCPUMem). Never shrinks: a VM already that large is left as it is. Safe to
-    /// call concurrently; calls are serialized, and each sees what the previous one plugged.
+    /// then has the agent online them (OnlineCPUMem). Never shrinks: a VM already that large is left as it is (a
+    /// sandbox built with Kata's per-container calls has no call that offlines CPUs in the guest before they are
+    /// unplugged; a pod's <see cref="Pods.Pod.ResizeAsync"/> shrinks through kataagent.v1 UpdatePod). Safe to call
+    /// concurrently; calls are serialized, and each sees what the previous one plugged.
     /// </summary>
     /// <remarks>
     /// Both limits are checked before anything is plugged, so a refused call changes nothing. A growth that takes the
@@ -37,7 +39,27 @@ public sealed partial class Sandbox
     /// <see cref="QemuOptions.MaxMemoryMiB"/> (or <see cref="QemuOptions.MemorySlots"/>): the message names the field.</exception>
     /// <exception cref="QmpException">qemu refused a vCPU or DIMM.</exception>
     /// <exception cref="AgentStatusException">The agent could not online what was plugged.</exception>
-    public async Task<SandboxResources> EnsureResourcesAsync(int vcpus, int memoryMiB, CancellationToken cancellationToken = default)
+    public Task<SandboxResources> EnsureResourcesAsync(int vcpus, int memoryMiB, CancellationToken cancellationToken = default) =>
+        ResizeCoreAsync(vcpus, memoryMiB, shrink: false, async (step, ct) =>
+        {
+            if (step.CpusPlugged || step.MemoryPlugged)
+            {
+                // nb_cpus is how many to have online in all (the agent onlines offline ones until that many are);
+                // 0 asks for no CPU. Memory blocks are left alone when no DIMM came, as a CPU-only resize should.
+                await _agent.OnlineCpusAndMemoryAsync(step.CpusPlugged ? (uint)step.Cpus : 0, cpuOnly: !step.MemoryPlugged, ct).ConfigureAwait(false);
+            }
+        }, cancellationToken);
+
+    /// <summary>
+    /// The one place the VM's size changes, grow and shrink. In order: what grows is plugged (vCPUs one by one, memory
+    /// as one DIMM of whole blocks); then <paramref name="guest"/> runs once, with the vCPU count to have and what was
+    /// plugged, and brings the guest there (online what came, offline the CPUs that go, set the containers' limits);
+    /// then the memory that shrinks is unplugged (whole DIMMs, the last plugged first, while the memory stays at or above
+    /// <paramref name="memoryMiB"/>); vCPUs that go are offlined by the guest step and stay plugged (see below). So the
+    /// containers' limits are within what the guest has at every step. Boot vCPUs and boot memory
+    /// never go. With <paramref name="shrink"/> false nothing is unplugged.
+    /// </summary>
+    internal async Task<SandboxResources> ResizeCoreAsync(int vcpus, int memoryMiB, bool shrink, Func<SandboxResizeStep, CancellationToken, Task> guest, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(vcpus);
         ArgumentOutOfRangeException.ThrowIfNegative(memoryMiB);
@@ -64,6 +86,37 @@ public sealed partial class Sandbox
                 // The last free slot: a DIMM of all the room left, so that a later need still fits in it.
                 dimmMiB = (size.MaxMemoryMiB - size.MemoryMiB) / MemoryBlockMiB * MemoryBlockMiB;
             }
+            var unplugCpus = 0;
+            var unplugDimms = new List<QemuDimm>();
+            if (shrink)
+            {
+                if (vcpus < size.BootCpus)
+                {
+                    throw new VmException(Invariant($"sandbox {Id}: {vcpus} vCPUs asked for, below the {size.BootCpus} the VM booted with (QemuOptions.Cpus), which cannot be unplugged"));
+                }
+                if (memoryMiB < size.BootMemoryMiB)
+                {
+                    throw new VmException(Invariant($"sandbox {Id}: {memoryMiB} MiB of memory asked for, below the {size.BootMemoryMiB} MiB the VM booted with (QemuOptions.MemoryMiB), which cannot be unplugged"));
+                }
+                // vCPUs above the target are offlined by the guest step and stay plugged: the Debian 6.1 guest answers
+                // qemu 7.2's ACPI eject of a vCPU with _OST 0x84 ("in progress") and never finishes it (seen here), so an
+                // unplug would only wait out QemuOptions.UnplugTimeout. An offline vCPU halts and costs the host no CPU
+                // time, and a later growth onlines it again before it plugs another (docs/PODS.md "Resizing").
+                unplugCpus = 0;
+                if (memoryMiB < size.MemoryMiB)
+                {
+                    int left = size.MemoryMiB;
+                    foreach (var dimm in (await _vm.QueryDimmsAsync(cancellationToken).ConfigureAwait(false)).Reverse())
+                    {
+                        if (left - dimm.SizeMiB < memoryMiB)
+                        {
+                            break;
+                        }
+                        unplugDimms.Add(dimm);
+                        left -= dimm.SizeMiB;
+                    }
+                }
+            }
             int cpus = size.Cpus;
             while (cpus < vcpus)
             {
@@ -75,13 +128,16 @@ public sealed partial class Sandbox
                 _memoryPending = true;
                 await _vm.AddMemoryAsync((int)dimmMiB, cancellationToken).ConfigureAwait(false);
             }
-            if (_cpusPending || _memoryPending)
+            await guest(new SandboxResizeStep(shrink ? vcpus : Math.Max(cpus, vcpus), _cpusPending, _memoryPending), cancellationToken).ConfigureAwait(false);
+            _cpusPending = false;
+            _memoryPending = false;
+            for (int i = 0; i < unplugCpus; i++)
             {
-                // nb_cpus is how many to have online in all (the agent onlines offline ones until that many are);
-                // 0 asks for no CPU. Memory blocks are left alone when no DIMM came, as a CPU-only resize should.
-                await _agent.OnlineCpusAndMemoryAsync(_cpusPending ? (uint)cpus : 0, cpuOnly: !_memoryPending, cancellationToken).ConfigureAwait(false);
-                _cpusPending = false;
-                _memoryPending = false;
+                await _vm.RemoveCpuAsync(cancellationToken).ConfigureAwait(false);
+            }
+            foreach (var dimm in unplugDimms)
+            {
+                await _vm.RemoveMemoryAsync(dimm.Id, cancellationToken).ConfigureAwait(false);
             }
             var after = await _vm.QuerySizeAsync(cancellationToken).ConfigureAwait(false);
             return new SandboxResources(after.Cpus, after.MemoryMiB, after.MaxCpus, after.MaxMemoryMiB);

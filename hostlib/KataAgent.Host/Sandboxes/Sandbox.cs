@@ -115,6 +115,10 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(options.Vm, nameof(options.Vm));
         ContainerIds.Validate(options.Id, nameof(options.Id));
+        if (options.NetworkQueues < 1 || options.NetworkQueues > QemuVm.MaxNetworkQueues)
+        {
+            throw new ArgumentException($"NetworkQueues: {options.NetworkQueues} is not between 1 and {QemuVm.MaxNetworkQueues}", nameof(options));
+        }
         for (int i = 0; i < options.Dns.Count; i++)
         {
             if (ResolvConfLines.Problem(options.Dns[i]) is { } problem)
@@ -135,8 +139,8 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
             Directory.CreateDirectory(stateDirectory);
             try
             {
-                network = await NetworkEndpoint.SetUpAsync(options.NetworkModel, netns, stateDirectory, options.PortForwards,
-                    Path.Combine(stateDirectory, NetworkJournalFileName), cancellationToken).ConfigureAwait(false);
+                network = await NetworkEndpoint.SetUpWithQueuesAsync(options.NetworkModel, netns, stateDirectory, options.PortForwards,
+                    Path.Combine(stateDirectory, NetworkJournalFileName), options.NetworkQueues, cancellationToken).ConfigureAwait(false);
             }
             catch when (madeStateDirectory)
             {
@@ -159,7 +163,7 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
             var vmOptions = network is null ? options.Vm : options.Vm with { NetworkDevices = [.. options.Vm.NetworkDevices, .. network.Devices] };
             if (share is not null)
             {
-                vmOptions = vmOptions with { SharedDirectories = [.. vmOptions.SharedDirectories, new QemuSharedDirectory(SandboxShare.Tag, share.SharedDirectory)] };
+                vmOptions = vmOptions with { SharedDirectories = [.. vmOptions.SharedDirectories, new QemuSharedDirectory(SandboxShare.Tag, share.SharedDirectory) { RequestQueues = options.ShareRequestQueues }] };
             }
             (vm, agent) = await boot(vmOptions, cancellationToken).ConfigureAwait(false);
         }
@@ -181,7 +185,14 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
                 // As Kata's runtime sends it (setupStorages): the agent mounts the share before any container needs it.
                 createSandbox.Storages.Add(new Storage { Driver = "virtio-fs", Source = SandboxShare.Tag, Fstype = "virtiofs", MountPoint = SandboxShare.GuestDirectory });
             }
-            await agent.CreateSandboxAsync(createSandbox, cancellationToken).ConfigureAwait(false);
+            if (options.DeferCreateSandbox)
+            {
+                sandbox.PendingCreateSandbox = createSandbox;
+            }
+            else
+            {
+                await agent.CreateSandboxAsync(createSandbox, cancellationToken).ConfigureAwait(false);
+            }
             if (network is not null)
             {
                 await sandbox.ConfigureGuestNetworkAsync(vm.NetworkPciPaths.Skip(options.Vm.NetworkDevices.Count).ToList(), cancellationToken).ConfigureAwait(false);
@@ -208,6 +219,9 @@ public sealed partial class Sandbox : IAsyncDisposable, IContainerOwner
             throw;
         }
     }
+
+    /// <summary>The CreateSandbox a sandbox started with <see cref="SandboxOptions.DeferCreateSandbox"/> has not sent: its caller sends it (in CreatePod).</summary>
+    internal CreateSandboxRequest? PendingCreateSandbox { get; private set; }
 
     /// <summary>
     /// What Kata's runtime sends after the VM is up (configureGuestNetwork): each NIC by MAC and PCI path

@@ -57,4 +57,19 @@ public sealed record SandboxOptions
     /// refuses to migrate a VM with a vhost-user device such as virtio-fs).
     /// </summary>
     public RootfsMode RootfsMode { get; init; } = RootfsMode.VirtioFs;
+
+    /// <summary>
+    /// Queue pairs of each pod NIC (<see cref="NetworkModel.TcFilter"/> only: its taps are made multi-queue and the
+    /// NICs get <c>mq=on</c>; the other models keep one queue). A pod sizes it to its vCPUs.
+    /// </summary>
+    public int NetworkQueues { get; init; } = 1;
+
+    /// <summary>Request queues of the sandbox's virtio-fs share (see <see cref="QemuSharedDirectory.RequestQueues"/>: qemu 7.2's virtiofsd serves one).</summary>
+    public int ShareRequestQueues { get; init; } = 1;
+
+    /// <summary>
+    /// Boot and wire the VM but leave CreateSandbox to the caller (<see cref="Sandbox.PendingCreateSandbox"/>): a pod
+    /// sends it inside kataagent.v1 Pods/CreatePod, as one transaction with its containers.
+    /// </summary>
+    internal bool DeferCreateSandbox { get; init; }
 }

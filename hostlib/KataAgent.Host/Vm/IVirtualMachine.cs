@@ -51,6 +51,15 @@ internal interface IVirtualMachine : IAsyncDisposable
     /// <summary>Hot-plugs a DIMM of that many MiB; returns its id.</summary>
     Task<string> AddMemoryAsync(int sizeMiB, CancellationToken cancellationToken);
 
+    /// <summary>Hot-unplugs the vCPU plugged last; returns how many the VM has now.</summary>
+    Task<int> RemoveCpuAsync(CancellationToken cancellationToken);
+
+    /// <summary>The DIMMs plugged now, in the order they were plugged.</summary>
+    Task<IReadOnlyList<QemuDimm>> QueryDimmsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Hot-unplugs a DIMM by its id.</summary>
+    Task RemoveMemoryAsync(string dimmId, CancellationToken cancellationToken);
+
     /// <summary>Stops the VM: a grace to power off by itself, then quit, then kill.</summary>
     Task StopAsync(TimeSpan grace, CancellationToken cancellationToken);
 

@@ -20,4 +20,11 @@ public sealed record QemuNetworkDevice
     /// cannot open one by name); the netdev is then given <c>fd=N</c>.
     /// </summary>
     public string? OpenFile { get; init; }
+
+    /// <summary>
+    /// Queue pairs: more than one makes the NIC multi-queue (<c>mq=on</c>, <c>vectors=2N+2</c>, the tap opened N times
+    /// with <c>queues=N</c>), so that each vCPU can send and receive on its own queue. Only a tap netdev opened by name
+    /// can have several (its tap must have been made with IFF_MULTI_QUEUE).
+    /// </summary>
+    public int Queues { get; init; } = 1;
 }

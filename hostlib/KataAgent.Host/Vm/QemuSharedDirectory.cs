@@ -18,6 +18,13 @@ namespace KataAgent.Host.Vm;
 /// <param name="Cache">virtiofsd's cache mode; <see cref="QemuVirtiofsCache.Auto"/> by default, as Kata.</param>
 public sealed record QemuSharedDirectory(string Tag, string HostPath, bool ReadOnly = false, QemuVirtiofsCache Cache = QemuVirtiofsCache.Auto)
 {
+    /// <summary>
+    /// The device's request queues (<c>num-request-queues</c>), so that several vCPUs can have requests in flight at
+    /// once. 1 by default, and the most qemu 7.2's C virtiofsd serves: it exits when the guest enables a second
+    /// request queue ("multiple request queues not yet implemented"); give more only with a daemon that serves them.
+    /// </summary>
+    public int RequestQueues { get; init; } = 1;
+
     /// <summary>virtio-fs's tag field is 36 bytes (<c>virtio_fs_config.tag</c>); qemu refuses a longer one.</summary>
     public const int MaxTagBytes = 36;
 

@@ -92,18 +92,25 @@ public sealed partial class QemuVm
             arguments.AddRange(["-device", $"pcie-root-port,id={RootPortId(port)},bus=pcie.0,chassis={port + 1},addr=0x{FirstRootPortSlot + port:x}"]);
             var nic = _options.NetworkDevices[i];
             string netdev = nic.OpenFile is null ? nic.Netdev : $"{nic.Netdev},fd={FirstInheritedFd + OpenFiles().IndexOf(nic.OpenFile)}";
-            arguments.AddRange(["-netdev", $"{netdev},id={NicId(i)}"]);
+            // Several queues: the tap opened that many times (IFF_MULTI_QUEUE), and the device's MSI-X vectors one per
+            // rx and tx queue plus config and control (2N+2), as qemu's docs give it.
+            string queues = nic.Queues > 1 ? string.Create(CultureInfo.InvariantCulture, $",queues={nic.Queues}") : "";
+            string multiqueue = nic.Queues > 1 ? string.Create(CultureInfo.InvariantCulture, $",mq=on,vectors={2 * nic.Queues + 2}") : "";
+            arguments.AddRange(["-netdev", $"{netdev}{queues},id={NicId(i)}"]);
             // romfile= empty: no iPXE option ROM, which only costs boot time.
-            arguments.AddRange(["-device", $"virtio-net-pci,netdev={NicId(i)},id=nic{i},mac={nic.Mac},bus={RootPortId(port)},romfile="]);
+            arguments.AddRange(["-device", $"virtio-net-pci,netdev={NicId(i)},id=nic{i},mac={nic.Mac},bus={RootPortId(port)},romfile={multiqueue}"]);
         }
         int firstSharePort = firstNicPort + _options.NetworkDevices.Count;
         for (int i = 0; i < _options.SharedDirectories.Count; i++)
         {
             int port = firstSharePort + i;
             string tag = _options.SharedDirectories[i].Tag;
+            string requestQueues = _options.SharedDirectories[i].RequestQueues > 1
+                ? string.Create(CultureInfo.InvariantCulture, $",num-request-queues={_options.SharedDirectories[i].RequestQueues}")
+                : "";
             arguments.AddRange(["-device", $"pcie-root-port,id={RootPortId(port)},bus=pcie.0,chassis={port + 1},addr=0x{FirstRootPortSlot + port:x}"]);
             arguments.AddRange(["-chardev", $"socket,id={ShareChardevId(tag)},path={Escape(Virtiofsd.SocketPathFor(_options.StateDirectory, tag))}"]);
-            arguments.AddRange(["-device", $"vhost-user-fs-pci,chardev={ShareChardevId(tag)},tag={tag},id={ShareDeviceId(tag)},queue-size={VirtioFsQueueSize},bus={RootPortId(port)}"]);
+            arguments.AddRange(["-device", $"vhost-user-fs-pci,chardev={ShareChardevId(tag)},tag={tag},id={ShareDeviceId(tag)},queue-size={VirtioFsQueueSize}{requestQueues},bus={RootPortId(port)}"]);
         }
         if (!_options.AllowReboot)
         {
@@ -180,11 +187,19 @@ public sealed partial class QemuVm
         ["read-only"] = disk.ReadOnly,
         ["file"] = new JsonObject
         {
-            ["driver"] = "file",
+            // A host block device (a raw volume) needs qemu's host_device driver: "file" refuses one.
+            ["driver"] = IsBlockDevice(disk.ImagePath) ? "host_device" : "file",
             ["filename"] = disk.ImagePath,
             ["read-only"] = disk.ReadOnly,
         },
     };
+
+    private static unsafe bool IsBlockDevice(string path)
+    {
+        KataAgent.Linux.Interop.Libc.Statx stat;
+        return KataAgent.Linux.Interop.Libc.StatX(KataAgent.Linux.Interop.Libc.AT_FDCWD, path, 0, KataAgent.Linux.Interop.Libc.STATX_TYPE, &stat) == 0
+            && (stat.Mode & KataAgent.Linux.Interop.Libc.S_IFMT) == KataAgent.Linux.Interop.Libc.S_IFBLK;
+    }
 
     /// <summary>Kata's PCI path of the device in slot 0 behind the root port at <paramref name="port"/>: root-bus slot, then device slot.</summary>
     internal static string PciPath(int port) => $"{FirstRootPortSlot + port:x2}/00";

@@ -87,6 +87,7 @@ public sealed partial class QemuVm
                         ["tag"] = share.Tag,
                         ["id"] = ShareDeviceId(share.Tag),
                         ["queue-size"] = VirtioFsQueueSize,
+                        ["num-request-queues"] = share.RequestQueues,
                         ["bus"] = RootPortId(port),
                     }, cancellationToken).ConfigureAwait(false);
                 }

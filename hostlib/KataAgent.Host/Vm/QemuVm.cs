@@ -216,6 +216,9 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         return string.Join('\n', text.Split('\n').TakeLast(lines));
     }
 
+    /// <summary>Queues a NIC or a share may have: qemu's limit for a virtio device's queue pairs is far above any VM here.</summary>
+    internal const int MaxNetworkQueues = 64;
+
     internal static QemuOptions Validate(QemuOptions options) => Validate(options, File.Exists(VhostVsockDevicePath));
 
     /// <param name="options">What to check.</param>
@@ -251,6 +254,18 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         {
             throw new ArgumentException($"Disks ({options.Disks.Count}) plus HotplugSlots ({options.HotplugSlots}) plus NetworkDevices ({options.NetworkDevices.Count}) plus SharedDirectories ({options.SharedDirectories.Count}) must be between 0 and {MaxRootPorts}: each takes a pcie-root-port in slots 0x{FirstRootPortSlot:x2}..0x{FirstRootPortSlot + MaxRootPorts - 1:x2} of the root bus", nameof(options));
         }
+        for (int i = 0; i < options.NetworkDevices.Count; i++)
+        {
+            var nic = options.NetworkDevices[i];
+            if (nic.Queues < 1 || nic.Queues > MaxNetworkQueues)
+            {
+                throw new ArgumentException($"NetworkDevices[{i}].Queues: {nic.Queues} is not between 1 and {MaxNetworkQueues}", nameof(options));
+            }
+            if (nic.Queues > 1 && (nic.OpenFile is not null || !nic.Netdev.StartsWith("tap,", StringComparison.Ordinal)))
+            {
+                throw new ArgumentException($"NetworkDevices[{i}].Queues: only a tap netdev opened by name can have several queues, not '{nic.Netdev}'", nameof(options));
+            }
+        }
         var shares = options.SharedDirectories.Select(ValidateShare).ToList();
         if (shares.GroupBy(s => s.Tag, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
         {
@@ -280,6 +295,10 @@ public sealed partial class QemuVm : IAsyncDisposable, IVirtualMachine
         if (string.IsNullOrEmpty(share.HostPath) || !Directory.Exists(share.HostPath))
         {
             throw new DirectoryNotFoundException($"the directory {share.HostPath} of shared directory '{share.Tag}' does not exist");
+        }
+        if (share.RequestQueues < 1 || share.RequestQueues > MaxNetworkQueues)
+        {
+            throw new ArgumentException($"shared directory '{share.Tag}': RequestQueues {share.RequestQueues} is not between 1 and {MaxNetworkQueues}", nameof(share.RequestQueues));
         }
         if (!Enum.IsDefined(share.Cache))
         {

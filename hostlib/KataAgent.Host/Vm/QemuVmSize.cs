@@ -7,4 +7,11 @@ namespace KataAgent.Host.Vm;
 /// <param name="MaxMemoryMiB">What the memory can grow to (<c>-m maxmem</c>, or the boot RAM without hot-plug room), MiB.</param>
 /// <param name="Dimms">Memory devices plugged.</param>
 /// <param name="MemorySlots">DIMM slots in all (0 without hot-plug room).</param>
-internal sealed record QemuVmSize(int Cpus, int MaxCpus, int MemoryMiB, int MaxMemoryMiB, int Dimms, int MemorySlots);
+internal sealed record QemuVmSize(int Cpus, int MaxCpus, int MemoryMiB, int MaxMemoryMiB, int Dimms, int MemorySlots)
+{
+    /// <summary>The vCPUs the VM booted with (<see cref="QemuOptions.Cpus"/>): never unplugged.</summary>
+    public int BootCpus { get; init; } = 1;
+
+    /// <summary>The memory the VM booted with (<see cref="QemuOptions.MemoryMiB"/>), MiB: never unplugged.</summary>
+    public int BootMemoryMiB { get; init; }
+}

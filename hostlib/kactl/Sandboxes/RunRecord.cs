@@ -43,4 +43,8 @@ public sealed record RunRecord
     /// <summary>The image the container was made from (<c>kactl run IMAGE</c>), or null for a rootfs run.</summary>
     [JsonPropertyName("image")]
     public string? Image { get; init; }
+
+    /// <summary>The pod's name when <c>kactl pod run</c> made the sandbox (a <see cref="KataAgent.Host.Pods.Pod"/>, its state in pod.json); null for <c>kactl run</c>.</summary>
+    [JsonPropertyName("pod")]
+    public string? Pod { get; init; }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using KataAgent.Host.Sizing;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Shim.Sizing;
@@ -41,9 +42,7 @@ internal static class VmSizing
     public const ulong MinShares = 2;
 
     /// <summary>The guest's memory block: hot-plug headroom is kept to whole blocks.</summary>
-    public const int MemoryBlockMiB = 128;
-
-    private const long MiB = 1024 * 1024;
+    public const int MemoryBlockMiB = VmSizeArithmetic.MemoryBlockMiB;
 
     private static readonly string[] CriContainerTypeAnnotations = ["io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType"];
 
@@ -86,14 +85,11 @@ internal static class VmSizing
             (source, ask) = (SizingSource.Defaults, new Ask(0, null, null, BootWithLimit: false));
         }
 
-        int bootCpus = (int)Math.Min(cpuCap, options.BaseCpus + (long)WholeCpus(ask.RequestMilliCpus));
-        int maxCpus = ask.LimitMilliCpus is { } limit && !ask.BootWithLimit ? (int)Math.Min(cpuCap, options.BaseCpus + (long)WholeCpus(limit)) : cpuCap;
-        maxCpus = Math.Clamp(maxCpus, bootCpus, cpuCap);
-
-        int bootMemory = (int)Math.Min(memoryCap, SaturatingAdd(options.BaseMemoryMiB, ask.MemoryLimitMiB ?? options.DefaultMemoryMiB));
-        // A pod's memory limit is all of it the pod may use: the VM boots with it and needs no room beyond.
-        int maxMemory = ask.MemoryLimitMiB is not null && !ask.BootWithLimit ? bootMemory : memoryCap;
-        maxMemory = bootMemory + Math.Max(0, maxMemory - bootMemory) / MemoryBlockMiB * MemoryBlockMiB;
+        // The arithmetic is PodSizing's too (VmSizeArithmetic); a lone container boots with its limits and keeps
+        // the caps as headroom, and a pod's memory limit is all of it the pod may use, so the VM boots with it.
+        var (bootCpus, maxCpus) = VmSizeArithmetic.Cpus(options.BaseCpus, ask.RequestMilliCpus, ask.BootWithLimit ? null : ask.LimitMilliCpus, cpuCap);
+        long workloadMemory = ask.MemoryLimitMiB ?? options.DefaultMemoryMiB;
+        var (bootMemory, maxMemory) = VmSizeArithmetic.Memory(options.BaseMemoryMiB, workloadMemory, ask.MemoryLimitMiB is not null && !ask.BootWithLimit ? workloadMemory : null, memoryCap);
         return new VmSize(bootCpus, bootMemory, maxCpus, maxMemory, options.MemorySlots, source);
     }
 
@@ -122,14 +118,11 @@ internal static class VmSizing
         ArgumentNullException.ThrowIfNull(size);
         ArgumentNullException.ThrowIfNull(demand);
         ArgumentNullException.ThrowIfNull(options);
-        long cpus = Math.Max(size.BootCpus, options.BaseCpus + (long)WholeCpus(demand.MilliCpus));
+        long cpus = Math.Max(size.BootCpus, options.BaseCpus + (long)VmSizeArithmetic.WholeCpus(demand.MilliCpus));
         long memory = Math.Max(size.BootMemoryMiB, SaturatingAdd(options.BaseMemoryMiB, demand.MemoryMiB));
         bool capped = cpus > size.MaxCpus || memory > size.MaxMemoryMiB;
         return new SizingTarget((int)Math.Min(cpus, size.MaxCpus), (int)Math.Min(memory, size.MaxMemoryMiB), capped);
     }
-
-    /// <summary>milliCPU → whole vCPUs, rounded up.</summary>
-    private static int WholeCpus(long milliCpus) => (int)Math.Min(int.MaxValue / 2, milliCpus / 1000 + (milliCpus % 1000 > 0 ? 1 : 0));
 
     /// <summary>kubelet's shares = milliCPU × 1024 / 1000 (floored, at least 2) inverted: ⌈shares × 1000 / 1024⌉ is exactly the request.</summary>
     private static long RequestMilliCpus(ulong shares) => shares <= MinShares ? 0 : Saturate(((UInt128)shares * 1000 + 1023) / 1024);
@@ -138,12 +131,12 @@ internal static class VmSizing
     private static long? LimitMilliCpus(long quota, ulong period) =>
         quota > 0 && period > 0 ? Saturate(((UInt128)(ulong)quota * 1000 + period - 1) / period) : null;
 
-    private static long? MemoryMiBOf(long bytes) => bytes > 0 ? bytes / MiB + (bytes % MiB > 0 ? 1 : 0) : null;
+    private static long? MemoryMiBOf(long bytes) => bytes > 0 ? VmSizeArithmetic.WholeMiB(bytes) : null;
 
     /// <summary>Annotations are strings anyone can write: absurd values saturate instead of wrapping around.</summary>
     private static long Saturate(UInt128 value) => value > long.MaxValue ? long.MaxValue : (long)value;
 
-    private static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
+    private static long SaturatingAdd(long a, long b) => VmSizeArithmetic.SaturatingAdd(a, b);
 
     private static Ask? FromContainerdAnnotations(IReadOnlyDictionary<string, string> annotations)
     {

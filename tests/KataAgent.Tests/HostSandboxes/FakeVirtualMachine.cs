@@ -108,7 +108,35 @@ internal sealed class FakeVirtualMachine(string stateDirectory, List<string> log
         }
         Size = Size with { MemoryMiB = Size.MemoryMiB + sizeMiB, Dimms = Size.Dimms + 1 };
         log.Add($"AddMemory {sizeMiB}");
-        return $"dimm{Size.Dimms - 1}";
+        string id = $"dimm{_nextDimm++}";
+        _dimms.Add(new QemuDimm(id, "mem" + id[4..], sizeMiB));
+        return id;
+    }
+
+    private readonly List<QemuDimm> _dimms = [];
+    private int _nextDimm;
+
+    public Task<int> RemoveCpuAsync(CancellationToken cancellationToken)
+    {
+        if (Size.Cpus <= Size.BootCpus)
+        {
+            throw new VmException("no hot-plugged vCPU to remove");
+        }
+        Size = Size with { Cpus = Size.Cpus - 1 };
+        log.Add($"RemoveCpu -> {Size.Cpus}");
+        return Task.FromResult(Size.Cpus);
+    }
+
+    public Task<IReadOnlyList<QemuDimm>> QueryDimmsAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<QemuDimm>>([.. _dimms]);
+
+    public Task RemoveMemoryAsync(string dimmId, CancellationToken cancellationToken)
+    {
+        var dimm = _dimms.Single(d => d.Id == dimmId);
+        _dimms.Remove(dimm);
+        Size = Size with { MemoryMiB = Size.MemoryMiB - dimm.SizeMiB, Dimms = Size.Dimms - 1 };
+        log.Add($"RemoveMemory {dimmId}");
+        return Task.CompletedTask;
     }
 
     public Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)

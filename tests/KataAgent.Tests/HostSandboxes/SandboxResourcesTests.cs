@@ -169,4 +169,66 @@ public sealed class SandboxResourcesTests : IDisposable
 
         _log.Should().Equal(["OnlineCPUMem cpus=2 cpuOnly=True"], "the vCPU qemu has is still offline in the guest");
     }
+
+    /// <summary>A pod's guest step (UpdatePod), recorded in the log with what it was asked.</summary>
+    private Task PodStep(SandboxResizeStep step, CancellationToken cancellationToken)
+    {
+        _log.Add($"Guest cpus={step.Cpus} cpusPlugged={step.CpusPlugged} memoryPlugged={step.MemoryPlugged}");
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_shrink_asks_the_guest_first_then_unplugs_whole_dimms_last_plugged_first_and_keeps_offline_vcpus_plugged()
+    {
+        await _sandbox.ResizeCoreAsync(4, 768 + 256, shrink: true, PodStep, CancellationToken.None);
+        await _sandbox.ResizeCoreAsync(4, 768 + 256 + 512, shrink: true, PodStep, CancellationToken.None);
+        _log.Clear();
+
+        // 1536 MiB in: boot 768 + dimm0 256 + dimm1 512. Down to 800: dimm1 goes (1024 left); dimm0 would leave 768 < 800.
+        var size = await _sandbox.ResizeCoreAsync(2, 800, shrink: true, PodStep, CancellationToken.None);
+
+        // The vCPUs above 2 are offlined by the guest step and stay plugged (the guest never completes their eject).
+        _log.Should().Equal("Guest cpus=2 cpusPlugged=False memoryPlugged=False", "RemoveMemory dimm1");
+        size.Should().Be(new SandboxResources(Cpus: 4, MemoryMiB: 1024, MaxCpus: 4, MaxMemoryMiB: 2048));
+
+        _log.Clear();
+        await _sandbox.ResizeCoreAsync(3, 1024, shrink: true, PodStep, CancellationToken.None);
+        _log.Should().Equal(["Guest cpus=3 cpusPlugged=False memoryPlugged=False"], "a growth onlines a plugged, offline vCPU before it plugs another");
+    }
+
+    [Fact]
+    public async Task A_mixed_resize_plugs_what_grows_before_the_guest_step_and_unplugs_what_shrinks_after_it()
+    {
+        await _sandbox.ResizeCoreAsync(1, 768 + 256, shrink: true, PodStep, CancellationToken.None);
+        _log.Clear();
+
+        await _sandbox.ResizeCoreAsync(3, 768, shrink: true, PodStep, CancellationToken.None);
+
+        _log.Should().Equal("AddCpu -> 2", "AddCpu -> 3", "Guest cpus=3 cpusPlugged=True memoryPlugged=False", "RemoveMemory dimm0");
+    }
+
+    [Fact]
+    public async Task A_shrink_below_the_boot_size_is_refused_naming_the_field_and_changes_nothing()
+    {
+        _vm.Size = _vm.Size with { BootCpus = 2, BootMemoryMiB = 768, Cpus = 2 };
+
+        var cpus = () => _sandbox.ResizeCoreAsync(1, 768, shrink: true, PodStep, CancellationToken.None);
+        var memory = () => _sandbox.ResizeCoreAsync(2, 512, shrink: true, PodStep, CancellationToken.None);
+
+        (await cpus.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("QemuOptions.Cpus");
+        (await memory.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("QemuOptions.MemoryMiB");
+        _log.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task EnsureResources_still_never_unplugs()
+    {
+        await _sandbox.EnsureResourcesAsync(3, 1024);
+        _log.Clear();
+
+        var size = await _sandbox.EnsureResourcesAsync(1, 768);
+
+        _log.Should().BeEmpty();
+        size.Cpus.Should().Be(3);
+    }
 }

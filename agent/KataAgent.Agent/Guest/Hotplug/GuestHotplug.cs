@@ -15,8 +15,8 @@ namespace KataAgent.Agent.Guest.Hotplug;
 /// lowest first, until N CPUs are online in all (the count in cpu/online; the meaning Kata's agent and
 /// runtime-rs give the field), retrying every 50 ms because a hot-plugged CPU reaches sysfs a moment
 /// after the VMM's device_add returns. Unless <c>cpu_only</c>, every offline memory block (memoryK/online)
-/// is onlined too, and memory/auto_online_blocks is switched to online, so blocks a DIMM brings after the call
-/// come online by themselves (as in Kata's guest kernels). With <c>wait</c> the call returns once that is done, or fails with DEADLINE_EXCEEDED
+/// is onlined too (movable, so that the host can unplug it again), and memory/auto_online_blocks is switched to
+/// online_movable, so blocks a DIMM brings after the call come online by themselves (as in Kata's guest kernels). With <c>wait</c> the call returns once that is done, or fails with DEADLINE_EXCEEDED
 /// after <see cref="Deadline"/> naming what is still offline; without it one pass is made at once and the
 /// rest goes on in the background (the proto's meaning; Kata's agent always waits).</para>
 /// <para>MemHotplugByProbe: each address is written to memory/probe (architectures without ACPI memory
@@ -204,9 +204,13 @@ public sealed partial class GuestHotplug
             var failures = new List<string>();
             foreach (var (name, file) in OfflineObjects(_memoryDirectory, "memory"))
             {
-                if (TryOnline(file, out string? error))
+                if (TryOnlineMovable(Path.Combine(Path.GetDirectoryName(file)!, "state")))
                 {
-                    _logger.LogInformation("onlined {Block}", name);
+                    _logger.LogInformation("onlined {Block} movable", name);
+                }
+                else if (TryOnline(file, out string? error))
+                {
+                    _logger.LogInformation("onlined {Block} (not movable: the host cannot take it back)", name);
                 }
                 else
                 {
@@ -225,17 +229,20 @@ public sealed partial class GuestHotplug
     /// <summary>
     /// A DIMM's memory blocks reach sysfs a moment after the VMM's device_add returns, often after the runtime's
     /// OnlineCPUMem has looked; Kata's guest kernels online them by themselves (MEMORY_HOTPLUG_DEFAULT_ONLINE),
-    /// distribution kernels such as Debian's leave them offline. Switching memory/auto_online_blocks to online
-    /// makes any kernel do what Kata's does, so memory that arrives late comes online too.
+    /// distribution kernels such as Debian's leave them offline. Switching memory/auto_online_blocks to
+    /// online_movable makes any kernel do what Kata's does, so memory that arrives late comes online too, and in
+    /// ZONE_MOVABLE: only movable pages (user memory, page cache) go there, so the kernel can migrate them away and
+    /// offline the blocks again when the host unplugs the DIMM (a pod shrinking in place). Memory onlined into
+    /// ZONE_NORMAL fills with kernel allocations that never move, and its DIMM can then never be taken back.
     /// </summary>
     private void EnableAutoOnline()
     {
         string file = Path.Combine(_memoryDirectory, "auto_online_blocks");
         try
         {
-            if (File.Exists(file) && File.ReadAllText(file).Trim() == "offline")
+            if (File.Exists(file) && File.ReadAllText(file).Trim() is "offline" or "online")
             {
-                WriteSysfs(file, "online");
+                WriteSysfs(file, "online_movable");
                 _logger.LogInformation("memory hot-plugged from now on comes online by itself ({File})", file);
             }
         }
@@ -279,6 +286,24 @@ public sealed partial class GuestHotplug
             }
         }
         return found.OrderBy(f => f.Number).Select(f => (f.Name, f.File));
+    }
+
+    /// <summary>
+    /// Onlines a memory block into ZONE_MOVABLE through its state file ("online_movable"), so that it can be offlined
+    /// and unplugged later; false when the kernel refuses (a block the zone layout does not allow to be movable, or
+    /// no state file), and the caller onlines it plainly.
+    /// </summary>
+    private static bool TryOnlineMovable(string stateFile)
+    {
+        try
+        {
+            WriteSysfs(stateFile, "online_movable");
+            return true;
+        }
+        catch (LinuxException)
+        {
+            return false;
+        }
     }
 
     private static bool TryOnline(string file, out string? error)

@@ -29,13 +29,14 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
     /// <summary>The name of the tap for the pod interface at <paramref name="index"/> (Kata's names: tap0_kata, tap1_kata, …).</summary>
     public static string TapName(int index) => $"tap{index}_kata";
 
-    internal static TcFilterEndpoint SetUp(PodNetwork network, string? journalPath) =>
-        new(network, NetnsWiring.Wire(network, NetworkModel.TcFilter, journalPath, WireTap));
+    internal static TcFilterEndpoint SetUp(PodNetwork network, string? journalPath, int queues = 1) =>
+        new(network, NetnsWiring.Wire(network, NetworkModel.TcFilter, journalPath, (rtnl, undo, pod, index) => WireTap(rtnl, undo, pod, index, queues)));
 
-    private static EndpointNic WireTap(Rtnetlink rtnl, UndoStack undo, PodInterface pod, int index)
+    private static EndpointNic WireTap(Rtnetlink rtnl, UndoStack undo, PodInterface pod, int index, int queues)
     {
         string tapName = TapName(index);
-        using (TapDevice.CreateInNamespace(undo.NamespacePath, tapName, queues: 1, persist: true))
+        // A multi-queue tap must be made so (IFF_MULTI_QUEUE): qemu's queues=N attaches N queues to it by name.
+        using (TapDevice.CreateInNamespace(undo.NamespacePath, tapName, queues, persist: true))
         {
             // Persistent: the tap outlives these descriptors; qemu attaches to it by name.
         }
@@ -55,6 +56,7 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
         {
             Mac = pod.Mac,
             Netdev = $"tap,ifname={tapName},script=no,downscript=no,vhost=off",
+            Queues = queues,
         }, "tap");
     }
 

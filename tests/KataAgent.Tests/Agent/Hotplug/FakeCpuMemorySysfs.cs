@@ -63,17 +63,32 @@ public sealed class FakeCpuMemorySysfs : IDisposable
         string directory = Path.Combine(MemoryDirectory, $"memory{block}");
         Directory.CreateDirectory(directory);
         File.WriteAllText(Path.Combine(directory, "online"), online ? "1\n" : "0\n");
+        File.WriteAllText(Path.Combine(directory, "state"), online ? "online\n" : "offline\n");
     }
+
+    /// <summary>What a memory block's state file says ("online_movable" once the agent onlined it movable).</summary>
+    public string BlockState(int block) => File.ReadAllText(Path.Combine(MemoryDirectory, $"memory{block}", "state")).Trim();
 
     public bool CpuOnline(int cpu) => File.ReadAllText(Path.Combine(CpuDirectory, $"cpu{cpu}", "online")).Trim() == "1";
 
-    public bool BlockOnline(int block) => File.ReadAllText(Path.Combine(MemoryDirectory, $"memory{block}", "online")).Trim() == "1";
+    public bool BlockOnline(int block) =>
+        File.ReadAllText(Path.Combine(MemoryDirectory, $"memory{block}", "online")).Trim() == "1"
+        || BlockState(block) is "online" or "online_movable";
 
     /// <summary>What cpu/online says now.</summary>
     public string OnlineList => File.ReadAllText(Path.Combine(CpuDirectory, "online")).Trim();
 
     private void Sync()
     {
+        // The kernel keeps memoryN/online in step with memoryN/state.
+        foreach (string directory in Directory.GetDirectories(MemoryDirectory, "memory*"))
+        {
+            string state = Path.Combine(directory, "state");
+            if (File.Exists(state) && File.ReadAllText(state).Trim() is "online" or "online_movable")
+            {
+                File.WriteAllText(Path.Combine(directory, "online"), "1\n");
+            }
+        }
         var online = new List<int> { 0 };
         foreach (string directory in Directory.GetDirectories(CpuDirectory, "cpu*"))
         {

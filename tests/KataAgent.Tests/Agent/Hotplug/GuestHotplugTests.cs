@@ -27,7 +27,9 @@ public class GuestHotplugTests
         sysfs.CpuOnline(3).Should().BeFalse("three CPUs in all were asked for, the lowest offline ones first");
         sysfs.BlockOnline(2).Should().BeTrue();
         sysfs.BlockOnline(3).Should().BeTrue();
-        File.ReadAllText(Path.Combine(sysfs.MemoryDirectory, "auto_online_blocks")).Should().Be("online", "blocks that arrive later come online by themselves");
+        sysfs.BlockState(2).Should().Be("online_movable", "hot-plugged memory goes to ZONE_MOVABLE, so the host can unplug it again");
+        sysfs.BlockState(3).Should().Be("online_movable");
+        File.ReadAllText(Path.Combine(sysfs.MemoryDirectory, "auto_online_blocks")).Should().Be("online_movable", "blocks that arrive later come online by themselves, movable");
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using FluentAssertions;
+using KataAgent.Host.Sizing;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
 using KataAgent.Shim.Sizing;

@@ -1,8 +1,8 @@
 using System.Globalization;
 
-namespace KataAgent.Shim.Sizing;
+namespace KataAgent.Host.Sizing;
 
-/// <summary>What the host has: the default caps of <see cref="SizingOptions.MaxCpus"/> and <see cref="SizingOptions.MaxMemoryMiB"/>.</summary>
+/// <summary>What the host has: the default caps of a VM's size (the shim's sizing options, <see cref="Pods.PodSizingOptions"/>).</summary>
 /// <param name="Cpus">CPUs this process may run on.</param>
 /// <param name="MemoryMiB">The host's memory (MemTotal) in MiB.</param>
 internal sealed record HostCapacity(int Cpus, int MemoryMiB)
