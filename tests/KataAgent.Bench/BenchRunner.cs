@@ -69,6 +69,10 @@ internal static class BenchRunner
         {
             await Images.ImagesBench.RunAsync(root);
         }
+        if (sections.Contains(BenchSections.Pods))
+        {
+            await Pods.PodBench.RunAsync(root);
+        }
         return 0;
     }
 

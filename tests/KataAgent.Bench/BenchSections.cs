@@ -33,7 +33,10 @@ internal static class BenchSections
     /// <summary>Image pull and unpack beside skopeo + umoci (issue 14): out/bench/images.md.</summary>
     public const string Images = "images";
 
-    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock, Rootfs, Shim, Images];
+    /// <summary>A pod of three through CreatePod beside per-container calls, and resize latency (issue 15): out/bench/pods.md.</summary>
+    public const string Pods = "pods";
+
+    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock, Rootfs, Shim, Images, Pods];
 
     /// <summary>The sections named in <paramref name="names"/>, or all of them; an unknown name is an error naming the known ones.</summary>
     public static ISet<string> Select(IReadOnlyList<string> names)

@@ -202,13 +202,4 @@ public sealed partial class Pod
 
     [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
     private static partial Regex DnsLabel();
-
-    /// <summary>
-    /// The VM's size: placeholder for <see cref="PodSizing.Compute"/> (wt-pods-model writes it), the formula of
-    /// docs/PODS.md "Sizing": requests plus the overhead at boot, limits (or the host) as headroom.
-    /// </summary>
-    private static PodVmSize ComputeSize(PodSpec spec, PodSizingOptions options, int hostCpus, long hostMemoryMiB) =>
-        PodSizing.Compute(spec, options, hostCpus, hostMemoryMiB);
-
-    private static long DivideUp(long value, long unit) => (value + unit - 1) / unit;
 }

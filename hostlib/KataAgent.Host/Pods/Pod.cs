@@ -75,7 +75,7 @@ public sealed partial class Pod : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         Validate(spec, options);
         string id = options.Id ?? spec.Name;
-        var size = ComputeSize(spec, options.Sizing, HostResources.Cpus, HostResources.MemoryMiB);
+        var size = PodSizing.Compute(spec, options.Sizing, HostResources.Cpus, HostResources.MemoryMiB);
         string stateDirectory = Path.GetFullPath(options.Vm.StateDirectory);
         bool madeStateDirectory = !Directory.Exists(stateDirectory);
         var disks = new List<QemuDisk>(options.Vm.Disks);

@@ -13,7 +13,7 @@ namespace KataAgent.VmTests.Pods;
 /// <summary>
 /// A pod's life on qemu (TCG) beyond its steady state: a pod with no limits gets hot-plug room up to the host's CPUs,
 /// and a start gate that fails keeps its containers from starting whoever asks, until a later start's gate passes;
-/// a pod with a bad container is not created at all, and nothing of it is left on the host.
+/// a pod whose second container fails in the guest is not created at all, and nothing of it is left on the host.
 /// </summary>
 [Collection(DebianKernelCollection.Name)]
 public sealed class PodLifecycleInVmTests(ITestOutputHelper output) : IDisposable
@@ -79,9 +79,10 @@ public sealed class PodLifecycleInVmTests(ITestOutputHelper output) : IDisposabl
             Name = "broken",
             Containers =
             [
-                PodGuestView.Sleeper("good", good),
-                // Well-formed for the host, refused by the guest: no such capability.
-                PodGuestView.Sleeper("bad", bad) with { SecurityContext = new PodSecurityContext { AddCapabilities = ["NOT_A_CAPABILITY"] } },
+                PodGuestView.Sleeper("good", good, mounts: [new() { Name = "scratch", MountPath = "/scratch" }]),
+                // Well-formed for the host, failing in the guest after the first container was created: a subPath
+                // whose name is longer than any the guest's filesystem takes (ENAMETOOLONG when it is made).
+                PodGuestView.Sleeper("bad", bad, mounts: [new() { Name = "scratch", MountPath = "/scratch", SubPath = new string('x', 300) }]),
             ],
             Volumes = [new() { Name = "scratch", EmptyDir = new() { InMemory = true } }],
         };
@@ -90,12 +91,13 @@ public sealed class PodLifecycleInVmTests(ITestOutputHelper output) : IDisposabl
 
         var error = (await create.Should().ThrowAsync<AgentStatusException>()).Which;
         output.WriteLine(error.Message);
-        error.StatusCode.Should().Be(AgentStatusCode.InvalidArgument);
-        error.Message.Should().Contain("containers[1]").And.Contain("NOT_A_CAPABILITY");
         Directory.Exists(state).Should().BeFalse("the state directory, with the shared rootfs binds, is gone");
         PodGuestView.ProcessesMentioning(state).Should().BeEmpty("no qemu, virtiofsd or vsock backend of the pod is left");
         PodGuestView.MountsBelow(_temp.Path).Should().BeEmpty();
         File.Exists(Path.Combine(good, "bin", "busybox")).Should().BeTrue("the user's rootfs directories are left as they were");
+        // The contract: the status names the failing container and field.
+        error.StatusCode.Should().Be(AgentStatusCode.InvalidArgument);
+        error.Message.Should().Contain("containers[1]").And.Contain("sub_path");
     }
 
     /// <summary>
