@@ -52,8 +52,9 @@ internal static class VolumeMountPaths
                 {
                     source = SecurePath.Join(root, subPath);
                 }
-                catch (InitException e)
+                catch (Exception e) when (e is InitException or IOException)
                 {
+                    // A name the volume's filesystem cannot hold (ENAMETOOLONG) is the request's fault as much as a loop.
                     throw AgentException.InvalidArgument($"{at}.volume_mounts[{j}].sub_path", e.Message);
                 }
                 if (source != root && !source.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal))

@@ -51,7 +51,7 @@ public sealed class EncryptedVolumeInVmTests(DebianKernelFixture kernel, ITestOu
             Disks = [new QemuDisk(rootfsImage), new QemuDisk(provided), new QemuDisk(ephemeral), new QemuDisk(scratch)],
         });
         output.WriteLine($"boot to ready: {vm.BootToReady.TotalSeconds:0.0} s");
-        var pods = new Pods.PodsClient(vm.Agent.CallInvoker);
+        var pods = new KataAgent.Protocols.Extensions.Pods.PodsClient(vm.Agent.CallInvoker);
         string rootfsPci = vm.DiskPciPaths[0];
 
         // First use with a provided key: the guest writes its header and key check, maps, formats, mounts.
@@ -90,7 +90,7 @@ public sealed class EncryptedVolumeInVmTests(DebianKernelFixture kernel, ITestOu
     }
 
     /// <summary>Creates a pod whose one container runs <paramref name="script"/> with the volume at /vol, starts it, waits for its exit, deletes the pod; returns the exit status.</summary>
-    private async Task<int> RunPodAsync(Pods.PodsClient pods, QemuVm vm, string id, string rootfsPci, PodVolume volume, string script)
+    private async Task<int> RunPodAsync(KataAgent.Protocols.Extensions.Pods.PodsClient pods, QemuVm vm, string id, string rootfsPci, PodVolume volume, string script)
     {
         await pods.CreatePodAsync(Request(id, rootfsPci, volume, script));
         try

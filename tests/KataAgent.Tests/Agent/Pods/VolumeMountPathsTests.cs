@@ -67,4 +67,18 @@ public class VolumeMountPathsTests
             found.Should().Contain(problem);
         }
     }
+
+    [Fact]
+    public void A_sub_path_the_volume_cannot_hold_is_an_invalid_argument_naming_it()
+    {
+        using var volume = new TempDirectory();
+        var bind = () => VolumeMountPaths.Bind(ContainerSpecs.Default("/srv/rootfs", ["true"]),
+            [new VolumeMount { Volume = "v", ContainerPath = "/a", SubPath = new string('x', 300) }],
+            new Dictionary<string, string> { ["v"] = volume.Path }, "containers[1]");
+
+        var error = bind.Should().Throw<KataAgent.Agent.Errors.AgentException>().Which;
+        error.Kind.Should().Be(KataAgent.Agent.Errors.AgentErrorKind.InvalidArgument);
+        error.Message.Should().Contain("containers[1].volume_mounts[0].sub_path");
+        Directory.EnumerateFileSystemEntries(volume.Path).Should().BeEmpty();
+    }
 }
