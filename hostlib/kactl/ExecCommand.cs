@@ -42,19 +42,8 @@ public sealed class ExecCommand
         HelpName = "ID",
     };
 
-    private readonly Option<string[]> _env = new("--env", "-e")
-    {
-        Description = $"Environment variable KEY=VALUE, repeatable (default {DefaultPath})",
-        HelpName = "KEY=VALUE",
-        AllowMultipleArgumentsPerToken = false,
-    };
-
-    private readonly Option<string> _cwd = new("--cwd", "-w")
-    {
-        Description = "Working directory inside the container",
-        HelpName = "DIR",
-        DefaultValueFactory = _ => "/",
-    };
+    private readonly Option<string[]> _env = EnvOption();
+    private readonly Option<string> _cwd = CwdOption();
 
     private readonly Option<string?> _user = new("--user", "-u")
     {
@@ -65,26 +54,50 @@ public sealed class ExecCommand
     private readonly Option<double> _stopTimeout = RunCommand.StopTimeoutOption();
     private readonly Option<bool> _noStreaming = RunCommand.NoStreamingOption();
 
-    public ExecCommand(GlobalOptions global)
+    /// <summary>The exec commands' <c>--env KEY=VALUE</c> (repeatable), checked for its '='.</summary>
+    internal static Option<string[]> EnvOption()
     {
-        _global = global;
-        _env.Validators.Add(result =>
+        var option = new Option<string[]>("--env", "-e")
+        {
+            Description = $"Environment variable KEY=VALUE, repeatable (default {DefaultPath})",
+            HelpName = "KEY=VALUE",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        option.Validators.Add(result =>
         {
             foreach (string entry in result.GetValueOrDefault<string[]>() ?? [])
             {
-                if (entry.IndexOf('=') <= 0)
+                if (entry.IndexOf('=', StringComparison.Ordinal) <= 0)
                 {
                     result.AddError($"--env takes KEY=VALUE, not '{entry}'");
                 }
             }
         });
-        _cwd.Validators.Add(result =>
+        return option;
+    }
+
+    /// <summary>The exec commands' <c>--cwd DIR</c> (absolute; default /).</summary>
+    internal static Option<string> CwdOption()
+    {
+        var option = new Option<string>("--cwd", "-w")
+        {
+            Description = "Working directory inside the container",
+            HelpName = "DIR",
+            DefaultValueFactory = _ => "/",
+        };
+        option.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<string>() is { } cwd && !cwd.StartsWith('/'))
             {
                 result.AddError($"--cwd must be an absolute path, not '{cwd}'");
             }
         });
+        return option;
+    }
+
+    public ExecCommand(GlobalOptions global)
+    {
+        _global = global;
         _user.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<string?>() is { } user && ParseUser(user) is null)

@@ -29,7 +29,7 @@ public sealed partial class Pod
         var limits = new List<ContainerResources>();
         foreach (var (name, value) in resources ?? new Dictionary<string, PodResources>())
         {
-            ValidateResources(value, $"resources[{name}]");
+            PodSpec.ValidateResources(value, $"resources[{name}]");
             limits.Add(new ContainerResources { ContainerId = this[name].Id, Resources = PodContainerSpecs.Resources(value, forUpdate: true) });
         }
         return Sandbox.ResizeCoreAsync(cpus, memoryMiB, shrink: true, async (step, ct) =>

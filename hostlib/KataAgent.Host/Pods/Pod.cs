@@ -2,6 +2,7 @@ using System.Text.Json;
 using KataAgent.Host.Containers;
 using KataAgent.Host.Images;
 using KataAgent.Host.Sandboxes;
+using KataAgent.Host.Sizing;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols.Extensions;
 
@@ -75,7 +76,8 @@ public sealed partial class Pod : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         Validate(spec, options);
         string id = options.Id ?? spec.Name;
-        var size = PodSizing.Compute(spec, options.Sizing, HostResources.Cpus, HostResources.MemoryMiB);
+        var host = HostCapacity.Current();
+        var size = PodSizing.Compute(spec, options.Sizing, host.Cpus, host.MemoryMiB);
         string stateDirectory = Path.GetFullPath(options.Vm.StateDirectory);
         bool madeStateDirectory = !Directory.Exists(stateDirectory);
         var disks = new List<QemuDisk>(options.Vm.Disks);

@@ -217,7 +217,8 @@ public sealed partial record PodSpec
         }
     }
 
-    private static void ValidateResources(PodResources resources, string path)
+    /// <summary>A container's requests and limits as Kubernetes checks them (also for an in-place resize).</summary>
+    internal static void ValidateResources(PodResources resources, string path)
     {
         Require(resources.CpuRequestMilli is < 0 ? "must be greater than or equal to 0" : null, path + ".requests.cpu");
         Require(resources.CpuLimitMilli is < 0 ? "must be greater than or equal to 0" : null, path + ".limits.cpu");

@@ -33,42 +33,14 @@ public sealed class PodExecCommand
         Description = "Give the process a terminal; the local terminal is put in raw mode when stdin is one",
     };
 
-    private readonly Option<string[]> _env = new("--env", "-e")
-    {
-        Description = $"Environment variable KEY=VALUE, repeatable (default {ExecCommand.DefaultPath})",
-        HelpName = "KEY=VALUE",
-        AllowMultipleArgumentsPerToken = false,
-    };
-
-    private readonly Option<string> _cwd = new("--cwd", "-w")
-    {
-        Description = "Working directory inside the container",
-        HelpName = "DIR",
-        DefaultValueFactory = _ => "/",
-    };
+    private readonly Option<string[]> _env = ExecCommand.EnvOption();
+    private readonly Option<string> _cwd = ExecCommand.CwdOption();
 
     private readonly Option<double> _stopTimeout = RunCommand.StopTimeoutOption();
 
     public PodExecCommand(GlobalOptions global)
     {
         _global = global;
-        _env.Validators.Add(result =>
-        {
-            foreach (string entry in result.GetValueOrDefault<string[]>() ?? [])
-            {
-                if (entry.IndexOf('=', StringComparison.Ordinal) <= 0)
-                {
-                    result.AddError($"--env takes KEY=VALUE, not '{entry}'");
-                }
-            }
-        });
-        _cwd.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<string>() is { } cwd && !cwd.StartsWith('/'))
-            {
-                result.AddError($"--cwd must be an absolute path, not '{cwd}'");
-            }
-        });
         Command = new Command(Name, "Run a process in a container of a pod with kactl's stdio attached; exit with its status")
         {
             _pod,
