@@ -65,19 +65,7 @@ public sealed partial class QemuVm
             var daemon = await Virtiofsd.StartAsync(_options.VirtiofsdPath, _options.StateDirectory, share, _options.Detached, cancellationToken).ConfigureAwait(false);
             try
             {
-                await Qmp.ExecuteAsync("chardev-add", new JsonObject
-                {
-                    ["id"] = ShareChardevId(share.Tag),
-                    ["backend"] = new JsonObject
-                    {
-                        ["type"] = "socket",
-                        ["data"] = new JsonObject
-                        {
-                            ["addr"] = new JsonObject { ["type"] = "unix", ["data"] = new JsonObject { ["path"] = daemon.SocketPath } },
-                            ["server"] = false,
-                        },
-                    },
-                }, cancellationToken).ConfigureAwait(false);
+                await AddShareChardevAsync(share, daemon, cancellationToken).ConfigureAwait(false);
                 try
                 {
                     await Qmp.ExecuteAsync("device_add", new JsonObject
@@ -265,6 +253,40 @@ public sealed partial class QemuVm
             foreach (var daemon in _virtiofsds)
             {
                 daemon.Close();
+            }
+        }
+    }
+
+    /// <summary>
+    /// QMP <c>chardev-add</c> of the client end of <paramref name="daemon"/>'s vhost-user socket. virtiofsd binds its socket
+    /// file before it listens on it, so a connect in between is refused: that is retried while virtiofsd runs, for
+    /// up to 10 s. A refused connect costs virtiofsd nothing (it serves only the first connection that is accepted).
+    /// </summary>
+    private async Task AddShareChardevAsync(QemuSharedDirectory share, Virtiofsd daemon, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            try
+            {
+                await Qmp.ExecuteAsync("chardev-add", new JsonObject
+                {
+                    ["id"] = ShareChardevId(share.Tag),
+                    ["backend"] = new JsonObject
+                    {
+                        ["type"] = "socket",
+                        ["data"] = new JsonObject
+                        {
+                            ["addr"] = new JsonObject { ["type"] = "unix", ["data"] = new JsonObject { ["path"] = daemon.SocketPath } },
+                            ["server"] = false,
+                        },
+                    },
+                }, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (QmpException e) when (e.Description.Contains("Connection refused", StringComparison.Ordinal) && daemon.IsRunning && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
             }
         }
     }

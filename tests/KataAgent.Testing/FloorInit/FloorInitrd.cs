@@ -20,11 +20,14 @@ public static class FloorInitrd
     public static Task<string> CompileAsync(string directory, CancellationToken cancellationToken = default) =>
         StaticProgram.CompileAsync(SourceResource, "floor-init", directory, "-Os", cancellationToken);
 
-    /// <summary>Compiles the floor init and writes the floor initrd to <paramref name="imagePath"/> for <paramref name="kernel"/>'s modules.</summary>
+    /// <summary>
+    /// Compiles the floor init and writes the floor initrd to <paramref name="imagePath"/> for <paramref name="kernel"/>'s modules:
+    /// only the init and its boot modules, none of what the agent's image adds for later (mke2fs, on-demand modules).
+    /// </summary>
     public static async Task<InitrdResult> BuildAsync(KernelModules kernel, string imagePath, string workDirectory, CancellationToken cancellationToken = default)
     {
         string init = await CompileAsync(workDirectory, cancellationToken);
-        return await new InitrdBuilder(new InitrdOptions { AgentPath = init, Kernel = kernel, ModuleNames = ModuleNames })
+        return await new InitrdBuilder(new InitrdOptions { AgentPath = init, Kernel = kernel, ModuleNames = ModuleNames, OnDemandModuleNames = [], Mke2fsPath = null })
             .BuildAsync(imagePath, cancellationToken);
     }
 }
