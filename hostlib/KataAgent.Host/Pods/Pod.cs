@@ -122,7 +122,7 @@ public sealed partial class Pod : IAsyncDisposable
             {
                 Vm = vm,
                 Id = id,
-                Hostname = spec.Hostname.Length > 0 ? spec.Hostname : spec.Name,
+                Hostname = spec.GuestHostname,
                 NetworkModel = options.NetworkModel,
                 Dns = DnsLines(spec.DnsConfig),
                 RootfsMode = options.RootfsMode,

@@ -71,7 +71,7 @@ internal static class PodContainerSpecs
     /// <summary>Everything the pod adds on top of the process: hostname, group, capabilities, read-only root, hostPath binds, limits.</summary>
     public static void Apply(Spec spec, PodSpec pod, PodContainerSpec container, string field)
     {
-        spec.Hostname = pod.Hostname.Length > 0 ? pod.Hostname : pod.Name;
+        spec.Hostname = pod.GuestHostname;
         spec.Process.Terminal = container.Tty;
         if (container.SecurityContext is { } security)
         {

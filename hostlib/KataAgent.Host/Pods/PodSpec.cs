@@ -35,4 +35,11 @@ public sealed partial record PodSpec
 
     /// <summary>A check the guest runs before any container may start (docs/PODS.md "Start gate"); null for none.</summary>
     public PodStartGate? StartGate { get; init; }
+
+    /// <summary>
+    /// The guest's hostname: <see cref="Hostname"/>, or as kubelet makes it from the name: its first 63 characters,
+    /// without a trailing '-' or '.' (a name may be a 253-character subdomain; a hostname is at most 63).
+    /// </summary>
+    internal string GuestHostname =>
+        Hostname.Length > 0 ? Hostname : Name.Length <= 63 ? Name : Name[..63].TrimEnd('-', '.');
 }
