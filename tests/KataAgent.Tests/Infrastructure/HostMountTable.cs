@@ -15,7 +15,8 @@ public static partial class HostMountTable
     /// scratch directories: the VM suite's sandboxes and kactl's runs make them in the host's mount namespace
     /// while these checks run, and the agent never mounts there either. Nor the rootfs mounts of containers' bundles
     /// that the VM suite's shims make (its harness's <c>shim-bundle-ID/rootfs</c>, a private containerd's
-    /// <c>io.containerd.runtime.v2.task/NS/ID/rootfs</c>). A test that checks share layouts itself
+    /// <c>io.containerd.runtime.v2.task/NS/ID/rootfs</c>), nor the private containerd's own short-lived
+    /// <c>tmpmounts/containerd-mountN</c> (a snapshot it mounts for a moment to unpack or read an image). A test that checks share layouts itself
     /// names its own scratch directory (<paramref name="ownScratch"/>): every mount below it is kept.
     /// </summary>
     public static string ReadWithoutNetns(string? ownScratch = null) => string.Join('\n', File.ReadAllLines("/proc/self/mountinfo")
@@ -29,6 +30,6 @@ public static partial class HostMountTable
     private static bool IsBelow(string mountPoint, string? directory) =>
         directory is not null && (mountPoint == directory || mountPoint.StartsWith(directory.TrimEnd('/') + "/", StringComparison.Ordinal));
 
-    [GeneratedRegex("/(mounts|shared|private)(/|$)|/rootfs-overlay/merged(/|$)|/shim-bundle-[^/]+/rootfs(/|$)|/io\\.containerd\\.runtime\\.v2\\.task/[^/]+/[^/]+/rootfs(/|$)")]
+    [GeneratedRegex("/(mounts|shared|private)(/|$)|/rootfs-overlay/merged(/|$)|/shim-bundle-[^/]+/rootfs(/|$)|/io\\.containerd\\.runtime\\.v2\\.task/[^/]+/[^/]+/rootfs(/|$)|/tmpmounts/containerd-mount[0-9]+(/|$)")]
     private static partial Regex SandboxShareLayout();
 }
