@@ -98,11 +98,11 @@ public sealed partial class Sandbox
                 {
                     throw new VmException(Invariant($"sandbox {Id}: {memoryMiB} MiB of memory asked for, below the {size.BootMemoryMiB} MiB the VM booted with (QemuOptions.MemoryMiB), which cannot be unplugged"));
                 }
-                // vCPUs above the target are offlined by the guest step and stay plugged: the Debian 6.1 guest answers
-                // qemu 7.2's ACPI eject of a vCPU with _OST 0x84 ("in progress") and never finishes it (seen here), so an
-                // unplug would only wait out QemuOptions.UnplugTimeout. An offline vCPU halts and costs the host no CPU
-                // time, and a later growth onlines it again before it plugs another (docs/PODS.md "Resizing").
-                unplugCpus = 0;
+                // vCPUs above the target are offlined by the guest step first, so nothing runs there when qemu asks the
+                // guest to eject them. Under TCG they stay plugged and offline (IVirtualMachine.CanUnplugCpus): an
+                // offline vCPU halts and costs the host no CPU time, and a later growth onlines it again before it
+                // plugs another (docs/PODS.md "Resizing").
+                unplugCpus = _vm.CanUnplugCpus ? Math.Max(0, size.Cpus - vcpus) : 0;
                 if (memoryMiB < size.MemoryMiB)
                 {
                     int left = size.MemoryMiB;

@@ -51,6 +51,12 @@ internal interface IVirtualMachine : IAsyncDisposable
     /// <summary>Hot-plugs a DIMM of that many MiB; returns its id.</summary>
     Task<string> AddMemoryAsync(int sizeMiB, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Whether <see cref="RemoveCpuAsync"/> can take vCPUs out: under KVM. qemu 7.2 under TCG loses track of an
+    /// unplugged vCPU (docs/PODS.md "Resizing"), so there the resize keeps them plugged and offline.
+    /// </summary>
+    bool CanUnplugCpus { get; }
+
     /// <summary>Hot-unplugs the vCPU plugged last; returns how many the VM has now.</summary>
     Task<int> RemoveCpuAsync(CancellationToken cancellationToken);
 

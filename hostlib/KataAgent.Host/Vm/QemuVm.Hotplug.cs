@@ -147,6 +147,12 @@ public sealed partial class QemuVm
 
     internal static string CpuId(int index) => $"cpu{index.ToString(CultureInfo.InvariantCulture)}";
 
+    /// <summary>
+    /// Whether <see cref="RemoveCpuAsync"/> can take vCPUs out: only under KVM. qemu 7.2 under TCG loses track of an
+    /// unplugged vCPU and crashes when the slot is plugged again (docs/PODS.md "Resizing").
+    /// </summary>
+    public bool CanUnplugCpus => UsesKvm;
+
     internal static string DimmId(int index) => $"dimm{index.ToString(CultureInfo.InvariantCulture)}";
 
     internal static string DimmBackendId(int index) => $"mem{index.ToString(CultureInfo.InvariantCulture)}";
@@ -157,11 +163,19 @@ public sealed partial class QemuVm
     /// through ACPI (Linux offlines a CPU it is asked to eject, but the agent should have offlined it first, as
     /// UpdatePod does, so that nothing is running there). Returns how many vCPUs the VM has now.
     /// </summary>
-    /// <exception cref="VmException">No hot-plugged vCPU is left (only the boot ones), or the guest did not let go
-    /// within <see cref="QemuOptions.UnplugTimeout"/>.</exception>
+    /// <exception cref="VmException">The VM runs under TCG (<see cref="CanUnplugCpus"/>), no hot-plugged vCPU is left
+    /// (only the boot ones), or the guest did not let go within <see cref="QemuOptions.UnplugTimeout"/>.</exception>
     /// <exception cref="QmpException">qemu refused the unplug.</exception>
     public async Task<int> RemoveCpuAsync(CancellationToken cancellationToken = default)
     {
+        if (!CanUnplugCpus)
+        {
+            // Seen here with qemu 7.2: multi-threaded TCG lets the guest eject the vCPU but never deletes the device
+            // (only its lapic), and a later device_add into the slot corrupts qemu's heap and kills the VM;
+            // single-threaded TCG aborts on the eject itself (qemu_thread_join on its own thread).
+            throw new VmException("vCPU hot-unplug needs KVM: qemu 7.2 under TCG cannot take a vCPU out without breaking the VM "
+                + "(a later hot-plug into the slot crashes it); offline the vCPU in the guest instead (UpdatePod, OnlineCPUMem) and it costs the host no CPU time");
+        }
         await _hotplugLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -116,6 +116,9 @@ internal sealed class FakeVirtualMachine(string stateDirectory, List<string> log
     private readonly List<QemuDimm> _dimms = [];
     private int _nextDimm;
 
+    /// <summary>As a KVM VM when set; a TCG one keeps offlined vCPUs plugged.</summary>
+    public bool CanUnplugCpus { get; set; }
+
     public Task<int> RemoveCpuAsync(CancellationToken cancellationToken)
     {
         if (Size.Cpus <= Size.BootCpus)

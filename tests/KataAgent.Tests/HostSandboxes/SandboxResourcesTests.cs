@@ -187,13 +187,30 @@ public sealed class SandboxResourcesTests : IDisposable
         // 1536 MiB in: boot 768 + dimm0 256 + dimm1 512. Down to 800: dimm1 goes (1024 left); dimm0 would leave 768 < 800.
         var size = await _sandbox.ResizeCoreAsync(2, 800, shrink: true, PodStep, CancellationToken.None);
 
-        // The vCPUs above 2 are offlined by the guest step and stay plugged (the guest never completes their eject).
+        // The vCPUs above 2 are offlined by the guest step and stay plugged: a TCG VM cannot unplug them (CanUnplugCpus).
         _log.Should().Equal("Guest cpus=2 cpusPlugged=False memoryPlugged=False", "RemoveMemory dimm1");
         size.Should().Be(new SandboxResources(Cpus: 4, MemoryMiB: 1024, MaxCpus: 4, MaxMemoryMiB: 2048));
 
         _log.Clear();
         await _sandbox.ResizeCoreAsync(3, 1024, shrink: true, PodStep, CancellationToken.None);
         _log.Should().Equal(["Guest cpus=3 cpusPlugged=False memoryPlugged=False"], "a growth onlines a plugged, offline vCPU before it plugs another");
+    }
+
+    [Fact]
+    public async Task Under_kvm_a_shrink_unplugs_the_offlined_vcpus_after_the_guest_step_then_the_dimms()
+    {
+        _vm.CanUnplugCpus = true;
+        await _sandbox.ResizeCoreAsync(4, 768 + 256, shrink: true, PodStep, CancellationToken.None);
+        _log.Clear();
+
+        var size = await _sandbox.ResizeCoreAsync(2, 768, shrink: true, PodStep, CancellationToken.None);
+
+        _log.Should().Equal("Guest cpus=2 cpusPlugged=False memoryPlugged=False", "RemoveCpu -> 3", "RemoveCpu -> 2", "RemoveMemory dimm0");
+        size.Should().Be(new SandboxResources(Cpus: 2, MemoryMiB: 768, MaxCpus: 4, MaxMemoryMiB: 2048));
+
+        _log.Clear();
+        await _sandbox.ResizeCoreAsync(3, 768, shrink: true, PodStep, CancellationToken.None);
+        _log.Should().Equal(["AddCpu -> 3", "Guest cpus=3 cpusPlugged=True memoryPlugged=False"], "the slot freed by the unplug takes the next growth");
     }
 
     [Fact]

@@ -61,6 +61,16 @@ public sealed class GuestResourcesInVmTests(DebianKernelFixture kernel, ITestOut
         var addAnother = async () => await vm.AddCpuAsync();
         (await addAnother.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("MaxCpus");
 
+        // Taking it out needs KVM: under TCG qemu 7.2 would lose the vCPU and crash on the next plug, so the unplug is
+        // refused before qemu is asked and the VM keeps both vCPUs and keeps serving.
+        if (!vm.CanUnplugCpus)
+        {
+            var remove = async () => await vm.RemoveCpuAsync();
+            (await remove.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("needs KVM");
+            (await addAnother.Should().ThrowAsync<VmException>()).Which.Message.Should().Contain("MaxCpus", "the vCPU still holds its slot");
+            (await agent.GetMetricsAsync(new GetMetricsRequest())).Metrics_.Should().Contain("kata_guest_cpu_time{cpu=\"1\",");
+        }
+
         // A 128 MiB DIMM (one x86_64 memory block): its blocks reach sysfs after the call, and come online through auto_online_blocks.
         double before = Meminfo(metrics, "mem_total");
         await vm.AddMemoryAsync(128);
