@@ -28,12 +28,12 @@ public sealed partial class QemuVm
         foreach (var share in SharedDirectories)
         {
             blockers.Add($"virtio-fs share '{share.Tag}' (device {ShareDeviceId(share.Tag)}, vhost-user-fs-pci) cannot be migrated by qemu: "
-                + "start the sandbox with RootfsMode = Blk (kactl --rootfs blk) and no shared directories");
+                + "start the sandbox with RootfsMode = Blk (kactl run --rootfs-mode blk) and no shared directories");
         }
         if (VsockDevice == QemuVsockDevice.VhostUser)
         {
             blockers.Add("the agent's vhost-user-vsock device (vsock0) cannot be migrated by qemu: "
-                + "start the sandbox with AgentChannel = Serial (kactl --channel serial)");
+                + "start the sandbox with AgentChannel = Serial (kactl run --agent-channel serial)");
         }
         var status = await Qmp.ExecuteAsync("query-migrate", cancellationToken: cancellationToken).ConfigureAwait(false);
         if (status.TryGetProperty("blocked-reasons", out var reasons) && blockers.Count == 0)
