@@ -131,7 +131,7 @@ public sealed partial class Sandbox
                 using var hashing = new HashingWriteStream(file);
                 await using (var zstd = new CompressionStream(hashing, options.CompressionLevel, leaveOpen: true))
                 {
-                    var memory = progress is null ? null : new Progress<(long Bytes, long? Total)>(p => progress.Report(new CheckpointProgress(CheckpointStage.SavingMemory, p.Bytes, p.Total)));
+                    var memory = progress is null ? null : new SynchronousProgress<(long Bytes, long? Total)>(p => progress.Report(new CheckpointProgress(CheckpointStage.SavingMemory, p.Bytes, p.Total)));
                     memoryBytes = await vm.MigrateToAsync(zstd, memory, ct).ConfigureAwait(false);
                 }
                 await file.FlushAsync(ct).ConfigureAwait(false);
@@ -147,7 +147,7 @@ public sealed partial class Sandbox
             {
                 string relative = CheckpointDirectory.DisksDirectory + "/" + name;
                 long size = new FileInfo(image).Length;
-                var copied = progress is null ? null : new Progress<long>(b => progress.Report(new CheckpointProgress(CheckpointStage.CopyingDisks, b, size, relative)));
+                var copied = progress is null ? null : new SynchronousProgress<long>(b => progress.Report(new CheckpointProgress(CheckpointStage.CopyingDisks, b, size, relative)));
                 await DiskCopy.CopyAsync(image, Path.Combine(directory, relative), copied, ct).ConfigureAwait(false);
                 disks.Add(new CheckpointDisk(port, cold, relative));
                 files.Add(await CheckpointDirectory.DescribeAsync(Path.Combine(directory, relative), relative, ct).ConfigureAwait(false));
@@ -250,7 +250,7 @@ public sealed partial class Sandbox
                 string source = CheckpointDirectory.Resolve(directory, disk.File, Path.Combine(directory, CheckpointDirectory.RecordFile));
                 string target = CheckpointDirectory.Resolve(state, disk.File, Path.Combine(directory, CheckpointDirectory.RecordFile));
                 long size = new FileInfo(source).Length;
-                var copied = progress is null ? null : new Progress<long>(b => progress.Report(new CheckpointProgress(CheckpointStage.CopyingDisks, b, size, disk.File)));
+                var copied = progress is null ? null : new SynchronousProgress<long>(b => progress.Report(new CheckpointProgress(CheckpointStage.CopyingDisks, b, size, disk.File)));
                 await DiskCopy.CopyAsync(source, target, copied, ct).ConfigureAwait(false);
                 if (disk.Cold)
                 {
@@ -284,7 +284,7 @@ public sealed partial class Sandbox
             await using (var file = new FileStream(statePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1024 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan))
             await using (var zstd = new DecompressionStream(file, leaveOpen: true))
             {
-                var loaded = progress is null ? null : new Progress<long>(_ => progress.Report(new CheckpointProgress(CheckpointStage.LoadingMemory, file.Position, stateSize)));
+                var loaded = progress is null ? null : new SynchronousProgress<long>(_ => progress.Report(new CheckpointProgress(CheckpointStage.LoadingMemory, file.Position, stateSize)));
                 vm = await QemuVm.RestoreAsync(vmOptions, record.Hotplug with { Disks = hotDisks }, zstd, loaded, ct).ConfigureAwait(false);
             }
             progress?.Report(new CheckpointProgress(CheckpointStage.Resuming));
