@@ -11,8 +11,11 @@ namespace KataAgent.Host.Checkpoints;
 /// </summary>
 internal static class CheckpointNetwork
 {
-    /// <summary>The pod network's record in the checkpoint's records directory (a <see cref="NetworkCheckpoint"/>).</summary>
-    internal const string FileName = "network.json";
+    /// <summary>
+    /// The pod network's record in the checkpoint's records directory (a <see cref="NetworkCheckpoint"/>); beside it,
+    /// network.json is the source's teardown journal as it was (<see cref="CheckpointDirectory.NetworkJournalFile"/>).
+    /// </summary>
+    internal const string FileName = "network-checkpoint.json";
 
     /// <summary>
     /// Records what <see cref="RestoreAsync"/> needs of <paramref name="sandbox"/>'s pod network into <paramref name="recordsDirectory"/>;
