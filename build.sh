@@ -12,7 +12,8 @@
 #                       vsock (the agent channel in a VM: vsock beside virtio-serial), rootfs (container creation over
 #                       virtio-fs beside blk), shim (the containerd shim beside runc: ctr run, CRI pod start, shim
 #                       RSS), images (pull and unpack beside skopeo + umoci), pods (a pod of three through
-#                       CreatePod beside per-container calls, resize latency); all when none is named
+#                       CreatePod beside per-container calls, resize latency), checkpoint (pod checkpoint and
+#                       restore beside a cold boot to the same workload); all when none is named
 #   ./build.sh demo     the above, then out/kactl run of a command that shows it ran in a VM's container
 #   ./build.sh pack     the above, then the NuGet packages (KataAgent.Host and the three it depends on) into out/packages
 #   ./build.sh install  the above, then installs the containerd runtime io.containerd.kataagent.v2 (as root; see

@@ -32,4 +32,7 @@ public enum KataAgentErrorKind
 
     /// <summary>A pod's start gate failed in the guest, so its containers may not start (<see cref="Pods.PodStartGateException"/>).</summary>
     StartGate,
+
+    /// <summary>A sandbox could not be checkpointed or restored: a device that cannot migrate, a corrupt or truncated checkpoint, a migration qemu failed (<see cref="Checkpoints.CheckpointException"/>).</summary>
+    Checkpoint,
 }

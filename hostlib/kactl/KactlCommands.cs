@@ -94,6 +94,8 @@ public static class KactlCommands
         root.Add(new PsCommand().Command);
         root.Add(new LogsCommand().Command);
         root.Add(new RmCommand(global).Command);
+        root.Add(new Checkpoints.CheckpointCommand(global).Command);
+        root.Add(new Checkpoints.RestoreCommand().Command);
         root.Add(new ConsoleCommand().Command);
         root.Add(new PullCommand().Command);
         root.Add(new ImagesCommand().Command);

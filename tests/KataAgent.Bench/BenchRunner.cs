@@ -73,6 +73,10 @@ internal static class BenchRunner
         {
             await Pods.PodBench.RunAsync(root);
         }
+        if (sections.Contains(BenchSections.Checkpoint))
+        {
+            await Checkpoints.CheckpointBench.RunAsync(root);
+        }
         return 0;
     }
 

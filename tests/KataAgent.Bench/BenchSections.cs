@@ -36,7 +36,10 @@ internal static class BenchSections
     /// <summary>A pod of three through CreatePod beside per-container calls, and resize latency (issue 15): out/bench/pods.md.</summary>
     public const string Pods = "pods";
 
-    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock, Rootfs, Shim, Images, Pods];
+    /// <summary>Pod checkpoint and restore beside a cold boot to the same workload (issue 17): out/bench/checkpoint.md.</summary>
+    public const string Checkpoint = "checkpoint";
+
+    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock, Rootfs, Shim, Images, Pods, Checkpoint];
 
     /// <summary>The sections named in <paramref name="names"/>, or all of them; an unknown name is an error naming the known ones.</summary>
     public static ISet<string> Select(IReadOnlyList<string> names)

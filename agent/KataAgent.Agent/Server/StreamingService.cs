@@ -41,11 +41,14 @@ internal sealed class StreamingService(ContainerManager containers, ILogger<Stre
             }
         }
 
+        var (stdoutReader, stderrReader) = start.Resume ? Resume(process, start) : (-1, -1);
+
         async Task Forward(OutputBuffer buffer, bool stderr)
         {
+            int generation = stderr ? stderrReader : stdoutReader;
             while (true)
             {
-                byte[] chunk = await buffer.ReadAsync(ChunkSize, done.Token).ConfigureAwait(false);
+                byte[] chunk = await buffer.ReadAsync(ChunkSize, generation, done.Token).ConfigureAwait(false);
                 if (chunk.Length == 0)
                 {
                     return;
@@ -92,6 +95,27 @@ internal sealed class StreamingService(ContainerManager containers, ILogger<Stre
         catch (OperationCanceledException)
         {
         }
+    }
+
+    /// <summary>Both outputs rewound to the host's offsets (see AttachStart.resume); returns the reader generations.</summary>
+    private static (int Stdout, int Stderr) Resume(ContainerProcess process, AttachStart start)
+    {
+        int Rewind(OutputBuffer buffer, ulong offset, string field)
+        {
+            try
+            {
+                return buffer.Resume(checked((long)offset));
+            }
+            catch (Exception e) when (e is ArgumentOutOfRangeException or OverflowException)
+            {
+                throw AgentException.InvalidArgument(field, $"{offset} is past the {buffer.Taken} bytes sent so far");
+            }
+            catch (InvalidOperationException e)
+            {
+                throw AgentException.FailedPrecondition(field, $"output before it is lost: {e.Message}");
+            }
+        }
+        return (Rewind(process.Stdout, start.StdoutOffset, "start.stdout_offset"), Rewind(process.Stderr, start.StderrOffset, "start.stderr_offset"));
     }
 
     private static async Task ApplyAsync(AttachRequest request, ContainerProcess process, CancellationToken cancellationToken)

@@ -31,14 +31,42 @@ public sealed class Container : IAsyncDisposable
     private readonly List<ContainerProcess> _processes = [];
     private bool _disposed;
 
-    private Container(AgentClient client, string id, string initExecId, bool useStreaming, ContainerOptions options)
+    private Container(AgentClient client, string id, string initExecId, bool useStreaming, ContainerOptions options, bool ownsOutput = true, ProcessOutputOffsets? resumeInit = null)
     {
         Client = client;
         Id = id;
         Options = options;
         UsesStreaming = useStreaming;
-        InitProcess = new ContainerProcess(this, initExecId, useStreaming, options);
+        InitProcess = new ContainerProcess(this, initExecId, useStreaming, options, ownsOutput, resumeInit);
         _processes.Add(InitProcess);
+    }
+
+    /// <summary>The processes this handle knows: the init process, then those it started (or a restore gave it), in order.</summary>
+    public IReadOnlyList<ContainerProcess> Processes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _processes];
+            }
+        }
+    }
+
+    /// <summary>
+    /// A handle on a container of a restored sandbox, and on the processes its checkpoint recorded: each resumes its
+    /// output at the offsets the checkpointed host had received (null: where the agent's reader left off).
+    /// </summary>
+    internal static async Task<Container> RestoredAsync(AgentClient client, string id, string initExecId, ProcessOutputOffsets? initOutput,
+        IEnumerable<(string ExecId, ProcessOutputOffsets? Output)> execs, ContainerOptions options, CancellationToken cancellationToken)
+    {
+        bool streaming = await UseStreamingAsync(client, options, cancellationToken).ConfigureAwait(false);
+        var container = new Container(client, id, initExecId, streaming, options, ownsOutput: false, initOutput);
+        foreach (var (execId, output) in execs)
+        {
+            container._processes.Add(new ContainerProcess(container, execId, streaming, options, ownsOutput: false, output));
+        }
+        return container;
     }
 
     /// <summary>The connection to the agent.</summary>
@@ -134,7 +162,7 @@ public sealed class Container : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(id);
         options ??= new ContainerOptions();
         bool streaming = await UseStreamingAsync(client, options, cancellationToken).ConfigureAwait(false);
-        return new Container(client, id, "", streaming, options);
+        return new Container(client, id, "", streaming, options, ownsOutput: false);
     }
 
     /// <summary>A random exec id: "exec-" and 12 hex digits.</summary>

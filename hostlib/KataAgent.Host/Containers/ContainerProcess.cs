@@ -26,12 +26,40 @@ public sealed class ContainerProcess : IAsyncDisposable
     private Task<int>? _wait;
     private bool _disposed;
 
-    internal ContainerProcess(Container container, string execId, bool useStreaming, ContainerOptions options)
+    internal ContainerProcess(Container container, string execId, bool useStreaming, ContainerOptions options, bool ownsOutput = true, ProcessOutputOffsets? resumeFrom = null)
     {
         Container = container;
         ExecId = execId;
         UsesStreaming = useStreaming;
         _options = options;
+        _ownsOutput = ownsOutput || resumeFrom is not null;
+        _resumeFrom = resumeFrom;
+    }
+
+    /// <summary>Whether this handle's reader is the process's only one since its start (it made the process, or resumed it at known offsets).</summary>
+    private readonly bool _ownsOutput;
+
+    /// <summary>Where a restored handle resumes the outputs (see <see cref="StreamingStdio"/>).</summary>
+    private readonly ProcessOutputOffsets? _resumeFrom;
+
+    /// <summary>
+    /// The output offsets this host has received, counted from the process's start, or null when they are not known
+    /// (a handle opened on a process someone else may have read, or stdio over Kata's unary calls, which cannot resume).
+    /// With no stdio attached yet: where it would start (nothing received, or the resume offsets).
+    /// </summary>
+    internal ProcessOutputOffsets? ReceivedOutput
+    {
+        get
+        {
+            lock (_gate)
+            {
+                if (!_ownsOutput || !UsesStreaming)
+                {
+                    return null;
+                }
+                return _stdio is StreamingStdio streaming ? streaming.Received : _resumeFrom ?? new ProcessOutputOffsets(0, 0);
+            }
+        }
     }
 
     /// <summary>The container the process runs in.</summary>
@@ -130,7 +158,7 @@ public sealed class ContainerProcess : IAsyncDisposable
             if (_stdio is null)
             {
                 _stdio = UsesStreaming
-                    ? new StreamingStdio(Container.Client, ContainerId, ExecId)
+                    ? new StreamingStdio(Container.Client, ContainerId, ExecId, _resumeFrom)
                     : new UnaryStdio(Container.Client, ContainerId, ExecId, _options.EffectiveReadChunkSize);
                 _stdin = new ProcessStdinStream(() => _stdio);
             }

@@ -30,15 +30,31 @@ internal sealed class StreamingStdio : IProcessStdio
     private readonly Task _reader;
     private bool _inputClosed;
     private int _disposed;
+    private long _stdoutReceived;
+    private long _stderrReceived;
 
-    public StreamingStdio(AgentClient client, string containerId, string execId)
+    /// <param name="client">The agent.</param>
+    /// <param name="containerId">The container.</param>
+    /// <param name="execId">The process (empty: the init process).</param>
+    /// <param name="resumeFrom">Resume the outputs at these offsets (AttachStart.resume): what this host received
+    /// before its connection broke, so that the agent sends again what was lost in flight and nothing twice.</param>
+    public StreamingStdio(AgentClient client, string containerId, string execId, ProcessOutputOffsets? resumeFrom = null)
     {
         _description = Describe(containerId, execId);
         var streaming = new Streaming.StreamingClient(client.CallInvoker);
         _call = streaming.Attach(new CallOptions(cancellationToken: _lifetime.Token));
         Stdout = _stdout.Reader.AsStream();
         Stderr = _stderr.Reader.AsStream();
-        _started = SendAsync(new AttachRequest { Start = new AttachStart { ContainerId = containerId, ExecId = execId } }, CancellationToken.None);
+        var start = new AttachStart { ContainerId = containerId, ExecId = execId };
+        if (resumeFrom is { } offsets)
+        {
+            start.Resume = true;
+            start.StdoutOffset = (ulong)offsets.Stdout;
+            start.StderrOffset = (ulong)offsets.Stderr;
+            _stdoutReceived = offsets.Stdout;
+            _stderrReceived = offsets.Stderr;
+        }
+        _started = SendAsync(new AttachRequest { Start = start }, CancellationToken.None);
         _reader = Task.Run(ReadAsync);
     }
 
@@ -47,6 +63,9 @@ internal sealed class StreamingStdio : IProcessStdio
     public Stream Stdout { get; }
 
     public Stream Stderr { get; }
+
+    /// <summary>The bytes of each output received so far (handed to the pipes), counted from the process's start when the stream began there or resumed.</summary>
+    public ProcessOutputOffsets Received => new(Interlocked.Read(ref _stdoutReceived), Interlocked.Read(ref _stderrReceived));
 
     /// <summary>The exit status from the stream's last message (after both outputs are drained).</summary>
     public Task<int> Exit => _exit.Task;
@@ -143,9 +162,12 @@ internal sealed class StreamingStdio : IProcessStdio
                 {
                     case AttachResponse.KindOneofCase.Stdout:
                         // A completed reader (stream disposed) makes this a no-op: the data is discarded.
+                        // Counted first: once written, the bytes are the reader's even while the write waits for room.
+                        Interlocked.Add(ref _stdoutReceived, response.Stdout.Length);
                         await _stdout.Writer.WriteAsync(response.Stdout.Memory, _lifetime.Token).ConfigureAwait(false);
                         break;
                     case AttachResponse.KindOneofCase.Stderr:
+                        Interlocked.Add(ref _stderrReceived, response.Stderr.Length);
                         await _stderr.Writer.WriteAsync(response.Stderr.Memory, _lifetime.Token).ConfigureAwait(false);
                         break;
                     case AttachResponse.KindOneofCase.Exit:

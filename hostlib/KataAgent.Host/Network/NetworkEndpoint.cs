@@ -11,7 +11,7 @@ namespace KataAgent.Host.Network;
 /// <see cref="AgentRoutes"/>, <see cref="AgentNeighbours"/>), and torn down so that the netns is
 /// exactly as CNI left it.
 /// </summary>
-public abstract class NetworkEndpoint : IAsyncDisposable
+public abstract partial class NetworkEndpoint : IAsyncDisposable
 {
     private bool _tornDown;
 
@@ -70,7 +70,7 @@ public abstract class NetworkEndpoint : IAsyncDisposable
             journalPath = Path.GetFullPath(journalPath);
             Directory.CreateDirectory(Path.GetDirectoryName(journalPath)!);
         }
-        return model switch
+        NetworkEndpoint endpoint = model switch
         {
             NetworkModel.TcFilter => TcFilterEndpoint.SetUp(network, journalPath, queues),
             NetworkModel.Macvtap => MacvtapEndpoint.SetUp(network, journalPath),
@@ -78,6 +78,32 @@ public abstract class NetworkEndpoint : IAsyncDisposable
             NetworkModel.None => new NoneEndpoint(network),
             _ => throw new ArgumentOutOfRangeException(nameof(model), model, "unknown network model"),
         };
+        await endpoint.RecordAsync().ConfigureAwait(false);
+        return endpoint;
+    }
+
+    /// <summary>The endpoint's changes (journaled when it was given a journal); null for a model that changes nothing.</summary>
+    private protected virtual UndoStack? Journal => null;
+
+    /// <summary>
+    /// Writes the complete endpoint's <see cref="Checkpoints.NetworkCheckpoint"/> into its journal, so that a process
+    /// that did not set it up can checkpoint the VM; a failure to write undoes the endpoint and is thrown.
+    /// </summary>
+    private async Task RecordAsync()
+    {
+        if (Journal is not { JournalPath: not null } journal)
+        {
+            return;
+        }
+        try
+        {
+            journal.Record(Checkpoints.NetworkCheckpoint.Of(this));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await TearDownAsync(CancellationToken.None).ConfigureAwait(false);
+            throw new PodNetworkException($"the network journal {journal.JournalPath} cannot be written: {e.Message}", e);
+        }
     }
 
     /// <summary>UpdateInterface requests, one per NIC; <paramref name="pciPaths"/> are the NICs' PCI paths (<see cref="QemuVm.NetworkPciPaths"/>).</summary>

@@ -116,6 +116,7 @@ public sealed partial class QemuVm
         {
             arguments.Add("-no-reboot");
         }
+        arguments.AddRange(IncomingArguments());
         arguments.AddRange(["-pidfile", PidFilePath]);
         if (_options.Detached)
         {

@@ -38,6 +38,21 @@ internal sealed record ShimConfiguration
     [JsonPropertyName("networkModel")]
     public string NetworkModel { get; set; } = "tcfilter";
 
+    /// <summary>
+    /// How containers get their rootfs: <c>virtiofs</c> (the default: one virtio-fs share per pod) or <c>blk</c> (each
+    /// rootfs packed into an ext4 disk, hot-plugged). A pod is checkpointable only with <c>blk</c>: qemu 7.2 cannot
+    /// migrate a virtio-fs device.
+    /// </summary>
+    [JsonPropertyName("rootfsMode")]
+    public string RootfsMode { get; set; } = "virtiofs";
+
+    /// <summary>
+    /// The agent's channel: <c>vsock</c> (the default) or <c>serial</c> (one virtio-serial port). A pod is
+    /// checkpointable only with <c>serial</c> where vsock is served by our vhost-user-vsock device (no /dev/vhost-vsock).
+    /// </summary>
+    [JsonPropertyName("agentChannel")]
+    public string AgentChannel { get; set; } = "vsock";
+
     /// <summary>How long a booting VM's agent gets to answer.</summary>
     [JsonPropertyName("agentTimeoutSeconds")]
     public int AgentTimeoutSeconds { get; set; } = 120;

@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Google.Protobuf.WellKnownTypes;
 using KataAgent.Host.Network;
+using KataAgent.Host.Sandboxes;
+using KataAgent.Host.Vm;
 using KataAgent.Protocols.Containerd.RuntimeOptions;
 using KataAgent.Shim.Sizing;
 
@@ -124,6 +126,22 @@ internal static class ShimConfigurationLoader
         _ => throw new ShimConfigurationException("(configuration)", $"networkModel '{config.NetworkModel}' is not tcfilter, macvtap, passt or none"),
     };
 
+    /// <summary>The rootfs mode <paramref name="config"/> names.</summary>
+    public static RootfsMode RootfsModeOf(ShimConfiguration config) => config.RootfsMode switch
+    {
+        "virtiofs" => RootfsMode.VirtioFs,
+        "blk" => RootfsMode.Blk,
+        _ => throw new ShimConfigurationException("(configuration)", $"rootfsMode '{config.RootfsMode}' is not virtiofs or blk"),
+    };
+
+    /// <summary>The agent channel <paramref name="config"/> names.</summary>
+    public static QemuAgentChannel AgentChannelOf(ShimConfiguration config) => config.AgentChannel switch
+    {
+        "vsock" => QemuAgentChannel.Vsock,
+        "serial" => QemuAgentChannel.Serial,
+        _ => throw new ShimConfigurationException("(configuration)", $"agentChannel '{config.AgentChannel}' is not vsock or serial"),
+    };
+
     private static void Check(ShimConfiguration config, string path)
     {
         RequireFile(config.Kernel, "kernel", path);
@@ -147,6 +165,14 @@ internal static class ShimConfigurationLoader
         if (config.NetworkModel is not ("tcfilter" or "macvtap" or "passt" or "none"))
         {
             throw new ShimConfigurationException(path, $"networkModel '{config.NetworkModel}' is not tcfilter, macvtap, passt or none");
+        }
+        if (config.RootfsMode is not ("virtiofs" or "blk"))
+        {
+            throw new ShimConfigurationException(path, $"rootfsMode '{config.RootfsMode}' is not virtiofs or blk");
+        }
+        if (config.AgentChannel is not ("vsock" or "serial"))
+        {
+            throw new ShimConfigurationException(path, $"agentChannel '{config.AgentChannel}' is not vsock or serial");
         }
         if (config.Sizing is null)
         {

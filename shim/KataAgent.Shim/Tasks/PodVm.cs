@@ -57,6 +57,12 @@ internal sealed class PodVm
         }
     }
 
+    /// <summary>The shim configuration the VM was booted from (named in refusals that a setting there avoids).</summary>
+    public string ConfigurationPath { get; init; } = "(the shim configuration)";
+
+    /// <summary>Set when a Checkpoint with exit took the VM down: its tasks exit as killed, not as a VM that died.</summary>
+    public bool CheckpointedAway { get; set; }
+
     /// <summary>The sandbox task's status when it was killed (128 + signal), if it was.</summary>
     public uint? KilledStatus { get; set; }
 

@@ -59,7 +59,7 @@ internal sealed partial class TaskService
                     throw TaskException.FailedPrecondition($"this shim runs the VM of {other.SandboxId}; {role.ToString().ToLowerInvariant()} task {request.Id} needs a shim of its own");
                 }
                 var configuration = LoadConfiguration(request.Options);
-                vm = await BootVmAsync(configuration, sandboxId, spec, cancellationToken).ConfigureAwait(false);
+                vm = await BootVmAsync(configuration, ConfigurationPathOf(request.Options), sandboxId, spec, cancellationToken).ConfigureAwait(false);
                 _vm = vm;
                 BundleState.Write(bundle, new BundleState { VmStateDirectory = vm.StateDirectory });
             }
@@ -150,7 +150,7 @@ internal sealed partial class TaskService
     }
 
     /// <summary>Boots the VM for <paramref name="sandboxId"/> (a sandbox, or a lone container), in the netns its spec names.</summary>
-    private async Task<PodVm> BootVmAsync(ShimConfiguration configuration, string sandboxId, Spec spec, CancellationToken cancellationToken)
+    private async Task<PodVm> BootVmAsync(ShimConfiguration configuration, string configurationPath, string sandboxId, Spec spec, CancellationToken cancellationToken)
     {
         string state = VmStatePaths.For(configuration.StateRoot, _arguments.Namespace, sandboxId);
         if (Directory.Exists(state))
@@ -166,6 +166,7 @@ internal sealed partial class TaskService
             Id = sandboxId,
             Hostname = spec.Hostname,
             NetworkModel = ShimConfigurationLoader.NetworkModelOf(configuration),
+            RootfsMode = ShimConfigurationLoader.RootfsModeOf(configuration),
             Vm = new QemuOptions
             {
                 KernelPath = configuration.Kernel!,
@@ -176,12 +177,13 @@ internal sealed partial class TaskService
                 AllowKvm = configuration.AllowKvm,
                 AgentTimeout = TimeSpan.FromSeconds(configuration.AgentTimeoutSeconds),
                 DebugConsole = configuration.DebugConsole,
+                AgentChannel = ShimConfigurationLoader.AgentChannelOf(configuration),
                 NetworkNamespacePath = VmSpecRewriter.NetworkNamespaceOf(spec),
             },
         };
         options = options with { Vm = size.ApplyTo(options.Vm) };
         var sandbox = await Sandbox.StartAsync(options, cancellationToken).ConfigureAwait(false);
-        var vm = new PodVm(sandbox, sandboxId, state, size, configuration.Sizing);
+        var vm = new PodVm(sandbox, sandboxId, state, size, configuration.Sizing) { ConfigurationPath = configurationPath };
         ShimLog.Info($"VM of {sandboxId} booted: qemu pid {vm.Pid}, {size.BootCpus} vCPUs (max {size.MaxCpus}), {size.BootMemoryMiB} MiB (max {size.MaxMemoryMiB}) from {size.Source}, state {state}");
         _ = WatchVmAsync(vm);
         _ = WatchOomAsync(vm);

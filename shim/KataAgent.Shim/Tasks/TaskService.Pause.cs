@@ -57,12 +57,4 @@ internal sealed partial class TaskService
         _events.Publish(pause ? new TaskPaused { ContainerId = id } : new TaskResumed { ContainerId = id });
         return new Empty();
     }
-
-    /// <summary>Checkpoint: refused with a reason containerd shows (ErrNotImplemented).</summary>
-    private Task<Empty> CheckpointAsync(CheckpointTaskRequest request, CancellationToken cancellationToken)
-    {
-        Find(request.Id);
-        throw TaskException.Unimplemented(
-            $"checkpointing task {request.Id} is not implemented: a container in a VM cannot be checkpointed alone, and pod checkpoint does not exist yet");
-    }
 }

@@ -46,7 +46,7 @@ internal sealed partial class TaskService
         try
         {
             var exit = await vm.Sandbox.Vm.Exited.ConfigureAwait(false);
-            if (!vm.StoppedByShim)
+            if (!vm.StoppedByShim && !vm.CheckpointedAway)
             {
                 ShimLog.Warn($"the VM of {vm.SandboxId} ended on its own (qemu pid {vm.Pid} exit code {exit.ExitCode}): every task in it exits");
             }
@@ -57,7 +57,7 @@ internal sealed partial class TaskService
         }
         bool ours = vm.StoppedByShim;
         vm.Lifetime.Cancel();
-        uint status = ours ? ProcessExit.Killed : ProcessExit.Unknown;
+        uint status = ours || vm.CheckpointedAway ? ProcessExit.Killed : ProcessExit.Unknown;
         ShimTask? sandboxTask = null;
         foreach (var task in Tasks())
         {

@@ -15,7 +15,7 @@ namespace KataAgent.Shim.Tasks;
 /// </summary>
 /// <remarks>
 /// The partial files go by concern: Create (and the VM's boot), the lifecycle (Start, Wait, Kill, Delete, State,
-/// Pids), execs and stdio (Exec, ResizePty, CloseIO), resources (Pause, Resume, Update, Stats, Checkpoint), the shim
+/// Pids), execs and stdio (Exec, ResizePty, CloseIO), resources (Pause, Resume, Update, Stats), Checkpoint, the shim
 /// (Connect, Shutdown), the VM's end (death, teardown, OOM events) and the <c>delete</c> action's cleanup. Handlers
 /// throw the core's errors; <see cref="Register"/> translates them once (<see cref="TaskStatusMapper"/>).
 /// </remarks>
@@ -44,6 +44,19 @@ internal sealed partial class TaskService : IAsyncDisposable
     /// <summary>Reads the configuration for a Create (a seam: the tests give theirs); by default the file the runtime options name.</summary>
     internal Func<Any?, Config.ShimConfiguration> LoadConfiguration { get; init; } =
         options => Config.ShimConfigurationLoader.Load(Config.ShimConfigurationLoader.Resolve(options));
+
+    /// <summary>The configuration file the runtime options name, for messages (a failure to resolve it is the load's to report).</summary>
+    private static string ConfigurationPathOf(Any? options)
+    {
+        try
+        {
+            return Config.ShimConfigurationLoader.Resolve(options);
+        }
+        catch (Config.ShimConfigurationException)
+        {
+            return "(the shim configuration)";
+        }
+    }
 
     /// <summary>Registers every method of the task service on <paramref name="server"/>.</summary>
     public void Register(TtrpcServer server)

@@ -52,6 +52,7 @@ internal sealed class RecordingEvents : IEventPublisher
         KataAgent.Protocols.Containerd.Events.TaskPaused p => (p.ContainerId, "paused"),
         KataAgent.Protocols.Containerd.Events.TaskResumed r => (r.ContainerId, "resumed"),
         KataAgent.Protocols.Containerd.Events.TaskOOM o => (o.ContainerId, "oom"),
+        KataAgent.Protocols.Containerd.Events.TaskCheckpointed c => (c.ContainerId, $"checkpointed {c.Checkpoint}"),
         _ => ("", e.Descriptor.Name),
     };
 }

@@ -29,18 +29,23 @@ internal sealed class ShimHarness : IAsyncDisposable
     private TtrpcClient _client = null!;
     private Task _accepting = Task.CompletedTask;
 
-    private ShimHarness(string @namespace)
+    private ShimHarness(string @namespace, JsonObject? settings)
     {
         Namespace = @namespace;
         StateRoot = Temp.CreateDirectory("st");
         ConfigPath = Temp.File("configuration.json");
-        File.WriteAllText(ConfigPath, new JsonObject
+        var configuration = new JsonObject
         {
             ["kernel"] = RepoPaths.Kernel,
             ["initrd"] = RepoPaths.Initrd,
             ["stateRoot"] = StateRoot,
             ["sizing"] = new JsonObject { ["baseMemoryMiB"] = 256, ["defaultMemoryMiB"] = 256, ["maxCpus"] = 2, ["maxMemoryMiB"] = 2048 },
-        }.ToJsonString());
+        };
+        foreach (var (key, value) in settings ?? [])
+        {
+            configuration[key] = value?.DeepClone();
+        }
+        File.WriteAllText(ConfigPath, configuration.ToJsonString());
         Service = new TaskService(new ShimArguments { Namespace = @namespace, Id = "shim", Bundle = Temp.Path }, Events, Lifetime);
         Service.Register(_server);
     }
@@ -62,9 +67,10 @@ internal sealed class ShimHarness : IAsyncDisposable
     /// <summary>The runtime options containerd gives Create: the configuration's path.</summary>
     public Any RuntimeOptions => new() { TypeUrl = ShimConfigurationLoader.RuntimeOptionsTypeUrl, Value = new Options { ConfigPath = ConfigPath }.ToByteString() };
 
-    public static async Task<ShimHarness> StartAsync(string @namespace)
+    /// <summary>A harness whose configuration has <paramref name="settings"/> over the defaults (e.g. rootfsMode).</summary>
+    public static async Task<ShimHarness> StartAsync(string @namespace, JsonObject? settings = null)
     {
-        var harness = new ShimHarness(@namespace);
+        var harness = new ShimHarness(@namespace, settings);
         string socket = harness.Temp.File("shim.sock");
         harness._listener.Bind(new UnixDomainSocketEndPoint(socket));
         harness._listener.Listen(8);

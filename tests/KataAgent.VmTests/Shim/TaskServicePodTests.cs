@@ -229,6 +229,34 @@ public sealed class TaskServicePodTests(PodFixture pod) : IClassFixture<PodFixtu
         (await Shim.CallAsync("Pids", new PidsRequest { Id = PodFixture.SandboxId }, PidsResponse.Parser)).Processes.Select(p => p.Pid).Should().Equal(pod.QemuPid);
     }
 
+    [Fact]
+    public async Task Checkpoint_of_a_pod_with_the_default_devices_or_of_one_container_is_unimplemented_with_the_reason()
+    {
+        string path = Shim.Temp.CreateDirectory("cp-refused");
+        var pod = () => Shim.CallAsync("Checkpoint", new CheckpointTaskRequest { Id = PodFixture.SandboxId, Path = path });
+
+        var refused = (await pod.Should().ThrowAsync<RpcException>()).Which;
+
+        refused.StatusCode.Should().Be(StatusCode.Unimplemented);
+        refused.Status.Detail.Should().Contain($"pod {PodFixture.SandboxId} cannot be checkpointed").And.Contain("vhost-user-fs-pci \"kataShared\"")
+            .And.Contain("\"rootfsMode\": \"blk\"").And.Contain(Shim.ConfigPath);
+        if (!File.Exists("/dev/vhost-vsock"))
+        {
+            refused.Status.Detail.Should().Contain("vhost-user-vsock-pci").And.Contain("\"agentChannel\": \"serial\"");
+        }
+        Directory.EnumerateFileSystemEntries(path).Should().BeEmpty("nothing was written");
+        (await Shim.CallAsync("State", new StateRequest { Id = PodFixture.SandboxId }, StateResponse.Parser)).Status.Should().Be(Status.Running, "the pod was not touched");
+
+        await CreateAsync("cp1", ["sleep", "1000"]);
+        await Shim.CallAsync("Start", new StartRequest { Id = "cp1" }, StartResponse.Parser);
+        var container = () => Shim.CallAsync("Checkpoint", new CheckpointTaskRequest { Id = "cp1", Path = path });
+        var alone = (await container.Should().ThrowAsync<RpcException>()).Which;
+        alone.StatusCode.Should().Be(StatusCode.Unimplemented);
+        alone.Status.Detail.Should().Contain("a container in a VM cannot be checkpointed alone").And.Contain($"sandbox task {PodFixture.SandboxId}");
+        Shim.Events.About(PodFixture.SandboxId).Should().NotContain(e => e.StartsWith("checkpointed", StringComparison.Ordinal));
+        await KillAndDeleteAsync("cp1");
+    }
+
     private sealed record Run(string Bundle, uint Pid, string Stdout, Task<string> Output, Task<string> Errors);
 
     private Task<Run> CreateAsync(string id, IEnumerable<string> args) => CreateAsync(id, ShimHarness.Config(args, PodFixture.ContainerAnnotations));

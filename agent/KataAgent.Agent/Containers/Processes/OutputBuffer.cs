@@ -4,7 +4,9 @@ namespace KataAgent.Agent.Containers.Processes;
 /// A process's stdout or stderr, kept in the agent until read: bounded (the pump stops reading
 /// when it is full, so the process blocks on a full pipe rather than the agent growing without
 /// limit), and readable after the process has exited. End of stream is an empty read, as Kata's
-/// ReadStdout returns it.
+/// ReadStdout returns it. The last <see cref="Retained"/> bytes handed to readers are kept, so that a reader whose
+/// connection broke with data in flight (a restored checkpoint) can resume at the offset it really received
+/// (<see cref="Resume"/>).
 /// </summary>
 public sealed class OutputBuffer
 {
@@ -14,12 +16,32 @@ public sealed class OutputBuffer
     private int _chunkOffset;
     private int _buffered;
     private bool _completed;
+    private readonly LinkedList<byte[]> _sent = new();
+    private long _sentBytes;
+    private long _taken;
+    private int _generation;
     private TaskCompletionSource _dataOrEnd = NewSignal();
     private TaskCompletionSource _space = NewSignal();
 
-    public OutputBuffer(int capacity = 1024 * 1024)
+    public OutputBuffer(int capacity = 1024 * 1024, int retained = 1024 * 1024)
     {
         _capacity = capacity;
+        Retained = retained;
+    }
+
+    /// <summary>How many of the bytes last handed to readers are kept for <see cref="Resume"/>.</summary>
+    public int Retained { get; }
+
+    /// <summary>Bytes handed to readers since the process started (the offset the next read starts at).</summary>
+    public long Taken
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _taken;
+            }
+        }
     }
 
     public int Buffered
@@ -65,13 +87,24 @@ public sealed class OutputBuffer
     }
 
     /// <summary>Reads up to <paramref name="maxBytes"/>, waiting for data; an empty result means end of stream.</summary>
-    public async Task<byte[]> ReadAsync(int maxBytes, CancellationToken cancellationToken)
+    public Task<byte[]> ReadAsync(int maxBytes, CancellationToken cancellationToken) => ReadAsync(maxBytes, -1, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ReadAsync(int, CancellationToken)"/>, for the reader <paramref name="generation"/> (one
+    /// <see cref="Resume"/> returned; -1 for any): once another reader has resumed, this one's read ends with
+    /// <see cref="OperationCanceledException"/> and takes nothing, so that nothing goes to a reader nobody listens to.
+    /// </summary>
+    public async Task<byte[]> ReadAsync(int maxBytes, int generation, CancellationToken cancellationToken)
     {
         while (true)
         {
             Task wait;
             lock (_gate)
             {
+                if (generation >= 0 && generation != _generation)
+                {
+                    throw new OperationCanceledException("another reader resumed this output");
+                }
                 if (_buffered > 0)
                 {
                     return Take(maxBytes);
@@ -109,10 +142,76 @@ public sealed class OutputBuffer
             }
         }
         _buffered -= count;
+        _taken += count;
+        _sent.AddLast(result);
+        _sentBytes += count;
+        while (_sent.First is { } oldest && _sentBytes - oldest.Value.Length >= Retained)
+        {
+            _sentBytes -= oldest.Value.Length;
+            _sent.RemoveFirst();
+        }
         var space = _space;
         _space = NewSignal();
         space.TrySetResult();
         return result;
+    }
+
+    /// <summary>
+    /// Makes the next read start at byte <paramref name="offset"/> of the output: what was handed out after it (and
+    /// never arrived) is put back in front. Returns the new reader's generation; earlier readers' reads end.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The offset is past what was handed out.</exception>
+    /// <exception cref="InvalidOperationException">The offset is before what is still kept: that output is lost.</exception>
+    public int Resume(long offset)
+    {
+        lock (_gate)
+        {
+            if (offset < 0 || offset > _taken)
+            {
+                throw new ArgumentOutOfRangeException(nameof(offset), offset, $"is past the {_taken} bytes sent so far");
+            }
+            long back = _taken - offset;
+            long kept = Math.Min(_sentBytes, Retained);
+            if (back > _sentBytes)
+            {
+                throw new InvalidOperationException($"offset {offset} is before the last {kept} bytes sent, which is all that is kept");
+            }
+            if (back > 0)
+            {
+                var replay = new byte[back];
+                long need = back;
+                while (need > 0)
+                {
+                    byte[] last = _sent.Last!.Value;
+                    int n = (int)Math.Min(need, last.Length);
+                    Array.Copy(last, last.Length - n, replay, need - n, n);
+                    need -= n;
+                    if (n == last.Length)
+                    {
+                        _sent.RemoveLast();
+                    }
+                    else
+                    {
+                        _sent.Last.Value = last[..^n];
+                    }
+                }
+                _sentBytes -= back;
+                var rest = _chunks.ToArray();
+                _chunks.Clear();
+                _chunks.Enqueue(replay);
+                for (int i = 0; i < rest.Length; i++)
+                {
+                    _chunks.Enqueue(i == 0 && _chunkOffset > 0 ? rest[0][_chunkOffset..] : rest[i]);
+                }
+                _chunkOffset = 0;
+                _buffered += (int)back;
+                _taken = offset;
+            }
+            _generation++;
+            // A reader waiting for data wakes, sees it is no longer the current one, and ends.
+            _dataOrEnd.TrySetResult();
+            return _generation;
+        }
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -34,12 +34,24 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
 
     internal static MacvtapEndpoint SetUp(PodNetwork network, string? journalPath) =>
         new(network, NetnsWiring.Wire(network, NetworkModel.Macvtap, journalPath,
-            (rtnl, undo, pod, index) => Wire(rtnl, undo, pod, TcFilterEndpoint.TapName(index))));
+            (rtnl, undo, pod, index) => Wire(rtnl, undo, pod, TcFilterEndpoint.TapName(index), guestMac: null)));
 
-    private static EndpointNic Wire(Rtnetlink rtnl, UndoStack undo, PodInterface pod, string tapName)
+    /// <summary>
+    /// The wiring for a restored VM: a macvtap per checkpointed NIC on <paramref name="interfaces"/> (the target netns's
+    /// interfaces of the same names) carrying the NIC's own MAC, since macvtap delivers by destination MAC.
+    /// </summary>
+    internal static MacvtapEndpoint Restore(PodNetwork network, IReadOnlyList<PodInterface> interfaces, IReadOnlyList<Checkpoints.NetworkCheckpointNic> nics, string? journalPath) =>
+        new(network, NetnsWiring.Wire(network, interfaces, NetworkModel.Macvtap, journalPath,
+            (rtnl, undo, pod, index) => Wire(rtnl, undo, pod, TcFilterEndpoint.TapName(index), MacAddress.Parse(nics[index].GuestMac))));
+
+    private protected override UndoStack Journal => _wiring.Undo;
+
+    /// <summary>Wires one interface; the macvtap (and so the guest) gets <paramref name="guestMac"/>, or the veth's own MAC when null.</summary>
+    private static EndpointNic Wire(Rtnetlink rtnl, UndoStack undo, PodInterface pod, string tapName, byte[]? guestMac)
     {
         var veth = rtnl.GetLink(pod.Link.Index);
         byte[] vethMac = veth.Address ?? throw new PodNetworkException($"{veth.Name} has no MAC address: macvtap needs an Ethernet link");
+        byte[] nicMac = guestMac ?? vethMac;
         var addresses = rtnl.ListAddresses(veth.Index).Where(a => !a.Address.IsIPv6LinkLocal).ToList();
         var routes = rtnl.ListRoutes().Where(r => r.OutputInterface == veth.Index && r.Protocol != LinuxRtnetlink.RTPROT_KERNEL).ToList();
         var neighbours = rtnl.ListNeighbours(veth.Index).Where(n => (n.State & LinuxNeighbour.NUD_PERMANENT) != 0).ToList();
@@ -51,7 +63,7 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
         undo.Push(new RestoreLinkAddressStep(veth.Index, veth.Name, MacAddress.Format(vethMac)));
         var macvtap = CreateWithFreeIndex(rtnl, tapName, veth.Index);
         undo.Push(new DeleteLinkStep(macvtap.Index, tapName));
-        rtnl.SetLinkAddress(macvtap.Index, vethMac);
+        rtnl.SetLinkAddress(macvtap.Index, nicMac);
         rtnl.SetLinkMtu(macvtap.Index, veth.Mtu);
 
         // Routes after addresses (a gateway must be reachable again), direct routes before those via a gateway.
@@ -70,7 +82,7 @@ public sealed class MacvtapEndpoint : NetworkEndpoint
         rtnl.SetLinkUp(macvtap.Index, true);
         return new EndpointNic(pod, new QemuNetworkDevice
         {
-            Mac = MacAddress.Format(vethMac),
+            Mac = MacAddress.Format(nicMac),
             Netdev = "tap,vhost=off",
             OpenFile = $"/dev/tap{macvtap.Index}",
         }, "macvtap");

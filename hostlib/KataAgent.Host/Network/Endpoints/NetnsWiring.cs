@@ -24,12 +24,20 @@ internal sealed class NetnsWiring
 
     public IReadOnlyList<EndpointNic> Nics { get; }
 
+    /// <summary>The changes made, journaled if the endpoint was given a journal.</summary>
+    public UndoStack Undo => _undo;
+
     /// <summary>
     /// Calls <paramref name="wireInterface"/> for each pod interface with its index; it makes the changes and
     /// pushes their undo steps. A failure undoes what was done for the earlier interfaces (and the failing one,
     /// as far as it got), closes the handle and is thrown.
     /// </summary>
     public static NetnsWiring Wire(PodNetwork network, NetworkModel model, string? journalPath,
+        Func<Rtnetlink, UndoStack, PodInterface, int, EndpointNic> wireInterface) =>
+        Wire(network, network.Interfaces, model, journalPath, wireInterface);
+
+    /// <summary>As the other form, for <paramref name="interfaces"/> of the netns in that order (a restore's: those the checkpointed NICs stand in for).</summary>
+    public static NetnsWiring Wire(PodNetwork network, IReadOnlyList<PodInterface> interfaces, NetworkModel model, string? journalPath,
         Func<Rtnetlink, UndoStack, PodInterface, int, EndpointNic> wireInterface)
     {
         var undo = new UndoStack(network.NamespacePath, model, journalPath);
@@ -37,9 +45,9 @@ internal sealed class NetnsWiring
         var rtnl = PodNetworkScanner.Open(network.NamespacePath);
         try
         {
-            for (int i = 0; i < network.Interfaces.Count; i++)
+            for (int i = 0; i < interfaces.Count; i++)
             {
-                nics.Add(wireInterface(rtnl, undo, network.Interfaces[i], i));
+                nics.Add(wireInterface(rtnl, undo, interfaces[i], i));
             }
         }
         catch (Exception e)

@@ -45,13 +45,19 @@ public sealed class PasstEndpoint : NetworkEndpoint
     private readonly string _directory;
     private readonly UndoStack _undo;
 
-    private PasstEndpoint(PodNetwork network, EndpointNic nic, string directory, int processId, UndoStack undo)
+    private PasstEndpoint(PodNetwork network, EndpointNic nic, string directory, int processId, UndoStack undo, IReadOnlyList<PortForward> portForwards)
         : base(network, [nic])
     {
         _directory = directory;
         ProcessId = processId;
         _undo = undo;
+        PortForwards = portForwards;
     }
+
+    /// <summary>The inbound ports passt forwards.</summary>
+    public IReadOnlyList<PortForward> PortForwards { get; }
+
+    private protected override UndoStack Journal => _undo;
 
     /// <inheritdoc/>
     public override NetworkModel Model => NetworkModel.Passt;
@@ -65,9 +71,15 @@ public sealed class PasstEndpoint : NetworkEndpoint
     /// <summary>passt answers ARP itself; the pod's static neighbours name MACs the guest cannot reach.</summary>
     public override IReadOnlyList<ARPNeighbor> AgentNeighbours => [];
 
-    internal static async Task<PasstEndpoint> SetUpAsync(PodNetwork network, string stateDirectory, IReadOnlyList<PortForward> portForwards, string? journalPath, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts passt for <paramref name="network"/>. A restore names the <paramref name="template"/> interface (the one the
+    /// checkpointed NIC stood in for) and the guest NIC's <paramref name="guestMac"/>; a new endpoint picks the
+    /// interface with the default route and a random MAC.
+    /// </summary>
+    internal static async Task<PasstEndpoint> SetUpAsync(PodNetwork network, string stateDirectory, IReadOnlyList<PortForward> portForwards, string? journalPath,
+        CancellationToken cancellationToken, PodInterface? template = null, string? guestMac = null)
     {
-        var template = Template(network);
+        template ??= Template(network);
         bool root = Libc.GetEuid() == 0;
         string directory = root
             ? Path.Combine(RootRuntimeDirectory, Guid.NewGuid().ToString("N")[..12])
@@ -122,10 +134,10 @@ public sealed class PasstEndpoint : NetworkEndpoint
             int pid = await WaitForPidFileAsync(pidFile, log, cancellationToken).ConfigureAwait(false);
             var nic = new EndpointNic(template, new QemuNetworkDevice
             {
-                Mac = MacAddress.Format(MacvtapEndpoint.RandomLocalMac()),
+                Mac = guestMac ?? MacAddress.Format(MacvtapEndpoint.RandomLocalMac()),
                 Netdev = $"stream,server=off,addr.type=unix,addr.path={socket.Replace(",", ",,", StringComparison.Ordinal)}",
             }, "passt");
-            return new PasstEndpoint(network, nic, directory, pid, undo);
+            return new PasstEndpoint(network, nic, directory, pid, undo, portForwards);
         }
         catch (Exception e)
         {

@@ -30,9 +30,20 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
     public static string TapName(int index) => $"tap{index}_kata";
 
     internal static TcFilterEndpoint SetUp(PodNetwork network, string? journalPath, int queues = 1) =>
-        new(network, NetnsWiring.Wire(network, NetworkModel.TcFilter, journalPath, (rtnl, undo, pod, index) => WireTap(rtnl, undo, pod, index, queues)));
+        new(network, NetnsWiring.Wire(network, NetworkModel.TcFilter, journalPath, (rtnl, undo, pod, index) => WireTap(rtnl, undo, pod, index, queues, pod.Mac)));
 
-    private static EndpointNic WireTap(Rtnetlink rtnl, UndoStack undo, PodInterface pod, int index, int queues)
+    /// <summary>
+    /// The wiring for a restored VM: a tap per checkpointed NIC, on <paramref name="interfaces"/> (the target netns's
+    /// interfaces of the same names), with the NIC's own MAC and queues. The veth keeps its MAC: the redirect carries
+    /// every frame whatever its address, and the guest's gratuitous ARP after the restore tells the peers its MAC.
+    /// </summary>
+    internal static TcFilterEndpoint Restore(PodNetwork network, IReadOnlyList<PodInterface> interfaces, IReadOnlyList<Checkpoints.NetworkCheckpointNic> nics, string? journalPath) =>
+        new(network, NetnsWiring.Wire(network, interfaces, NetworkModel.TcFilter, journalPath,
+            (rtnl, undo, pod, index) => WireTap(rtnl, undo, pod, index, nics[index].Queues, nics[index].GuestMac)));
+
+    private protected override UndoStack Journal => _wiring.Undo;
+
+    private static EndpointNic WireTap(Rtnetlink rtnl, UndoStack undo, PodInterface pod, int index, int queues, string guestMac)
     {
         string tapName = TapName(index);
         // A multi-queue tap must be made so (IFF_MULTI_QUEUE): qemu's queues=N attaches N queues to it by name.
@@ -54,7 +65,7 @@ public sealed class TcFilterEndpoint : NetworkEndpoint
 
         return new EndpointNic(pod, new QemuNetworkDevice
         {
-            Mac = pod.Mac,
+            Mac = guestMac,
             Netdev = $"tap,ifname={tapName},script=no,downscript=no,vhost=off",
             Queues = queues,
         }, "tap");

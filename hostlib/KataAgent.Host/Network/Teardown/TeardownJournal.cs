@@ -8,4 +8,7 @@ internal sealed record TeardownJournal
     public required NetworkModel Model { get; init; }
 
     public required IReadOnlyList<UndoStep> Steps { get; init; }
+
+    /// <summary>What a restore of the VM needs of this wiring (recorded once the endpoint is complete); null before.</summary>
+    public Checkpoints.NetworkCheckpoint? Checkpoint { get; init; }
 }

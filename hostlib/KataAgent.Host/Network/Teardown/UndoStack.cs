@@ -26,6 +26,7 @@ internal sealed class UndoStack
         Model = journal.Model;
         JournalPath = journalPath is null ? null : Path.GetFullPath(journalPath);
         _steps = [.. journal.Steps];
+        Checkpoint = journal.Checkpoint;
     }
 
     public string NamespacePath { get; }
@@ -36,6 +37,16 @@ internal sealed class UndoStack
     public string? JournalPath { get; }
 
     public IReadOnlyList<UndoStep> Steps => _steps;
+
+    /// <summary>The wiring a restore needs (<see cref="Record"/>); null until the endpoint is complete.</summary>
+    public Checkpoints.NetworkCheckpoint? Checkpoint { get; private set; }
+
+    /// <summary>Records the complete endpoint's wiring with the steps (a checkpoint of the sandbox reads it from the journal).</summary>
+    public void Record(Checkpoints.NetworkCheckpoint checkpoint)
+    {
+        Checkpoint = checkpoint;
+        Save();
+    }
 
     public void Push(UndoStep step)
     {
@@ -123,7 +134,7 @@ internal sealed class UndoStack
             return;
         }
         string temporary = JournalPath + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(new TeardownJournal { NamespacePath = NamespacePath, Model = Model, Steps = [.. _steps] }, TeardownJournalJsonContext.Default.TeardownJournal));
+        File.WriteAllText(temporary, JsonSerializer.Serialize(new TeardownJournal { NamespacePath = NamespacePath, Model = Model, Steps = [.. _steps], Checkpoint = Checkpoint }, TeardownJournalJsonContext.Default.TeardownJournal));
         File.Move(temporary, JournalPath, overwrite: true);
     }
 }

@@ -51,7 +51,20 @@ public sealed class ShimConfigurationLoaderTests : IDisposable
         config.NetworkModel.Should().Be("tcfilter");
         config.AgentTimeoutSeconds.Should().Be(120);
         config.DebugConsole.Should().BeFalse();
+        ShimConfigurationLoader.RootfsModeOf(config).Should().Be(KataAgent.Host.Sandboxes.RootfsMode.VirtioFs);
+        ShimConfigurationLoader.AgentChannelOf(config).Should().Be(KataAgent.Host.Vm.QemuAgentChannel.Vsock);
         config.Sizing.Should().BeEquivalentTo(new KataAgent.Shim.Sizing.SizingOptions(), "no sizing object: the sizing defaults");
+    }
+
+    [Fact]
+    public void A_checkpointable_configuration_names_blk_and_serial()
+    {
+        string json = $$"""{ "kernel": "{{Touch("vmlinuz")}}", "initrd": "{{Touch("initrd.img")}}", "rootfsMode": "blk", "agentChannel": "serial" }""";
+
+        var config = ShimConfigurationLoader.Parse(Encoding.UTF8.GetBytes(json), "c.json");
+
+        ShimConfigurationLoader.RootfsModeOf(config).Should().Be(KataAgent.Host.Sandboxes.RootfsMode.Blk);
+        ShimConfigurationLoader.AgentChannelOf(config).Should().Be(KataAgent.Host.Vm.QemuAgentChannel.Serial);
     }
 
     [Fact]
@@ -69,6 +82,8 @@ public sealed class ShimConfigurationLoaderTests : IDisposable
     [InlineData("""{ "kernel": "/nonexistent/vmlinuz", "initrd": "@initrd" }""", "kernel '/nonexistent/vmlinuz' does not exist")]
     [InlineData("""{ "kernel": "@kernel", "initrd": "@initrd", "networkModel": "bridge" }""", "networkModel 'bridge'")]
     [InlineData("""{ "kernel": "@kernel", "initrd": "@initrd", "agentTimeoutSeconds": 0 }""", "agentTimeoutSeconds 0")]
+    [InlineData("""{ "kernel": "@kernel", "initrd": "@initrd", "rootfsMode": "9p" }""", "rootfsMode '9p' is not virtiofs or blk")]
+    [InlineData("""{ "kernel": "@kernel", "initrd": "@initrd", "agentChannel": "tcp" }""", "agentChannel 'tcp' is not vsock or serial")]
     [InlineData("""{ "kernel": "@kernel", "initrd": "@initrd", "stateRoot": "run/x" }""", "stateRoot 'run/x'")]
     [InlineData("""{ "kernel": "@kernel", "initrd": "@initrd", "allowKvm": "yes" }""", "$.allowKvm")]
     [InlineData("""{ "kernel": "@kernel", "initrd": "@initrd", "kernal": "typo" }""", "kernal")]

@@ -1,0 +1,74 @@
+using System.Text;
+using FluentAssertions;
+using KataAgent.Agent.Containers.Processes;
+using Xunit;
+
+namespace KataAgent.Tests.Agent;
+
+/// <summary>
+/// The agent's output buffer resumes a reader at the offset the host really received (Attach's resume): what was
+/// handed out after it comes again, in order, once; what is no longer kept, or was never sent, is refused.
+/// </summary>
+public sealed class OutputBufferResumeTests
+{
+    private static async Task<string> ReadAsync(OutputBuffer buffer, int max, int generation = -1) =>
+        Encoding.ASCII.GetString(await buffer.ReadAsync(max, generation, CancellationToken.None));
+
+    [Fact]
+    public async Task Resume_gives_again_what_was_sent_after_the_offset_then_the_rest_in_order()
+    {
+        var buffer = new OutputBuffer();
+        await buffer.WriteAsync("1\n2\n3\n"u8.ToArray(), CancellationToken.None);
+        (await ReadAsync(buffer, 4)).Should().Be("1\n2\n");
+        (await ReadAsync(buffer, 1)).Should().Be("3");
+        await buffer.WriteAsync("4\n"u8.ToArray(), CancellationToken.None);
+        buffer.Taken.Should().Be(5);
+
+        int generation = buffer.Resume(2);
+
+        buffer.Taken.Should().Be(2);
+        (await ReadAsync(buffer, 100, generation)).Should().Be("2\n3\n4\n", "the host had received \"1\\n\" only");
+    }
+
+    [Fact]
+    public async Task Resume_at_what_was_taken_changes_nothing_but_the_reader()
+    {
+        var buffer = new OutputBuffer();
+        await buffer.WriteAsync("abc"u8.ToArray(), CancellationToken.None);
+        (await ReadAsync(buffer, 2)).Should().Be("ab");
+
+        int generation = buffer.Resume(2);
+
+        (await ReadAsync(buffer, 100, generation)).Should().Be("c");
+    }
+
+    [Fact]
+    public async Task An_earlier_reader_stops_once_another_resumed_and_takes_nothing()
+    {
+        var buffer = new OutputBuffer();
+        int first = buffer.Resume(0);
+        var waiting = buffer.ReadAsync(100, first, CancellationToken.None);
+
+        int second = buffer.Resume(0);
+        await buffer.WriteAsync("x"u8.ToArray(), CancellationToken.None);
+
+        await waiting.Invoking(async w => await w).Should().ThrowAsync<OperationCanceledException>();
+        (await ReadAsync(buffer, 100, second)).Should().Be("x");
+    }
+
+    [Fact]
+    public async Task An_offset_past_what_was_sent_or_before_what_is_kept_is_refused()
+    {
+        var buffer = new OutputBuffer(capacity: 1024, retained: 4);
+        await buffer.WriteAsync("0123456789"u8.ToArray(), CancellationToken.None);
+        for (int i = 0; i < 10; i += 2)
+        {
+            await ReadAsync(buffer, 2);
+        }
+
+        buffer.Invoking(b => b.Resume(11)).Should().Throw<ArgumentOutOfRangeException>();
+        buffer.Invoking(b => b.Resume(2)).Should().Throw<InvalidOperationException>("only the last bytes sent are kept");
+        int generation = buffer.Resume(6);
+        (await ReadAsync(buffer, 100, generation)).Should().Be("6789");
+    }
+}
