@@ -254,7 +254,7 @@ internal static class BenchRunner
     private static AgentMemory Memory(int pid)
     {
         var lines = File.ReadAllLines($"/proc/{pid}/status");
-        long Field(string name) => long.Parse(lines.Single(l => l.StartsWith(name + ":", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        long Field(string name) => long.Parse(lines.Single(l => l.StartsWith(name + ":", StringComparison.Ordinal)).Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
         return new AgentMemory(Field("VmRSS"), Field("RssAnon"), Field("RssFile") + Field("RssShmem"), (int)Field("Threads"));
     }
 }
