@@ -6,9 +6,10 @@ namespace KataAgent.Agent.Footprint;
 /// Gives the garbage collector's idle memory back to the guest once the agent goes quiet after a burst of work.
 /// </summary>
 /// <remarks>
-/// Starting the server and a first connection allocate about 27 MiB, of which about 6 MiB stay alive; the GC keeps
-/// the regions it has used committed for the next burst, which in a guest that sits idle between RPCs is memory no
-/// container can use (measured in docs/BENCHMARKS.md, "Agent memory": 11 MiB of 24 MiB anonymous). Go's runtime
+/// Starting the server and its first connections allocate several MiB (about 8 now, 27 before the start
+/// stopped building protobuf reflection), of which a few stay alive; the GC keeps the regions it has used committed
+/// for the next burst, which in a guest that sits idle between RPCs is memory no container can use (measured in
+/// docs/BENCHMARKS.md, "Agent memory, exec and round trips": half of the agent's anonymous memory). Go's runtime
 /// returns such memory with its background scavenger; here one full, compacting, decommitting collection
 /// (<see cref="GCCollectionMode.Aggressive"/>) does it, and only when it pays: at least
 /// <see cref="HeapTrimPolicy.MinimumAllocated"/> allocated since the last one, almost nothing allocated during the last
