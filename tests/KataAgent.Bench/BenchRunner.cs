@@ -96,10 +96,12 @@ internal static class BenchRunner
             await using var client = await AgentClient.ConnectAsync(connector, new AgentClientOptions { RetryInterval = TimeSpan.FromMilliseconds(2) });
             double readyMs = startClock.Elapsed.TotalMilliseconds;
             await Task.Delay(1000);
-            long idleRss = RssKiB(agent.ProcessId);
+            var idle = Memory(agent.ProcessId);
+            await Task.Delay(2000);
+            var settled = Memory(agent.ProcessId);
 
             var (grpc, requestBytes, responseBytes) = await CheckLatencyAsync(client);
-            long busyRss = RssKiB(agent.ProcessId);
+            long busyRss = Memory(agent.ProcessId).Rss;
 
             var raw = await RawPingPongAsync(scratch, requestBytes, responseBytes);
 
@@ -116,7 +118,11 @@ internal static class BenchRunner
             rows.Add(("Ratio ttrpc / raw (p50)", $"{Percentiles.Of(ttrpc, 50) / Percentiles.Of(ttrpcRaw, 50):0.0}×", "goal: within 2×"));
             rows.Add(("Ratio ttrpc / gRPC (p50)", $"{Percentiles.Of(ttrpc, 50) / Percentiles.Of(grpc, 50):0.00}×", "both measured in this run, same agent"));
             rows.Add(("Agent start to first Check answered", $"{readyMs:0} ms", "process start, Kestrel up, connect and Check from this client"));
-            rows.Add(("Agent idle RSS", $"{idleRss / 1024.0:0.0} MiB", "1 s after the first Check, one client connected"));
+            var ttrpcOnly = await TtrpcOnlyMemoryAsync(agentBinary, scratch);
+            rows.Add(("Agent idle RSS, served over gRPC", idle.Describe(), "1 s after the first Check, one client connected"));
+            rows.Add(("Agent idle RSS, served over gRPC, 3 s after the first Check", settled.Describe(), "the same agent, later: the idle heap given back (the agent's HeapTrimmer) whenever that happened after the 1 s row"));
+            rows.Add(("Agent idle RSS, only ttrpc used", ttrpcOnly.Idle.Describe(), "a second agent process: one ttrpc connection, one Check, 1 s later"));
+            rows.Add(("Agent idle RSS, only ttrpc used, 3 s after the first Check", ttrpcOnly.Settled.Describe(), "the same, 3 s after the Check"));
             rows.Add(("Agent RSS after the latency run", $"{busyRss / 1024.0:0.0} MiB", $"after {Warmup + Iterations} Checks"));
             rows.Add(("Agent binary size (out/kata-agent)", $"{new FileInfo(agentBinary).Length / 1024.0 / 1024.0:0.0} MiB", "Native AOT, stripped, linux-x64"));
         }
@@ -216,9 +222,43 @@ internal static class BenchRunner
         return samples;
     }
 
-    private static long RssKiB(int pid)
+    /// <summary>
+    /// Starts another agent, talks only ttrpc to it (one connection, one Check) and reads its memory 1 s and 3 s
+    /// later: what an agent costs whose host never speaks gRPC (Kata's runtimes).
+    /// </summary>
+    private static async Task<(AgentMemory Idle, AgentMemory Settled)> TtrpcOnlyMemoryAsync(string agentBinary, string scratch)
     {
-        string line = File.ReadAllLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        string socketPath = Path.Combine(scratch, "agent-ttrpc.sock");
+        using var kill = new CancellationTokenSource();
+        var agent = Cli.Wrap(agentBinary).WithArguments(["--server-addr", $"unix://{socketPath}", "--log", "warn"])
+            .WithValidation(CommandResultValidation.None).ExecuteAsync(kill.Token);
+        try
+        {
+            await using var client = await AgentClient.ConnectAsync($"unix://{socketPath}", new AgentClientOptions { Protocol = AgentProtocol.Ttrpc, RetryInterval = TimeSpan.FromMilliseconds(2) });
+            await client.CheckAsync();
+            await Task.Delay(1000);
+            var idle = Memory(agent.ProcessId);
+            await Task.Delay(2000);
+            return (idle, Memory(agent.ProcessId));
+        }
+        finally
+        {
+            kill.Cancel();
+            try
+            {
+                await agent;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    /// <summary>VmRSS and its anonymous and file-backed parts (KiB) of process <paramref name="pid"/>, from /proc/PID/status.</summary>
+    private static AgentMemory Memory(int pid)
+    {
+        var lines = File.ReadAllLines($"/proc/{pid}/status");
+        long Field(string name) => long.Parse(lines.Single(l => l.StartsWith(name + ":", StringComparison.Ordinal)).Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        return new AgentMemory(Field("VmRSS"), Field("RssAnon"), Field("RssFile") + Field("RssShmem"), (int)Field("Threads"));
     }
 }

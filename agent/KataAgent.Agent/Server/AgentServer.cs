@@ -9,6 +9,7 @@ using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.DebugConsole;
 using KataAgent.Agent.Files;
 using KataAgent.Agent.Firewall;
+using KataAgent.Agent.Footprint;
 using KataAgent.Agent.Processes;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Images;
@@ -53,7 +54,13 @@ public static class AgentServer
     /// <summary>Builds the web application for <paramref name="config"/> (not started).</summary>
     public static WebApplication Build(AgentConfig config)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        // The agent is configured by its command line and the kernel's, never by an appsettings.json beside it, so
+        // nothing watches for one to change: that watch is an inotify thread on the binary's directory (/ in a guest).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(options =>
         {
@@ -122,6 +129,7 @@ public static class AgentServer
         builder.Services.AddSingleton<DiagnosticData>();
         builder.Services.AddHostedService(services => services.GetRequiredService<MemAgentService>());
         builder.Services.AddHostedService<DebugConsoleService>();
+        builder.Services.AddHostedService<HeapTrimmer>();
         builder.Services.AddSingleton(services => new GuestNetwork(services.GetRequiredService<ILogger<GuestNetwork>>(), config.HotplugTimeout, new PciNetInterfaceLocator(new PciSysfs(config.SysfsRoot))));
         builder.Services.AddGrpc(options =>
         {

@@ -51,7 +51,9 @@ internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(Ser
     /// <summary>
     /// <paramref name="method"/> with a request deserializer that turns a parse failure into
     /// INVALID_ARGUMENT "request is not a valid grpc.XRequest: …". The message type's name comes
-    /// from parsing no bytes, which every protobuf message accepts.
+    /// from parsing no bytes, which every protobuf message accepts, and only when a request fails:
+    /// a message's descriptor builds its whole file's reflection, and for every bound method at start
+    /// that was 19 MiB allocated and 5 MiB kept for the agent's life.
     /// </summary>
     internal static Method<TRequest, TResponse> Parsed<TRequest, TResponse>(Method<TRequest, TResponse> method, ILogger logger)
         where TRequest : class
@@ -59,7 +61,6 @@ internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(Ser
     {
         var inner = method.RequestMarshaller;
         string rpc = method.FullName.TrimStart('/');
-        string messageType = (inner.ContextualDeserializer(new ByteArrayDeserializationContext([])) as IMessage)?.Descriptor.FullName ?? typeof(TRequest).Name;
         var marshaller = Marshallers.Create(
             inner.ContextualSerializer,
             deserializationContext =>
@@ -70,6 +71,7 @@ internal sealed class ParsedRequestServiceBinder<[DynamicallyAccessedMembers(Ser
                 }
                 catch (Exception e) when (e is not RpcException and not OperationCanceledException)
                 {
+                    string messageType = (inner.ContextualDeserializer(new ByteArrayDeserializationContext([])) as IMessage)?.Descriptor.FullName ?? typeof(TRequest).Name;
                     string detail = $"request is not a valid {messageType}: {e.Message}";
                     logger.LogDebug("{Rpc}: {Status} {Detail}", rpc, StatusCode.InvalidArgument, detail);
                     throw new RpcException(new Status(StatusCode.InvalidArgument, detail));
