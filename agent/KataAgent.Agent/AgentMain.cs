@@ -95,10 +95,12 @@ public static class AgentMain
         ThreadPool.GetMinThreads(out int workers, out int completionPorts);
         ThreadPool.SetMinThreads(Math.Max(workers, 16), completionPorts);
 
+        BootTimeline.Mark("config");
         WebApplication app;
         try
         {
             app = AgentServer.Build(config);
+            BootTimeline.Mark("server built");
         }
         catch (AgentConfigException e)
         {
@@ -125,6 +127,7 @@ public static class AgentMain
         try
         {
             app.StartAsync().GetAwaiter().GetResult();
+            BootTimeline.Mark("listening");
         }
         catch (Exception e)
         {
@@ -132,6 +135,10 @@ public static class AgentMain
             return StartFailure;
         }
         logger.LogInformation("kata-agent {Version} serving the Kata agent API on {Address} (pid {Pid})", AgentVersion.Agent, config.ServerAddress, Environment.ProcessId);
+        if (GuestInit.IsPid1)
+        {
+            logger.LogInformation("start-up steps (guest uptime): {Steps}", BootTimeline.Describe());
+        }
         app.WaitForShutdownAsync().GetAwaiter().GetResult();
         GuestShutdown.Run(app.Services, logger, GuestInit.IsPid1);
         logger.LogInformation("kata-agent stopped");

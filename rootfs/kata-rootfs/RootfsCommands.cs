@@ -48,7 +48,7 @@ public static class RootfsCommands
         var guestPull = new Option<bool>("--guest-pull") { Description = "Add guest pull: kata-image-pull (next to --agent unless --image-pull names it), the OpenSSL libraries TLS loads, and a CA bundle" };
         var imagePull = new Option<string?>("--image-pull") { Description = "The guest pull helper for --guest-pull (default: kata-image-pull next to --agent)" };
         var caBundle = new Option<string?>("--ca-bundle") { Description = $"The CA bundle for --guest-pull (default {GuestPullFiles.DefaultCaBundle})" };
-        var compression = new Option<string>("--compression") { Description = "gzip or none", DefaultValueFactory = _ => "gzip" };
+        var compression = new Option<string>("--compression") { Description = "none (the default: the fastest boot) or gzip (a smaller file)", DefaultValueFactory = _ => "none" };
 
         var build = new Command("build", "Build the initrd (agent as /init, its libraries, kernel modules) and copy the kernel next to it; print their sizes");
         foreach (var option in (Option[])[agent, output, kernelOut, kernelCache, kernel, kernelModules, busybox, modules, guestPull, imagePull, caBundle, compression])

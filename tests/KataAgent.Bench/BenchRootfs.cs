@@ -58,6 +58,17 @@ internal static class BenchRootfs
     }
 
     /// <summary>The container as the agent receives it.</summary>
+    /// <summary>The stdout benchmarks' producer: busybox <c>dd</c> writes <paramref name="bytes"/> of zeros in 1 MiB blocks (one read, one write each; <c>head</c> would copy 4 KiB at a time and measure busybox, not the path).</summary>
+    public static string[] BlockProducer(long bytes)
+    {
+        const long Block = 1024 * 1024;
+        if (bytes % Block != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "a whole number of 1 MiB blocks");
+        }
+        return ["dd", "if=/dev/zero", $"bs={Block}", $"count={bytes / Block}"];
+    }
+
     public static Spec AgentSpec(string rootfs, params string[] args)
     {
         var spec = new Spec

@@ -53,12 +53,14 @@ internal static class ContainerBench
             var (agentMiBs, reads) = await StdoutThroughputAsync(client, rootfs);
             double attachMiBs = await StreamingBench.StdoutThroughputAsync(client, rootfs, StreamBytes);
             double rawMiBs = await RawSocketCopyAsync(scratch);
-            double headMiBs = await HeadIntoPipeAsync(rootfs);
-            rows.Add(("Container stdout through ReadStdout", $"{agentMiBs:0} MiB/s", $"`head -c {StreamBytes} /dev/zero` in the container, ReadStdout len {ReadLength} in a loop until EOF, timed from StartContainer; {reads} calls, {StreamBytes / 1024.0 / reads:0} KiB per reply on average"));
+            double producerMiBs = await ProducerIntoPipeAsync(rootfs);
+            string producer = string.Join(' ', BenchRootfs.BlockProducer(StreamBytes));
+            rows.Add(("Container stdout through ReadStdout", $"{agentMiBs:0} MiB/s", $"busybox `{producer}` in the container, ReadStdout len {ReadLength} in a loop until EOF, timed from StartContainer; {reads} calls, {StreamBytes / 1024.0 / reads:0} KiB per reply on average"));
             rows.Add(("Container stdout through the streaming extension (Attach)", $"{attachMiBs:0} MiB/s", "the same workload, kataagent.v1.Streaming/Attach, 256 KiB chunks down one HTTP/2 stream"));
             rows.Add(("Raw unix-socket copy of the same bytes", $"{rawMiBs:0} MiB/s", $"{StreamBytes / 1024 / 1024} MiB in 1 MiB writes and reads, in this process"));
             rows.Add(("Ratio raw / ReadStdout", $"{rawMiBs / agentMiBs:0.0}×", ""));
-            rows.Add(("The same busybox `head` into a pipe read by this process, no container", $"{headMiBs:0} MiB/s", "the writer's own ceiling: busybox copies in 4 KiB writes"));
+            rows.Add(("Ratio Attach / raw", $"{attachMiBs / rawMiBs * 100:0} %", "goal: at least 50 %; both measured in this run"));
+            rows.Add(("The same busybox `dd` into a pipe read by this process, no container", $"{producerMiBs:0} MiB/s", "the producer's own ceiling: one 1 MiB read of /dev/zero and one 1 MiB write per block"));
         }
         finally
         {
@@ -177,17 +179,17 @@ internal static class ContainerBench
     }
 
     /// <summary>MiB/s of the rootfs's busybox writing <see cref="StreamBytes"/> into a pipe this process drains.</summary>
-    private static async Task<double> HeadIntoPipeAsync(string rootfs)
+    private static async Task<double> ProducerIntoPipeAsync(string rootfs)
     {
         long start = Stopwatch.GetTimestamp();
-        await Cli.Wrap(Path.Combine(rootfs, "bin", "busybox")).WithArguments(["head", "-c", StreamBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), "/dev/zero"])
+        await Cli.Wrap(Path.Combine(rootfs, "bin", "busybox")).WithArguments(BenchRootfs.BlockProducer(StreamBytes))
             .WithStandardOutputPipe(PipeTarget.ToStream(Stream.Null)).ExecuteAsync();
         return StreamBytes / 1024.0 / 1024.0 / Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
     private static async Task<(double MiBs, int Reads)> StreamOnceAsync(AgentClient client, string rootfs, string id, long bytes)
     {
-        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = id, OCI = BenchRootfs.AgentSpec(rootfs, "head", "-c", bytes.ToString(System.Globalization.CultureInfo.InvariantCulture), "/dev/zero") });
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = id, OCI = BenchRootfs.AgentSpec(rootfs, BenchRootfs.BlockProducer(bytes)) });
         try
         {
             long start = Stopwatch.GetTimestamp();

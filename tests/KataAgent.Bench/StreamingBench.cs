@@ -16,7 +16,7 @@ internal static class StreamingBench
 
     private static async Task<double> StreamOnceAsync(AgentClient client, string rootfs, string id, long bytes)
     {
-        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = id, OCI = BenchRootfs.AgentSpec(rootfs, "head", "-c", bytes.ToString(System.Globalization.CultureInfo.InvariantCulture), "/dev/zero") });
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = id, OCI = BenchRootfs.AgentSpec(rootfs, BenchRootfs.BlockProducer(bytes)) });
         try
         {
             using var call = new Streaming.StreamingClient(client.CallInvoker).Attach();

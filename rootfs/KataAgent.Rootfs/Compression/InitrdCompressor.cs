@@ -5,8 +5,9 @@ namespace KataAgent.Rootfs.Compression;
 /// <summary>Wraps an output stream in the compressor an <see cref="InitrdCompression"/> names.</summary>
 /// <remarks>
 /// gzip comes from System.IO.Compression at its smallest-size level; the header carries no name and no
-/// timestamp, so the output is reproducible. lz4 (legacy frame) and zstd would need a third-party codec or an
-/// external program and are left out: gzip decompresses in well under a second even under TCG.
+/// timestamp, so the output is reproducible. The default is none: the kernel unpacks a plain cpio fastest (under TCG
+/// 0.17 s for the agent's 20 MB image, against 0.48 s for gzip, 0.23–0.59 s for lz4 and 0.58–0.99 s for zstd -19,
+/// measured with the host's tools), and the archive's memory is freed after unpacking whatever its compression.
 /// </remarks>
 public static class InitrdCompressor
 {

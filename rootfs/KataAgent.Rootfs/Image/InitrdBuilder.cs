@@ -14,7 +14,7 @@ namespace KataAgent.Rootfs.Image;
 /// with their dependencies, under <c>/lib/modules/KVER</c> plus <c>kataagent.modules</c> (absolute paths in load
 /// order, for PID 1's <c>finit_module</c> loop) and a modules.dep for them; optionally a static busybox at
 /// <c>/bin/busybox</c> with <c>/bin/sh</c>; the directory skeleton; <c>/dev/console</c> and <c>/dev/null</c>; and
-/// <c>/etc/kataagent-image</c>. Output: a cpio newc archive, gzip-compressed by default.
+/// <c>/etc/kataagent-image</c>. Output: a cpio newc archive, uncompressed by default (gzip on request).
 /// </summary>
 public sealed class InitrdBuilder
 {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using KataAgent.Host.Vm;
 using KataAgent.Protocols.Agent;
+using KataAgent.Rootfs.Compression;
 using KataAgent.Rootfs.Image;
 using KataAgent.Rootfs.Kernel;
 using KataAgent.Testing.FloorInit;
@@ -35,10 +36,15 @@ internal static class BootBench
                 .BuildAsync(Path.Combine(scratch, "agent-initrd.img"));
             string outImage = Path.Combine(root, "out", "initrd.img");
             bool sameAsOut = File.Exists(outImage) && File.ReadAllBytes(outImage).SequenceEqual(File.ReadAllBytes(agentImage.Path));
+            // The same image gzip-compressed (the default before issue 16), booted in the same turns: what the
+            // kernel's gunzip costs, measured against the same floor.
+            var gzipImage = await new InitrdBuilder(new InitrdOptions { AgentPath = agentBinary, Kernel = modules, BusyboxPath = "/bin/busybox", Compression = InitrdCompression.Gzip })
+                .BuildAsync(Path.Combine(scratch, "agent-initrd-gzip.img"));
             var floorImage = await FloorInitrd.BuildAsync(modules, Path.Combine(scratch, "floor-initrd.img"), Path.Combine(scratch, "floor"));
             Console.Error.WriteLine($"boot bench: kernel {kernel.KernelVersion}; agent image {agentImage.CompressedSize} B, floor image {floorImage.CompressedSize} B; {Runs} boots of each after a warm-up");
 
             var agentBoots = new List<AgentBoot>();
+            var gzipBoots = new List<AgentBoot>();
             var floorBoots = new List<FloorBoot>();
             bool usesKvm = false;
             for (int i = 0; i <= Runs; i++)
@@ -47,17 +53,20 @@ internal static class BootBench
                 var options = new QemuOptions { KernelPath = kernel.VmlinuzPath, InitrdPath = agentImage.Path, StateDirectory = Path.Combine(scratch, $"agent-vm-{i}") };
                 var (agent, kvm) = await BootAgentAsync(options);
                 var floor = await FloorVm.BootAsync(options with { InitrdPath = floorImage.Path, StateDirectory = Path.Combine(scratch, $"floor-vm-{i}") });
+                var (gzip, _) = await BootAgentAsync(options with { InitrdPath = gzipImage.Path, StateDirectory = Path.Combine(scratch, $"gzip-vm-{i}") });
                 usesKvm = kvm;
-                Console.Error.WriteLine($"boot bench: run {i}{(i == 0 ? " (warm-up)" : "")}: agent ready after {agent.ToReady.TotalMilliseconds:0} ms, floor after {floor.ToReady.TotalMilliseconds:0} ms");
+                Console.Error.WriteLine($"boot bench: run {i}{(i == 0 ? " (warm-up)" : "")}: agent ready after {agent.ToReady.TotalMilliseconds:0} ms, floor after {floor.ToReady.TotalMilliseconds:0} ms, agent gzip image after {gzip.ToReady.TotalMilliseconds:0} ms");
                 if (i > 0)
                 {
                     agentBoots.Add(agent);
                     floorBoots.Add(floor);
+                    gzipBoots.Add(gzip);
                 }
             }
 
             var agentMs = agentBoots.Select(b => b.ToReady.TotalMilliseconds).ToList();
             var floorMs = floorBoots.Select(b => b.ToReady.TotalMilliseconds).ToList();
+            var gzipMs = gzipBoots.Select(b => b.ToReady.TotalMilliseconds).ToList();
             string accel = usesKvm ? "KVM" : "TCG (no /dev/kvm)";
             string machine = $"qemu {accel}, q35, 1 vCPU, 512 MiB, kernel {kernel.KernelVersion}";
             rows.Add(("Boot to ready: qemu start → first Check answered (p50, min–max)", $"{Spread(agentMs)}",
@@ -67,6 +76,8 @@ internal static class BootBench
             double overhead = Percentiles.Of(agentMs, 50) - Percentiles.Of(floorMs, 50);
             rows.Add(("Agent over the floor (p50)", $"+{overhead / 1000:0.00} s ({Percentiles.Of(agentMs, 50) / Percentiles.Of(floorMs, 50):0.00}×)",
                 $"what the agent does beyond the floor before answering: the .NET (Native AOT) runtime start, the other mounts, {agentImage.Modules.Count - floorImage.Modules.Count} more modules, Kestrel, HTTP/2 and the gRPC Check"));
+            rows.Add(("The same agent image gzip-compressed: boot to ready (p50, min–max)", Spread(gzipMs),
+                $"{Size(gzipImage.CompressedSize)} instead of {Size(agentImage.CompressedSize)} ({agentImage.Compression.ToString().ToLowerInvariant()}); booted in the same turns; {Percentiles.Of(gzipMs, 50) / Percentiles.Of(floorMs, 50):0.00}× the floor"));
             rows.Add(("— floor: guest uptime at \"ready\" (p50)", $"{Median(floorBoots.Select(b => (long)b.GuestUptime.TotalMilliseconds)) / 1000.0:0.00} s",
                 "/proc/uptime read by the floor init right after writing \"ready\": the kernel's own share of the floor; the rest is qemu's start and the firmware before the kernel's clock starts"));
             rows.Add(("— agent CPU time 1 s after ready (p50)", $"{Median(agentBoots.Select(b => (long)b.CpuTime.TotalMilliseconds)) / 1000.0:0.00} s",

@@ -29,7 +29,7 @@ public sealed class KataRootfsCliTests(DebianKernelFixture kernel, ITestOutputHe
         File.Exists(initrd).Should().BeTrue();
         (await File.ReadAllBytesAsync(vmlinuz)).Should().Equal(await File.ReadAllBytesAsync(kernel.Package.VmlinuzPath));
         result.StandardOutput.Should().Contain($"vmlinuz {vmlinuz}: ").And.Contain($"kernel {kernel.Package.KernelVersion}, {kernel.Package.PackageName}, cached")
-            .And.Contain($"initrd  {initrd}: ").And.Contain("(gzip)").And.Contain("18 for").And.Contain("busybox");
+            .And.Contain($"initrd  {initrd}: ").And.Contain("(none)").And.Contain("18 for").And.Contain("busybox");
     }
 
     [Fact]

@@ -92,9 +92,37 @@ public sealed class InitrdBuilderTests(DebianKernelFixture kernel, ITestOutputHe
             .And.Contain("modules_on_demand=");
         // Sizes.
         result.CompressedSize.Should().Be(new FileInfo(image).Length);
-        result.CompressedSize.Should().BeLessThan(result.UncompressedSize);
+        result.Compression.Should().Be(InitrdCompression.None, "the kernel unpacks a plain cpio fastest");
+        result.CompressedSize.Should().Be(result.UncompressedSize);
+        (await File.ReadAllBytesAsync(image)).AsSpan(0, 6).ToArray().Should().Equal("070701"u8.ToArray());
         result.UncompressedSize.Should().BeGreaterThan(result.AgentSize + result.LibrariesSize + result.ModulesSize + result.BusyboxSize);
         result.KernelVersion.Should().Be(kver);
+    }
+
+    [Fact]
+    public async Task Gzip_on_request_is_smaller_and_unpacks_to_the_same_archive()
+    {
+        InitrdOptions Options(InitrdCompression compression) => new() { AgentPath = RepoPaths.AgentBinary, Kernel = kernel.Modules, BusyboxPath = RepoPaths.Busybox, ModificationTime = 1_700_000_000, Compression = compression };
+        string plainImage = _temp.File("plain.img");
+        string gzipImage = _temp.File("gzip.img");
+
+        var plainResult = await new InitrdBuilder(Options(InitrdCompression.None)).BuildAsync(plainImage);
+        var gzipResult = await new InitrdBuilder(Options(InitrdCompression.Gzip)).BuildAsync(gzipImage);
+
+        gzipResult.Compression.Should().Be(InitrdCompression.Gzip);
+        gzipResult.CompressedSize.Should().Be(new FileInfo(gzipImage).Length).And.BeLessThan(gzipResult.UncompressedSize);
+        gzipResult.UncompressedSize.Should().Be(plainResult.UncompressedSize);
+        await using var inflate = new System.IO.Compression.GZipStream(File.OpenRead(gzipImage), System.IO.Compression.CompressionMode.Decompress);
+        using var unpacked = new MemoryStream();
+        await inflate.CopyToAsync(unpacked);
+        // The same archive, but for the build information's compression line (same length: "none", "gzip").
+        byte[] expected = await File.ReadAllBytesAsync(plainImage);
+        byte[] line = "\ncompression=none\n"u8.ToArray();
+        int at = expected.AsSpan().IndexOf(line);
+        at.Should().BeGreaterThan(0);
+        expected.AsSpan(at + 1).IndexOf(line).Should().Be(-1, "one build information file");
+        "\ncompression=gzip\n"u8.CopyTo(expected.AsSpan(at));
+        unpacked.ToArray().Should().Equal(expected);
     }
 
     [Fact]
