@@ -88,7 +88,7 @@ internal sealed partial class TaskService
         }
         catch (Exception e)
         {
-            status = _vm is { StoppedByShim: true } ? ProcessExit.Killed : ProcessExit.Unknown;
+            status = _vm is { StoppedByShim: true } or { CheckpointedAway: true } ? ProcessExit.Killed : ProcessExit.Unknown;
             ShimLog.Warn($"waiting for {Describe(process)} failed ({e.Message}); its status is {status}");
         }
         try

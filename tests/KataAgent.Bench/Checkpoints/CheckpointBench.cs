@@ -148,7 +148,8 @@ internal static class CheckpointBench
                     response.Append(Encoding.ASCII.GetString(buffer, 0, read));
                 }
                 string text = response.ToString();
-                if (text.StartsWith("HTTP/1.0 200", StringComparison.Ordinal) && text.EndsWith(Page, StringComparison.Ordinal))
+                // busybox httpd answers HTTP/1.1 whatever the request said.
+                if (text.StartsWith("HTTP/1.", StringComparison.Ordinal) && text.Split('\n')[0].Contains(" 200 ", StringComparison.Ordinal) && text.EndsWith(Page, StringComparison.Ordinal))
                 {
                     return;
                 }
