@@ -16,18 +16,10 @@ public static class CheckpointDisplay
         {
             return await work(new Lines(label)).ConfigureAwait(false);
         }
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(Console.Error),
-            Interactive = InteractionSupport.Yes,
-            Ansi = AnsiSupport.Detect,
-        });
-        console.WriteLine($"kactl: {label}");
-        return await console.Progress()
-            .AutoClear(false)
-            .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 20 }, new PercentageColumn(), new DownloadedColumn(), new ElapsedTimeColumn())
-            .StartAsync(context => work(new Bars(context))).ConfigureAwait(false);
+        return await StderrProgress.RunAsync(
+            label,
+            [new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 20 }, new PercentageColumn(), new DownloadedColumn(), new ElapsedTimeColumn()],
+            context => work(new Bars(context))).ConfigureAwait(false);
     }
 
     private static string Describe(CheckpointProgress value) => value.Stage switch

@@ -22,24 +22,17 @@ public sealed class PullProgressBars : IProgress<PullProgress>
     /// <summary>Runs <paramref name="work"/> with bars labelled <paramref name="label"/> shown on stderr until it ends.</summary>
     public static async Task<T> RunAsync<T>(string label, Func<IProgress<PullProgress>, Task<T>> work)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(Console.Error),
-            Interactive = InteractionSupport.Yes,
-            Ansi = AnsiSupport.Detect,
-        });
-        // The label once above the bars, so that each bar's row (digest, phase, bar, %, bytes, rate) fits 80 columns.
-        console.WriteLine($"kactl: {label}");
-        return await console.Progress()
-            .AutoClear(false)
-            .HideCompleted(false)
-            .Columns(
+        // Each bar's row: digest, phase, bar, %, bytes, rate.
+        return await StderrProgress.RunAsync(
+            label,
+            [
                 new TaskDescriptionColumn { Alignment = Justify.Left },
                 new ProgressBarColumn { Width = 20 },
                 new PercentageColumn(),
                 new DownloadedColumn(),
-                new TransferSpeedColumn())
-            .StartAsync(context => work(new PullProgressBars(context))).ConfigureAwait(false);
+                new TransferSpeedColumn(),
+            ],
+            context => work(new PullProgressBars(context))).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
