@@ -90,6 +90,38 @@ public sealed class NetworkSandboxTests(ITestOutputHelper output) : IDisposable
         pod.DifferencesFrom(before).Should().BeEmpty("destroying the sandbox restores the pod netns");
     }
 
+    [Fact]
+    public async Task A_two_vcpu_pod_gets_a_two_queue_nic_that_carries_its_traffic()
+    {
+        HostTools.RequireQemu();
+        using var pod = new CniLikePodNetwork();
+        string before = pod.Snapshot();
+        string state = _temp.File("sandbox-mq");
+        await using (var sandbox = await Sandbox.StartAsync(VmOptions.Sandbox(state, "net-mq", vm => vm with { Cpus = 2, NetworkNamespacePath = pod.PodPath }) with
+        {
+            NetworkModel = NetworkModel.TcFilter,
+            NetworkQueues = 2,
+            RootfsMode = RootfsMode.Blk,
+        }))
+        {
+            // The tap in the pod netns is multi-queue with a descriptor per queue, and the guest's virtio-net uses both pairs.
+            string tap = CniLikePodNetwork.Ip("-n", pod.PodName, "-details", "link", "show", "tap0_kata");
+            output.WriteLine(tap);
+            tap.Should().Contain("multi_queue").And.Contain("numqueues 2");
+            var spec = ContainerSpecs.Default(["sh", "-c", "ls /sys/class/net/eth0/queues | tr '\n' ' '; echo; httpd -p 80 -h /www; echo fetched; exec sleep 600"], terminal: false);
+            await using var container = await sandbox.CreateContainerAsync("web", await RootfsAsync(), spec);
+            var stdout = new StringBuilder();
+            var lines = ReadLinesAsync(container.InitProcess.Stdout, stdout);
+            await container.StartAsync();
+            await lines.WaitAsync(Limit);
+
+            stdout.ToString().Should().StartWith("rx-0 rx-1 tx-0 tx-1 \n", "the guest's driver enables a queue pair per vCPU");
+            (await pod.FetchFromNodeAsync($"http://{CniLikePodNetwork.PodAddress}/", Limit)).Should().Be("hello from the pod\n");
+            await sandbox.DestroyAsync();
+        }
+        pod.DifferencesFrom(before).Should().BeEmpty("destroying the sandbox restores the pod netns");
+    }
+
     /// <summary>Reads stdout until the container says it fetched the node's page.</summary>
     private static async Task ReadLinesAsync(Stream stream, StringBuilder text)
     {
