@@ -97,25 +97,34 @@ internal sealed class StreamingService(ContainerManager containers, ILogger<Stre
         }
     }
 
-    /// <summary>Both outputs rewound to the host's offsets (see AttachStart.resume); returns the reader generations.</summary>
+    /// <summary>
+    /// Both outputs rewound to the host's offsets (see AttachStart.resume) in one step: a refused offset rewinds
+    /// neither, so the readers already attached keep reading. Returns the reader generations.
+    /// </summary>
     private static (int Stdout, int Stderr) Resume(ContainerProcess process, AttachStart start)
     {
-        int Rewind(OutputBuffer buffer, ulong offset, string field)
+        bool stderrRefused = false;
+        try
         {
-            try
-            {
-                return buffer.Resume(checked((long)offset));
-            }
-            catch (Exception e) when (e is ArgumentOutOfRangeException or OverflowException)
-            {
-                throw AgentException.InvalidArgument(field, $"{offset} is past the {buffer.Taken} bytes sent so far");
-            }
-            catch (InvalidOperationException e)
-            {
-                throw AgentException.FailedPrecondition(field, $"output before it is lost: {e.Message}");
-            }
+            long stdoutOffset = checked((long)start.StdoutOffset);
+            stderrRefused = true;
+            long stderrOffset = checked((long)start.StderrOffset);
+            stderrRefused = false;
+            return OutputBuffer.Resume(process.Stdout, stdoutOffset, process.Stderr, stderrOffset);
         }
-        return (Rewind(process.Stdout, start.StdoutOffset, "start.stdout_offset"), Rewind(process.Stderr, start.StderrOffset, "start.stderr_offset"));
+        catch (Exception e) when (e is OverflowException or ArgumentOutOfRangeException)
+        {
+            stderrRefused |= e is ArgumentOutOfRangeException { ParamName: "stderrOffset" };
+            var (field, offset, output) = stderrRefused
+                ? ("start.stderr_offset", start.StderrOffset, process.Stderr)
+                : ("start.stdout_offset", start.StdoutOffset, process.Stdout);
+            throw AgentException.InvalidArgument(field, $"{offset} is past the {output.Taken} bytes sent so far");
+        }
+        catch (OutputLostException e)
+        {
+            string field = e.ParamName == "stderrOffset" ? "start.stderr_offset" : "start.stdout_offset";
+            throw AgentException.FailedPrecondition(field, $"output before it is lost: {e.Message}");
+        }
     }
 
     private static async Task ApplyAsync(AttachRequest request, ContainerProcess process, CancellationToken cancellationToken)

@@ -71,4 +71,45 @@ public sealed class OutputBufferResumeTests
         int generation = buffer.Resume(6);
         (await ReadAsync(buffer, 100, generation)).Should().Be("6789");
     }
+
+    [Fact]
+    public async Task A_refused_stderr_offset_leaves_stdout_and_its_reader_as_they_were()
+    {
+        var stdout = new OutputBuffer();
+        var stderr = new OutputBuffer(capacity: 1024, retained: 2);
+        await stdout.WriteAsync("abcdef"u8.ToArray(), CancellationToken.None);
+        await stderr.WriteAsync("0123456789"u8.ToArray(), CancellationToken.None);
+        int reader = stdout.Resume(0);
+        (await ReadAsync(stdout, 4, reader)).Should().Be("abcd");
+        for (int i = 0; i < 10; i += 2)
+        {
+            await ReadAsync(stderr, 2);
+        }
+
+        var lost = FluentActions.Invoking(() => OutputBuffer.Resume(stdout, 1, stderr, 3)).Should().Throw<OutputLostException>().Which;
+        lost.ParamName.Should().Be("stderrOffset");
+        var past = FluentActions.Invoking(() => OutputBuffer.Resume(stdout, 1, stderr, 11)).Should().Throw<ArgumentOutOfRangeException>().Which;
+        past.ParamName.Should().Be("stderrOffset");
+        FluentActions.Invoking(() => OutputBuffer.Resume(stdout, 7, stderr, 10)).Should().Throw<ArgumentOutOfRangeException>()
+            .Which.ParamName.Should().Be("stdoutOffset");
+
+        stdout.Taken.Should().Be(4, "neither refused call rewound stdout");
+        (await ReadAsync(stdout, 100, reader)).Should().Be("ef", "the reader attached before the refused calls still reads");
+    }
+
+    [Fact]
+    public async Task Both_outputs_rewind_together_when_both_offsets_are_good()
+    {
+        var stdout = new OutputBuffer();
+        var stderr = new OutputBuffer();
+        await stdout.WriteAsync("out"u8.ToArray(), CancellationToken.None);
+        await stderr.WriteAsync("err"u8.ToArray(), CancellationToken.None);
+        (await ReadAsync(stdout, 100)).Should().Be("out");
+        (await ReadAsync(stderr, 100)).Should().Be("err");
+
+        var (stdoutReader, stderrReader) = OutputBuffer.Resume(stdout, 1, stderr, 2);
+
+        (await ReadAsync(stdout, 100, stdoutReader)).Should().Be("ut");
+        (await ReadAsync(stderr, 100, stderrReader)).Should().Be("r");
+    }
 }

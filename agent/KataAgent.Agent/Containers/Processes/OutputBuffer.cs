@@ -161,57 +161,87 @@ public sealed class OutputBuffer
     /// never arrived) is put back in front. Returns the new reader's generation; earlier readers' reads end.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The offset is past what was handed out.</exception>
-    /// <exception cref="InvalidOperationException">The offset is before what is still kept: that output is lost.</exception>
+    /// <exception cref="OutputLostException">The offset is before what is still kept: that output is lost.</exception>
     public int Resume(long offset)
     {
         lock (_gate)
         {
-            if (offset < 0 || offset > _taken)
-            {
-                throw new ArgumentOutOfRangeException(nameof(offset), offset, $"is past the {_taken} bytes sent so far");
-            }
-            long back = _taken - offset;
-            long kept = Math.Min(_sentBytes, Retained);
-            if (back > _sentBytes)
-            {
-                throw new InvalidOperationException($"offset {offset} is before the last {kept} bytes sent, which is all that is kept");
-            }
-            if (back > 0)
-            {
-                var replay = new byte[back];
-                long need = back;
-                while (need > 0)
-                {
-                    byte[] last = _sent.Last!.Value;
-                    int n = (int)Math.Min(need, last.Length);
-                    Array.Copy(last, last.Length - n, replay, need - n, n);
-                    need -= n;
-                    if (n == last.Length)
-                    {
-                        _sent.RemoveLast();
-                    }
-                    else
-                    {
-                        _sent.Last.Value = last[..^n];
-                    }
-                }
-                _sentBytes -= back;
-                var rest = _chunks.ToArray();
-                _chunks.Clear();
-                _chunks.Enqueue(replay);
-                for (int i = 0; i < rest.Length; i++)
-                {
-                    _chunks.Enqueue(i == 0 && _chunkOffset > 0 ? rest[0][_chunkOffset..] : rest[i]);
-                }
-                _chunkOffset = 0;
-                _buffered += (int)back;
-                _taken = offset;
-            }
-            _generation++;
-            // A reader waiting for data wakes, sees it is no longer the current one, and ends.
-            _dataOrEnd.TrySetResult();
-            return _generation;
+            CheckResumable(offset, nameof(offset));
+            return Rewind(offset);
         }
+    }
+
+    /// <summary>
+    /// <see cref="Resume(long)"/> of a process's two outputs as one step: both offsets are checked before either
+    /// output is rewound, so a refused offset leaves both outputs, and their current readers, as they were.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An offset is past what was handed out (its parameter named).</exception>
+    /// <exception cref="OutputLostException">An offset is before what is still kept (its parameter named).</exception>
+    public static (int Stdout, int Stderr) Resume(OutputBuffer stdout, long stdoutOffset, OutputBuffer stderr, long stderrOffset)
+    {
+        // Always stdout's lock first: the one order every caller takes.
+        lock (stdout._gate)
+        {
+            lock (stderr._gate)
+            {
+                stdout.CheckResumable(stdoutOffset, nameof(stdoutOffset));
+                stderr.CheckResumable(stderrOffset, nameof(stderrOffset));
+                return (stdout.Rewind(stdoutOffset), stderr.Rewind(stderrOffset));
+            }
+        }
+    }
+
+    private void CheckResumable(long offset, string parameter)
+    {
+        if (offset < 0 || offset > _taken)
+        {
+            throw new ArgumentOutOfRangeException(parameter, offset, $"is past the {_taken} bytes sent so far");
+        }
+        if (_taken - offset > _sentBytes)
+        {
+            throw new OutputLostException(parameter, $"offset {offset} is before the last {Math.Min(_sentBytes, Retained)} bytes sent, which is all that is kept");
+        }
+    }
+
+    /// <summary>The rewind itself, under the lock, once <see cref="CheckResumable"/> has passed.</summary>
+    private int Rewind(long offset)
+    {
+        long back = _taken - offset;
+        if (back > 0)
+        {
+            var replay = new byte[back];
+            long need = back;
+            while (need > 0)
+            {
+                byte[] last = _sent.Last!.Value;
+                int n = (int)Math.Min(need, last.Length);
+                Array.Copy(last, last.Length - n, replay, need - n, n);
+                need -= n;
+                if (n == last.Length)
+                {
+                    _sent.RemoveLast();
+                }
+                else
+                {
+                    _sent.Last.Value = last[..^n];
+                }
+            }
+            _sentBytes -= back;
+            var rest = _chunks.ToArray();
+            _chunks.Clear();
+            _chunks.Enqueue(replay);
+            for (int i = 0; i < rest.Length; i++)
+            {
+                _chunks.Enqueue(i == 0 && _chunkOffset > 0 ? rest[0][_chunkOffset..] : rest[i]);
+            }
+            _chunkOffset = 0;
+            _buffered += (int)back;
+            _taken = offset;
+        }
+        _generation++;
+        // A reader waiting for data wakes, sees it is no longer the current one, and ends.
+        _dataOrEnd.TrySetResult();
+        return _generation;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
