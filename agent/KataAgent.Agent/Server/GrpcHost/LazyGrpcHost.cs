@@ -24,9 +24,6 @@ internal sealed class LazyGrpcHost(AgentCore core, ILogger logger)
     private WebApplication? _app;
     private bool _stopped;
 
-    /// <summary>Whether the web host has been started.</summary>
-    public bool IsStarted => Volatile.Read(ref _listener) is not null;
-
     /// <summary>
     /// Gives <paramref name="connection"/> (its first bytes still unconsumed) to Kestrel, starting the web host if this
     /// is the first; false when the agent is stopping or the host could not start, and the caller still owns it.
