@@ -5,9 +5,12 @@ using KataAgent.Agent.Guest;
 using KataAgent.Agent.Logging;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Server;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
+using KataAgent.Agent.Server.GrpcHost;
+using KataAgent.Agent.Server.Hosting;
+using KataAgent.Agent.Server.Listening;
+using KataAgent.Agent.Server.Protocols;
+using KataAgent.Agent.Transport;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent;
@@ -20,6 +23,9 @@ public static class AgentMain
 
     /// <summary>Exit code when the server cannot start (e.g. the address cannot be bound).</summary>
     public const int StartFailure = 1;
+
+    /// <summary>How long the calls running when the agent is asked to stop may take to answer (Kestrel's default shutdown timeout).</summary>
+    private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(30);
 
     /// <summary>The helper modes of the binary (see <see cref="IHelperMode"/>).</summary>
     private static readonly IHelperMode[] HelperModes =
@@ -96,11 +102,20 @@ public static class AgentMain
         ThreadPool.SetMinThreads(Math.Max(workers, 16), completionPorts);
 
         BootTimeline.Mark("config");
-        WebApplication app;
+        return Serve(config, initProblems).GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// Builds the core, binds the address and serves until asked to stop; then drains both protocols, stops the
+    /// background services and, as PID 1, tears the guest down (<see cref="GuestShutdown"/>).
+    /// </summary>
+    private static async Task<int> Serve(AgentConfig config, List<string> initProblems)
+    {
+        AgentCore core;
         try
         {
-            app = AgentServer.Build(config);
-            BootTimeline.Mark("server built");
+            core = AgentCore.Build(config);
+            BootTimeline.Mark("core built");
         }
         catch (AgentConfigException e)
         {
@@ -108,15 +123,14 @@ public static class AgentMain
             return UsageError;
         }
 
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("kata-agent");
-        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Stop(context, lifetime, logger));
-        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Stop(context, lifetime, logger));
+        var logger = core.LoggerFactory.CreateLogger("kata-agent");
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Stop(context, core.Lifetime, logger));
+        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Stop(context, core.Lifetime, logger));
         foreach (string problem in initProblems)
         {
             logger.LogWarning("guest init: {Problem}", problem);
         }
-        if (app.Services.GetRequiredService<LogChannel>().ListenProblem is { } logProblem)
+        if (core.LogChannel.ListenProblem is { } logProblem)
         {
             logger.LogWarning("{Problem}", logProblem);
         }
@@ -124,37 +138,73 @@ public static class AgentMain
         {
             logger.LogInformation("ignoring unknown kernel command-line option {Option}", option);
         }
+
+        IConnectionListener transport;
         try
         {
-            app.StartAsync().GetAwaiter().GetResult();
-            BootTimeline.Mark("listening");
+            transport = ConnectionListeners.Bind(config.ServerAddress, core.LoggerFactory);
+        }
+        catch (AgentConfigException e)
+        {
+            Console.Error.WriteLine($"kata-agent: {e.Message}");
+            await DisposeAsync(core).ConfigureAwait(false);
+            return UsageError;
         }
         catch (Exception e)
         {
             Console.Error.WriteLine($"kata-agent: cannot serve on {config.ServerAddress}: {Describe(e)}");
+            await DisposeAsync(core).ConfigureAwait(false);
             return StartFailure;
         }
-        logger.LogInformation("kata-agent {Version} serving the Kata agent API on {Address} (pid {Pid})", AgentVersion.Agent, config.ServerAddress, Environment.ProcessId);
-        if (GuestInit.IsPid1)
+        var grpc = new LazyGrpcHost(core, core.LoggerFactory.CreateLogger<LazyGrpcHost>());
+        var selector = new ProtocolSelector(() => core.Ttrpc, grpc, core.LoggerFactory.CreateLogger<ProtocolSelector>());
+        var listener = new AgentListener(transport, selector, core.LoggerFactory.CreateLogger<AgentListener>());
+        try
         {
-            logger.LogInformation("start-up steps (guest uptime): {Steps}", BootTimeline.Describe());
+            await core.StartBackgroundServicesAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        app.WaitForShutdownAsync().GetAwaiter().GetResult();
-        GuestShutdown.Run(app.Services, logger, GuestInit.IsPid1);
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"kata-agent: cannot start: {Describe(e)}");
+            await transport.DisposeAsync().ConfigureAwait(false);
+            await core.StopBackgroundServicesAsync(CancellationToken.None).ConfigureAwait(false);
+            await DisposeAsync(core).ConfigureAwait(false);
+            return StartFailure;
+        }
+        listener.Start();
+        BootTimeline.Mark("listening");
+        logger.LogInformation("kata-agent {Version} serving the Kata agent API on {Address} (pid {Pid})", AgentVersion.Agent, config.ServerAddress, Environment.ProcessId);
+        logger.Log(GuestInit.IsPid1 ? LogLevel.Information : LogLevel.Debug, "start-up steps (guest uptime): {Steps}", BootTimeline.Describe());
+
+        await core.Lifetime.WaitForStopRequestAsync().ConfigureAwait(false);
+        using (var grace = new CancellationTokenSource(ShutdownGrace))
+        {
+            await Task.WhenAll(listener.StopAsync(grace.Token), grpc.StopAsync(grace.Token)).ConfigureAwait(false);
+        }
+        using (var grace = new CancellationTokenSource(ShutdownGrace))
+        {
+            await core.StopBackgroundServicesAsync(grace.Token).ConfigureAwait(false);
+        }
+        GuestShutdown.Run(core.Services, logger, GuestInit.IsPid1);
         logger.LogInformation("kata-agent stopped");
-        var logChannel = app.Services.GetRequiredService<LogChannel>();
-        // Disposing the host flushes the console logger's queue; the log channel sends what it holds.
-        app.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        logChannel.Dispose();
+        await DisposeAsync(core).ConfigureAwait(false);
         return 0;
     }
 
+    /// <summary>Disposes the core (its logger factory flushes the console logger's queue), then the log channel, which sends what it holds.</summary>
+    private static async Task DisposeAsync(AgentCore core)
+    {
+        var logChannel = core.LogChannel;
+        await core.DisposeAsync().ConfigureAwait(false);
+        logChannel.Dispose();
+    }
+
     /// <summary>SIGTERM/SIGINT: drain and stop serving, then return from Run.</summary>
-    private static void Stop(PosixSignalContext context, IHostApplicationLifetime lifetime, ILogger logger)
+    private static void Stop(PosixSignalContext context, AgentLifetime lifetime, ILogger logger)
     {
         context.Cancel = true;
         logger.LogInformation("{Signal}: stopping", context.Signal);
-        lifetime.StopApplication();
+        lifetime.RequestStop();
     }
 
     private static string? ReadKernelCommandLine()

@@ -22,7 +22,7 @@ internal sealed partial class AgentRpcService
         if (GuestInit.IsPid1)
         {
             // Answer first; the power-off follows once the response is on its way.
-            _ = Task.Delay(TimeSpan.FromMilliseconds(200)).ContinueWith(_ => _lifetime.StopApplication(), TaskScheduler.Default);
+            _ = Task.Delay(TimeSpan.FromMilliseconds(200)).ContinueWith(_ => _lifetime.RequestStop(), TaskScheduler.Default);
         }
         return new Empty();
     }

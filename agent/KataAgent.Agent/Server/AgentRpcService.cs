@@ -12,7 +12,7 @@ using KataAgent.Agent.Policy;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Guest.Metrics;
 using KataAgent.Protocols.Agent;
-using Microsoft.Extensions.Hosting;
+using KataAgent.Agent.Server.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Server;
@@ -30,7 +30,7 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly GuestSystem _guest;
     private readonly ContainerManager _containers;
     private readonly SandboxManager _sandbox;
-    private readonly IHostApplicationLifetime _lifetime;
+    private readonly AgentLifetime _lifetime;
     private readonly GuestNetwork _network;
     private readonly FileCopier _files;
     private readonly GuestHotplug _hotplug;
@@ -40,7 +40,7 @@ internal sealed partial class AgentRpcService : AgentService.AgentServiceBase
     private readonly MemAgentService _memAgent;
     private readonly DiagnosticData _diagnostics;
 
-    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, IHostApplicationLifetime lifetime, GuestNetwork network, FileCopier files, GuestHotplug hotplug, SwapActivator swap, AgentPolicy policy, IpTables ipTables, MemAgentService memAgent, DiagnosticData diagnostics)
+    public AgentRpcService(ILogger<AgentRpcService> logger, MetricsCollector metrics, GuestSystem guest, ContainerManager containers, SandboxManager sandbox, AgentLifetime lifetime, GuestNetwork network, FileCopier files, GuestHotplug hotplug, SwapActivator swap, AgentPolicy policy, IpTables ipTables, MemAgentService memAgent, DiagnosticData diagnostics)
     {
         _hotplug = hotplug;
         _swap = swap;

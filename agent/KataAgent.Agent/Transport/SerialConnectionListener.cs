@@ -9,7 +9,8 @@ namespace KataAgent.Agent.Transport;
 /// Serves one connection at a time (gRPC or ttrpc, see Server/Protocols) over a virtio-serial port. The port is a single byte
 /// stream with no connection concept beyond "host side open": the device reads EOF and polls
 /// POLLHUP while the host end (qemu's chardev socket) is closed. So: open the device when the host
-/// is there, hand it to Kestrel, and when that connection ends, close it and wait for the next.
+/// is there, hand it to the agent's listener, and when that connection ends (whoever served it, the ttrpc front end
+/// or Kestrel, disposed it), close it and wait for the next.
 /// The kernel gives no way to sleep until the host connects (poll reports POLLHUP at once while it
 /// is away), so the port is checked again after a pause that starts at 100 ms and doubles up to 1 s
 /// while nobody comes: a detached VM nobody talks to wakes once a second, not ten times, and a host

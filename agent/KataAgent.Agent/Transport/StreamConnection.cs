@@ -7,19 +7,24 @@ using Microsoft.AspNetCore.Http.Features;
 namespace KataAgent.Agent.Transport;
 
 /// <summary>
-/// A Kestrel connection over any byte <see cref="Stream"/>: how the agent serves HTTP/2 over
-/// transports Kestrel's socket transport cannot take (virtio-serial char devices, AF_VSOCK).
+/// A connection over any byte <see cref="Stream"/>, as the agent's listener accepts it on every transport
+/// (virtio-serial char devices, AF_VSOCK, unix and tcp sockets) and serves it over ttrpc or hands it to Kestrel.
 /// Two pumps move bytes between the stream and Kestrel's pipes, as Kestrel's socket transport
 /// does: when the peer goes away (EOF, or a write that fails because the host end of a serial
-/// port closed) the connection is reported closed and both pumps end, so Kestrel lets go of it.
+/// port closed) the connection is reported closed and both pumps end, so whoever serves it lets go of it.
 /// </summary>
 internal sealed class StreamConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature
 {
     private const int ReadBufferSize = 64 * 1024;
     private static long s_nextId;
     private readonly Stream _stream;
-    private readonly Pipe _input = new(new PipeOptions(useSynchronizationContext: false));
-    private readonly Pipe _output = new(new PipeOptions(useSynchronizationContext: false));
+    /// <summary>
+    /// Both front ends move every call off the reading loop (HTTP/2 per stream, ttrpc per request), so a hop to the
+    /// thread pool between the pumps and the protocol's code would only add latency to every round trip.
+    /// </summary>
+    private static readonly PipeOptions InlinePipe = new(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false);
+    private readonly Pipe _input = new(InlinePipe);
+    private readonly Pipe _output = new(InlinePipe);
     private readonly CancellationTokenSource _closed = new();
     private readonly TaskCompletionSource _disposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _receiving;
@@ -28,11 +33,12 @@ internal sealed class StreamConnection : ConnectionContext, IConnectionIdFeature
     private int _isDisposed;
     private long _bytesReceived;
 
-    public StreamConnection(Stream stream, string transportName, EndPoint localEndPoint)
+    public StreamConnection(Stream stream, string transportName, EndPoint localEndPoint, EndPoint? remoteEndPoint = null)
     {
         _stream = stream;
         ConnectionId = $"{transportName}-{Interlocked.Increment(ref s_nextId)}";
         LocalEndPoint = localEndPoint;
+        RemoteEndPoint = remoteEndPoint;
         Transport = new DuplexPipe(_input.Reader, _output.Writer);
         Features = new FeatureCollection();
         Features.Set<IConnectionIdFeature>(this);

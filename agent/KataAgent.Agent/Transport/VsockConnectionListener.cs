@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace KataAgent.Agent.Transport;
 
 /// <summary>
-/// Kestrel's listener for AF_VSOCK: the agent's one accept loop, <see cref="StreamListener"/>, run on a pool thread
+/// The listener for AF_VSOCK: the agent's one accept loop, <see cref="StreamListener"/>, run on a pool thread
 /// per <see cref="AcceptAsync"/>. Accepted fds are carried by <see cref="FileDescriptorStream"/>: .NET's Socket has
 /// no vsock endpoint type to describe them.
 /// </summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FluentAssertions;
 using Google.Protobuf;
 using Grpc.Core;
+using KataAgent.Host;
 using KataAgent.Protocols.Agent;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
@@ -62,6 +63,41 @@ public class DualProtocolTests
         expired.StatusCode.Should().Be(StatusCode.DeadlineExceeded);
         stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10));
         (await ttrpcHealth.CheckAsync(new CheckRequest())).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
+    }
+
+    [Fact]
+    public async Task Ttrpc_alone_never_starts_the_web_host_and_racing_first_HTTP2_connections_start_it_once()
+    {
+        const string started = "gRPC server started on the first HTTP/2 connection";
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using (var ttrpc = await agent.ConnectAsync(new AgentClientOptions { Protocol = AgentProtocol.Ttrpc, ConnectTimeout = TimeSpan.FromSeconds(20) }))
+        {
+            (await ttrpc.VersionAsync()).AgentVersion.Should().MatchRegex(@"^\d+\.\d+\.\d+");
+        }
+        agent.Output.Should().NotContain(started);
+
+        // Eight HTTP/2 connections at once, each the first for all it knows: every one is answered, one builds the host.
+        var clients = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => agent.ConnectAsync()));
+        try
+        {
+            foreach (var client in clients)
+            {
+                client.Protocol.Should().Be(AgentProtocol.Grpc);
+                (await client.CheckAsync()).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
+            }
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+        System.Text.RegularExpressions.Regex.Count(agent.Output, started).Should().Be(1, agent.Output);
+
+        // ttrpc still served beside the started web host.
+        await using var after = await UnaryTtrpcCallInvoker.ConnectUnixAsync(SocketPath(agent));
+        (await new Health.HealthClient(after).CheckAsync(new CheckRequest())).Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
     }
 
     [Fact]

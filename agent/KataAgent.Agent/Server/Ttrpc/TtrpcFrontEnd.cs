@@ -2,7 +2,6 @@ using Grpc.Core;
 using KataAgent.Agent.Server.Binding;
 using KataAgent.Protocols.Ttrpc;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 
 namespace KataAgent.Agent.Server.Ttrpc;
@@ -10,8 +9,8 @@ namespace KataAgent.Agent.Server.Ttrpc;
 /// <summary>
 /// The agent's ttrpc front end: one <see cref="TtrpcServer"/> holding the same services the gRPC front end serves
 /// (bound by <see cref="TtrpcServiceBinder"/>), serving the connections the protocol selector hands it. A connection
-/// ends when the peer closes it, when its bytes are not ttrpc frames (that connection only), or, once Kestrel asks
-/// connections to close (the agent is stopping), when the calls running on it have answered (the server's drain).
+/// ends when the peer closes it, when its bytes are not ttrpc frames (that connection only), or, once the listener
+/// drains (the agent is stopping), when the calls running on it have answered (the server's drain).
 /// </summary>
 internal sealed class TtrpcFrontEnd
 {
@@ -26,17 +25,19 @@ internal sealed class TtrpcFrontEnd
         bind(new TtrpcServiceBinder(_server, policy, maxReceiveMessageSize, logger));
     }
 
-    /// <summary>Serves <paramref name="connection"/> until it ends; never throws for what the peer does.</summary>
-    public async Task ServeAsync(ConnectionContext connection)
+    /// <summary>
+    /// Serves <paramref name="connection"/> until it ends, or, once <paramref name="drain"/> is cancelled, until the
+    /// calls running on it have answered; never throws for what the peer does.
+    /// </summary>
+    public async Task ServeAsync(ConnectionContext connection, CancellationToken drain)
     {
         string peer = "ttrpc:" + (connection.RemoteEndPoint?.ToString() is { Length: > 0 } remote ? remote : connection.ConnectionId);
-        CancellationToken closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
         TtrpcConnectionState.Current = new TtrpcConnectionState(peer);
         await using var stream = new DuplexPipeStream(connection.Transport);
         _logger.LogDebug("{Connection}: ttrpc", connection.ConnectionId);
         try
         {
-            await _server.ServeConnectionAsync(stream, drain: closeRequested, cancellationToken: connection.ConnectionClosed).ConfigureAwait(false);
+            await _server.ServeConnectionAsync(stream, drain: drain, cancellationToken: connection.ConnectionClosed).ConfigureAwait(false);
         }
         catch (TtrpcProtocolException e)
         {
