@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 using KataAgent.Agent.Config;
-using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Logging;
+using KataAgent.Agent.Processes;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Server;
 using Microsoft.AspNetCore.Builder;
@@ -21,29 +21,9 @@ public static class AgentMain
     /// <summary>Exit code when the server cannot start (e.g. the address cannot be bound).</summary>
     public const int StartFailure = 1;
 
-    /// <summary>The helper modes of the binary (see <see cref="IHelperMode"/>).</summary>
-    private static readonly IHelperMode[] HelperModes =
-    [
-        new ContainerInitMode(ContainerInit.StageOne),
-        new ContainerInitMode(ContainerInit.StageTwo),
-        new PauseMode(),
-        new SandboxNamespacesMode(),
-        new MemAgent.CompactMemoryMode(),
-    ];
-
-    /// <summary>Runs a helper mode, or the agent; as PID 1 of the VM it never returns without powering off.</summary>
+    /// <summary>Runs the agent; as PID 1 of the VM it never returns without powering off.</summary>
     public static int Run(string[] args)
     {
-        // The helper modes come first: the container init's stage 2 and the pause process are PID 1
-        // of their own PID namespace, and nothing may start a thread or touch the console there.
-        foreach (var mode in HelperModes)
-        {
-            if (args.Length == 1 + mode.ArgumentCount && args[0] == mode.Name)
-            {
-                return mode.Run(args[1..]);
-            }
-        }
-
         if (!GuestInit.IsPid1)
         {
             return RunAgent(args, []);
@@ -96,6 +76,17 @@ public static class AgentMain
         ThreadPool.SetMinThreads(Math.Max(workers, 16), completionPorts);
 
         BootTimeline.Mark("config");
+        // Every container start runs the helper: better no agent than one that fails at the first CreateContainer.
+        string? helperProblem;
+        try
+        {
+            helperProblem = InitHelper.Load(InitHelper.DefaultLocation, removeFile: GuestInit.IsPid1);
+        }
+        catch (InitHelperException e)
+        {
+            Console.Error.WriteLine($"kata-agent: {e.Message}");
+            return StartFailure;
+        }
         WebApplication app;
         try
         {
@@ -112,6 +103,10 @@ public static class AgentMain
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Stop(context, lifetime, logger));
         using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Stop(context, lifetime, logger));
+        if (helperProblem is not null)
+        {
+            initProblems.Add(helperProblem);
+        }
         foreach (string problem in initProblems)
         {
             logger.LogWarning("guest init: {Problem}", problem);

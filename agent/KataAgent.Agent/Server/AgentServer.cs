@@ -218,7 +218,7 @@ public static class AgentServer
     /// </summary>
     private static void RemoveStaleSocket(string path)
     {
-        int? type = AgentLibc.FileType(path);
+        int? type = Libc.FileType(path);
         if (type is null)
         {
             return;
