@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # KataAgent build entry point.
-#   ./build.sh          restore, build, publish out/kata-agent, out/kata-image-pull, out/kactl and out/kata-rootfs
+#   ./build.sh          restore, build, publish out/kata-agent (with its spawn-chain helper out/kata-agent-init beside it),
+#                       out/kata-image-pull, out/kactl and out/kata-rootfs
 #                       (Native AOT), then the guest image: out/vmlinuz and out/initrd.img (and
 #                       out/initrd-guest-pull.img, the same with guest pull), and kactl run's default
 #                       container rootfs: out/rootfs (busybox)
@@ -100,6 +101,11 @@ build() {
   log "publish kata-agent (Native AOT)"
   dotnet publish "$ROOT/agent/KataAgent.Agent/KataAgent.Agent.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/agent"
   rm -f "$OUT/kata-agent" && install -m 0755 "$OUT/publish/agent/kata-agent" "$OUT/kata-agent"
+  # The agent looks for it beside itself (and kata-rootfs build beside --agent): every container process, the pause
+  # process and the sandbox namespaces start from it, not from the agent's own, much larger, binary.
+  log "publish kata-agent-init (Native AOT): the agent's spawn-chain helper"
+  dotnet publish "$ROOT/agent/KataAgent.InitHelper/KataAgent.InitHelper.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/init-helper"
+  rm -f "$OUT/kata-agent-init" && install -m 0755 "$OUT/publish/init-helper/kata-agent-init" "$OUT/kata-agent-init"
   log "publish kata-image-pull (Native AOT): the guest pull helper, only in a --guest-pull guest image"
   dotnet publish "$ROOT/agent/KataAgent.ImagePull/KataAgent.ImagePull.csproj" -c "$CONFIGURATION" -r "$RID" -nologo -v quiet -clp:ErrorsOnly -o "$OUT/publish/image-pull"
   rm -f "$OUT/kata-image-pull" && install -m 0755 "$OUT/publish/image-pull/kata-image-pull" "$OUT/kata-image-pull"
@@ -119,7 +125,7 @@ build() {
   log "container rootfs out/rootfs (busybox-static), kactl run's default"
   rm -rf "$OUT/rootfs"
   "$OUT/kata-rootfs" busybox-rootfs --busybox /bin/busybox --out "$OUT/rootfs"
-  log "out/kata-agent $(stat -c %s "$OUT/kata-agent") bytes, out/kactl $(stat -c %s "$OUT/kactl") bytes, out/containerd-shim-kataagent-v2 $(stat -c %s "$OUT/containerd-shim-kataagent-v2") bytes"
+  log "out/kata-agent $(stat -c %s "$OUT/kata-agent") bytes, out/kata-agent-init $(stat -c %s "$OUT/kata-agent-init") bytes, out/kactl $(stat -c %s "$OUT/kactl") bytes, out/containerd-shim-kataagent-v2 $(stat -c %s "$OUT/containerd-shim-kataagent-v2") bytes"
 }
 
 run_tests() {

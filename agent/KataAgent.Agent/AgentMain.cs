@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 using KataAgent.Agent.Config;
-using KataAgent.Agent.Containers.Init;
 using KataAgent.Agent.Guest;
 using KataAgent.Agent.Logging;
+using KataAgent.Agent.Processes;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Agent.Server;
 using KataAgent.Agent.Server.GrpcHost;
@@ -27,29 +27,9 @@ public static class AgentMain
     /// <summary>How long the calls running when the agent is asked to stop may take to answer (Kestrel's default shutdown timeout).</summary>
     private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(30);
 
-    /// <summary>The helper modes of the binary (see <see cref="IHelperMode"/>).</summary>
-    private static readonly IHelperMode[] HelperModes =
-    [
-        new ContainerInitMode(ContainerInit.StageOne),
-        new ContainerInitMode(ContainerInit.StageTwo),
-        new PauseMode(),
-        new SandboxNamespacesMode(),
-        new MemAgent.CompactMemoryMode(),
-    ];
-
-    /// <summary>Runs a helper mode, or the agent; as PID 1 of the VM it never returns without powering off.</summary>
+    /// <summary>Runs the agent; as PID 1 of the VM it never returns without powering off.</summary>
     public static int Run(string[] args)
     {
-        // The helper modes come first: the container init's stage 2 and the pause process are PID 1
-        // of their own PID namespace, and nothing may start a thread or touch the console there.
-        foreach (var mode in HelperModes)
-        {
-            if (args.Length == 1 + mode.ArgumentCount && args[0] == mode.Name)
-            {
-                return mode.Run(args[1..]);
-            }
-        }
-
         if (!GuestInit.IsPid1)
         {
             return RunAgent(args, []);
@@ -102,6 +82,19 @@ public static class AgentMain
         ThreadPool.SetMinThreads(Math.Max(workers, 16), completionPorts);
 
         BootTimeline.Mark("config");
+        // Every container start runs the helper: better no agent than one that fails at the first CreateContainer.
+        try
+        {
+            if (InitHelper.Load(InitHelper.DefaultLocation, removeFile: GuestInit.IsPid1) is { } helperProblem)
+            {
+                initProblems.Add(helperProblem);
+            }
+        }
+        catch (InitHelperException e)
+        {
+            Console.Error.WriteLine($"kata-agent: {e.Message}");
+            return StartFailure;
+        }
         return Serve(config, initProblems).GetAwaiter().GetResult();
     }
 

@@ -41,6 +41,7 @@ public static class RootfsCommands
         var kernelModules = new Option<string?>("--kernel-modules") { Description = "The module tree of --kernel: lib/modules/KVER, or a root holding one" };
 
         var agent = new Option<string>("--agent") { Description = "The agent binary, e.g. out/kata-agent", Required = true };
+        var initHelper = new Option<string?>("--init-helper") { Description = $"The agent's spawn-chain helper, put beside the agent (default: {InitrdOptions.InitHelperFileName} next to --agent)" };
         var output = new Option<string>("--out") { Description = "The initrd to write, e.g. out/initrd.img", Required = true };
         var kernelOut = new Option<string?>("--kernel-out") { Description = "Copy the kernel image here, e.g. out/vmlinuz" };
         var busybox = new Option<string?>("--busybox") { Description = "Put this (static) busybox at /bin/busybox with /bin/sh, for the debug console" };
@@ -51,7 +52,7 @@ public static class RootfsCommands
         var compression = new Option<string>("--compression") { Description = "none (the default: the fastest boot) or gzip (a smaller file)", DefaultValueFactory = _ => "none" };
 
         var build = new Command("build", "Build the initrd (agent as /init, its libraries, kernel modules) and copy the kernel next to it; print their sizes");
-        foreach (var option in (Option[])[agent, output, kernelOut, kernelCache, kernel, kernelModules, busybox, modules, guestPull, imagePull, caBundle, compression])
+        foreach (var option in (Option[])[agent, initHelper, output, kernelOut, kernelCache, kernel, kernelModules, busybox, modules, guestPull, imagePull, caBundle, compression])
         {
             build.Add(option);
         }
@@ -78,6 +79,7 @@ public static class RootfsCommands
             var options = new InitrdOptions
             {
                 AgentPath = agentPath,
+                InitHelperPath = parseResult.GetValue(initHelper) ?? InitrdOptions.InitHelperBeside(agentPath),
                 GuestPull = guestPullFiles,
                 Kernel = tree,
                 ModuleNames = names,

@@ -9,6 +9,9 @@ public static class RepoPaths
     /// <summary>The Native-AOT agent that ./build.sh publishes.</summary>
     public static string AgentBinary => Require(Path.Combine(Root, "out", "kata-agent"));
 
+    /// <summary>The agent's spawn-chain helper that ./build.sh publishes beside the agent, where the agent looks for it.</summary>
+    public static string InitHelperBinary => Require(Path.Combine(Root, "out", "kata-agent-init"));
+
     /// <summary>The kactl binary that ./build.sh publishes.</summary>
     public static string KactlBinary => Require(Path.Combine(Root, "out", "kactl"));
 

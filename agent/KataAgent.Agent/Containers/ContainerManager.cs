@@ -2,7 +2,7 @@ using KataAgent.Protocols;
 using System.Collections.Concurrent;
 using KataAgent.Agent.Errors;
 using KataAgent.Agent.Containers.Cgroups;
-using KataAgent.Agent.Containers.Init;
+using KataAgent.Helpers.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Containers.Spec;
 using KataAgent.Agent.Sandbox;

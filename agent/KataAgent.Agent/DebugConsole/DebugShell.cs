@@ -1,3 +1,4 @@
+using KataAgent.Helpers.Processes;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Linux.Interop;
 using KataAgent.Agent.Processes;

@@ -33,9 +33,9 @@ public static class GuestInit
         Mount(problems, "cgroup2", "/sys/fs/cgroup", "cgroup2", NoSuidNoDevNoExec, "nsdelegate");
         foreach (var (link, target) in new[] { ("/dev/fd", "/proc/self/fd"), ("/dev/stdin", "/proc/self/fd/0"), ("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2") })
         {
-            if (AgentLibc.FileType(link) is null)
+            if (Libc.FileType(link) is null)
             {
-                AgentLibc.Symlink(target, link);
+                Libc.Symlink(target, link);
             }
         }
         BootTimeline.Mark("mounts");

@@ -5,8 +5,9 @@ namespace KataAgent.Agent.Images;
 /// <summary>
 /// Kata's <c>get_process</c> for guest pull: the sandbox's pause container, whose image is never pulled, runs the
 /// guest's own pause instead of the process the host sent. Kata copies a <c>/pause_bundle</c> from its guest image;
-/// ours is the agent binary's pause mode, run from the guest image's root (read-only, see the image_guest_pull
-/// driver), so it costs no memory and no extra file in the image.
+/// ours is the pause mode of the agent's spawn-chain helper kata-agent-init. The container's init already runs from
+/// the helper's sealed memfd, so it execs its own /proc/self/exe (through the container's /proc): no file of the guest
+/// image is needed, and none can be changed through it.
 /// </summary>
 internal static class GuestPullSandbox
 {
@@ -24,8 +25,8 @@ internal static class GuestPullSandbox
         var pause = spec.Clone();
         pause.Process ??= new Protocols.Agent.Process();
         pause.Process.Args.Clear();
-        pause.Process.Args.Add(Environment.ProcessPath ?? "/init");
-        pause.Process.Args.Add(Sandbox.PauseMode.Argument);
+        pause.Process.Args.Add("/proc/self/exe");
+        pause.Process.Args.Add(Helpers.Sandbox.PauseMode.Argument);
         pause.Process.Cwd = "/";
         return pause;
     }

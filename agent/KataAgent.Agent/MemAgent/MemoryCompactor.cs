@@ -1,3 +1,5 @@
+using KataAgent.Helpers.MemAgent;
+using KataAgent.Helpers.Processes;
 using System.Globalization;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Processes;
@@ -90,7 +92,7 @@ public sealed class MemoryCompactor(MemAgentPaths paths, ProcessReaper reaper, I
         logger.LogInformation("mem-agent: compacting memory (at most {Seconds} s)", settings.CompactSecMax);
         var pressure = new PressureWindow(paths.SystemPressure, systemWide: true, excludeChildren: false);
         pressure.Percent();
-        var (pid, exit) = reaper.SpawnWatched(() => ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", CompactMemoryMode.Argument, paths.CompactMemory], [], []));
+        var (pid, exit) = reaper.SpawnWatched(() => ProcessSpawner.Spawn(InitHelper.ExecutablePath, [InitHelper.FileName, CompactMemoryMode.Argument, paths.CompactMemory], [], []));
         long remaining = settings.CompactSecMax;
         bool killed = false;
         while (!exit.IsCompleted)

@@ -166,7 +166,7 @@ internal static class DeviceMapper
             throw AgentException.FailedPrecondition(null, $"this guest kernel has no device-mapper ({ControlPath} and {ControlSysfs} are missing; the dm_mod module is not loaded)");
         }
         Directory.CreateDirectory(Path.GetDirectoryName(ControlPath)!);
-        if (AgentLibc.Mknod(ControlPath, 0x2000 /* S_IFCHR */ | 0x180, AgentLibc.MakeDev(int.Parse(number[0], CultureInfo.InvariantCulture), int.Parse(number[1], CultureInfo.InvariantCulture))) != 0)
+        if (Libc.Mknod(ControlPath, 0x2000 /* S_IFCHR */ | 0x180, Libc.MakeDev(int.Parse(number[0], CultureInfo.InvariantCulture), int.Parse(number[1], CultureInfo.InvariantCulture))) != 0)
         {
             var mknod = LinuxException.FromLastError($"mknod {ControlPath}");
             if (mknod.Errno != Errno.EEXIST)
@@ -180,11 +180,11 @@ internal static class DeviceMapper
     /// <summary>devtmpfs makes /dev/dm-N as the device is added; without devtmpfs the node is made here.</summary>
     private static BlockDevice EnsureNode(BlockDevice device)
     {
-        if (AgentLibc.FileType(device.DevicePath) == Libc.S_IFBLK)
+        if (Libc.FileType(device.DevicePath) == Libc.S_IFBLK)
         {
             return device;
         }
-        if (AgentLibc.Mknod(device.DevicePath, (uint)Libc.S_IFBLK | 0x180, AgentLibc.MakeDev(device.Major, device.Minor)) != 0)
+        if (Libc.Mknod(device.DevicePath, (uint)Libc.S_IFBLK | 0x180, Libc.MakeDev(device.Major, device.Minor)) != 0)
         {
             var error = LinuxException.FromLastError($"mknod {device.DevicePath}");
             if (error.Errno != Errno.EEXIST)

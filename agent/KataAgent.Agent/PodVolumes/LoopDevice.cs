@@ -116,11 +116,11 @@ internal sealed class LoopDevice : IDisposable
 
     private static void EnsureNode(string path, int number)
     {
-        if (AgentLibc.FileType(path) is not null)
+        if (Libc.FileType(path) is not null)
         {
             return;
         }
-        if (AgentLibc.Mknod(path, (uint)Libc.S_IFBLK | 0x180, AgentLibc.MakeDev(LoopMajor, number)) != 0)
+        if (Libc.Mknod(path, (uint)Libc.S_IFBLK | 0x180, Libc.MakeDev(LoopMajor, number)) != 0)
         {
             var error = LinuxException.FromLastError($"mknod {path}");
             if (error.Errno != Errno.EEXIST)

@@ -1,5 +1,6 @@
+using KataAgent.Helpers.Processes;
 using KataAgent.Agent.Containers;
-using KataAgent.Agent.Containers.Init;
+using KataAgent.Helpers.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Errors;
 using KataAgent.Agent.Processes;

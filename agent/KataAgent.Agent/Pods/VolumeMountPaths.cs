@@ -1,4 +1,4 @@
-using KataAgent.Agent.Containers.Init;
+using KataAgent.Helpers.Containers.Init;
 using KataAgent.Agent.Errors;
 using KataAgent.Protocols.Extensions;
 

@@ -1,3 +1,4 @@
+using KataAgent.Helpers.Processes;
 using System.Text;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Linux.Interop;

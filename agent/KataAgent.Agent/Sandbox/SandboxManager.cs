@@ -1,6 +1,8 @@
+using KataAgent.Helpers.Sandbox;
+using KataAgent.Helpers.Processes;
 using System.Text;
 using KataAgent.Agent.Containers;
-using KataAgent.Agent.Containers.Init;
+using KataAgent.Helpers.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Errors;
 using KataAgent.Agent.Guest;
@@ -133,7 +135,7 @@ public sealed class SandboxManager(ContainerManager containers, SandboxNamespace
         Task<int> exit;
         try
         {
-            (_, exit) = reaper.SpawnWatched(() => ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", SandboxNamespacesMode.Argument, GuestLayout.SandboxNamespaceDirectory, hostname], [], [devNull, devNull, stderrWrite]));
+            (_, exit) = reaper.SpawnWatched(() => ProcessSpawner.Spawn(InitHelper.ExecutablePath, [InitHelper.FileName, SandboxNamespacesMode.Argument, GuestLayout.SandboxNamespaceDirectory, hostname], [], [devNull, devNull, stderrWrite]));
         }
         finally
         {

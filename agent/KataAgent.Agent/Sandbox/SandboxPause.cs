@@ -1,4 +1,5 @@
-using KataAgent.Agent.Containers.Init;
+using KataAgent.Helpers.Sandbox;
+using KataAgent.Helpers.Containers.Init;
 using KataAgent.Agent.Containers.Processes;
 using KataAgent.Agent.Errors;
 using KataAgent.Agent.Processes;
@@ -42,6 +43,7 @@ public sealed class SandboxPause(SandboxNamespaces namespaces, ProcessReaper rea
                     Mode = "create",
                     UnshareFlags = Libc.CLONE_NEWNS | Libc.CLONE_NEWPID,
                     Join = [new NamespaceJoin { Type = Libc.CLONE_NEWUTS, Path = uts }, new NamespaceJoin { Type = Libc.CLONE_NEWIPC, Path = ipc }],
+                    // Stage 2 runs from the helper's sealed memfd, so its /proc/self/exe is kata-agent-init.
                     Args = ["/proc/self/exe", PauseMode.Argument],
                 };
                 ContainerProcess pause;

@@ -120,7 +120,7 @@ public sealed class BlockDeviceLocator(PciSysfs sysfs, string devDirectory, ILog
     /// <summary>devtmpfs makes the node when the disk appears; without it (or before it) make it from sysfs' major:minor.</summary>
     private BlockDevice EnsureNode(BlockDevice device)
     {
-        int? type = AgentLibc.FileType(device.DevicePath);
+        int? type = Libc.FileType(device.DevicePath);
         if (type == Libc.S_IFBLK)
         {
             return device;
@@ -129,7 +129,7 @@ public sealed class BlockDeviceLocator(PciSysfs sysfs, string devDirectory, ILog
         {
             throw new IOException($"{device.DevicePath} exists and is not a block device");
         }
-        if (AgentLibc.Mknod(device.DevicePath, (uint)Libc.S_IFBLK | 0x180 /* 0600 */, AgentLibc.MakeDev(device.Major, device.Minor)) != 0)
+        if (Libc.Mknod(device.DevicePath, (uint)Libc.S_IFBLK | 0x180 /* 0600 */, Libc.MakeDev(device.Major, device.Minor)) != 0)
         {
             var error = LinuxException.FromLastError($"mknod {device.DevicePath} ({device.Major}:{device.Minor})");
             if (error.Errno != Errno.EEXIST)

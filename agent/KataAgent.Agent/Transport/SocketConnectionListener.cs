@@ -136,7 +136,7 @@ internal sealed class SocketConnectionListener : IConnectionListener
     /// </summary>
     private static void RemoveStaleSocket(string path)
     {
-        int? type = AgentLibc.FileType(path);
+        int? type = Libc.FileType(path);
         if (type is null)
         {
             return;

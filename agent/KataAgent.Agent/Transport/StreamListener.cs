@@ -174,7 +174,7 @@ internal sealed unsafe class StreamListener : IDisposable
         {
             throw new ArgumentException($"{address}: the socket path is longer than 107 bytes", nameof(address));
         }
-        if (!address.IsAbstractUnix && AgentLibc.FileType(address.Path!) == Libc.S_IFSOCK)
+        if (!address.IsAbstractUnix && Libc.FileType(address.Path!) == Libc.S_IFSOCK)
         {
             File.Delete(address.Path!);
         }

@@ -19,6 +19,7 @@ internal static class Errno
     public const int ENODEV = 19;
     public const int ENOTDIR = 20;
     public const int EINVAL = 22;
+    public const int ETXTBSY = 26;
     public const int ENOSPC = 28;
     public const int ERANGE = 34;
     public const int EPIPE = 32;
@@ -59,6 +60,7 @@ internal static class Errno
         ENODEV => "ENODEV",
         ENOTDIR => "ENOTDIR",
         EINVAL => "EINVAL",
+        ETXTBSY => "ETXTBSY",
         ENOSPC => "ENOSPC",
         ERANGE => "ERANGE",
         EPIPE => "EPIPE",

@@ -45,4 +45,16 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int StatX(int dirFd, string path, int flags, uint mask, Statx* result);
+
+    /// <summary>The S_IFMT bits of <paramref name="path"/> (not following a final symlink), or null if it does not exist.</summary>
+    public static int? FileType(string path)
+    {
+        Statx result;
+        if (StatX(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &result) != 0)
+        {
+            var error = LinuxException.FromLastError($"statx {path}");
+            return error.Errno == Errno.ENOENT ? null : throw error;
+        }
+        return result.Mode & S_IFMT;
+    }
 }

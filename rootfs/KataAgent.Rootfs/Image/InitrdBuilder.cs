@@ -25,6 +25,7 @@ public sealed class InitrdBuilder
     private long _modulesSize;
     private long _busyboxSize;
     private long _guestPullSize;
+    private long _initHelperSize;
     private long _mke2fsSize;
     private IReadOnlyList<KernelModule> _onDemand = [];
 
@@ -57,6 +58,22 @@ public sealed class InitrdBuilder
         var resolver = new ElfDependencies(sysroot: options.LibraryRoot);
         tree.AddFile(options.AgentImagePath, options.AgentPath, 0x1ED);
         var libraries = new List<SharedLibrary>(resolver.Resolve(options.AgentPath, ImageTree.Normalize(options.AgentImagePath)));
+        if (options.InitHelperPath is { } helper)
+        {
+            if (!File.Exists(helper))
+            {
+                throw new FileNotFoundException($"the agent's spawn-chain helper {helper} does not exist (./build.sh publishes out/{InitrdOptions.InitHelperFileName} beside out/kata-agent)", helper);
+            }
+            tree.AddFile(options.InitHelperImagePath, helper, 0x1ED);
+            foreach (var library in resolver.Resolve(helper, options.InitHelperImagePath))
+            {
+                if (!libraries.Any(l => l.Path == library.Path))
+                {
+                    libraries.Add(library);
+                }
+            }
+            _initHelperSize = new FileInfo(helper).Length;
+        }
 
         if (options.Mke2fsPath is { } mke2fs)
         {
@@ -253,6 +270,7 @@ public sealed class InitrdBuilder
             EntryCount = entries,
             KernelVersion = _options.Kernel?.KernelVersion,
             AgentSize = new FileInfo(_options.AgentPath).Length,
+            InitHelperSize = _initHelperSize,
             Libraries = _libraries,
             LibrariesSize = _libraries.Sum(l => new FileInfo(l.HostPath).Length),
             Modules = _modules,
@@ -291,6 +309,10 @@ public sealed class InitrdBuilder
         Line("agent", ImageTree.Normalize(options.AgentImagePath));
         Line("agent_size", new FileInfo(options.AgentPath).Length.ToString(CultureInfo.InvariantCulture));
         Line("agent_sha256", agentHash);
+        if (options.InitHelperPath is not null)
+        {
+            Line("init_helper", options.InitHelperImagePath);
+        }
         Line("libraries", string.Join(' ', _libraries.Select(l => l.Path)));
         if (options.GuestPull is not null)
         {

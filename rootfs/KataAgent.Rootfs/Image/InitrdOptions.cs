@@ -12,6 +12,23 @@ public sealed class InitrdOptions
     /// <summary>Where the agent goes in the image; <c>/init</c> makes it PID 1.</summary>
     public string AgentImagePath { get; init; } = ImageLayout.Init;
 
+    /// <summary>
+    /// The agent's spawn-chain helper (normally <c>out/kata-agent-init</c>, beside the agent), put beside the agent in
+    /// the image, where the agent looks for it; its libraries come along. kata-agent does not start without it. Null
+    /// leaves it out: for an image whose /init is not kata-agent.
+    /// </summary>
+    public string? InitHelperPath { get; init; }
+
+    /// <summary>The helper's file name, beside the agent on the host and in the image.</summary>
+    public const string InitHelperFileName = "kata-agent-init";
+
+    /// <summary>Where <see cref="InitHelperPath"/> goes in the image: beside <see cref="AgentImagePath"/>.</summary>
+    public string InitHelperImagePath => ImageTree.Normalize(Path.Combine(Path.GetDirectoryName(ImageTree.Normalize(AgentImagePath)) ?? "/", InitHelperFileName));
+
+    /// <summary>The helper beside <paramref name="agentPath"/> on the host: the default of <c>kata-rootfs build --init-helper</c>.</summary>
+    public static string InitHelperBeside(string agentPath) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(agentPath))!, InitHelperFileName);
+
     /// <summary>The kernel's module tree, or null for a kernel with everything built in (no modules in the image).</summary>
     public KernelModules? Kernel { get; init; }
 

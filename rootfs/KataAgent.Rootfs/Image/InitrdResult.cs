@@ -30,6 +30,9 @@ public sealed class InitrdResult
     /// <summary>The agent's size.</summary>
     public required long AgentSize { get; init; }
 
+    /// <summary>The spawn-chain helper's size (kata-agent-init), 0 without.</summary>
+    public long InitHelperSize { get; init; }
+
     /// <summary>The interpreter and shared libraries copied, in load order.</summary>
     public required IReadOnlyList<SharedLibrary> Libraries { get; init; }
 
@@ -63,6 +66,10 @@ public sealed class InitrdResult
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"initrd  {Path}: {FormatSize(CompressedSize)} ({Compression.ToString().ToLowerInvariant()}), {FormatSize(UncompressedSize)} cpio, {EntryCount} entries\n");
         text.Append(CultureInfo.InvariantCulture, $"  agent      {FormatSize(AgentSize)}\n");
+        if (InitHelperSize > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  helper     {FormatSize(InitHelperSize)} (kata-agent-init; the agent keeps a sealed copy and deletes this one)\n");
+        }
         text.Append(CultureInfo.InvariantCulture, $"  libraries  {FormatSize(LibrariesSize)} ({string.Join(", ", Libraries.Select(l => System.IO.Path.GetFileName(l.Path)))})\n");
         text.Append(CultureInfo.InvariantCulture, $"  modules    {FormatSize(ModulesSize)} ({Modules.Count} for {KernelVersion ?? "no kernel"}{(OnDemandModules.Count > 0 ? $", {OnDemandModules.Count} more on demand" : "")}{(BuiltInModules.Count > 0 ? $"; built in: {string.Join(", ", BuiltInModules)}" : "")})\n");
         if (Mke2fsSize > 0)

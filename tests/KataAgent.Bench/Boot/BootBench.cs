@@ -33,13 +33,13 @@ internal static class BootBench
 
             // The agent's image exactly as build.sh's `kata-rootfs build` makes out/initrd.img, built
             // here to get its parts' sizes; the comparison below says whether the bytes are the same.
-            var agentImage = await new InitrdBuilder(new InitrdOptions { AgentPath = agentBinary, Kernel = modules, BusyboxPath = "/bin/busybox" })
+            var agentImage = await new InitrdBuilder(new InitrdOptions { AgentPath = agentBinary, InitHelperPath = InitrdOptions.InitHelperBeside(agentBinary), Kernel = modules, BusyboxPath = "/bin/busybox" })
                 .BuildAsync(Path.Combine(scratch, "agent-initrd.img"));
             string outImage = Path.Combine(root, "out", "initrd.img");
             bool sameAsOut = File.Exists(outImage) && File.ReadAllBytes(outImage).SequenceEqual(File.ReadAllBytes(agentImage.Path));
             // The same image gzip-compressed (the default before issue 16), booted in the same turns: what the
             // kernel's gunzip costs, measured against the same floor.
-            var gzipImage = await new InitrdBuilder(new InitrdOptions { AgentPath = agentBinary, Kernel = modules, BusyboxPath = "/bin/busybox", Compression = InitrdCompression.Gzip })
+            var gzipImage = await new InitrdBuilder(new InitrdOptions { AgentPath = agentBinary, InitHelperPath = InitrdOptions.InitHelperBeside(agentBinary), Kernel = modules, BusyboxPath = "/bin/busybox", Compression = InitrdCompression.Gzip })
                 .BuildAsync(Path.Combine(scratch, "agent-initrd-gzip.img"));
             var floorImage = await FloorInitrd.BuildAsync(modules, Path.Combine(scratch, "floor-initrd.img"), Path.Combine(scratch, "floor"));
             Console.Error.WriteLine($"boot bench: kernel {kernel.KernelVersion}; agent image {agentImage.CompressedSize} B, floor image {floorImage.CompressedSize} B; {Runs} boots of each after a warm-up");

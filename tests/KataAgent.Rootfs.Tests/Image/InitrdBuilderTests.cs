@@ -1,5 +1,6 @@
 using FluentAssertions;
 using KataAgent.Rootfs.Compression;
+using KataAgent.Rootfs.Elf;
 using KataAgent.Rootfs.Image;
 using KataAgent.Rootfs.Kernel;
 using KataAgent.Rootfs.Tests.Infrastructure;
@@ -176,6 +177,38 @@ public sealed class InitrdBuilderTests(DebianKernelFixture kernel, ITestOutputHe
 
         tree.Find("/usr/bin/kata-agent")!.HostPath.Should().Be(Path.GetFullPath(RepoPaths.AgentBinary));
         tree.Find("/init")!.Content.Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task The_spawn_chain_helper_goes_beside_the_agent_with_its_libraries()
+    {
+        var options = new InitrdOptions
+        {
+            AgentPath = RepoPaths.AgentBinary,
+            InitHelperPath = RepoPaths.InitHelperBinary,
+            AgentImagePath = "/usr/bin/kata-agent",
+            ModuleNames = [],
+        };
+        var tree = await new InitrdBuilder(options).AssembleAsync();
+
+        options.InitHelperImagePath.Should().Be("/usr/bin/kata-agent-init");
+        tree.Find("/usr/bin/kata-agent-init")!.HostPath.Should().Be(Path.GetFullPath(RepoPaths.InitHelperBinary));
+        foreach (var library in new ElfDependencies().Resolve(RepoPaths.InitHelperBinary, "/usr/bin/kata-agent-init"))
+        {
+            tree.Find(library.Path).Should().NotBeNull("the helper needs {0}", library.Path);
+        }
+        var plain = await new InitrdBuilder(new InitrdOptions { AgentPath = RepoPaths.AgentBinary, InitHelperPath = RepoPaths.InitHelperBinary, ModuleNames = [] }).AssembleAsync();
+        plain.Find("/kata-agent-init").Should().NotBeNull("the agent is /init, so its helper is /kata-agent-init");
+    }
+
+    [Fact]
+    public async Task A_missing_spawn_chain_helper_is_a_clear_error()
+    {
+        var options = new InitrdOptions { AgentPath = RepoPaths.AgentBinary, InitHelperPath = _temp.File("kata-agent-init") };
+
+        await FluentActions.Awaiting(() => new InitrdBuilder(options).BuildAsync(_temp.File("x.img")))
+            .Should().ThrowAsync<FileNotFoundException>().WithMessage("*spawn-chain helper*kata-agent-init does not exist*");
+        File.Exists(_temp.File("x.img")).Should().BeFalse();
     }
 
     [Fact]

@@ -47,7 +47,7 @@ public sealed class DebianKernelFixture : IAsyncLifetime
     private async Task<string> BuildAgentInitrdAsync()
     {
         string image = _temp.File("agent-initrd.img");
-        await new InitrdBuilder(new InitrdOptions { AgentPath = RepoPaths.AgentBinary, Kernel = Modules }).BuildAsync(image);
+        await new InitrdBuilder(new InitrdOptions { AgentPath = RepoPaths.AgentBinary, InitHelperPath = RepoPaths.InitHelperBinary, Kernel = Modules }).BuildAsync(image);
         return image;
     }
 }

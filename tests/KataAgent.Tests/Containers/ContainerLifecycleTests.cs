@@ -5,6 +5,8 @@ using Grpc.Core;
 using KataAgent.Host;
 using KataAgent.Host.Sandboxes;
 using KataAgent.Protocols.Agent;
+using KataAgent.Rootfs.Elf;
+using KataAgent.Testing;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
 
@@ -57,6 +59,38 @@ public class ContainerLifecycleTests
         var late = async () => await client.SignalProcessAsync(new SignalProcessRequest { ContainerId = "web", ExecId = "probe", Signal = 15 });
         (await late.Should().ThrowAsync<AgentStatusException>()).Which.StatusCode.Should().Be(AgentStatusCode.FailedPrecondition);
         await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "web" });
+    }
+
+    [Fact]
+    public async Task A_container_whose_process_is_proc_self_exe_pause_runs_the_helpers_pause_from_its_sealed_memfd()
+    {
+        // What a guest pull's sandbox container runs (GuestPullSandbox): its rootfs is the guest image's root, with no
+        // pause binary but with the loader and libraries kata-agent-init needs (kata-rootfs copies them): so is this one.
+        using var rootfs = await BusyboxRootfs.CreateAsync();
+        foreach (var library in new ElfDependencies().Resolve(RepoPaths.InitHelperBinary))
+        {
+            string target = rootfs.Path + library.Path;
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(library.HostPath, target, overwrite: true);
+        }
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using var client = await agent.ConnectAsync();
+        var spec = ContainerSpecs.Default(rootfs.Path, ["/proc/self/exe", "pause"]);
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "pause", OCI = spec });
+        await client.StartContainerAsync(new StartContainerRequest { ContainerId = "pause" });
+
+        var probe = new Process { Args = { "sh", "-c", "tr '\\0' ' ' </proc/1/cmdline; echo; readlink /proc/1/exe; if echo x >>/proc/1/exe; then echo written; fi" }, Env = { "PATH=/bin" }, Cwd = "/" };
+        var (status, stdout, stderr) = await ContainerRun.ExecAsync(client, "pause", "probe", probe);
+
+        status.Should().Be(0, stderr);
+        var lines = stdout.Split('\n');
+        lines[0].Should().Be("/proc/self/exe pause ");
+        lines[1].Should().StartWith("/memfd:kata-agent-init", "the container's init ran from the helper's sealed memfd and exec'd it again");
+        stdout.Should().NotContain("written");
+        stderr.Should().Contain("Text file busy", "a running sealed helper cannot be opened for write from the container");
+        await client.SignalProcessAsync(new SignalProcessRequest { ContainerId = "pause", Signal = 9 });
+        (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "pause" })).Status.Should().Be(128 + 9, "the pause mode waits until it is killed");
+        await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "pause" });
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using FluentAssertions;
-using KataAgent.Agent.Seccomp;
+using KataAgent.Helpers.Seccomp;
 using KataAgent.Linux.Interop;
 using Xunit;
 

@@ -1,5 +1,5 @@
 using FluentAssertions;
-using KataAgent.Agent.Seccomp;
+using KataAgent.Helpers.Seccomp;
 using Xunit;
 using static KataAgent.Tests.Seccomp.SeccompTestProfiles;
 

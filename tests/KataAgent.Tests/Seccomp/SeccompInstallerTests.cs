@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using FluentAssertions;
 using KataAgent.Linux.Interop;
-using KataAgent.Agent.Seccomp;
+using KataAgent.Helpers.Seccomp;
 using Xunit;
 using static KataAgent.Tests.Seccomp.SeccompTestProfiles;
 

@@ -1,4 +1,4 @@
-using KataAgent.Agent.Seccomp;
+using KataAgent.Helpers.Seccomp;
 
 namespace KataAgent.Tests.Seccomp;
 

@@ -1,5 +1,5 @@
 using FluentAssertions;
-using KataAgent.Agent.Seccomp;
+using KataAgent.Helpers.Seccomp;
 
 namespace KataAgent.Tests.Seccomp;
 

@@ -1,7 +1,7 @@
 using CliWrap;
 using CliWrap.Buffered;
 using FluentAssertions;
-using KataAgent.Agent.Seccomp;
+using KataAgent.Helpers.Seccomp;
 using KataAgent.Tests.Infrastructure;
 using Xunit;
 
@@ -11,7 +11,7 @@ namespace KataAgent.Tests.Seccomp;
 public class SyscallTableGeneratorTests
 {
     private static readonly string Generator =
-        Path.Combine(RepoPaths.Root, "agent", "KataAgent.Agent", "Seccomp", "generate-syscall-tables.py");
+        Path.Combine(RepoPaths.Root, "agent", "KataAgent.Helpers", "Seccomp", "generate-syscall-tables.py");
 
     [Fact]
     public async Task Committed_tables_equal_the_generator_output()

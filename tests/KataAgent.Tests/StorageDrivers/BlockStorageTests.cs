@@ -71,7 +71,7 @@ public class BlockStorageTests
         var device = await wait.WaitAsync(Generous);
 
         device.DevicePath.Should().Be(dev.File("vdd"));
-        AgentLibc.FileType(device.DevicePath).Should().Be(Libc.S_IFBLK, "no devtmpfs here: the node is made from sysfs' major:minor");
+        Libc.FileType(device.DevicePath).Should().Be(Libc.S_IFBLK, "no devtmpfs here: the node is made from sysfs' major:minor");
         sysfs.RescanRequest.Should().BeNull("the device came before half the timeout");
     }
 
@@ -83,7 +83,7 @@ public class BlockStorageTests
         int unregistered = Enumerable.Range(240, 15).First(major => !RegisteredBlockMajors().Contains(major));
         using var dev = new TempDirectory();
         string node = dev.File("vdz");
-        AgentLibc.Mknod(node, (uint)Libc.S_IFBLK | 0x180, AgentLibc.MakeDev(unregistered, 0)).Should().Be(0);
+        Libc.Mknod(node, (uint)Libc.S_IFBLK | 0x180, Libc.MakeDev(unregistered, 0)).Should().Be(0);
         var locator = new BlockDeviceLocator(new PciSysfs("/nonexistent-sysfs"), dev.Path, NullLogger.Instance);
         var notYet = new BlockDevice("vdz", unregistered, 0, node);
 
@@ -94,7 +94,7 @@ public class BlockStorageTests
         await Task.Delay(100);
         wait.IsCompleted.Should().BeFalse("the node still does not open");
         File.Delete(node);
-        AgentLibc.Mknod(node, (uint)Libc.S_IFBLK | 0x180, AgentLibc.MakeDev(7, 0)).Should().Be(0);
+        Libc.Mknod(node, (uint)Libc.S_IFBLK | 0x180, Libc.MakeDev(7, 0)).Should().Be(0);
         await wait.WaitAsync(Generous);
     }
 

@@ -43,7 +43,7 @@ public sealed class QemuVmTests(DebianKernelFixture kernel, ITestOutputHelper ou
         HostTools.RequireQemu();
         string image = _temp.File("bare.img");
         // No modules at all: the agent starts but no virtio-serial port ever appears.
-        await new InitrdBuilder(new InitrdOptions { AgentPath = RepoPaths.AgentBinary, Kernel = kernel.Modules, ModuleNames = [] }).BuildAsync(image);
+        await new InitrdBuilder(new InitrdOptions { AgentPath = RepoPaths.AgentBinary, InitHelperPath = RepoPaths.InitHelperBinary, Kernel = kernel.Modules, ModuleNames = [] }).BuildAsync(image);
         string state = _temp.File("bare");
 
         var start = async () => await QemuVm.StartAsync(VmOptions.Boot(kernel, image, state) with

@@ -1,7 +1,9 @@
+using KataAgent.Helpers.IO;
+using KataAgent.Helpers.Processes;
 using System.Runtime.InteropServices;
 using System.Text;
 using KataAgent.Agent.Errors;
-using KataAgent.Agent.Containers.Init;
+using KataAgent.Helpers.Containers.Init;
 using KataAgent.Linux.Interop;
 using KataAgent.Agent.IO;
 using KataAgent.Linux.IO;
@@ -101,7 +103,7 @@ public sealed class ContainerProcess : IAsyncDisposable
             stdout = stderr = null;
 
             var (helperPid, helperExit) = reaper.SpawnWatched(() =>
-                ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", ContainerInit.StageOne], [], [stdio[0], stdio[1], stdio[2], helperEnd, configFd]));
+                ProcessSpawner.Spawn(InitHelper.ExecutablePath, [InitHelper.FileName, ContainerInit.StageOne], [], [stdio[0], stdio[1], stdio[2], helperEnd, configFd]));
             foreach (int fd in childFds)
             {
                 Libc.Close(fd);

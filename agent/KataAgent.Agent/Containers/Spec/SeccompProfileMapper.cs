@@ -1,5 +1,5 @@
 using KataAgent.Agent.Errors;
-using KataAgent.Agent.Seccomp;
+using KataAgent.Helpers.Seccomp;
 using KataAgent.Protocols.Agent;
 
 namespace KataAgent.Agent.Containers.Spec;
@@ -21,7 +21,7 @@ public static class SeccompProfileMapper
                     s.Action,
                     s.ErrnoRetCase == LinuxSyscall.ErrnoRetOneofCase.Errnoret ? s.Errnoret : null,
                     s.Args.Select(a => new SeccompOciArg(a.Index, a.Value, a.ValueTwo, a.Op)))));
-            var program = KataAgent.Agent.Seccomp.SeccompCompiler.Compile(profile);
+            var program = KataAgent.Helpers.Seccomp.SeccompCompiler.Compile(profile);
             return (program.ToArray(), (uint)program.Flags);
         }
         catch (SeccompException e)

@@ -1,5 +1,5 @@
 using KataAgent.Agent.Errors;
-using KataAgent.Agent.Containers.Init;
+using KataAgent.Helpers.Containers.Init;
 using KataAgent.Agent.Interop;
 using KataAgent.Agent.Sandbox;
 using KataAgent.Linux.Interop;
@@ -178,7 +178,7 @@ public static class SpecTranslator
         {
             var mount = spec.Mounts[i];
             var (flags, _, _) = MountOptions.Parse(mount.Options);
-            if ((mount.Type == "bind" || (flags & Libc.MS_BIND) != 0) && AgentLibc.FileType(mount.Source) is null)
+            if ((mount.Type == "bind" || (flags & Libc.MS_BIND) != 0) && Libc.FileType(mount.Source) is null)
             {
                 throw AgentException.InvalidArgument($"OCI.Mounts[{i}].source", $"bind source '{mount.Source}' does not exist");
             }

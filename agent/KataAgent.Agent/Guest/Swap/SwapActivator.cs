@@ -89,7 +89,7 @@ public sealed class SwapActivator
         string[] components = path.Split('/');
         if (path.StartsWith("/dev/", StringComparison.Ordinal) && components.Length == 3 && components[2] is not ("" or "." or "..") && !path.Contains('\0'))
         {
-            int? type = AgentLibc.FileType(path) ?? throw AgentException.NotFound(field, $"{path} does not exist");
+            int? type = Libc.FileType(path) ?? throw AgentException.NotFound(field, $"{path} does not exist");
             if (type != Libc.S_IFBLK)
             {
                 throw AgentException.InvalidArgument(field, $"{path} is not a block device");
@@ -102,7 +102,7 @@ public sealed class SwapActivator
             throw AgentException.InvalidArgument(field, $"'{path}' is neither a block device directly under /dev/ nor a file below {_allowedRoot}");
         }
         string file = VolumePath.Validate(path, field, _allowedRoot);
-        int? fileType = AgentLibc.FileType(file) ?? throw AgentException.NotFound(field, $"{file} does not exist");
+        int? fileType = Libc.FileType(file) ?? throw AgentException.NotFound(field, $"{file} does not exist");
         if (fileType != Libc.S_IFREG)
         {
             throw AgentException.InvalidArgument(field, $"{file} is not a regular file");

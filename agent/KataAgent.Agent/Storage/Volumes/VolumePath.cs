@@ -43,7 +43,7 @@ public static class VolumePath
         {
             int slash = trimmed.IndexOf('/', next);
             string prefix = slash < 0 ? trimmed : trimmed[..slash];
-            if (AgentLibc.FileType(prefix) == Libc.S_IFLNK)
+            if (Libc.FileType(prefix) == Libc.S_IFLNK)
             {
                 throw AgentException.InvalidArgument(field, $"'{path}' passes through the symlink {prefix}");
             }

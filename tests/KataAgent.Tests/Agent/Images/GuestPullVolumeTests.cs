@@ -67,14 +67,14 @@ public sealed class GuestPullVolumeTests
     }
 
     [Fact]
-    public void The_sandbox_container_of_a_guest_pull_runs_the_agents_pause_and_others_keep_their_process()
+    public void The_sandbox_container_of_a_guest_pull_runs_the_helpers_pause_and_others_keep_their_process()
     {
         var spec = new Spec { Process = new KataAgent.Protocols.Agent.Process { Args = { "/pause" }, Cwd = "/x" } };
         spec.Annotations["io.kubernetes.cri.container-type"] = "sandbox";
 
         var pause = GuestPullSandbox.Apply(spec, [KataStorage()]);
 
-        pause.Process.Args.Should().Equal(Environment.ProcessPath, "pause");
+        pause.Process.Args.Should().Equal(["/proc/self/exe", "pause"], "the container's init runs from kata-agent-init, whose pause mode it execs");
         pause.Process.Cwd.Should().Be("/");
         spec.Process.Args.Should().Equal(["/pause"], "the caller's spec is not changed");
         GuestPullSandbox.Apply(spec, []).Should().BeSameAs(spec, "without an image_guest_pull storage Kata does not override");

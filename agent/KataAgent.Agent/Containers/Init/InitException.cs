@@ -1,4 +1,0 @@
-namespace KataAgent.Agent.Containers.Init;
-
-/// <summary>A container setup step failed; the message goes back to the agent and into the RPC status.</summary>
-internal sealed class InitException(string message) : Exception(message);

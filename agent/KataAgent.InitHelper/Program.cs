@@ -1,0 +1,3 @@
+using KataAgent.Helpers;
+
+return HelperMain.Run(args);
