@@ -128,6 +128,7 @@ public static class AgentMain
         {
             app.StartAsync().GetAwaiter().GetResult();
             BootTimeline.Mark("listening");
+            DeferredModules.Boot.StartLoading(warning => logger.LogWarning("{Problem}", warning), summary => logger.LogInformation("{Summary}", summary));
         }
         catch (Exception e)
         {
