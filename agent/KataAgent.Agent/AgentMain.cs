@@ -166,6 +166,7 @@ public static class AgentMain
         }
         listener.Start();
         BootTimeline.Mark("listening");
+        DeferredModules.Boot.StartLoading(warning => logger.LogWarning("{Problem}", warning), summary => logger.LogInformation("{Summary}", summary));
         logger.LogInformation("kata-agent {Version} serving the Kata agent API on {Address} (pid {Pid})", AgentVersion.Agent, config.ServerAddress, Environment.ProcessId);
         logger.Log(GuestInit.IsPid1 ? LogLevel.Information : LogLevel.Debug, "start-up steps (guest uptime): {Steps}", BootTimeline.Describe());
 

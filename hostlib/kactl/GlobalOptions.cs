@@ -26,7 +26,7 @@ public sealed class GlobalOptions
 
     public Option<string?> Protocol { get; } = new("--protocol")
     {
-        Description = "RPC protocol to the agent: grpc, ttrpc (Kata's own agent) or detect (a ttrpc Health.Check first; gRPC if the agent drops it). Default: grpc, or what a sandbox was booted with",
+        Description = "RPC protocol to the agent: grpc, ttrpc (Kata's own agent) or detect (a ttrpc Health.Check first; gRPC if the agent drops it). Default: grpc, or what a sandbox was booted with; run --bundle: detect",
         HelpName = "grpc|ttrpc|detect",
         Recursive = true,
     };
@@ -99,15 +99,15 @@ public sealed class GlobalOptions
         return seconds > 0 ? DateTime.UtcNow + TimeSpan.FromSeconds(seconds.Value) : null;
     }
 
-    /// <summary>Connects to the agent, mapping failures to kactl exit codes.</summary>
+    /// <summary>Connects to the agent in the protocol <c>--protocol</c> names, else <paramref name="defaultProtocol"/>, mapping failures to kactl exit codes.</summary>
     /// <exception cref="KactlException">Malformed or host-unusable address (exit 2), agent not answering (exit 3).</exception>
-    public async Task<AgentClient> ConnectAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    public async Task<AgentClient> ConnectAsync(ParseResult parseResult, CancellationToken cancellationToken, AgentProtocol defaultProtocol = AgentProtocol.Grpc)
     {
         string address = ResolveAddress(parseResult);
         var options = new AgentClientOptions
         {
             ConnectTimeout = TimeSpan.FromSeconds(parseResult.GetValue(ConnectTimeout)),
-            Protocol = ResolveProtocol(parseResult) ?? AgentProtocol.Grpc,
+            Protocol = ResolveProtocol(parseResult) ?? defaultProtocol,
         };
         try
         {

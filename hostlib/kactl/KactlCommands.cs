@@ -15,7 +15,9 @@ public static class KactlCommands
     public static async Task<int> RunAsync(string[] args)
     {
         RootCommand root = Build();
+        StartupTimeline.Mark("built");
         ParseResult parseResult = root.Parse(args);
+        StartupTimeline.Mark("parsed");
         if (parseResult.Errors.Count > 0)
         {
             // System.CommandLine would print the help and exit 1; kactl keeps 1 for RPC failures.

@@ -1,3 +1,7 @@
 using KataAgent.Kactl;
 
-return await KactlCommands.RunAsync(args);
+StartupTimeline.Mark("main");
+int status = await KactlCommands.RunAsync(args);
+StartupTimeline.Mark("end");
+StartupTimeline.Print();
+return status;

@@ -38,13 +38,18 @@ public sealed partial class RunCommand
         {
             spec.Process.ConsoleSize = new Box { Height = size.Rows, Width = size.Columns };
         }
+        StartupTimeline.Mark("bundle loaded");
         string id = parseResult.GetValue(_id) ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         var options = new ContainerOptions { UseStreaming = !parseResult.GetValue(_noStreaming) };
 
         AgentClient client;
         try
         {
-            client = await _global.ConnectAsync(parseResult, signals.First).ConfigureAwait(false);
+            // One short-lived run: ttrpc when the agent speaks it (ours and Kata's do) spares the HTTP/2 client's start,
+            // a quarter of kactl's own CPU time for the run (docs/BENCHMARKS.md, "Whole-process run"); a gRPC-only agent
+            // drops the ttrpc probe and gets gRPC.
+            client = await _global.ConnectAsync(parseResult, signals.First, AgentProtocol.Detect).ConfigureAwait(false);
+            StartupTimeline.Mark("connected");
         }
         catch (OperationCanceledException) when (signals.Interrupted)
         {
@@ -53,7 +58,13 @@ public sealed partial class RunCommand
         await using (client.ConfigureAwait(false))
         {
             // A refusal is an AgentStatusException naming CreateContainer: the guard maps it to exit 1.
+            if (options.UseStreaming)
+            {
+                await StreamingSupport.IsAvailableAsync(client).ConfigureAwait(false);
+                StartupTimeline.Mark("streaming probed");
+            }
             var container = await Container.CreateAsync(client, id, spec, options).ConfigureAwait(false);
+            StartupTimeline.Mark("created");
             bool removed = false;
             try
             {
@@ -67,14 +78,20 @@ public sealed partial class RunCommand
                     Terminal = terminal,
                     Signals = signals,
                     StopTimeout = TimeSpan.FromSeconds(parseResult.GetValue(_stopTimeout)),
-                    Start = () => container.StartAsync(),
+                    Start = async () =>
+                    {
+                        await container.StartAsync().ConfigureAwait(false);
+                        StartupTimeline.Mark("started");
+                    },
                     Kill = async () =>
                     {
                         removed = true;
                         await container.RemoveAsync().ConfigureAwait(false);
                     },
                 };
-                return await KactlCommands.RunSessionAsync(session).ConfigureAwait(false);
+                int status = await KactlCommands.RunSessionAsync(session).ConfigureAwait(false);
+                StartupTimeline.Mark("exited");
+                return status;
             }
             finally
             {
@@ -83,6 +100,7 @@ public sealed partial class RunCommand
                     try
                     {
                         await container.RemoveAsync().ConfigureAwait(false);
+                        StartupTimeline.Mark("removed");
                     }
                     catch (AgentStatusException e)
                     {

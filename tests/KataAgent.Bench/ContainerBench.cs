@@ -44,7 +44,7 @@ internal static class ContainerBench
                     $"the same four calls through TtrpcCallInvoker, {Runs} runs after {Warmup} warm-up"));
                 rows.Add(("Ratio ttrpc / gRPC run to completion (p50)", $"{Percentiles.Of(ttrpcRuns, 50) / Percentiles.Of(agentRuns, 50):0.00}×", "both measured in this run"));
             }
-            await AddCrunRowsAsync(rows, scratch, rootfs, agentRuns);
+            await AddCrunRowsAsync(rows, scratch, rootfs, agentRuns, Path.Combine(root, "out", "kactl"), $"unix://{socketPath}");
 
             var exec = await ExecLatencyAsync(client, rootfs);
             rows.Add(("Exec of `/bin/true` into a running container (p50 / p99)", $"{Percentiles.Of(exec, 50):0.0} ms / {Percentiles.Of(exec, 99):0.0} ms",
@@ -103,8 +103,12 @@ internal static class ContainerBench
         return samples;
     }
 
-    /// <summary>`crun run` of the same container, when crun is installed.</summary>
-    private static async Task AddCrunRowsAsync(List<(string, string, string)> rows, string scratch, string rootfs, List<double> agentRuns)
+    /// <summary>
+    /// `crun run` of the same container, when crun is installed, and beside it the same bundle as whole processes
+    /// through the agent: `kactl run --bundle` (its default protocol, and gRPC), each run started exactly as crun's
+    /// and in turns with it, so load drift hits all of them alike.
+    /// </summary>
+    private static async Task AddCrunRowsAsync(List<(string, string, string)> rows, string scratch, string rootfs, List<double> agentRuns, string kactl, string address)
     {
         if (FindInPath("crun") is null)
         {
@@ -116,26 +120,46 @@ internal static class ContainerBench
         string state = Directory.CreateDirectory(Path.Combine(scratch, "crun-state")).FullName;
         await using var launcher = await CrunLauncher.StartAsync();
 
+        bool withKactl = File.Exists(kactl);
         var crun = new List<double>(Runs);
         var launch = new List<double>(Runs);
+        var kactlRuns = new List<double>(Runs);
+        var kactlGrpcRuns = new List<double>(Runs);
         for (int i = 0; i < Warmup + Runs; i++)
         {
-            long start = Stopwatch.GetTimestamp();
-            await launcher.Command("crun", "--root", state, "run", "--bundle", bundle, $"crun{i}").ExecuteAsync();
-            double elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            start = Stopwatch.GetTimestamp();
-            await launcher.Command(Path.Combine(rootfs, "bin", "true")).ExecuteAsync();
-            double launchElapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            double elapsed = await TimeAsync(launcher.Command("crun", "--root", state, "run", "--bundle", bundle, $"crun{i}"));
+            double launchElapsed = await TimeAsync(launcher.Command(Path.Combine(rootfs, "bin", "true")));
+            double kactlElapsed = withKactl ? await TimeAsync(launcher.Command(kactl, "--addr", address, "run", "--bundle", bundle, "--id", $"kactl{i}")) : 0;
+            double kactlGrpcElapsed = withKactl ? await TimeAsync(launcher.Command(kactl, "--addr", address, "--protocol", "grpc", "run", "--bundle", bundle, "--id", $"kactlg{i}")) : 0;
             if (i >= Warmup)
             {
                 crun.Add(elapsed);
                 launch.Add(launchElapsed);
+                kactlRuns.Add(kactlElapsed);
+                kactlGrpcRuns.Add(kactlGrpcElapsed);
             }
         }
         rows.Add(("`crun run` of the same bundle (p50 / p99)", $"{Percentiles.Of(crun, 50):0.0} ms / {Percentiles.Of(crun, 99):0.0} ms",
             $"{await CrunVersionAsync()}, one process per run started with CliWrap and timed around it, {Runs} runs after {Warmup} warm-up{launcher.Note}"));
         rows.Add(("Process launch alone, same way (p50)", $"{Percentiles.Of(launch, 50):0.0} ms", $"busybox `true` started exactly as crun is{(launcher.Note.Length > 0 ? " (through nsenter)" : "")}: the part of the crun figure that is not crun"));
         rows.Add(("Ratio agent / crun (p50)", $"{Percentiles.Of(agentRuns, 50) / Percentiles.Of(crun, 50):0.00}×", "the agent's figure includes four gRPC round trips"));
+        if (!withKactl)
+        {
+            rows.Add(("`kactl run --bundle` of the same bundle", "not measured", $"{kactl} is missing (./build.sh publishes it)"));
+            return;
+        }
+        rows.Add(("`kactl run --bundle` of the same bundle, whole process (p50 / p99)", $"{Percentiles.Of(kactlRuns, 50):0.0} ms / {Percentiles.Of(kactlRuns, 99):0.0} ms",
+            $"out/kactl --addr unix://… run --bundle DIR against this agent, its default protocol (detect: ttrpc here), one process per run started exactly as crun is, in turns with it, {Runs} runs after {Warmup} warm-up"));
+        rows.Add(("The same with `--protocol grpc` (p50 / p99)", $"{Percentiles.Of(kactlGrpcRuns, 50):0.0} ms / {Percentiles.Of(kactlGrpcRuns, 99):0.0} ms", "gRPC over HTTP/2, what run --bundle spoke before it detected the protocol"));
+        rows.Add(("Ratio `kactl run --bundle` / `crun run` (p50)", $"{Percentiles.Of(kactlRuns, 50) / Percentiles.Of(crun, 50):0.00}×", $"goal ≤ 2×; with --protocol grpc {Percentiles.Of(kactlGrpcRuns, 50) / Percentiles.Of(crun, 50):0.00}×; the process-launch floor is {Percentiles.Of(launch, 50) / Percentiles.Of(crun, 50):0.00}× of crun"));
+    }
+
+    /// <summary>Milliseconds from starting <paramref name="command"/> to its exit; a failure (non-zero exit) throws.</summary>
+    private static async Task<double> TimeAsync(Command command)
+    {
+        long start = Stopwatch.GetTimestamp();
+        await command.ExecuteAsync();
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
     /// <summary>Milliseconds per exec, ExecProcess to exit status.</summary>

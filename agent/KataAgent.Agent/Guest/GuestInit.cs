@@ -177,10 +177,12 @@ public static class GuestInit
     }
 
     /// <summary>
-    /// The image's module list (see rootfs/README.md): absolute paths, one per line, load order. A module the kernel
-    /// has taken is deleted from the image: the kernel keeps its own copy, and the initramfs is tmpfs, so the file
-    /// would hold guest memory (1.6 MiB for the default set) for nothing. The on-demand modules are not in the list
-    /// and stay; a module that failed to load stays too, for whoever looks into why.
+    /// The image's module list (see rootfs/README.md): absolute paths, one per line, load order. The modules the agent
+    /// channel needs load here; the others (<see cref="DeferredModules.DeferredNames"/>) go into
+    /// <see cref="DeferredModules.Boot"/>, which loads them once the server listens. A module the kernel has taken is
+    /// deleted from the image: the kernel keeps its own copy, and the initramfs is tmpfs, so the file would hold guest
+    /// memory (1.6 MiB for the default set) for nothing. The on-demand modules are not in the list and stay; a module
+    /// that failed to load stays too, for whoever looks into why.
     /// </summary>
     private static void LoadModules(List<string> problems)
     {
@@ -189,6 +191,7 @@ public static class GuestInit
         {
             return;
         }
+        var deferred = new List<(string Name, string Path)>();
         foreach (string line in File.ReadAllLines(list))
         {
             string path = line.Trim();
@@ -196,40 +199,60 @@ public static class GuestInit
             {
                 continue;
             }
-            int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC);
-            if (fd < 0)
+            string name = ModuleName(path);
+            if (DeferredModules.IsDeferred(name))
             {
-                problems.Add(LinuxException.FromLastError($"open module {path}").Message);
-                continue;
+                deferred.Add((name, path));
             }
-            bool loaded = true;
+            else if (LoadModuleFile(path, problems.Add) is { } problem)
+            {
+                problems.Add(problem);
+            }
+        }
+        DeferredModules.Boot = new DeferredModules(deferred, LoadModuleFile);
+    }
+
+    /// <summary>finit_module of the file at <paramref name="path"/>, which is deleted once loaded (a file that cannot
+    /// be deleted is told to <paramref name="warn"/>); null, or why the module did not load.</summary>
+    internal static string? LoadModuleFile(string path, Action<string> warn)
+    {
+        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        if (fd < 0)
+        {
+            return LinuxException.FromLastError($"open module {path}").Message;
+        }
+        try
+        {
             if (AgentLibc.FinitModule(fd) != 0)
             {
                 var error = LinuxException.FromLastError($"finit_module {path}");
                 if (error.Errno != Errno.EEXIST)
                 {
-                    problems.Add(error.Message);
-                    loaded = false;
+                    return error.Message;
                 }
             }
-            Libc.Close(fd);
-            if (loaded)
-            {
-                ReleaseModuleFile(problems, path);
-            }
         }
-    }
-
-    private static void ReleaseModuleFile(List<string> problems, string path)
-    {
+        finally
+        {
+            Libc.Close(fd);
+        }
         try
         {
             File.Delete(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            problems.Add($"delete the loaded module {path}: {e.Message}");
+            warn($"delete the loaded module {path}: {e.Message}");
         }
+        return null;
+    }
+
+    /// <summary>"…/virtio-rng.ko" → "virtio_rng", as the kernel names the module.</summary>
+    internal static string ModuleName(string path)
+    {
+        string file = Path.GetFileName(path);
+        int dot = file.IndexOf(".ko", StringComparison.Ordinal);
+        return (dot > 0 ? file[..dot] : file).Replace('-', '_');
     }
 
     private static string? ModuleListPath()

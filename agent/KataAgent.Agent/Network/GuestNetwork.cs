@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using KataAgent.Agent.Errors;
+using KataAgent.Agent.Guest;
 using KataAgent.Linux.Interop;
 using KataAgent.Linux.Netlink.Route;
 using Microsoft.Extensions.Logging;
@@ -35,8 +37,12 @@ public sealed partial class GuestNetwork : IDisposable
         _gate.Dispose();
     }
 
-    private async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="work"/> alone, once the virtio-net driver is in (<see cref="DeferredModules"/>):
+    /// without it the VM's NICs are not links yet, and a listing or a change would miss them.</summary>
+    private async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken, [CallerMemberName] string operation = "")
     {
+        await DeferredModules.Boot.RequireAsync(operation.EndsWith("Async", StringComparison.Ordinal) ? operation[..^"Async".Length] : operation,
+            cancellationToken, DeferredModules.VirtioNet).ConfigureAwait(false);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using KataAgent.Agent.Devices;
+using KataAgent.Agent.Guest;
 using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
@@ -27,6 +28,8 @@ public sealed class BlockDeviceLocator(PciSysfs sysfs, string devDirectory, ILog
     public async Task<BlockDevice> WaitAsync(PciPath path, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        // No virtio-blk disk shows up before its driver is in the kernel: PID 1 loads it after the first answer.
+        await DeferredModules.Boot.RequireAsync($"the disk at PCI path {path}", cancellationToken, DeferredModules.VirtioBlk).ConfigureAwait(false);
         bool rescanned = false;
         while (true)
         {

@@ -16,7 +16,8 @@ public sealed partial class AgentClient
     /// are not ttrpc frames, is a gRPC server refusing a connection without the HTTP/2 preface. No answer within the
     /// attempt's time is retried, as an agent not up yet would be; a transport that cannot connect is retried too.
     /// </summary>
-    private static async Task<(AgentProtocol Protocol, TtrpcClient? Probe)> DetectProtocolAsync(
+    /// <remarks>Serving is true when the probe's own answer was SERVING: the connection needs no second Check.</remarks>
+    private static async Task<(AgentProtocol Protocol, TtrpcClient? Probe, bool Serving)> DetectProtocolAsync(
         IAgentConnector connector, AgentClientOptions options, Stopwatch clock, CancellationToken cancellationToken)
     {
         int attempts = 0;
@@ -44,14 +45,14 @@ public sealed partial class AgentClient
                 var client = new TtrpcClient(stream);
                 try
                 {
-                    await client.CallAsync("grpc.Health", "Check", new CheckRequest(), HealthCheckResponse.Parser, attemptTimeout,
+                    var response = await client.CallAsync("grpc.Health", "Check", new CheckRequest(), HealthCheckResponse.Parser, attemptTimeout,
                         cancellationToken: cancellationToken).ConfigureAwait(false);
-                    return (AgentProtocol.Ttrpc, client);
+                    return (AgentProtocol.Ttrpc, client, response.Status == HealthCheckResponse.Types.ServingStatus.Serving);
                 }
                 catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && e.Status.Detail == ClosedDetail)
                 {
                     await client.DisposeAsync().ConfigureAwait(false);
-                    return (AgentProtocol.Grpc, null);
+                    return (AgentProtocol.Grpc, null, false);
                 }
                 catch (RpcException e) when (e.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Cancelled)
                 {
@@ -61,7 +62,7 @@ public sealed partial class AgentClient
                 }
                 catch (RpcException)
                 {
-                    return (AgentProtocol.Ttrpc, client); // a ttrpc status is a ttrpc answer
+                    return (AgentProtocol.Ttrpc, client, false); // a ttrpc status is a ttrpc answer
                 }
             }
             remaining = options.ConnectTimeout - clock.Elapsed;

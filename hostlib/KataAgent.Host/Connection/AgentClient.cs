@@ -106,13 +106,17 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(connector);
         options ??= new AgentClientOptions();
         var clock = Stopwatch.StartNew();
-        var (protocol, probe) = options.Protocol == AgentProtocol.Detect
+        var (protocol, probe, serving) = options.Protocol == AgentProtocol.Detect
             ? await DetectProtocolAsync(connector, options, clock, cancellationToken).ConfigureAwait(false)
-            : (options.Protocol, null);
+            : (options.Protocol, null, false);
         var client = new AgentClient(connector, options, protocol, probe);
         try
         {
-            await client.WaitUntilServingAsync(clock, cancellationToken).ConfigureAwait(false);
+            // Detection's Check has already said SERVING on this very connection: a second one would only cost a round trip.
+            if (!serving)
+            {
+                await client.WaitUntilServingAsync(clock, cancellationToken).ConfigureAwait(false);
+            }
             return client;
         }
         catch

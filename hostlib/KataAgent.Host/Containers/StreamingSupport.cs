@@ -53,23 +53,33 @@ public static class StreamingSupport
 
     private static async Task<bool> ProbeAsync(AgentClient client)
     {
+        // Both questions go out at once: one round trip before the first container instead of two (a short-lived
+        // `kactl run --bundle` pays every one of them).
+        Task<bool> answersAnything = AnswersServingToAnythingAsync(client);
         try
         {
             var response = await client.Health.CheckAsync(new CheckRequest { Service = ServiceName }, deadline: DateTime.UtcNow + ProbeTimeout).ConfigureAwait(false);
             if (response.Status != HealthCheckResponse.Types.ServingStatus.Serving)
             {
+                Forget(answersAnything);
                 return false;
             }
-            return !await AnswersServingToAnythingAsync(client).ConfigureAwait(false);
+            return !await answersAnything.ConfigureAwait(false);
         }
         catch (RpcException e) when (e.StatusCode is StatusCode.NotFound or StatusCode.Unimplemented)
         {
+            Forget(answersAnything);
             return false;
         }
         catch (RpcException e)
         {
+            Forget(answersAnything);
             // A raw Health call (the typed client has no Check): translated here as the typed calls are.
             throw AgentStatusException.From(e, "Health.Check", CancellationToken.None);
         }
     }
+
+    /// <summary>The second question's answer is not needed: its failure, if any, is observed and dropped.</summary>
+    private static void Forget(Task<bool> probe) =>
+        _ = probe.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 }

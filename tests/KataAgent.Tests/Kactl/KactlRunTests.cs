@@ -27,15 +27,18 @@ public sealed partial class KactlRunTests(ContainerAgentFixture fixture) : IClas
     private string Bundle(TempDirectory directory, bool terminal, params string[] args) =>
         CrunSpecJson.WriteBundle(directory.File("bundle"), fixture.RootfsPath, terminal, args);
 
+    // run --bundle detects the protocol (ttrpc with this agent) unless --protocol names one: both paths are covered.
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Run_passes_stdout_stderr_and_the_exit_code_through(bool unary)
+    [InlineData(false, null)]
+    [InlineData(true, null)]
+    [InlineData(false, "grpc")]
+    [InlineData(true, "grpc")]
+    public async Task Run_passes_stdout_stderr_and_the_exit_code_through(bool unary, string? protocol)
     {
         using var directory = new TempDirectory();
         string bundle = Bundle(directory, false, "sh", "-c", "echo hello from $(hostname); echo to stderr >&2; exit 7");
 
-        var result = await Kactl(null, ["run", "--bundle", bundle, .. unary ? new[] { "--no-streaming" } : []]);
+        var result = await Kactl(null, [.. protocol is null ? [] : new[] { "--protocol", protocol }, "run", "--bundle", bundle, .. unary ? new[] { "--no-streaming" } : []]);
 
         result.ExitCode.Should().Be(7, KactlRunner.Describe(result) + fixture.Agent.Output);
         result.StandardOutput.Should().Be("hello from crun\n");
@@ -57,15 +60,16 @@ public sealed partial class KactlRunTests(ContainerAgentFixture fixture) : IClas
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Run_feeds_kactls_stdin_to_the_container(bool unary)
+    [InlineData(false, null)]
+    [InlineData(true, null)]
+    [InlineData(false, "grpc")]
+    public async Task Run_feeds_kactls_stdin_to_the_container(bool unary, string? protocol)
     {
         using var directory = new TempDirectory();
         string bundle = Bundle(directory, false, "sh", "-c", "tr a-z A-Z; echo end");
         string input = string.Concat(Enumerable.Range(0, 5000).Select(i => $"line {i}\n"));
 
-        var result = await Kactl(input, ["run", "--bundle", bundle, .. unary ? new[] { "--no-streaming" } : []]);
+        var result = await Kactl(input, [.. protocol is null ? [] : new[] { "--protocol", protocol }, "run", "--bundle", bundle, .. unary ? new[] { "--no-streaming" } : []]);
 
         result.ExitCode.Should().Be(0, KactlRunner.Describe(result));
         result.StandardOutput.Should().Be(input.ToUpperInvariant() + "end\n");

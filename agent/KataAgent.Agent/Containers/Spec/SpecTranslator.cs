@@ -1,4 +1,5 @@
 using KataAgent.Agent.Errors;
+using KataAgent.Agent.Guest;
 using KataAgent.Helpers.Containers.Init;
 using KataAgent.Agent.Interop;
 using KataAgent.Agent.Sandbox;
@@ -128,6 +129,11 @@ public static class SpecTranslator
             if ((flags & Libc.MS_BIND) == 0 && mount.Type.Length == 0)
             {
                 throw AgentException.InvalidArgument($"{field}.type", "is empty and the mount is not a bind mount");
+            }
+            if ((flags & Libc.MS_BIND) == 0 && DeferredModules.ForFilesystem(mount.Type) is { Length: > 0 } modules)
+            {
+                // The container's init mounts it; the filesystem must be in the kernel by then.
+                DeferredModules.Boot.Require($"{field}.type ({mount.Type})", modules);
             }
             config.Mounts.Add(new MountConfig
             {

@@ -1,6 +1,7 @@
 using System.Text;
 using KataAgent.Agent.Containers.Spec;
 using KataAgent.Agent.Errors;
+using KataAgent.Agent.Guest;
 using KataAgent.Agent.Interop;
 using KataAgent.Linux.Interop;
 using Microsoft.Extensions.Logging;
@@ -51,8 +52,12 @@ internal sealed class VirtioFsStorageDriver : IStorageDriver
         }
     }
 
-    public Task<Func<string, bool>> PrepareAsync(Protocols.Agent.Storage storage, string at, StorageDriverContext context, CancellationToken cancellationToken) =>
-        Task.FromResult<Func<string, bool>>(mountPoint => Mount(storage, mountPoint, at, context.Logger));
+    public async Task<Func<string, bool>> PrepareAsync(Protocols.Agent.Storage storage, string at, StorageDriverContext context, CancellationToken cancellationToken)
+    {
+        // The tag exists only once the virtiofs driver has taken the device: PID 1 loads it after the first answer.
+        await DeferredModules.Boot.RequireAsync($"{at} ({Name})", cancellationToken, DeferredModules.ForFilesystem(Filesystem)).ConfigureAwait(false);
+        return mountPoint => Mount(storage, mountPoint, at, context.Logger);
+    }
 
     private static bool Mount(Protocols.Agent.Storage storage, string mountPoint, string at, ILogger logger)
     {
