@@ -13,6 +13,9 @@ public static class BootTimeline
     private static readonly object Gate = new();
     private static readonly List<(string Step, long Timestamp)> Marks = [];
 
+    /// <summary>The guest's uptime in seconds (CLOCK_MONOTONIC, as the marks).</summary>
+    public static double Uptime => (double)Stopwatch.GetTimestamp() / Stopwatch.Frequency;
+
     /// <summary>Records that <paramref name="step"/> has just ended.</summary>
     public static void Mark(string step)
     {

@@ -121,7 +121,7 @@ public sealed class DeferredModules
             _outcomes[name].TrySetResult(error);
         }
         inform(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"deferred kernel modules: {_order.Count - failed} of {_order.Count} loaded in {started.Elapsed.TotalSeconds:0.000} s, at uptime {(double)System.Diagnostics.Stopwatch.GetTimestamp() / System.Diagnostics.Stopwatch.Frequency:0.000} s ({string.Join(' ', Names)})"));
+            $"deferred kernel modules: {_order.Count - failed} of {_order.Count} loaded in {started.Elapsed.TotalSeconds:0.000} s, at uptime {BootTimeline.Uptime:0.000} s ({string.Join(' ', Names)})"));
     }
 
     /// <summary>

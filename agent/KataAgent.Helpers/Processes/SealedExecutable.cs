@@ -1,4 +1,3 @@
-using System.Text;
 using KataAgent.Linux.Interop;
 
 namespace KataAgent.Helpers.Processes;
@@ -96,14 +95,6 @@ internal sealed unsafe class SealedExecutable : IDisposable
     public void Dispose() => _fd.Dispose();
 
     /// <summary>This process's pid as the mounted /proc numbers it (it differs from getpid when /proc belongs to another PID namespace).</summary>
-    private static string ProcSelf()
-    {
-        byte* buffer = stackalloc byte[32];
-        nint n = Libc.ReadlinkAt(Libc.AT_FDCWD, "/proc/self", buffer, 32);
-        if (n <= 0)
-        {
-            throw LinuxException.FromLastError("readlink /proc/self");
-        }
-        return Encoding.ASCII.GetString(buffer, (int)n);
-    }
+    private static string ProcSelf() =>
+        new FileInfo("/proc/self").LinkTarget ?? throw new IOException("/proc/self is not a link: is /proc mounted?");
 }
