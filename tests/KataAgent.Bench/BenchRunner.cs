@@ -41,6 +41,10 @@ internal static class BenchRunner
         {
             await ContainerBench.RunAsync(root);
         }
+        if (sections.Contains(BenchSections.Stdout))
+        {
+            await Stdout.StdoutBench.RunAsync(root);
+        }
         if (sections.Contains(BenchSections.Boot))
         {
             await Boot.BootBench.RunAsync(root);

@@ -9,8 +9,11 @@ internal static class BenchSections
     /// <summary>Check latency, raw ping-pong, RSS and binary size (issue 2): out/bench/foundation.md.</summary>
     public const string Foundation = "foundation";
 
-    /// <summary>Container run, exec and stdout throughput, agent stand-alone (issue 3): out/bench/containers.md.</summary>
+    /// <summary>Container run and exec, agent stand-alone (issue 3): out/bench/containers.md.</summary>
     public const string Containers = "containers";
+
+    /// <summary>A container's stdout through ReadStdout and Attach beside a raw copy and a relay floor, agent stand-alone (issue 16): out/bench/stdout.md.</summary>
+    public const string Stdout = "stdout";
 
     /// <summary>VM boot-to-ready beside the floor, memory and image size (issue 4): out/bench/boot.md; then launch-to-workload.</summary>
     public const string Boot = "boot";
@@ -39,7 +42,7 @@ internal static class BenchSections
     /// <summary>Pod checkpoint and restore beside a cold boot to the same workload (issue 17): out/bench/checkpoint.md.</summary>
     public const string Checkpoint = "checkpoint";
 
-    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Boot, Workload, Network, Vsock, Rootfs, Shim, Images, Pods, Checkpoint];
+    public static IReadOnlyList<string> All { get; } = [Foundation, Containers, Stdout, Boot, Workload, Network, Vsock, Rootfs, Shim, Images, Pods, Checkpoint];
 
     /// <summary>The sections named in <paramref name="names"/>, or all of them; an unknown name is an error naming the known ones.</summary>
     public static ISet<string> Select(IReadOnlyList<string> names)

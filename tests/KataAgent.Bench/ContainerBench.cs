@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Text;
 using CliWrap;
 using KataAgent.Host;
@@ -10,15 +9,12 @@ namespace KataAgent.Bench;
 /// <summary>
 /// Container benchmarks against the published agent, stand-alone over a unix socket: a container
 /// run to completion (create, start, wait, remove) beside `crun run` of the same bundle; exec
-/// latency into a running container; stdout throughput through ReadStdout beside a raw
-/// unix-socket copy. Prints a Markdown table and writes it to out/bench/containers.md.
+/// latency into a running container (stdout throughput is its own section, Stdout/StdoutBench). Prints a Markdown table and writes it to out/bench/containers.md.
 /// </summary>
 internal static class ContainerBench
 {
     private const int Warmup = 10;
     private const int Runs = 100;
-    private const long StreamBytes = 256L * 1024 * 1024;
-    private const int ReadLength = 1024 * 1024;
 
     public static async Task RunAsync(string root)
     {
@@ -49,24 +45,6 @@ internal static class ContainerBench
             var exec = await ExecLatencyAsync(client, rootfs);
             rows.Add(("Exec of `/bin/true` into a running container (p50 / p99)", $"{Percentiles.Of(exec, 50):0.0} ms / {Percentiles.Of(exec, 99):0.0} ms",
                 $"ExecProcess + WaitProcess into a `sleep` container, {Runs} execs after {Warmup} warm-up"));
-
-            var (agentMiBs, reads) = await StdoutThroughputAsync(client, rootfs);
-            double attachMiBs = await StreamingBench.StdoutThroughputAsync(client, rootfs, StreamBytes);
-            double ttrpcAttachMiBs;
-            await using (var ttrpcClient = await AgentClient.ConnectAsync($"unix://{socketPath}", new AgentClientOptions { ConnectTimeout = TimeSpan.FromSeconds(20), Protocol = AgentProtocol.Ttrpc }))
-            {
-                ttrpcAttachMiBs = await StreamingBench.StdoutThroughputAsync(ttrpcClient, rootfs, StreamBytes);
-            }
-            double rawMiBs = await RawSocketCopyAsync(scratch);
-            double producerMiBs = await ProducerIntoPipeAsync(rootfs);
-            string producer = string.Join(' ', BenchRootfs.BlockProducer(StreamBytes));
-            rows.Add(("Container stdout through ReadStdout", $"{agentMiBs:0} MiB/s", $"busybox `{producer}` in the container, ReadStdout len {ReadLength} in a loop until EOF, timed from StartContainer; {reads} calls, {StreamBytes / 1024.0 / reads:0} KiB per reply on average"));
-            rows.Add(("Container stdout through the streaming extension (Attach)", $"{attachMiBs:0} MiB/s", "the same workload, kataagent.v1.Streaming/Attach, 64 KiB chunks down one HTTP/2 stream"));
-            rows.Add(("Raw unix-socket copy of the same bytes", $"{rawMiBs:0} MiB/s", $"{StreamBytes / 1024 / 1024} MiB in 1 MiB writes and reads, in this process"));
-            rows.Add(("Ratio raw / ReadStdout", $"{rawMiBs / agentMiBs:0.0}×", ""));
-            rows.Add(("Container stdout through Attach over ttrpc", $"{ttrpcAttachMiBs:0} MiB/s", "the same workload and call, one ttrpc stream (TtrpcCallInvoker) on a second connection to the same agent"));
-            rows.Add(("Ratio Attach / raw", $"{attachMiBs / rawMiBs * 100:0} % (gRPC), {ttrpcAttachMiBs / rawMiBs * 100:0} % (ttrpc)", "goal: at least 50 %; all measured in this run"));
-            rows.Add(("The same busybox `dd` into a pipe read by this process, no container", $"{producerMiBs:0} MiB/s", "the producer's own ceiling: one 1 MiB read of /dev/zero and one 1 MiB write per block"));
         }
         finally
         {
@@ -199,87 +177,6 @@ internal static class ContainerBench
             await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = Id, Timeout = 10 });
         }
         return samples;
-    }
-
-    /// <summary>MiB/s of a container's stdout read back with ReadStdout, start to end of stream.</summary>
-    private static async Task<(double MiBs, int Reads)> StdoutThroughputAsync(AgentClient client, string rootfs)
-    {
-        await StreamOnceAsync(client, rootfs, "warm", 16L * 1024 * 1024);
-        return await StreamOnceAsync(client, rootfs, "stream", StreamBytes);
-    }
-
-    /// <summary>MiB/s of the rootfs's busybox writing <see cref="StreamBytes"/> into a pipe this process drains.</summary>
-    private static async Task<double> ProducerIntoPipeAsync(string rootfs)
-    {
-        long start = Stopwatch.GetTimestamp();
-        await Cli.Wrap(Path.Combine(rootfs, "bin", "busybox")).WithArguments(BenchRootfs.BlockProducer(StreamBytes))
-            .WithStandardOutputPipe(PipeTarget.ToStream(Stream.Null)).ExecuteAsync();
-        return StreamBytes / 1024.0 / 1024.0 / Stopwatch.GetElapsedTime(start).TotalSeconds;
-    }
-
-    private static async Task<(double MiBs, int Reads)> StreamOnceAsync(AgentClient client, string rootfs, string id, long bytes)
-    {
-        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = id, OCI = BenchRootfs.AgentSpec(rootfs, BenchRootfs.BlockProducer(bytes)) });
-        try
-        {
-            long start = Stopwatch.GetTimestamp();
-            await client.StartContainerAsync(new StartContainerRequest { ContainerId = id });
-            long total = 0;
-            int reads = 0;
-            while (true)
-            {
-                var chunk = await client.ReadStdoutAsync(new ReadStreamRequest { ContainerId = id, Len = ReadLength });
-                if (chunk.Data.IsEmpty)
-                {
-                    break;
-                }
-                total += chunk.Data.Length;
-                reads++;
-            }
-            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            int status = (await client.WaitProcessAsync(new WaitProcessRequest { ContainerId = id })).Status;
-            if (total != bytes || status != 0)
-            {
-                throw new InvalidOperationException($"stdout of {id}: {total} bytes of {bytes}, exit status {status}");
-            }
-            return (total / 1024.0 / 1024.0 / seconds, reads);
-        }
-        finally
-        {
-            await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = id, Timeout = 10 });
-        }
-    }
-
-    /// <summary>MiB/s of <see cref="StreamBytes"/> sent over a unix socket between two tasks of this process.</summary>
-    private static async Task<double> RawSocketCopyAsync(string scratch)
-    {
-        string path = Path.Combine(scratch, "copy.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
-        var sender = Task.Run(async () =>
-        {
-            using Socket peer = await listener.AcceptAsync();
-            var block = new byte[ReadLength];
-            for (long sent = 0; sent < StreamBytes; sent += block.Length)
-            {
-                await peer.SendAsync(block);
-            }
-            peer.Shutdown(SocketShutdown.Send);
-        });
-        using var receiver = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        long start = Stopwatch.GetTimestamp();
-        await receiver.ConnectAsync(new UnixDomainSocketEndPoint(path));
-        var buffer = new byte[ReadLength];
-        long total = 0;
-        int n;
-        while ((n = await receiver.ReceiveAsync(buffer)) > 0)
-        {
-            total += n;
-        }
-        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        await sender;
-        return total / 1024.0 / 1024.0 / seconds;
     }
 
     private static async Task<string> CrunVersionAsync()

@@ -56,6 +56,7 @@ internal sealed partial class AgentRpcService
     {
         int max = len == 0 ? MaxReadChunk : (int)Math.Min(len, MaxReadChunk);
         byte[] data = await buffer.ReadAsync(max, context.CancellationToken).ConfigureAwait(false);
-        return new ReadStreamResponse { Data = ByteString.CopyFrom(data) };
+        // The array is the reply's own copy out of the buffer: wrapped, not copied again.
+        return new ReadStreamResponse { Data = UnsafeByteOperations.UnsafeWrap(data) };
     }
 }

@@ -53,8 +53,9 @@ internal sealed class StreamingService(ContainerManager containers, ILogger<Stre
             int generation = stderr ? stderrReader : stdoutReader;
             while (true)
             {
-                byte[] chunk = await buffer.ReadAsync(ChunkSize, generation, done.Token).ConfigureAwait(false);
-                if (chunk.Length == 0)
+                // A slice of the buffer's segment, which never changes: wrapped, not copied, until the frame is written.
+                ReadOnlyMemory<byte> chunk = await buffer.ReadChunkAsync(ChunkSize, generation, done.Token).ConfigureAwait(false);
+                if (chunk.IsEmpty)
                 {
                     return;
                 }

@@ -161,8 +161,7 @@ public sealed partial class TtrpcServer
     {
         try
         {
-            await writer.WriteAsync(new TtrpcFrame(streamId, TtrpcMessageType.Response, TtrpcFlags.None, response.ToByteArray()))
-                .ConfigureAwait(false);
+            await writer.WriteAsync(streamId, TtrpcMessageType.Response, TtrpcFlags.None, response).ConfigureAwait(false);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
         {

@@ -58,13 +58,37 @@ public sealed class TtrpcServerStream
     public async Task WriteAsync(ByteString message, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
+        CheckWritable();
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, callToken);
+        await writer.WriteAsync(new TtrpcFrame(StreamId, TtrpcMessageType.Data, TtrpcFlags.None, message.Memory), both.Token)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// As <see cref="WriteAsync(ByteString, CancellationToken)"/>, serializing <paramref name="message"/> straight into
+    /// the frame (its bytes fields copied once, not once more into a <see cref="ByteString"/> first).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The method is client-streaming, or the stream has ended.</exception>
+    /// <exception cref="Grpc.Core.RpcException">ResourceExhausted: the message is over the 4 MiB frame limit.</exception>
+    public async Task WriteMessageAsync(IMessage message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        CheckWritable();
+        if (!cancellationToken.CanBeCanceled)
+        {
+            await writer.WriteAsync(StreamId, TtrpcMessageType.Data, TtrpcFlags.None, message, callToken).ConfigureAwait(false);
+            return;
+        }
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, callToken);
+        await writer.WriteAsync(StreamId, TtrpcMessageType.Data, TtrpcFlags.None, message, both.Token).ConfigureAwait(false);
+    }
+
+    private void CheckWritable()
+    {
         if (Kind == TtrpcStreamKind.ClientStreaming)
             throw new InvalidOperationException("a client-streaming ttrpc method answers once, with its handler's result");
         if (IsFinished)
             throw new InvalidOperationException($"ttrpc stream {StreamId} has ended: nothing more can be sent on it");
-        using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, callToken);
-        await writer.WriteAsync(new TtrpcFrame(StreamId, TtrpcMessageType.Data, TtrpcFlags.None, message.Memory), both.Token)
-            .ConfigureAwait(false);
     }
 
     /// <summary>Cancels the handler's call (its context token and any read or write in progress).</summary>

@@ -30,7 +30,7 @@ internal static class VsockBench
             string rootfs = await BenchRootfs.CreateAsync(scratch);
             var vsock = await MeasureAsync(root, scratch, rootfs, QemuAgentChannel.Vsock);
             var serial = await MeasureAsync(root, scratch, rootfs, QemuAgentChannel.Serial);
-            double raw = await RawSocketCopyAsync(scratch);
+            double raw = await Stdout.RawSocketCopy.MeasureAsync(scratch, StreamBytes, 256 * 1024);
             string mib = $"{StreamBytes / 1024 / 1024} MiB";
 
             rows.Add(("Container stdout through vsock (vhost-user-vsock, our backend)", $"{vsock.MiBs:0.0} MiB/s", $"`head -c {StreamBytes} /dev/zero` in a busybox container, read through Container.InitProcess.Stdout (streaming extension), timed from StartContainer; best of {Passes}"));
@@ -121,36 +121,5 @@ internal static class VsockBench
             samples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
         }
         return samples;
-    }
-
-    /// <summary>MiB/s of <see cref="StreamBytes"/> over a unix socket between two tasks of this process.</summary>
-    private static async Task<double> RawSocketCopyAsync(string scratch)
-    {
-        string path = Path.Combine(scratch, "copy.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
-        var sender = Task.Run(async () =>
-        {
-            using Socket peer = await listener.AcceptAsync();
-            var block = new byte[256 * 1024];
-            for (long sent = 0; sent < StreamBytes; sent += block.Length)
-            {
-                await peer.SendAsync(block);
-            }
-            peer.Shutdown(SocketShutdown.Send);
-        });
-        using var receiver = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        long start = Stopwatch.GetTimestamp();
-        await receiver.ConnectAsync(new UnixDomainSocketEndPoint(path));
-        var buffer = new byte[256 * 1024];
-        long total = 0;
-        int n;
-        while ((n = await receiver.ReceiveAsync(buffer)) > 0)
-        {
-            total += n;
-        }
-        await sender;
-        return total / 1024.0 / 1024.0 / Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 }

@@ -103,6 +103,29 @@ public class TtrpcFrameCodecTests
         (await reader.ReadAsync()).Should().BeNull();
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(4096)]
+    [InlineData(1 << 20)]
+    public async Task Frames_come_out_whole_however_the_connection_splits_them(int bytesPerRead)
+    {
+        // Small frames around ones larger than the reader's buffer and than half of it, in reads of every size.
+        var frames = new[] { 10, 0, 40_000, 3, 200_000, 65_536, 32_769, 1 }
+            .Select((length, i) => new TtrpcFrame((uint)(2 * i + 1), TtrpcMessageType.Data, TtrpcFlags.None,
+                Enumerable.Range(0, length).Select(b => (byte)(b * (i + 3))).ToArray()))
+            .ToList();
+        var reader = new TtrpcFrameReader(new TrickleStream(Concat(frames.Select(TtrpcFrameWriter.Encode).ToArray()), bytesPerRead));
+
+        foreach (var expected in frames)
+        {
+            var frame = (await reader.ReadAsync())!;
+            frame.StreamId.Should().Be(expected.StreamId);
+            frame.Payload.ToArray().Should().Equal(expected.Payload.ToArray());
+        }
+        (await reader.ReadAsync()).Should().BeNull();
+    }
+
     [Fact]
     public async Task A_header_cut_short_is_a_protocol_error()
     {
@@ -199,4 +222,18 @@ public class TtrpcFrameCodecTests
     private static byte[] Ascii(string text) => Encoding.ASCII.GetBytes(text);
 
     private static byte[] Concat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
+
+    /// <summary>A stream that gives at most <c>bytesPerRead</c> bytes per read, as a socket may.</summary>
+    private sealed class TrickleStream(byte[] data, int bytesPerRead) : MemoryStream(data)
+    {
+        public override int Read(byte[] buffer, int offset, int count) => base.Read(buffer, offset, Math.Min(count, bytesPerRead));
+
+        public override int Read(Span<byte> buffer) => base.Read(buffer[..Math.Min(buffer.Length, bytesPerRead)]);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            base.ReadAsync(buffer[..Math.Min(buffer.Length, bytesPerRead)], cancellationToken);
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            base.ReadAsync(buffer, offset, Math.Min(count, bytesPerRead), cancellationToken);
+    }
 }

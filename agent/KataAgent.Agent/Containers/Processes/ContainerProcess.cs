@@ -22,10 +22,11 @@ namespace KataAgent.Agent.Containers.Processes;
 public sealed class ContainerProcess : IAsyncDisposable
 {
     private static readonly TimeSpan SetupTimeout = TimeSpan.FromSeconds(60);
+    private const int OutputPipeSize = 1024 * 1024;
     private readonly FileDescriptorStream _sync;
     private readonly FileDescriptorStream? _stdin;
     private FileDescriptorStream? _terminal;
-    private readonly List<Task> _pumps = [];
+    private readonly List<OutputPump.Registration> _pumps = [];
     private readonly object _stdinGate = new();
     private bool _stdinClosed;
     /// <summary>Null until the pid is known, and when pidfd_open failed (the process had already gone).</summary>
@@ -63,8 +64,8 @@ public sealed class ContainerProcess : IAsyncDisposable
         int[] stdio = new int[3];
         FileDescriptorStream? stdin = null;
         FileDescriptorStream? terminal = null;
-        FileDescriptorStream? stdout = null;
-        FileDescriptorStream? stderr = null;
+        SafeFileDescriptor? stdout = null;
+        SafeFileDescriptor? stderr = null;
         try
         {
             if (config.Terminal)
@@ -84,8 +85,13 @@ public sealed class ContainerProcess : IAsyncDisposable
                 childFds.AddRange([stdinRead, stdoutWrite, stderrWrite]);
                 stdio = [stdinRead, stdoutWrite, stderrWrite];
                 stdin = new FileDescriptorStream(stdinWrite, ownsFd: true);
-                stdout = new FileDescriptorStream(stdoutRead, ownsFd: true);
-                stderr = new FileDescriptorStream(stderrRead, ownsFd: true);
+                stdout = new SafeFileDescriptor(stdoutRead);
+                stderr = new SafeFileDescriptor(stderrRead);
+                // A process that writes in large blocks fills the default 64 KiB pipe in one write and then waits for
+                // the pump once per 64 KiB; a larger pipe lets a block through in one go (docs/BENCHMARKS.md, issue 16).
+                // Its pages are only taken while it holds data. Refused (a per-user pipe limit), the default serves.
+                Libc.Fcntl(stdoutRead, Libc.F_SETPIPE_SZ, OutputPipeSize);
+                Libc.Fcntl(stderrRead, Libc.F_SETPIPE_SZ, OutputPipeSize);
             }
 
             var (agentEnd, helperEnd) = SyncSocketPair();
@@ -97,10 +103,11 @@ public sealed class ContainerProcess : IAsyncDisposable
             var process = new ContainerProcess(execId, sync, stdin);
             if (!config.Terminal)
             {
-                process._pumps.Add(Pump(stdout!, process.Stdout, ownsStream: true));
-                process._pumps.Add(Pump(stderr!, process.Stderr, ownsStream: true));
+                var (stdoutRead, stderrRead) = (stdout!, stderr!);
+                stdout = stderr = null;
+                process._pumps.Add(OutputPump.Shared.Start(stdoutRead, process.Stdout));
+                process._pumps.Add(OutputPump.Shared.Start(stderrRead, process.Stderr));
             }
-            stdout = stderr = null;
 
             var (helperPid, helperExit) = reaper.SpawnWatched(() =>
                 ProcessSpawner.Spawn(InitHelper.ExecutablePath, [InitHelper.FileName, ContainerInit.StageOne], [], [stdio[0], stdio[1], stdio[2], helperEnd, configFd]));
@@ -127,7 +134,7 @@ public sealed class ContainerProcess : IAsyncDisposable
             {
                 terminal = await process.ReceiveConsoleAsync(timeout.Token).ConfigureAwait(false);
                 process._terminal = terminal;
-                process._pumps.Add(Pump(terminal, process.Stdout, ownsStream: false));
+                process._pumps.Add(OutputPump.Shared.Start(OutputPump.Duplicate(terminal.Fd), process.Stdout));
                 process.Stderr.Complete();
             }
             if (config.Mode == "create")
@@ -232,16 +239,19 @@ public sealed class ContainerProcess : IAsyncDisposable
     {
         _sync.Dispose();
         _stdin?.Dispose();
-        if (_terminal is not null)
-        {
-            _terminal.Dispose();
-        }
+        _terminal?.Dispose();
         try
         {
-            await Task.WhenAll(_pumps).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            // What the process wrote before it exited is in its pipe: give the pump a moment to take it in. A pipe a
+            // daemonised descendant still holds open never ends by itself, and is stopped here.
+            await Task.WhenAll(_pumps.Select(pump => pump.Completion)).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
+        }
+        foreach (var pump in _pumps)
+        {
+            pump.Stop();
         }
         _pidfd?.Dispose();
     }
@@ -316,34 +326,6 @@ public sealed class ContainerProcess : IAsyncDisposable
         string message = Encoding.UTF8.GetString(buffer, 0, n);
         return message.StartsWith("error ", StringComparison.Ordinal) ? throw AgentException.Internal(message[6..]) : message;
     }
-
-    private static Task Pump(FileDescriptorStream source, OutputBuffer target, bool ownsStream) => Task.Run(async () =>
-    {
-        var buffer = new byte[32 * 1024];
-        try
-        {
-            while (true)
-            {
-                int n = await source.ReadAsync(buffer).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    break;
-                }
-                await target.WriteAsync(buffer.AsMemory(0, n), CancellationToken.None).ConfigureAwait(false);
-            }
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
-        {
-        }
-        finally
-        {
-            target.Complete();
-            if (ownsStream)
-            {
-                source.Dispose();
-            }
-        }
-    });
 
     private static unsafe (int AgentEnd, int HelperEnd) SyncSocketPair()
     {

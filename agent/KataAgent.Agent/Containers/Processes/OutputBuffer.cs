@@ -8,20 +8,37 @@ namespace KataAgent.Agent.Containers.Processes;
 /// connection broke with data in flight (a restored checkpoint) can resume at the offset it really received
 /// (<see cref="Resume"/>).
 /// </summary>
+/// <remarks>
+/// The bytes live in segments the pump reads into directly (<see cref="GetWriteMemory"/>, <see cref="Advance"/>),
+/// and readers get slices of them (<see cref="ReadChunkAsync"/>): nothing is copied between the pipe and the frame a
+/// reader sends. A byte once written never changes and its segment is never reused, so a slice stays valid for as long
+/// as anyone holds it. Segments start small and double up to <see cref="MaxSegmentSize"/>, so a process that prints a
+/// line holds a few KiB, not 64.
+/// </remarks>
 public sealed class OutputBuffer
 {
+    /// <summary>The largest segment: below the runtime's large-object threshold, so segments die young and cheaply.</summary>
+    public const int MaxSegmentSize = 64 * 1024;
+    private const int FirstSegmentSize = 4 * 1024;
+
     private readonly object _gate = new();
-    private readonly Queue<byte[]> _chunks = new();
     private readonly int _capacity;
-    private int _chunkOffset;
+    /// <summary>Written and not yet taken, oldest first, before the tail's unread part.</summary>
+    private readonly LinkedList<ReadOnlyMemory<byte>> _unread = new();
+    /// <summary>Taken by readers, newest last, at least <see cref="Retained"/> bytes' worth while there were that many.</summary>
+    private readonly LinkedList<ReadOnlyMemory<byte>> _sent = new();
+    /// <summary>The segment the pump writes into: [0, _tailTaken) is in <see cref="_unread"/> or taken, [_tailTaken, _tailFilled) unread.</summary>
+    private byte[]? _tail;
+    private int _tailFilled;
+    private int _tailTaken;
+    private int _nextSegmentSize = FirstSegmentSize;
     private int _buffered;
     private bool _completed;
-    private readonly LinkedList<byte[]> _sent = new();
     private long _sentBytes;
     private long _taken;
     private int _generation;
     private TaskCompletionSource _dataOrEnd = NewSignal();
-    private TaskCompletionSource _space = NewSignal();
+    private TaskCompletionSource? _space;
 
     public OutputBuffer(int capacity = 1024 * 1024, int retained = 1024 * 1024)
     {
@@ -55,24 +72,80 @@ public sealed class OutputBuffer
         }
     }
 
-    /// <summary>Pump side: appends, waiting while the buffer is full.</summary>
+    /// <summary>
+    /// Pump side: where the next bytes go, to be followed by <see cref="Advance"/> with how many were written. Empty
+    /// while the buffer is full (wait with <see cref="WhenSpaceAsync"/>). One writer at a time.
+    /// </summary>
+    public Memory<byte> GetWriteMemory()
+    {
+        lock (_gate)
+        {
+            if (_buffered >= _capacity)
+            {
+                return Memory<byte>.Empty;
+            }
+            if (_tail is null || _tailFilled == _tail.Length)
+            {
+                if (_tail is not null && _tailFilled > _tailTaken)
+                {
+                    _unread.AddLast(_tail.AsMemory(_tailTaken, _tailFilled - _tailTaken));
+                }
+                _tail = GC.AllocateUninitializedArray<byte>(_nextSegmentSize);
+                _nextSegmentSize = Math.Min(_nextSegmentSize * 2, MaxSegmentSize);
+                _tailFilled = _tailTaken = 0;
+            }
+            return _tail.AsMemory(_tailFilled);
+        }
+    }
+
+    /// <summary>Pump side: <paramref name="count"/> bytes were written into what <see cref="GetWriteMemory"/> gave.</summary>
+    public void Advance(int count)
+    {
+        if (count <= 0)
+        {
+            return;
+        }
+        lock (_gate)
+        {
+            if (_tail is null || count > _tail.Length - _tailFilled)
+            {
+                throw new ArgumentOutOfRangeException(nameof(count), count, "is more than the memory GetWriteMemory gave");
+            }
+            _tailFilled += count;
+            _buffered += count;
+            _dataOrEnd.TrySetResult();
+        }
+    }
+
+    /// <summary>Pump side: completes once the buffer has room again (at once when it has).</summary>
+    public Task WhenSpaceAsync()
+    {
+        lock (_gate)
+        {
+            if (_buffered < _capacity || _completed)
+            {
+                return Task.CompletedTask;
+            }
+            _space ??= NewSignal();
+            return _space.Task;
+        }
+    }
+
+    /// <summary>Pump side: appends a copy of <paramref name="data"/>, waiting while the buffer is full.</summary>
     public async Task WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        while (true)
+        while (!data.IsEmpty)
         {
-            Task wait;
-            lock (_gate)
+            Memory<byte> target = GetWriteMemory();
+            if (target.IsEmpty)
             {
-                if (_buffered < _capacity)
-                {
-                    _chunks.Enqueue(data.ToArray());
-                    _buffered += data.Length;
-                    _dataOrEnd.TrySetResult();
-                    return;
-                }
-                wait = _space.Task;
+                await WhenSpaceAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
             }
-            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+            int n = Math.Min(target.Length, data.Length);
+            data.Span[..n].CopyTo(target.Span);
+            Advance(n);
+            data = data[n..];
         }
     }
 
@@ -83,6 +156,7 @@ public sealed class OutputBuffer
         {
             _completed = true;
             _dataOrEnd.TrySetResult();
+            _space?.TrySetResult();
         }
     }
 
@@ -93,9 +167,40 @@ public sealed class OutputBuffer
     /// As <see cref="ReadAsync(int, CancellationToken)"/>, for the reader <paramref name="generation"/> (one
     /// <see cref="Resume"/> returned; -1 for any): once another reader has resumed, this one's read ends with
     /// <see cref="OperationCanceledException"/> and takes nothing, so that nothing goes to a reader nobody listens to.
+    /// The result is one array: what is buffered up to <paramref name="maxBytes"/>, copied out of its segments.
     /// </summary>
     public async Task<byte[]> ReadAsync(int maxBytes, int generation, CancellationToken cancellationToken)
     {
+        ReadOnlyMemory<byte> first = await ReadChunkAsync(maxBytes, generation, cancellationToken).ConfigureAwait(false);
+        if (first.Length == maxBytes || first.IsEmpty)
+        {
+            return first.ToArray();
+        }
+        lock (_gate)
+        {
+            // Another reader resumed in between: what is buffered now is its.
+            int more = generation >= 0 && generation != _generation ? 0 : Math.Min(maxBytes - first.Length, _buffered);
+            var result = GC.AllocateUninitializedArray<byte>(first.Length + more);
+            first.Span.CopyTo(result);
+            int copied = first.Length;
+            while (copied < result.Length)
+            {
+                ReadOnlyMemory<byte> next = Take(result.Length - copied);
+                next.Span.CopyTo(result.AsSpan(copied));
+                copied += next.Length;
+            }
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// The next bytes, up to <paramref name="maxBytes"/>, as a slice of a segment (no copy; it stays valid); waits for
+    /// data, and is empty at end of stream. A reader that is not the current <paramref name="generation"/> (see
+    /// <see cref="ReadAsync(int, int, CancellationToken)"/>) gets <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public async ValueTask<ReadOnlyMemory<byte>> ReadChunkAsync(int maxBytes, int generation, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
         while (true)
         {
             Task wait;
@@ -111,7 +216,7 @@ public sealed class OutputBuffer
                 }
                 if (_completed)
                 {
-                    return [];
+                    return ReadOnlyMemory<byte>.Empty;
                 }
                 if (_dataOrEnd.Task.IsCompleted)
                 {
@@ -123,37 +228,44 @@ public sealed class OutputBuffer
         }
     }
 
-    private byte[] Take(int maxBytes)
+    /// <summary>Takes up to <paramref name="maxBytes"/> of the oldest unread bytes (at least one is buffered), under the lock.</summary>
+    private ReadOnlyMemory<byte> Take(int maxBytes)
     {
-        int count = Math.Min(maxBytes, _buffered);
-        var result = new byte[count];
-        int copied = 0;
-        while (copied < count)
+        ReadOnlyMemory<byte> chunk;
+        if (_unread.First is { } oldest)
         {
-            byte[] chunk = _chunks.Peek();
-            int n = Math.Min(count - copied, chunk.Length - _chunkOffset);
-            Array.Copy(chunk, _chunkOffset, result, copied, n);
-            copied += n;
-            _chunkOffset += n;
-            if (_chunkOffset == chunk.Length)
+            chunk = oldest.Value;
+            if (chunk.Length > maxBytes)
             {
-                _chunks.Dequeue();
-                _chunkOffset = 0;
+                oldest.Value = chunk[maxBytes..];
+                chunk = chunk[..maxBytes];
+            }
+            else
+            {
+                _unread.RemoveFirst();
             }
         }
-        _buffered -= count;
-        _taken += count;
-        _sent.AddLast(result);
-        _sentBytes += count;
-        while (_sent.First is { } oldest && _sentBytes - oldest.Value.Length >= Retained)
+        else
         {
-            _sentBytes -= oldest.Value.Length;
+            int n = Math.Min(maxBytes, _tailFilled - _tailTaken);
+            chunk = _tail.AsMemory(_tailTaken, n);
+            _tailTaken += n;
+        }
+        _buffered -= chunk.Length;
+        _taken += chunk.Length;
+        _sent.AddLast(chunk);
+        _sentBytes += chunk.Length;
+        while (_sent.First is { } kept && _sentBytes - kept.Value.Length >= Retained)
+        {
+            _sentBytes -= kept.Value.Length;
             _sent.RemoveFirst();
         }
-        var space = _space;
-        _space = NewSignal();
-        space.TrySetResult();
-        return result;
+        if (_space is { } space && _buffered < _capacity)
+        {
+            _space = null;
+            space.TrySetResult();
+        }
+        return chunk;
     }
 
     /// <summary>
@@ -209,32 +321,28 @@ public sealed class OutputBuffer
         long back = _taken - offset;
         if (back > 0)
         {
-            var replay = new byte[back];
+            // The slices sent after the offset go back in front, in their order; the tail's unread part stays where
+            // it is, after everything in _unread.
             long need = back;
             while (need > 0)
             {
-                byte[] last = _sent.Last!.Value;
-                int n = (int)Math.Min(need, last.Length);
-                Array.Copy(last, last.Length - n, replay, need - n, n);
-                need -= n;
-                if (n == last.Length)
+                var last = _sent.Last!;
+                ReadOnlyMemory<byte> slice = last.Value;
+                if (slice.Length <= need)
                 {
                     _sent.RemoveLast();
+                    _unread.AddFirst(slice);
+                    need -= slice.Length;
                 }
                 else
                 {
-                    _sent.Last.Value = last[..^n];
+                    int keep = slice.Length - (int)need;
+                    last.Value = slice[..keep];
+                    _unread.AddFirst(slice[keep..]);
+                    need = 0;
                 }
             }
             _sentBytes -= back;
-            var rest = _chunks.ToArray();
-            _chunks.Clear();
-            _chunks.Enqueue(replay);
-            for (int i = 0; i < rest.Length; i++)
-            {
-                _chunks.Enqueue(i == 0 && _chunkOffset > 0 ? rest[0][_chunkOffset..] : rest[i]);
-            }
-            _chunkOffset = 0;
             _buffered += (int)back;
             _taken = offset;
         }

@@ -14,12 +14,17 @@ internal sealed class TtrpcStreamWriter<TResponse>(TtrpcServerStream stream, Can
 
     public Task WriteAsync(TResponse message, CancellationToken cancellationToken) =>
         message is IMessage protobuf
-            ? WriteCoreAsync(protobuf.ToByteString(), cancellationToken)
+            ? WriteCoreAsync(protobuf, cancellationToken)
             : throw new InvalidOperationException($"{typeof(TResponse).Name} is not a protobuf message");
 
-    private async Task WriteCoreAsync(ByteString payload, CancellationToken cancellationToken)
+    private async Task WriteCoreAsync(IMessage message, CancellationToken cancellationToken)
     {
+        if (!cancellationToken.CanBeCanceled)
+        {
+            await stream.WriteMessageAsync(message, callToken).ConfigureAwait(false);
+            return;
+        }
         using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, callToken);
-        await stream.WriteAsync(payload, both.Token).ConfigureAwait(false);
+        await stream.WriteMessageAsync(message, both.Token).ConfigureAwait(false);
     }
 }

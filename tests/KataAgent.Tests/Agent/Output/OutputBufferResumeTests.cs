@@ -3,7 +3,7 @@ using FluentAssertions;
 using KataAgent.Agent.Containers.Processes;
 using Xunit;
 
-namespace KataAgent.Tests.Agent;
+namespace KataAgent.Tests.Agent.Output;
 
 /// <summary>
 /// The agent's output buffer resumes a reader at the offset the host really received (Attach's resume): what was

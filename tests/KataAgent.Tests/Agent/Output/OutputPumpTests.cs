@@ -1,0 +1,129 @@
+using System.Text;
+using FluentAssertions;
+using KataAgent.Agent.Containers.Processes;
+using KataAgent.Agent.IO;
+using KataAgent.Linux.Interop;
+using Xunit;
+
+namespace KataAgent.Tests.Agent.Output;
+
+/// <summary>
+/// The agent's output pump: one epoll thread reads every output pipe into its buffer, ends each at end of file,
+/// leaves a full buffer's pipe unread (the writer blocks, nothing is dropped) and stops an output whose pipe never ends.
+/// </summary>
+public sealed class OutputPumpTests : IDisposable
+{
+    private readonly OutputPump _pump = new();
+
+    public void Dispose() => _pump.Dispose();
+
+    [Fact]
+    public async Task Reads_a_pipe_until_its_writer_closes_it_then_completes_the_buffer()
+    {
+        var (read, write) = Libc.Pipe();
+        var buffer = new OutputBuffer();
+        var registration = _pump.Start(new SafeFileDescriptor(read), buffer);
+
+        Write(write, "hello "u8);
+        Write(write, "world"u8);
+        Libc.Close(write);
+
+        await registration.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Encoding.ASCII.GetString(await buffer.ReadAsync(100, CancellationToken.None)).Should().Be("hello world");
+        (await buffer.ReadAsync(100, CancellationToken.None)).Should().BeEmpty("end of stream follows the data");
+        _pump.Count.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task A_full_buffer_holds_the_writer_back_and_loses_nothing()
+    {
+        var (read, write) = Libc.Pipe();
+        var buffer = new OutputBuffer(capacity: 64 * 1024);
+        _pump.Start(new SafeFileDescriptor(read), buffer);
+        byte[] written = Enumerable.Range(0, 2 * 1024 * 1024).Select(i => (byte)(i * 31)).ToArray();
+
+        var writer = Task.Run(() =>
+        {
+            Write(write, written);
+            Libc.Close(write);
+        });
+        // The writer cannot finish while nobody reads: 2 MiB is far more than the buffer and the pipe hold.
+        (await Task.WhenAny(writer, Task.Delay(500))).Should().NotBe(writer);
+
+        var received = new List<byte>();
+        while ((await buffer.ReadChunkAsync(OutputBuffer.MaxSegmentSize, -1, CancellationToken.None)) is { IsEmpty: false } chunk)
+        {
+            received.AddRange(chunk.ToArray());
+        }
+        await writer;
+        received.Should().Equal(written);
+    }
+
+    [Fact]
+    public async Task Many_outputs_are_read_side_by_side()
+    {
+        var outputs = Enumerable.Range(0, 20).Select(_ =>
+        {
+            var (read, write) = Libc.Pipe();
+            var buffer = new OutputBuffer();
+            return (Write: write, Buffer: buffer, Registration: _pump.Start(new SafeFileDescriptor(read), buffer));
+        }).ToList();
+
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            Write(outputs[i].Write, Encoding.ASCII.GetBytes($"output {i}"));
+            Libc.Close(outputs[i].Write);
+        }
+
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            await outputs[i].Registration.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+            Encoding.ASCII.GetString(await outputs[i].Buffer.ReadAsync(100, CancellationToken.None)).Should().Be($"output {i}");
+        }
+    }
+
+    [Fact]
+    public async Task Stop_ends_an_output_whose_pipe_a_descendant_still_holds_and_keeps_what_was_read()
+    {
+        var (read, write) = Libc.Pipe();
+        var buffer = new OutputBuffer();
+        var registration = _pump.Start(new SafeFileDescriptor(read), buffer);
+        Write(write, "before"u8);
+        while (buffer.Buffered < 6)
+        {
+            await Task.Delay(10);
+        }
+
+        registration.Stop();
+
+        await registration.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Encoding.ASCII.GetString(await buffer.ReadAsync(100, CancellationToken.None)).Should().Be("before");
+        (await buffer.ReadAsync(100, CancellationToken.None)).Should().BeEmpty();
+        // The pump closed its end: the writer now sees a broken pipe.
+        WriteError(write).Should().Be(Errno.EPIPE);
+        Libc.Close(write);
+    }
+
+    private static unsafe void Write(int fd, ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            nint n;
+            fixed (byte* p = data)
+            {
+                n = Libc.Write(fd, p, (nuint)data.Length);
+            }
+            if (n < 0)
+            {
+                throw LinuxException.FromLastError("write");
+            }
+            data = data[(int)n..];
+        }
+    }
+
+    private static unsafe int WriteError(int fd)
+    {
+        byte one = 1;
+        return Libc.Write(fd, &one, 1) < 0 ? System.Runtime.InteropServices.Marshal.GetLastPInvokeError() : 0;
+    }
+}
