@@ -66,6 +66,12 @@ internal sealed class StreamConnection : ConnectionContext, IConnectionIdFeature
     /// <summary>Completes once Kestrel is done with the connection and the stream is closed.</summary>
     public Task Disposed => _disposed.Task;
 
+    /// <summary>
+    /// The transport itself, for a protocol that writes whole frames under its own lock (ttrpc) and so needs no output
+    /// pipe; it must not be disposed by that protocol, and nothing else may write to the output pipe meanwhile.
+    /// </summary>
+    public Stream TransportStream => _stream;
+
     /// <summary>Bytes read from the peer so far.</summary>
     public long BytesReceived => Interlocked.Read(ref _bytesReceived);
 

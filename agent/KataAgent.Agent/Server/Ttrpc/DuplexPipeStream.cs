@@ -3,14 +3,21 @@ using System.IO.Pipelines;
 namespace KataAgent.Agent.Server.Ttrpc;
 
 /// <summary>
-/// A Kestrel connection's pipes as one duplex <see cref="Stream"/>, which is what the ttrpc server serves. Reads take
-/// from the input pipe, writes go to the output pipe and are flushed at once (ttrpc writes whole frames). Disposing
-/// completes neither pipe: Kestrel owns them and completes them when the connection ends.
+/// A connection as one duplex <see cref="Stream"/>, which is what the ttrpc server serves. Reads take from the
+/// connection's input pipe (which holds the bytes the protocol sniffer looked at); writes go to the output pipe, or
+/// straight to the transport when the connection has one (<see cref="Transport.StreamConnection"/>), and are flushed at
+/// once (ttrpc writes whole frames). Disposing completes neither pipe: the connection owns them.
 /// </summary>
-internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
+internal sealed class DuplexPipeStream(PipeReader input, Stream output) : Stream
 {
-    private readonly Stream _input = pipe.Input.AsStream(leaveOpen: true);
-    private readonly Stream _output = pipe.Output.AsStream(leaveOpen: true);
+    private readonly Stream _input = input.AsStream(leaveOpen: true);
+    private readonly Stream _output = output;
+
+    /// <summary>Both ends through the connection's pipes.</summary>
+    public DuplexPipeStream(IDuplexPipe pipe)
+        : this(pipe.Input, pipe.Output.AsStream(leaveOpen: true))
+    {
+    }
 
     public override bool CanRead => true;
 

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using KataAgent.Agent.Server.Binding;
+using KataAgent.Agent.Transport;
 using KataAgent.Protocols.Ttrpc;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -33,7 +34,11 @@ internal sealed class TtrpcFrontEnd
     {
         string peer = "ttrpc:" + (connection.RemoteEndPoint?.ToString() is { Length: > 0 } remote ? remote : connection.ConnectionId);
         TtrpcConnectionState.Current = new TtrpcConnectionState(peer);
-        await using var stream = new DuplexPipeStream(connection.Transport);
+        // A frame goes straight to the transport when there is one to write to: through the output pipe it was copied
+        // twice more (into the pipe's 4 KiB segments, and joined again for one write) at every 64 KiB of output.
+        await using var stream = connection is StreamConnection direct
+            ? new DuplexPipeStream(connection.Transport.Input, direct.TransportStream)
+            : new DuplexPipeStream(connection.Transport);
         _logger.LogDebug("{Connection}: ttrpc", connection.ConnectionId);
         try
         {
