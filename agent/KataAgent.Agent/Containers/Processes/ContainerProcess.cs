@@ -14,11 +14,11 @@ using KataAgent.Linux.Terminals;
 namespace KataAgent.Agent.Containers.Processes;
 
 /// <summary>
-/// One process of a container (its init or an exec), from spawn to exit: the init helper chain,
-/// the sync protocol (see <see cref="ContainerInit"/>), stdio with bounded buffers that outlive
-/// the process, signals through a pidfd, and the exit status from the reaper. A setup step that
-/// fails is INTERNAL with the helper's words; stdin or a terminal the process lacks is
-/// FAILED_PRECONDITION.
+/// One process of a container (its init or an exec), from spawn to exit: the init helper, spawned
+/// in the container's namespaces, the sync protocol (see <see cref="ContainerInit"/>), stdio with
+/// bounded buffers that outlive the process, signals through a pidfd, and the exit status from the
+/// reaper. A setup step that fails is INTERNAL with the helper's words; stdin or a terminal the
+/// process lacks is FAILED_PRECONDITION.
 /// </summary>
 public sealed class ContainerProcess : IAsyncDisposable
 {
