@@ -16,8 +16,7 @@ public static class HelperMain
     /// <summary>The modes, by the first argument.</summary>
     private static readonly IHelperMode[] Modes =
     [
-        new ContainerInitMode(ContainerInit.StageOne),
-        new ContainerInitMode(ContainerInit.StageTwo),
+        new ContainerInitMode(),
         new PauseMode(),
         new SandboxNamespacesMode(),
         new CompactMemoryMode(),
@@ -26,7 +25,7 @@ public static class HelperMain
     /// <summary>Runs the mode <paramref name="args"/> names; returns its exit code.</summary>
     public static int Run(string[] args)
     {
-        // Nothing before the mode: stage 2 and the pause process are PID 1 of their own PID namespace, where
+        // Nothing before the mode: the container init helper and the pause process are PID 1 of their own PID namespace, where
         // nothing may start a thread or touch the console.
         foreach (var mode in Modes)
         {

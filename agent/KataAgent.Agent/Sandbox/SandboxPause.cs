@@ -43,7 +43,7 @@ public sealed class SandboxPause(SandboxNamespaces namespaces, ProcessReaper rea
                     Mode = "create",
                     UnshareFlags = Libc.CLONE_NEWNS | Libc.CLONE_NEWPID,
                     Join = [new NamespaceJoin { Type = Libc.CLONE_NEWUTS, Path = uts }, new NamespaceJoin { Type = Libc.CLONE_NEWIPC, Path = ipc }],
-                    // Stage 2 runs from the helper's sealed memfd, so its /proc/self/exe is kata-agent-init.
+                    // The init helper runs from its sealed memfd, so its /proc/self/exe is kata-agent-init.
                     Args = ["/proc/self/exe", PauseMode.Argument],
                 };
                 ContainerProcess pause;

@@ -145,6 +145,64 @@ public class ContainerIsolationTests
         }
     }
 
+    [Fact]
+    public async Task An_exec_is_born_in_the_containers_namespaces_and_no_agent_thread_stays_in_them()
+    {
+        // The agent enters a container's namespaces on a thread made for one spawn (SpawnNamespaces); that thread must
+        // end, and no other thread may ever be moved, or later work of the agent would run in the container.
+        using var rootfs = await BusyboxRootfs.CreateAsync();
+        await using var agent = AgentProcess.StartOnUnixSocket();
+        await using var client = await agent.ConnectAsync();
+        var agentNamespaces = NamespacesOf($"/proc/{agent.ProcessId}");
+        await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = "ns", OCI = ContainerSpecs.Default(rootfs.Path, ["sleep", "300"]) });
+        await client.StartContainerAsync(new StartContainerRequest { ContainerId = "ns" });
+
+        string[] kinds = ["pid", "ipc", "uts", "mnt", "net", "cgroup"];
+        string script = string.Join("; ", kinds.Select(k => $"echo {k} $(readlink /proc/1/ns/{k}) $(readlink /proc/self/ns/{k})"));
+        var (status, stdout, stderr) = await ContainerRun.ExecAsync(client, "ns", "probe", new Process { Args = { "sh", "-c", script }, Env = { "PATH=/bin" }, Cwd = "/" });
+
+        status.Should().Be(0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines.Should().HaveCount(kinds.Length, stdout);
+        foreach (string line in lines)
+        {
+            var fields = line.Split(' ');
+            fields[2].Should().Be(fields[1], "the exec is in the {0} namespace of the container's init", fields[0]);
+        }
+        lines.Single(l => l.StartsWith("pid ", StringComparison.Ordinal)).Split(' ')[1].Should().NotBe(agentNamespaces["pid"], "the container has a PID namespace of its own");
+
+        // The spawning threads end after their spawn; until they have, wait (not a timing: a bound on a hang).
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (ThreadsOutside(agent.ProcessId, agentNamespaces) is { Count: > 0 } strays)
+        {
+            DateTime.UtcNow.Should().BeBefore(deadline, "every thread of the agent is in the agent's namespaces again: {0}", string.Join(", ", strays));
+            await Task.Delay(50);
+        }
+        await client.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = "ns", Timeout = 10 });
+    }
+
+    /// <summary>ns kind → link target of a process or thread directory, pid_for_children included.</summary>
+    private static Dictionary<string, string> NamespacesOf(string directory) =>
+        new[] { "pid", "pid_for_children", "ipc", "uts", "mnt", "net", "cgroup" }.ToDictionary(k => k, k => new FileInfo($"{directory}/ns/{k}").LinkTarget ?? "");
+
+    /// <summary>The agent's threads with any namespace other than the agent's, as "tid kind".</summary>
+    private static List<string> ThreadsOutside(int agentPid, Dictionary<string, string> agentNamespaces)
+    {
+        var strays = new List<string>();
+        foreach (string task in Directory.GetDirectories($"/proc/{agentPid}/task"))
+        {
+            try
+            {
+                strays.AddRange(NamespacesOf(task).Where(ns => ns.Value != agentNamespaces[ns.Key]).Select(ns => $"{Path.GetFileName(task)} {ns.Key}"));
+            }
+            catch (IOException)
+            {
+                // The thread ended while it was read.
+            }
+        }
+        return strays;
+    }
+
     internal static async Task<string> RunToCompletionAsync(AgentClient client, string id, Spec spec, int expectedStatus, bool stderrToo = false)
     {
         await client.CreateContainerAsync(new CreateContainerRequest { ContainerId = id, OCI = spec });

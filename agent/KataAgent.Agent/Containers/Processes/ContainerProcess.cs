@@ -8,16 +8,17 @@ using KataAgent.Linux.Interop;
 using KataAgent.Agent.IO;
 using KataAgent.Linux.IO;
 using KataAgent.Agent.Processes;
+using KataAgent.Linux.Namespaces;
 using KataAgent.Linux.Terminals;
 
 namespace KataAgent.Agent.Containers.Processes;
 
 /// <summary>
-/// One process of a container (its init or an exec), from spawn to exit: the init helper chain,
-/// the sync protocol (see <see cref="ContainerInit"/>), stdio with bounded buffers that outlive
-/// the process, signals through a pidfd, and the exit status from the reaper. A setup step that
-/// fails is INTERNAL with the helper's words; stdin or a terminal the process lacks is
-/// FAILED_PRECONDITION.
+/// One process of a container (its init or an exec), from spawn to exit: the init helper, spawned
+/// in the container's namespaces, the sync protocol (see <see cref="ContainerInit"/>), stdio with
+/// bounded buffers that outlive the process, signals through a pidfd, and the exit status from the
+/// reaper. A setup step that fails is INTERNAL with the helper's words; stdin or a terminal the
+/// process lacks is FAILED_PRECONDITION.
 /// </summary>
 public sealed class ContainerProcess : IAsyncDisposable
 {
@@ -54,9 +55,9 @@ public sealed class ContainerProcess : IAsyncDisposable
     public bool HasExited => Exited.IsCompleted;
 
     /// <summary>
-    /// Spawns the helper chain and runs it up to the point where it waits for "start" (create)
-    /// or through exec (exec). <paramref name="join"/> places the workload's pid (e.g. in the
-    /// container's cgroup) before it does anything.
+    /// Spawns the init helper, already in the container's namespaces (<see cref="SpawnNamespaces"/>), and runs it up to
+    /// the point where it waits for "start" (create) or through exec (exec). <paramref name="join"/> places the
+    /// workload's pid (e.g. in the container's cgroup) before it does anything.
     /// </summary>
     public static async Task<ContainerProcess> SpawnAsync(string execId, InitConfig config, (ushort Rows, ushort Columns) consoleSize, ProcessReaper reaper, Action<int> join, CancellationToken cancellationToken)
     {
@@ -66,11 +67,12 @@ public sealed class ContainerProcess : IAsyncDisposable
         FileDescriptorStream? terminal = null;
         SafeFileDescriptor? stdout = null;
         SafeFileDescriptor? stderr = null;
+        ContainerProcess? spawned = null;
         try
         {
             if (config.Terminal)
             {
-                // Stage 2 makes the terminal inside the container; until then stdio is /dev/null.
+                // The helper makes the terminal inside the container; until then stdio is /dev/null.
                 config.ConsoleRows = consoleSize.Rows;
                 config.ConsoleColumns = consoleSize.Columns;
                 int devNull = Libc.Check(Libc.Open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC), "open /dev/null");
@@ -100,7 +102,7 @@ public sealed class ContainerProcess : IAsyncDisposable
             int configFd = WriteConfig(config);
             childFds.Add(configFd);
 
-            var process = new ContainerProcess(execId, sync, stdin);
+            var process = spawned = new ContainerProcess(execId, sync, stdin);
             if (!config.Terminal)
             {
                 var (stdoutRead, stderrRead) = (stdout!, stderr!);
@@ -109,8 +111,29 @@ public sealed class ContainerProcess : IAsyncDisposable
                 process._pumps.Add(OutputPump.Shared.Start(stderrRead, process.Stderr));
             }
 
-            var (helperPid, helperExit) = reaper.SpawnWatched(() =>
-                ProcessSpawner.Spawn(InitHelper.ExecutablePath, [InitHelper.FileName, ContainerInit.StageOne], [], [stdio[0], stdio[1], stdio[2], helperEnd, configFd]));
+            int containerPidfd = -1;
+            if (config.Mode == "exec")
+            {
+                containerPidfd = Libc.PidfdOpen(config.JoinPid);
+                if (containerPidfd < 0)
+                {
+                    throw AgentException.Internal(LinuxException.FromLastError($"pidfd_open of the container's init (pid {config.JoinPid})").Message);
+                }
+                childFds.Add(containerPidfd);
+            }
+            int[] helperFds = containerPidfd >= 0
+                ? [stdio[0], stdio[1], stdio[2], helperEnd, configFd, containerPidfd]
+                : [stdio[0], stdio[1], stdio[2], helperEnd, configFd];
+            int pid;
+            try
+            {
+                (pid, process.Exited) = await NamespaceThread.RunAsync("init-spawn", () => SpawnNamespaces.Enter(config, containerPidfd), () =>
+                    reaper.SpawnWatched(() => ProcessSpawner.Spawn(InitHelper.ExecutablePath, [InitHelper.FileName, ContainerInit.ModeName], [], helperFds))).ConfigureAwait(false);
+            }
+            catch (LinuxException e)
+            {
+                throw AgentException.Internal(e.Message);
+            }
             foreach (int fd in childFds)
             {
                 Libc.Close(fd);
@@ -119,17 +142,11 @@ public sealed class ContainerProcess : IAsyncDisposable
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(SetupTimeout);
-            string message = await process.ReceiveAsync(timeout.Token).ConfigureAwait(false) ?? throw AgentException.Internal($"the init helper (pid {helperPid}) exited with status {await helperExit.ConfigureAwait(false)} before starting the process");
-            if (!message.StartsWith("pid ", StringComparison.Ordinal) || !int.TryParse(message.AsSpan(4), out int pid))
-            {
-                throw AgentException.Internal(message);
-            }
             process.Pid = pid;
-            process.Exited = reaper.Watch(pid);
             int pidfd = Libc.PidfdOpen(pid);
             process._pidfd = pidfd >= 0 ? new SafeFileDescriptor(pidfd) : null;
             join(pid);
-            await process.SendAsync("joined").ConfigureAwait(false);
+            await process.SendOrReadFailureAsync("joined", timeout.Token).ConfigureAwait(false);
             if (config.Terminal)
             {
                 terminal = await process.ReceiveConsoleAsync(timeout.Token).ConfigureAwait(false);
@@ -161,6 +178,8 @@ public sealed class ContainerProcess : IAsyncDisposable
             terminal?.Dispose();
             stdout?.Dispose();
             stderr?.Dispose();
+            // A helper still waiting for the agent reads end of stream and exits.
+            spawned?._sync.Dispose();
             throw;
         }
     }
@@ -303,6 +322,23 @@ public sealed class ContainerProcess : IAsyncDisposable
             throw AgentException.Internal(message.StartsWith("error ", StringComparison.Ordinal) ? message[6..] : message.Length == 0 ? "the init helper exited before making the terminal" : $"expected the terminal, got '{message}'");
         }
         return new FileDescriptorStream(fd, ownsFd: true);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="message"/>; when the helper is already gone (it failed and closed its end), throws with
+    /// what it said before it went.
+    /// </summary>
+    private async Task SendOrReadFailureAsync(string message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SendAsync(message).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            string? said = await ReceiveAsync(cancellationToken).ConfigureAwait(false);
+            throw AgentException.Internal(said ?? $"the init helper (pid {Pid}) exited before starting the process");
+        }
     }
 
     private async Task SendAsync(string message) => await _sync.WriteAsync(Encoding.UTF8.GetBytes(message)).ConfigureAwait(false);

@@ -17,9 +17,6 @@ public sealed unsafe class ProcessReaper : IDisposable
     private readonly ILogger<ProcessReaper> _logger;
     private readonly object _gate = new();
     private readonly Dictionary<int, TaskCompletionSource<int>> _watched = [];
-    /// <summary>Statuses of unwatched children, kept briefly so a watch that arrives just after the exit still gets it.</summary>
-    private readonly Dictionary<int, int> _early = [];
-    private readonly Queue<int> _earlyOrder = new();
     private readonly SemaphoreSlim _childExited = new(0, int.MaxValue);
     private readonly PosixSignalRegistration _sigchld;
     private readonly Thread _thread;
@@ -64,26 +61,6 @@ public sealed unsafe class ProcessReaper : IDisposable
         }
     }
 
-    /// <summary>Watches a process the agent did not spawn itself but will be reaped here (e.g. stage 2 of the init helper).</summary>
-    public Task<int> Watch(int pid)
-    {
-        lock (_gate)
-        {
-            if (!_watched.TryGetValue(pid, out var exit))
-            {
-                exit = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-                _watched[pid] = exit;
-            }
-            // It may already have been reaped as an orphan before we knew it.
-            if (_early.Remove(pid, out int status))
-            {
-                _watched.Remove(pid);
-                exit.TrySetResult(status);
-            }
-            return exit.Task;
-        }
-    }
-
     private static ProcessReaper? s_instance;
 
     [UnmanagedCallersOnly]
@@ -121,18 +98,10 @@ public sealed unsafe class ProcessReaper : IDisposable
                     return;
                 }
                 int status = info.Code == Libc.CLD_EXITED ? info.Status : 128 + info.Status;
+                // Orphans that reached the agent (a container's processes whose parent went) are simply reaped.
                 if (_watched.Remove(info.Pid, out var exit))
                 {
                     exit.TrySetResult(status);
-                }
-                else
-                {
-                    _early[info.Pid] = status;
-                    _earlyOrder.Enqueue(info.Pid);
-                    while (_earlyOrder.Count > 1024)
-                    {
-                        _early.Remove(_earlyOrder.Dequeue());
-                    }
                 }
             }
         }

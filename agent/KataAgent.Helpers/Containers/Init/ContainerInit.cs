@@ -1,38 +1,28 @@
 using KataAgent.Linux.Interop;
-using KataAgent.Helpers.Processes;
 
 namespace KataAgent.Helpers.Containers.Init;
 
 /// <summary>
-/// The agent re-executed in a helper mode, the way runc and Kata's rustjail do; .NET must never
-/// fork. Stage 1 (<c>kata-agent init</c>), a fresh process, joins/unshares namespaces on its main
-/// thread, spawns stage 2 into them and exits. Stage 2 (<c>kata-agent init2</c>) is PID 1 of the
-/// new PID namespace: it builds the rootfs, waits for the agent's "start", applies credentials,
-/// capabilities, no_new_privs and seccomp, and execs the workload. Protocol on fd 3 (see
-/// <see cref="SyncChannel"/>): stage 1 sends "pid N"; the agent answers "joined" once stage 2 is
-/// in its cgroup; with a terminal, stage 2 sends "console" carrying the pty master (SCM_RIGHTS);
-/// stage 2 sends "ready", the agent "start"; a failure is sent as "error TEXT";
-/// a successful exec closes fd 3 (CLOEXEC), which the agent reads as EOF.
-/// After unshare(CLONE_NEWPID) stage 1 must not start a thread: only raw calls happen there.
+/// The container's init helper (<c>kata-agent-init init</c>), the way runc init and Kata's rustjail work; .NET must
+/// never fork. The agent spawns it already inside the container's namespaces (it enters them on the spawning thread:
+/// Containers/Processes/SpawnNamespaces in the agent), so it is PID 1 of a new PID namespace (create) or a process of
+/// the container's (exec). Exec joins the container's mount namespace here, through the pidfd of the container's init
+/// (fd 5). It builds the rootfs (create), waits for the agent's "start", applies credentials, capabilities,
+/// no_new_privs and seccomp, and execs the workload. Protocol on fd 3 (see <see cref="SyncChannel"/>): the agent sends
+/// "joined" once the helper is in the container's cgroup; with a terminal, the helper sends "console" carrying the pty
+/// master (SCM_RIGHTS); it sends "ready" (create), the agent "start"; a failure is sent as "error TEXT"; a successful
+/// exec closes fd 3 (CLOEXEC), which the agent reads as EOF.
 /// </summary>
 internal static class ContainerInit
 {
-    public const string StageOne = "init";
-    public const string StageTwo = "init2";
+    /// <summary>The helper mode's name.</summary>
+    public const string ModeName = "init";
 
-    public static int Run(string stage)
+    public static int Run()
     {
         try
         {
-            var config = SyncChannel.ReadConfig();
-            if (stage == StageOne)
-            {
-                RunStageOne(config);
-            }
-            else
-            {
-                RunStageTwo(config);
-            }
+            Setup(SyncChannel.ReadConfig());
             return 0;
         }
         catch (Exception e)
@@ -42,49 +32,7 @@ internal static class ContainerInit
         }
     }
 
-    private static void RunStageOne(InitConfig config)
-    {
-        int pidfd = -1;
-        if (config.Mode == "exec")
-        {
-            pidfd = Libc.PidfdOpen(config.JoinPid);
-            if (pidfd < 0)
-            {
-                throw LinuxException.FromLastError($"pidfd_open of the container's init (pid {config.JoinPid})");
-            }
-            // Everything but the mount namespace: stage 2 must still find /proc/self/exe here.
-            // It joins the mount namespace itself, through this pidfd (its fd 5).
-            int flags = config.JoinPidFlags & ~Libc.CLONE_NEWNS;
-            if (flags != 0)
-            {
-                Libc.Check(Libc.SetNs(pidfd, flags), "setns into the container's namespaces");
-            }
-        }
-        else
-        {
-            if (config.Join.Count > 0)
-            {
-                Libc.Check(Libc.Unshare(Libc.CLONE_FS), "unshare(CLONE_FS)");
-            }
-            foreach (var join in config.Join)
-            {
-                int fd = Libc.Open(join.Path, Libc.O_RDONLY | Libc.O_CLOEXEC);
-                if (fd < 0)
-                {
-                    throw LinuxException.FromLastError($"open namespace {join.Path}");
-                }
-                Libc.Check(Libc.SetNs(fd, join.Type), $"setns {join.Path}");
-                Libc.Close(fd);
-            }
-            Libc.Check(Libc.Unshare(config.UnshareFlags), "unshare of the container's namespaces");
-        }
-
-        int[] fds = pidfd >= 0 ? [0, 1, 2, SyncChannel.Fd, SyncChannel.ConfigFd, pidfd] : [0, 1, 2, SyncChannel.Fd, SyncChannel.ConfigFd];
-        int pid = ProcessSpawner.Spawn("/proc/self/exe", ["kata-agent", StageTwo], [], fds);
-        SyncChannel.Send($"pid {pid}");
-    }
-
-    private static void RunStageTwo(InitConfig config)
+    private static void Setup(InitConfig config)
     {
         // Inherited without CLOEXEC (that is how they got here); they must not reach the workload.
         SetCloseOnExec(SyncChannel.Fd);
@@ -124,7 +72,7 @@ internal static class ContainerInit
         Credentials.ApplyAndExec(config);
     }
 
-    /// <summary>Stage 2's fd for the pidfd of the container's init (exec only).</summary>
+    /// <summary>The helper's fd for the pidfd of the container's init (exec only).</summary>
     private const int ContainerPidFd = 5;
 
     private static void SetCloseOnExec(int fd)

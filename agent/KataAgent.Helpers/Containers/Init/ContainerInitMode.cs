@@ -1,11 +1,11 @@
 namespace KataAgent.Helpers.Containers.Init;
 
-/// <summary><c>kata-agent init</c> and <c>kata-agent init2</c>: the two stages of the container helper chain (see <see cref="ContainerInit"/>).</summary>
-internal sealed class ContainerInitMode(string stage) : IHelperMode
+/// <summary><c>kata-agent-init init</c>: a container's process, from the namespaces the agent spawned it in to its exec (see <see cref="ContainerInit"/>).</summary>
+internal sealed class ContainerInitMode : IHelperMode
 {
-    public string Name => stage;
+    public string Name => ContainerInit.ModeName;
 
     public int ArgumentCount => 0;
 
-    public int Run(IReadOnlyList<string> arguments) => ContainerInit.Run(stage);
+    public int Run(IReadOnlyList<string> arguments) => ContainerInit.Run();
 }

@@ -58,7 +58,7 @@ public sealed class InitConfig
 
     public List<uint> AdditionalGids { get; set; } = [];
 
-    /// <summary>Give the process a terminal: stage 2 creates it in the container's own devpts and passes the master to the agent.</summary>
+    /// <summary>Give the process a terminal: the init helper creates it in the container's own devpts and passes the master to the agent.</summary>
     public bool Terminal { get; set; }
 
     public ushort ConsoleRows { get; set; }
