@@ -152,7 +152,12 @@ internal sealed class Virtiofsd
         }
         foreach (string stale in new[] { daemon.SocketPath, daemon.PidFilePath, DaemonLockFileFor(daemon.SocketPath) })
         {
-            File.Delete(stale);
+            // virtiofsd makes /var/run/virtiofsd on its first start: on a host where it never ran, the lock file's
+            // directory is missing too, which File.Delete would throw for.
+            if (File.Exists(stale))
+            {
+                File.Delete(stale);
+            }
         }
         var readOnlyMounts = share.ReadOnly ? ReadOnlyMounts(share.HostPath) : [];
         string[] command = CommandFor(virtiofsdPath, stateDirectory, share, detached, readOnlyMounts);
