@@ -57,7 +57,8 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
                 MaxReceiveMessageSize = options.MaxReceiveMessageSize,
                 MaxSendMessageSize = null,
             });
-            _invoker = _channel.CreateCallInvoker();
+            // A write that crosses the agent's answer (a refused Attach) must not turn that answer into CANCELLED.
+            _invoker = new AnsweredCallInvoker(_channel.CreateCallInvoker());
         }
         Agent = new AgentService.AgentServiceClient(_invoker);
         // The typed calls' one way out: every failure is translated there, not in each wrapper.
@@ -79,7 +80,8 @@ public sealed partial class AgentClient : IAsyncDisposable, IDisposable
     public Health.HealthClient Health { get; }
 
     /// <summary>The call invoker under the generated clients, for extension services (kataagent.v1): a gRPC
-    /// channel's, or a <see cref="TtrpcCallInvoker"/>.</summary>
+    /// channel's (where a message written to a call the agent has already answered is dropped, and the answer's status
+    /// is what the call reports, never a bare CANCELLED), or a <see cref="TtrpcCallInvoker"/>.</summary>
     public CallInvoker CallInvoker => _invoker;
 
     /// <summary>

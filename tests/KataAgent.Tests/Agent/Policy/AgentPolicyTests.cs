@@ -220,10 +220,14 @@ public sealed class AgentPolicyTests
 
         var streaming = new Streaming.StreamingClient(client.CallInvoker);
         using var call = streaming.Attach();
-        // The call is refused as it starts, before the agent reads a message, so the refusal is read without sending
-        // one. (Sending the start message first races the refusal on the unix transport's inline pipes: the client can
-        // see CANCELLED instead of the status; a known defect, docs/AGENT.md "Protocols".)
-        var attach = async () => await call.ResponseStream.MoveNext(CancellationToken.None);
+        var attach = async () =>
+        {
+            // The client sends first, as a real one does. The call is refused as it starts: the write reports the
+            // refusal if the client has read it by then, else the write is dropped (the agent has answered and said
+            // RST_STREAM NO_ERROR) and the read reports it. Never CANCELLED (AnsweredCallInvoker).
+            await call.RequestStream.WriteAsync(new AttachRequest { Start = new AttachStart { ContainerId = "none" } });
+            await call.ResponseStream.MoveNext(CancellationToken.None);
+        };
         var error = (await attach.Should().ThrowAsync<Grpc.Core.RpcException>()).Which;
         error.StatusCode.Should().Be(Grpc.Core.StatusCode.PermissionDenied);
         error.Status.Detail.Should().Be("Attach is blocked by policy: rpcs.ReadStdout is deny (it does what ReadStdout does)");
