@@ -152,7 +152,12 @@ internal sealed class Virtiofsd
         }
         foreach (string stale in new[] { daemon.SocketPath, daemon.PidFilePath, DaemonLockFileFor(daemon.SocketPath) })
         {
-            File.Delete(stale);
+            // virtiofsd creates its lock directory (/run/virtiofsd, a tmpfs) at its first start after the host boots:
+            // until then nothing in it can be stale, and File.Delete would throw for the missing directory.
+            if (Directory.Exists(Path.GetDirectoryName(stale)))
+            {
+                File.Delete(stale);
+            }
         }
         var readOnlyMounts = share.ReadOnly ? ReadOnlyMounts(share.HostPath) : [];
         string[] command = CommandFor(virtiofsdPath, stateDirectory, share, detached, readOnlyMounts);
