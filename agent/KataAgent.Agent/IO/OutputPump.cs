@@ -19,8 +19,11 @@ internal sealed class OutputPump : IDisposable
 {
     private const int ReadsPerWakeUp = 16;
     private const int MaxEvents = 64;
+    /// <summary>The epoll data of the wake-up eventfd; registrations count from 1.</summary>
+    private const ulong WakeId = 0;
     private static readonly Lazy<OutputPump> s_shared = new(() => new OutputPump());
     private readonly SafeFileDescriptor _epoll;
+    private readonly SafeFileDescriptor _wake;
     private readonly ConcurrentDictionary<ulong, Registration> _registrations = new();
     private readonly Thread _thread;
     private long _nextId;
@@ -29,6 +32,8 @@ internal sealed class OutputPump : IDisposable
     public OutputPump()
     {
         _epoll = SafeFileDescriptor.Check(Libc.EpollCreate1(Libc.EPOLL_CLOEXEC), "epoll_create1");
+        _wake = SafeFileDescriptor.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
+        Libc.Check(Libc.EpollControl(Fd, Libc.EPOLL_CTL_ADD, (int)_wake.DangerousGetHandle(), Libc.EPOLLIN, WakeId), "epoll_ctl(EPOLL_CTL_ADD) of the wake-up eventfd");
         _thread = new Thread(Run) { IsBackground = true, Name = "output pump" };
         _thread.Start();
     }
@@ -76,14 +81,27 @@ internal sealed class OutputPump : IDisposable
             {
                 registration.Stop();
             }
-            // The thread waits in epoll_wait for ever: as a background thread it ends with the process. The epoll fd is
-            // left open for it; nothing is registered on it any more.
+            // The thread leaves its loop on the wake-up and closes the fds itself, so none is closed under its wait.
+            Libc.EventFdWrite((int)_wake.DangerousGetHandle());
         }
     }
 
     private int Fd => (int)_epoll.DangerousGetHandle();
 
     private void Run()
+    {
+        try
+        {
+            Poll();
+        }
+        finally
+        {
+            _wake.Dispose();
+            _epoll.Dispose();
+        }
+    }
+
+    private void Poll()
     {
         Span<(uint Events, ulong Data)> ready = stackalloc (uint, ulong)[MaxEvents];
         while (true)
@@ -101,6 +119,10 @@ internal sealed class OutputPump : IDisposable
             }
             for (int i = 0; i < count; i++)
             {
+                if (ready[i].Data == WakeId)
+                {
+                    return;
+                }
                 if (_registrations.TryGetValue(ready[i].Data, out var registration))
                 {
                     registration.Drain();

@@ -104,6 +104,25 @@ public sealed class OutputPumpTests : IDisposable
         Libc.Close(write);
     }
 
+    [Fact]
+    public async Task Disposing_the_pump_stops_every_output_and_refuses_new_ones()
+    {
+        var pump = new OutputPump();
+        var (read, write) = Libc.Pipe();
+        var buffer = new OutputBuffer();
+        var registration = pump.Start(new SafeFileDescriptor(read), buffer);
+
+        pump.Dispose();
+
+        await registration.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        (await buffer.ReadAsync(100, CancellationToken.None)).Should().BeEmpty();
+        var (otherRead, otherWrite) = Libc.Pipe();
+        pump.Invoking(p => p.Start(new SafeFileDescriptor(otherRead), new OutputBuffer())).Should().Throw<ObjectDisposedException>();
+        Libc.Close(otherRead);
+        Libc.Close(otherWrite);
+        Libc.Close(write);
+    }
+
     private static unsafe void Write(int fd, ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)
