@@ -86,15 +86,12 @@ internal static class BenchRunner
 
     private static async Task FoundationAsync(string root)
     {
-        string agentBinary = Path.Combine(root, "out", "kata-agent");
-        string scratch = Directory.CreateTempSubdirectory("ka-bench-").FullName;
-        string socketPath = Path.Combine(scratch, "agent.sock");
-        using var kill = new CancellationTokenSource();
-        var agent = Cli.Wrap(agentBinary).WithArguments(["--server-addr", $"unix://{socketPath}", "--log", "warn"])
-            .WithValidation(CommandResultValidation.None).ExecuteAsync(kill.Token);
         var rows = new List<(string Name, string Value, string Note)>();
-        try
+        await using (var agent = StandaloneAgent.Start(root, "ka-bench-"))
         {
+            string agentBinary = agent.Binary;
+            string scratch = agent.Scratch;
+            string socketPath = agent.SocketPath;
             var connector = CountingConnector(socketPath);
             var startClock = Stopwatch.StartNew();
             await using var client = await AgentClient.ConnectAsync(connector, new AgentClientOptions { RetryInterval = TimeSpan.FromMilliseconds(2) });
@@ -130,18 +127,6 @@ internal static class BenchRunner
             rows.Add(("Agent idle RSS, only ttrpc used, 3 s after the first Check", ttrpcOnly.Settled.Describe(), "the same, 3 s after the Check"));
             rows.Add(("Agent RSS after the latency run", $"{busyRss / 1024.0:0.0} MiB", $"after {Warmup + Iterations} Checks"));
             rows.Add(("Agent binary size (out/kata-agent)", $"{new FileInfo(agentBinary).Length / 1024.0 / 1024.0:0.0} MiB", "Native AOT, stripped, linux-x64"));
-        }
-        finally
-        {
-            kill.Cancel();
-            try
-            {
-                await agent;
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            Directory.Delete(scratch, recursive: true);
         }
 
         await BenchReport.WriteAsync(root, "foundation", "", rows);

@@ -18,15 +18,11 @@ internal static class ContainerBench
 
     public static async Task RunAsync(string root)
     {
-        string agentBinary = Path.Combine(root, "out", "kata-agent");
-        string scratch = Directory.CreateTempSubdirectory("ka-cbench-").FullName;
-        string socketPath = Path.Combine(scratch, "agent.sock");
         var rows = new List<(string Name, string Value, string Note)>();
-        using var kill = new CancellationTokenSource();
-        var agent = Cli.Wrap(agentBinary).WithArguments(["--server-addr", $"unix://{socketPath}", "--log", "warn"])
-            .WithValidation(CommandResultValidation.None).ExecuteAsync(kill.Token);
-        try
+        await using (var agent = StandaloneAgent.Start(root, "ka-cbench-"))
         {
+            string scratch = agent.Scratch;
+            string socketPath = agent.SocketPath;
             string rootfs = await BenchRootfs.CreateAsync(scratch);
             await using var client = await AgentClient.ConnectAsync($"unix://{socketPath}", new AgentClientOptions { ConnectTimeout = TimeSpan.FromSeconds(20) });
 
@@ -45,18 +41,6 @@ internal static class ContainerBench
             var exec = await ExecLatencyAsync(client, rootfs);
             rows.Add(("Exec of `/bin/true` into a running container (p50 / p99)", $"{Percentiles.Of(exec, 50):0.0} ms / {Percentiles.Of(exec, 99):0.0} ms",
                 $"ExecProcess + WaitProcess into a `sleep` container, {Runs} execs after {Warmup} warm-up"));
-        }
-        finally
-        {
-            kill.Cancel();
-            try
-            {
-                await agent;
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            Directory.Delete(scratch, recursive: true);
         }
 
         await BenchReport.WriteAsync(root, "containers", ", agent stand-alone (no VM)", rows);

@@ -23,18 +23,14 @@ internal static class StdoutBench
 
     public static async Task RunAsync(string root)
     {
-        string scratch = Directory.CreateTempSubdirectory("ka-sbench-").FullName;
-        string socketPath = Path.Combine(scratch, "agent.sock");
-        using var kill = new CancellationTokenSource();
-        var agent = Cli.Wrap(Path.Combine(root, "out", "kata-agent")).WithArguments(["--server-addr", $"unix://{socketPath}", "--log", "warn"])
-            .WithValidation(CommandResultValidation.None).ExecuteAsync(kill.Token);
         var rows = new List<(string Name, string Value, string Note)>();
-        try
+        await using (var agent = StandaloneAgent.Start(root, "ka-sbench-"))
         {
+            string scratch = agent.Scratch;
             string rootfs = await BenchRootfs.CreateAsync(scratch);
             var options = new AgentClientOptions { ConnectTimeout = TimeSpan.FromSeconds(20) };
-            await using var grpc = await AgentClient.ConnectAsync($"unix://{socketPath}", options with { Protocol = AgentProtocol.Grpc });
-            await using var ttrpc = await AgentClient.ConnectAsync($"unix://{socketPath}", options with { Protocol = AgentProtocol.Ttrpc });
+            await using var grpc = await AgentClient.ConnectAsync(agent.Address, options with { Protocol = AgentProtocol.Grpc });
+            await using var ttrpc = await AgentClient.ConnectAsync(agent.Address, options with { Protocol = AgentProtocol.Ttrpc });
             await ReadStdoutOnceAsync(grpc, rootfs, "warm-read", 16L * 1024 * 1024);
             await AttachOnceAsync(grpc, rootfs, "warm-grpc", 16L * 1024 * 1024);
             await AttachOnceAsync(ttrpc, rootfs, "warm-ttrpc", 16L * 1024 * 1024);
@@ -72,18 +68,6 @@ internal static class StdoutBench
                 $"utime + stime of the agent (its threads, not the container) and of this process over each Attach pass; barely moved by other load on the machine, unlike MiB/s; {passes}"));
             rows.Add(("Ratio Attach / raw", $"{Percentiles.Of(attachGrpc, 50) / rawMiBs * 100:0} % (gRPC), {Percentiles.Of(attachTtrpc, 50) / rawMiBs * 100:0} % (ttrpc)", "issue 16's goal: at least 50 %"));
             rows.Add(("Ratio Attach / relay floor", $"{Percentiles.Of(attachGrpc, 50) / Percentiles.Of(relay, 50) * 100:0} % (gRPC), {Percentiles.Of(attachTtrpc, 50) / Percentiles.Of(relay, 50) * 100:0} % (ttrpc)", "the share of what this producer allows at all"));
-        }
-        finally
-        {
-            kill.Cancel();
-            try
-            {
-                await agent;
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            Directory.Delete(scratch, recursive: true);
         }
         await BenchReport.WriteAsync(root, "stdout", ", agent stand-alone (no VM)", rows);
     }
