@@ -139,6 +139,23 @@ internal sealed unsafe class FileDescriptorStream : Stream
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (buffer.IsEmpty)
+        {
+            return new ValueTask<int>(0);
+        }
+        // What has arrived is taken at once, on the caller's thread; only an empty fd waits, on the pool. A failure
+        // comes back in the task, as from the pool.
+        try
+        {
+            if (TryReadNow(buffer.Span, out int read))
+            {
+                return new ValueTask<int>(read);
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            return ValueTask.FromException<int>(e);
+        }
         return new ValueTask<int>(RunBlocking(() => Read(buffer.Span), cancellationToken));
     }
 
@@ -148,12 +165,105 @@ internal sealed unsafe class FileDescriptorStream : Stream
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        // Most writes complete at once; only a full device buffer makes one wait in poll.
+        // Most writes complete at once, on the caller's thread; only the part a full device buffer leaves waits in
+        // poll, on the pool.
+        int written;
+        try
+        {
+            written = WriteNow(buffer.Span);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            return ValueTask.FromException(e);
+        }
+        if (written == buffer.Length)
+        {
+            return ValueTask.CompletedTask;
+        }
+        var rest = buffer[written..];
         return new ValueTask(RunBlocking(() =>
         {
-            Write(buffer.Span);
+            Write(rest.Span);
             return 0;
         }, cancellationToken));
+    }
+
+    /// <summary>One read without waiting: false when nothing has arrived (EAGAIN); 0 at end of stream (or EIO).</summary>
+    private bool TryReadNow(Span<byte> buffer, out int read)
+    {
+        Enter();
+        try
+        {
+            while (true)
+            {
+                nint n;
+                fixed (byte* p = buffer)
+                {
+                    n = Libc.Read(_fd, p, (nuint)buffer.Length);
+                }
+                if (n >= 0)
+                {
+                    read = (int)n;
+                    return true;
+                }
+                var error = LinuxException.FromLastError("read");
+                switch (error.Errno)
+                {
+                    case Errno.EAGAIN:
+                        read = 0;
+                        return false;
+                    case Errno.EINTR:
+                        break;
+                    case Errno.EIO:
+                        read = 0;
+                        return true;
+                    default:
+                        throw error;
+                }
+            }
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Writes what the fd takes without waiting; how many bytes that was (up to a full device buffer's EAGAIN).</summary>
+    private int WriteNow(ReadOnlySpan<byte> buffer)
+    {
+        Enter();
+        try
+        {
+            int written = 0;
+            while (written < buffer.Length)
+            {
+                nint n;
+                fixed (byte* p = buffer)
+                {
+                    n = Libc.Write(_fd, p + written, (nuint)(buffer.Length - written));
+                }
+                if (n >= 0)
+                {
+                    written += (int)n;
+                    continue;
+                }
+                var error = LinuxException.FromLastError("write");
+                switch (error.Errno)
+                {
+                    case Errno.EAGAIN:
+                        return written;
+                    case Errno.EINTR:
+                        break;
+                    default:
+                        throw error;
+                }
+            }
+            return written;
+        }
+        finally
+        {
+            Exit();
+        }
     }
 
     public override void Flush()
