@@ -3,10 +3,12 @@ using KataAgent.Linux.Interop;
 namespace KataAgent.Linux.IO;
 
 /// <summary>
-/// A full-duplex <see cref="Stream"/> over a character device or pty fd (virtio-serial ports,
-/// terminals), where .NET's FileStream neither allows a concurrent read and write nor lets a
-/// blocked read be woken. The fd is switched to non-blocking; each call polls the fd together with
-/// an eventfd that <see cref="Dispose(bool)"/> signals, so a pending read ends promptly.
+/// A full-duplex <see cref="Stream"/> over a character device, pty or socket fd that .NET's types do not
+/// carry (virtio-serial ports, terminals, AF_VSOCK), where .NET's FileStream neither allows a concurrent
+/// read and write nor lets a blocked read be woken. The fd is switched to non-blocking. An asynchronous
+/// call first reads what has arrived, or writes what the fd takes, on the caller's thread; only an empty
+/// or full fd moves the call to the pool, where it polls the fd together with an eventfd that
+/// <see cref="Dispose(bool)"/> signals, so a pending read ends promptly.
 /// </summary>
 /// <remarks>
 /// End of stream is a read of 0 bytes, and also EIO: that is how a pty slave reports that its
