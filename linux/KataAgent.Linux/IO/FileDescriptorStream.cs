@@ -59,34 +59,15 @@ internal sealed unsafe class FileDescriptorStream : Stream
         Enter();
         try
         {
-            while (true)
+            int read;
+            while (!ReadOnce(buffer, out read))
             {
-                nint n;
-                fixed (byte* p = buffer)
+                if (!WaitFor(Libc.POLLIN))
                 {
-                    n = Libc.Read(_fd, p, (nuint)buffer.Length);
-                }
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-                var error = LinuxException.FromLastError("read");
-                switch (error.Errno)
-                {
-                    case Errno.EAGAIN:
-                        if (!WaitFor(Libc.POLLIN))
-                        {
-                            return 0;
-                        }
-                        break;
-                    case Errno.EINTR:
-                        break;
-                    case Errno.EIO:
-                        return 0;
-                    default:
-                        throw error;
+                    return 0;
                 }
             }
+            return read;
         }
         finally
         {
@@ -101,31 +82,16 @@ internal sealed unsafe class FileDescriptorStream : Stream
         Enter();
         try
         {
-            while (!buffer.IsEmpty)
+            while (true)
             {
-                nint n;
-                fixed (byte* p = buffer)
+                buffer = buffer[WriteOnce(buffer)..];
+                if (buffer.IsEmpty)
                 {
-                    n = Libc.Write(_fd, p, (nuint)buffer.Length);
+                    return;
                 }
-                if (n >= 0)
+                if (!WaitFor(Libc.POLLOUT))
                 {
-                    buffer = buffer[(int)n..];
-                    continue;
-                }
-                var error = LinuxException.FromLastError("write");
-                switch (error.Errno)
-                {
-                    case Errno.EAGAIN:
-                        if (!WaitFor(Libc.POLLOUT))
-                        {
-                            throw new IOException("write: the stream was closed");
-                        }
-                        break;
-                    case Errno.EINTR:
-                        break;
-                    default:
-                        throw error;
+                    throw new IOException("write: the stream was closed");
                 }
             }
         }
@@ -190,39 +156,13 @@ internal sealed unsafe class FileDescriptorStream : Stream
         }, cancellationToken));
     }
 
-    /// <summary>One read without waiting: false when nothing has arrived (EAGAIN); 0 at end of stream (or EIO).</summary>
+    /// <summary>One read without waiting, from any thread: false when nothing has arrived (EAGAIN).</summary>
     private bool TryReadNow(Span<byte> buffer, out int read)
     {
         Enter();
         try
         {
-            while (true)
-            {
-                nint n;
-                fixed (byte* p = buffer)
-                {
-                    n = Libc.Read(_fd, p, (nuint)buffer.Length);
-                }
-                if (n >= 0)
-                {
-                    read = (int)n;
-                    return true;
-                }
-                var error = LinuxException.FromLastError("read");
-                switch (error.Errno)
-                {
-                    case Errno.EAGAIN:
-                        read = 0;
-                        return false;
-                    case Errno.EINTR:
-                        break;
-                    case Errno.EIO:
-                        read = 0;
-                        return true;
-                    default:
-                        throw error;
-                }
-            }
+            return ReadOnce(buffer, out read);
         }
         finally
         {
@@ -230,42 +170,83 @@ internal sealed unsafe class FileDescriptorStream : Stream
         }
     }
 
-    /// <summary>Writes what the fd takes without waiting; how many bytes that was (up to a full device buffer's EAGAIN).</summary>
+    /// <summary>Writes what the fd takes without waiting, from any thread; how many bytes that was.</summary>
     private int WriteNow(ReadOnlySpan<byte> buffer)
     {
         Enter();
         try
         {
-            int written = 0;
-            while (written < buffer.Length)
-            {
-                nint n;
-                fixed (byte* p = buffer)
-                {
-                    n = Libc.Write(_fd, p + written, (nuint)(buffer.Length - written));
-                }
-                if (n >= 0)
-                {
-                    written += (int)n;
-                    continue;
-                }
-                var error = LinuxException.FromLastError("write");
-                switch (error.Errno)
-                {
-                    case Errno.EAGAIN:
-                        return written;
-                    case Errno.EINTR:
-                        break;
-                    default:
-                        throw error;
-                }
-            }
-            return written;
+            return WriteOnce(buffer);
         }
         finally
         {
             Exit();
         }
+    }
+
+    /// <summary>
+    /// read(2) once, retried on EINTR, between <see cref="Enter"/> and <see cref="Exit"/>: false when nothing has
+    /// arrived (EAGAIN); a read of 0 at end of stream, and also on EIO.
+    /// </summary>
+    private bool ReadOnce(Span<byte> buffer, out int read)
+    {
+        while (true)
+        {
+            nint n;
+            fixed (byte* p = buffer)
+            {
+                n = Libc.Read(_fd, p, (nuint)buffer.Length);
+            }
+            if (n >= 0)
+            {
+                read = (int)n;
+                return true;
+            }
+            var error = LinuxException.FromLastError("read");
+            switch (error.Errno)
+            {
+                case Errno.EAGAIN:
+                    read = 0;
+                    return false;
+                case Errno.EINTR:
+                    break;
+                case Errno.EIO:
+                    read = 0;
+                    return true;
+                default:
+                    throw error;
+            }
+        }
+    }
+
+    /// <summary>write(2) until the fd takes no more (EAGAIN) or all is written, between <see cref="Enter"/> and <see cref="Exit"/>; the bytes written.</summary>
+    private int WriteOnce(ReadOnlySpan<byte> buffer)
+    {
+        int written = 0;
+        while (written < buffer.Length)
+        {
+            nint n;
+            fixed (byte* p = buffer)
+            {
+                n = Libc.Write(_fd, p + written, (nuint)(buffer.Length - written));
+            }
+            if (n >= 0)
+            {
+                written += (int)n;
+                continue;
+            }
+            var error = LinuxException.FromLastError("write");
+            switch (error.Errno)
+            {
+                case Errno.EAGAIN:
+                    return written;
+                case Errno.EINTR:
+                    break;
+                default:
+                    throw error;
+            }
+        }
+        return written;
     }
 
     public override void Flush()
