@@ -28,6 +28,8 @@ internal sealed class OutputPump : IDisposable
     private readonly Thread _thread;
     private long _nextId;
     private int _disposed;
+    /// <summary>Why the pump's thread stopped on its own, if it did.</summary>
+    private volatile LinuxException? _failure;
 
     public OutputPump()
     {
@@ -47,12 +49,19 @@ internal sealed class OutputPump : IDisposable
     /// <summary>
     /// Starts reading <paramref name="fd"/> into <paramref name="target"/> until end of file (or EIO, how a terminal
     /// reports that its other side closed), then completes <paramref name="target"/> and closes the fd. The pump owns
-    /// <paramref name="fd"/> from here on (a caller that keeps using the file passes a dup). It is switched to
-    /// non-blocking, which is shared with every dup of it.
+    /// <paramref name="fd"/> from here on, also when it refuses it (a caller that keeps using the file passes a dup).
+    /// It is switched to non-blocking, which is shared with every dup of it.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The pump was disposed, or its thread failed; the fd is closed.</exception>
     public Registration Start(SafeFileDescriptor fd, OutputBuffer target)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            fd.Dispose();
+            throw _failure is { } failure
+                ? new ObjectDisposedException(nameof(OutputPump), $"the output pump stopped: {failure.Message}")
+                : new ObjectDisposedException(nameof(OutputPump));
+        }
         int number = (int)fd.DangerousGetHandle();
         int flags = Libc.Check(Libc.Fcntl(number, Libc.F_GETFL, 0), "fcntl(F_GETFL)");
         Libc.Check(Libc.Fcntl(number, Libc.F_SETFL, flags | Libc.O_NONBLOCK), "fcntl(F_SETFL, O_NONBLOCK)");
@@ -86,7 +95,8 @@ internal sealed class OutputPump : IDisposable
         }
     }
 
-    private int Fd => (int)_epoll.DangerousGetHandle();
+    /// <summary>The epoll fd's number (the tests replace it to stand for a double close elsewhere).</summary>
+    internal int Fd => (int)_epoll.DangerousGetHandle();
 
     private void Run()
     {
@@ -114,7 +124,9 @@ internal sealed class OutputPump : IDisposable
                 {
                     continue;
                 }
-                // EBADF/EINVAL cannot happen with our own epoll fd; nothing sensible is left for this thread to do.
+                // EBADF/EINVAL: someone closed our epoll fd's number (a double close elsewhere). No output can be
+                // read any more, so every one ends, and its reader sees end of stream rather than waiting for ever.
+                Fail(error);
                 return;
             }
             for (int i = 0; i < count; i++)
@@ -127,6 +139,18 @@ internal sealed class OutputPump : IDisposable
                 {
                     registration.Drain();
                 }
+            }
+        }
+    }
+
+    private void Fail(LinuxException error)
+    {
+        _failure = error;
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            foreach (var registration in _registrations.Values)
+            {
+                registration.Stop();
             }
         }
     }

@@ -50,12 +50,14 @@ public sealed class OutputPumpTests : IDisposable
         // The writer cannot finish while nobody reads: 2 MiB is far more than the buffer and the pipe hold.
         (await Task.WhenAny(writer, Task.Delay(500))).Should().NotBe(writer);
 
+        // A stalled pump fails the test instead of hanging it.
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var received = new List<byte>();
-        while ((await buffer.ReadChunkAsync(OutputBuffer.MaxSegmentSize, -1, CancellationToken.None)) is { IsEmpty: false } chunk)
+        while ((await buffer.ReadChunkAsync(OutputBuffer.MaxSegmentSize, -1, patience.Token)) is { IsEmpty: false } chunk)
         {
             received.AddRange(chunk.ToArray());
         }
-        await writer;
+        await writer.WaitAsync(patience.Token);
         received.Should().Equal(written);
     }
 
@@ -117,10 +119,38 @@ public sealed class OutputPumpTests : IDisposable
         await registration.Completion.WaitAsync(TimeSpan.FromSeconds(10));
         (await buffer.ReadAsync(100, CancellationToken.None)).Should().BeEmpty();
         var (otherRead, otherWrite) = Libc.Pipe();
-        pump.Invoking(p => p.Start(new SafeFileDescriptor(otherRead), new OutputBuffer())).Should().Throw<ObjectDisposedException>();
-        Libc.Close(otherRead);
+        var refused = new SafeFileDescriptor(otherRead);
+        pump.Invoking(p => p.Start(refused, new OutputBuffer())).Should().Throw<ObjectDisposedException>();
+        refused.IsClosed.Should().BeTrue("the pump owns the fd it is given, also when it refuses it");
         Libc.Close(otherWrite);
         Libc.Close(write);
+    }
+
+    [Fact]
+    public async Task A_pump_whose_epoll_fd_is_lost_ends_its_outputs_and_refuses_new_ones()
+    {
+        var pump = new OutputPump();
+        var (read, write) = Libc.Pipe();
+        var buffer = new OutputBuffer();
+        var registration = pump.Start(new SafeFileDescriptor(read), buffer);
+        // What a double close elsewhere would leave: the number no longer an epoll fd (here /dev/null's, so that the
+        // pump's own close of it later closes nothing of anyone else's).
+        int devNull = Libc.Check(Libc.Open("/dev/null", Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open");
+        Libc.Check(Libc.Dup2(devNull, pump.Fd), "dup2");
+        Libc.Check(Libc.Fcntl(pump.Fd, Libc.F_SETFD, Libc.FD_CLOEXEC), "fcntl(F_SETFD)");
+        Libc.Close(devNull);
+
+        Write(write, "x"u8);
+
+        await registration.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Encoding.ASCII.GetString(await buffer.ReadAsync(100, CancellationToken.None)).Should().Be("x", "what was read stays readable");
+        (await buffer.ReadAsync(100, CancellationToken.None)).Should().BeEmpty("the reader sees the end rather than waiting for ever");
+        var (otherRead, otherWrite) = Libc.Pipe();
+        pump.Invoking(p => p.Start(new SafeFileDescriptor(otherRead), new OutputBuffer())).Should().Throw<ObjectDisposedException>()
+            .WithMessage("*output pump stopped: epoll_wait*");
+        Libc.Close(otherWrite);
+        Libc.Close(write);
+        pump.Dispose();
     }
 
     private static unsafe void Write(int fd, ReadOnlySpan<byte> data)
