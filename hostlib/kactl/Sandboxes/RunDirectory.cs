@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using KataAgent.Host.SharedFs;
 using KataAgent.Host.Vm;
@@ -55,7 +54,7 @@ public sealed class RunDirectory
             }
             while (true)
             {
-                id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(IdBytes));
+                id = RandomIds.Hex(IdBytes);
                 string directory = SandboxDirectory(id);
                 if (Directory.Exists(directory))
                 {

@@ -132,6 +132,21 @@ public sealed partial class KactlRunTests(ContainerAgentFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task Run_reports_a_bad_bundle_rather_than_an_agent_it_cannot_reach()
+    {
+        // The connection is begun while config.json is parsed: the bundle's error must still be the one reported.
+        using var directory = new TempDirectory();
+        string bundle = Bundle(directory, false, "true");
+        File.WriteAllText(Path.Combine(bundle, "config.json"), """{"root":{"path":"/r"},"process":{"args":[]}}""");
+
+        var result = await KactlRunner.RunAsync(["--addr", $"unix://{directory.File("no-agent.sock")}", "run", "--bundle", bundle]);
+
+        result.ExitCode.Should().Be(Usage, KactlRunner.Describe(result));
+        result.StandardOutput.Should().BeEmpty();
+        result.StandardError.Should().Be($"kactl: invalid bundle: {Path.Combine(bundle, "config.json")}: $.process.args is missing or empty: nothing to run\n");
+    }
+
+    [Fact]
     public async Task Run_reports_a_refused_create_as_an_rpc_failure()
     {
         using var directory = new TempDirectory();
