@@ -15,6 +15,7 @@ internal sealed class FakeVsockGuest : IDisposable
     private readonly TempDirectory _directory = new();
     private readonly List<VsockPacket> _inbox = [];
     private readonly object _gate = new();
+    private readonly object _collecting = new();
 
     public FakeVsockGuest(Func<VirtioVsockDeviceOptions, VirtioVsockDeviceOptions>? configure = null, bool start = true)
     {
@@ -105,8 +106,20 @@ internal sealed class FakeVsockGuest : IDisposable
         FwdCnt = fwdCnt,
     };
 
-    /// <summary>Moves completed rx chains into the inbox.</summary>
+    /// <summary>
+    /// Moves completed rx chains into the inbox, in the order the device completed them. A connection's reader and
+    /// writer collect from two threads: the drain and the append are one step, or one thread's later batch could land
+    /// in the inbox before another's earlier one and a stream would read its bytes out of order.
+    /// </summary>
     public void Collect()
+    {
+        lock (_collecting)
+        {
+            CollectInOrder();
+        }
+    }
+
+    private void CollectInOrder()
     {
         foreach (var (chain, bytes) in Rx.DrainUsed())
         {
