@@ -55,25 +55,38 @@ internal sealed class OutputPump : IDisposable
     /// <exception cref="ObjectDisposedException">The pump was disposed, or its thread failed; the fd is closed.</exception>
     public Registration Start(SafeFileDescriptor fd, OutputBuffer target)
     {
+        Registration registration;
+        try
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                throw _failure is { } failure
+                    ? new ObjectDisposedException(nameof(OutputPump), $"the output pump stopped: {failure.Message}")
+                    : new ObjectDisposedException(nameof(OutputPump));
+            }
+            int number = (int)fd.DangerousGetHandle();
+            int flags = Libc.Check(Libc.Fcntl(number, Libc.F_GETFL, 0), "fcntl(F_GETFL)");
+            Libc.Check(Libc.Fcntl(number, Libc.F_SETFL, flags | Libc.O_NONBLOCK), "fcntl(F_SETFL, O_NONBLOCK)");
+            ulong id = (ulong)Interlocked.Increment(ref _nextId);
+            registration = new Registration(this, id, fd, target);
+            _registrations[id] = registration;
+            if (Libc.EpollControl(Fd, Libc.EPOLL_CTL_ADD, number, Libc.EPOLLIN | Libc.EPOLLONESHOT, id) != 0)
+            {
+                var error = LinuxException.FromLastError("epoll_ctl(EPOLL_CTL_ADD)");
+                _registrations.TryRemove(id, out _);
+                throw error;
+            }
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
+        // A dispose (or the thread's failure) between the check above and the add did not see this output: end it here.
+        Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _disposed) != 0)
         {
-            fd.Dispose();
-            throw _failure is { } failure
-                ? new ObjectDisposedException(nameof(OutputPump), $"the output pump stopped: {failure.Message}")
-                : new ObjectDisposedException(nameof(OutputPump));
-        }
-        int number = (int)fd.DangerousGetHandle();
-        int flags = Libc.Check(Libc.Fcntl(number, Libc.F_GETFL, 0), "fcntl(F_GETFL)");
-        Libc.Check(Libc.Fcntl(number, Libc.F_SETFL, flags | Libc.O_NONBLOCK), "fcntl(F_SETFL, O_NONBLOCK)");
-        ulong id = (ulong)Interlocked.Increment(ref _nextId);
-        var registration = new Registration(this, id, fd, target);
-        _registrations[id] = registration;
-        if (Libc.EpollControl(Fd, Libc.EPOLL_CTL_ADD, number, Libc.EPOLLIN | Libc.EPOLLONESHOT, id) != 0)
-        {
-            var error = LinuxException.FromLastError("epoll_ctl(EPOLL_CTL_ADD)");
-            _registrations.TryRemove(id, out _);
-            fd.Dispose();
-            throw error;
+            registration.Stop();
         }
         return registration;
     }
