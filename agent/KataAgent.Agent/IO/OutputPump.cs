@@ -215,7 +215,7 @@ internal sealed class OutputPump : IDisposable
                             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                         return;
                     }
-                    int n = Read(fd, target.Span);
+                    int n = Libc.ReadRetryingInterrupts(fd, target.Span);
                     if (n > 0)
                     {
                         _target.Advance(n);
@@ -281,28 +281,6 @@ internal sealed class OutputPump : IDisposable
             {
                 // Fails with ENOENT once a concurrent stop removed the fd: nothing to do then.
                 Libc.EpollControl(_pump.Fd, Libc.EPOLL_CTL_MOD, fd, Libc.EPOLLIN | Libc.EPOLLONESHOT, _id);
-            }
-        }
-
-        /// <summary>read(2), retried on EINTR: the count, 0 at end of file, or minus errno.</summary>
-        private static unsafe int Read(int fd, Span<byte> buffer)
-        {
-            while (true)
-            {
-                nint n;
-                fixed (byte* p = buffer)
-                {
-                    n = Libc.Read(fd, p, (nuint)buffer.Length);
-                }
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                if (errno != Errno.EINTR)
-                {
-                    return -errno;
-                }
             }
         }
 

@@ -190,32 +190,20 @@ internal sealed unsafe class FileDescriptorStream : Stream
     /// </summary>
     private bool ReadOnce(Span<byte> buffer, out int read)
     {
-        while (true)
+        int n = Libc.ReadRetryingInterrupts(_fd, buffer);
+        switch (n)
         {
-            nint n;
-            fixed (byte* p = buffer)
-            {
-                n = Libc.Read(_fd, p, (nuint)buffer.Length);
-            }
-            if (n >= 0)
-            {
-                read = (int)n;
+            case >= 0:
+                read = n;
                 return true;
-            }
-            var error = LinuxException.FromLastError("read");
-            switch (error.Errno)
-            {
-                case Errno.EAGAIN:
-                    read = 0;
-                    return false;
-                case Errno.EINTR:
-                    break;
-                case Errno.EIO:
-                    read = 0;
-                    return true;
-                default:
-                    throw error;
-            }
+            case -Errno.EAGAIN:
+                read = 0;
+                return false;
+            case -Errno.EIO:
+                read = 0;
+                return true;
+            default:
+                throw new LinuxException("read", -n);
         }
     }
 
@@ -324,11 +312,7 @@ internal sealed unsafe class FileDescriptorStream : Stream
         }
     }
 
-    private void Wake()
-    {
-        ulong one = 1;
-        Libc.Write(_wakeFd, (byte*)&one, sizeof(ulong));
-    }
+    private void Wake() => Libc.EventFdWrite(_wakeFd);
 
     private void Enter()
     {

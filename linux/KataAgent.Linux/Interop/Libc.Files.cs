@@ -33,6 +33,28 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, byte* buffer, nuint count);
 
+    /// <summary>read(2) into <paramref name="buffer"/>, retried on EINTR: the count, 0 at end of file, or minus errno.</summary>
+    public static int ReadRetryingInterrupts(int fd, Span<byte> buffer)
+    {
+        while (true)
+        {
+            nint n;
+            fixed (byte* p = buffer)
+            {
+                n = Read(fd, p, (nuint)buffer.Length);
+            }
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != Errno.EINTR)
+            {
+                return -errno;
+            }
+        }
+    }
+
     /// <summary>chown(2): the agent's container files, and the host's passt socket directory.</summary>
     [LibraryImport(Library, EntryPoint = "chown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Chown(string path, uint uid, uint gid);
